@@ -1,0 +1,132 @@
+// Package db opens the relational store (embedded SQLite by default, PostgreSQL
+// when a URL is given) and applies Bankbridge's versioned migrations.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names a supported SQL engine.
+type Dialect string
+
+// The supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Options says which database to open.
+type Options struct {
+	// URL is a PostgreSQL URL (postgres:// or postgresql://). Empty selects SQLite.
+	URL string
+	// SQLitePath is the SQLite file used when URL is empty. ":memory:" is not
+	// supported (each pooled connection would see its own database); use a temp file.
+	SQLitePath string
+	// Logger receives slow-query and error logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DB is an open store: the gorm handle and which engine is behind it.
+type DB struct {
+	*gorm.DB
+	Dialect Dialect
+}
+
+// Open opens (and for SQLite creates) the database. It does not migrate; call Migrate.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	cfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		TranslateError:         true,
+	}
+	var (
+		g   *gorm.DB
+		d   Dialect
+		err error
+	)
+	switch {
+	case strings.HasPrefix(opts.URL, "postgres://"), strings.HasPrefix(opts.URL, "postgresql://"):
+		d = Postgres
+		g, err = gorm.Open(postgres.Open(opts.URL), cfg)
+	case opts.URL != "":
+		return nil, fmt.Errorf("db: unsupported database URL scheme in %q (want postgres://)", redact(opts.URL))
+	default:
+		d = SQLite
+		if opts.SQLitePath == "" {
+			return nil, errors.New("db: no SQLite path")
+		}
+		if err := os.MkdirAll(filepath.Dir(opts.SQLitePath), 0o700); err != nil {
+			return nil, fmt.Errorf("db: create data directory: %w", err)
+		}
+		// WAL lets readers run beside the single writer; busy_timeout makes writers
+		// queue instead of failing with SQLITE_BUSY; _txlock=immediate takes the write
+		// lock at BEGIN so read-then-write transactions cannot deadlock.
+		dsn := "file:" + opts.SQLitePath + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite&_txlock=immediate"
+		g, err = gorm.Open(sqlite.Open(dsn), cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: open %s: %w", d, err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	if d == SQLite {
+		// One writer at a time is SQLite's model; a small pool keeps readers concurrent.
+		sqlDB.SetMaxOpenConns(8)
+	} else {
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(32)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("db: ping %s: %w", d, err)
+	}
+	return &DB{DB: g, Dialect: d}, nil
+}
+
+// Close closes the pool.
+func (d *DB) Close() error {
+	sqlDB, err := d.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks the database answers (for /readyz).
+func (d *DB) Ping(ctx context.Context) error {
+	sqlDB, err := d.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Tx runs fn in a transaction: committed when fn returns nil, rolled back otherwise.
+func (d *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return d.DB.WithContext(ctx).Transaction(fn)
+}
+
+func redact(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "…" + u[i:]
+		}
+	}
+	return u
+}

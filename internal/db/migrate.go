@@ -1,0 +1,155 @@
+package db
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Migrations are plain SQL files named NNNN_what.sql, applied in numeric order and
+// recorded in schema_migrations. One file serves both engines: it is written in
+// PostgreSQL's types and a few are rewritten for SQLite (see sqliteTypes).
+//
+// Number ranges per domain keep parallel work from colliding:
+// 0001-0009 platform, 0010-0019 oauth, 0020-0029 partners, 0030-0039 apis/core,
+// 0040-0049 apis, 0050-0059 webhooks, 0060-0069 contracts.
+//
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migration is one versioned schema change.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+var migrationName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
+
+// Migrations lists the embedded migrations in order.
+func Migrations() ([]Migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		m := migrationName.FindStringSubmatch(e.Name())
+		if m == nil {
+			return nil, fmt.Errorf("db: migration file %q is not named NNNN_name.sql", e.Name())
+		}
+		v, _ := strconv.Atoi(m[1])
+		if other, dup := seen[v]; dup {
+			return nil, fmt.Errorf("db: migrations %q and %q share version %d", other, e.Name(), v)
+		}
+		seen[v] = e.Name()
+		body, err := fs.ReadFile(migrationFS, "migrations/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: m[2], SQL: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// sqliteTypes rewrites PostgreSQL-only spellings for SQLite.
+var sqliteTypes = strings.NewReplacer(
+	"BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY AUTOINCREMENT",
+	"TIMESTAMPTZ", "DATETIME",
+	"BYTEA", "BLOB",
+)
+
+// SQLFor returns the migration's SQL as the given engine runs it.
+func (m Migration) SQLFor(d Dialect) string {
+	if d == SQLite {
+		return sqliteTypes.Replace(m.SQL)
+	}
+	return m.SQL
+}
+
+// Migrate applies every migration not yet recorded, each in its own transaction,
+// and returns the versions it applied. On PostgreSQL an advisory lock serialises
+// concurrent starts of several nodes.
+func (d *DB) Migrate(ctx context.Context) ([]int, error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	g := d.DB.WithContext(ctx)
+	if err := g.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+		version BIGINT PRIMARY KEY,
+		name TEXT NOT NULL,
+		applied_at ` + map[Dialect]string{SQLite: "DATETIME", Postgres: "TIMESTAMPTZ"}[d.Dialect] + ` NOT NULL)`).Error; err != nil {
+		return nil, fmt.Errorf("db: create schema_migrations: %w", err)
+	}
+	var applied []int
+	err = g.Connection(func(conn *gorm.DB) error {
+		if d.Dialect == Postgres {
+			if err := conn.Exec(`SELECT pg_advisory_lock(7253841)`).Error; err != nil {
+				return err
+			}
+			defer conn.Exec(`SELECT pg_advisory_unlock(7253841)`)
+		}
+		var done []int
+		if err := conn.Raw(`SELECT version FROM schema_migrations`).Scan(&done).Error; err != nil {
+			return err
+		}
+		have := map[int]bool{}
+		for _, v := range done {
+			have[v] = true
+		}
+		for _, m := range ms {
+			if have[m.Version] {
+				continue
+			}
+			err := conn.Transaction(func(tx *gorm.DB) error {
+				for _, stmt := range splitStatements(m.SQLFor(d.Dialect)) {
+					if err := tx.Exec(stmt).Error; err != nil {
+						return fmt.Errorf("%w\n-- in statement:\n%s", err, stmt)
+					}
+				}
+				return tx.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+					m.Version, m.Name, time.Now().UTC()).Error
+			})
+			if err != nil {
+				return fmt.Errorf("db: migration %04d_%s: %w", m.Version, m.Name, err)
+			}
+			applied = append(applied, m.Version)
+		}
+		return nil
+	})
+	return applied, err
+}
+
+// splitStatements splits a migration on semicolons that end a line, dropping
+// comment-only lines. Migrations keep one statement per such semicolon.
+func splitStatements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}

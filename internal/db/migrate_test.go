@@ -1,0 +1,87 @@
+package db_test
+
+import (
+	"context"
+	"reflect"
+	"sort"
+	"testing"
+
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/dbtest"
+)
+
+func TestMigrationsAreOrderedAndNamed(t *testing.T) {
+	ms, err := db.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 {
+		t.Fatal("no migrations embedded")
+	}
+	for i := 1; i < len(ms); i++ {
+		if ms[i].Version <= ms[i-1].Version {
+			t.Fatalf("migrations out of order: %d after %d", ms[i].Version, ms[i-1].Version)
+		}
+	}
+}
+
+func TestMigrateIsRecordedAndIdempotent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ms, _ := db.Migrations()
+		var n int64
+		if err := d.Raw(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if int(n) != len(ms) {
+			t.Fatalf("schema_migrations has %d rows, want %d", n, len(ms))
+		}
+		applied, err := d.Migrate(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(applied) != 0 {
+			t.Fatalf("second Migrate applied %v, want nothing", applied)
+		}
+	})
+}
+
+// TestEnginesEndAtSameSchema is the guard that one migration set means one schema:
+// it needs BANKBRIDGE_TEST_POSTGRES (CI sets it).
+func TestEnginesEndAtSameSchema(t *testing.T) {
+	lite := dbtest.MustSQLite(t)
+	pg := dbtest.MustPostgres(t)
+	ctx := context.Background()
+	a, err := lite.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pg.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(s db.Schema) []string {
+		var out []string
+		for k := range s {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if !reflect.DeepEqual(names(a), names(b)) {
+		t.Fatalf("tables differ:\nsqlite:   %v\npostgres: %v", names(a), names(b))
+	}
+	for name, ta := range a {
+		tb := b[name]
+		if !reflect.DeepEqual(ta.Columns, tb.Columns) {
+			t.Errorf("table %s columns differ:\nsqlite:   %+v\npostgres: %+v", name, ta.Columns, tb.Columns)
+		}
+		if !reflect.DeepEqual(ta.Indexes, tb.Indexes) {
+			t.Errorf("table %s indexes differ:\nsqlite:   %+v\npostgres: %+v", name, ta.Indexes, tb.Indexes)
+		}
+		for _, c := range ta.Columns {
+			if len(c.Type) > 8 && c.Type[:8] == "unknown:" {
+				t.Errorf("table %s column %s has a type the schema check does not know: %s", name, c.Name, c.Type)
+			}
+		}
+	}
+}
