@@ -1,0 +1,192 @@
+// Package oauth is Bankbridge's authorization server: a FAPI 2.0 profile built on
+// ory/fosite (PAR, PKCE S256, private_key_jwt, DPoP-bound tokens, RFC 9207 iss,
+// RFC 9396 authorization_details), its gorm storage, signing keys and JWKS, and
+// the one function resource servers call to verify a token and its DPoP proof.
+//
+// This file is the package's contract with the rest of the platform. oauth
+// imports no other domain package: cmd plugs partners (ClientRegistry), the
+// reference core (CustomerAuthenticator), apis (ConsentBroker) and web (Pages)
+// into these interfaces.
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Environment names where an app may run.
+const (
+	EnvSandbox    = "sandbox"
+	EnvProduction = "production"
+)
+
+// Client is what the authorization server needs to know about a registered
+// partner app (an OAuth client). All clients are confidential and authenticate
+// with private_key_jwt.
+type Client struct {
+	ID           string // client_id (the app's public id, app_…)
+	Name         string // shown to the customer on the consent page
+	PartnerID    string
+	PartnerName  string // shown to the customer on the consent page
+	Environment  string // EnvSandbox or EnvProduction
+	RedirectURIs []string
+	Scopes       []string        // scopes the client may request
+	JWKS         json.RawMessage // inline JWK Set, or
+	JWKSURI      string          // where to fetch it
+	// Active is false when the app or its partner is suspended, revoked or not
+	// allowed in this environment: no token is issued and resource calls fail.
+	Active bool
+}
+
+// ErrClientNotFound is returned by a ClientRegistry for an unknown client_id.
+var ErrClientNotFound = errors.New("oauth: client not found")
+
+// ClientRegistry resolves client_ids. Implemented by partners (wired in cmd).
+type ClientRegistry interface {
+	// Client returns the client, or ErrClientNotFound.
+	Client(ctx context.Context, clientID string) (*Client, error)
+}
+
+// Customer authentication errors.
+var (
+	ErrBadCredentials  = errors.New("oauth: unknown username or wrong password")
+	ErrCustomerLocked  = errors.New("oauth: customer locked")
+	ErrCustomerUnknown = errors.New("oauth: customer not found")
+)
+
+// CustomerAuthenticator checks a bank customer's login. Implemented by the
+// bank's core port (the reference core in sandbox).
+type CustomerAuthenticator interface {
+	// Authenticate returns the customer's internal id, or ErrBadCredentials, or
+	// ErrCustomerLocked.
+	Authenticate(ctx context.Context, username, password string) (customerID string, err error)
+	// DisplayName returns how to greet the customer, or ErrCustomerUnknown.
+	DisplayName(ctx context.Context, customerID string) (string, error)
+}
+
+// AuthorizationDetail is one RFC 9396 authorization_details entry. Bankbridge's
+// types (account_access, payment_initiation, data_sharing) carry consent_id;
+// Extra keeps any other members as sent (and as enriched on approval, for example
+// with the accounts the customer picked).
+type AuthorizationDetail struct {
+	Type      string         `json:"type"`
+	ConsentID string         `json:"consent_id,omitempty"`
+	Extra     map[string]any `json:"-"`
+}
+
+// ConsentDescription tells the consent page exactly what one authorization
+// detail asks for.
+type ConsentDescription struct {
+	Type      string
+	ConsentID string
+	Title     string   // e.g. "Read your account information"
+	Lines     []string // every permission / payment term in plain words
+	ExpiresAt time.Time
+	// Accounts the customer chooses from: several for account access, exactly
+	// one (the debtor account) for a payment, none when nothing is chosen.
+	Accounts   []SelectableAccount
+	SelectMode string // "multi", "single" or "none"
+}
+
+// SelectableAccount is one of the customer's accounts offered on the consent page.
+type SelectableAccount struct {
+	ID       string
+	Label    string // "Current account"
+	Masked   string // "•••• 1234"
+	Selected bool   // pre-selected (e.g. the payment's debtor account)
+	Disabled bool   // shown but not selectable (e.g. closed)
+}
+
+// ConsentBroker resolves the consent objects behind authorization_details.
+// Implemented by apis (wired in cmd). Errors it returns that wrap
+// ErrInvalidAuthorizationDetails are answered to the client as RFC 9396
+// invalid_authorization_details with the error text as hint.
+type ConsentBroker interface {
+	// Types lists the authorization_details types served (advertised in discovery
+	// as authorization_details_types_supported).
+	Types() []string
+	// CheckPushed validates details at PAR time: known type, the consent exists,
+	// belongs to the client's partner and awaits authorisation.
+	CheckPushed(ctx context.Context, client *Client, details []AuthorizationDetail) error
+	// Describe explains the details to the logged-in customer.
+	Describe(ctx context.Context, client *Client, customerID string, details []AuthorizationDetail) ([]ConsentDescription, error)
+	// Decide records the customer's decision. On approval it binds each consent to
+	// the customer and the selected accounts (keyed by consent id) and returns the
+	// details to put in the token; on denial it marks them rejected.
+	Decide(ctx context.Context, client *Client, customerID string, details []AuthorizationDetail, approve bool, selected map[string][]string) ([]AuthorizationDetail, error)
+	// Active reports whether the consent behind a token is still usable; a token
+	// refresh or introspection of a token whose consent is not active fails.
+	Active(ctx context.Context, consentID string) (bool, error)
+}
+
+// ErrInvalidAuthorizationDetails marks a ConsentBroker refusal (RFC 9396 §5).
+var ErrInvalidAuthorizationDetails = errors.New("invalid_authorization_details")
+
+// AccessContext is what a verified resource request carries: who calls, for
+// whom, under which consent.
+type AccessContext struct {
+	ClientID    string
+	PartnerID   string
+	Environment string
+	// CustomerID is the bank's internal customer id for tokens from the code
+	// flow; empty for client_credentials tokens.
+	CustomerID           string
+	Scopes               []string
+	AuthorizationDetails []AuthorizationDetail
+	JKT                  string // the DPoP key thumbprint the token is bound to
+	GrantID              string // the authorization grant (fosite request id)
+	ExpiresAt            time.Time
+}
+
+// HasScope reports whether the token carries scope s.
+func (a *AccessContext) HasScope(s string) bool {
+	for _, x := range a.Scopes {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ConsentIDs lists the consent ids the token was granted for.
+func (a *AccessContext) ConsentIDs() []string {
+	var out []string
+	for _, d := range a.AuthorizationDetails {
+		if d.ConsentID != "" {
+			out = append(out, d.ConsentID)
+		}
+	}
+	return out
+}
+
+// ResourceVerifier is the one function resource servers call: it checks the
+// Authorization: DPoP token and its DPoP proof (RFC 9449 §7, including ath and
+// htm/htu against r), the token's expiry and revocation, and that the client is
+// still active. Its errors are *ResourceError.
+type ResourceVerifier interface {
+	VerifyRequest(ctx context.Context, r *http.Request) (*AccessContext, error)
+}
+
+// ResourceError is a refusal at a resource server, rendered with the
+// WWW-Authenticate header of RFC 6750 §3 / RFC 9449 §7.1.
+type ResourceError struct {
+	Status          int    // 401 or 403 (400 for a malformed request)
+	Code            string // invalid_token, invalid_dpop_proof, use_dpop_nonce, insufficient_scope, invalid_request
+	Description     string
+	WWWAuthenticate string // full header value to send
+	DPoPNonce       string // a fresh server nonce to send as DPoP-Nonce, if any
+}
+
+func (e *ResourceError) Error() string { return e.Code + ": " + e.Description }
+
+// TokenRevoker lets other packages kill tokens at once: a revoked consent, a
+// suspended app or partner.
+type TokenRevoker interface {
+	// RevokeConsent revokes every access and refresh token granted for consentID.
+	RevokeConsent(ctx context.Context, consentID string) error
+	// RevokeClient revokes every token issued to clientID.
+	RevokeClient(ctx context.Context, clientID string) error
+}
