@@ -1,0 +1,64 @@
+package core
+
+import (
+	"context"
+	"errors"
+)
+
+// Domain errors returned by every Core implementation. Callers match them with
+// errors.Is; implementations may wrap them with more detail.
+var (
+	// ErrNotFound: the customer, account or payment does not exist.
+	ErrNotFound = errors.New("core: not found")
+	// ErrBadCursor: a transaction page cursor was not issued by this core for
+	// this account and query (garbage, tampered with, or reused with other filters).
+	ErrBadCursor = errors.New("core: invalid page cursor")
+	// ErrInvalid: an argument is malformed (empty payment id, non-positive
+	// amount, bad username…). The wrapped message says which.
+	ErrInvalid = errors.New("core: invalid argument")
+	// ErrCurrencyMismatch: an amount's currency differs from the account's.
+	ErrCurrencyMismatch = errors.New("core: currency does not match the account")
+	// ErrIdempotencyConflict: a payment id was reused with a different instruction.
+	ErrIdempotencyConflict = errors.New("core: payment id reused with a different instruction")
+	// ErrUsernameTaken: CreateCustomer was given a username that already exists.
+	ErrUsernameTaken = errors.New("core: username already taken")
+)
+
+// Core is the port to the bank's core banking system. Everything above it (the
+// consented APIs, the consent pages, the sandbox portal) talks to the bank only
+// through this interface; the reference core in this package implements it for
+// the sandbox, and a bank plugs its own adapter behind it in production. The
+// conformance suite in package coretest states the behaviour precisely.
+type Core interface {
+	// Customer returns one customer, or ErrNotFound.
+	Customer(ctx context.Context, customerID string) (*Customer, error)
+	// Accounts lists every account the customer holds, closed and blocked ones
+	// included (with their Status), oldest first; ErrNotFound for an unknown
+	// customer.
+	Accounts(ctx context.Context, customerID string) ([]Account, error)
+	// Account returns one account, or ErrNotFound.
+	Account(ctx context.Context, accountID string) (*Account, error)
+	// Balances returns the account's current balances: BalanceInterimBooked and
+	// BalanceInterimAvailable (the latter including any credit line, described in
+	// CreditLines). ErrNotFound for an unknown account.
+	Balances(ctx context.Context, accountID string) ([]Balance, error)
+	// Transactions returns one page of the account's transactions, newest first
+	// (booking time descending, then posting order descending: a stable order),
+	// with the opaque cursor of the next page ("" on the last page). Errors:
+	// ErrNotFound (account), ErrBadCursor (cursor not issued for this account and
+	// query), ErrInvalid (To not after From).
+	Transactions(ctx context.Context, accountID string, q TransactionQuery) (*TransactionPage, error)
+	// CheckFunds reports whether the account could pay amount now (available
+	// balance including credit line ≥ amount, account enabled). Errors:
+	// ErrNotFound, ErrInvalid (non-positive amount), ErrCurrencyMismatch.
+	CheckFunds(ctx context.Context, accountID string, amount Amount) (bool, error)
+	// ExecutePayment moves money out of the debtor account, atomically and at
+	// most once per PaymentID: calling again with the same instruction returns the
+	// first result without moving money again. A payment the bank refuses is a
+	// result with Status PaymentRejected and a RejectReason, never an error.
+	// Errors: ErrInvalid (malformed instruction), ErrNotFound (debtor account),
+	// ErrIdempotencyConflict (same PaymentID, different instruction).
+	ExecutePayment(ctx context.Context, in PaymentInstruction) (*PaymentResult, error)
+	// Payment returns the stored result of an executed payment, or ErrNotFound.
+	Payment(ctx context.Context, paymentID string) (*PaymentResult, error)
+}

@@ -1,0 +1,181 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/oauth"
+)
+
+// SandboxSortCode is the reference core's sort code (fictitious, for the
+// sandbox only). Every account it opens is 99-01-01 plus an 8-digit number.
+const SandboxSortCode = "990101"
+
+// Options configures the reference core.
+type Options struct {
+	// CursorKey MACs transaction page cursors. Every node serving the same
+	// database must use the same key (derive it from the platform secret);
+	// empty means a random per-process key (cursors then die with the process).
+	CursorKey []byte
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Reference is the embedded reference core: the sandbox bank, stored in the
+// platform's own database (tables core_*). It implements Core and
+// oauth.CustomerAuthenticator.
+type Reference struct {
+	db        *db.DB
+	cursorKey []byte
+	now       func() time.Time
+}
+
+var (
+	_ Core                        = (*Reference)(nil)
+	_ oauth.CustomerAuthenticator = (*Reference)(nil)
+)
+
+// NewReference returns the reference core on d (migrated).
+func NewReference(d *db.DB, opts Options) *Reference {
+	key := opts.CursorKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			panic("core: crypto/rand failed: " + err.Error())
+		}
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Reference{db: d, cursorKey: key, now: func() time.Time { return now().UTC() }}
+}
+
+// Customer implements Core.
+func (r *Reference) Customer(ctx context.Context, customerID string) (*Customer, error) {
+	var row customerRow
+	if err := first(ctx, r.db.DB, &row, customerID); err != nil {
+		return nil, err
+	}
+	return row.toCustomer(), nil
+}
+
+// Accounts implements Core.
+func (r *Reference) Accounts(ctx context.Context, customerID string) ([]Account, error) {
+	if _, err := r.Customer(ctx, customerID); err != nil {
+		return nil, err
+	}
+	var rows []accountRow
+	if err := r.db.WithContext(ctx).Where("customer_id = ?", customerID).
+		Order("opened_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Account, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toAccount()
+	}
+	return out, nil
+}
+
+// Account implements Core.
+func (r *Reference) Account(ctx context.Context, accountID string) (*Account, error) {
+	var row accountRow
+	if err := first(ctx, r.db.DB, &row, accountID); err != nil {
+		return nil, err
+	}
+	a := row.toAccount()
+	return &a, nil
+}
+
+// Balances implements Core. The reference core books everything at once, so
+// InterimBooked is the ledger balance and InterimAvailable adds the credit
+// line (arranged overdraft or card limit), which is then reported Included.
+func (r *Reference) Balances(ctx context.Context, accountID string) ([]Balance, error) {
+	a, err := r.Account(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now()
+	booked := Balance{AccountID: a.ID, Type: BalanceInterimBooked, Amount: a.Balance, DateTime: now}
+	avail := Balance{AccountID: a.ID, Type: BalanceInterimAvailable, Amount: a.Available(), DateTime: now}
+	if a.CreditLimit.Minor > 0 {
+		typ := CreditLinePreAgreed
+		if a.Type == AccountCreditCard {
+			typ = CreditLineCredit
+		}
+		booked.CreditLines = []CreditLine{{Included: false, Type: typ, Amount: a.CreditLimit}}
+		avail.CreditLines = []CreditLine{{Included: true, Type: typ, Amount: a.CreditLimit}}
+	}
+	return []Balance{booked, avail}, nil
+}
+
+// Transactions implements Core. Postings are numbered per account (seq) in the
+// order they hit the balance and booking times never decrease along seq, so
+// "newest first" is seq descending: a stable order the cursor can name.
+func (r *Reference) Transactions(ctx context.Context, accountID string, q TransactionQuery) (*TransactionPage, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	var below int64
+	if q.Cursor != "" {
+		var err error
+		if below, err = r.decodeCursor(accountID, q); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := r.Account(ctx, accountID); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	if limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	g := r.db.WithContext(ctx).Where("account_id = ?", accountID)
+	if below > 0 {
+		g = g.Where("seq < ?", below)
+	}
+	if !q.From.IsZero() {
+		g = g.Where("booked_at >= ?", q.From.UTC())
+	}
+	if !q.To.IsZero() {
+		g = g.Where("booked_at < ?", q.To.UTC())
+	}
+	if q.CreditDebit != "" {
+		g = g.Where("credit_debit = ?", q.CreditDebit)
+	}
+	var rows []transactionRow
+	if err := g.Order("seq DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("core: list transactions: %w", err)
+	}
+	page := &TransactionPage{}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.NextCursor = r.encodeCursor(accountID, q, rows[limit-1].Seq)
+	}
+	page.Transactions = make([]Transaction, len(rows))
+	for i := range rows {
+		page.Transactions[i] = rows[i].toTransaction()
+	}
+	return page, nil
+}
+
+// CheckFunds implements Core.
+func (r *Reference) CheckFunds(ctx context.Context, accountID string, amount Amount) (bool, error) {
+	if amount.Minor <= 0 {
+		return false, fmt.Errorf("%w: amount must be positive", ErrInvalid)
+	}
+	a, err := r.Account(ctx, accountID)
+	if err != nil {
+		return false, err
+	}
+	if amount.Currency != a.Currency {
+		return false, ErrCurrencyMismatch
+	}
+	return a.Status == AccountEnabled && a.Available().Minor >= amount.Minor, nil
+}

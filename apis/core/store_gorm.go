@@ -1,0 +1,186 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Row types of the reference core's tables (migration 0030_core.sql).
+
+type customerRow struct {
+	ID               string `gorm:"primaryKey"`
+	Username         string
+	PasswordHash     string
+	DisplayName      string
+	Status           string
+	ConsentBehaviour string
+	Synthetic        bool
+	CreatedAt        time.Time
+}
+
+func (customerRow) TableName() string { return "core_customers" }
+
+func (r *customerRow) toCustomer() *Customer {
+	return &Customer{
+		ID: r.ID, Username: r.Username, DisplayName: r.DisplayName, Status: r.Status,
+		ConsentBehaviour: r.ConsentBehaviour, Synthetic: r.Synthetic, CreatedAt: r.CreatedAt.UTC(),
+	}
+}
+
+type accountRow struct {
+	ID               string `gorm:"primaryKey"`
+	CustomerID       string
+	Type             string
+	SubType          string
+	Nickname         string
+	HolderName       string
+	Currency         string
+	SchemeName       string
+	Identification   string
+	SortCode         string
+	AccountNumber    string
+	MaskedPAN        string `gorm:"column:masked_pan"`
+	Status           string
+	StatusUpdatedAt  time.Time
+	OpenedAt         time.Time
+	BalanceMinor     int64
+	CreditLimitMinor int64
+	TxnSeq           int64
+	LastBookedAt     time.Time
+	Synthetic        bool
+}
+
+func (accountRow) TableName() string { return "core_accounts" }
+
+func (r *accountRow) toAccount() Account {
+	return Account{
+		ID: r.ID, CustomerID: r.CustomerID, Type: r.Type, SubType: r.SubType, Nickname: r.Nickname,
+		HolderName: r.HolderName, Currency: r.Currency, SchemeName: r.SchemeName,
+		Identification: r.Identification, SortCode: r.SortCode, AccountNumber: r.AccountNumber,
+		MaskedPAN: r.MaskedPAN, Status: r.Status, StatusUpdated: r.StatusUpdatedAt.UTC(),
+		OpenedAt: r.OpenedAt.UTC(), Balance: Amount{r.BalanceMinor, r.Currency},
+		CreditLimit: Amount{r.CreditLimitMinor, r.Currency},
+	}
+}
+
+type transactionRow struct {
+	ID                         string `gorm:"primaryKey"`
+	AccountID                  string
+	Seq                        int64
+	BookedAt                   time.Time
+	ValueAt                    time.Time
+	AmountMinor                int64
+	Currency                   string
+	CreditDebit                string
+	Status                     string
+	Method                     string
+	Category                   string
+	MerchantName               string
+	MerchantCategoryCode       string
+	Description                string
+	Reference                  string
+	CounterpartyName           string
+	CounterpartyScheme         string
+	CounterpartyIdentification string
+	BalanceAfterMinor          int64
+	PaymentID                  string
+}
+
+func (transactionRow) TableName() string { return "core_transactions" }
+
+func (r *transactionRow) toTransaction() Transaction {
+	return Transaction{
+		ID: r.ID, AccountID: r.AccountID, BookedAt: r.BookedAt.UTC(), ValueAt: r.ValueAt.UTC(),
+		Amount: Amount{r.AmountMinor, r.Currency}, CreditDebit: r.CreditDebit, Status: r.Status,
+		Method: r.Method, Category: r.Category, MerchantName: r.MerchantName,
+		MerchantCategoryCode: r.MerchantCategoryCode, Description: r.Description, Reference: r.Reference,
+		CounterpartyName: r.CounterpartyName, CounterpartyScheme: r.CounterpartyScheme,
+		CounterpartyIdentification: r.CounterpartyIdentification,
+		BalanceAfter:               Amount{r.BalanceAfterMinor, r.Currency}, PaymentID: r.PaymentID,
+	}
+}
+
+type paymentRow struct {
+	ID                     string `gorm:"primaryKey"`
+	Fingerprint            string
+	DebtorAccountID        string
+	CreditorScheme         string
+	CreditorIdentification string
+	CreditorName           string
+	CreditorAccountID      string
+	AmountMinor            int64
+	Currency               string
+	Reference              string
+	Status                 string
+	RejectReason           string
+	DebitTransactionID     string
+	CreditTransactionID    string
+	BookedAt               *time.Time
+	CreatedAt              time.Time
+}
+
+func (paymentRow) TableName() string { return "core_payments" }
+
+func (r *paymentRow) toResult() *PaymentResult {
+	out := &PaymentResult{
+		PaymentID: r.ID, Status: r.Status, RejectReason: r.RejectReason,
+		DebitTransactionID: r.DebitTransactionID, CreditTransactionID: r.CreditTransactionID,
+		CreatedAt: r.CreatedAt.UTC(),
+	}
+	if r.BookedAt != nil {
+		out.BookedAt = r.BookedAt.UTC()
+	}
+	return out
+}
+
+// first loads one row by primary key, mapping a miss to ErrNotFound.
+func first(ctx context.Context, g *gorm.DB, dst any, id string) error {
+	err := g.WithContext(ctx).Where("id = ?", id).Take(dst).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// debitAccount takes amount off an enabled account if its balance plus credit
+// line covers it, in one conditional UPDATE (so concurrent payments can never
+// overdraw it), and returns the new balance and posting sequence. ok is false
+// when no row qualified.
+func debitAccount(tx *gorm.DB, accountID string, amount int64) (balance, seq int64, last time.Time, ok bool, err error) {
+	return moveBalance(tx, `UPDATE core_accounts SET balance_minor = balance_minor - ?, txn_seq = txn_seq + 1
+		WHERE id = ? AND status = 'enabled' AND balance_minor + credit_limit_minor >= ?
+		RETURNING balance_minor, txn_seq, last_booked_at`, -amount, accountID, amount)
+}
+
+// creditAccount adds amount to an enabled account.
+func creditAccount(tx *gorm.DB, accountID string, amount int64) (balance, seq int64, last time.Time, ok bool, err error) {
+	return moveBalance(tx, `UPDATE core_accounts SET balance_minor = balance_minor + ?, txn_seq = txn_seq + 1
+		WHERE id = ? AND status = 'enabled'
+		RETURNING balance_minor, txn_seq, last_booked_at`, amount, accountID, nil)
+}
+
+func moveBalance(tx *gorm.DB, sql string, delta int64, accountID string, cond any) (int64, int64, time.Time, bool, error) {
+	var out []struct {
+		BalanceMinor int64
+		TxnSeq       int64
+		LastBookedAt time.Time
+	}
+	amount := delta
+	if amount < 0 {
+		amount = -amount
+	}
+	args := []any{amount, accountID}
+	if cond != nil {
+		args = append(args, cond)
+	}
+	if err := tx.Raw(sql, args...).Scan(&out).Error; err != nil {
+		return 0, 0, time.Time{}, false, err
+	}
+	if len(out) != 1 {
+		return 0, 0, time.Time{}, false, nil
+	}
+	return out[0].BalanceMinor, out[0].TxnSeq, out[0].LastBookedAt.UTC(), true, nil
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the platform's configuration: every field has a flag and an
+// environment variable; flags win over the environment.
+type Config struct {
+	Addr                  string
+	Issuer                string
+	DatabaseURL           string
+	DataDir               string
+	RedisURL              string
+	LogLevel              string
+	LogFormat             string
+	Seed                  bool
+	WebhooksAllowLoopback bool
+	AccessTokenLifetime   time.Duration
+	RefreshTokenLifetime  time.Duration
+	RotateRefreshTokens   bool
+	DPoPRequireNonce      bool
+	Dispatchers           int
+}
+
+// envOr returns the environment variable's value or def.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err == nil {
+			return b
+		}
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+// Flags registers the configuration flags on fs, with environment defaults.
+func (c *Config) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", envOr("BANKBRIDGE_ADDR", "127.0.0.1:8080"), "listen address (env BANKBRIDGE_ADDR)")
+	fs.StringVar(&c.Issuer, "issuer", envOr("BANKBRIDGE_ISSUER", ""), "public base URL and OAuth issuer, e.g. https://bank.example (env BANKBRIDGE_ISSUER; default http://<addr>)")
+	fs.StringVar(&c.DatabaseURL, "database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL; empty uses embedded SQLite in the data directory (env DATABASE_URL)")
+	fs.StringVar(&c.DataDir, "data-dir", envOr("BANKBRIDGE_DATA_DIR", "data"), "directory for the SQLite database and the development master key (env BANKBRIDGE_DATA_DIR)")
+	fs.StringVar(&c.RedisURL, "redis-url", envOr("REDIS_URL", ""), "Redis URL for quota counters and DPoP replay state shared by several nodes (env REDIS_URL)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr("BANKBRIDGE_LOG_LEVEL", "info"), "debug, info, warn or error (env BANKBRIDGE_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", envOr("BANKBRIDGE_LOG_FORMAT", "text"), "text or json (env BANKBRIDGE_LOG_FORMAT)")
+	fs.BoolVar(&c.Seed, "seed", envBool("BANKBRIDGE_SEED", true), "seed the sandbox (demo partner, synthetic customers) at start (env BANKBRIDGE_SEED)")
+	fs.BoolVar(&c.WebhooksAllowLoopback, "webhooks-allow-loopback", envBool("BANKBRIDGE_WEBHOOKS_ALLOW_LOOPBACK", false), "let sandbox webhook endpoints use http and loopback addresses (env BANKBRIDGE_WEBHOOKS_ALLOW_LOOPBACK)")
+	fs.DurationVar(&c.AccessTokenLifetime, "access-token-lifetime", envDuration("BANKBRIDGE_ACCESS_TOKEN_LIFETIME", 5*time.Minute), "access token lifetime (env BANKBRIDGE_ACCESS_TOKEN_LIFETIME)")
+	fs.DurationVar(&c.RefreshTokenLifetime, "refresh-token-lifetime", envDuration("BANKBRIDGE_REFRESH_TOKEN_LIFETIME", 30*24*time.Hour), "refresh token lifetime (env BANKBRIDGE_REFRESH_TOKEN_LIFETIME)")
+	fs.BoolVar(&c.RotateRefreshTokens, "rotate-refresh-tokens", envBool("BANKBRIDGE_ROTATE_REFRESH_TOKENS", false), "rotate refresh tokens on use (off by default, per the FAPI 2.0 Security Profile) (env BANKBRIDGE_ROTATE_REFRESH_TOKENS)")
+	fs.BoolVar(&c.DPoPRequireNonce, "dpop-require-nonce", envBool("BANKBRIDGE_DPOP_REQUIRE_NONCE", false), "require server-provided DPoP nonces (env BANKBRIDGE_DPOP_REQUIRE_NONCE)")
+	fs.IntVar(&c.Dispatchers, "webhook-dispatchers", envInt("BANKBRIDGE_WEBHOOK_DISPATCHERS", 2), "webhook dispatcher workers in this process; 0 disables delivery on this node (env BANKBRIDGE_WEBHOOK_DISPATCHERS)")
+}
+
+// Validate checks the configuration and fills derived defaults.
+func (c *Config) Validate() error {
+	if c.Issuer != "" {
+		c.Issuer = strings.TrimRight(c.Issuer, "/")
+		if !strings.HasPrefix(c.Issuer, "https://") && !strings.HasPrefix(c.Issuer, "http://") {
+			return fmt.Errorf("--issuer must be an http(s) URL, got %q", c.Issuer)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
+	}
+	if c.AccessTokenLifetime <= 0 || c.AccessTokenLifetime > time.Hour {
+		return fmt.Errorf("--access-token-lifetime must be between 1s and 1h, got %s", c.AccessTokenLifetime)
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir = abs
+	return nil
+}
+
+// SQLitePath is where the embedded database lives.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "bankbridge.db") }
+
+// parseCommon parses the common flags plus whatever extra registers.
+func (m *Main) parseCommon(name string, args []string, extra func(fs *flag.FlagSet)) (*Config, error) {
+	fs := flag.NewFlagSet("bankbridge "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	c := &Config{}
+	c.Flags(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil, err
+		}
+		return nil, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(m.Stderr, "bankbridge %s: unexpected argument %q\n", name, fs.Arg(0))
+		return nil, errUsage
+	}
+	if err := c.Validate(); err != nil {
+		fmt.Fprintf(m.Stderr, "bankbridge %s: %v\n", name, err)
+		return nil, errUsage
+	}
+	return c, nil
+}

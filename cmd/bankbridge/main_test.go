@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bankbridge/bankbridge/internal/dbtest"
+)
+
+// Server is a running bankbridge serve, started in-process on :0.
+type Server struct {
+	URL    string
+	Main   *Main
+	Stdout *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// MustStart runs `bankbridge serve --addr 127.0.0.1:0` with a fresh data dir
+// (and PostgreSQL when databaseURL is set) and waits until it listens.
+func MustStart(tb testing.TB, databaseURL string, extra ...string) *Server {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	m := NewMain(out, out)
+	ready := make(chan string, 1)
+	m.Ready = func(u string) { ready <- u }
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", tb.TempDir(), "--log-level", "warn"}, extra...)
+	if databaseURL != "" {
+		args = append(args, "--database-url", databaseURL)
+	}
+	s := &Server{Main: m, Stdout: out, cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- m.Run(ctx, args) }()
+	select {
+	case s.URL = <-ready:
+	case err := <-s.done:
+		tb.Fatalf("serve exited: %v\n%s", err, out)
+	case <-time.After(60 * time.Second):
+		tb.Fatalf("serve did not start\n%s", out)
+	}
+	tb.Cleanup(func() { s.Stop(tb) })
+	return s
+}
+
+// Stop shuts the server down gracefully (as SIGTERM does) and waits.
+func (s *Server) Stop(tb testing.TB) {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	if err := <-s.done; err != nil {
+		tb.Errorf("serve returned %v", err)
+	}
+	s.Main.Close()
+}
+
+// engineURLs returns "" (SQLite) and, when configured, a fresh PostgreSQL schema URL.
+func engineURLs(t *testing.T) map[string]func(t *testing.T) string {
+	out := map[string]func(t *testing.T) string{"sqlite": func(*testing.T) string { return "" }}
+	if os.Getenv(dbtest.PostgresEnv) != "" {
+		out["postgres"] = func(t *testing.T) string { return dbtest.PostgresURL(t) }
+	}
+	return out
+}
+
+func TestServeHealthAndShutdown(t *testing.T) {
+	for name, url := range engineURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			s := MustStart(t, url(t))
+			for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready"} {
+				resp, err := http.Get(s.URL + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var body map[string]string
+				json.NewDecoder(resp.Body).Decode(&body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || body["status"] != want {
+					t.Fatalf("%s: %d %v", path, resp.StatusCode, body)
+				}
+				if resp.Header.Get("x-fapi-interaction-id") == "" {
+					t.Fatalf("%s: no interaction id", path)
+				}
+			}
+			if !strings.Contains(s.Stdout.String(), s.URL+"/.well-known/openid-configuration") {
+				t.Fatalf("start banner missing discovery URL:\n%s", s.Stdout)
+			}
+			s.Stop(t)
+			if _, err := http.Get(s.URL + "/healthz"); err == nil {
+				t.Fatal("server still answering after shutdown")
+			}
+		})
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		wantErr error
+		wantOut string
+	}{
+		{"ok/help", []string{"--help"}, nil, "bankbridge migrate"},
+		{"fail/unknown-command", []string{"frobnicate"}, errUsage, `unknown command "frobnicate"`},
+		{"fail/bad-log-level", []string{"migrate", "--log-level", "loud"}, errUsage, "--log-level must be debug, info, warn or error"},
+		{"fail/bad-issuer", []string{"migrate", "--issuer", "ftp://x"}, errUsage, "--issuer must be an http(s) URL"},
+		{"ok/migrate", []string{"migrate", "--data-dir", t.TempDir()}, nil, "applied migrations"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			m := NewMain(&out, &out)
+			err := m.Run(context.Background(), tc.args)
+			m.Close()
+			if err != tc.wantErr {
+				t.Fatalf("err %v, want %v\n%s", err, tc.wantErr, out.String())
+			}
+			if !strings.Contains(out.String(), tc.wantOut) {
+				t.Fatalf("output lacks %q:\n%s", tc.wantOut, out.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/httpx"
+	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/web"
+)
+
+// Platform is the wired application: the store and every service, and the
+// HTTP handler that serves them.
+type Platform struct {
+	Config *Config
+	Issuer string
+	Log    *slog.Logger
+	DB     *db.DB
+	Box    *secrets.Box
+	Pages  *web.Renderer
+
+	router  *gin.Engine
+	closers []func() error
+	bg      []func(ctx context.Context) // background workers started by Serve
+}
+
+// newLogger builds the structured logger the configuration asks for.
+func newLogger(c *Config, w *os.File) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// OpenPlatform opens the store, migrates it and wires every service. issuer is
+// the public base URL (known only after listening when the address is :0).
+func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logger) (*Platform, error) {
+	p := &Platform{Config: c, Issuer: issuer, Log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			p.Close()
+		}
+	}()
+	d, err := db.Open(ctx, db.Options{URL: c.DatabaseURL, SQLitePath: c.SQLitePath(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	p.DB = d
+	p.closers = append(p.closers, d.Close)
+	applied, err := d.Migrate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("database migrated", "engine", d.Dialect, "applied", applied)
+	}
+	key, err := secrets.LoadOrCreateKey(c.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if p.Box, err = secrets.NewBox(key); err != nil {
+		return nil, err
+	}
+	if p.Pages, err = web.NewRenderer(); err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	if err := p.wire(ctx); err != nil {
+		return nil, err
+	}
+	p.router = p.routes()
+	ok = true
+	return p, nil
+}
+
+// wire builds the domain services. Each domain adds itself here.
+func (p *Platform) wire(ctx context.Context) error {
+	return nil
+}
+
+// routes builds the HTTP surface.
+func (p *Platform) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
+		p.Log.Error("panic serving request", "path", c.Request.URL.Path, "panic", err)
+		httpx.Abort(c, fmt.Errorf("panic: %v", err))
+	}))
+	r.Use(httpx.InteractionID(), p.accessLog())
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := p.DB.Ping(ctx); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": "unreachable"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "database": string(p.DB.Dialect)})
+	})
+	r.GET("/static/*path", gin.WrapH(web.Static()))
+	return r
+}
+
+// accessLog logs each request once, with the interaction id; errors attached to
+// the context (internal failures) are logged with their cause.
+func (p *Platform) accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "interaction_id", httpx.InteractionIDOf(c)}
+		if len(c.Errors) > 0 {
+			p.Log.Error("request failed", append(attrs, "err", c.Errors.String())...)
+			return
+		}
+		p.Log.Debug("request", attrs...)
+	}
+}
+
+// Handler is the platform's HTTP handler.
+func (p *Platform) Handler() http.Handler { return p.router }
+
+// Close releases everything in reverse order of opening.
+func (p *Platform) Close() error {
+	var first error
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		if err := p.closers[i](); err != nil && first == nil {
+			first = err
+		}
+	}
+	p.closers = nil
+	return first
+}

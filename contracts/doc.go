@@ -1,0 +1,65 @@
+// Package contracts is the commercial side of Bankbridge: metered usage, contracts
+// with fee schedules and revenue-share terms, the double-entry ledger, monthly
+// settlement into statements, adjustments (credit and debit notes) and
+// reconciliation. It serves no HTML; pages call the exported Service methods.
+//
+// # Metering
+//
+// Every billable call and every payment is one row of usage_records, keyed by a
+// caller-chosen unique Key (interaction id or idempotency key). RecordUsage is one
+// INSERT … ON CONFLICT (key) DO NOTHING, so a replayed key is a silent no-op and is
+// billed once. Refused calls are recorded with Billable=false and never billed.
+// Only production usage is billed; sandbox usage is recorded and reported.
+//
+// # Money and rounding
+//
+// Money is int64 minor units plus an ISO 4217 currency; rates are basis points.
+// Per-call prices are given in micro-minor units (millionths of a minor unit) per
+// call, so 0.25 cent per call is UnitPriceMicros 250000 in EUR. Every statement
+// line is computed exactly (math/big) and rounded once, half-even on minor units
+// (banker's rounding: 0.5 → 0, 1.5 → 2, 2.5 → 2, -0.5 → 0, -1.5 → -2):
+//
+//   - call fee line (one per product and tier): calls in tier × UnitPriceMicros / 1e6
+//   - payment fixed fee line: payments × FixedMinor (exact)
+//   - payment value fee line: sum(payment values) × BPS / 10000
+//   - revenue share line: payment revenue (the two payment fee lines) × rate / 10000,
+//     where the rate is the one of the tier the month's payment value falls in
+//     (a volume tier applies to the whole volume, it is not graduated)
+//   - minimum-commitment top-up: MonthlyMinimum − (call fees + payment fees) when
+//     positive (revenue share and adjustments do not count toward the minimum)
+//
+// Call tiers are graduated: tier [From, To) prices the calls numbered From+1 … To
+// of the month (To 0 = unbounded, last tier only), so with tiers [0,1000) and
+// [1000,∞) the 1000th call is priced by the first tier and the 1001st by the second.
+// Payments in a currency other than the contract's are not billed (Reconcile lists
+// them).
+//
+// # Ledger
+//
+// The ledger (ledger_postings, ledger_entries) is append-only and double-entry:
+// amounts are signed minor units, debit positive, credit negative, and every posting
+// sums to zero per currency. Each posting has a unique idempotency key; posting the
+// same key again returns the existing posting. A correction is a reversing posting
+// (Ledger.Reverse). No code path in this package updates or deletes a ledger row.
+// Accounts:
+//
+//	partner_receivable:<ptn>   what the partner owes the bank
+//	partner_payable:<ptn>      what the bank owes the partner
+//	bank_api_revenue           per-call fees and minimum-commitment top-ups
+//	bank_payment_revenue       payment fees
+//	revenue_share_expense      the partner's share of payment revenue
+//	bank_adjustments           credit notes (debit) and debit notes (credit)
+//
+// # Settlement
+//
+// Settle turns a calendar month (UTC) of production usage into one Statement per
+// partner whose contract covers the month, using the contract version in effect at
+// the end of the month. Each statement is written, with its lines, its ledger
+// posting (idempotency key "statement:<stm id>") and its statement.issued event, in
+// one transaction; (partner_id, period) is unique, so running a settled period
+// again changes nothing. Adjustments issued for a period that is already settled
+// appear on the partner's next statement. The statement's net amount is positive
+// when the partner owes the bank (receivable) and negative when the bank owes the
+// partner (payable); the posting nets receivable against payable so only the net
+// remains on one side.
+package contracts

@@ -1,0 +1,174 @@
+package dpop
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+)
+
+// ErrReplay is returned by ReplayStore.Use for a key already recorded and not
+// yet expired.
+var ErrReplay = errors.New("dpop: replayed")
+
+// ReplayStore records keys (jkt + ":" + jti) until an expiry time, refusing a
+// key seen before whose expiry has not passed (RFC 9449 §11.1).
+type ReplayStore interface {
+	// Use records key until exp. It returns ErrReplay if key is already
+	// recorded and unexpired, or another error if the store failed. The SQL
+	// and Redis stores are safe across processes.
+	Use(ctx context.Context, key string, exp time.Time) error
+}
+
+// Purger is implemented by stores that keep expired keys until told to delete them.
+type Purger interface {
+	// Purge deletes expired keys and returns how many it deleted.
+	Purge(ctx context.Context) (int64, error)
+}
+
+// MemoryReplayStore is a ReplayStore for unit tests and single-process use.
+type MemoryReplayStore struct {
+	// Now is the clock; nil means time.Now. Set it before first use.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	seen    map[string]time.Time
+	inserts int
+}
+
+// NewMemoryReplayStore makes an in-memory ReplayStore (a *MemoryReplayStore).
+// It is not shared between processes.
+func NewMemoryReplayStore() ReplayStore {
+	return &MemoryReplayStore{seen: map[string]time.Time{}}
+}
+
+func (m *MemoryReplayStore) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// Use implements ReplayStore.
+func (m *MemoryReplayStore) Use(_ context.Context, key string, exp time.Time) error {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.seen == nil {
+		m.seen = map[string]time.Time{}
+	}
+	if e, ok := m.seen[key]; ok && now.Before(e) {
+		return ErrReplay
+	}
+	m.seen[key] = exp
+	m.inserts++
+	if m.inserts%1024 == 0 {
+		m.purgeLocked(now)
+	}
+	return nil
+}
+
+// Purge implements Purger.
+func (m *MemoryReplayStore) Purge(context.Context) (int64, error) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.purgeLocked(now), nil
+}
+
+func (m *MemoryReplayStore) purgeLocked(now time.Time) int64 {
+	var n int64
+	for k, e := range m.seen {
+		if !now.Before(e) {
+			delete(m.seen, k)
+			n++
+		}
+	}
+	return n
+}
+
+// GormReplayStore is a ReplayStore in the used_jtis table (migration
+// 0011_used_jtis.sql), shared by every node using the database. It works on
+// PostgreSQL and SQLite.
+type GormReplayStore struct {
+	// Now is the clock; nil means time.Now. Set it before first use.
+	Now func() time.Time
+
+	g *gorm.DB
+}
+
+// NewGormReplayStore makes a ReplayStore (a *GormReplayStore) on the
+// used_jtis table. Call its Purge now and then to delete expired rows.
+func NewGormReplayStore(g *gorm.DB) ReplayStore {
+	return &GormReplayStore{g: g}
+}
+
+func (s *GormReplayStore) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Use implements ReplayStore with one INSERT … ON CONFLICT statement: the row
+// is taken when absent or expired, and nothing changes (ErrReplay) when it is
+// held by an unexpired use. Concurrent uses of one key: exactly one wins.
+func (s *GormReplayStore) Use(ctx context.Context, key string, exp time.Time) error {
+	res := s.g.WithContext(ctx).Exec(
+		`INSERT INTO used_jtis (key, expires_at) VALUES (?, ?)
+		 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+		 WHERE used_jtis.expires_at <= ?`,
+		key, exp.UTC(), s.now())
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrReplay
+	}
+	return nil
+}
+
+// Purge implements Purger: it deletes rows whose expiry has passed.
+func (s *GormReplayStore) Purge(ctx context.Context) (int64, error) {
+	res := s.g.WithContext(ctx).Exec(`DELETE FROM used_jtis WHERE expires_at <= ?`, s.now())
+	return res.RowsAffected, res.Error
+}
+
+// RedisReplayStore is a ReplayStore in Redis: one key per use, SET NX with
+// the remaining lifetime as expiry, so Redis drops expired keys itself.
+type RedisReplayStore struct {
+	// Now is the clock; nil means time.Now. Set it before first use.
+	Now func() time.Time
+
+	c      redis.UniversalClient
+	prefix string
+}
+
+// NewRedisReplayStore makes a ReplayStore (a *RedisReplayStore) whose Redis
+// keys are prefix + key.
+func NewRedisReplayStore(c redis.UniversalClient, prefix string) ReplayStore {
+	return &RedisReplayStore{c: c, prefix: prefix}
+}
+
+// Use implements ReplayStore.
+func (s *RedisReplayStore) Use(ctx context.Context, key string, exp time.Time) error {
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	ttl := exp.Sub(now)
+	if ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	ok, err := s.c.SetNX(ctx, s.prefix+key, 1, ttl).Result()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrReplay
+	}
+	return nil
+}

@@ -1,0 +1,572 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/pkce"
+	"github.com/ory/fosite/storage"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Token kinds stored in oauth_tokens.kind.
+const (
+	kindCode    = "code"
+	kindAccess  = "access"
+	kindRefresh = "refresh"
+	kindPKCE    = "pkce"
+	kindPAR     = "par"
+)
+
+// Store is fosite's storage on gorm: every authorization code, PKCE, PAR,
+// access and refresh token session is a row of oauth_tokens keyed by the
+// token's HMAC signature (or, for request_uri values, their SHA-256), so no
+// usable token is ever stored. It implements fosite's transactional storage:
+// BeginTX puts the transaction in the context and every method uses it.
+type Store struct {
+	db      *gorm.DB
+	clients ClientRegistry
+	now     func() time.Time
+}
+
+var (
+	_ fosite.ClientManager          = (*Store)(nil)
+	_ fosite.PARStorage             = (*Store)(nil)
+	_ oauth2.CoreStorage            = (*Store)(nil)
+	_ oauth2.TokenRevocationStorage = (*Store)(nil)
+	_ pkce.PKCERequestStorage       = (*Store)(nil)
+	_ storage.Transactional         = (*Store)(nil)
+)
+
+// NewStore returns the gorm storage. now is the clock used for expiry checks.
+func NewStore(db *gorm.DB, clients ClientRegistry, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, clients: clients, now: now}
+}
+
+type tokenRow struct {
+	Signature            string `gorm:"primaryKey"`
+	Kind                 string
+	RequestID            string
+	ClientID             string
+	Subject              string
+	JKT                  string `gorm:"column:jkt"`
+	Scopes               string
+	AuthorizationDetails string
+	Active               bool
+	RequestedAt          time.Time
+	ExpiresAt            time.Time
+	RotatedAt            *time.Time
+	AccessSignature      string
+	Request              string
+}
+
+func (tokenRow) TableName() string { return "oauth_tokens" }
+
+// storedRequest is the serialised form of a fosite request.
+type storedRequest struct {
+	ID                   string          `json:"id"`
+	RequestedAt          time.Time       `json:"requested_at"`
+	ClientID             string          `json:"client_id"`
+	RequestedScope       []string        `json:"requested_scope,omitempty"`
+	GrantedScope         []string        `json:"granted_scope,omitempty"`
+	RequestedAudience    []string        `json:"requested_audience,omitempty"`
+	GrantedAudience      []string        `json:"granted_audience,omitempty"`
+	Form                 url.Values      `json:"form,omitempty"`
+	Session              json.RawMessage `json:"session,omitempty"`
+	Authorize            bool            `json:"authorize,omitempty"`
+	ResponseTypes        []string        `json:"response_types,omitempty"`
+	RedirectURI          string          `json:"redirect_uri,omitempty"`
+	State                string          `json:"state,omitempty"`
+	HandledResponseTypes []string        `json:"handled_response_types,omitempty"`
+	ResponseMode         string          `json:"response_mode,omitempty"`
+	DefaultResponseMode  string          `json:"default_response_mode,omitempty"`
+}
+
+// formSecrets are never stored (client assertions and PKCE verifiers).
+var formSecrets = []string{"client_assertion", "code_verifier", "client_secret", "refresh_token", "code", "password"}
+
+func encodeRequest(r fosite.Requester) (string, error) {
+	sr := storedRequest{
+		ID:                r.GetID(),
+		RequestedAt:       r.GetRequestedAt().UTC(),
+		RequestedScope:    r.GetRequestedScopes(),
+		GrantedScope:      r.GetGrantedScopes(),
+		RequestedAudience: r.GetRequestedAudience(),
+		GrantedAudience:   r.GetGrantedAudience(),
+	}
+	if c := r.GetClient(); c != nil {
+		sr.ClientID = c.GetID()
+	}
+	if f := r.GetRequestForm(); f != nil {
+		sr.Form = url.Values{}
+		for k, v := range f {
+			sr.Form[k] = append([]string(nil), v...)
+		}
+		for _, k := range formSecrets {
+			sr.Form.Del(k)
+		}
+	}
+	if s := r.GetSession(); s != nil {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return "", err
+		}
+		sr.Session = b
+	}
+	if ar, ok := r.(fosite.AuthorizeRequester); ok {
+		sr.Authorize = true
+		sr.ResponseTypes = ar.GetResponseTypes()
+		if u := ar.GetRedirectURI(); u != nil {
+			sr.RedirectURI = u.String()
+		}
+		sr.State = ar.GetState()
+		sr.ResponseMode = string(ar.GetResponseMode())
+		sr.DefaultResponseMode = string(ar.GetDefaultResponseMode())
+		if a, ok := ar.(*fosite.AuthorizeRequest); ok {
+			sr.HandledResponseTypes = a.HandledResponseTypes
+		}
+	}
+	b, err := json.Marshal(sr)
+	return string(b), err
+}
+
+// decodeRequest rebuilds a request. The session is decoded into sess when it
+// is a *Session, else into a fresh one.
+func (s *Store) decodeRequest(ctx context.Context, raw string, sess fosite.Session) (fosite.Requester, error) {
+	var sr storedRequest
+	if err := json.Unmarshal([]byte(raw), &sr); err != nil {
+		return nil, fmt.Errorf("oauth: decode stored request: %w", err)
+	}
+	c, err := s.client(ctx, sr.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	target, ok := sess.(*Session)
+	if !ok || target == nil {
+		target = &Session{}
+	}
+	if len(sr.Session) > 0 {
+		*target = Session{}
+		if err := json.Unmarshal(sr.Session, target); err != nil {
+			return nil, fmt.Errorf("oauth: decode stored session: %w", err)
+		}
+	}
+	req := fosite.Request{
+		ID:                sr.ID,
+		RequestedAt:       sr.RequestedAt,
+		Client:            &fositeClient{c: c},
+		RequestedScope:    sr.RequestedScope,
+		GrantedScope:      sr.GrantedScope,
+		RequestedAudience: sr.RequestedAudience,
+		GrantedAudience:   sr.GrantedAudience,
+		Form:              sr.Form,
+		Session:           target,
+	}
+	if req.Form == nil {
+		req.Form = url.Values{}
+	}
+	if !sr.Authorize {
+		return &req, nil
+	}
+	ar := &fosite.AuthorizeRequest{
+		ResponseTypes:        sr.ResponseTypes,
+		State:                sr.State,
+		HandledResponseTypes: sr.HandledResponseTypes,
+		ResponseMode:         fosite.ResponseModeType(sr.ResponseMode),
+		DefaultResponseMode:  fosite.ResponseModeType(sr.DefaultResponseMode),
+		Request:              req,
+	}
+	if sr.RedirectURI != "" {
+		u, err := url.Parse(sr.RedirectURI)
+		if err != nil {
+			return nil, err
+		}
+		ar.RedirectURI = u
+	}
+	return ar, nil
+}
+
+// client resolves a client, memoised in ctx for the request.
+func (s *Store) client(ctx context.Context, id string) (*Client, error) {
+	if c, ok := ctx.Value(ctxClient).(*Client); ok && c != nil && c.ID == id {
+		return c, nil
+	}
+	c, err := s.clients.Client(ctx, id)
+	if errors.Is(err, ErrClientNotFound) {
+		return nil, fmt.Errorf("%w: %w", fosite.ErrNotFound, err)
+	}
+	return c, err
+}
+
+// tx returns the transaction in ctx or the plain handle.
+func (s *Store) tx(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(ctxTx).(*gorm.DB); ok && tx != nil {
+		return tx
+	}
+	return s.db.WithContext(ctx)
+}
+
+// BeginTX implements storage.Transactional.
+func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	if _, ok := ctx.Value(ctxTx).(*gorm.DB); ok {
+		return ctx, errors.New("oauth: transaction already open")
+	}
+	tx := s.db.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		return ctx, tx.Error
+	}
+	return context.WithValue(ctx, ctxTx, tx), nil
+}
+
+// Commit implements storage.Transactional.
+func (s *Store) Commit(ctx context.Context) error {
+	tx, ok := ctx.Value(ctxTx).(*gorm.DB)
+	if !ok {
+		return errors.New("oauth: no transaction to commit")
+	}
+	return tx.Commit().Error
+}
+
+// Rollback implements storage.Transactional.
+func (s *Store) Rollback(ctx context.Context) error {
+	tx, ok := ctx.Value(ctxTx).(*gorm.DB)
+	if !ok {
+		return errors.New("oauth: no transaction to roll back")
+	}
+	return tx.Rollback().Error
+}
+
+// GetClient implements fosite.ClientManager.
+func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.client(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &fositeClient{c: c}, nil
+}
+
+// ClientAssertionJWTValid implements fosite.ClientManager: it fails with
+// fosite.ErrJTIKnown when the jti was seen and has not expired.
+func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	var n int64
+	if err := s.tx(ctx).Raw(`SELECT COUNT(*) FROM oauth_client_assertions WHERE jti = ? AND expires_at >= ?`,
+		jti, s.now().UTC()).Scan(&n).Error; err != nil {
+		return err
+	}
+	if n > 0 {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}
+
+// SetClientAssertionJWT implements fosite.ClientManager: it records jti until
+// exp. A jti recorded concurrently by another request fails with
+// fosite.ErrJTIKnown (the primary key makes the check-and-set atomic).
+func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	now := s.now().UTC()
+	g := s.tx(ctx)
+	// Expired ids may be reused: drop this one if it expired.
+	if err := g.Exec(`DELETE FROM oauth_client_assertions WHERE jti = ? AND expires_at < ?`, jti, now).Error; err != nil {
+		return err
+	}
+	res := g.Exec(`INSERT INTO oauth_client_assertions (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`, jti, exp.UTC())
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}
+
+func (s *Store) create(ctx context.Context, kind, signature string, r fosite.Requester, expires time.Time, accessSig string) error {
+	raw, err := encodeRequest(r)
+	if err != nil {
+		return err
+	}
+	row := tokenRow{
+		Signature:       signature,
+		Kind:            kind,
+		RequestID:       r.GetID(),
+		Active:          true,
+		RequestedAt:     r.GetRequestedAt().UTC(),
+		ExpiresAt:       expires.UTC(),
+		AccessSignature: accessSig,
+		Request:         raw,
+		Scopes:          strings.Join(r.GetGrantedScopes(), " "),
+	}
+	if row.RequestedAt.IsZero() {
+		row.RequestedAt = s.now().UTC()
+	}
+	if c := r.GetClient(); c != nil {
+		row.ClientID = c.GetID()
+	}
+	var consents []string
+	if sess, ok := r.GetSession().(*Session); ok && sess != nil {
+		row.Subject = sess.Subject
+		row.JKT = sess.JKT
+		if len(sess.AuthorizationDetails) > 0 {
+			b, err := json.Marshal(sess.AuthorizationDetails)
+			if err != nil {
+				return err
+			}
+			row.AuthorizationDetails = string(b)
+		}
+		consents = sess.consentIDs()
+	}
+	g := s.tx(ctx)
+	if err := g.Create(&row).Error; err != nil {
+		return err
+	}
+	if kind == kindAccess || kind == kindRefresh {
+		for _, c := range consents {
+			if err := g.Clauses(clause.OnConflict{DoNothing: true}).Exec(
+				`INSERT INTO oauth_token_consents (consent_id, request_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+				c, row.RequestID).Error; err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) get(ctx context.Context, kind, signature string) (*tokenRow, error) {
+	var row tokenRow
+	err := s.tx(ctx).Where("signature = ? AND kind = ?", signature, kind).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &row, nil
+}
+
+func (s *Store) delete(ctx context.Context, kind, signature string) error {
+	return s.tx(ctx).Exec(`DELETE FROM oauth_tokens WHERE signature = ? AND kind = ?`, signature, kind).Error
+}
+
+func expiry(r fosite.Requester, t fosite.TokenType, fallback time.Time) time.Time {
+	if r.GetSession() != nil {
+		if e := r.GetSession().GetExpiresAt(t); !e.IsZero() {
+			return e
+		}
+	}
+	return fallback
+}
+
+// CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.create(ctx, kindCode, code, r, expiry(r, fosite.AuthorizeCode, s.now().Add(time.Minute)), "")
+}
+
+// GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage; for a used
+// code it returns the request with fosite.ErrInvalidatedAuthorizeCode so fosite
+// revokes what the first use issued.
+func (s *Store) GetAuthorizeCodeSession(ctx context.Context, code string, sess fosite.Session) (fosite.Requester, error) {
+	row, err := s.get(ctx, kindCode, code)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.decodeRequest(ctx, row.Request, sess)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE signature = ? AND kind = ?`, code, kindCode).Error
+}
+
+// CreatePKCERequestSession implements pkce.PKCERequestStorage.
+func (s *Store) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, kindPKCE, signature, r, expiry(r, fosite.AuthorizeCode, s.now().Add(time.Minute)), "")
+}
+
+// GetPKCERequestSession implements pkce.PKCERequestStorage.
+func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	row, err := s.get(ctx, kindPKCE, signature)
+	if err != nil {
+		return nil, err
+	}
+	return s.decodeRequest(ctx, row.Request, sess)
+}
+
+// DeletePKCERequestSession implements pkce.PKCERequestStorage.
+func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return s.delete(ctx, kindPKCE, signature)
+}
+
+// CreateAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, kindAccess, signature, r, expiry(r, fosite.AccessToken, s.now().Add(5*time.Minute)), "")
+}
+
+// GetAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	row, err := s.get(ctx, kindAccess, signature)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.decodeRequest(ctx, row.Request, sess)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return s.delete(ctx, kindAccess, signature)
+}
+
+// CreateRefreshTokenSession implements oauth2.RefreshTokenStorage.
+func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, r fosite.Requester) error {
+	return s.create(ctx, kindRefresh, signature, r, expiry(r, fosite.RefreshToken, s.now().Add(30*24*time.Hour)), accessSignature)
+}
+
+// GetRefreshTokenSession implements oauth2.RefreshTokenStorage; an inactive
+// (revoked or rotated) token comes back with fosite.ErrInactiveToken.
+func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	row, err := s.get(ctx, kindRefresh, signature)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.decodeRequest(ctx, row.Request, sess)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage.
+func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return s.delete(ctx, kindRefresh, signature)
+}
+
+// RotateRefreshToken implements oauth2.RefreshTokenStorage: the old refresh
+// token becomes inactive (remembering when, for the grace window) and the
+// grant's other refresh tokens and access tokens are revoked.
+func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	now := s.now().UTC()
+	g := s.tx(ctx)
+	if err := g.Exec(`UPDATE oauth_tokens SET active = FALSE, rotated_at = ? WHERE signature = ? AND kind = ? AND active = TRUE`,
+		now, signature, kindRefresh).Error; err != nil {
+		return err
+	}
+	return g.Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind = ? AND active = TRUE`, requestID, kindAccess).Error
+}
+
+// RevokeRefreshToken implements oauth2.TokenRevocationStorage.
+func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind = ?`, requestID, kindRefresh).Error
+}
+
+// RevokeAccessToken implements oauth2.TokenRevocationStorage.
+func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind = ?`, requestID, kindAccess).Error
+}
+
+// RevokeRefreshTokenMaybeGracePeriod is fosite's optional grace-period variant.
+func (s *Store) RevokeRefreshTokenMaybeGracePeriod(ctx context.Context, requestID, signature string) error {
+	return s.RevokeRefreshToken(ctx, requestID)
+}
+
+// RevokeGrant makes every access and refresh token of a grant (fosite request
+// id) inactive.
+func (s *Store) RevokeGrant(ctx context.Context, requestID string) error {
+	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind IN (?, ?)`,
+		requestID, kindAccess, kindRefresh).Error
+}
+
+// RevokeConsent makes every access and refresh token granted for consentID
+// inactive.
+func (s *Store) RevokeConsent(ctx context.Context, consentID string) error {
+	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE kind IN (?, ?) AND active = TRUE AND request_id IN
+		(SELECT request_id FROM oauth_token_consents WHERE consent_id = ?)`, kindAccess, kindRefresh, consentID).Error
+}
+
+// RevokeClient makes every token issued to clientID inactive.
+func (s *Store) RevokeClient(ctx context.Context, clientID string) error {
+	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE client_id = ? AND kind IN (?, ?, ?) AND active = TRUE`,
+		clientID, kindAccess, kindRefresh, kindCode).Error
+}
+
+func parKey(requestURI string) string {
+	h := sha256.Sum256([]byte(requestURI))
+	return hex.EncodeToString(h[:])
+}
+
+// CreatePARSession implements fosite.PARStorage (keyed by the SHA-256 of the
+// request_uri).
+func (s *Store) CreatePARSession(ctx context.Context, requestURI string, r fosite.AuthorizeRequester) error {
+	return s.create(ctx, kindPAR, parKey(requestURI), r, expiry(r, fosite.PushedAuthorizeRequestContext, s.now().Add(time.Minute)), "")
+}
+
+// errPARExpired marks an expired request_uri.
+var errPARExpired = errors.New("the request_uri has expired")
+
+// GetPARSession implements fosite.PARStorage. An expired request_uri is
+// refused.
+func (s *Store) GetPARSession(ctx context.Context, requestURI string) (fosite.AuthorizeRequester, error) {
+	row, err := s.get(ctx, kindPAR, parKey(requestURI))
+	if err != nil {
+		return nil, err
+	}
+	if !row.ExpiresAt.After(s.now()) {
+		return nil, errPARExpired
+	}
+	req, err := s.decodeRequest(ctx, row.Request, nil)
+	if err != nil {
+		return nil, err
+	}
+	ar, ok := req.(fosite.AuthorizeRequester)
+	if !ok {
+		return nil, errors.New("oauth: stored PAR is not an authorization request")
+	}
+	return ar, nil
+}
+
+// DeletePARSession implements fosite.PARStorage; a request_uri is single use.
+func (s *Store) DeletePARSession(ctx context.Context, requestURI string) error {
+	return s.delete(ctx, kindPAR, parKey(requestURI))
+}
+
+// DeleteExpired removes rows that expired before cutoff (housekeeping).
+func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) error {
+	g := s.tx(ctx)
+	for _, q := range []string{
+		`DELETE FROM oauth_tokens WHERE expires_at < ?`,
+		`DELETE FROM oauth_client_assertions WHERE expires_at < ?`,
+		`DELETE FROM oauth_interactions WHERE expires_at < ?`,
+	} {
+		if err := g.Exec(q, cutoff.UTC()).Error; err != nil {
+			return err
+		}
+	}
+	return g.Exec(`DELETE FROM oauth_token_consents WHERE request_id NOT IN (SELECT request_id FROM oauth_tokens)`).Error
+}
