@@ -16,11 +16,13 @@ import (
 
 // Server is a running bankbridge serve, started in-process on :0.
 type Server struct {
-	URL    string
-	Main   *Main
-	Stdout *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	URL         string
+	DataDir     string
+	DatabaseURL string
+	Main        *Main
+	Stdout      *syncBuffer
+	cancel      context.CancelFunc
+	done        chan error
 }
 
 type syncBuffer struct {
@@ -44,11 +46,12 @@ func MustStart(tb testing.TB, databaseURL string, extra ...string) *Server {
 	m := NewMain(out, out)
 	ready := make(chan string, 1)
 	m.Ready = func(u string) { ready <- u }
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", tb.TempDir(), "--log-level", "warn"}, extra...)
+	dataDir := tb.TempDir()
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, extra...)
 	if databaseURL != "" {
 		args = append(args, "--database-url", databaseURL)
 	}
-	s := &Server{Main: m, Stdout: out, cancel: cancel, done: make(chan error, 1)}
+	s := &Server{Main: m, Stdout: out, cancel: cancel, done: make(chan error, 1), DataDir: dataDir, DatabaseURL: databaseURL}
 	go func() { s.done <- m.Run(ctx, args) }()
 	select {
 	case s.URL = <-ready:

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// repoRoot is the repository root (two levels above this package).
+func repoRoot(tb testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// requireE2E skips the test when the independent client or the browser is
+// missing, unless BANKBRIDGE_E2E=1 (CI), where that is a failure.
+func requireE2E(tb testing.TB, needBrowser bool) {
+	tb.Helper()
+	var missing []string
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = append(missing, "node")
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot(tb), "e2e", "node_modules", "oauth4webapi")); err != nil {
+		missing = append(missing, "e2e/node_modules (run: cd e2e && npm ci)")
+	}
+	if needBrowser {
+		if _, err := exec.LookPath(chromiumPath()); err != nil {
+			missing = append(missing, "chromium (Debian package chromium)")
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Getenv("BANKBRIDGE_E2E") == "1" {
+		tb.Fatalf("BANKBRIDGE_E2E=1 but missing: %s", strings.Join(missing, ", "))
+	}
+	tb.Skipf("end-to-end tools missing: %s", strings.Join(missing, ", "))
+}
+
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	return "chromium"
+}
+
+// artifactsDir is where browser screenshots are kept (e2e/artifacts/<test>).
+func artifactsDir(tb testing.TB) string {
+	d := filepath.Join(repoRoot(tb), "e2e", "artifacts", strings.ReplaceAll(tb.Name(), "/", "_"))
+	os.MkdirAll(d, 0o755)
+	return d
+}
+
+// FlowResult is what e2e/oauth-flow.mjs prints.
+type FlowResult struct {
+	Steps []map[string]any `json:"steps"`
+	Error *struct {
+		Name, Code, Message, Cause string
+	} `json:"error"`
+}
+
+// Step returns the named step's data (nil if the flow never got there).
+func (f *FlowResult) Step(name string) map[string]any {
+	for _, s := range f.Steps {
+		if s["name"] == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Steps returns every step with that name.
+func (f *FlowResult) All(name string) []map[string]any {
+	var out []map[string]any
+	for _, s := range f.Steps {
+		if s["name"] == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// runNode runs an e2e script with env and decodes its JSON output.
+func runNode(tb testing.TB, script string, env map[string]string) *FlowResult {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Dir = filepath.Join(repoRoot(tb), "e2e")
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var res FlowResult
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
+		tb.Fatalf("node %s: %v (run error %v)\nstdout: %s\nstderr: %s", script, err, runErr, stdout.String(), stderr.String())
+	}
+	if runErr != nil && res.Error == nil {
+		tb.Fatalf("node %s failed: %v\nstderr: %s", script, runErr, stderr.String())
+	}
+	return &res
+}
+
+// TestClientKey is a partner app's ES256 key pair.
+type TestClientKey struct {
+	Private jose.JSONWebKey
+	Public  jose.JSONWebKeySet
+}
+
+// MustClientKey makes a fresh ES256 client key with a kid.
+func MustClientKey(tb testing.TB) *TestClientKey {
+	tb.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	priv := jose.JSONWebKey{Key: k, KeyID: "k-" + time.Now().Format("150405.000000"), Algorithm: "ES256", Use: "sig"}
+	return &TestClientKey{Private: priv, Public: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{priv.Public()}}}
+}
+
+// PrivateJSON is the private JWK as JSON (for the node client).
+func (k *TestClientKey) PrivateJSON(tb testing.TB) string {
+	b, err := json.Marshal(k.Private)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// WriteJWKS writes the public JWK Set to a temp file and returns its path.
+func (k *TestClientKey) WriteJWKS(tb testing.TB) string {
+	b, _ := json.Marshal(k.Public)
+	p := filepath.Join(tb.TempDir(), "jwks.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// runCLI runs a bankbridge operator command against the server's data and
+// returns its stdout decoded as JSON.
+func runCLI(tb testing.TB, s *Server, args ...string) map[string]any {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	m := NewMain(&out, &errOut)
+	full := append(args, "--data-dir", s.DataDir, "--log-level", "warn")
+	if s.DatabaseURL != "" {
+		full = append(full, "--database-url", s.DatabaseURL)
+	}
+	err := m.Run(context.Background(), full)
+	m.Close()
+	if err != nil {
+		tb.Fatalf("bankbridge %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+		tb.Fatalf("bankbridge %s: output not JSON: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return v
+}
