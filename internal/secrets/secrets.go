@@ -6,6 +6,8 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -102,4 +104,13 @@ func (b *Box) Open(sealed, purpose string) ([]byte, error) {
 		return nil, ErrDecrypt
 	}
 	return pt, nil
+}
+
+// DeriveKey derives a 32-byte key for one purpose from the master key
+// (HMAC-SHA256(master, "bankbridge:"+purpose)), so every node holding the same
+// master key derives the same per-purpose keys and no two purposes share one.
+func DeriveKey(master []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte("bankbridge:" + purpose))
+	return m.Sum(nil)
 }

@@ -66,3 +66,14 @@ func TestPassword(t *testing.T) {
 		t.Fatal("password check broken")
 	}
 }
+
+func TestDeriveKey(t *testing.T) {
+	m := bytes.Repeat([]byte{1}, 32)
+	a, b := DeriveKey(m, "fosite-hmac"), DeriveKey(m, "pairwise")
+	if len(a) != 32 || bytes.Equal(a, b) || !bytes.Equal(a, DeriveKey(m, "fosite-hmac")) {
+		t.Fatal("DeriveKey must be 32 bytes, stable, and differ per purpose")
+	}
+	if bytes.Equal(a, DeriveKey(bytes.Repeat([]byte{2}, 32), "fosite-hmac")) {
+		t.Fatal("DeriveKey ignores the master key")
+	}
+}
