@@ -1,0 +1,135 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Session kinds: who is signed in.
+const (
+	SessionCustomer = "customer"
+	SessionPortal   = "portal"
+	SessionStaff    = "staff"
+)
+
+// Session is one signed-in person.
+type Session struct {
+	TokenHash  string `gorm:"primaryKey"`
+	Kind       string
+	SubjectID  string // customer id, portal user id or staff id
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
+// TableName implements gorm's tabler.
+func (Session) TableName() string { return "web_sessions" }
+
+// Sessions keeps sign-in sessions in the database (so any node can serve any
+// request). The cookie carries 32 random bytes; the table only their SHA-256.
+type Sessions struct {
+	DB     *gorm.DB
+	Secure bool             // set the cookie's Secure flag (HTTPS)
+	Idle   time.Duration    // sign out after this long without a request (default 30 min)
+	Max    time.Duration    // and after this long in any case (default 12 h)
+	Now    func() time.Time // default time.Now
+}
+
+func (s *Sessions) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Sessions) idle() time.Duration {
+	if s.Idle > 0 {
+		return s.Idle
+	}
+	return 30 * time.Minute
+}
+
+func (s *Sessions) max() time.Duration {
+	if s.Max > 0 {
+		return s.Max
+	}
+	return 12 * time.Hour
+}
+
+// CookieName is the session cookie for a kind.
+func CookieName(kind string) string { return "bb_" + kind }
+
+func hashToken(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+// Create signs subjectID in as kind and sets the cookie. Any session the
+// request already carried for that kind is ended first (no session fixation).
+func (s *Sessions) Create(ctx context.Context, w http.ResponseWriter, r *http.Request, kind, subjectID string) error {
+	s.Destroy(ctx, w, r, kind)
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	now := s.now()
+	if err := s.DB.WithContext(ctx).Create(&Session{TokenHash: hashToken(tok), Kind: kind, SubjectID: subjectID,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.max())}).Error; err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName(kind), Value: tok, Path: "/", HttpOnly: true, Secure: s.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(s.max().Seconds())})
+	return nil
+}
+
+// ErrNoSession means the request carries no live session of that kind.
+var ErrNoSession = errors.New("web: not signed in")
+
+// Get returns the request's live session of kind, refreshing its idle timer,
+// or ErrNoSession.
+func (s *Sessions) Get(ctx context.Context, r *http.Request, kind string) (*Session, error) {
+	ck, err := r.Cookie(CookieName(kind))
+	if err != nil || len(ck.Value) != 43 {
+		return nil, ErrNoSession
+	}
+	var sess Session
+	err = s.DB.WithContext(ctx).Where("token_hash = ? AND kind = ?", hashToken(ck.Value), kind).Take(&sess).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > s.idle() {
+		s.DB.WithContext(ctx).Delete(&Session{}, "token_hash = ?", sess.TokenHash)
+		return nil, ErrNoSession
+	}
+	if now.Sub(sess.LastSeenAt) > time.Minute { // don't write on every request
+		s.DB.WithContext(ctx).Model(&Session{}).Where("token_hash = ?", sess.TokenHash).Update("last_seen_at", now)
+	}
+	return &sess, nil
+}
+
+// Destroy ends the request's session of kind and clears the cookie.
+func (s *Sessions) Destroy(ctx context.Context, w http.ResponseWriter, r *http.Request, kind string) {
+	if ck, err := r.Cookie(CookieName(kind)); err == nil && ck.Value != "" {
+		s.DB.WithContext(ctx).Delete(&Session{}, "token_hash = ?", hashToken(ck.Value))
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName(kind), Value: "", Path: "/", HttpOnly: true, Secure: s.Secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+// DestroyAll ends every session of one subject (e.g. a locked or removed user).
+func (s *Sessions) DestroyAll(ctx context.Context, kind, subjectID string) error {
+	return s.DB.WithContext(ctx).Delete(&Session{}, "kind = ? AND subject_id = ?", kind, subjectID).Error
+}
