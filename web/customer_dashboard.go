@@ -1,0 +1,176 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth"
+)
+
+// CustomerConsent is one consent as the customer's dashboard shows it.
+type CustomerConsent struct {
+	ID           string
+	Kind         string // "Account access", "Payment", "Data sharing"
+	PartnerName  string
+	AppName      string
+	Status       string // Authorised, Revoked, Expired, Rejected, Consumed…
+	Active       bool   // can still be revoked
+	Permissions  []string
+	Accounts     []string // how the customer recognises them: "Current account •••• 1234"
+	AuthorisedAt time.Time
+	ExpiresAt    time.Time // zero: no expiry
+}
+
+// CustomerConsents is what the dashboard needs from the consent service.
+type CustomerConsents interface {
+	// ListForCustomer returns the customer's consents, newest first.
+	ListForCustomer(ctx context.Context, customerID string) ([]CustomerConsent, error)
+	// RevokeByCustomer revokes one of the customer's consents and its tokens.
+	// Another customer's consent is a *problem.Error with CodeNotFound.
+	RevokeByCustomer(ctx context.Context, customerID, consentID string) error
+}
+
+// CustomerDashboard serves /customer: sign-in, the list of consents the
+// customer has given, and revocation.
+type CustomerDashboard struct {
+	Pages     *Renderer
+	CSRF      CSRF
+	Sessions  *Sessions
+	Customers oauth.CustomerAuthenticator // throttled
+	Consents  CustomerConsents
+	Log       *slog.Logger
+}
+
+// Register mounts the dashboard routes.
+func (d *CustomerDashboard) Register(r gin.IRouter) {
+	r.GET("/customer", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/customer/consents") })
+	r.GET("/customer/login", d.loginForm)
+	r.POST("/customer/login", d.login)
+	r.POST("/customer/logout", d.logout)
+	r.GET("/customer/consents", d.list)
+	r.POST("/customer/consents/:id/revoke", d.revoke)
+}
+
+type customerLoginData struct {
+	Username string
+}
+
+func (d *CustomerDashboard) page(c *gin.Context, status int, name string, p Page) {
+	p.Area = "customer"
+	p.CSRFToken = d.CSRF.Token(c.Writer, c.Request)
+	d.Pages.Render(c.Writer, status, name, p)
+}
+
+func (d *CustomerDashboard) loginForm(c *gin.Context) {
+	d.page(c, http.StatusOK, "customer/dashboard_login", Page{Title: "Sign in to your bank", Data: customerLoginData{}})
+}
+
+func (d *CustomerDashboard) login(c *gin.Context) {
+	c.Request.ParseForm()
+	username := c.PostForm("username")
+	if !d.CSRF.Verify(c.Request) {
+		d.page(c, http.StatusForbidden, "customer/dashboard_login", Page{Title: "Sign in to your bank",
+			Error: "Your session expired. Please try again.", Data: customerLoginData{Username: username}})
+		return
+	}
+	id, err := d.Customers.Authenticate(c.Request.Context(), username, c.PostForm("password"))
+	if err != nil {
+		status, msg := http.StatusUnauthorized, "The username or password is not right. Please try again."
+		switch {
+		case errors.Is(err, oauth.ErrCustomerLocked):
+			status, msg = http.StatusForbidden, "This sign-in is locked. Please wait 15 minutes or call the bank."
+		case !errors.Is(err, oauth.ErrBadCredentials):
+			d.Log.Error("customer login", "err", err)
+			status, msg = http.StatusInternalServerError, "We could not sign you in just now. Please try again."
+		}
+		d.page(c, status, "customer/dashboard_login", Page{Title: "Sign in to your bank", Error: msg, Data: customerLoginData{Username: username}})
+		return
+	}
+	if err := d.Sessions.Create(c.Request.Context(), c.Writer, c.Request, SessionCustomer, id); err != nil {
+		d.Log.Error("customer session", "err", err)
+		d.page(c, http.StatusInternalServerError, "customer/dashboard_login", Page{Title: "Sign in to your bank", Error: "We could not sign you in just now. Please try again."})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/customer/consents")
+}
+
+func (d *CustomerDashboard) logout(c *gin.Context) {
+	c.Request.ParseForm()
+	if d.CSRF.Verify(c.Request) {
+		d.Sessions.Destroy(c.Request.Context(), c.Writer, c.Request, SessionCustomer)
+	}
+	c.Redirect(http.StatusSeeOther, "/customer/login")
+}
+
+// signedIn returns the customer id, or redirects to the login page.
+func (d *CustomerDashboard) signedIn(c *gin.Context) (string, string, bool) {
+	s, err := d.Sessions.Get(c.Request.Context(), c.Request, SessionCustomer)
+	if err != nil {
+		c.Redirect(http.StatusSeeOther, "/customer/login")
+		return "", "", false
+	}
+	name, _ := d.Customers.DisplayName(c.Request.Context(), s.SubjectID)
+	return s.SubjectID, name, true
+}
+
+type consentListData struct {
+	Active, Past []CustomerConsent
+}
+
+func (d *CustomerDashboard) list(c *gin.Context) {
+	id, name, ok := d.signedIn(c)
+	if !ok {
+		return
+	}
+	d.renderList(c, id, name, http.StatusOK, c.Query("revoked"), "")
+}
+
+func (d *CustomerDashboard) renderList(c *gin.Context, customerID, name string, status int, flash, errMsg string) {
+	all, err := d.Consents.ListForCustomer(c.Request.Context(), customerID)
+	if err != nil {
+		d.Log.Error("list consents", "err", err)
+		errMsg = "We could not load your consents just now. Please try again."
+	}
+	var data consentListData
+	for _, x := range all {
+		if x.Active {
+			data.Active = append(data.Active, x)
+		} else {
+			data.Past = append(data.Past, x)
+		}
+	}
+	if flash != "" {
+		flash = "Consent withdrawn. The app can no longer use it."
+	}
+	d.page(c, status, "customer/consents", Page{Title: "Apps you have given access", User: name, Flash: flash, Error: errMsg, Data: data})
+}
+
+func (d *CustomerDashboard) revoke(c *gin.Context) {
+	id, name, ok := d.signedIn(c)
+	if !ok {
+		return
+	}
+	c.Request.ParseForm()
+	if !d.CSRF.Verify(c.Request) {
+		d.renderList(c, id, name, http.StatusForbidden, "", "Your session expired. Please try again.")
+		return
+	}
+	if err := d.Consents.RevokeByCustomer(c.Request.Context(), id, c.Param("id")); err != nil {
+		status, msg := http.StatusInternalServerError, "We could not withdraw that consent just now. Please try again."
+		var p *problem.Error
+		if errors.As(err, &p) && p.Code != problem.CodeInternal {
+			status, msg = p.Status(), p.Detail
+		} else {
+			d.Log.Error("revoke consent", "err", err)
+		}
+		d.renderList(c, id, name, status, "", msg)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/customer/consents?revoked=1")
+}
