@@ -39,7 +39,10 @@ type OperationDoc struct {
 }
 
 // ParamDoc is one parameter.
-type ParamDoc struct{ Name, In, Description string; Required bool }
+type ParamDoc struct {
+	Name, In, Description string
+	Required              bool
+}
 
 // ResponseDoc is one response.
 type ResponseDoc struct{ Status, Description, Schema string }
