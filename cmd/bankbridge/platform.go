@@ -24,7 +24,10 @@ type Platform struct {
 	Log    *slog.Logger
 	DB     *db.DB
 	Box    *secrets.Box
+	Master []byte // the master key; per-purpose keys derive from it
 	Pages  *web.Renderer
+	// Services are the wired domain services.
+	Services Services
 
 	router  *gin.Engine
 	closers []func() error
@@ -69,6 +72,7 @@ func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	p.Master = key
 	if p.Box, err = secrets.NewBox(key); err != nil {
 		return nil, err
 	}
@@ -81,11 +85,6 @@ func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logge
 	p.router = p.routes()
 	ok = true
 	return p, nil
-}
-
-// wire builds the domain services. Each domain adds itself here.
-func (p *Platform) wire(ctx context.Context) error {
-	return nil
 }
 
 // routes builds the HTTP surface.
@@ -109,6 +108,7 @@ func (p *Platform) routes() *gin.Engine {
 		c.JSON(http.StatusOK, gin.H{"status": "ready", "database": string(p.DB.Dialect)})
 	})
 	r.GET("/static/*path", gin.WrapH(web.Static()))
+	p.mount(r)
 	return r
 }
 
