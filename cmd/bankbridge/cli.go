@@ -81,8 +81,8 @@ func (m *Main) cmdPartnersCreate(ctx context.Context, args []string) error {
 func (m *Main) cmdAppsCreate(ctx context.Context, args []string) error {
 	var (
 		partnerID, env, name, jwksFile, jwksURI, scope string
-		redirects                                     stringList
-		asJSON                                        bool
+		redirects                                      stringList
+		asJSON                                         bool
 	)
 	c, err := m.parseCommon("apps create", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&partnerID, "partner", "", "the partner's id (ptn_…)")

@@ -62,7 +62,7 @@ func (p *Platform) wire(ctx context.Context) error {
 		SecureCookies:        strings.HasPrefix(p.Issuer, "https://"),
 	}, oauth.Deps{
 		DB: p.DB, Keys: s.Keys, Clients: clientRegistry{s.Partners}, Customers: s.Core,
-		Pages: web.NewCustomerPages(p.Pages, web.CSRF{Secure: strings.HasPrefix(p.Issuer, "https://")}),
+		Pages:      web.NewCustomerPages(p.Pages, web.CSRF{Secure: strings.HasPrefix(p.Issuer, "https://")}),
 		DPoPReplay: dpop.NewGormReplayStore(p.DB.DB), Now: now, Logger: p.Log,
 	})
 	if err != nil {

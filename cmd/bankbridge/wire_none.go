@@ -12,4 +12,4 @@ import (
 type Services struct{}
 
 func (p *Platform) wire(ctx context.Context) error { return nil }
-func (p *Platform) mount(r *gin.Engine)             {}
+func (p *Platform) mount(r *gin.Engine)            {}
