@@ -3,6 +3,18 @@
 // settlement into statements, adjustments (credit and debit notes) and
 // reconciliation. It serves no HTML; pages call the exported Service methods.
 //
+// # Contracts and roles
+//
+// A contract (ctr_…) moves draft → pending_approval → active → expired |
+// terminated. Its terms (term, renewal, notice, currency, fee schedule, revenue
+// share, data-sharing scope) live in numbered versions: editing an active
+// contract creates a draft version n+1 that replaces the active one when approved.
+// Approval is maker-checker: the approver must not be the version's submitter.
+// Roles: finance and admin draft, edit, submit, approve, reject, terminate, issue
+// adjustments, reverse postings and run settlements; partner_manager drafts and
+// submits; auditor only reads; any other role is refused (CodeForbidden). Every
+// state change is audited (internal/audit) in the transaction that makes it.
+//
 // # Metering
 //
 // Every billable call and every payment is one row of usage_records, keyed by a

@@ -151,6 +151,11 @@ func (f *fositeClient) GetScopes() fosite.Arguments        { return f.c.Scopes }
 func (f *fositeClient) IsPublic() bool                     { return false }
 func (f *fositeClient) GetAudience() fosite.Arguments      { return nil }
 
+// GetResponseModes allows the default and explicit query response modes only.
+func (f *fositeClient) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery}
+}
+
 // clientOf returns the Bankbridge client behind a fosite client.
 func clientOf(c fosite.Client) *Client {
 	if fc, ok := c.(*fositeClient); ok {
@@ -168,8 +173,8 @@ const (
 	ctxEndpoint               // the endpoint URL being served (for assertion aud)
 )
 
-// withClient memoises a looked-up client in ctx so one request asks the
-// registry once.
+// withClient starts a per-request client memo in ctx, holding c if not nil,
+// so one request asks the registry once.
 func withClient(ctx context.Context, c *Client) context.Context {
-	return context.WithValue(ctx, ctxClient, c)
+	return context.WithValue(ctx, ctxClient, &clientMemo{c: c})
 }

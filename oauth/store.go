@@ -58,7 +58,7 @@ func NewStore(db *gorm.DB, clients ClientRegistry, now func() time.Time) *Store 
 
 type tokenRow struct {
 	Signature            string `gorm:"primaryKey"`
-	Kind                 string
+	Kind                 string `gorm:"primaryKey"`
 	RequestID            string
 	ClientID             string
 	Subject              string
@@ -201,15 +201,23 @@ func (s *Store) decodeRequest(ctx context.Context, raw string, sess fosite.Sessi
 
 // client resolves a client, memoised in ctx for the request.
 func (s *Store) client(ctx context.Context, id string) (*Client, error) {
-	if c, ok := ctx.Value(ctxClient).(*Client); ok && c != nil && c.ID == id {
-		return c, nil
+	memo, _ := ctx.Value(ctxClient).(*clientMemo)
+	if memo != nil && memo.c != nil && memo.c.ID == id {
+		return memo.c, nil
 	}
 	c, err := s.clients.Client(ctx, id)
 	if errors.Is(err, ErrClientNotFound) {
 		return nil, fmt.Errorf("%w: %w", fosite.ErrNotFound, err)
 	}
+	if err == nil && memo != nil {
+		memo.c = c
+	}
 	return c, err
 }
+
+// clientMemo holds the client looked up once per request (fosite passes the
+// same context to every handler, so the holder is placed before the call).
+type clientMemo struct{ c *Client }
 
 // tx returns the transaction in ctx or the plain handle.
 func (s *Store) tx(ctx context.Context) *gorm.DB {
@@ -276,13 +284,11 @@ func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 // exp. A jti recorded concurrently by another request fails with
 // fosite.ErrJTIKnown (the primary key makes the check-and-set atomic).
 func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
-	now := s.now().UTC()
-	g := s.tx(ctx)
-	// Expired ids may be reused: drop this one if it expired.
-	if err := g.Exec(`DELETE FROM oauth_client_assertions WHERE jti = ? AND expires_at < ?`, jti, now).Error; err != nil {
-		return err
-	}
-	res := g.Exec(`INSERT INTO oauth_client_assertions (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`, jti, exp.UTC())
+	// One statement: insert, or take over an expired row; a live row is left
+	// alone and nothing is affected.
+	res := s.tx(ctx).Exec(`INSERT INTO oauth_client_assertions (jti, expires_at) VALUES (?, ?)
+		ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE oauth_client_assertions.expires_at < ?`,
+		jti, exp.UTC(), s.now().UTC())
 	if res.Error != nil {
 		return res.Error
 	}
@@ -316,6 +322,12 @@ func (s *Store) create(ctx context.Context, kind, signature string, r fosite.Req
 	}
 	var consents []string
 	if sess, ok := r.GetSession().(*Session); ok && sess != nil {
+		// Tokens issued at the token endpoint are bound to the key of the
+		// request's verified DPoP proof (fosite reloads the code's session
+		// between its handlers, so the binding is applied here).
+		if p := proofFrom(ctx); p != nil && (kind == kindAccess || kind == kindRefresh) {
+			sess.JKT = p.JKT
+		}
 		row.Subject = sess.Subject
 		row.JKT = sess.JKT
 		if len(sess.AuthorizationDetails) > 0 {

@@ -10,7 +10,6 @@ package partners
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -155,7 +154,7 @@ func checkHTTPSURL(field, v string) error {
 // and ProfileInput.
 type profileFields struct {
 	legalName, tradingName, companyNumber, country, licence, website, intendedUse, currency string
-	calls, payments, value                                                                 int64
+	calls, payments, value                                                                  int64
 }
 
 func (f profileFields) validate(required bool) error {
@@ -281,7 +280,7 @@ func (a *Application) Validate() error {
 		return err
 	}
 	if _, err := normaliseEmail(a.ContactEmail); err != nil {
-		return invalid("contact_email: %s", err.(*problem.Error).Detail)
+		return invalid("contact_email: %s", detailOf(err))
 	}
 	return nil
 }
@@ -307,27 +306,27 @@ const (
 
 // DueDiligence is the staff scorecard for one application.
 type DueDiligence struct {
-	ID                           string `gorm:"primaryKey"`
-	PartnerID                    string
-	ApplicationID                string
-	IndustryStanding             int    `json:"industry_standing"`
-	IndustryStandingNotes        string `json:"industry_standing_notes"`
-	BusinessCapability           int    `json:"business_capability"`
-	BusinessCapabilityNotes      string `json:"business_capability_notes"`
-	ResourceIntegration          int    `json:"resource_integration"`
-	ResourceIntegrationNotes     string `json:"resource_integration_notes"`
-	WillingnessToCooperate       int    `json:"willingness_to_cooperate"`
-	WillingnessToCooperateNotes  string `json:"willingness_to_cooperate_notes"`
-	LicenceVerified              bool   `json:"licence_verified"`
-	AMLResult                    AMLResult `json:"aml_result" gorm:"column:aml_result"`
-	ComplianceNotes              string    `json:"compliance_notes"`
-	ReviewerID                   string    // stf_… who recorded the scorecard
-	Decision                     Decision  // "" until decided
-	Reasons                      string    // visible to the partner
-	DecidedBy                    string
-	DecidedAt                    *time.Time
-	CreatedAt                    time.Time
-	UpdatedAt                    time.Time
+	ID                          string `gorm:"primaryKey"`
+	PartnerID                   string
+	ApplicationID               string
+	IndustryStanding            int       `json:"industry_standing"`
+	IndustryStandingNotes       string    `json:"industry_standing_notes"`
+	BusinessCapability          int       `json:"business_capability"`
+	BusinessCapabilityNotes     string    `json:"business_capability_notes"`
+	ResourceIntegration         int       `json:"resource_integration"`
+	ResourceIntegrationNotes    string    `json:"resource_integration_notes"`
+	WillingnessToCooperate      int       `json:"willingness_to_cooperate"`
+	WillingnessToCooperateNotes string    `json:"willingness_to_cooperate_notes"`
+	LicenceVerified             bool      `json:"licence_verified"`
+	AMLResult                   AMLResult `json:"aml_result" gorm:"column:aml_result"`
+	ComplianceNotes             string    `json:"compliance_notes"`
+	ReviewerID                  string    // stf_… who recorded the scorecard
+	Decision                    Decision  // "" until decided
+	Reasons                     string    // visible to the partner
+	DecidedBy                   string
+	DecidedAt                   *time.Time
+	CreatedAt                   time.Time
+	UpdatedAt                   time.Time
 }
 
 // TableName maps DueDiligence to its table.
@@ -784,26 +783,6 @@ func (r *CertificationRun) Validate() error {
 	}
 	if r.PartnerID == "" || r.AppID == "" {
 		return invalid("certification run incomplete")
-	}
-	return nil
-}
-
-// OutboxEmail is a mail the platform would send; the dev outbox page lists them.
-type OutboxEmail struct {
-	ID        int64  `gorm:"primaryKey"`
-	To        string `gorm:"column:to_address"`
-	Subject   string
-	Body      string
-	CreatedAt time.Time
-}
-
-// TableName maps OutboxEmail to its table.
-func (OutboxEmail) TableName() string { return "email_outbox" }
-
-// Validate checks recipient and subject.
-func (m *OutboxEmail) Validate() error {
-	if m.To == "" || m.Subject == "" {
-		return fmt.Errorf("partners: outbox email incomplete")
 	}
 	return nil
 }

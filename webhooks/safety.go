@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
-
-	"github.com/bankbridge/bankbridge/oauth"
 )
 
 // Resolver looks up a host's addresses (net.DefaultResolver satisfies it).
@@ -41,10 +39,10 @@ func (p addressPolicy) check(a netip.Addr) error {
 		return fmt.Errorf("%w: %s is an unspecified address", ErrForbiddenAddress, a)
 	case a.IsPrivate():
 		return fmt.Errorf("%w: %s is a private address", ErrForbiddenAddress, a)
-	case a.IsLinkLocalUnicast(), a.IsLinkLocalMulticast():
-		return fmt.Errorf("%w: %s is a link-local address", ErrForbiddenAddress, a)
-	case a.IsMulticast(), a.IsInterfaceLocalMulticast():
+	case a.IsMulticast():
 		return fmt.Errorf("%w: %s is a multicast address", ErrForbiddenAddress, a)
+	case a.IsLinkLocalUnicast():
+		return fmt.Errorf("%w: %s is a link-local address", ErrForbiddenAddress, a)
 	case !a.IsGlobalUnicast():
 		return fmt.Errorf("%w: %s is not a global unicast address", ErrForbiddenAddress, a)
 	}
@@ -58,13 +56,13 @@ func (p addressPolicy) check(a netip.Addr) error {
 
 // extraForbidden are special-purpose ranges netip does not classify.
 var extraForbidden = []netip.Prefix{
-	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),    // reserved
-	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64 (could reach an IPv4 private address)
-	netip.MustParsePrefix("2001:db8::/32"),  // documentation
-	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),   // reserved
+	netip.MustParsePrefix("64:ff9b::/96"),  // NAT64 (could reach an IPv4 private address)
+	netip.MustParsePrefix("2001:db8::/32"), // documentation
+	netip.MustParsePrefix("0.0.0.0/8"),     // "this network"
 	netip.MustParsePrefix("255.255.255.255/32"),
 }
 
@@ -84,7 +82,7 @@ func (p addressPolicy) control(network, address string, _ syscall.RawConn) error
 }
 
 func (s *Service) policy(env string) addressPolicy {
-	return addressPolicy{allowLoopback: env == oauth.EnvSandbox && s.cfg.AllowLoopback}
+	return addressPolicy{allowLoopback: env == EnvSandbox && s.cfg.AllowLoopback}
 }
 
 // validateURL checks an endpoint URL for its environment: absolute http(s), no

@@ -41,16 +41,16 @@ const (
 
 // Endpoint is a partner app's webhook subscription. It never holds the secret.
 type Endpoint struct {
-	ID             string    `json:"id"`
-	PartnerID      string    `json:"partner_id"`
-	AppID          string    `json:"app_id"`
-	Environment    string    `json:"environment"`
-	URL            string    `json:"url"`
-	Description    string    `json:"description"`
-	EventTypes     []string  `json:"event_types"`
-	Enabled        bool      `json:"enabled"`
-	DisabledReason string    `json:"disabled_reason,omitempty"`
-	Signing        string    `json:"signing"`
+	ID             string   `json:"id"`
+	PartnerID      string   `json:"partner_id"`
+	AppID          string   `json:"app_id"`
+	Environment    string   `json:"environment"`
+	URL            string   `json:"url"`
+	Description    string   `json:"description"`
+	EventTypes     []string `json:"event_types"`
+	Enabled        bool     `json:"enabled"`
+	DisabledReason string   `json:"disabled_reason,omitempty"`
+	Signing        string   `json:"signing"`
 	// PublicKey ("whpk_…") and KeyID are set for Ed25519 endpoints.
 	PublicKey string `json:"public_key,omitempty"`
 	KeyID     string `json:"key_id,omitempty"`
@@ -96,6 +96,9 @@ type Credentials struct {
 type Scope struct {
 	PartnerID string
 	AppID     string
+	// Actor and InteractionID go to the audit trail (Actor defaults to AppID).
+	Actor         string
+	InteractionID string
 }
 
 // Attempt is one delivery attempt in an endpoint's delivery log.
@@ -177,3 +180,10 @@ type body struct {
 	Timestamp time.Time       `json:"timestamp"`
 	Data      json.RawMessage `json:"data"`
 }
+
+// Environments of an endpoint (the same names as oauth.EnvSandbox and
+// oauth.EnvProduction).
+const (
+	EnvSandbox    = "sandbox"
+	EnvProduction = "production"
+)

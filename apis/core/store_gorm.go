@@ -5,7 +5,9 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/db"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Row types of the reference core's tables (migration 0030_core.sql).
@@ -147,40 +149,56 @@ func first(ctx context.Context, g *gorm.DB, dst any, id string) error {
 
 // debitAccount takes amount off an enabled account if its balance plus credit
 // line covers it, in one conditional UPDATE (so concurrent payments can never
-// overdraw it), and returns the new balance and posting sequence. ok is false
-// when no row qualified.
-func debitAccount(tx *gorm.DB, accountID string, amount int64) (balance, seq int64, last time.Time, ok bool, err error) {
-	return moveBalance(tx, `UPDATE core_accounts SET balance_minor = balance_minor - ?, txn_seq = txn_seq + 1
+// overdraw it), stamps the booking time and returns the new balance and posting
+// sequence number. ok is false when no row qualified.
+func debitAccount(tx *gorm.DB, accountID string, amount int64, bookedAt time.Time) (balance, seq int64, ok bool, err error) {
+	return moveBalance(tx, `UPDATE core_accounts
+		SET balance_minor = balance_minor - ?, txn_seq = txn_seq + 1, last_booked_at = ?
 		WHERE id = ? AND status = 'enabled' AND balance_minor + credit_limit_minor >= ?
-		RETURNING balance_minor, txn_seq, last_booked_at`, -amount, accountID, amount)
+		RETURNING balance_minor, txn_seq`, amount, bookedAt, accountID, amount)
 }
 
-// creditAccount adds amount to an enabled account.
-func creditAccount(tx *gorm.DB, accountID string, amount int64) (balance, seq int64, last time.Time, ok bool, err error) {
-	return moveBalance(tx, `UPDATE core_accounts SET balance_minor = balance_minor + ?, txn_seq = txn_seq + 1
+// creditAccount adds amount to an enabled account (see debitAccount).
+func creditAccount(tx *gorm.DB, accountID string, amount int64, bookedAt time.Time) (balance, seq int64, ok bool, err error) {
+	return moveBalance(tx, `UPDATE core_accounts
+		SET balance_minor = balance_minor + ?, txn_seq = txn_seq + 1, last_booked_at = ?
 		WHERE id = ? AND status = 'enabled'
-		RETURNING balance_minor, txn_seq, last_booked_at`, amount, accountID, nil)
+		RETURNING balance_minor, txn_seq`, amount, bookedAt, accountID)
 }
 
-func moveBalance(tx *gorm.DB, sql string, delta int64, accountID string, cond any) (int64, int64, time.Time, bool, error) {
+func moveBalance(tx *gorm.DB, sql string, args ...any) (int64, int64, bool, error) {
 	var out []struct {
 		BalanceMinor int64
 		TxnSeq       int64
-		LastBookedAt time.Time
-	}
-	amount := delta
-	if amount < 0 {
-		amount = -amount
-	}
-	args := []any{amount, accountID}
-	if cond != nil {
-		args = append(args, cond)
 	}
 	if err := tx.Raw(sql, args...).Scan(&out).Error; err != nil {
-		return 0, 0, time.Time{}, false, err
+		return 0, 0, false, err
 	}
 	if len(out) != 1 {
-		return 0, 0, time.Time{}, false, nil
+		return 0, 0, false, nil
 	}
-	return out[0].BalanceMinor, out[0].TxnSeq, out[0].LastBookedAt.UTC(), true, nil
+	return out[0].BalanceMinor, out[0].TxnSeq, true, nil
+}
+
+// forUpdate locks selected rows until the transaction ends (PostgreSQL only;
+// SQLite transactions here hold the database write lock from BEGIN).
+var forUpdate = clause.Locking{Strength: "UPDATE"}
+
+// writeTx runs fn in a transaction that holds the database write lock from its
+// first statement on SQLite. internal/db asks for BEGIN IMMEDIATE with
+// _txlock=immediate, but glebarez/go-sqlite v1.21.2 ignores _txlock when
+// _time_format is also given (applyQueryParams returns early), so transactions
+// begin DEFERRED and a read-then-write transaction fails with SQLITE_BUSY_SNAPSHOT
+// ("database is locked (517)") when another writer commits in between. A write
+// as the first statement takes the lock up front (waiting under busy_timeout),
+// so the reads that follow see the latest data. PostgreSQL needs nothing here.
+func (r *Reference) writeTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return r.db.Tx(ctx, func(tx *gorm.DB) error {
+		if r.db.Dialect == db.SQLite {
+			if err := tx.Exec(`UPDATE core_accounts SET txn_seq = txn_seq WHERE id = ''`).Error; err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
 }

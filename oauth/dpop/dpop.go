@@ -8,10 +8,11 @@
 //     1–12, with htu compared per §4.3 step 9 after RFC 3986 §6.2.2/§6.2.3
 //     normalisation (scheme and host lower-cased, default port dropped,
 //     percent-encoding normalised, query and fragment ignored);
-//   - §4.1 / RFC 9110: exactly one DPoP header field (FromHeader);
-//   - §6.1 / RFC 7638 JWK SHA-256 thumbprints (Thumbprint), the jkt a token is
-//     bound to (VerifyOptions.ExpectedJKT);
-//   - §4.3 step 11 / §7 ath: base64url(SHA-256(access token)) (AccessTokenHash);
+//   - §4.3 step 1: exactly one DPoP header field (FromHeader);
+//   - §6.1 / RFC 7638 JWK SHA-256 thumbprints (Thumbprint); §4.3 step 12 and
+//     §10 the key an access token (cnf.jkt) or authorization code (dpop_jkt)
+//     is bound to (VerifyOptions.ExpectedJKT);
+//   - §4.3 step 12 / §7 ath: base64url(SHA-256(access token)) (AccessTokenHash);
 //   - §8 and §9 server-provided nonces, as stateless HMAC-SHA256 values valid for
 //     the current and previous time window (NonceSource), refused with
 //     "use_dpop_nonce";
@@ -40,6 +41,7 @@ import (
 	"math/big"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -88,7 +90,7 @@ func invalid(desc string) *Error { return &Error{Code: CodeInvalidProof, Descrip
 // Proof is a verified DPoP proof.
 type Proof struct {
 	JKT             string           // RFC 7638 SHA-256 thumbprint of Key, base64url
-	Key             *jose.JSONWebKey // the public key from the jwk header
+	Key             *jose.JSONWebKey // the public key from the jwk header; shared, do not modify
 	Method, URL     string           // htm and htu as sent
 	IssuedAt        time.Time        // iat, UTC
 	ID              string           // jti
@@ -221,9 +223,10 @@ func (v *Verifier) allowed(alg string) (algSpec, bool) {
 // given method and absolute URL (scheme://host/path as the server sees it
 // under its public issuer URL; any query or fragment is ignored).
 //
-// Refusals are *Error. The checks run cheapest first and the jti is recorded
-// in the ReplayStore only after every other check passed, so a bad proof
-// never burns a jti. A non-*Error error means the Verifier is misconfigured
+// Refusals are *Error. The checks run in RFC 9449 §4.3 order, parsing the
+// proof once (the jwk header's parse and thumbprint are cached per key), and
+// the jti is recorded in the ReplayStore only after every other check passed,
+// so a bad proof never burns a jti. A non-*Error error means the Verifier is misconfigured
 // or the ReplayStore failed; the caller should answer with a server error.
 func (v *Verifier) Verify(ctx context.Context, proof string, method, url string, opts VerifyOptions) (*Proof, error) {
 	if v.Replay == nil {
@@ -291,15 +294,9 @@ func (v *Verifier) Verify(ctx context.Context, proof string, method, url string,
 	if len(hdr.JWK) == 0 || string(hdr.JWK) == "null" {
 		return nil, invalid("DPoP proof has no jwk header")
 	}
-	key := new(jose.JSONWebKey)
-	if err := key.UnmarshalJSON(hdr.JWK); err != nil {
-		return nil, invalid("DPoP proof jwk header is not a valid JWK")
-	}
-	if !key.IsPublic() {
-		return nil, invalid("DPoP proof jwk header must hold a public key, not a private or symmetric key")
-	}
-	if len(key.Certificates) > 0 {
-		return nil, invalid("DPoP proof jwk header must not carry x5c")
+	key, jkt, rerr := parseJWK(hdr.JWK)
+	if rerr != nil {
+		return nil, rerr
 	}
 	if err := checkKey(spec, hdr.Alg, key.Key); err != nil {
 		return nil, err
@@ -375,10 +372,6 @@ func (v *Verifier) Verify(ctx context.Context, proof string, method, url string,
 		if *cl.ATH != AccessTokenHash(opts.AccessToken) {
 			return nil, invalid("ath does not match the access token")
 		}
-	}
-	jkt, err := Thumbprint(key)
-	if err != nil {
-		return nil, invalid("DPoP proof jwk header is not a valid JWK")
 	}
 	// §4.3 step 12 / §6: the key the token (or code) is bound to.
 	if opts.ExpectedJKT != "" && jkt != opts.ExpectedJKT {
@@ -459,4 +452,52 @@ func verifySignature(spec algSpec, k any, signingInput string, sig []byte) bool 
 	r := new(big.Int).SetBytes(sig[:size])
 	s := new(big.Int).SetBytes(sig[size:])
 	return ecdsa.Verify(pub, digest, r, s)
+}
+
+// keyCacheMax bounds the cache of parsed jwk headers; clients sign every
+// proof with the same key, so parsing it and computing its thumbprint once
+// saves most of Verify's allocations.
+const keyCacheMax = 4096
+
+type cachedKey struct {
+	key *jose.JSONWebKey
+	jkt string
+}
+
+var keyCache = struct {
+	sync.Mutex
+	m map[string]cachedKey
+}{m: map[string]cachedKey{}}
+
+// parseJWK parses a jwk header into a public key and its thumbprint,
+// refusing private, symmetric and certificate-carrying keys (RFC 9449 §4.3
+// step 7). Successful parses are cached by their JSON text.
+func parseJWK(raw []byte) (*jose.JSONWebKey, string, *Error) {
+	keyCache.Lock()
+	c, ok := keyCache.m[string(raw)]
+	keyCache.Unlock()
+	if ok {
+		return c.key, c.jkt, nil
+	}
+	key := new(jose.JSONWebKey)
+	if err := key.UnmarshalJSON(raw); err != nil {
+		return nil, "", invalid("DPoP proof jwk header is not a valid JWK")
+	}
+	if !key.IsPublic() {
+		return nil, "", invalid("DPoP proof jwk header must hold a public key, not a private or symmetric key")
+	}
+	if len(key.Certificates) > 0 {
+		return nil, "", invalid("DPoP proof jwk header must not carry x5c")
+	}
+	jkt, err := Thumbprint(key)
+	if err != nil {
+		return nil, "", invalid("DPoP proof jwk header is not a valid JWK")
+	}
+	keyCache.Lock()
+	if len(keyCache.m) >= keyCacheMax {
+		clear(keyCache.m)
+	}
+	keyCache.m[string(raw)] = cachedKey{key: key, jkt: jkt}
+	keyCache.Unlock()
+	return key, jkt, nil
 }

@@ -9,8 +9,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"testing"
 	"time"
 
@@ -228,4 +231,24 @@ func mustThumbprint(tb testing.TB, pub any) string {
 		tb.Fatal(err)
 	}
 	return tp
+}
+
+var randReader = rand.Reader
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// selfSigned makes a self-signed certificate for key.
+func selfSigned(tb testing.TB, key *ecdsa.PrivateKey) *x509.Certificate {
+	tb.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client"},
+		NotBefore: testNow.Add(-time.Hour), NotAfter: testNow.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }

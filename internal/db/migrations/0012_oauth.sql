@@ -4,7 +4,7 @@
 -- login/consent interactions and login throttling.
 
 CREATE TABLE oauth_tokens (
-    signature TEXT PRIMARY KEY,
+    signature TEXT NOT NULL,
     kind TEXT NOT NULL,
     request_id TEXT NOT NULL,
     client_id TEXT NOT NULL,
@@ -17,7 +17,8 @@ CREATE TABLE oauth_tokens (
     expires_at TIMESTAMPTZ NOT NULL,
     rotated_at TIMESTAMPTZ,
     access_signature TEXT NOT NULL DEFAULT '',
-    request TEXT NOT NULL
+    request TEXT NOT NULL,
+    PRIMARY KEY (signature, kind)
 );
 CREATE INDEX oauth_tokens_request ON oauth_tokens (request_id);
 CREATE INDEX oauth_tokens_client ON oauth_tokens (client_id, kind);

@@ -1,0 +1,281 @@
+package apis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/oauth"
+)
+
+// Broker is the oauth.ConsentBroker over the Service's consents.
+type Broker struct{ s *Service }
+
+var _ oauth.ConsentBroker = Broker{}
+
+// Broker returns the service's oauth.ConsentBroker.
+func (s *Service) Broker() Broker { return Broker{s: s} }
+
+func invalidDetails(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", oauth.ErrInvalidAuthorizationDetails, fmt.Sprintf(format, args...))
+}
+
+// Types implements oauth.ConsentBroker.
+func (Broker) Types() []string {
+	return []string{TypeAccountAccess, TypePaymentInitiation, TypeDataSharing}
+}
+
+// pending loads a detail's consent for the client: it must exist, belong to the
+// client's partner and environment (another partner's is reported exactly like
+// an unknown one), match the type, await authorisation and not be expired.
+func (b Broker) pending(ctx context.Context, client *oauth.Client, d oauth.AuthorizationDetail) (*Consent, error) {
+	if !slices.Contains(b.Types(), d.Type) {
+		return nil, invalidDetails("authorization_details type %q is not supported", d.Type)
+	}
+	if d.ConsentID == "" {
+		return nil, invalidDetails("authorization_details of type %s need a consent_id", d.Type)
+	}
+	c, err := b.s.consent(ctx, d.ConsentID)
+	if errors.Is(err, ErrNotFound) || (err == nil && (c.PartnerID != client.PartnerID || c.Environment != client.Environment)) {
+		return nil, invalidDetails("consent %s not found", d.ConsentID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.Type != d.Type:
+		return nil, invalidDetails("consent %s is of type %s, not %s", c.ID, c.Type, d.Type)
+	case c.Status == StatusExpired:
+		return nil, invalidDetails("consent %s has expired", c.ID)
+	case c.Status != StatusAwaitingAuthorisation:
+		return nil, invalidDetails("consent %s is %s, not AwaitingAuthorisation", c.ID, c.Status)
+	}
+	return c, nil
+}
+
+// CheckPushed implements oauth.ConsentBroker.
+func (b Broker) CheckPushed(ctx context.Context, client *oauth.Client, details []oauth.AuthorizationDetail) error {
+	if len(details) == 0 {
+		return invalidDetails("at least one authorization_details entry is required")
+	}
+	seen := map[string]bool{}
+	for _, d := range details {
+		if seen[d.ConsentID] {
+			return invalidDetails("consent %s is listed twice", d.ConsentID)
+		}
+		seen[d.ConsentID] = true
+		if _, err := b.pending(ctx, client, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Describe implements oauth.ConsentBroker.
+func (b Broker) Describe(ctx context.Context, client *oauth.Client, customerID string, details []oauth.AuthorizationDetail) ([]oauth.ConsentDescription, error) {
+	accounts, err := b.s.core.Accounts(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]oauth.ConsentDescription, 0, len(details))
+	for _, d := range details {
+		c, err := b.pending(ctx, client, d)
+		if err != nil {
+			return nil, err
+		}
+		desc := oauth.ConsentDescription{Type: c.Type, ConsentID: c.ID, Title: consentTitle(c.Type), ExpiresAt: c.ExpiresAt, SelectMode: "multi"}
+		switch c.Type {
+		case TypeAccountAccess:
+			for _, p := range c.Permissions {
+				desc.Lines = append(desc.Lines, permissionText[p])
+			}
+			if !c.TransactionFrom.IsZero() || !c.TransactionTo.IsZero() {
+				desc.Lines = append(desc.Lines, "Transactions "+window(c.TransactionFrom, c.TransactionTo))
+			}
+		case TypeDataSharing:
+			for _, ds := range c.Datasets {
+				desc.Lines = append(desc.Lines, datasetText[ds])
+			}
+		case TypePaymentInitiation:
+			desc.SelectMode = "single"
+			in := c.Initiation
+			desc.Lines = append(desc.Lines,
+				"Pay "+formatMoney(c.Amount),
+				fmt.Sprintf("To %s (sort code %s, account %s)", in.CreditorAccount.Name,
+					in.CreditorAccount.Identification[:6], in.CreditorAccount.Identification[6:]),
+				"Reference: "+in.Reference())
+		}
+		if !c.ExpiresAt.IsZero() {
+			desc.Lines = append(desc.Lines, "Until "+c.ExpiresAt.Format("2 January 2006 15:04 MST"))
+		} else {
+			desc.Lines = append(desc.Lines, "Until you revoke it")
+		}
+		for _, a := range accounts {
+			sa := oauth.SelectableAccount{ID: a.ID, Label: accountLabel(&a), Masked: masked(&a), Disabled: a.Status != core.AccountEnabled}
+			if c.Type == TypePaymentInitiation {
+				if a.Currency != c.Amount.Currency || a.SchemeName != core.SchemeSortCodeAccountNumber {
+					sa.Disabled = true
+				}
+				if da := c.Initiation.DebtorAccount; da != nil && da.Identification == a.Identification {
+					sa.Selected = !sa.Disabled
+				}
+			}
+			desc.Accounts = append(desc.Accounts, sa)
+		}
+		out = append(out, desc)
+	}
+	return out, nil
+}
+
+func window(from, to time.Time) string {
+	f, t := "the beginning", "now"
+	if !from.IsZero() {
+		f = from.Format("2 January 2006")
+	}
+	if !to.IsZero() {
+		t = to.Format("2 January 2006")
+	}
+	return "from " + f + " to " + t
+}
+
+func accountLabel(a *core.Account) string {
+	if a.Nickname != "" {
+		return a.Nickname
+	}
+	switch a.Type {
+	case core.AccountSavings:
+		return "Savings account"
+	case core.AccountCreditCard:
+		return "Credit card"
+	}
+	return "Current account"
+}
+
+func masked(a *core.Account) string {
+	id := a.AccountNumber
+	if id == "" {
+		id = a.MaskedPAN
+	}
+	if len(id) > 4 {
+		id = id[len(id)-4:]
+	}
+	return "•••• " + id
+}
+
+// Decide implements oauth.ConsentBroker. Approval binds the customer and the
+// selected accounts (the customer's own, enabled, at least one; exactly one,
+// matching any DebtorAccount, for a payment) and returns the details enriched
+// with "accounts"; denial marks the consents Rejected and returns nil.
+func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID string, details []oauth.AuthorizationDetail, approve bool, selected map[string][]string) ([]oauth.AuthorizationDetail, error) {
+	s := b.s
+	consents := make([]*Consent, len(details))
+	for i, d := range details {
+		c, err := b.pending(ctx, client, d)
+		if err != nil {
+			return nil, err
+		}
+		consents[i] = c
+		if !approve {
+			continue
+		}
+		picked := selected[c.ID]
+		if len(picked) == 0 {
+			return nil, invalidDetails("select at least one account for consent %s", c.ID)
+		}
+		if c.Type == TypePaymentInitiation && len(picked) != 1 {
+			return nil, invalidDetails("select exactly one account to pay from for consent %s", c.ID)
+		}
+		seen := map[string]bool{}
+		for _, id := range picked {
+			a, err := s.customerAccount(ctx, customerID, id)
+			if err != nil {
+				if errors.Is(err, errNotFound("", "")) {
+					return nil, invalidDetails("account %s is not one of the customer's accounts", id)
+				}
+				return nil, err
+			}
+			if a.Status != core.AccountEnabled {
+				return nil, invalidDetails("account %s is %s", id, a.Status)
+			}
+			if seen[id] {
+				return nil, invalidDetails("account %s is selected twice", id)
+			}
+			seen[id] = true
+			if c.Type == TypePaymentInitiation {
+				if a.Currency != c.Amount.Currency {
+					return nil, invalidDetails("account %s holds %s, the payment is in %s", id, a.Currency, c.Amount.Currency)
+				}
+				if da := c.Initiation.DebtorAccount; da != nil && da.Identification != a.Identification {
+					return nil, invalidDetails("account %s is not the payment's debtor account", id)
+				}
+			}
+		}
+		c.AccountIDs = picked
+	}
+	var out []oauth.AuthorizationDetail
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		out = nil
+		for i, c := range consents {
+			c.StatusUpdatedAt, c.CustomerID = s.now(), customerID
+			action := "consent.rejected"
+			if approve {
+				c.Status, action = StatusAuthorised, "consent.authorised"
+			} else {
+				c.Status, c.AccountIDs = StatusRejected, nil
+			}
+			if err := s.store.SetConsentStatus(ctx, tx, c, StatusAwaitingAuthorisation); err != nil {
+				if errors.Is(err, errStale) {
+					return invalidDetails("consent %s was decided concurrently", c.ID)
+				}
+				return err
+			}
+			if err := audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorCustomer, ActorID: customerID, Action: action,
+				ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID,
+				Details: map[string]any{"client_id": client.ID, "accounts": c.AccountIDs}}); err != nil {
+				return err
+			}
+			if !approve {
+				continue
+			}
+			data := map[string]any{"consent_id": c.ID, "consent_type": c.Type}
+			if !c.ExpiresAt.IsZero() {
+				data["expires_at"] = c.ExpiresAt.Format(time.RFC3339)
+			}
+			if err := s.publish(ctx, tx, "consent.authorised", c.PartnerID, c.ClientID, data); err != nil {
+				return err
+			}
+			d := details[i]
+			extra := map[string]any{}
+			for k, v := range d.Extra {
+				extra[k] = v
+			}
+			extra["accounts"] = append([]string(nil), c.AccountIDs...)
+			out = append(out, oauth.AuthorizationDetail{Type: d.Type, ConsentID: c.ID, Extra: extra})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Active implements oauth.ConsentBroker: an Authorised, unexpired consent, or
+// a Consumed payment consent (its token may still read the payment and replay
+// the idempotent POST until the token expires).
+func (b Broker) Active(ctx context.Context, consentID string) (bool, error) {
+	c, err := b.s.consent(ctx, consentID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return c.Status == StatusAuthorised || c.Status == StatusConsumed, nil
+}

@@ -1,0 +1,347 @@
+package apis
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/httpx"
+	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth"
+)
+
+// The chain every partner call passes, in order (see Register):
+//
+//	interaction id → metering + request log (acts after the response, so it
+//	sees every refusal below) → token + DPoP → scope → consent (status,
+//	permission, account) → idempotency (POST) → handler.
+
+// Header names.
+const (
+	IdempotencyHeader = "x-idempotency-key"
+	ReplayHeader      = "x-idempotent-replay"
+)
+
+// Products metered.
+const (
+	ProductAccounts    = "accounts"
+	ProductPayments    = "payments"
+	ProductConsents    = "consents"
+	ProductDataSharing = "data_sharing"
+)
+
+// Usage kinds.
+const (
+	KindCall    = "call"
+	KindPayment = "payment"
+)
+
+const (
+	keyAccess  = "apis.access"
+	keyConsent = "apis.consent"
+	keyProduct = "apis.product"
+	keyAmount  = "apis.payment_amount"
+	keyReplay  = "apis.replay"
+	keyProblem = "apis.problem"
+)
+
+func accessOf(c *gin.Context) *oauth.AccessContext {
+	if v, ok := c.Get(keyAccess); ok {
+		return v.(*oauth.AccessContext)
+	}
+	return nil
+}
+
+func consentOf(c *gin.Context) *Consent {
+	v, _ := c.Get(keyConsent)
+	return v.(*Consent)
+}
+
+// actorOf is the calling client (partner app), for the audit trail.
+func actorOf(c *gin.Context) Actor {
+	return Actor{Type: audit.ActorPartner, ID: accessOf(c).ClientID, InteractionID: httpx.InteractionIDOf(c)}
+}
+
+// abort renders err as problem+json, remembering its code for the request log.
+func abort(c *gin.Context, err error) {
+	c.Set(keyProblem, string(problem.CodeOf(err)))
+	httpx.Abort(c, err)
+}
+
+func (h *Handler) product(p string) gin.HandlerFunc {
+	return func(c *gin.Context) { c.Set(keyProduct, p) }
+}
+
+// meter writes the request log entry and hands a UsageRecord to the
+// UsageRecorder once per request, after the response.
+func (h *Handler) meter() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		ctx := context.WithoutCancel(c.Request.Context())
+		e := &RequestLogEntry{At: start.UTC(), Method: c.Request.Method, Path: c.Request.URL.Path, Status: status,
+			LatencyUS: time.Since(start).Microseconds(), InteractionID: httpx.InteractionIDOf(c),
+			ProblemType: c.GetString(keyProblem)}
+		ac := accessOf(c)
+		if ac != nil {
+			e.ClientID, e.PartnerID, e.Environment = ac.ClientID, ac.PartnerID, ac.Environment
+		}
+		if err := h.svc.store.LogRequest(ctx, h.svc.db.DB, e); err != nil {
+			h.svc.log.ErrorContext(ctx, "apis: request log", "err", err)
+		}
+		if h.usage == nil || ac == nil {
+			return
+		}
+		rec := UsageRecord{Key: ids.New("use"), PartnerID: ac.PartnerID, AppID: ac.ClientID, Environment: ac.Environment,
+			Product: c.GetString(keyProduct), Kind: KindCall, Status: status, At: start.UTC(),
+			Billable: status >= 200 && status < 300 && !c.GetBool(keyReplay)}
+		if v, ok := c.Get(keyAmount); ok {
+			rec.Kind, rec.Amount = KindPayment, v.(Money)
+		}
+		if err := h.usage.RecordUsage(ctx, rec); err != nil {
+			h.svc.log.ErrorContext(ctx, "apis: record usage", "err", err)
+		}
+	}
+}
+
+var resourceCodes = map[string]problem.Code{
+	"invalid_token":      problem.CodeInvalidToken,
+	"invalid_dpop_proof": problem.CodeInvalidDPoPProof,
+	"use_dpop_nonce":     problem.CodeInvalidDPoPProof,
+	"insufficient_scope": problem.CodeInsufficientScope,
+	"invalid_request":    problem.CodeInvalidRequest,
+}
+
+// renderResourceError answers a token/DPoP refusal with its own status,
+// WWW-Authenticate and DPoP-Nonce headers and a problem+json body.
+func renderResourceError(c *gin.Context, re *oauth.ResourceError) {
+	code, ok := resourceCodes[re.Code]
+	if !ok {
+		code = problem.CodeUnauthorized
+	}
+	c.Set(keyProblem, string(code))
+	b := problem.BodyOf(problem.New(code, "%s", re.Description), c.Request.URL.Path)
+	if re.Status != 0 {
+		b.Status = re.Status
+	}
+	if re.WWWAuthenticate != "" {
+		c.Header("WWW-Authenticate", re.WWWAuthenticate)
+	}
+	if re.DPoPNonce != "" {
+		c.Header("DPoP-Nonce", re.DPoPNonce)
+	}
+	buf, _ := json.Marshal(b)
+	c.Header("Cache-Control", "no-store")
+	c.Data(b.Status, problem.MediaType, append(buf, '\n'))
+	c.Abort()
+}
+
+// authenticate verifies the DPoP-bound access token and its proof.
+func (h *Handler) authenticate() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ac, err := h.verifier.VerifyRequest(c.Request.Context(), c.Request)
+		if err != nil {
+			var re *oauth.ResourceError
+			if errors.As(err, &re) {
+				renderResourceError(c, re)
+				return
+			}
+			abort(c, err)
+			return
+		}
+		c.Set(keyAccess, ac)
+	}
+}
+
+// scope requires the token to carry scope s.
+func (h *Handler) scope(s string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !accessOf(c).HasScope(s) {
+			renderResourceError(c, &oauth.ResourceError{Status: http.StatusForbidden, Code: "insufficient_scope",
+				Description:     "the access token lacks scope " + s,
+				WWWAuthenticate: `DPoP error="insufficient_scope", error_description="the access token lacks scope ` + s + `", scope="` + s + `"`})
+		}
+	}
+}
+
+// clientOnly requires a client_credentials token (no customer).
+func (h *Handler) clientOnly() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if accessOf(c).CustomerID != "" {
+			abort(c, problem.New(problem.CodeForbidden, "this endpoint needs a client_credentials access token"))
+		}
+	}
+}
+
+// consent loads the token's consent of type typ (customer tokens only) and
+// requires one of perms (none: no permission check).
+func (h *Handler) consent(typ string, allowConsumed bool, perms ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ac := accessOf(c)
+		if ac.CustomerID == "" {
+			abort(c, problem.New(problem.CodeForbidden, "this endpoint needs an access token the customer authorised"))
+			return
+		}
+		cons, err := h.svc.UsableConsent(c.Request.Context(), ac, typ, allowConsumed)
+		if err != nil {
+			abort(c, err)
+			return
+		}
+		if len(perms) > 0 {
+			ok := false
+			for _, p := range perms {
+				ok = ok || cons.HasPermission(p)
+			}
+			if !ok {
+				abort(c, problem.New(problem.CodePermissionMissing, "consent %s lacks permission %s", cons.ID, strings.Join(perms, " or ")))
+				return
+			}
+		}
+		c.Set(keyConsent, cons)
+	}
+}
+
+// accountInConsent requires the :AccountId to be bound to the consent. The
+// customer's other accounts answer CodeAccountNotInConsent; anything else is
+// not found.
+func (h *Handler) accountInConsent() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cons, id := consentOf(c), c.Param("AccountId")
+		if cons.HasAccount(id) {
+			return
+		}
+		if _, err := h.svc.customerAccount(c.Request.Context(), cons.CustomerID, id); err != nil {
+			abort(c, err)
+			return
+		}
+		abort(c, problem.New(problem.CodeAccountNotInConsent, "account %s is not covered by consent %s", id, cons.ID))
+	}
+}
+
+// captureWriter keeps a copy of the response body.
+type captureWriter struct {
+	gin.ResponseWriter
+	buf bytes.Buffer
+}
+
+func (w *captureWriter) Write(b []byte) (int, error) {
+	w.buf.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *captureWriter) WriteString(s string) (int, error) {
+	w.buf.WriteString(s)
+	return w.ResponseWriter.WriteString(s)
+}
+
+// IdempotencyTTL is how long a key's response is replayed.
+const IdempotencyTTL = 24 * time.Hour
+
+// idempotent makes a POST execute at most once per (partner, key): the INSERT
+// of the key row is the lock; whoever loses it replays the stored response
+// (waiting while the first is in flight) or is refused when the body differs.
+func (h *Handler) idempotent() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		key := c.GetHeader(IdempotencyHeader)
+		if key == "" {
+			abort(c, problem.New(problem.CodeIdempotencyKeyMissing, "the %s header is required on POST", IdempotencyHeader))
+			return
+		}
+		if len(key) > 40 || strings.TrimSpace(key) != key {
+			abort(c, problem.New(problem.CodeInvalidRequest, "%s must be 1 to 40 characters without surrounding spaces", IdempotencyHeader))
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(c.Request.Body, httpx.MaxBody+1))
+		if err != nil {
+			abort(c, problem.New(problem.CodeMalformedJSON, "cannot read the request body"))
+			return
+		}
+		c.Request.Body = io.NopCloser(bytes.NewReader(body))
+		sum := sha256.New()
+		sum.Write([]byte(c.Request.Method + "\n" + c.Request.URL.Path + "\n"))
+		sum.Write(body)
+		ac := accessOf(c)
+		ctx := c.Request.Context()
+		rec := &IdempotencyRecord{PartnerID: ac.PartnerID, Key: key, RequestHash: hex.EncodeToString(sum.Sum(nil)),
+			CreatedAt: h.svc.now()}
+		err = h.svc.store.ClaimKey(ctx, h.svc.db.DB, rec, rec.CreatedAt.Add(-IdempotencyTTL))
+		if errors.Is(err, ErrKeyTaken) {
+			h.replay(c, rec)
+			return
+		}
+		if err != nil {
+			abort(c, err)
+			return
+		}
+		w := &captureWriter{ResponseWriter: c.Writer}
+		c.Writer = w
+		c.Next()
+		c.Writer = w.ResponseWriter
+		bg := context.WithoutCancel(ctx)
+		if w.Status() >= 500 {
+			if err := h.svc.store.ReleaseKey(bg, h.svc.db.DB, rec.PartnerID, rec.Key); err != nil {
+				h.svc.log.ErrorContext(bg, "apis: release idempotency key", "err", err)
+			}
+			return
+		}
+		rec.ResponseStatus, rec.ResponseType, rec.ResponseBody = w.Status(), w.Header().Get("Content-Type"), w.buf.Bytes()
+		if err := h.svc.store.FinishKey(bg, h.svc.db.DB, rec); err != nil {
+			h.svc.log.ErrorContext(bg, "apis: finish idempotency key", "err", err)
+		}
+	}
+}
+
+func (h *Handler) replay(c *gin.Context, want *IdempotencyRecord) {
+	ctx := c.Request.Context()
+	deadline := time.Now().Add(h.wait)
+	for {
+		got, err := h.svc.store.Key(ctx, h.svc.db.DB, want.PartnerID, want.Key)
+		if errors.Is(err, ErrNotFound) { // the first attempt failed and released it
+			abort(c, problem.New(problem.CodeIdempotencyInFlight, "a request with %s %q failed; retry it", IdempotencyHeader, want.Key))
+			return
+		}
+		if err != nil {
+			abort(c, err)
+			return
+		}
+		if got.RequestHash != want.RequestHash {
+			abort(c, problem.New(problem.CodeIdempotencyKeyReused, "%s %q was used with a different request", IdempotencyHeader, want.Key))
+			return
+		}
+		if got.Status == KeyDone {
+			c.Set(keyReplay, true)
+			if strings.HasPrefix(got.ResponseType, problem.MediaType) {
+				var b struct{ Code string }
+				if json.Unmarshal(got.ResponseBody, &b) == nil {
+					c.Set(keyProblem, b.Code)
+				}
+			}
+			c.Header(ReplayHeader, "true")
+			c.Data(got.ResponseStatus, got.ResponseType, got.ResponseBody)
+			c.Abort()
+			return
+		}
+		if time.Now().After(deadline) {
+			abort(c, problem.New(problem.CodeIdempotencyInFlight, "a request with %s %q is still in progress; retry later", IdempotencyHeader, want.Key))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			abort(c, ctx.Err())
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

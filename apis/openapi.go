@@ -1,0 +1,208 @@
+package apis
+
+import (
+	"encoding/json"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/bankbridge/bankbridge/internal/problem"
+)
+
+// operation describes one partner-facing endpoint for the OpenAPI document.
+type operation struct {
+	method, path, id, summary, tag string
+	scope                          string
+	customer                       bool   // needs a customer (authorization code) token
+	request                        string // request body schema ("" none)
+	status                         int
+	response                       string // response schema ("" none)
+	query                          []string
+}
+
+// operations lists every endpoint Register mounts (a test checks both ways).
+var operations = []operation{
+	{"POST", "/aisp/account-access-consents", "CreateAccountAccessConsents", "Create an account-access consent", "Account access", ScopeAccounts, false, "OBReadConsent1", 201, "OBReadConsentResponse1", nil},
+	{"GET", "/aisp/account-access-consents/{ConsentId}", "GetAccountAccessConsentsConsentId", "Get an account-access consent", "Account access", ScopeAccounts, false, "", 200, "OBReadConsentResponse1", nil},
+	{"DELETE", "/aisp/account-access-consents/{ConsentId}", "DeleteAccountAccessConsentsConsentId", "Revoke an account-access consent", "Account access", ScopeAccounts, false, "", 204, "", nil},
+	{"GET", "/aisp/accounts", "GetAccounts", "List the consented accounts", "Accounts", ScopeAccounts, true, "", 200, "OBReadAccount6", nil},
+	{"GET", "/aisp/accounts/{AccountId}", "GetAccountsAccountId", "Get one consented account", "Accounts", ScopeAccounts, true, "", 200, "OBReadAccount6", nil},
+	{"GET", "/aisp/accounts/{AccountId}/balances", "GetAccountsAccountIdBalances", "Get an account's balances", "Balances", ScopeAccounts, true, "", 200, "OBReadBalance1", nil},
+	{"GET", "/aisp/accounts/{AccountId}/transactions", "GetAccountsAccountIdTransactions", "Get an account's transactions, newest first, paged through Links.Next", "Transactions", ScopeAccounts, true, "", 200, "OBReadTransaction6", []string{"fromBookingDateTime", "toBookingDateTime", "cursor"}},
+	{"POST", "/pisp/domestic-payment-consents", "CreateDomesticPaymentConsents", "Create a domestic payment consent", "Domestic payments", ScopePayments, false, "OBWriteDomesticConsent4", 201, "OBWriteDomesticConsentResponse5", nil},
+	{"GET", "/pisp/domestic-payment-consents/{ConsentId}", "GetDomesticPaymentConsentsConsentId", "Get a domestic payment consent", "Domestic payments", ScopePayments, false, "", 200, "OBWriteDomesticConsentResponse5", nil},
+	{"GET", "/pisp/domestic-payment-consents/{ConsentId}/funds-confirmation", "GetDomesticPaymentConsentsConsentIdFundsConfirmation", "Confirm the debtor account can pay the consent's amount now", "Domestic payments", ScopePayments, true, "", 200, "OBWriteFundsConfirmationResponse1", nil},
+	{"POST", "/pisp/domestic-payments", "CreateDomesticPayments", "Initiate the domestic payment of an authorised consent (once)", "Domestic payments", ScopePayments, true, "OBWriteDomestic2", 201, "OBWriteDomesticResponse5", nil},
+	{"GET", "/pisp/domestic-payments/{DomesticPaymentId}", "GetDomesticPaymentsDomesticPaymentId", "Get a domestic payment", "Domestic payments", ScopePayments, false, "", 200, "OBWriteDomesticResponse5", nil},
+	{"GET", "/pisp/domestic-payments/{DomesticPaymentId}/payment-details", "GetDomesticPaymentsDomesticPaymentIdPaymentDetails", "Get a domestic payment's status detail (the rejection reason)", "Domestic payments", ScopePayments, false, "", 200, "OBWritePaymentDetailsResponse1", nil},
+	{"POST", "/data/data-sharing-consents", "CreateDataSharingConsents", "Create a data-sharing consent (Bankbridge API)", "Data sharing", ScopeDataSharing, false, "DataSharingConsentRequest", 201, "DataSharingConsentResponse", nil},
+	{"GET", "/data/data-sharing-consents/{ConsentId}", "GetDataSharingConsentsConsentId", "Get a data-sharing consent", "Data sharing", ScopeDataSharing, false, "", 200, "DataSharingConsentResponse", nil},
+	{"DELETE", "/data/data-sharing-consents/{ConsentId}", "DeleteDataSharingConsentsConsentId", "Revoke a data-sharing consent", "Data sharing", ScopeDataSharing, false, "", 204, "", nil},
+	{"GET", "/data/datasets/{dataset}", "GetDatasetsDataset", "Compute a consented dataset (transaction_insights or risk_signals)", "Data sharing", ScopeDataSharing, true, "", 200, "DatasetResponse", nil},
+}
+
+var pathParam = regexp.MustCompile(`\{([A-Za-z]+)\}`)
+
+func str(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+func dateTimeSchema() map[string]any { return map[string]any{"type": "string", "format": "date-time"} }
+
+func links() map[string]any {
+	return map[string]any{"type": "object", "required": []string{"Self"}, "properties": map[string]any{
+		"Self": map[string]any{"type": "string", "format": "uri"}, "Next": map[string]any{"type": "string", "format": "uri"}}}
+}
+
+// bankbridgeSchemas are the schemas of the Bankbridge-only data-sharing API
+// and of problem+json.
+func bankbridgeSchemas() map[string]any {
+	datasetEnum := map[string]any{"type": "string", "enum": []string{DatasetTransactionInsights, DatasetRiskSignals}}
+	obj := func(required []string, props map[string]any) map[string]any {
+		return map[string]any{"type": "object", "required": required, "properties": props}
+	}
+	return map[string]any{
+		"DataSharingConsentRequest": obj([]string{"Data", "Risk"}, map[string]any{
+			"Data": map[string]any{"type": "object", "additionalProperties": false, "required": []string{"Datasets"}, "properties": map[string]any{
+				"Datasets":           map[string]any{"type": "array", "minItems": 1, "items": datasetEnum},
+				"ExpirationDateTime": dateTimeSchema()}},
+			"Risk": map[string]any{"type": "object"}}),
+		"DataSharingConsentResponse": obj([]string{"Data", "Risk", "Links", "Meta"}, map[string]any{
+			"Data": obj([]string{"ConsentId", "CreationDateTime", "Status", "StatusUpdateDateTime", "Datasets"}, map[string]any{
+				"ConsentId":        str("dsc_… consent id"),
+				"CreationDateTime": dateTimeSchema(),
+				"Status": map[string]any{"type": "string", "enum": []string{StatusAwaitingAuthorisation, StatusAuthorised,
+					StatusRejected, StatusRevoked, StatusExpired}},
+				"StatusUpdateDateTime": dateTimeSchema(),
+				"Datasets":             map[string]any{"type": "array", "items": datasetEnum},
+				"ExpirationDateTime":   dateTimeSchema()}),
+			"Risk": map[string]any{"type": "object"}, "Links": links(), "Meta": map[string]any{"type": "object"}}),
+		"DatasetResponse": obj([]string{"Data", "Links", "Meta"}, map[string]any{
+			"Data": obj([]string{"Dataset", "AccountIds", "FromDateTime", "ToDateTime"}, map[string]any{
+				"Dataset":      datasetEnum,
+				"AccountIds":   map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+				"FromDateTime": dateTimeSchema(),
+				"ToDateTime":   dateTimeSchema(),
+				"Months": map[string]any{"type": "array", "description": "transaction_insights: spending (debits, transfers between own accounts excluded) per calendar month and category",
+					"items": obj([]string{"Month", "Categories"}, map[string]any{
+						"Month": map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}$`},
+						"Categories": map[string]any{"type": "array", "items": obj([]string{"Category", "Currency", "Amount", "TransactionCount"}, map[string]any{
+							"Category": str("spending category"), "Currency": map[string]any{"type": "string", "pattern": "^[A-Z]{3}$"},
+							"Amount":           map[string]any{"type": "string", "pattern": `^\d{1,13}$|^\d{1,13}\.\d{1,5}$`},
+							"TransactionCount": map[string]any{"type": "integer"}})}})},
+				"RiskSignals": map[string]any{"type": "array", "description": "risk_signals: one entry per consented account",
+					"items": obj([]string{"AccountId", "AccountAgeDays", "ReturnedPaymentCount", "MonthlyIncomeBand", "OverdraftUsageDays"}, map[string]any{
+						"AccountId":            str("acc_… account id"),
+						"AccountAgeDays":       map[string]any{"type": "integer", "description": "days since the account was opened"},
+						"ReturnedPaymentCount": map[string]any{"type": "integer", "description": "payments initiated through Bankbridge from the account that the bank rejected"},
+						"MonthlyIncomeBand": map[string]any{"type": "string", "description": "average monthly income (credits other than own transfers and refunds) over the last 3 full months, in major units",
+							"enum": []string{"under_1000", "1000_2000", "2000_3500", "3500_5000", "over_5000"}},
+						"OverdraftUsageDays": map[string]any{"type": "integer", "description": "days of the last 90 that ended with a negative booked balance"}})}}),
+			"Links": links(), "Meta": map[string]any{"type": "object"}}),
+		"Problem": obj([]string{"type", "title", "status", "code"}, map[string]any{
+			"type":   str("urn:bankbridge:problem:<code>"),
+			"title":  map[string]any{"type": "string"},
+			"status": map[string]any{"type": "integer"},
+			"detail": map[string]any{"type": "string"}, "instance": map[string]any{"type": "string"},
+			"code": map[string]any{"type": "string", "enum": problemCodes()}}),
+	}
+}
+
+func problemCodes() []string {
+	var out []string
+	for _, c := range problem.Codes() {
+		out = append(out, string(c))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// OpenAPI returns the OpenAPI 3.1 document of every partner-facing endpoint
+// Register serves (paths under BasePath), with the Open Banking v3.1.11
+// schemas they use and the Bankbridge data-sharing schemas. issuer is the
+// authorization server's issuer URL (its discovery document describes the
+// token endpoint). The lead merges it with the webhooks section.
+func OpenAPI(issuer string) map[string]any {
+	var schemas map[string]any
+	if err := json.Unmarshal([]byte(obSchemas), &schemas); err != nil {
+		panic("apis: embedded OB schemas: " + err.Error())
+	}
+	for k, v := range bankbridgeSchemas() {
+		schemas[k] = v
+	}
+	problemResp := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{problem.MediaType: map[string]any{"schema": ref("Problem")}}}
+	}
+	interaction := map[string]any{"name": "x-fapi-interaction-id", "in": "header", "schema": map[string]any{"type": "string"},
+		"description": "RFC 4122 UUID correlation id; echoed (or generated) on every response"}
+	respHeaders := map[string]any{"x-fapi-interaction-id": map[string]any{"schema": map[string]any{"type": "string"}, "required": true}}
+	paths := map[string]any{}
+	for _, op := range operations {
+		full := BasePath + op.path
+		params := []any{interaction}
+		for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range op.query {
+			s := map[string]any{"type": "string"}
+			if q != "cursor" {
+				s["format"] = "date-time"
+			}
+			params = append(params, map[string]any{"name": q, "in": "query", "schema": s})
+		}
+		o := map[string]any{"operationId": op.id, "summary": op.summary, "tags": []string{op.tag},
+			"security": []any{map[string]any{"bankbridge": []string{op.scope}}}}
+		token := "a client_credentials access token"
+		if op.customer {
+			token = "an access token the customer authorised (authorization code flow with authorization_details)"
+		}
+		o["description"] = "Needs " + token + " with scope " + op.scope + ", DPoP-bound (RFC 9449)."
+		if op.method == "POST" {
+			params = append(params, map[string]any{"name": IdempotencyHeader, "in": "header", "required": true,
+				"schema":      map[string]any{"type": "string", "maxLength": 40},
+				"description": "same key and body within 24 h replays the first response (x-idempotent-replay: true)"})
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(op.request)}}}
+		}
+		o["parameters"] = params
+		ok := map[string]any{"description": "Success", "headers": respHeaders}
+		if op.response != "" {
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": ref(op.response)}}
+		}
+		responses := map[string]any{itoa(op.status): ok,
+			"400": problemResp("Malformed request"), "401": problemResp("Token or DPoP proof refused (WWW-Authenticate says why)"),
+			"403": problemResp("Scope, consent, permission or account refused"), "404": problemResp("Unknown id (or another partner's)"),
+			"422": problemResp("Validation failed")}
+		if op.method == "POST" {
+			responses["409"] = problemResp("Consent consumed, or the same idempotency key is in flight")
+			responses["429"] = problemResp("Velocity exceeded")
+		}
+		o["responses"] = responses
+		item, _ := paths[full].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[full] = item
+		}
+		item[strings.ToLower(op.method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{"title": "Bankbridge partner APIs", "version": "3.1.11-bankbridge.1",
+			"description": "Account information and payment initiation in the shape of the UK Open Banking Read/Write API v3.1.11, plus Bankbridge's data-sharing API under " + BasePath + "/data. " +
+				"Differences from Open Banking on purpose: FAPI 2.0 with DPoP-bound tokens instead of FAPI 1 mTLS; RFC 9396 authorization_details (types account_access, payment_initiation, data_sharing with consent_id) instead of openbanking_intent_id; no detached JWS; errors are RFC 9457 application/problem+json with a stable code. " +
+				"OB v3.1.11 has no Expired consent status: an expired account-access consent keeps Status Authorised with its past ExpirationDateTime, a revoked or expired payment consent shows Rejected. " +
+				"Payment settlement: POST answers AcceptedSettlementInProcess once the bank accepted the instruction; a later GET shows AcceptedSettlementCompleted once the booking is confirmed; a rejected payment (e.g. insufficient funds) is created with Status Rejected and its reason in /payment-details."},
+		"servers": []any{map[string]any{"url": strings.TrimRight(issuer, "/")}},
+		"paths":   paths,
+		"components": map[string]any{
+			"schemas": schemas,
+			"securitySchemes": map[string]any{"bankbridge": map[string]any{"type": "openIdConnect",
+				"openIdConnectUrl": strings.TrimRight(issuer, "/") + "/.well-known/openid-configuration",
+				"description":      "FAPI 2.0: PAR, PKCE, private_key_jwt, DPoP-bound access tokens (send Authorization: DPoP <token> and a DPoP proof)."}},
+		},
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

@@ -1,0 +1,233 @@
+package apis
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth"
+)
+
+// Settlement model. The reference core executes a payment synchronously: the
+// debit is booked when ExecutePayment returns. The platform still shows the OB
+// progression honestly, in the order it observes it:
+//
+//   - Pending: the payment is recorded (consent consumed) but the core has not
+//     answered yet (or failed to: the next GET drives the execution again, which
+//     the core's idempotency by payment id makes safe);
+//   - AcceptedSettlementInProcess: the core accepted the instruction; this is
+//     what the POST answers;
+//   - AcceptedSettlementCompleted: a later read found the core's booking done
+//     (the core reports BookedAt); the GET persists it and publishes
+//     payment.status_changed;
+//   - Rejected: the core refused it (insufficient funds, closed account…);
+//     the reason is in /domestic-payments/{id}/payment-details StatusDetail.
+
+// CreatePayment records and executes a domestic payment under the customer's
+// payment consent c (from UsableConsent). Refusals: CodeConsentMismatch (other
+// consent id or Initiation), CodeConsentConsumed, CodeLimitExceeded,
+// CodeVelocityExceeded. A payment the bank refuses is returned with Status
+// Rejected, not as an error.
+func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c *Consent, req *OBWriteDomestic2, actor Actor) (*Payment, error) {
+	m, err := req.Validate()
+	if err != nil {
+		return nil, err
+	}
+	if req.Data.ConsentId != c.ID {
+		other, err := s.consent(ctx, req.Data.ConsentId)
+		if errors.Is(err, ErrNotFound) || (err == nil && (other.PartnerID != ac.PartnerID || other.Environment != ac.Environment)) {
+			return nil, errNotFound("consent", req.Data.ConsentId)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return nil, problem.New(problem.CodeConsentMismatch, "Data.ConsentId %s is not the consent this token was granted for (%s)", req.Data.ConsentId, c.ID)
+	}
+	if req.Data.Initiation.canonical() != c.Initiation.canonical() {
+		return nil, problem.New(problem.CodeConsentMismatch, "Data.Initiation differs from the Initiation of consent %s", c.ID)
+	}
+	if c.Status == StatusConsumed {
+		return nil, problem.New(problem.CodeConsentConsumed, "consent %s has been used by a payment", c.ID)
+	}
+	if len(c.AccountIDs) != 1 {
+		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s has no debtor account", c.ID)
+	}
+	lim := s.LimitsFor(ac.Environment)
+	switch {
+	case m.Minor > lim.PerPayment:
+		return nil, limitErr("per-payment", lim.PerPayment, m.Currency)
+	case m.Minor > lim.PerConsent:
+		return nil, limitErr("per-consent", lim.PerConsent, m.Currency)
+	}
+	now := s.now()
+	in := req.Data.Initiation
+	p := &Payment{ID: ids.New("pay"), ConsentID: c.ID, PartnerID: ac.PartnerID, ClientID: ac.ClientID,
+		Environment: ac.Environment, DebtorAccountID: c.AccountIDs[0], Amount: m, Initiation: &in,
+		Status: PaymentPending, CreatedAt: now, StatusUpdatedAt: now}
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+		if s.db.Dialect == db.Postgres {
+			// Serialise one partner's payments so the daily total cannot be
+			// overrun by concurrent payments (SQLite serialises writers anyway).
+			h := fnv.New64a()
+			h.Write([]byte("apis.payments:" + ac.PartnerID))
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(h.Sum64())).Error; err != nil {
+				return err
+			}
+		}
+		dayStart := now.Truncate(24 * time.Hour)
+		total, err := s.store.PartnerTotalSince(ctx, tx, ac.PartnerID, ac.Environment, m.Currency, dayStart)
+		if err != nil {
+			return err
+		}
+		if total+m.Minor > lim.PerPartnerDaily {
+			return limitErr("daily partner", lim.PerPartnerDaily, m.Currency).
+				With("used_today", FormatAmount(total, m.Currency))
+		}
+		n, err := s.store.DebtorCountSince(ctx, tx, p.DebtorAccountID, now.Add(-lim.VelocityWindow))
+		if err != nil {
+			return err
+		}
+		if n >= int64(lim.VelocityCount) {
+			return problem.New(problem.CodeVelocityExceeded, "at most %d payments per %d seconds from one debtor account", lim.VelocityCount, int(lim.VelocityWindow.Seconds())).
+				With("retry_after", int(lim.VelocityWindow.Seconds()))
+		}
+		consumed := *c
+		consumed.Status, consumed.StatusUpdatedAt = StatusConsumed, now
+		if err := s.store.SetConsentStatus(ctx, tx, &consumed, StatusAuthorised); err != nil {
+			if errors.Is(err, errStale) {
+				return problem.New(problem.CodeConsentConsumed, "consent %s has been used by a payment", c.ID)
+			}
+			return err
+		}
+		if err := s.store.CreatePayment(ctx, tx, p); err != nil {
+			if errors.Is(err, ErrConsentUsed) {
+				return problem.New(problem.CodeConsentConsumed, "consent %s has been used by a payment", c.ID)
+			}
+			return err
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.created",
+			ObjectType: "payment", ObjectID: p.ID, PartnerID: p.PartnerID, InteractionID: actor.InteractionID,
+			Details: map[string]any{"consent_id": c.ID, "amount": strconv.FormatInt(m.Minor, 10), "currency": m.Currency,
+				"debtor_account_id": p.DebtorAccountID}}); err != nil {
+			return err
+		}
+		return s.publish(ctx, tx, "payment.created", p.PartnerID, p.ClientID, map[string]any{
+			"payment_id": p.ID, "consent_id": c.ID, "amount": strconv.FormatInt(m.Minor, 10),
+			"currency": m.Currency, "status": p.Status})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.execute(ctx, p, actor)
+	return p, nil
+}
+
+// execute drives a Pending payment through the core and records the outcome.
+// Infrastructure failures leave it Pending (logged); the next read retries.
+func (s *Service) execute(ctx context.Context, p *Payment, actor Actor) {
+	res, err := s.core.ExecutePayment(ctx, core.PaymentInstruction{
+		PaymentID: p.ID, DebtorAccountID: p.DebtorAccountID,
+		Creditor: core.Creditor{SchemeName: p.Initiation.CreditorAccount.SchemeName,
+			Identification: p.Initiation.CreditorAccount.Identification, Name: p.Initiation.CreditorAccount.Name},
+		Amount:    core.Amount{Minor: p.Amount.Minor, Currency: p.Amount.Currency},
+		Reference: p.Initiation.Reference(),
+	})
+	next, reason := "", ""
+	switch {
+	case errors.Is(err, core.ErrInvalid), errors.Is(err, core.ErrNotFound), errors.Is(err, core.ErrIdempotencyConflict):
+		next, reason = PaymentRejected, err.Error()
+	case err != nil:
+		s.log.ErrorContext(ctx, "apis: execute payment", "payment_id", p.ID, "err", err)
+		return
+	case res.Status == core.PaymentAccepted:
+		next = PaymentAcceptedSettlementInProcess
+	default:
+		next, reason = PaymentRejected, res.RejectReason
+	}
+	if err := s.setPaymentStatus(ctx, p, next, reason, actor); err != nil {
+		s.log.ErrorContext(ctx, "apis: record payment outcome", "payment_id", p.ID, "err", err)
+	}
+}
+
+func (s *Service) setPaymentStatus(ctx context.Context, p *Payment, next, reason string, actor Actor) error {
+	prev := p.Status
+	upd := *p
+	upd.Status, upd.RejectReason, upd.StatusUpdatedAt = next, reason, s.now()
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		if err := s.store.SetPaymentStatus(ctx, tx, &upd, prev); err != nil {
+			return err
+		}
+		details := map[string]any{"previous_status": prev, "status": next}
+		if reason != "" {
+			details["reason"] = reason
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.status_changed",
+			ObjectType: "payment", ObjectID: p.ID, PartnerID: p.PartnerID, InteractionID: actor.InteractionID,
+			Details: details}); err != nil {
+			return err
+		}
+		return s.publish(ctx, tx, "payment.status_changed", p.PartnerID, p.ClientID, map[string]any{
+			"payment_id": p.ID, "previous_status": prev, "status": next})
+	})
+	if errors.Is(err, errStale) { // another request moved it: show theirs
+		fresh, err := s.store.Payment(ctx, s.db.DB, p.ID)
+		if err != nil {
+			return err
+		}
+		*p = *fresh
+		return nil
+	}
+	if err == nil {
+		*p = upd
+	}
+	return err
+}
+
+// GetPayment returns one of the caller's payments, advancing its status from
+// what the core reports (see the settlement model above).
+func (s *Service) GetPayment(ctx context.Context, ac *oauth.AccessContext, id string, actor Actor) (*Payment, error) {
+	p, err := s.store.Payment(ctx, s.db.DB, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && (p.PartnerID != ac.PartnerID || p.Environment != ac.Environment)) {
+		return nil, errNotFound("domestic payment", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch p.Status {
+	case PaymentPending:
+		s.execute(ctx, p, actor)
+	case PaymentAcceptedSettlementInProcess:
+		res, err := s.core.Payment(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if res.Status == core.PaymentAccepted && !res.BookedAt.IsZero() && !res.BookedAt.After(s.now()) {
+			if err := s.setPaymentStatus(ctx, p, PaymentAcceptedSettlementCompleted, "", actor); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return p, nil
+}
+
+// FundsConfirmation reports whether the consent's debtor account can pay the
+// consent's amount now (OB funds confirmation).
+func (s *Service) FundsConfirmation(ctx context.Context, c *Consent) (bool, time.Time, error) {
+	if len(c.AccountIDs) != 1 {
+		return false, time.Time{}, problem.New(problem.CodeConsentNotAuthorised, "consent %s has no debtor account", c.ID)
+	}
+	ok, err := s.core.CheckFunds(ctx, c.AccountIDs[0], core.Amount{Minor: c.Amount.Minor, Currency: c.Amount.Currency})
+	if errors.Is(err, core.ErrCurrencyMismatch) {
+		ok, err = false, nil
+	}
+	return ok, s.now(), err
+}

@@ -1,0 +1,395 @@
+package apis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth"
+)
+
+// Config wires a Service.
+type Config struct {
+	DB   *db.DB
+	Core core.Core
+	// Store defaults to GormStore.
+	Store Store
+	// Publisher receives consent.* and payment.* events in the change's tx (nil: none).
+	Publisher EventPublisher
+	// Revoker kills a revoked consent's tokens after commit (nil: none).
+	Revoker oauth.TokenRevoker
+	// Datasets defaults to DefaultDatasetPolicy.
+	Datasets DatasetPolicy
+	// Limits per environment; an environment not listed gets DefaultLimits.
+	Limits map[string]Limits
+	// PaymentConsentLifetime is how long a payment consent may be authorised
+	// and used (shown as CutOffDateTime); default 24 h.
+	PaymentConsentLifetime time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger logs failures that happen after a response is decided (default slog.Default).
+	Logger *slog.Logger
+}
+
+// Service is the consents, payments and data-sharing logic.
+type Service struct {
+	db        *db.DB
+	core      core.Core
+	store     Store
+	publisher EventPublisher
+	revoker   oauth.TokenRevoker
+	datasets  DatasetPolicy
+	limits    map[string]Limits
+	payLife   time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// NewService returns a Service.
+func NewService(cfg Config) *Service {
+	s := &Service{db: cfg.DB, core: cfg.Core, store: cfg.Store, publisher: cfg.Publisher, revoker: cfg.Revoker,
+		datasets: cfg.Datasets, limits: cfg.Limits, payLife: cfg.PaymentConsentLifetime, log: cfg.Logger}
+	if s.store == nil {
+		s.store = GormStore{}
+	}
+	if s.datasets == nil {
+		s.datasets = DefaultDatasetPolicy()
+	}
+	if s.payLife <= 0 {
+		s.payLife = 24 * time.Hour
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	s.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) }
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+// LimitsFor returns the payment limits of an environment.
+func (s *Service) LimitsFor(env string) Limits {
+	if l, ok := s.limits[env]; ok {
+		return l
+	}
+	return DefaultLimits()
+}
+
+func (s *Service) publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error {
+	if s.publisher == nil {
+		return nil
+	}
+	return s.publisher.Publish(ctx, tx, eventType, partnerID, appID, data)
+}
+
+// Actor identifies who changes something, for the audit trail.
+type Actor struct {
+	Type, ID      string
+	InteractionID string
+}
+
+// ---- consents ----
+
+func (s *Service) newConsent(ac *oauth.AccessContext, typ string) *Consent {
+	now := s.now()
+	return &Consent{ID: ids.New(map[string]string{TypeAccountAccess: "cns", TypePaymentInitiation: "pcn",
+		TypeDataSharing: "dsc"}[typ]), Type: typ, PartnerID: ac.PartnerID, ClientID: ac.ClientID,
+		Environment: ac.Environment, Status: StatusAwaitingAuthorisation, CreatedAt: now, StatusUpdatedAt: now}
+}
+
+func (s *Service) insertConsent(ctx context.Context, c *Consent, actor Actor) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
+		if err := s.store.CreateConsent(ctx, tx, c); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.created",
+			ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID, InteractionID: actor.InteractionID,
+			Details: map[string]any{"type": c.Type, "status": c.Status}})
+	})
+}
+
+// CreateAccountConsent creates an account-access consent for the calling client.
+func (s *Service) CreateAccountConsent(ctx context.Context, ac *oauth.AccessContext, req *OBReadConsent1, actor Actor) (*Consent, error) {
+	r, err := req.Validate(s.now())
+	if err != nil {
+		return nil, err
+	}
+	c := s.newConsent(ac, TypeAccountAccess)
+	c.Permissions, c.ExpiresAt, c.TransactionFrom, c.TransactionTo = r.Permissions, r.ExpiresAt, r.TransactionFrom, r.TransactionTo
+	return c, s.insertConsent(ctx, c, actor)
+}
+
+// CreatePaymentConsent creates a domestic payment consent. The amount is
+// checked against the per-payment and per-consent limits at once.
+func (s *Service) CreatePaymentConsent(ctx context.Context, ac *oauth.AccessContext, req *OBWriteDomesticConsent4, actor Actor) (*Consent, error) {
+	m, err := req.Validate()
+	if err != nil {
+		return nil, err
+	}
+	lim := s.LimitsFor(ac.Environment)
+	if m.Minor > min(lim.PerPayment, lim.PerConsent) {
+		return nil, limitErr("per-payment", min(lim.PerPayment, lim.PerConsent), m.Currency)
+	}
+	c := s.newConsent(ac, TypePaymentInitiation)
+	in := req.Data.Initiation
+	c.Initiation, c.Risk, c.Amount, c.ExpiresAt = &in, req.Risk, m, c.CreatedAt.Add(s.payLife)
+	return c, s.insertConsent(ctx, c, actor)
+}
+
+// CreateDataConsent creates a data-sharing consent for datasets the partner
+// may receive (CodeDatasetNotAllowed otherwise).
+func (s *Service) CreateDataConsent(ctx context.Context, ac *oauth.AccessContext, req *DataSharingConsentRequest, actor Actor) (*Consent, error) {
+	exp, err := req.Validate(s.now())
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range req.Data.Datasets {
+		if err := s.datasetAllowed(ctx, ac.PartnerID, d); err != nil {
+			return nil, err
+		}
+	}
+	c := s.newConsent(ac, TypeDataSharing)
+	c.Datasets, c.ExpiresAt = req.Data.Datasets, exp
+	return c, s.insertConsent(ctx, c, actor)
+}
+
+func (s *Service) datasetAllowed(ctx context.Context, partnerID, dataset string) error {
+	allowed, err := s.datasets.AllowedDatasets(ctx, partnerID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(allowed, dataset) {
+		return problem.New(problem.CodeDatasetNotAllowed, "dataset %s is not in this partner's data-sharing scope", dataset)
+	}
+	return nil
+}
+
+// consent loads a consent and persists its expiry when due (publishing
+// consent.expired once).
+func (s *Service) consent(ctx context.Context, id string) (*Consent, error) {
+	c, err := s.store.Consent(ctx, s.db.DB, id)
+	if err != nil {
+		return nil, err
+	}
+	if (c.Status == StatusAuthorised || c.Status == StatusAwaitingAuthorisation) && c.Expired(s.now()) {
+		if err := s.expire(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (s *Service) expire(ctx context.Context, c *Consent) error {
+	from := c.Status
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		c.Status, c.StatusUpdatedAt = StatusExpired, s.now()
+		if err := s.store.SetConsentStatus(ctx, tx, c, from); err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorSystem, ActorID: "apis", Action: "consent.expired",
+			ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID,
+			Details: map[string]any{"previous_status": from, "expires_at": c.ExpiresAt}}); err != nil {
+			return err
+		}
+		return s.publish(ctx, tx, "consent.expired", c.PartnerID, c.ClientID, map[string]any{
+			"consent_id": c.ID, "consent_type": c.Type, "expired_at": c.ExpiresAt.Format(time.RFC3339)})
+	})
+	if errors.Is(err, errStale) { // someone else moved it first: read what they wrote
+		fresh, err := s.store.Consent(ctx, s.db.DB, c.ID)
+		if err != nil {
+			return err
+		}
+		*c = *fresh
+		return nil
+	}
+	return err
+}
+
+// ownConsent loads a consent the caller's partner owns in the caller's
+// environment, of type typ; anything else is not found.
+func (s *Service) ownConsent(ctx context.Context, ac *oauth.AccessContext, typ, id string) (*Consent, error) {
+	c, err := s.consent(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && (c.PartnerID != ac.PartnerID || c.Environment != ac.Environment || c.Type != typ)) {
+		return nil, errNotFound("consent", id)
+	}
+	return c, err
+}
+
+// GetConsent returns one of the caller's consents of type typ.
+func (s *Service) GetConsent(ctx context.Context, ac *oauth.AccessContext, typ, id string) (*Consent, error) {
+	return s.ownConsent(ctx, ac, typ, id)
+}
+
+// RevokeByPartner revokes (DELETE) one of the caller's consents. Revoking an
+// already revoked consent is a no-op; a rejected or expired one cannot be.
+func (s *Service) RevokeByPartner(ctx context.Context, ac *oauth.AccessContext, typ, id string, actor Actor) error {
+	c, err := s.ownConsent(ctx, ac, typ, id)
+	if err != nil {
+		return err
+	}
+	return s.revoke(ctx, c, actor, "partner")
+}
+
+// RevokeByCustomer revokes a consent the customer authorised (the consent
+// dashboard). Another customer's consent is not found.
+func (s *Service) RevokeByCustomer(ctx context.Context, customerID, consentID string) error {
+	c, err := s.consent(ctx, consentID)
+	if errors.Is(err, ErrNotFound) || (err == nil && (c.CustomerID == "" || c.CustomerID != customerID)) {
+		return errNotFound("consent", consentID)
+	}
+	if err != nil {
+		return err
+	}
+	return s.revoke(ctx, c, Actor{Type: audit.ActorCustomer, ID: customerID}, "customer")
+}
+
+func (s *Service) revoke(ctx context.Context, c *Consent, actor Actor, by string) error {
+	if c.Status == StatusRevoked {
+		return nil
+	}
+	if c.Status != StatusAuthorised && c.Status != StatusAwaitingAuthorisation {
+		return problem.New(problem.CodeInvalidState, "consent %s is %s and cannot be revoked", c.ID, c.Status)
+	}
+	from := c.Status
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		c.Status, c.StatusUpdatedAt = StatusRevoked, s.now()
+		if err := s.store.SetConsentStatus(ctx, tx, c, from); err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.revoked",
+			ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID, InteractionID: actor.InteractionID,
+			Details: map[string]any{"previous_status": from, "revoked_by": by}}); err != nil {
+			return err
+		}
+		return s.publish(ctx, tx, "consent.revoked", c.PartnerID, c.ClientID, map[string]any{
+			"consent_id": c.ID, "consent_type": c.Type, "revoked_by": by})
+	})
+	if errors.Is(err, errStale) {
+		return problem.New(problem.CodeConflict, "consent %s changed concurrently; retry", c.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if s.revoker != nil {
+		if err := s.revoker.RevokeConsent(ctx, c.ID); err != nil {
+			// The consent is revoked (and refused at every resource call); the
+			// tokens die at their expiry at the latest.
+			s.log.ErrorContext(ctx, "apis: revoke tokens of consent", "consent_id", c.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// ListForCustomer lists the consents a customer authorised (or was asked for
+// and decided), newest first, with expiry brought up to date.
+func (s *Service) ListForCustomer(ctx context.Context, customerID string) ([]Consent, error) {
+	cs, err := s.store.ConsentsForCustomer(ctx, s.db.DB, customerID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	for i := range cs {
+		if cs[i].Status == StatusAuthorised && cs[i].Expired(now) {
+			if err := s.expire(ctx, &cs[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return cs, nil
+}
+
+// UsableConsent returns the consent of type typ the customer token was
+// granted for, refusing an expired, revoked or unauthorised one. allowConsumed
+// lets a consumed payment consent through (for the payment POST, whose
+// handler answers CodeConsentConsumed unless it is an idempotent replay).
+func (s *Service) UsableConsent(ctx context.Context, ac *oauth.AccessContext, typ string, allowConsumed bool) (*Consent, error) {
+	var id string
+	for _, d := range ac.AuthorizationDetails {
+		if d.Type == typ && d.ConsentID != "" {
+			id = d.ConsentID
+			break
+		}
+	}
+	if id == "" {
+		return nil, problem.New(problem.CodeConsentNotAuthorised, "the access token carries no %s consent", typ)
+	}
+	c, err := s.consent(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && (c.PartnerID != ac.PartnerID || c.Type != typ)) {
+		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s is not authorised", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.Status == StatusExpired:
+		return nil, problem.New(problem.CodeConsentExpired, "consent %s expired at %s", c.ID, c.ExpiresAt.Format(time.RFC3339))
+	case c.Status == StatusRevoked:
+		return nil, problem.New(problem.CodeConsentRevoked, "consent %s was revoked at %s", c.ID, c.StatusUpdatedAt.Format(time.RFC3339))
+	case c.Status == StatusConsumed && allowConsumed:
+	case c.Status == StatusConsumed:
+		return nil, problem.New(problem.CodeConsentConsumed, "consent %s has been used by a payment", c.ID)
+	case c.Status != StatusAuthorised:
+		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s is %s", c.ID, c.Status)
+	case c.CustomerID != ac.CustomerID:
+		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s was authorised by another customer", c.ID)
+	}
+	return c, nil
+}
+
+// RequestLog lists a partner's logged resource calls (clientID "" for all its
+// apps), newest first.
+func (s *Service) RequestLog(ctx context.Context, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error) {
+	if partnerID == "" {
+		return nil, problem.New(problem.CodeValidation, "partner id is required")
+	}
+	return s.store.RequestLog(ctx, s.db.DB, partnerID, clientID, f)
+}
+
+// PurgeIdempotencyKeys deletes idempotency keys older than IdempotencyTTL
+// (run it periodically; a key is also renewed when reused after its TTL).
+func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Where("created_at < ?", s.now().Add(-IdempotencyTTL)).Delete(&idempotencyRow{})
+	return res.RowsAffected, res.Error
+}
+
+func limitErr(which string, limit int64, currency string) *problem.Error {
+	return problem.New(problem.CodeLimitExceeded, "the %s limit is %s %s", which, FormatAmount(limit, currency), currency).
+		With("limit", FormatAmount(limit, currency)).With("currency", currency)
+}
+
+// accountOf loads an account for a consent's customer; nil error and ok false
+// when it is not the customer's.
+func (s *Service) customerAccount(ctx context.Context, customerID, accountID string) (*core.Account, error) {
+	a, err := s.core.Account(ctx, accountID)
+	if errors.Is(err, core.ErrNotFound) || (err == nil && a.CustomerID != customerID) {
+		return nil, errNotFound("account", accountID)
+	}
+	return a, err
+}
+
+func consentTitle(typ string) string {
+	switch typ {
+	case TypeAccountAccess:
+		return "Read your account information"
+	case TypePaymentInitiation:
+		return "Make a payment from your account"
+	default:
+		return "Share data derived from your accounts"
+	}
+}
+
+func formatMoney(m Money) string {
+	return fmt.Sprintf("%s %s", m.Currency, FormatAmount(m.Minor, m.Currency))
+}

@@ -1,0 +1,383 @@
+package apis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// GormStore is the Store on the platform database (migration 0040_apis.sql).
+type GormStore struct{}
+
+var _ Store = GormStore{}
+
+type consentRow struct {
+	ID              string `gorm:"primaryKey"`
+	Type            string
+	PartnerID       string
+	ClientID        string
+	Environment     string
+	Status          string
+	CustomerID      string
+	AccountIDs      string `gorm:"column:account_ids"`
+	Permissions     string
+	Datasets        string
+	ExpiresAt       *time.Time
+	TransactionFrom *time.Time
+	TransactionTo   *time.Time
+	Initiation      string
+	Risk            string
+	AmountMinor     int64
+	Currency        string
+	CreatedAt       time.Time
+	StatusUpdatedAt time.Time
+}
+
+func (consentRow) TableName() string { return "api_consents" }
+
+func tp(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func tv(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func strList(s []string) string {
+	if s == nil {
+		s = []string{}
+	}
+	return jsonText(s)
+}
+
+func toConsentRow(c *Consent) *consentRow {
+	r := &consentRow{ID: c.ID, Type: c.Type, PartnerID: c.PartnerID, ClientID: c.ClientID,
+		Environment: c.Environment, Status: c.Status, CustomerID: c.CustomerID,
+		AccountIDs: strList(c.AccountIDs), Permissions: strList(c.Permissions), Datasets: strList(c.Datasets),
+		ExpiresAt: tp(c.ExpiresAt), TransactionFrom: tp(c.TransactionFrom), TransactionTo: tp(c.TransactionTo),
+		Risk: "{}", AmountMinor: c.Amount.Minor, Currency: c.Amount.Currency,
+		CreatedAt: c.CreatedAt.UTC(), StatusUpdatedAt: c.StatusUpdatedAt.UTC()}
+	if c.Initiation != nil {
+		r.Initiation = c.Initiation.canonical()
+	}
+	if c.Risk != nil {
+		r.Risk = jsonText(c.Risk)
+	}
+	return r
+}
+
+func (r *consentRow) toConsent() (*Consent, error) {
+	c := &Consent{ID: r.ID, Type: r.Type, PartnerID: r.PartnerID, ClientID: r.ClientID,
+		Environment: r.Environment, Status: r.Status, CustomerID: r.CustomerID,
+		ExpiresAt: tv(r.ExpiresAt), TransactionFrom: tv(r.TransactionFrom), TransactionTo: tv(r.TransactionTo),
+		Amount:    Money{Minor: r.AmountMinor, Currency: r.Currency},
+		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC()}
+	for _, x := range []struct {
+		src string
+		dst any
+	}{{r.AccountIDs, &c.AccountIDs}, {r.Permissions, &c.Permissions}, {r.Datasets, &c.Datasets}, {r.Risk, &c.Risk}} {
+		if err := json.Unmarshal([]byte(x.src), x.dst); err != nil {
+			return nil, err
+		}
+	}
+	if r.Initiation != "" {
+		c.Initiation = &Initiation{}
+		if err := json.Unmarshal([]byte(r.Initiation), c.Initiation); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+type paymentRow struct {
+	ID              string `gorm:"primaryKey"`
+	ConsentID       string
+	PartnerID       string
+	ClientID        string
+	Environment     string
+	DebtorAccountID string
+	AmountMinor     int64
+	Currency        string
+	Initiation      string
+	Status          string
+	RejectReason    string
+	CreatedAt       time.Time
+	StatusUpdatedAt time.Time
+}
+
+func (paymentRow) TableName() string { return "api_payments" }
+
+func (r *paymentRow) toPayment() (*Payment, error) {
+	p := &Payment{ID: r.ID, ConsentID: r.ConsentID, PartnerID: r.PartnerID, ClientID: r.ClientID,
+		Environment: r.Environment, DebtorAccountID: r.DebtorAccountID,
+		Amount: Money{Minor: r.AmountMinor, Currency: r.Currency}, Status: r.Status, RejectReason: r.RejectReason,
+		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC(), Initiation: &Initiation{}}
+	if err := json.Unmarshal([]byte(r.Initiation), p.Initiation); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+type idempotencyRow struct {
+	PartnerID      string `gorm:"primaryKey"`
+	Key            string `gorm:"primaryKey"`
+	RequestHash    string
+	Status         string
+	ResponseStatus int
+	ResponseType   string
+	ResponseBody   []byte
+	CreatedAt      time.Time
+}
+
+func (idempotencyRow) TableName() string { return "idempotency_keys" }
+
+type requestLogRow struct {
+	ID            int64 `gorm:"primaryKey;autoIncrement"`
+	At            time.Time
+	ClientID      string
+	PartnerID     string
+	Environment   string
+	Method        string
+	Path          string
+	Status        int
+	LatencyUS     int64 `gorm:"column:latency_us"`
+	InteractionID string
+	ProblemType   string
+}
+
+func (requestLogRow) TableName() string { return "request_log" }
+
+// CreateConsent implements Store.
+func (GormStore) CreateConsent(ctx context.Context, g *gorm.DB, c *Consent) error {
+	return g.WithContext(ctx).Create(toConsentRow(c)).Error
+}
+
+// Consent implements Store.
+func (GormStore) Consent(ctx context.Context, g *gorm.DB, id string) (*Consent, error) {
+	var r consentRow
+	err := g.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.toConsent()
+}
+
+// SetConsentStatus implements Store.
+func (GormStore) SetConsentStatus(ctx context.Context, g *gorm.DB, c *Consent, from ...string) error {
+	res := g.WithContext(ctx).Model(&consentRow{}).Where("id = ? AND status IN ?", c.ID, from).
+		Updates(map[string]any{"status": c.Status, "customer_id": c.CustomerID,
+			"account_ids": strList(c.AccountIDs), "status_updated_at": c.StatusUpdatedAt.UTC()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return errStale
+	}
+	return nil
+}
+
+// ConsentsForCustomer implements Store.
+func (GormStore) ConsentsForCustomer(ctx context.Context, g *gorm.DB, customerID string) ([]Consent, error) {
+	var rows []consentRow
+	if err := g.WithContext(ctx).Where("customer_id = ?", customerID).
+		Order("created_at DESC, id DESC").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Consent, 0, len(rows))
+	for i := range rows {
+		c, err := rows[i].toConsent()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
+// CreatePayment implements Store.
+func (GormStore) CreatePayment(ctx context.Context, g *gorm.DB, p *Payment) error {
+	err := g.WithContext(ctx).Create(&paymentRow{ID: p.ID, ConsentID: p.ConsentID, PartnerID: p.PartnerID,
+		ClientID: p.ClientID, Environment: p.Environment, DebtorAccountID: p.DebtorAccountID,
+		AmountMinor: p.Amount.Minor, Currency: p.Amount.Currency, Initiation: p.Initiation.canonical(),
+		Status: p.Status, RejectReason: p.RejectReason, CreatedAt: p.CreatedAt.UTC(),
+		StatusUpdatedAt: p.StatusUpdatedAt.UTC()}).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ErrConsentUsed
+	}
+	return err
+}
+
+// Payment implements Store.
+func (GormStore) Payment(ctx context.Context, g *gorm.DB, id string) (*Payment, error) {
+	var r paymentRow
+	err := g.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.toPayment()
+}
+
+// SetPaymentStatus implements Store.
+func (GormStore) SetPaymentStatus(ctx context.Context, g *gorm.DB, p *Payment, from string) error {
+	res := g.WithContext(ctx).Model(&paymentRow{}).Where("id = ? AND status = ?", p.ID, from).
+		Updates(map[string]any{"status": p.Status, "reject_reason": p.RejectReason,
+			"status_updated_at": p.StatusUpdatedAt.UTC()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return errStale
+	}
+	return nil
+}
+
+// PartnerTotalSince implements Store.
+func (GormStore) PartnerTotalSince(ctx context.Context, g *gorm.DB, partnerID, env, currency string, since time.Time) (int64, error) {
+	var total int64
+	err := g.WithContext(ctx).Model(&paymentRow{}).
+		Where("partner_id = ? AND environment = ? AND currency = ? AND created_at >= ? AND status <> ?",
+			partnerID, env, currency, since.UTC(), PaymentRejected).
+		Select("COALESCE(SUM(amount_minor), 0)").Scan(&total).Error
+	return total, err
+}
+
+// DebtorCountSince implements Store.
+func (GormStore) DebtorCountSince(ctx context.Context, g *gorm.DB, accountID string, since time.Time) (int64, error) {
+	var n int64
+	err := g.WithContext(ctx).Model(&paymentRow{}).
+		Where("debtor_account_id = ? AND created_at >= ?", accountID, since.UTC()).Count(&n).Error
+	return n, err
+}
+
+// RejectedCount implements Store.
+func (GormStore) RejectedCount(ctx context.Context, g *gorm.DB, accountIDs []string) (map[string]int64, error) {
+	var rows []struct {
+		DebtorAccountID string
+		N               int64
+	}
+	out := map[string]int64{}
+	if len(accountIDs) == 0 {
+		return out, nil
+	}
+	err := g.WithContext(ctx).Model(&paymentRow{}).Select("debtor_account_id, COUNT(*) AS n").
+		Where("debtor_account_id IN ? AND status = ?", accountIDs, PaymentRejected).
+		Group("debtor_account_id").Scan(&rows).Error
+	for _, r := range rows {
+		out[r.DebtorAccountID] = r.N
+	}
+	return out, err
+}
+
+// ClaimKey implements Store.
+func (GormStore) ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord, notBefore time.Time) error {
+	g = g.WithContext(ctx)
+	if err := g.Where("partner_id = ? AND key = ? AND created_at < ?", r.PartnerID, r.Key, notBefore.UTC()).
+		Delete(&idempotencyRow{}).Error; err != nil {
+		return err
+	}
+	err := g.Create(&idempotencyRow{PartnerID: r.PartnerID, Key: r.Key, RequestHash: r.RequestHash,
+		Status: KeyInProgress, CreatedAt: r.CreatedAt.UTC()}).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ErrKeyTaken
+	}
+	return err
+}
+
+// Key implements Store.
+func (GormStore) Key(ctx context.Context, g *gorm.DB, partnerID, key string) (*IdempotencyRecord, error) {
+	var r idempotencyRow
+	err := g.WithContext(ctx).Where("partner_id = ? AND key = ?", partnerID, key).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &IdempotencyRecord{PartnerID: r.PartnerID, Key: r.Key, RequestHash: r.RequestHash, Status: r.Status,
+		ResponseStatus: r.ResponseStatus, ResponseType: r.ResponseType, ResponseBody: r.ResponseBody,
+		CreatedAt: r.CreatedAt.UTC()}, nil
+}
+
+// FinishKey implements Store.
+func (GormStore) FinishKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord) error {
+	return g.WithContext(ctx).Model(&idempotencyRow{}).Where("partner_id = ? AND key = ?", r.PartnerID, r.Key).
+		Updates(map[string]any{"status": KeyDone, "response_status": r.ResponseStatus,
+			"response_type": r.ResponseType, "response_body": r.ResponseBody}).Error
+}
+
+// ReleaseKey implements Store.
+func (GormStore) ReleaseKey(ctx context.Context, g *gorm.DB, partnerID, key string) error {
+	return g.WithContext(ctx).Where("partner_id = ? AND key = ? AND status = ?", partnerID, key, KeyInProgress).
+		Delete(&idempotencyRow{}).Error
+}
+
+// LogRequest implements Store.
+func (GormStore) LogRequest(ctx context.Context, g *gorm.DB, e *RequestLogEntry) error {
+	r := requestLogRow{At: e.At.UTC(), ClientID: e.ClientID, PartnerID: e.PartnerID, Environment: e.Environment,
+		Method: e.Method, Path: e.Path, Status: e.Status, LatencyUS: e.LatencyUS,
+		InteractionID: e.InteractionID, ProblemType: e.ProblemType}
+	if err := g.WithContext(ctx).Create(&r).Error; err != nil {
+		return err
+	}
+	e.ID = r.ID
+	return nil
+}
+
+// RequestLog implements Store.
+func (GormStore) RequestLog(ctx context.Context, g *gorm.DB, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error) {
+	q := g.WithContext(ctx).Model(&requestLogRow{}).Where("partner_id = ?", partnerID)
+	if clientID != "" {
+		q = q.Where("client_id = ?", clientID)
+	}
+	if f.Query != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Query)
+		q = q.Where(`path LIKE ? ESCAPE '\'`, "%"+esc+"%")
+	}
+	if f.Status != 0 {
+		q = q.Where("status = ?", f.Status)
+	}
+	if !f.From.IsZero() {
+		q = q.Where("at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("at < ?", f.To.UTC())
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	var rows []requestLogRow
+	if err := q.Order("at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]RequestLogEntry, len(rows))
+	for i, r := range rows {
+		out[i] = RequestLogEntry{ID: r.ID, At: r.At.UTC(), ClientID: r.ClientID, PartnerID: r.PartnerID,
+			Environment: r.Environment, Method: r.Method, Path: r.Path, Status: r.Status, LatencyUS: r.LatencyUS,
+			InteractionID: r.InteractionID, ProblemType: r.ProblemType}
+	}
+	return out, nil
+}

@@ -1,0 +1,97 @@
+package contracts
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/problem"
+)
+
+// Options are the Service's collaborators; every field may be left zero.
+type Options struct {
+	// Events receives statement.issued in the statement's transaction (nil: none).
+	Events EventPublisher
+	// Partners is told when a partner's contract becomes active (nil: nobody).
+	Partners PartnerHook
+	// Now is the clock (default time.Now().UTC()).
+	Now func() time.Time
+}
+
+// Service is the contracts domain: usage, contracts, settlement, adjustments and
+// reconciliation. Its Ledger field is the double-entry ledger.
+type Service struct {
+	db       *db.DB
+	events   EventPublisher
+	partners PartnerHook
+	now      func() time.Time
+	// Ledger is the append-only double-entry ledger the service posts to.
+	Ledger *Ledger
+}
+
+// New makes a Service on a migrated database.
+func New(d *db.DB, opts Options) *Service {
+	now := opts.Now
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Service{db: d, events: opts.Events, partners: opts.Partners, now: func() time.Time { return now().UTC() },
+		Ledger: &Ledger{db: d, now: func() time.Time { return now().UTC() }}}
+}
+
+// inTx runs fn in tx when tx is not nil, else in a new transaction.
+func inTx(ctx context.Context, d *db.DB, tx *gorm.DB, fn func(tx *gorm.DB) error) error {
+	if tx != nil {
+		return fn(tx.WithContext(ctx))
+	}
+	return d.Tx(ctx, fn)
+}
+
+// action is something an actor may be allowed to do.
+type action string
+
+const (
+	actDraft    action = "draft contracts"
+	actEdit     action = "edit contracts"
+	actSubmit   action = "submit contracts"
+	actApprove  action = "approve contracts"
+	actReject   action = "reject contracts"
+	actTerm     action = "terminate contracts"
+	actAdjust   action = "issue adjustments"
+	actReverse  action = "reverse postings"
+	actSettle   action = "run settlements"
+	actReadOnly action = "read contracts"
+)
+
+var allowed = map[string]map[action]bool{
+	RoleAdmin:          {actDraft: true, actEdit: true, actSubmit: true, actApprove: true, actReject: true, actTerm: true, actAdjust: true, actReverse: true, actSettle: true, actReadOnly: true},
+	RoleFinance:        {actDraft: true, actEdit: true, actSubmit: true, actApprove: true, actReject: true, actTerm: true, actAdjust: true, actReverse: true, actSettle: true, actReadOnly: true},
+	RolePartnerManager: {actDraft: true, actSubmit: true, actReadOnly: true},
+	RoleAuditor:        {actReadOnly: true},
+	RoleSystem:         {actSettle: true, actReadOnly: true},
+}
+
+// authorize refuses an actor whose role may not do a.
+func authorize(a Actor, what action) error {
+	if a.ID == "" {
+		return problem.New(problem.CodeForbidden, "an actor is required to %s", what)
+	}
+	if !allowed[a.Role][what] {
+		return problem.New(problem.CodeForbidden, "role %q may not %s", a.Role, what)
+	}
+	return nil
+}
+
+// CanRead reports whether the actor's role may read contracts, statements and the
+// ledger in the console (every staff role may).
+func CanRead(a Actor) error { return authorize(a, actReadOnly) }
+
+// isDuplicate reports a unique-constraint violation (gorm's TranslateError is on).
+func isDuplicate(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }
+
+func notFound(what, id string) error {
+	return problem.New(problem.CodeNotFound, "%s %s not found", what, id)
+}

@@ -1,0 +1,401 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+)
+
+// interaction is the server-side state of one authorization between the
+// login and consent pages (oauth_interactions), keyed by the SHA-256 of an
+// unguessable id the pages carry in a hidden field.
+type interaction struct {
+	ID         string `gorm:"primaryKey"`
+	ClientID   string
+	CustomerID string
+	AuthTime   *time.Time
+	Request    string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+func (interaction) TableName() string { return "oauth_interactions" }
+
+func hashID(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
+}
+
+func randomID() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("oauth: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// handleAuthorize is GET /authorize?client_id&request_uri: it consumes the
+// pushed request (single use), keeps it server-side and shows the login page.
+func (s *Server) handleAuthorize(c *gin.Context) {
+	w, r := c.Writer, c.Request
+	ctx := withClient(r.Context(), nil)
+	w.Header().Set("Cache-Control", "no-store")
+	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		s.authorizeError(ctx, w, r, ar, err)
+		return
+	}
+	client := clientOf(ar.GetClient())
+	if client == nil || !client.Active {
+		s.authorizeError(ctx, w, r, ar, fosite.ErrUnauthorizedClient.WithHint("The client is not active."))
+		return
+	}
+	raw, err := encodeRequest(ar)
+	if err != nil {
+		s.authorizeError(ctx, w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	id := randomID()
+	now := s.now()
+	if err := s.store.db.WithContext(ctx).Create(&interaction{
+		ID: hashID(id), ClientID: client.ID, Request: raw, CreatedAt: now, ExpiresAt: now.Add(interactionLifetime),
+	}).Error; err != nil {
+		s.authorizeError(ctx, w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	s.deps.Pages.Login(w, r, LoginPage{
+		Action: pathAuthorize, InteractionID: id, ClientName: client.Name, PartnerName: client.PartnerName, Status: http.StatusOK,
+	})
+}
+
+// authorizeError redirects an error to the client (with state and iss,
+// RFC 9207) when the redirect URI is known to be the client's, else shows the
+// error page.
+func (s *Server) authorizeError(ctx context.Context, w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	s.logServerError("authorize", err)
+	a, ok := ar.(*fosite.AuthorizeRequest)
+	redirect := ok && a != nil && a.RedirectURI != nil && a.IsRedirectURIValid()
+	if redirect && r.Method == http.MethodGet && a.GetClient() != nil && r.URL.Query().Get("client_id") != a.GetClient().GetID() {
+		redirect = false // the request_uri was pushed by another client: do not send its user there
+	}
+	if redirect {
+		u := *a.RedirectURI
+		q := u.Query()
+		q.Set("iss", s.cfg.Issuer)
+		u.RawQuery = q.Encode()
+		s.provider.WriteAuthorizeError(ctx, w, &issRedirect{AuthorizeRequest: a, u: &u}, err)
+		return
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	status := rfc.CodeField
+	if status < 400 {
+		status = http.StatusBadRequest
+	}
+	s.deps.Pages.Error(w, r, ErrorPage{
+		Status:  status,
+		Title:   "We could not start the sign-in",
+		Message: "The app sent a request the bank cannot accept, or the link has expired. Please go back to the app and try again.",
+		Code:    rfc.ErrorField,
+		Hint:    rfc.HintField,
+	})
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	s.deps.Pages.Error(w, r, ErrorPage{Status: status, Title: title, Message: msg})
+}
+
+// loadInteraction returns the in-flight authorization named in the form.
+func (s *Server) loadInteraction(ctx context.Context, id string) (*interaction, fosite.AuthorizeRequester, error) {
+	if id == "" || len(id) > 100 {
+		return nil, nil, gorm.ErrRecordNotFound
+	}
+	var in interaction
+	if err := s.store.db.WithContext(ctx).Where("id = ? AND expires_at > ?", hashID(id), s.now()).Take(&in).Error; err != nil {
+		return nil, nil, err
+	}
+	req, err := s.store.decodeRequest(ctx, in.Request, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	ar, ok := req.(*fosite.AuthorizeRequest)
+	if !ok {
+		return nil, nil, errors.New("oauth: interaction without authorization request")
+	}
+	return &in, ar, nil
+}
+
+// handleAuthorizePost handles the login and consent forms.
+func (s *Server) handleAuthorizePost(c *gin.Context) {
+	w, r := c.Writer, c.Request
+	ctx := withClient(r.Context(), nil)
+	w.Header().Set("Cache-Control", "no-store")
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "Something went wrong", "The form could not be read. Please go back to the app and start again.")
+		return
+	}
+	if !s.deps.Pages.CheckCSRF(r) {
+		s.errorPage(w, r, http.StatusForbidden, "This page has expired", "For your security the form could not be accepted. Please go back to the app and start again.")
+		return
+	}
+	in, ar, err := s.loadInteraction(ctx, r.PostForm.Get(FieldInteraction))
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "Too much time has passed or this step was already completed. Please go back to the app and start again.")
+		return
+	}
+	client := clientOf(ar.GetClient())
+	switch r.PostForm.Get(FieldStep) {
+	case StepLogin:
+		s.login(ctx, w, r, in, ar, client)
+	case StepConsent:
+		if in.CustomerID == "" {
+			s.errorPage(w, r, http.StatusBadRequest, "Please log in first", "Please go back to the app and start again.")
+			return
+		}
+		s.consent(ctx, w, r, in, ar, client)
+	default:
+		s.errorPage(w, r, http.StatusBadRequest, "Something went wrong", "The form could not be read. Please go back to the app and start again.")
+	}
+}
+
+type loginAttempt struct {
+	Username    string `gorm:"primaryKey"`
+	Failures    int
+	LockedUntil *time.Time
+	UpdatedAt   time.Time
+}
+
+func (loginAttempt) TableName() string { return "oauth_login_attempts" }
+
+const lockedMessage = "Too many wrong attempts. For your safety, logging in with this username is blocked for 15 minutes. Please try again later."
+
+func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client) {
+	username := strings.TrimSpace(r.PostForm.Get(FieldUsername))
+	password := r.PostForm.Get(FieldPassword)
+	page := LoginPage{Action: pathAuthorize, InteractionID: r.PostForm.Get(FieldInteraction), ClientName: client.Name,
+		PartnerName: client.PartnerName, Username: username}
+	if username == "" || password == "" {
+		page.Error, page.Status = "Please enter your username and your password.", http.StatusBadRequest
+		s.deps.Pages.Login(w, r, page)
+		return
+	}
+	key := strings.ToLower(username)
+	g := s.store.db.WithContext(ctx)
+	now := s.now()
+	var att loginAttempt
+	if err := g.Where("username = ?", key).Take(&att).Error; err == nil && att.LockedUntil != nil && att.LockedUntil.After(now) {
+		page.Error, page.Status = lockedMessage, http.StatusTooManyRequests
+		s.deps.Pages.Login(w, r, page)
+		return
+	}
+	customerID, err := s.deps.Customers.Authenticate(ctx, username, password)
+	switch {
+	case errors.Is(err, ErrBadCredentials):
+		locked, ferr := s.recordFailure(ctx, key)
+		if ferr != nil {
+			s.log.Error("oauth: record login failure", "err", ferr)
+		}
+		page.Error, page.Status = "The username or password is not right. Please check them and try again.", http.StatusUnauthorized
+		if locked {
+			page.Error, page.Status = lockedMessage, http.StatusTooManyRequests
+		}
+		s.deps.Pages.Login(w, r, page)
+		return
+	case errors.Is(err, ErrCustomerLocked):
+		page.Error, page.Status = "Your online banking access is blocked. Please contact the bank.", http.StatusForbidden
+		s.deps.Pages.Login(w, r, page)
+		return
+	case err != nil:
+		s.log.Error("oauth: authenticate customer", "err", err)
+		page.Error, page.Status = "We could not check your details just now. Please try again in a moment.", http.StatusServiceUnavailable
+		s.deps.Pages.Login(w, r, page)
+		return
+	}
+	g.Exec(`DELETE FROM oauth_login_attempts WHERE username = ?`, key)
+	res := g.Model(&interaction{}).Where("id = ? AND customer_id = ''", in.ID).
+		Updates(map[string]any{"customer_id": customerID, "auth_time": now})
+	if res.Error != nil || res.RowsAffected != 1 {
+		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
+		return
+	}
+	s.showConsent(ctx, w, r, r.PostForm.Get(FieldInteraction), ar, client, customerID, "", http.StatusOK)
+}
+
+// recordFailure counts a failed login and locks the username after
+// maxLoginFailures; it reports whether the username is now locked.
+func (s *Server) recordFailure(ctx context.Context, key string) (bool, error) {
+	now := s.now()
+	var locked bool
+	err := s.store.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var att loginAttempt
+		err := tx.Where("username = ?", key).Take(&att).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			att = loginAttempt{Username: key}
+		} else if err != nil {
+			return err
+		}
+		if att.LockedUntil != nil && !att.LockedUntil.After(now) {
+			att.Failures, att.LockedUntil = 0, nil // the lock ran out: start afresh
+		}
+		att.Failures++
+		att.UpdatedAt = now
+		if att.Failures >= maxLoginFailures {
+			until := now.Add(loginLockFor)
+			att.LockedUntil, locked = &until, true
+		}
+		return tx.Save(&att).Error
+	})
+	return locked, err
+}
+
+func (s *Server) showConsent(ctx context.Context, w http.ResponseWriter, r *http.Request, id string, ar fosite.AuthorizeRequester, client *Client, customerID, msg string, status int) {
+	name, err := s.deps.Customers.DisplayName(ctx, customerID)
+	if err != nil {
+		name = ""
+	}
+	page := ConsentPage{Action: pathAuthorize, InteractionID: id, ClientName: client.Name, PartnerName: client.PartnerName,
+		CustomerName: name, Scopes: describeScopes(ar.GetRequestedScopes()), Error: msg, Status: status}
+	if sess := sessionOf(ar); sess != nil && len(sess.AuthorizationDetails) > 0 && s.deps.Consents != nil {
+		descs, err := s.deps.Consents.Describe(ctx, client, customerID, sess.AuthorizationDetails)
+		if err != nil {
+			s.log.Error("oauth: describe consent", "err", err)
+			s.errorPage(w, r, http.StatusBadRequest, "We cannot show this request", "The request from the app is no longer valid. Please go back to the app and start again.")
+			return
+		}
+		page.Details = descs
+	}
+	s.deps.Pages.Consent(w, r, page)
+}
+
+func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client) {
+	id := r.PostForm.Get(FieldInteraction)
+	sess := sessionOf(ar)
+	if sess == nil {
+		sess = &Session{}
+	}
+	decision := r.PostForm.Get(FieldDecision)
+	if decision != DecisionApprove && decision != DecisionDeny {
+		s.showConsent(ctx, w, r, id, ar, client, in.CustomerID, "Please choose Authorise or Deny.", http.StatusBadRequest)
+		return
+	}
+	// The interaction is used once: whoever deletes it goes on.
+	res := s.store.db.WithContext(ctx).Exec(`DELETE FROM oauth_interactions WHERE id = ?`, in.ID)
+	if res.Error != nil || res.RowsAffected != 1 {
+		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
+		return
+	}
+	if decision == DecisionDeny {
+		if len(sess.AuthorizationDetails) > 0 && s.deps.Consents != nil {
+			if _, err := s.deps.Consents.Decide(ctx, client, in.CustomerID, sess.AuthorizationDetails, false, nil); err != nil {
+				s.log.Error("oauth: record denial", "err", err)
+			}
+		}
+		s.authorizeError(ctx, w, r, ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
+		return
+	}
+	details := sess.AuthorizationDetails
+	if len(details) > 0 && s.deps.Consents != nil {
+		selected := map[string][]string{}
+		for _, d := range details {
+			if d.ConsentID != "" {
+				selected[d.ConsentID] = r.PostForm[FieldAccountsPrefix+d.ConsentID]
+			}
+		}
+		if msg := s.checkSelection(ctx, client, in.CustomerID, details, selected); msg != "" {
+			// Put the interaction back so the customer can correct the choice.
+			s.store.db.WithContext(ctx).Create(in)
+			s.showConsent(ctx, w, r, id, ar, client, in.CustomerID, msg, http.StatusBadRequest)
+			return
+		}
+		enriched, err := s.deps.Consents.Decide(ctx, client, in.CustomerID, details, true, selected)
+		if err != nil {
+			if errors.Is(err, ErrInvalidAuthorizationDetails) {
+				s.authorizeError(ctx, w, r, ar, errInvalidDetails(err.Error()))
+				return
+			}
+			s.authorizeError(ctx, w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+			return
+		}
+		details = enriched
+	}
+	for _, sc := range ar.GetRequestedScopes() {
+		ar.GrantScope(sc)
+	}
+	ns := &Session{
+		Subject:              in.CustomerID,
+		ClientID:             client.ID,
+		PartnerID:            client.PartnerID,
+		Environment:          client.Environment,
+		CodeJKT:              sess.CodeJKT,
+		AuthorizationDetails: details,
+		Nonce:                sess.Nonce,
+	}
+	if in.AuthTime != nil {
+		ns.AuthTime = in.AuthTime.UTC()
+	}
+	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, ns)
+	if err != nil {
+		s.authorizeError(ctx, w, r, ar, err)
+		return
+	}
+	resp.AddParameter("iss", s.cfg.Issuer)
+	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// checkSelection checks the accounts chosen against what the consent page
+// offered: one for "single", at least one for "multi", only offered ones.
+func (s *Server) checkSelection(ctx context.Context, client *Client, customerID string, details []AuthorizationDetail, selected map[string][]string) string {
+	descs, err := s.deps.Consents.Describe(ctx, client, customerID, details)
+	if err != nil {
+		return "This request can no longer be shown. Please go back to the app and start again."
+	}
+	for _, d := range descs {
+		offered := map[string]bool{}
+		for _, a := range d.Accounts {
+			if !a.Disabled {
+				offered[a.ID] = true
+			}
+		}
+		got := selected[d.ConsentID]
+		for _, a := range got {
+			if !offered[a] {
+				return "Please choose only from the accounts shown."
+			}
+		}
+		switch d.SelectMode {
+		case "single":
+			if len(got) != 1 {
+				return "Please choose one account for \u201c" + d.Title + "\u201d."
+			}
+		case "multi":
+			if len(got) == 0 {
+				return "Please choose at least one account for \u201c" + d.Title + "\u201d."
+			}
+		}
+	}
+	return ""
+}
+
+// issRedirect is an authorization request whose (already validated) redirect
+// URI carries iss (RFC 9207), so fosite's error writer sends it along.
+type issRedirect struct {
+	*fosite.AuthorizeRequest
+	u *url.URL
+}
+
+func (i *issRedirect) GetRedirectURI() *url.URL {
+	u := *i.u
+	return &u
+}
+
+func (i *issRedirect) IsRedirectURIValid() bool { return true }

@@ -1,0 +1,110 @@
+package oauth
+
+import (
+	"net/http"
+	"time"
+)
+
+// Pages renders the bank customer's pages of the authorization flow. web
+// implements it; oauth calls it from GET and POST /authorize.
+type Pages interface {
+	// Login shows the login form.
+	Login(w http.ResponseWriter, r *http.Request, p LoginPage)
+	// Consent shows what the partner's app asks for and the Authorise / Deny form.
+	Consent(w http.ResponseWriter, r *http.Request, p ConsentPage)
+	// Error shows an error the customer cannot be sent back to the app with.
+	Error(w http.ResponseWriter, r *http.Request, p ErrorPage)
+	// CheckCSRF reports whether a POSTed form carries the right CSRF token
+	// (the one the page put in the form). Call after ParseForm.
+	CheckCSRF(r *http.Request) bool
+}
+
+// Form field names the pages post back to /authorize.
+const (
+	FieldInteraction = "interaction" // the in-flight authorization's id
+	FieldStep        = "step"        // "login" or "consent"
+	FieldUsername    = "username"
+	FieldPassword    = "password"
+	FieldDecision    = "decision" // "approve" or "deny"
+	// FieldAccountsPrefix + consent id carries the accounts chosen for a consent.
+	FieldAccountsPrefix = "accounts."
+)
+
+// Values of FieldStep and FieldDecision.
+const (
+	StepLogin       = "login"
+	StepConsent     = "consent"
+	DecisionApprove = "approve"
+	DecisionDeny    = "deny"
+)
+
+// LoginPage is the data of the login page.
+type LoginPage struct {
+	Action        string // where the form posts (/authorize)
+	InteractionID string // hidden FieldInteraction value
+	ClientName    string // the app asking
+	PartnerName   string // the company behind it
+	Username      string // kept after a failed attempt
+	Error         string // plain-language message, "" when none
+	Status        int    // HTTP status to answer with (200, or 401/429/403 after a refusal)
+}
+
+// ConsentPage is the data of the consent page.
+type ConsentPage struct {
+	Action        string
+	InteractionID string
+	ClientName    string
+	PartnerName   string
+	CustomerName  string
+	// Scopes lists the plain-language meaning of each requested scope.
+	Scopes []ScopeText
+	// Details explains each authorization_details entry (title, lines,
+	// expiry, accounts to choose).
+	Details []ConsentDescription
+	Error   string
+	Status  int
+}
+
+// ScopeText is one requested scope and what it means in plain words.
+type ScopeText struct {
+	Scope string
+	Text  string
+}
+
+// ErrorPage is shown when the customer cannot be sent back to the app.
+type ErrorPage struct {
+	Status  int
+	Title   string // plain-language heading
+	Message string // plain-language explanation
+	Code    string // OAuth error code, e.g. invalid_request
+	Hint    string // technical detail (the OAuth hint)
+}
+
+// scopeTexts are the plain-language meanings of the scopes Bankbridge knows.
+var scopeTexts = map[string]string{
+	"openid":   "Confirm to the app that it is you (your identity is not shared, only a private reference).",
+	"accounts": "See the accounts you choose: names, balances and transactions.",
+	"payments": "Make the payment you approve, from the account you choose.",
+	"data":     "Share the data you approve below.",
+}
+
+func describeScopes(scopes []string) []ScopeText {
+	var out []ScopeText
+	for _, s := range scopes {
+		t, ok := scopeTexts[s]
+		if !ok {
+			t = "Use the permission \u201c" + s + "\u201d."
+		}
+		out = append(out, ScopeText{Scope: s, Text: t})
+	}
+	return out
+}
+
+// interactionLifetime is how long a customer has to log in and decide.
+const interactionLifetime = 15 * time.Minute
+
+// Login throttling.
+const (
+	maxLoginFailures = 5
+	loginLockFor     = 15 * time.Minute
+)

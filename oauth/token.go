@@ -1,0 +1,455 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/ory/fosite"
+
+	"github.com/bankbridge/bankbridge/oauth/dpop"
+)
+
+var supportedGrants = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true}
+
+// handleToken is the token endpoint: every grant needs a DPoP proof and
+// issues DPoP-bound tokens (RFC 9449 §5).
+func (s *Server) handleToken(c *gin.Context) {
+	w, r := c.Writer, c.Request
+	ctx := withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathToken)), nil)
+	w.Header().Set("Cache-Control", "no-store")
+	empty := fosite.NewAccessRequest(&Session{})
+	if r.Method != http.MethodPost {
+		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The token endpoint accepts POST only."))
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The request body is not a valid application/x-www-form-urlencoded form."))
+		return
+	}
+	gt := r.PostForm.Get("grant_type")
+	switch {
+	case gt == "":
+		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The grant_type parameter is missing."))
+		return
+	case !supportedGrants[gt]:
+		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrUnsupportedGrantType.WithHintf("The grant_type '%s' is not supported; use authorization_code, refresh_token or client_credentials.", gt))
+		return
+	}
+	proof, err := s.verifyProof(ctx, r, s.url(pathToken), dpop.VerifyOptions{})
+	if err != nil {
+		s.writeProofError(ctx, w, err, func(e error) { s.provider.WriteAccessError(ctx, w, empty, e) })
+		return
+	}
+	ctx = context.WithValue(ctx, ctxProof, proof)
+	ar, err := s.provider.NewAccessRequest(ctx, r, &Session{})
+	if err != nil {
+		s.logServerError("token", err)
+		s.provider.WriteAccessError(ctx, w, orEmpty(ar, empty), explainGrantError(gt, err))
+		return
+	}
+	resp, err := s.provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		s.logServerError("token", err)
+		s.provider.WriteAccessError(ctx, w, ar, explainGrantError(gt, err))
+		return
+	}
+	if s.cfg.DPoPRequireNonce {
+		w.Header().Set("DPoP-Nonce", s.nonces.Nonce())
+	}
+	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+func orEmpty(ar fosite.AccessRequester, empty fosite.AccessRequester) fosite.AccessRequester {
+	if ar == nil {
+		return empty
+	}
+	return ar
+}
+
+// explainGrantError adds hints fosite leaves out for an unknown or expired code.
+func explainGrantError(grant string, err error) error {
+	var rfc *fosite.RFC6749Error
+	if !errors.As(err, &rfc) || rfc.HintField != "" || rfc.ErrorField != fosite.ErrInvalidGrant.ErrorField || grant != "authorization_code" {
+		return err
+	}
+	switch {
+	case errors.Is(err, fosite.ErrTokenExpired):
+		return fosite.ErrInvalidGrant.WithHint("The authorization code has expired.").WithWrap(err)
+	case errors.Is(err, fosite.ErrNotFound):
+		return fosite.ErrInvalidGrant.WithHint("The authorization code is not valid.").WithWrap(err)
+	}
+	return err
+}
+
+func proofFrom(ctx context.Context) *dpop.Proof {
+	p, _ := ctx.Value(ctxProof).(*dpop.Proof)
+	return p
+}
+
+func sessionOf(r fosite.Requester) *Session {
+	if s, ok := r.GetSession().(*Session); ok && s != nil {
+		return s
+	}
+	return nil
+}
+
+// bindingHandler runs after fosite's code and client_credentials handlers:
+// it binds the tokens to the DPoP proof's key, checks a dpop_jkt-bound code,
+// grants client_credentials scopes, and adds token_type DPoP,
+// authorization_details and the id_token to the response.
+type bindingHandler struct{ s *Server }
+
+var _ fosite.TokenEndpointHandler = (*bindingHandler)(nil)
+
+func (h *bindingHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+func (h *bindingHandler) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
+	return r.GetGrantTypes().ExactOne("authorization_code") || r.GetGrantTypes().ExactOne("client_credentials")
+}
+
+func (h *bindingHandler) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	proof := proofFrom(ctx)
+	sess := sessionOf(r)
+	client := clientOf(r.GetClient())
+	if proof == nil || sess == nil || client == nil {
+		return fosite.ErrServerError.WithDebug("token request without DPoP proof, session or client")
+	}
+	if r.GetGrantTypes().ExactOne("authorization_code") {
+		if sess.CodeJKT != "" && sess.CodeJKT != proof.JKT {
+			return errDPoPProof("The DPoP proof key is not the key the authorization code is bound to (dpop_jkt).")
+		}
+	} else {
+		for _, sc := range r.GetRequestedScopes() {
+			if sc == "openid" {
+				return fosite.ErrInvalidScope.WithHint("Scope 'openid' cannot be requested with client_credentials.")
+			}
+			r.GrantScope(sc)
+		}
+		sess.ClientID = client.ID
+		sess.PartnerID = client.PartnerID
+		sess.Environment = client.Environment
+	}
+	sess.JKT = proof.JKT
+	return nil
+}
+
+func (h *bindingHandler) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	sess := sessionOf(r)
+	resp.SetTokenType("DPoP")
+	if len(sess.AuthorizationDetails) > 0 {
+		resp.SetExtra("authorization_details", sess.AuthorizationDetails)
+	}
+	if r.GetGrantTypes().ExactOne("authorization_code") && r.GetGrantedScopes().Has("openid") {
+		idt, err := h.s.idToken(ctx, r)
+		if err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		resp.SetExtra("id_token", idt)
+	}
+	return nil
+}
+
+// idToken signs the OpenID Connect id_token (ES256) for a code grant.
+func (s *Server) idToken(ctx context.Context, r fosite.Requester) (string, error) {
+	sess := sessionOf(r)
+	kid, key, err := s.deps.Keys.Signing(ctx, "ES256")
+	if err != nil {
+		return "", err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	claims := map[string]any{
+		"iss": s.cfg.Issuer,
+		"sub": s.pairwiseSubject(sess.PartnerID, sess.Subject),
+		"aud": r.GetClient().GetID(),
+		"iat": now.Unix(),
+		"exp": now.Add(s.cfg.AccessTokenLifetime).Unix(),
+	}
+	if !sess.AuthTime.IsZero() {
+		claims["auth_time"] = sess.AuthTime.Unix()
+	}
+	if sess.Nonce != "" {
+		claims["nonce"] = sess.Nonce
+	}
+	if sess.ACR != "" {
+		claims["acr"] = sess.ACR
+	}
+	return jwt.Signed(signer).Claims(claims).Serialize()
+}
+
+// refreshHandler is Bankbridge's refresh_token grant: bound to the client and
+// the DPoP key; rotation only when Config.RotateRefreshTokens, with a grace
+// window for retries and revocation of the whole grant on later reuse.
+type refreshHandler struct{ s *Server }
+
+var _ fosite.TokenEndpointHandler = (*refreshHandler)(nil)
+
+func (h *refreshHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+func (h *refreshHandler) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
+	return r.GetGrantTypes().ExactOne("refresh_token")
+}
+
+func (h *refreshHandler) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	s := h.s
+	token := r.GetRequestForm().Get("refresh_token")
+	if token == "" {
+		return fosite.ErrInvalidRequest.WithHint("The refresh_token parameter is missing.")
+	}
+	sig := s.strategy.RefreshTokenSignature(ctx, token)
+	row, err := s.store.get(ctx, kindRefresh, sig)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The refresh token is malformed or not valid.")
+	} else if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	orig, err := s.store.decodeRequest(ctx, row.Request, nil)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if err := s.strategy.ValidateRefreshToken(ctx, orig, token); err != nil {
+		if errors.Is(err, fosite.ErrTokenExpired) {
+			return fosite.ErrInvalidGrant.WithHint("The refresh token expired.")
+		}
+		return fosite.ErrInvalidGrant.WithHint("The refresh token is malformed or not valid.")
+	}
+	if orig.GetClient().GetID() != r.GetClient().GetID() {
+		return fosite.ErrInvalidGrant.WithHint("The refresh token was issued to another client.")
+	}
+	if !row.Active {
+		inGrace := s.cfg.RotateRefreshTokens && row.RotatedAt != nil && s.now().Sub(*row.RotatedAt) <= s.cfg.RefreshGraceWindow
+		switch {
+		case inGrace:
+		case row.RotatedAt != nil:
+			if err := s.store.RevokeGrant(ctx, row.RequestID); err != nil {
+				return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			}
+			return fosite.ErrInvalidGrant.WithHint("The refresh token was already used; every token of this grant is now revoked.")
+		default:
+			return fosite.ErrInvalidGrant.WithHint("The refresh token has been revoked.")
+		}
+	}
+	sess := orig.GetSession().(*Session)
+	proof := proofFrom(ctx)
+	if proof == nil || proof.JKT != sess.JKT {
+		return errDPoPProof("The DPoP proof key is not the key the refresh token is bound to.")
+	}
+	if s.deps.Consents != nil {
+		for _, id := range sess.consentIDs() {
+			ok, err := s.deps.Consents.Active(ctx, id)
+			if err != nil {
+				return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			}
+			if !ok {
+				return fosite.ErrInvalidGrant.WithHintf("The consent '%s' behind this grant is no longer active.", id)
+			}
+		}
+	}
+	granted := orig.GetGrantedScopes()
+	for _, sc := range r.GetRequestedScopes() {
+		if !granted.Has(sc) {
+			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not granted to this refresh token.", sc)
+		}
+	}
+	r.SetID(orig.GetID())
+	ns := sess.Clone().(*Session)
+	now := s.now()
+	ns.SetExpiresAt(fosite.AccessToken, now.Add(s.cfg.AccessTokenLifetime).Round(time.Second))
+	ns.SetExpiresAt(fosite.RefreshToken, sess.GetExpiresAt(fosite.RefreshToken))
+	if s.cfg.RotateRefreshTokens {
+		ns.SetExpiresAt(fosite.RefreshToken, now.Add(s.cfg.RefreshTokenLifetime).Round(time.Second))
+	}
+	r.SetSession(ns)
+	r.SetRequestedScopes(orig.GetRequestedScopes())
+	for _, sc := range granted {
+		r.GrantScope(sc)
+	}
+	return nil
+}
+
+func (h *refreshHandler) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
+	if !h.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	s := h.s
+	access, accessSig, err := s.strategy.GenerateAccessToken(ctx, r)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	storeReq := r.Sanitize(nil)
+	storeReq.SetID(r.GetID())
+	ctx, err = s.store.BeginTX(ctx)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	defer func() {
+		if err != nil {
+			_ = s.store.Rollback(ctx)
+		}
+	}()
+	if s.cfg.RotateRefreshTokens {
+		oldSig := s.strategy.RefreshTokenSignature(ctx, r.GetRequestForm().Get("refresh_token"))
+		if err = s.store.RotateRefreshToken(ctx, r.GetID(), oldSig); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		refresh, refreshSig, gerr := s.strategy.GenerateRefreshToken(ctx, r)
+		if gerr != nil {
+			err = gerr
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		if err = s.store.CreateRefreshTokenSession(ctx, refreshSig, accessSig, storeReq); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		resp.SetExtra("refresh_token", refresh)
+	}
+	if err = s.store.CreateAccessTokenSession(ctx, accessSig, storeReq); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if err = s.store.Commit(ctx); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	sess := sessionOf(r)
+	resp.SetAccessToken(access)
+	resp.SetTokenType("DPoP")
+	resp.SetExpiresIn(sess.GetExpiresAt(fosite.AccessToken).Sub(s.now()).Round(time.Second))
+	resp.SetScopes(r.GetGrantedScopes())
+	if len(sess.AuthorizationDetails) > 0 {
+		resp.SetExtra("authorization_details", sess.AuthorizationDetails)
+	}
+	return nil
+}
+
+// handleRevoke is RFC 7009 revocation: private_key_jwt, own tokens only.
+func (s *Server) handleRevoke(c *gin.Context) {
+	w, r := c.Writer, c.Request
+	ctx := withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathRevoke)), nil)
+	w.Header().Set("Cache-Control", "no-store")
+	empty := fosite.NewAccessRequest(&Session{})
+	if err := r.ParseForm(); err != nil {
+		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The request body is not a valid application/x-www-form-urlencoded form."))
+		return
+	}
+	client, err := s.authenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		s.provider.WriteAccessError(ctx, w, empty, err)
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
+		return
+	}
+	hint := fosite.TokenType(r.PostForm.Get("token_type_hint"))
+	err = s.revoker.RevokeToken(ctx, token, hint, client)
+	if errors.Is(err, fosite.ErrUnauthorizedClient) || errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrUnknownRequest) {
+		// RFC 7009 §2.2: an unknown token, or another client's, is answered
+		// 200 and left alone.
+		err = nil
+	}
+	s.provider.WriteRevocationResponse(ctx, w, err)
+}
+
+// handleIntrospect is RFC 7662 introspection: private_key_jwt, own tokens
+// only; the answer carries cnf.jkt and authorization_details.
+func (s *Server) handleIntrospect(c *gin.Context) {
+	w, r := c.Writer, c.Request
+	ctx := withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathIntrospect)), nil)
+	w.Header().Set("Cache-Control", "no-store")
+	empty := fosite.NewAccessRequest(&Session{})
+	if err := r.ParseForm(); err != nil {
+		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The request body is not a valid application/x-www-form-urlencoded form."))
+		return
+	}
+	client, err := s.authenticate(ctx, r, r.PostForm)
+	if err != nil {
+		s.provider.WriteAccessError(ctx, w, empty, err)
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
+		return
+	}
+	out := s.introspect(ctx, client, token, r.PostForm.Get("token_type_hint"))
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) introspect(ctx context.Context, client *Client, token, hint string) map[string]any {
+	inactive := map[string]any{"active": false}
+	kinds := []string{kindAccess, kindRefresh}
+	if hint == "refresh_token" {
+		kinds = []string{kindRefresh, kindAccess}
+	}
+	sig := s.strategy.AccessTokenSignature(ctx, token)
+	for _, kind := range kinds {
+		row, err := s.store.get(ctx, kind, sig)
+		if err != nil {
+			continue
+		}
+		if !row.Active || row.ClientID != client.ID || !row.ExpiresAt.After(s.now()) {
+			return inactive
+		}
+		if err := s.strategy.enigma.Validate(ctx, token); err != nil {
+			return inactive
+		}
+		req, err := s.store.decodeRequest(ctx, row.Request, nil)
+		if err != nil {
+			return inactive
+		}
+		sess := sessionOf(req)
+		if s.deps.Consents != nil {
+			for _, id := range sess.consentIDs() {
+				if ok, err := s.deps.Consents.Active(ctx, id); err != nil || !ok {
+					return inactive
+				}
+			}
+		}
+		out := map[string]any{
+			"active":    true,
+			"client_id": row.ClientID,
+			"scope":     row.Scopes,
+			"exp":       row.ExpiresAt.Unix(),
+			"iat":       row.RequestedAt.Unix(),
+			"iss":       s.cfg.Issuer,
+		}
+		if kind == kindAccess {
+			out["token_type"] = "DPoP"
+			out["cnf"] = map[string]string{"jkt": row.JKT}
+		} else {
+			out["token_type"] = "refresh_token"
+			out["cnf"] = map[string]string{"jkt": sess.JKT}
+		}
+		if sess.Subject != "" {
+			out["sub"] = s.pairwiseSubject(sess.PartnerID, sess.Subject)
+		}
+		if len(sess.AuthorizationDetails) > 0 {
+			out["authorization_details"] = sess.AuthorizationDetails
+		}
+		return out
+	}
+	return inactive
+}
+
+// hasScope reports whether the space-separated list has s.
+func hasScope(list, s string) bool {
+	for _, x := range strings.Fields(list) {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,370 @@
+package partners
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth"
+)
+
+// Dynamic client registration (RFC 7591) and management (RFC 7592).
+
+// Initial access token lifetimes.
+const (
+	DefaultInitialTokenTTL = time.Hour
+	MaxInitialTokenTTL     = 30 * 24 * time.Hour
+)
+
+// RFC 7591 §3.2.2 error codes (and RFC 6750 invalid_token for bad bearer tokens).
+const (
+	ErrInvalidClientMetadata = "invalid_client_metadata"
+	ErrInvalidRedirectURI    = "invalid_redirect_uri"
+	ErrInvalidToken          = "invalid_token"
+	ErrAccessDenied          = "access_denied"
+)
+
+// RegistrationError is a refusal of the registration endpoints, rendered as
+// {"error": Code, "error_description": Description} with Status.
+type RegistrationError struct {
+	Status      int
+	Code        string
+	Description string
+}
+
+func (e *RegistrationError) Error() string { return e.Code + ": " + e.Description }
+
+func regErr(status int, code, format string, args ...any) *RegistrationError {
+	return &RegistrationError{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// ClientMetadata is the RFC 7591 §2 metadata Bankbridge understands; other
+// members are ignored (RFC 7591 §2).
+type ClientMetadata struct {
+	ClientID                    string          `json:"client_id,omitempty"` // RFC 7592 update only
+	RedirectURIs                []string        `json:"redirect_uris"`
+	ClientName                  string          `json:"client_name,omitempty"`
+	Scope                       string          `json:"scope,omitempty"`
+	JWKS                        json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                     string          `json:"jwks_uri,omitempty"`
+	TokenEndpointAuthMethod     string          `json:"token_endpoint_auth_method,omitempty"`
+	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
+	GrantTypes                  []string        `json:"grant_types,omitempty"`
+	ResponseTypes               []string        `json:"response_types,omitempty"`
+}
+
+// ClientInformation is the RFC 7591 §3.2.1 / RFC 7592 §3 response.
+type ClientInformation struct {
+	ClientID                    string          `json:"client_id"`
+	ClientIDIssuedAt            int64           `json:"client_id_issued_at"`
+	ClientName                  string          `json:"client_name"`
+	RedirectURIs                []string        `json:"redirect_uris"`
+	Scope                       string          `json:"scope"`
+	JWKS                        json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                     string          `json:"jwks_uri,omitempty"`
+	TokenEndpointAuthMethod     string          `json:"token_endpoint_auth_method"`
+	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
+	GrantTypes                  []string        `json:"grant_types"`
+	ResponseTypes               []string        `json:"response_types"`
+	Environment                 string          `json:"environment"` // Bankbridge extension
+	RegistrationAccessToken     string          `json:"registration_access_token,omitempty"`
+	RegistrationClientURI       string          `json:"registration_client_uri,omitempty"`
+}
+
+var (
+	allowedGrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
+	defaultScopes     = []string{"openid", "accounts"}
+)
+
+// parseMetadata checks metadata and turns it into app fields.
+func parseMetadata(body []byte, env string) (*ClientMetadata, *AppInput, error) {
+	var md ClientMetadata
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&md); err != nil {
+		return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "the body is not a JSON object of client metadata: %v", err)
+	}
+	if dec.More() {
+		return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "the body holds more than one JSON value")
+	}
+	if err := ValidateRedirectURIs(env, md.RedirectURIs); err != nil {
+		return nil, nil, regErr(http.StatusBadRequest, ErrInvalidRedirectURI, "%s", detailOf(err))
+	}
+	if m := md.TokenEndpointAuthMethod; m != "" && m != "private_key_jwt" {
+		return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "token_endpoint_auth_method must be private_key_jwt, got %q", m)
+	}
+	if a := md.TokenEndpointAuthSigningAlg; a != "" && a != "ES256" && a != "PS256" {
+		return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "token_endpoint_auth_signing_alg must be ES256 or PS256, got %q", a)
+	}
+	for _, g := range md.GrantTypes {
+		ok := false
+		for _, a := range allowedGrantTypes {
+			ok = ok || g == a
+		}
+		if !ok {
+			return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "grant_types: %q is not supported (use %s)", g, strings.Join(allowedGrantTypes, ", "))
+		}
+	}
+	for _, r := range md.ResponseTypes {
+		if r != "code" {
+			return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "response_types: %q is not supported (use code)", r)
+		}
+	}
+	scopes := strings.Fields(md.Scope)
+	if md.Scope == "" {
+		scopes = defaultScopes
+	}
+	name := strings.TrimSpace(md.ClientName)
+	if name == "" {
+		name = "Registered client"
+	}
+	in := &AppInput{Name: name, Environment: env, RedirectURIs: md.RedirectURIs, Scopes: scopes, JWKS: md.JWKS, JWKSURI: md.JWKSURI}
+	a := in.app("", time.Time{})
+	if err := a.Validate(); err != nil {
+		return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "%s", detailOf(err))
+	}
+	return &md, in, nil
+}
+
+func (s *Service) clientInfo(a *App, md *ClientMetadata) *ClientInformation {
+	ci := &ClientInformation{ClientID: a.ID, ClientIDIssuedAt: a.CreatedAt.Unix(), ClientName: a.Name,
+		RedirectURIs: a.RedirectURIs, Scope: strings.Join(a.Scopes, " "), JWKSURI: a.JWKSURI,
+		TokenEndpointAuthMethod: "private_key_jwt", GrantTypes: allowedGrantTypes, ResponseTypes: []string{"code"},
+		Environment: a.Environment}
+	if a.JWKS != "" {
+		ci.JWKS = json.RawMessage(a.JWKS)
+	}
+	if md != nil {
+		ci.TokenEndpointAuthSigningAlg = md.TokenEndpointAuthSigningAlg
+		if len(md.GrantTypes) > 0 {
+			ci.GrantTypes = md.GrantTypes
+		}
+	}
+	return ci
+}
+
+// IssueInitialAccessToken issues a single-use RFC 7591 initial access token
+// for registering one app of env for the member's partner, valid for ttl
+// (0 = DefaultInitialTokenTTL). The token is returned once; only its hash is
+// kept. Errors: CodeNotFound, CodeForbidden, CodeValidation, CodeInvalidState
+// (production before live).
+func (s *Service) IssueInitialAccessToken(ctx context.Context, userID, partnerID, env string, ttl time.Duration) (string, time.Time, error) {
+	if ttl == 0 {
+		ttl = DefaultInitialTokenTTL
+	}
+	if ttl < time.Minute || ttl > MaxInitialTokenTTL {
+		return "", time.Time{}, invalid("ttl must be between 1 minute and 30 days")
+	}
+	if env != oauth.EnvSandbox && env != oauth.EnvProduction {
+		return "", time.Time{}, invalid("environment must be sandbox or production, got %q", env)
+	}
+	token, hash := newToken("bbiat_")
+	now := s.clock()
+	t := &InitialAccessToken{TokenHash: hash, PartnerID: partnerID, Environment: env, CreatedBy: userID,
+		ExpiresAt: now.Add(ttl), CreatedAt: now}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		p, _, err := s.requireMember(tx, userID, partnerID, appAction(env), false)
+		if err != nil {
+			return err
+		}
+		if err := checkAppAllowed(p, env); err != nil {
+			return err
+		}
+		if err := t.Validate(); err != nil {
+			return err
+		}
+		if err := tx.Create(t).Error; err != nil {
+			return internal(err, "create initial access token")
+		}
+		return s.audit(ctx, tx, userActor(userID), "dcr.initial_token_issued", "partner", partnerID, partnerID,
+			map[string]any{"environment": env, "expires_at": t.ExpiresAt})
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return token, t.ExpiresAt, nil
+}
+
+// RegisterClient registers an app from RFC 7591 metadata with an initial
+// access token (used up on success only). It returns the client information
+// with a registration_access_token and registration_client_uri. Errors:
+// *RegistrationError (invalid_token 401, invalid_redirect_uri and
+// invalid_client_metadata 400, access_denied 403).
+func (s *Service) RegisterClient(ctx context.Context, initialToken string, metadata []byte) (*ClientInformation, error) {
+	var (
+		app *App
+		md  *ClientMetadata
+		rat string
+	)
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var t InitialAccessToken
+		if err := s.forUpdate(tx).Where("token_hash = ?", hashToken(initialToken)).Take(&t).Error; err != nil {
+			if isNotFound(err) {
+				return regErr(http.StatusUnauthorized, ErrInvalidToken, "the initial access token is not valid")
+			}
+			return internal(err, "load initial access token")
+		}
+		now := s.clock()
+		if t.UsedAt != nil {
+			return regErr(http.StatusUnauthorized, ErrInvalidToken, "the initial access token was already used")
+		}
+		if !now.Before(t.ExpiresAt) {
+			return regErr(http.StatusUnauthorized, ErrInvalidToken, "the initial access token has expired")
+		}
+		var in *AppInput
+		var err error
+		if md, in, err = parseMetadata(metadata, t.Environment); err != nil {
+			return err
+		}
+		p, err := s.loadPartner(tx, t.PartnerID, false)
+		if err != nil {
+			return err
+		}
+		if err := checkAppAllowed(p, t.Environment); err != nil {
+			return regErr(http.StatusForbidden, ErrAccessDenied, "%s", detailOf(err))
+		}
+		app = in.app(p.ID, now)
+		if err := s.insertApp(ctx, tx, app, userActor(t.CreatedBy)); err != nil {
+			return err
+		}
+		if err := tx.Model(&InitialAccessToken{}).Where("token_hash = ?", t.TokenHash).
+			Updates(map[string]any{"used_at": now, "used_for": app.ID}).Error; err != nil {
+			return internal(err, "use initial access token")
+		}
+		var h string
+		rat, h = newToken("bbrat_")
+		if err := tx.Create(&RegistrationAccessToken{AppID: app.ID, TokenHash: h, CreatedAt: now}).Error; err != nil {
+			return internal(err, "create registration access token")
+		}
+		return s.audit(ctx, tx, userActor(t.CreatedBy), "dcr.client_registered", "app", app.ID, p.ID, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	ci := s.clientInfo(app, md)
+	ci.RegistrationAccessToken, ci.RegistrationClientURI = rat, s.regURL+"/"+app.ID
+	return ci, nil
+}
+
+// registeredApp resolves a registration access token for clientID.
+func (s *Service) registeredApp(tx *gorm.DB, regToken, clientID string, lock bool) (*App, error) {
+	var t RegistrationAccessToken
+	err := tx.Where("token_hash = ?", hashToken(regToken)).Take(&t).Error
+	if err != nil && !isNotFound(err) {
+		return nil, internal(err, "load registration access token")
+	}
+	if err != nil || t.AppID != clientID {
+		return nil, regErr(http.StatusUnauthorized, ErrInvalidToken, "the registration access token is not valid for this client")
+	}
+	var a App
+	q := tx
+	if lock {
+		q = s.forUpdate(tx)
+	}
+	if err := q.Where("id = ?", clientID).Take(&a).Error; err != nil {
+		if isNotFound(err) {
+			return nil, regErr(http.StatusUnauthorized, ErrInvalidToken, "the registration access token is not valid for this client")
+		}
+		return nil, internal(err, "load app")
+	}
+	if a.Status == AppRevoked {
+		return nil, regErr(http.StatusUnauthorized, ErrInvalidToken, "the client has been deleted")
+	}
+	return &a, nil
+}
+
+// ReadClient returns a registered client's information (RFC 7592 §2.1).
+// Errors: *RegistrationError invalid_token.
+func (s *Service) ReadClient(ctx context.Context, regToken, clientID string) (*ClientInformation, error) {
+	a, err := s.registeredApp(s.db.WithContext(ctx), regToken, clientID, false)
+	if err != nil {
+		return nil, err
+	}
+	ci := s.clientInfo(a, nil)
+	ci.RegistrationClientURI = s.regURL + "/" + a.ID
+	return ci, nil
+}
+
+// UpdateClient replaces a registered client's metadata (RFC 7592 §2.2): name,
+// redirect URIs, scopes and keys. Errors: *RegistrationError.
+func (s *Service) UpdateClient(ctx context.Context, regToken, clientID string, metadata []byte) (*ClientInformation, error) {
+	var (
+		a  *App
+		md *ClientMetadata
+	)
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var err error
+		if a, err = s.registeredApp(tx, regToken, clientID, true); err != nil {
+			return err
+		}
+		var in *AppInput
+		if md, in, err = parseMetadata(metadata, a.Environment); err != nil {
+			return err
+		}
+		if md.ClientID != "" && md.ClientID != clientID {
+			return regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "client_id in the body does not match the URL")
+		}
+		if err := s.applyUpdate(ctx, tx, a, AppUpdate{Name: in.Name, RedirectURIs: in.RedirectURIs, Scopes: in.Scopes}, systemActor("dcr:"+a.ID)); err != nil {
+			return err
+		}
+		a.JWKS, a.JWKSURI = compactJWKS(in.JWKS), in.JWKSURI
+		return internal(tx.Model(&App{}).Where("id = ?", a.ID).Updates(map[string]any{"jwks": a.JWKS, "jwks_uri": a.JWKSURI}).Error, "update keys")
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cache.invalidateApp(clientID)
+	ci := s.clientInfo(a, md)
+	ci.RegistrationClientURI = s.regURL + "/" + a.ID
+	return ci, nil
+}
+
+// DeleteClient revokes a registered client (RFC 7592 §2.3) and its
+// registration access token; its OAuth tokens are revoked after commit.
+// Errors: *RegistrationError invalid_token.
+func (s *Service) DeleteClient(ctx context.Context, regToken, clientID string) error {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		a, err := s.registeredApp(tx, regToken, clientID, true)
+		if err != nil {
+			return err
+		}
+		if err := tx.Where("app_id = ?", a.ID).Delete(&RegistrationAccessToken{}).Error; err != nil {
+			return internal(err, "delete registration access token")
+		}
+		return s.setAppStatus(ctx, tx, a, AppRevoked, "deleted through RFC 7592", systemActor("dcr:"+a.ID))
+	})
+	if err != nil {
+		return err
+	}
+	s.afterAppsChanged(ctx, clientID)
+	return nil
+}
+
+// asRegistrationError maps any error to a registration error (validation
+// problems become invalid_client_metadata; anything else is a server error).
+func asRegistrationError(err error) *RegistrationError {
+	var re *RegistrationError
+	if errors.As(err, &re) {
+		return re
+	}
+	var p *problem.Error
+	if errors.As(err, &p) && p.Code == problem.CodeValidation {
+		return regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "%s", p.Detail)
+	}
+	return regErr(http.StatusInternalServerError, "server_error", "the registration could not be completed")
+}
+
+func detailOf(err error) string {
+	var p *problem.Error
+	if errors.As(err, &p) {
+		return p.Detail
+	}
+	return err.Error()
+}

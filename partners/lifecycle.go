@@ -1,0 +1,560 @@
+package partners
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth"
+)
+
+// StartReview moves an application into review (applied → under_review).
+// Errors: CodeForbidden, CodeNotFound, CodeInvalidState.
+func (s *Service) StartReview(ctx context.Context, staffID, partnerID string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := s.requireStaff(tx, staffID, ActApplicationsReview); err != nil {
+			return err
+		}
+		p, err := s.loadPartner(tx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		return s.setStatus(ctx, tx, p, StatusUnderReview, "", staffActor(staffID), "start a review", StatusApplied)
+	})
+}
+
+// RecordDueDiligence records (or replaces) the scorecard for the partner's
+// current application while it is under review. The scorecard's decision
+// fields are ignored (see DecideApplication). Errors: CodeForbidden,
+// CodeNotFound, CodeValidation, CodeInvalidState.
+func (s *Service) RecordDueDiligence(ctx context.Context, staffID, partnerID string, dd DueDiligence) (*DueDiligence, error) {
+	dd.Decision, dd.Reasons, dd.DecidedBy, dd.DecidedAt = "", "", "", nil
+	if err := dd.Validate(); err != nil {
+		return nil, err
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := s.requireStaff(tx, staffID, ActDueDiligence); err != nil {
+			return err
+		}
+		p, err := s.loadPartner(tx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		if p.Status != StatusUnderReview {
+			return invalidState("record due diligence", p.Status, StatusUnderReview)
+		}
+		var app Application
+		if err := tx.Where("partner_id = ?", partnerID).Order("submitted_at DESC").Take(&app).Error; err != nil {
+			return internal(err, "load application")
+		}
+		now := s.clock()
+		var old DueDiligence
+		err = tx.Where("application_id = ?", app.ID).Take(&old).Error
+		switch {
+		case err == nil:
+			dd.ID, dd.CreatedAt = old.ID, old.CreatedAt
+		case isNotFound(err):
+			dd.ID, dd.CreatedAt = ids.New("ddr"), now
+		default:
+			return internal(err, "load due diligence")
+		}
+		dd.PartnerID, dd.ApplicationID, dd.ReviewerID, dd.UpdatedAt = partnerID, app.ID, staffID, now
+		if err := tx.Save(&dd).Error; err != nil {
+			return internal(err, "save due diligence")
+		}
+		return s.audit(ctx, tx, staffActor(staffID), "due_diligence.recorded", "due_diligence", dd.ID, partnerID,
+			map[string]any{"score": dd.Score(), "licence_verified": dd.LicenceVerified, "aml_result": string(dd.AMLResult)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &dd, nil
+}
+
+// DueDiligenceFor returns the scorecard of the partner's latest application,
+// or CodeNotFound.
+func (s *Service) DueDiligenceFor(ctx context.Context, partnerID string) (*DueDiligence, error) {
+	var dd DueDiligence
+	err := s.db.WithContext(ctx).Where("partner_id = ?", partnerID).Order("created_at DESC").Take(&dd).Error
+	if err != nil {
+		if isNotFound(err) {
+			return nil, notFound("due diligence for partner", partnerID)
+		}
+		return nil, internal(err, "load due diligence")
+	}
+	return &dd, nil
+}
+
+// DecideApplication approves (under_review → approved) or rejects
+// (under_review → sandbox, reasons shown to the partner) an application.
+// Approval needs a recorded scorecard with the licence verified and AML clear;
+// rejection needs reasons. Errors: CodeForbidden, CodeNotFound,
+// CodeValidation, CodeInvalidState.
+func (s *Service) DecideApplication(ctx context.Context, staffID, partnerID string, decision Decision, reasons string) error {
+	reasons = strings.TrimSpace(reasons)
+	switch decision {
+	case DecisionApproved:
+	case DecisionRejected:
+		if reasons == "" {
+			return invalid("reasons are required to reject an application (the partner sees them)")
+		}
+	default:
+		return invalid("decision must be approved or rejected, got %q", decision)
+	}
+	if err := checkLen("reasons", reasons, 0, 4000); err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := s.requireStaff(tx, staffID, ActApplicationsDecide); err != nil {
+			return err
+		}
+		p, err := s.loadPartner(tx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		if p.Status != StatusUnderReview {
+			return invalidState("decide the application", p.Status, StatusUnderReview)
+		}
+		var dd DueDiligence
+		ddErr := tx.Where("partner_id = ?", partnerID).Order("created_at DESC").Take(&dd).Error
+		if ddErr != nil && !isNotFound(ddErr) {
+			return internal(ddErr, "load due diligence")
+		}
+		if decision == DecisionApproved {
+			switch {
+			case ddErr != nil:
+				return problem.New(problem.CodeInvalidState, "cannot approve: no due diligence scorecard recorded")
+			case !dd.LicenceVerified:
+				return problem.New(problem.CodeInvalidState, "cannot approve: the licence is not verified")
+			case dd.AMLResult != AMLClear:
+				return problem.New(problem.CodeInvalidState, "cannot approve: AML screening is %s (needs clear)", dd.AMLResult)
+			}
+		}
+		if ddErr == nil {
+			now := s.clock()
+			if err := tx.Model(&DueDiligence{}).Where("id = ?", dd.ID).Updates(map[string]any{
+				"decision": decision, "reasons": reasons, "decided_by": staffID, "decided_at": now, "updated_at": now}).Error; err != nil {
+				return internal(err, "record decision")
+			}
+		}
+		if err := s.audit(ctx, tx, staffActor(staffID), "application."+string(decision), "partner", partnerID, partnerID,
+			map[string]any{"reasons": reasons}); err != nil {
+			return err
+		}
+		to := StatusApproved
+		if decision == DecisionRejected {
+			to = StatusSandbox
+		}
+		return s.setStatus(ctx, tx, p, to, reasons, staffActor(staffID), "decide the application", StatusUnderReview)
+	})
+}
+
+// MarkContracted moves an approved partner to contracted (called by contracts
+// when a contract becomes active). Errors: CodeNotFound, CodeInvalidState.
+func (s *Service) MarkContracted(ctx context.Context, partnerID string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		p, err := s.loadPartner(tx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		return s.setStatus(ctx, tx, p, StatusContracted, "", systemActor("contracts"), "mark contracted", StatusApproved)
+	})
+}
+
+// RecordCertification runs the certification checks (CertificationEvidence)
+// for a sandbox app of a contracted (or already certified) partner and keeps
+// the run; a passed run moves contracted → certified. Errors: CodeForbidden,
+// CodeNotFound, CodeInvalidState, CodeValidation (not a sandbox app),
+// CodeInternal (no evidence provider).
+func (s *Service) RecordCertification(ctx context.Context, staffID, partnerID, appID string) (*CertificationRun, error) {
+	_, _, _, ev := s.deps()
+	if ev == nil {
+		return nil, problem.New(problem.CodeInternal, "certification checks are not configured")
+	}
+	g := s.db.WithContext(ctx)
+	if _, err := s.requireStaff(g, staffID, ActCertification); err != nil {
+		return nil, err
+	}
+	p, err := s.loadPartner(g, partnerID, false)
+	if err != nil {
+		return nil, err
+	}
+	need := []Status{StatusContracted, StatusCertified}
+	if !statusIn(p.Status, need) {
+		return nil, invalidState("record a certification", p.Status, need...)
+	}
+	a, err := s.loadApp(g, partnerID, appID, false)
+	if err != nil {
+		return nil, err
+	}
+	if a.Environment != oauth.EnvSandbox {
+		return nil, invalid("certification runs against a sandbox app; %s is %s", a.ID, a.Environment)
+	}
+	started := s.clock()
+	checks, err := ev.Checks(ctx, partnerID, appID)
+	if err != nil {
+		return nil, internal(err, "run certification checks")
+	}
+	if checks == nil {
+		checks = []CertificationCheck{}
+	}
+	run := &CertificationRun{ID: ids.New("crt"), PartnerID: partnerID, AppID: appID, RunBy: staffID,
+		StartedAt: started, FinishedAt: s.clock(), Result: CertPassed, Checks: checks}
+	if len(checks) == 0 {
+		run.Result = CertFailed
+	}
+	for _, c := range checks {
+		if !c.Passed {
+			run.Result = CertFailed
+		}
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		p, err := s.loadPartner(tx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		if !statusIn(p.Status, need) {
+			return invalidState("record a certification", p.Status, need...)
+		}
+		if err := tx.Create(run).Error; err != nil {
+			return internal(err, "save certification run")
+		}
+		if err := s.audit(ctx, tx, staffActor(staffID), "certification."+run.Result, "certification_run", run.ID, partnerID,
+			map[string]any{"app_id": appID, "checks": len(checks)}); err != nil {
+			return err
+		}
+		if run.Result == CertPassed && p.Status == StatusContracted {
+			return s.setStatus(ctx, tx, p, StatusCertified, "", staffActor(staffID), "certify", StatusContracted)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// CertificationRuns lists a partner's certification runs, newest first.
+func (s *Service) CertificationRuns(ctx context.Context, partnerID string) ([]CertificationRun, error) {
+	var out []CertificationRun
+	err := s.db.WithContext(ctx).Where("partner_id = ?", partnerID).Order("started_at DESC, id").Find(&out).Error
+	return out, internal(err, "list certification runs")
+}
+
+func (s *Service) createApproval(ctx context.Context, tx *gorm.DB, kind, partnerID, staffID, reason string) (*ApprovalRequest, error) {
+	var n int64
+	if err := tx.Model(&ApprovalRequest{}).Where("partner_id = ? AND kind = ? AND status = ?", partnerID, kind, ApprovalPending).
+		Count(&n).Error; err != nil {
+		return nil, internal(err, "check pending approvals")
+	}
+	if n > 0 {
+		return nil, problem.New(problem.CodeConflict, "a %s request for partner %s is already pending", kind, partnerID)
+	}
+	r := &ApprovalRequest{ID: ids.New("apr"), Kind: kind, PartnerID: partnerID, RequestedBy: staffID,
+		RequestedAt: s.clock(), RequestReason: reason, Status: ApprovalPending}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if err := tx.Create(r).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return nil, problem.New(problem.CodeConflict, "a %s request for partner %s is already pending", kind, partnerID)
+		}
+		return nil, internal(err, "create approval request")
+	}
+	return r, s.audit(ctx, tx, staffActor(staffID), "approval.requested", "approval_request", r.ID, partnerID,
+		map[string]any{"kind": kind, "reason": reason})
+}
+
+// RequestGoLive is the maker step of go-live for a certified partner. Errors:
+// CodeForbidden, CodeNotFound, CodeInvalidState, CodeConflict (already pending).
+func (s *Service) RequestGoLive(ctx context.Context, staffID, partnerID string) (*ApprovalRequest, error) {
+	var r *ApprovalRequest
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := s.requireStaff(tx, staffID, ActGoLiveRequest); err != nil {
+			return err
+		}
+		p, err := s.loadPartner(tx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		if p.Status != StatusCertified {
+			return invalidState("request go-live", p.Status, StatusCertified)
+		}
+		r, err = s.createApproval(ctx, tx, KindGoLive, partnerID, staffID, "")
+		return err
+	})
+	return r, err
+}
+
+// RequestReinstate is the maker step of reinstating a suspended partner.
+// Errors: CodeForbidden, CodeNotFound, CodeInvalidState, CodeConflict.
+func (s *Service) RequestReinstate(ctx context.Context, staffID, partnerID, reason string) (*ApprovalRequest, error) {
+	if err := checkLen("reason", strings.TrimSpace(reason), 1, 2000); err != nil {
+		return nil, err
+	}
+	var r *ApprovalRequest
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := s.requireStaff(tx, staffID, ActReinstateRequest); err != nil {
+			return err
+		}
+		p, err := s.loadPartner(tx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		if p.Status != StatusSuspended {
+			return invalidState("request reinstatement", p.Status, StatusSuspended)
+		}
+		r, err = s.createApproval(ctx, tx, KindReinstate, partnerID, staffID, strings.TrimSpace(reason))
+		return err
+	})
+	return r, err
+}
+
+// ApproveGoLive is the checker step of go-live: certified → live. See DecideApproval.
+func (s *Service) ApproveGoLive(ctx context.Context, checkerStaffID, requestID string) error {
+	return s.DecideApproval(ctx, checkerStaffID, requestID, true, "")
+}
+
+// ApproveReinstate is the checker step of reinstatement: suspended → the
+// status the partner was suspended from. See DecideApproval.
+func (s *Service) ApproveReinstate(ctx context.Context, checkerStaffID, requestID string) error {
+	return s.DecideApproval(ctx, checkerStaffID, requestID, true, "")
+}
+
+// DecideApproval is the checker step of a maker-checker request. The checker
+// needs the kind's approve action and must not be the maker. Approving go-live
+// needs the partner certified, its latest certification run passed and, when
+// a ContractChecker is set, an active contract. Approving reinstatement
+// returns the partner to its previous status. Errors: CodeNotFound,
+// CodeForbidden, CodeMakerChecker, CodeInvalidState, CodeValidation
+// (rejecting without reasons).
+func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID string, approve bool, reasons string) error {
+	reasons = strings.TrimSpace(reasons)
+	if !approve && reasons == "" {
+		return invalid("reasons are required to reject a request")
+	}
+	_, _, contracts, _ := s.deps()
+	var partner string
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var r ApprovalRequest
+		if err := s.forUpdate(tx).Where("id = ?", requestID).Take(&r).Error; err != nil {
+			if isNotFound(err) {
+				return notFound("approval request", requestID)
+			}
+			return internal(err, "load approval request")
+		}
+		act := ActGoLiveApprove
+		if r.Kind == KindReinstate {
+			act = ActReinstateApprove
+		}
+		if _, err := s.requireStaff(tx, checkerStaffID, act); err != nil {
+			return err
+		}
+		if r.RequestedBy == checkerStaffID {
+			return problem.New(problem.CodeMakerChecker, "the %s request must be decided by another staff member than the one who made it", r.Kind)
+		}
+		if r.Status != ApprovalPending {
+			return problem.New(problem.CodeInvalidState, "approval request %s is already %s", r.ID, r.Status)
+		}
+		p, err := s.loadPartner(tx, r.PartnerID, true)
+		if err != nil {
+			return err
+		}
+		partner = p.ID
+		if approve {
+			switch r.Kind {
+			case KindGoLive:
+				if p.Status != StatusCertified {
+					return invalidState("approve go-live", p.Status, StatusCertified)
+				}
+				var run CertificationRun
+				err := tx.Where("partner_id = ?", p.ID).Order("started_at DESC, id DESC").Take(&run).Error
+				if err != nil && !isNotFound(err) {
+					return internal(err, "load certification")
+				}
+				if err != nil || run.Result != CertPassed {
+					return problem.New(problem.CodeInvalidState, "cannot approve go-live: the latest certification run has not passed")
+				}
+				if contracts != nil {
+					ok, err := contracts.HasActiveContract(ctx, p.ID)
+					if err != nil {
+						return internal(err, "check contract")
+					}
+					if !ok {
+						return problem.New(problem.CodeInvalidState, "cannot approve go-live: the partner has no active contract")
+					}
+				}
+			case KindReinstate:
+				if p.Status != StatusSuspended {
+					return invalidState("reinstate", p.Status, StatusSuspended)
+				}
+			}
+		}
+		now := s.clock()
+		status := ApprovalRejected
+		if approve {
+			status = ApprovalApproved
+		}
+		res := tx.Model(&ApprovalRequest{}).Where("id = ? AND status = ?", r.ID, ApprovalPending).Updates(map[string]any{
+			"status": status, "decided_by": checkerStaffID, "decided_at": now, "reasons": reasons})
+		if res.Error != nil {
+			return internal(res.Error, "decide approval request")
+		}
+		if err := s.audit(ctx, tx, staffActor(checkerStaffID), "approval."+status, "approval_request", r.ID, p.ID,
+			map[string]any{"kind": r.Kind, "maker": r.RequestedBy, "reasons": reasons}); err != nil {
+			return err
+		}
+		if !approve {
+			return nil
+		}
+		if r.Kind == KindGoLive {
+			return s.setStatus(ctx, tx, p, StatusLive, "", staffActor(checkerStaffID), "approve go-live", StatusCertified)
+		}
+		return s.setStatus(ctx, tx, p, p.SuspendedFrom, "", staffActor(checkerStaffID), "reinstate", StatusSuspended)
+	})
+	if err != nil {
+		return err
+	}
+	if partner != "" {
+		s.cache.invalidatePartner(partner)
+	}
+	return nil
+}
+
+// Approvals lists approval requests, optionally filtered by status, oldest first.
+func (s *Service) Approvals(ctx context.Context, status string) ([]ApprovalRequest, error) {
+	q := s.db.WithContext(ctx).Order("requested_at, id")
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	var out []ApprovalRequest
+	return out, internal(q.Find(&out).Error, "list approval requests")
+}
+
+// Suspend suspends a partner: no token is issued and no API call is served
+// for any of its apps from this moment (on this node at once; on other nodes
+// within the client cache TTL), and every token of its apps is revoked after
+// commit. Errors: CodeForbidden, CodeNotFound, CodeValidation (no reason),
+// CodeInvalidState (already suspended, terminated).
+func (s *Service) Suspend(ctx context.Context, staffID, partnerID, reason string) error {
+	return s.stopPartner(ctx, staffID, partnerID, reason, ActSuspend, StatusSuspended, "suspend")
+}
+
+// Terminate ends a partnership for good (from any status but terminated);
+// every token of its apps is revoked. Errors: as Suspend.
+func (s *Service) Terminate(ctx context.Context, staffID, partnerID, reason string) error {
+	return s.stopPartner(ctx, staffID, partnerID, reason, ActTerminate, StatusTerminated, "terminate")
+}
+
+func (s *Service) stopPartner(ctx context.Context, staffID, partnerID, reason string, act Action, to Status, op string) error {
+	reason = strings.TrimSpace(reason)
+	if err := checkLen("reason", reason, 1, 2000); err != nil {
+		return err
+	}
+	var appIDs []string
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := s.requireStaff(tx, staffID, act); err != nil {
+			return err
+		}
+		p, err := s.loadPartner(tx, partnerID, true)
+		if err != nil {
+			return err
+		}
+		if !CanTransition(p.Status, to) {
+			return problem.New(problem.CodeInvalidState, "cannot %s: partner is %s", op, p.Status)
+		}
+		if err := s.setStatus(ctx, tx, p, to, reason, staffActor(staffID), op); err != nil {
+			return err
+		}
+		if to == StatusTerminated {
+			if err := tx.Model(&ApprovalRequest{}).Where("partner_id = ? AND status = ?", partnerID, ApprovalPending).
+				Updates(map[string]any{"status": ApprovalRejected, "reasons": "partner terminated", "decided_at": s.clock()}).Error; err != nil {
+				return internal(err, "close approval requests")
+			}
+		}
+		return tx.Model(&App{}).Where("partner_id = ? AND status <> ?", partnerID, AppRevoked).Pluck("id", &appIDs).Error
+	})
+	if err != nil {
+		return err
+	}
+	s.cache.invalidatePartner(partnerID)
+	s.afterAppsChanged(ctx, appIDs...)
+	return nil
+}
+
+// SuspendApp suspends one app (tokens revoked after commit, app.suspended
+// published). Errors: CodeForbidden, CodeNotFound, CodeValidation,
+// CodeInvalidState (not active).
+func (s *Service) SuspendApp(ctx context.Context, staffID, appID, reason string) error {
+	reason = strings.TrimSpace(reason)
+	if err := checkLen("reason", reason, 1, 2000); err != nil {
+		return err
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := s.requireStaff(tx, staffID, ActSuspend); err != nil {
+			return err
+		}
+		a, err := s.appByID(tx, appID)
+		if err != nil {
+			return err
+		}
+		if a.Status != AppActive {
+			return problem.New(problem.CodeInvalidState, "cannot suspend app %s: it is %s", a.ID, a.Status)
+		}
+		return s.setAppStatus(ctx, tx, a, AppSuspended, reason, staffActor(staffID))
+	})
+	if err != nil {
+		return err
+	}
+	s.afterAppsChanged(ctx, appID)
+	return nil
+}
+
+// ReinstateApp returns a suspended app to active. Errors: CodeForbidden,
+// CodeNotFound, CodeInvalidState (not suspended).
+func (s *Service) ReinstateApp(ctx context.Context, staffID, appID string) error {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if _, err := s.requireStaff(tx, staffID, ActReinstateRequest); err != nil {
+			return err
+		}
+		a, err := s.appByID(tx, appID)
+		if err != nil {
+			return err
+		}
+		if a.Status != AppSuspended {
+			return problem.New(problem.CodeInvalidState, "cannot reinstate app %s: it is %s", a.ID, a.Status)
+		}
+		return s.setAppStatus(ctx, tx, a, AppActive, "", staffActor(staffID))
+	})
+	if err == nil {
+		s.cache.invalidateApp(appID)
+	}
+	return err
+}
+
+func (s *Service) appByID(tx *gorm.DB, appID string) (*App, error) {
+	var a App
+	if err := s.forUpdate(tx).Where("id = ?", appID).Take(&a).Error; err != nil {
+		if isNotFound(err) {
+			return nil, notFound("app", appID)
+		}
+		return nil, internal(err, "load app")
+	}
+	return &a, nil
+}
+
+// App returns any app by id (staff and internal callers), or CodeNotFound.
+func (s *Service) App(ctx context.Context, appID string) (*App, error) {
+	var a App
+	if err := s.db.WithContext(ctx).Where("id = ?", appID).Take(&a).Error; err != nil {
+		if isNotFound(err) {
+			return nil, notFound("app", appID)
+		}
+		return nil, internal(err, "load app")
+	}
+	return &a, nil
+}

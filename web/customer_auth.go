@@ -1,0 +1,65 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/bankbridge/bankbridge/oauth"
+)
+
+// CustomerAuth renders the bank customer's login and consent pages of the
+// authorization flow; it implements oauth.Pages.
+type CustomerAuth struct {
+	Renderer *Renderer
+	CSRF     CSRF
+}
+
+var _ oauth.Pages = (*CustomerAuth)(nil)
+
+// NewCustomerAuth returns the customer pages rendered by r, with cookies
+// marked Secure when secure is true.
+func NewCustomerAuth(r *Renderer, secure bool) *CustomerAuth {
+	return &CustomerAuth{Renderer: r, CSRF: CSRF{Secure: secure}}
+}
+
+func status(s int) int {
+	if s == 0 {
+		return http.StatusOK
+	}
+	return s
+}
+
+// Login implements oauth.Pages.
+func (c *CustomerAuth) Login(w http.ResponseWriter, r *http.Request, p oauth.LoginPage) {
+	c.Renderer.Render(w, status(p.Status), "customer/login", Page{
+		Title: "Log in to your bank", Area: "customer", CSRFToken: c.CSRF.Token(w, r), Error: p.Error, Data: p,
+	})
+}
+
+// Consent implements oauth.Pages.
+func (c *CustomerAuth) Consent(w http.ResponseWriter, r *http.Request, p oauth.ConsentPage) {
+	c.Renderer.Render(w, status(p.Status), "customer/consent", Page{
+		Title: "Allow " + p.ClientName + "?", Area: "customer", CSRFToken: c.CSRF.Token(w, r),
+		User: p.CustomerName, Error: p.Error, Data: p,
+	})
+}
+
+// Error implements oauth.Pages: the message in plain words, then the OAuth
+// error code and hint for the app's developer.
+func (c *CustomerAuth) Error(w http.ResponseWriter, r *http.Request, p oauth.ErrorPage) {
+	msg := p.Message
+	if p.Code != "" {
+		msg += " (For the app's developer: " + p.Code
+		if p.Hint != "" {
+			msg += " \u2014 " + p.Hint
+		}
+		msg += ")"
+	}
+	title := p.Title
+	if title == "" {
+		title = "Something went wrong"
+	}
+	c.Renderer.Render(w, status(p.Status), "error", Page{Title: title, Area: "error", Error: msg})
+}
+
+// CheckCSRF implements oauth.Pages.
+func (c *CustomerAuth) CheckCSRF(r *http.Request) bool { return c.CSRF.Verify(r) }
