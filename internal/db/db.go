@@ -74,9 +74,11 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 		// WAL lets readers run beside the single writer; busy_timeout makes writers
 		// queue instead of failing with SQLITE_BUSY; _txlock=immediate takes the write
-		// lock at BEGIN so read-then-write transactions cannot deadlock.
+		// lock at BEGIN so read-then-write transactions cannot deadlock. (No
+		// _time_format: this driver ignores _txlock when it is present, and its
+		// default already writes "2006-01-02 15:04:05.999999999-07:00".)
 		dsn := "file:" + opts.SQLitePath + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite&_txlock=immediate"
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		g, err = gorm.Open(sqlite.Open(dsn), cfg)
 	}
 	if err != nil {

@@ -4,7 +4,11 @@ import (
 	"context"
 	"reflect"
 	"sort"
+	"sync"
 	"testing"
+	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
@@ -83,5 +87,45 @@ func TestEnginesEndAtSameSchema(t *testing.T) {
 				t.Errorf("table %s column %s has a type the schema check does not know: %s", name, c.Name, c.Type)
 			}
 		}
+	}
+}
+
+// TestSQLiteTransactionsTakeTheWriteLockAtBegin guards the DSN: a transaction
+// that reads and then writes must not fail with SQLITE_BUSY when another
+// writer commits between its read and its write.
+func TestSQLiteTransactionsTakeTheWriteLockAtBegin(t *testing.T) {
+	d := dbtest.MustSQLite(t)
+	ctx := context.Background()
+	if err := d.Exec(`CREATE TABLE counter (n INTEGER NOT NULL)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	d.Exec(`INSERT INTO counter (n) VALUES (0)`)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- d.Tx(ctx, func(tx *gorm.DB) error {
+				var n int
+				if err := tx.Raw(`SELECT n FROM counter`).Scan(&n).Error; err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond)
+				return tx.Exec(`UPDATE counter SET n = ?`, n+1).Error
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("read-then-write transaction failed: %v", err)
+		}
+	}
+	var n int
+	d.Raw(`SELECT n FROM counter`).Scan(&n)
+	if n != 20 {
+		t.Fatalf("counter = %d, want 20 (lost updates)", n)
 	}
 }
