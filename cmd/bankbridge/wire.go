@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -74,6 +76,51 @@ func (p *Platform) wire(ctx context.Context) error {
 
 // mount registers every domain's routes.
 func (p *Platform) mount(r *gin.Engine) {
-	p.Services.OAuth.Register(r)
-	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/docs") })
+	s := &p.Services
+	secure := strings.HasPrefix(p.Issuer, "https://")
+	csrf := web.CSRF{Secure: secure}
+	sessions := &web.Sessions{DB: p.DB.DB, Secure: secure}
+	s.OAuth.Register(r)
+	personas := web.SandboxPersonasFunc(func() []web.PersonaView {
+		var out []web.PersonaView
+		for _, x := range core.Personas() {
+			v := web.PersonaView{Username: x.Username, Password: x.Password, DisplayName: x.DisplayName,
+				Description: x.Description, Purpose: x.Purpose}
+			switch {
+			case x.ConsentBehaviour == "reject":
+				v.Behaviour = "Every consent is rejected"
+			case x.Locked:
+				v.Behaviour = "Sign-in is locked"
+			}
+			out = append(out, v)
+		}
+		return out
+	})
+	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
+		DB: p.DB.DB, DevOutbox: true, RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
+	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, DB: p.DB.DB, Log: p.Log}).Register(r)
+	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })
+}
+
+// seed creates the sandbox's synthetic customers and the demo partner; the
+// demo app's private key is written to the data directory the first time.
+func (p *Platform) seed(ctx context.Context) error {
+	rep, err := p.Services.Core.Seed(ctx, core.SeedOptions{})
+	if err != nil {
+		return fmt.Errorf("sandbox customers: %w", err)
+	}
+	demo, err := p.Services.Partners.SeedSandbox(ctx)
+	if err != nil {
+		return fmt.Errorf("demo partner: %w", err)
+	}
+	keyFile := filepath.Join(p.Config.DataDir, "demo-app-key.json")
+	if demo.Created && len(demo.PrivateJWK) > 0 {
+		if err := os.WriteFile(keyFile, demo.PrivateJWK, 0o600); err != nil {
+			return err
+		}
+	}
+	p.Log.Info("sandbox seeded", "customers", rep.Customers, "transactions", rep.Transactions,
+		"demo_partner", demo.PartnerID, "demo_client_id", demo.AppID, "demo_key_file", keyFile,
+		"portal_login", demo.Email)
+	return nil
 }

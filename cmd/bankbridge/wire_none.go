@@ -13,3 +13,4 @@ type Services struct{}
 
 func (p *Platform) wire(ctx context.Context) error { return nil }
 func (p *Platform) mount(r *gin.Engine)            {}
+func (p *Platform) seed(ctx context.Context) error { return nil }
