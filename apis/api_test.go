@@ -346,6 +346,11 @@ func testRefusals(t *testing.T, e *env) {
 		return r.data(t)["DomesticPaymentId"].(string)
 	}()
 	mmCID, mmTok := p.paymentConsent(alice, cur.ID, in)
+	dr := e.do("POST", dataPath+"/data-sharing-consents", p.token, map[string]any{"Data": map[string]any{
+		"Datasets": []string{apis.DatasetTransactionInsights}}, "Risk": map[string]any{}})
+	wantStatus(t, dr, 201)
+	dataID := dr.data(t)["ConsentId"].(string)
+	dataTok := p.authorise(apis.TypeDataSharing, dataID, alice, cur.ID)
 
 	tests := []struct {
 		name           string
@@ -371,6 +376,14 @@ func testRefusals(t *testing.T, e *env) {
 			status: 404, code: "not_found", detail: "account " + cur.ID + " not found"},
 		{name: "fail/unknown account", method: "GET", path: aisp + "/accounts/acc_unknown", token: fullTok,
 			status: 404, code: "not_found", detail: "account acc_unknown not found"},
+		{name: "fail/malformed booking date", method: "GET", path: aisp + "/accounts/" + cur.ID + "/transactions?fromBookingDateTime=yesterday", token: fullTok,
+			status: 400, code: "invalid_request", detail: "query parameter fromBookingDateTime must be an ISO 8601 date-time"},
+		{name: "fail/forged cursor", method: "GET", path: aisp + "/accounts/" + cur.ID + "/transactions?cursor=abc.def", token: fullTok,
+			status: 400, code: "invalid_request", detail: "cursor is not valid for this account and query"},
+		{name: "fail/unknown dataset", method: "GET", path: dataPath + "/datasets/credit_score", token: dataTok,
+			status: 404, code: "not_found", detail: "dataset credit_score not found"},
+		{name: "fail/dataset outside the consent", method: "GET", path: dataPath + "/datasets/risk_signals", token: dataTok,
+			status: 403, code: "permission_missing", detail: "consent " + dataID + " does not cover dataset risk_signals"},
 		{name: "fail/another partner's consent", method: "GET", path: aisp + "/account-access-consents/" + fullID, token: other.token,
 			status: 404, code: "not_found", detail: "consent " + fullID + " not found"},
 		{name: "fail/unknown consent", method: "GET", path: aisp + "/account-access-consents/cns_unknown", token: other.token,

@@ -89,27 +89,10 @@ func (b Broker) Describe(ctx context.Context, client *oauth.Client, customerID s
 		if err != nil {
 			return nil, err
 		}
-		desc := oauth.ConsentDescription{Type: c.Type, ConsentID: c.ID, Title: consentTitle(c.Type), ExpiresAt: c.ExpiresAt, SelectMode: "multi"}
-		switch c.Type {
-		case TypeAccountAccess:
-			for _, p := range c.Permissions {
-				desc.Lines = append(desc.Lines, permissionText[p])
-			}
-			if !c.TransactionFrom.IsZero() || !c.TransactionTo.IsZero() {
-				desc.Lines = append(desc.Lines, "Transactions "+window(c.TransactionFrom, c.TransactionTo))
-			}
-		case TypeDataSharing:
-			for _, ds := range c.Datasets {
-				desc.Lines = append(desc.Lines, datasetText[ds])
-			}
-		case TypePaymentInitiation:
+		desc := oauth.ConsentDescription{Type: c.Type, ConsentID: c.ID, Title: consentTitle(c.Type), ExpiresAt: c.ExpiresAt,
+			SelectMode: "multi", Lines: c.PlainLines()}
+		if c.Type == TypePaymentInitiation {
 			desc.SelectMode = "single"
-			in := c.Initiation
-			desc.Lines = append(desc.Lines,
-				"Pay "+formatMoney(c.Amount),
-				fmt.Sprintf("To %s (sort code %s, account %s)", in.CreditorAccount.Name,
-					in.CreditorAccount.Identification[:6], in.CreditorAccount.Identification[6:]),
-				"Reference: "+in.Reference())
 		}
 		if !c.ExpiresAt.IsZero() {
 			desc.Lines = append(desc.Lines, "Until "+c.ExpiresAt.Format("2 January 2006 15:04 MST"))
@@ -279,3 +262,34 @@ func (b Broker) Active(ctx context.Context, consentID string) (bool, error) {
 	}
 	return c.Status == StatusAuthorised || c.Status == StatusConsumed, nil
 }
+
+// PlainLines says in plain words what the consent allows (every permission,
+// the transaction window, the datasets, or the payment's amount, payee and
+// reference), for the consent page and the customer's dashboard.
+func (c *Consent) PlainLines() []string {
+	var lines []string
+	switch c.Type {
+	case TypeAccountAccess:
+		for _, p := range c.Permissions {
+			lines = append(lines, permissionText[p])
+		}
+		if !c.TransactionFrom.IsZero() || !c.TransactionTo.IsZero() {
+			lines = append(lines, "Transactions "+window(c.TransactionFrom, c.TransactionTo))
+		}
+	case TypeDataSharing:
+		for _, ds := range c.Datasets {
+			lines = append(lines, datasetText[ds])
+		}
+	case TypePaymentInitiation:
+		in := c.Initiation
+		lines = append(lines,
+			"Pay "+formatMoney(c.Amount),
+			fmt.Sprintf("To %s (sort code %s, account %s)", in.CreditorAccount.Name,
+				in.CreditorAccount.Identification[:6], in.CreditorAccount.Identification[6:]),
+			"Reference: "+in.Reference())
+	}
+	return lines
+}
+
+// Title is the consent's kind in plain words ("Read your account information", …).
+func (c *Consent) Title() string { return consentTitle(c.Type) }

@@ -108,6 +108,11 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 			}
 			return err
 		}
+		if err := audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.consumed",
+			ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID, InteractionID: actor.InteractionID,
+			Details: map[string]any{"payment_id": p.ID}}); err != nil {
+			return err
+		}
 		if err := s.store.CreatePayment(ctx, tx, p); err != nil {
 			if errors.Is(err, ErrConsentUsed) {
 				return problem.New(problem.CodeConsentConsumed, "consent %s has been used by a payment", c.ID)

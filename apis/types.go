@@ -6,6 +6,11 @@
 // metering and the request log), and the oauth.ConsentBroker the authorization
 // server asks about consents.
 //
+// Base paths: /open-banking/v3.1/aisp (account access), /open-banking/v3.1/pisp
+// (domestic payments) as in the OB documents, and /open-banking/v3.1/data
+// (Bankbridge's data sharing: data-sharing-consents and datasets/{dataset}).
+// OpenAPI returns the document of all of them.
+//
 // Differences from Open Banking on purpose: FAPI 2.0 DPoP-bound tokens instead
 // of FAPI 1 mTLS, RFC 9396 authorization_details instead of
 // openbanking_intent_id, no detached JWS, errors as RFC 9457 problem+json, and a

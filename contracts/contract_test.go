@@ -1,6 +1,8 @@
 package contracts_test
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -176,6 +178,9 @@ func TestContractLifecycle(t *testing.T) {
 		if c, err = e.s.Approve(ctx, checker, c.ID); err != nil || c.ActiveVersion != 2 || c.Status != contracts.StatusActive {
 			t.Fatalf("approve v2 %+v %v", c, err)
 		}
+		if !reflect.DeepEqual(e.hook.marked, []string{"ptn_a"}) {
+			t.Fatalf("hook called again for version 2: %v", e.hook.marked)
+		}
 		vs, err := e.s.Versions(ctx, c.ID)
 		if err != nil || len(vs) != 2 || vs[0].Status != contracts.VersionSuperseded || vs[1].Status != contracts.StatusActive ||
 			vs[1].ApprovedBy != checker.ID || vs[1].SubmittedBy != maker.ID {
@@ -192,6 +197,10 @@ func TestContractLifecycle(t *testing.T) {
 		wantProblem(t, err, problem.CodeForbidden, "an actor is required to terminate contracts")
 		_, err = e.s.Terminate(ctx, contracts.Actor{ID: "stf_x", Role: "janitor"}, c.ID, "fraud")
 		wantProblem(t, err, problem.CodeForbidden, `role "janitor" may not terminate contracts`)
+		_, err = e.s.Terminate(ctx, checker, c.ID, "")
+		wantFields(t, err, "a termination needs a reason", contracts.FieldError{Field: "reason", Reason: "is required"})
+		_, err = e.s.Reject(ctx, checker, c.ID, "nothing pending")
+		wantProblem(t, err, problem.CodeInvalidState, "version 2 of contract "+c.ID+" is active, not pending_approval")
 		if c, err = e.s.Terminate(ctx, checker, c.ID, "partner exit"); err != nil || c.Status != contracts.StatusTerminated || c.TerminatedAt == nil {
 			t.Fatalf("terminate %+v %v", c, err)
 		}
@@ -284,6 +293,35 @@ func TestExpiryRenewalAndReminders(t *testing.T) {
 		evs, _ := audit.List(ctx, d.DB, audit.Filter{Action: "contract.renewed"})
 		if len(evs) != 2 {
 			t.Fatalf("renewal audit %d", len(evs))
+		}
+	})
+}
+
+type failingHook struct{}
+
+func (failingHook) MarkContracted(context.Context, string) error {
+	return errors.New("partner not approved yet")
+}
+
+func TestApproveHookFailure(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := contracts.New(d, contracts.Options{Partners: failingHook{}, Now: func() time.Time { return date(2026, 2, 1) }})
+		c, err := s.Draft(ctx, maker, "ptn_a", standardTerms())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Submit(ctx, maker, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Approve(ctx, checker, c.ID)
+		if err == nil || err.Error() != "contracts: contract "+c.ID+" is active but marking partner ptn_a contracted failed: partner not approved yet" {
+			t.Fatalf("err %v", err)
+		}
+		if got.Status != contracts.StatusActive {
+			t.Fatalf("contract %+v", got)
+		}
+		if ok, _ := s.HasActiveContract(ctx, "ptn_a"); !ok {
+			t.Fatal("approval rolled back by the hook")
 		}
 	})
 }

@@ -66,7 +66,9 @@
 //
 // Settle turns a calendar month (UTC) of production usage into one Statement per
 // partner whose contract covers the month, using the contract version in effect at
-// the end of the month. Each statement is written, with its lines, its ledger
+// the end of the month (a contract covering part of the month is billed the whole
+// month's usage and the full minimum: there is no proration). Usage is summed in
+// SQL, one GROUP BY per partner, never record by record in Go. Each statement is written, with its lines, its ledger
 // posting (idempotency key "statement:<stm id>") and its statement.issued event, in
 // one transaction; (partner_id, period) is unique, so running a settled period
 // again changes nothing. Adjustments issued for a period that is already settled

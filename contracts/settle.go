@@ -156,7 +156,7 @@ func fillTotals(st *Statement) {
 	case st.Net < 0:
 		st.Direction = DirectionPayable
 	default:
-		st.Direction = DirectionNil
+		st.Direction = DirectionNone
 	}
 }
 

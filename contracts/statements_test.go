@@ -175,3 +175,47 @@ func TestReconcileFindsDifferences(t *testing.T) {
 		}
 	})
 }
+
+// TestSettlePayable: a full revenue share cancels the payment fees (nothing due),
+// and a credit note then makes the bank owe the partner.
+func TestSettlePayable(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		terms := standardTerms()
+		terms.FeeSchedule.MonthlyMinimum = 0
+		terms.RevenueShare = contracts.RevenueShare{Tiers: []contracts.ShareTier{{From: 0, BPS: 10000}}}
+		e.activeContract(t, "ptn_a", terms)
+		e.activeContract(t, "ptn_b", terms)
+		mustRecord(t, e.s, payment("a1", "ptn_a", 10000, date(2026, 10, 3)), payment("b1", "ptn_b", 10000, date(2026, 10, 3)))
+		if _, err := e.s.IssueAdjustment(ctx, maker, "ptn_b", "2026-10", contracts.AdjustmentCredit, contracts.Money{Amount: 500, Currency: "EUR"}, "goodwill"); err != nil {
+			t.Fatal(err)
+		}
+		run, err := e.s.Settle(ctx, "2026-10", date(2026, 11, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := e.s.Statement(ctx, "ptn_a", run.StatementIDs[0])
+		b, _ := e.s.Statement(ctx, "ptn_b", run.StatementIDs[1])
+		// fees 10 + 15 = 25, share 100 % = 25
+		if a.PaymentFees != 25 || a.RevenueShare != 25 || a.Net != 0 || a.Direction != contracts.DirectionNone {
+			t.Fatalf("ptn_a %+v", a)
+		}
+		if b.Net != -500 || b.Direction != contracts.DirectionPayable {
+			t.Fatalf("ptn_b %+v", b)
+		}
+		p, _ := e.s.Ledger.PostingByKey(ctx, contracts.StatementKey(a.ID))
+		want := []contracts.Entry{{Account: contracts.AccountBankPaymentRevenue, Currency: "EUR", Amount: -25}, {Account: contracts.AccountRevenueShareExpense, Currency: "EUR", Amount: 25}}
+		for i := range p.Entries {
+			p.Entries[i].Seq = 0
+		}
+		if !reflect.DeepEqual(p.Entries, want) {
+			t.Fatalf("netted posting %+v", p.Entries)
+		}
+		if bal, _ := e.s.Ledger.Balance(ctx, contracts.PartnerAccount(contracts.AccountPartnerReceivable, "ptn_b"), "EUR"); bal != -500 {
+			t.Fatalf("ptn_b receivable %d", bal)
+		}
+		if rep, _ := e.s.Reconcile(ctx, "2026-10"); len(rep.Differences) != 0 {
+			t.Fatalf("reconcile %+v", rep.Differences)
+		}
+	})
+}

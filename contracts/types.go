@@ -460,7 +460,7 @@ type Statement struct {
 	RevenueShare    int64     `json:"revenue_share"` // owed to the partner (positive)
 	Adjustments     int64     `json:"adjustments"`   // signed: debit notes positive
 	Net             int64     `json:"net"`           // positive: partner owes the bank
-	Direction       string    `json:"direction"`     // receivable | payable | nil
+	Direction       string    `json:"direction"`     // receivable | payable | none
 	IssuedAt        time.Time `json:"issued_at"`
 	Lines           []Line    `json:"lines,omitempty"`
 }
@@ -469,7 +469,7 @@ type Statement struct {
 const (
 	DirectionReceivable = "receivable" // the partner pays the bank
 	DirectionPayable    = "payable"    // the bank pays the partner
-	DirectionNil        = "nil"
+	DirectionNone       = "none"       // nothing is due either way
 )
 
 // Line is one statement line. Amount is signed: positive adds to what the partner

@@ -301,6 +301,13 @@ func (j *jwksCache) set(ctx context.Context, c *Client, refresh bool) (jose.JSON
 }
 
 func (j *jwksCache) fetch(ctx context.Context, uri string) ([]byte, error) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Host == "" {
+		return nil, errors.New("not an absolute URL")
+	}
+	if h := u.Hostname(); u.Scheme != "https" && !(u.Scheme == "http" && (h == "localhost" || h == "127.0.0.1" || h == "::1")) {
+		return nil, errors.New("jwks_uri must use https")
+	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
 		return nil, err

@@ -112,6 +112,16 @@ func TestCodeFlow(t *testing.T) {
 			t.Fatalf("second refresh: %d %v", resp.StatusCode, rt2)
 		}
 
+		// Another client cannot revoke it (answered 200, token left alone).
+		resp, _ = h.other.post("/revoke", h.other.withAuth(url.Values{"token": {rt2["access_token"].(string)}}, h.ts.URL), "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("other client's revoke: %d", resp.StatusCode)
+		}
+		_, intro = c.post("/introspect", c.withAuth(url.Values{"token": {rt2["access_token"].(string)}}, h.ts.URL), "")
+		if intro["active"] != true {
+			t.Fatalf("another client revoked the token: %v", intro)
+		}
+
 		// Revoke the refresh token: the whole grant goes.
 		resp, _ = c.post("/revoke", c.withAuth(url.Values{"token": {refresh}, "token_type_hint": {"refresh_token"}}, h.ts.URL+"/revoke"), "")
 		if resp.StatusCode != http.StatusOK {

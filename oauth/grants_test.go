@@ -268,3 +268,25 @@ func TestJWKSURI(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestConcurrentCodeRedemption: of two simultaneous redemptions of one code,
+// exactly one gets tokens.
+func TestConcurrentCodeRedemption(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		h := newHarness(t, d, nil)
+		for round := 0; round < 3; round++ {
+			code, ver := h.code(h.client, nil, nil)
+			statuses := make(chan int, 2)
+			for i := 0; i < 2; i++ {
+				go func() {
+					resp, _ := h.exchange(h.client, code, ver)
+					statuses <- resp.StatusCode
+				}()
+			}
+			a, b := <-statuses, <-statuses
+			if a+b != 200+400 {
+				t.Fatalf("round %d: statuses %d and %d, want one 200 and one 400", round, a, b)
+			}
+		}
+	})
+}

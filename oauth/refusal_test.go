@@ -2,6 +2,7 @@ package oauth_test
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/oauth"
 )
 
 // TestRefusals: every refusal answers the exact OAuth error and hint.
@@ -171,6 +173,16 @@ func TestRefusals(t *testing.T) {
 					m["iat"] = h.now().Add(5 * time.Second).Unix()
 					m["nbf"] = h.now().Add(5 * time.Second).Unix()
 				})
+				form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}}
+				if resp, body := c.post("/token", form, c.proof("POST", tokenURL, "")); resp.StatusCode != 200 {
+					t.Fatalf("%d %v", resp.StatusCode, body)
+				}
+			}},
+			{"ok/assertion PS256", func(t *testing.T) {
+				rk := rsaKey(t)
+				set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: rk.Public(), KeyID: "rsa-1", Use: "sig", Algorithm: "PS256"}}})
+				h.clients.put(oauth.Client{ID: "app_rsa", PartnerID: "ptn_9", RedirectURIs: []string{redirectURI}, Scopes: []string{"accounts"}, JWKS: set, Active: true})
+				a := signJWT(t, jose.PS256, rk, "rsa-1", "", map[string]any{"iss": "app_rsa", "sub": "app_rsa", "aud": h.ts.URL, "jti": randID(), "exp": h.now().Add(time.Minute).Unix()})
 				form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}}
 				if resp, body := c.post("/token", form, c.proof("POST", tokenURL, "")); resp.StatusCode != 200 {
 					t.Fatalf("%d %v", resp.StatusCode, body)

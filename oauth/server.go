@@ -60,7 +60,9 @@ type Config struct {
 	GlobalSecret []byte
 	// PairwiseSecret keys the pairwise subject identifiers of id_tokens.
 	PairwiseSecret []byte
-	// SecureCookies marks the customer pages' cookies Secure (HTTPS).
+	// SecureCookies marks the customer pages' cookies Secure (HTTPS). oauth
+	// itself sets no cookie: cmd passes this to the Pages implementation
+	// (web.NewCustomerAuth).
 	SecureCookies bool
 }
 

@@ -404,8 +404,17 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, code string, sess f
 }
 
 // InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+// Only one of two concurrent redemptions can invalidate an active code; the
+// other gets fosite.ErrInvalidatedAuthorizeCode and its transaction rolls back.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
-	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE signature = ? AND kind = ?`, code, kindCode).Error
+	res := s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE signature = ? AND kind = ? AND active = TRUE`, code, kindCode)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return fosite.ErrInvalidatedAuthorizeCode
+	}
+	return nil
 }
 
 // CreatePKCERequestSession implements pkce.PKCERequestStorage.
@@ -568,7 +577,10 @@ func (s *Store) DeletePARSession(ctx context.Context, requestURI string) error {
 	return s.delete(ctx, kindPAR, parKey(requestURI))
 }
 
-// DeleteExpired removes rows that expired before cutoff (housekeeping).
+// DeleteExpired removes rows that expired before cutoff: tokens, used
+// assertion ids, abandoned interactions, old login-failure counts and
+// orphaned consent links. Run it now and then (housekeeping), e.g. with
+// cutoff = now.
 func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) error {
 	g := s.tx(ctx)
 	for _, q := range []string{
@@ -579,6 +591,10 @@ func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) error {
 		if err := g.Exec(q, cutoff.UTC()).Error; err != nil {
 			return err
 		}
+	}
+	if err := g.Exec(`DELETE FROM oauth_login_attempts WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)`,
+		cutoff.UTC().Add(-24*time.Hour), cutoff.UTC()).Error; err != nil {
+		return err
 	}
 	return g.Exec(`DELETE FROM oauth_token_consents WHERE request_id NOT IN (SELECT request_id FROM oauth_tokens)`).Error
 }

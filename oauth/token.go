@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -49,14 +48,16 @@ func (s *Server) handleToken(c *gin.Context) {
 	ctx = context.WithValue(ctx, ctxProof, proof)
 	ar, err := s.provider.NewAccessRequest(ctx, r, &Session{})
 	if err != nil {
+		err = explainGrantError(gt, err)
 		s.logServerError("token", err)
-		s.provider.WriteAccessError(ctx, w, orEmpty(ar, empty), explainGrantError(gt, err))
+		s.provider.WriteAccessError(ctx, w, orEmpty(ar, empty), err)
 		return
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
+		err = explainGrantError(gt, err)
 		s.logServerError("token", err)
-		s.provider.WriteAccessError(ctx, w, ar, explainGrantError(gt, err))
+		s.provider.WriteAccessError(ctx, w, ar, err)
 		return
 	}
 	if s.cfg.DPoPRequireNonce {
@@ -74,6 +75,10 @@ func orEmpty(ar fosite.AccessRequester, empty fosite.AccessRequester) fosite.Acc
 
 // explainGrantError adds hints fosite leaves out for an unknown or expired code.
 func explainGrantError(grant string, err error) error {
+	if grant == "authorization_code" && errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		// Lost a race with a concurrent redemption of the same code.
+		return fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.").WithWrap(err)
+	}
 	var rfc *fosite.RFC6749Error
 	if !errors.As(err, &rfc) || rfc.HintField != "" || rfc.ErrorField != fosite.ErrInvalidGrant.ErrorField || grant != "authorization_code" {
 		return err
@@ -442,14 +447,4 @@ func (s *Server) introspect(ctx context.Context, client *Client, token, hint str
 		return out
 	}
 	return inactive
-}
-
-// hasScope reports whether the space-separated list has s.
-func hasScope(list, s string) bool {
-	for _, x := range strings.Fields(list) {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -12,6 +12,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -311,7 +312,7 @@ func (s *Service) UpdateClient(ctx context.Context, regToken, clientID string, m
 		if md.ClientID != "" && md.ClientID != clientID {
 			return regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "client_id in the body does not match the URL")
 		}
-		if err := s.applyUpdate(ctx, tx, a, AppUpdate{Name: in.Name, RedirectURIs: in.RedirectURIs, Scopes: in.Scopes}, systemActor("dcr:"+a.ID)); err != nil {
+		if err := s.applyUpdate(ctx, tx, a, AppUpdate{Name: in.Name, RedirectURIs: in.RedirectURIs, Scopes: in.Scopes}, actor{audit.ActorPartner, a.ID}); err != nil {
 			return err
 		}
 		a.JWKS, a.JWKSURI = compactJWKS(in.JWKS), in.JWKSURI
@@ -338,7 +339,7 @@ func (s *Service) DeleteClient(ctx context.Context, regToken, clientID string) e
 		if err := tx.Where("app_id = ?", a.ID).Delete(&RegistrationAccessToken{}).Error; err != nil {
 			return internal(err, "delete registration access token")
 		}
-		return s.setAppStatus(ctx, tx, a, AppRevoked, "deleted through RFC 7592", systemActor("dcr:"+a.ID))
+		return s.setAppStatus(ctx, tx, a, AppRevoked, "deleted through RFC 7592", actor{audit.ActorPartner, a.ID})
 	})
 	if err != nil {
 		return err

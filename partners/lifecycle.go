@@ -338,6 +338,22 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 		return invalid("reasons are required to reject a request")
 	}
 	_, _, contracts, _ := s.deps()
+	// The contract check runs before the transaction: it reads another
+	// package's tables and must not wait on this transaction's locks (SQLite
+	// has one writer).
+	hasContract := true
+	if approve && contracts != nil {
+		var r ApprovalRequest
+		err := s.db.WithContext(ctx).Where("id = ?", requestID).Take(&r).Error
+		if err != nil && !isNotFound(err) {
+			return internal(err, "load approval request")
+		}
+		if err == nil && r.Kind == KindGoLive {
+			if hasContract, err = contracts.HasActiveContract(ctx, r.PartnerID); err != nil {
+				return internal(err, "check contract")
+			}
+		}
+	}
 	var partner string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var r ApprovalRequest
@@ -379,14 +395,8 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 				if err != nil || run.Result != CertPassed {
 					return problem.New(problem.CodeInvalidState, "cannot approve go-live: the latest certification run has not passed")
 				}
-				if contracts != nil {
-					ok, err := contracts.HasActiveContract(ctx, p.ID)
-					if err != nil {
-						return internal(err, "check contract")
-					}
-					if !ok {
-						return problem.New(problem.CodeInvalidState, "cannot approve go-live: the partner has no active contract")
-					}
+				if !hasContract {
+					return problem.New(problem.CodeInvalidState, "cannot approve go-live: the partner has no active contract")
 				}
 			case KindReinstate:
 				if p.Status != StatusSuspended {
@@ -471,9 +481,20 @@ func (s *Service) stopPartner(ctx context.Context, staffID, partnerID, reason st
 			return err
 		}
 		if to == StatusTerminated {
+			var pending []string
 			if err := tx.Model(&ApprovalRequest{}).Where("partner_id = ? AND status = ?", partnerID, ApprovalPending).
-				Updates(map[string]any{"status": ApprovalRejected, "reasons": "partner terminated", "decided_at": s.clock()}).Error; err != nil {
-				return internal(err, "close approval requests")
+				Pluck("id", &pending).Error; err != nil {
+				return internal(err, "list approval requests")
+			}
+			for _, id := range pending {
+				if err := tx.Model(&ApprovalRequest{}).Where("id = ?", id).Updates(map[string]any{
+					"status": ApprovalRejected, "reasons": "partner terminated", "decided_by": staffID, "decided_at": s.clock()}).Error; err != nil {
+					return internal(err, "close approval request")
+				}
+				if err := s.audit(ctx, tx, staffActor(staffID), "approval.rejected", "approval_request", id, partnerID,
+					map[string]any{"reasons": "partner terminated"}); err != nil {
+					return err
+				}
 			}
 		}
 		return tx.Model(&App{}).Where("partner_id = ? AND status <> ?", partnerID, AppRevoked).Pluck("id", &appIDs).Error

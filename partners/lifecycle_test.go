@@ -1,11 +1,15 @@
 package partners
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
@@ -497,4 +501,37 @@ func TestCan(t *testing.T) {
 			t.Errorf("Can(%s, %s) = %v, want %v", c.role, c.action, got, c.want)
 		}
 	}
+}
+
+type failingPublisher struct{}
+
+func (failingPublisher) Publish(context.Context, *gorm.DB, string, string, string, map[string]any) error {
+	return errors.New("outbox unavailable")
+}
+
+// The status change, its audit entry and its event share one transaction: a
+// failing publish rolls all of them back and no token is revoked.
+func TestStatusChangeIsAtomic(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		risk, _ := e.staff(RoleRiskOfficer)
+		owner, pid := e.signUp("owner@acme.example", "Acme")
+		_, err := e.s.CreateApp(ctx, owner, pid, sandboxApp(t))
+		mustOK(t, err)
+		e.s.SetPublisher(failingPublisher{})
+		err = e.s.Suspend(ctx, risk, pid, "fraud")
+		if problem.CodeOf(err) != problem.CodeInternal || !strings.Contains(err.Error(), "outbox unavailable") {
+			t.Fatalf("err %v", err)
+		}
+		if e.status(pid) != StatusSandbox {
+			t.Fatalf("status %s", e.status(pid))
+		}
+		trail, err := audit.List(ctx, d.DB, audit.Filter{PartnerID: pid, Action: "partner.status_changed"})
+		mustOK(t, err)
+		if len(trail) != 0 || len(e.rev.list()) != 0 {
+			t.Fatalf("audit %v, revoked %v", trail, e.rev.list())
+		}
+		e.s.SetPublisher(nil) // nil publisher: events skipped
+		mustOK(t, e.s.Suspend(ctx, risk, pid, "fraud"))
+	})
 }

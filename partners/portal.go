@@ -122,7 +122,7 @@ type emailToken struct {
 
 func (emailToken) TableName() string { return "email_tokens" }
 
-// VerifyEmail marks the user's email verified. Errors: CodeInvalidToken for an
+// VerifyEmail marks the user's email verified. Errors: CodeInvalidRequest for an
 // unknown, used or expired token.
 func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) {
 	var u User
@@ -130,16 +130,16 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) 
 		var t emailToken
 		if err := s.forUpdate(tx).Where("token_hash = ? AND purpose = ?", hashToken(token), purposeVerifyEmail).Take(&t).Error; err != nil {
 			if isNotFound(err) {
-				return problem.New(problem.CodeInvalidToken, "the verification link is not valid")
+				return problem.New(problem.CodeInvalidRequest, "the verification link is not valid")
 			}
 			return internal(err, "load email token")
 		}
 		now := s.clock()
 		if t.UsedAt != nil {
-			return problem.New(problem.CodeInvalidToken, "the verification link was already used")
+			return problem.New(problem.CodeInvalidRequest, "the verification link was already used")
 		}
 		if !now.Before(t.ExpiresAt) {
-			return problem.New(problem.CodeInvalidToken, "the verification link has expired")
+			return problem.New(problem.CodeInvalidRequest, "the verification link has expired")
 		}
 		if err := tx.Model(&emailToken{}).Where("token_hash = ?", t.TokenHash).Update("used_at", now).Error; err != nil {
 			return internal(err, "use email token")
@@ -440,15 +440,15 @@ func (s *Service) takeInvitation(tx *gorm.DB, token string) (*Invitation, error)
 	var inv Invitation
 	if err := s.forUpdate(tx).Where("token_hash = ?", hashToken(token)).Take(&inv).Error; err != nil {
 		if isNotFound(err) {
-			return nil, problem.New(problem.CodeInvalidToken, "the invitation is not valid")
+			return nil, problem.New(problem.CodeInvalidRequest, "the invitation is not valid")
 		}
 		return nil, internal(err, "load invitation")
 	}
 	if inv.AcceptedAt != nil {
-		return nil, problem.New(problem.CodeInvalidToken, "the invitation was already accepted")
+		return nil, problem.New(problem.CodeInvalidRequest, "the invitation was already accepted")
 	}
 	if !s.clock().Before(inv.ExpiresAt) {
-		return nil, problem.New(problem.CodeInvalidToken, "the invitation has expired")
+		return nil, problem.New(problem.CodeInvalidRequest, "the invitation has expired")
 	}
 	return &inv, nil
 }
@@ -472,7 +472,7 @@ func (s *Service) acceptInvitation(ctx context.Context, tx *gorm.DB, inv *Invita
 }
 
 // AcceptInvitation adds the signed-in user to the inviting partner. The
-// invitation must be addressed to the user's email. Errors: CodeInvalidToken
+// invitation must be addressed to the user's email. Errors: CodeInvalidRequest
 // (unknown, used, expired), CodeForbidden (other email), CodeConflict.
 func (s *Service) AcceptInvitation(ctx context.Context, userID, token string) (*Membership, error) {
 	var m Membership
@@ -498,7 +498,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, userID, token string) (*
 }
 
 // SignUpWithInvitation creates an account for an invited email (verified by
-// the invitation link) and joins the partner. Errors: CodeInvalidToken,
+// the invitation link) and joins the partner. Errors: CodeInvalidRequest,
 // CodeValidation, CodeConflict (the email already has an account: sign in and
 // use AcceptInvitation).
 func (s *Service) SignUpWithInvitation(ctx context.Context, token, password string) (*User, error) {

@@ -187,7 +187,7 @@ func TestDeadLetter(t *testing.T) {
 			t.Fatalf("attempts %+v", as)
 		}
 		// Replay after the receiver is fixed.
-		rc.answer = nil
+		rc.setAnswer(nil)
 		n, err := s.ReplayEvent(context.Background(), Scope{PartnerID: partnerA}, "evt_dead")
 		if err != nil || n != 1 {
 			t.Fatalf("replay %d %v", n, err)
@@ -320,7 +320,7 @@ func TestDisableAfterContinuousFailure(t *testing.T) {
 		if _, err := s.UpdateEndpoint(context.Background(), scA1, e.ID, EndpointPatch{Enabled: &on}); err != nil {
 			t.Fatal(err)
 		}
-		rc.answer = nil
+		rc.setAnswer(nil)
 		n, err := s.ReplayRange(context.Background(), scA1, e.ID, clk.Now().Add(-30*24*time.Hour), clk.Now(), true)
 		if err != nil || n != 1 {
 			t.Fatalf("replay range %d %v", n, err)

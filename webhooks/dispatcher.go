@@ -104,11 +104,6 @@ func (s *Service) newClient(pol addressPolicy, workers int) *retryablehttp.Clien
 	return c
 }
 
-type claimed struct {
-	ID       string
-	Attempts int
-}
-
 // Run claims and delivers until ctx is done, then waits for in-flight
 // deliveries (which are abandoned and released, to be retried) and returns nil.
 func (d *Dispatcher) Run(ctx context.Context) error {
@@ -118,7 +113,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	done := make(chan struct{}, d.o.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	quick := 0 // short re-polls after a wake-up (the publisher's commit may lag the wake)
+	quick := len(quickPolls) // index into quickPolls; re-polls after a wake-up, as the publisher's commit may lag the wake
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -134,7 +129,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			for _, r := range rows {
 				sem <- struct{}{}
 				wg.Add(1)
-				go func(r claimed) {
+				go func(r deliveryRow) {
 					defer wg.Done()
 					d.deliver(ctx, token, r)
 					<-sem
@@ -155,9 +150,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		wait := d.o.PollInterval
-		if quick > 0 {
-			quick--
-			wait = 10 * time.Millisecond
+		if quick < len(quickPolls) {
+			wait = quickPolls[quick]
+			quick++
 		}
 		if !timer.Stop() {
 			select {
@@ -170,17 +165,23 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-			quick = 3
+			quick = 0
 		case <-done:
 		case <-timer.C:
 		}
 	}
 }
 
+// quickPolls are the delays of the claims that follow an in-process wake-up:
+// Publish wakes the dispatchers before its caller commits, so the rows may
+// become visible a little later.
+var quickPolls = []time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond, 8 * time.Millisecond,
+	16 * time.Millisecond, 32 * time.Millisecond, 64 * time.Millisecond}
+
 // claim takes up to n due, unleased deliveries: one statement, FOR UPDATE SKIP
 // LOCKED on PostgreSQL (concurrent claimers skip each other's rows), a
 // conditional UPDATE on SQLite (whose single writer serialises claimers).
-func (d *Dispatcher) claim(ctx context.Context, token string, n int) ([]claimed, error) {
+func (d *Dispatcher) claim(ctx context.Context, token string, n int) ([]deliveryRow, error) {
 	now := d.s.now()
 	lock := ""
 	if d.s.db.Dialect == db.Postgres {
@@ -190,8 +191,8 @@ func (d *Dispatcher) claim(ctx context.Context, token string, n int) ([]claimed,
 WHERE id IN (SELECT id FROM webhook_deliveries
   WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
   ORDER BY next_attempt_at LIMIT ?` + lock + `)
-RETURNING id, attempts`
-	var out []claimed
+RETURNING id, event_id, endpoint_id, partner_id, attempts`
+	var out []deliveryRow
 	err := d.s.db.WithContext(ctx).Raw(q, token, now.Add(d.o.Lease), now, now, now, n).Scan(&out).Error
 	return out, err
 }
@@ -208,18 +209,13 @@ type outcome struct {
 func (o outcome) ok() bool { return o.err == "" && o.status >= 200 && o.status < 300 }
 
 // deliver makes one attempt of a claimed delivery and records it.
-func (d *Dispatcher) deliver(ctx context.Context, token string, c claimed) {
+func (d *Dispatcher) deliver(ctx context.Context, token string, dl deliveryRow) {
 	s := d.s
 	g := s.db.WithContext(ctx)
-	var dl deliveryRow
-	if err := g.Where("id = ? AND claimed_by = ?", c.ID, token).Take(&dl).Error; err != nil {
-		d.release(token, c.ID)
-		return
-	}
 	var ep endpointRow
 	epErr := g.Where("id = ?", dl.EndpointID).Take(&ep).Error
 	if epErr != nil && !errors.Is(epErr, gorm.ErrRecordNotFound) {
-		d.release(token, c.ID)
+		d.release(token, dl.ID)
 		return
 	}
 	if epErr != nil || !ep.Enabled {
@@ -232,19 +228,19 @@ func (d *Dispatcher) deliver(ctx context.Context, token string, c claimed) {
 	}
 	var ev eventRow
 	if err := g.Where("id = ?", dl.EventID).Take(&ev).Error; err != nil {
-		d.release(token, c.ID)
+		d.release(token, dl.ID)
 		return
 	}
 	keys, err := s.signingKeys(&ep)
 	if err != nil {
 		s.log.Error("webhooks: cannot open endpoint secret", "endpoint", ep.ID, "err", err)
-		d.release(token, c.ID)
+		d.release(token, dl.ID)
 		return
 	}
 	started := s.now()
 	o := d.post(ctx, &ep, ev.ID, []byte(ev.Payload), keys, started)
 	if ctx.Err() != nil {
-		d.release(token, c.ID) // shutting down: not counted, retried by whoever claims next
+		d.release(token, dl.ID) // shutting down: not counted, retried by whoever claims next
 		return
 	}
 	d.record(token, &dl, &ep, &ev, started, o)
@@ -399,8 +395,11 @@ func (d *Dispatcher) record(token string, dl *deliveryRow, ep *endpointRow, ev *
 		}
 		if epUpd != nil {
 			q := tx.Model(&endpointRow{}).Where("id = ?", ep.ID)
-			if disableReason != "" {
+			switch {
+			case disableReason != "":
 				q = q.Where("enabled = ?", true)
+			case !o.ok():
+				q = q.Where("failing_since IS NULL") // a concurrent attempt may have started the run
 			}
 			res := q.Updates(epUpd)
 			if res.Error != nil {

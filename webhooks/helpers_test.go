@@ -141,14 +141,24 @@ func newReceiver(tb testing.TB, answer func(n int, w http.ResponseWriter, r *htt
 		case rc.notify <- struct{}{}:
 		default:
 		}
-		if rc.answer != nil {
-			rc.answer(n, w, r)
+		rc.mu.Lock()
+		answer := rc.answer
+		rc.mu.Unlock()
+		if answer != nil {
+			answer(n, w, r)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	tb.Cleanup(rc.Close)
 	return rc
+}
+
+// setAnswer changes how the receiver answers from now on.
+func (rc *receiver) setAnswer(f func(n int, w http.ResponseWriter, r *http.Request)) {
+	rc.mu.Lock()
+	rc.answer = f
+	rc.mu.Unlock()
 }
 
 func (rc *receiver) all() []received {

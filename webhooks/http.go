@@ -14,7 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
-// Scope is the OAuth scope the partner webhook API requires.
+// ScopeWebhooks is the OAuth scope the partner webhook API requires.
 const ScopeWebhooks = "webhooks"
 
 // Authenticator verifies a resource request's DPoP-bound access token

@@ -764,21 +764,11 @@ func (s *Service) notifyDisabled(tx *gorm.DB, r *endpointRow, reason string, now
 		Subject: subject, Body: text, CreatedAt: now}).Error
 }
 
-// tx runs fn in a transaction that holds the write lock from its start. On
-// SQLite the DSN's _txlock=immediate is silently ignored by
-// github.com/glebarez/go-sqlite v1.21 (applyQueryParams returns right after
-// _time_format), so BEGIN is deferred and a read-then-write transaction fails
-// with SQLITE_BUSY / SQLITE_BUSY_SNAPSHOT under concurrent writers. A no-op
-// UPDATE as the first statement takes the write lock (waiting per busy_timeout).
+// tx runs fn in a transaction. On SQLite it holds the write lock from BEGIN
+// (internal/db opens SQLite with _txlock=immediate), so the read-then-write
+// transactions here serialise instead of failing with SQLITE_BUSY.
 func (s *Service) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.db.Tx(ctx, func(tx *gorm.DB) error {
-		if s.db.Dialect == db.SQLite {
-			if err := tx.Exec("UPDATE webhook_endpoints SET id = id WHERE 1 = 0").Error; err != nil {
-				return err
-			}
-		}
-		return fn(tx)
-	})
+	return s.db.Tx(ctx, fn)
 }
 
 // ---- wake-ups ----

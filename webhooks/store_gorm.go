@@ -28,6 +28,7 @@ type endpointRow struct {
 	UpdatedAt        time.Time
 }
 
+// TableName implements gorm's tabler.
 func (endpointRow) TableName() string { return "webhook_endpoints" }
 
 func (r *endpointRow) types() []string {
@@ -74,6 +75,7 @@ type eventRow struct {
 	CreatedAt time.Time
 }
 
+// TableName implements gorm's tabler.
 func (eventRow) TableName() string { return "webhook_events" }
 
 type deliveryRow struct {
@@ -93,6 +95,7 @@ type deliveryRow struct {
 	DeliveredAt    *time.Time
 }
 
+// TableName implements gorm's tabler.
 func (deliveryRow) TableName() string { return "webhook_deliveries" }
 
 func (r *deliveryRow) public() Delivery {
@@ -118,6 +121,7 @@ type attemptRow struct {
 	Dispatcher      string
 }
 
+// TableName implements gorm's tabler.
 func (attemptRow) TableName() string { return "webhook_attempts" }
 
 func (r *attemptRow) public() Attempt {
@@ -138,6 +142,7 @@ type noticeRow struct {
 	ReadAt    *time.Time
 }
 
+// TableName implements gorm's tabler.
 func (noticeRow) TableName() string { return "notices" }
 
 type emailRow struct {
@@ -151,6 +156,7 @@ type emailRow struct {
 	SentAt    *time.Time
 }
 
+// TableName implements gorm's tabler.
 func (emailRow) TableName() string { return "email_outbox" }
 
 func utcp(t *time.Time) *time.Time {

@@ -1,7 +1,7 @@
 package webhooks
 
-// The SQLite driver ignores _txlock=immediate (see Service.tx): read-then-write
-// transactions must still serialise instead of failing with SQLITE_BUSY.
+// Read-then-write transactions (Service.tx) serialise on SQLite instead of
+// failing with SQLITE_BUSY / SQLITE_BUSY_SNAPSHOT under concurrent writers.
 
 import (
 	"context"

@@ -49,11 +49,16 @@ func requireE2E(tb testing.TB, needBrowser bool) {
 	tb.Skipf("end-to-end tools missing: %s", strings.Join(missing, ", "))
 }
 
+// chromiumPath is the browser binary: $CHROMIUM, or chromium on PATH (absolute).
 func chromiumPath() string {
-	if p := os.Getenv("CHROMIUM"); p != "" {
+	name := os.Getenv("CHROMIUM")
+	if name == "" {
+		name = "chromium"
+	}
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	return "chromium"
+	return name
 }
 
 // artifactsDir is where browser screenshots are kept (e2e/artifacts/<test>).

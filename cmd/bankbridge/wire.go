@@ -1,5 +1,3 @@
-//go:build wiring
-
 package main
 
 import (
@@ -13,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -28,13 +27,19 @@ type Services struct {
 	OAuth    *oauth.Server
 	Partners *partners.Service
 	Core     *core.Reference
+	APIs     *apis.Service
+	OpenAPI  map[string]any
 }
 
-// clientRegistry adapts the partners service to oauth.ClientRegistry.
-type clientRegistry struct{ p *partners.Service }
+// lateRevoker lets services built before the authorization server revoke
+// tokens through it once it exists.
+type lateRevoker struct{ r oauth.TokenRevoker }
 
-func (c clientRegistry) Client(ctx context.Context, id string) (*oauth.Client, error) {
-	return c.p.OAuthClient(ctx, id)
+func (l *lateRevoker) RevokeConsent(ctx context.Context, id string) error {
+	return l.r.RevokeConsent(ctx, id)
+}
+func (l *lateRevoker) RevokeClient(ctx context.Context, id string) error {
+	return l.r.RevokeClient(ctx, id)
 }
 
 // wire builds the domain services.
@@ -46,6 +51,8 @@ func (p *Platform) wire(ctx context.Context) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	s.Core = core.NewReference(p.DB, core.Options{CursorKey: secrets.DeriveKey(p.Master, "core-cursor")})
+	revoker := &lateRevoker{}
+	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: revoker, Logger: p.Log})
 	var err error
 	if s.Partners, err = partners.New(partners.Config{
 		DB: p.DB, Box: p.Box, Logger: p.Log,
@@ -63,15 +70,53 @@ func (p *Platform) wire(ctx context.Context) error {
 		PairwiseSecret:       secrets.DeriveKey(p.Master, "pairwise-sub"),
 		SecureCookies:        strings.HasPrefix(p.Issuer, "https://"),
 	}, oauth.Deps{
-		DB: p.DB, Keys: s.Keys, Clients: clientRegistry{s.Partners}, Customers: s.Core,
-		Pages:      web.NewCustomerPages(p.Pages, web.CSRF{Secure: strings.HasPrefix(p.Issuer, "https://")}),
+		DB: p.DB, Keys: s.Keys, Clients: s.Partners.Registry(), Customers: s.Core,
+		Consents:   s.APIs.Broker(),
+		Pages:      web.NewCustomerAuth(p.Pages, strings.HasPrefix(p.Issuer, "https://")),
 		DPoPReplay: dpop.NewGormReplayStore(p.DB.DB), Now: now, Logger: p.Log,
 	})
 	if err != nil {
 		return err
 	}
+	revoker.r = s.OAuth
 	s.Partners.SetRevoker(s.OAuth)
+	if s.OpenAPI, err = web.NormaliseOpenAPI(apis.OpenAPI(p.Issuer)); err != nil {
+		return err
+	}
+	p.housekeeping(now)
 	return nil
+}
+
+// housekeeping schedules the periodic clean-ups: expired OAuth rows, used
+// DPoP proof ids, idempotency keys past 24 h, retired signing keys. Each is
+// safe on any number of nodes at once.
+func (p *Platform) housekeeping(now func() time.Time) {
+	s := &p.Services
+	jobs := map[string]func(ctx context.Context) error{
+		"oauth_expired": func(ctx context.Context) error { return s.OAuth.Store().DeleteExpired(ctx, now()) },
+		"dpop_jtis": func(ctx context.Context) error {
+			_, err := dpop.NewGormReplayStore(p.DB.DB).(dpop.Purger).Purge(ctx)
+			return err
+		},
+		"idempotency_keys": func(ctx context.Context) error { _, err := s.APIs.PurgeIdempotencyKeys(ctx); return err },
+		"signing_keys":     func(ctx context.Context) error { _, err := s.Keys.PruneRetired(ctx); return err },
+	}
+	p.bg = append(p.bg, func(ctx context.Context) {
+		t := time.NewTicker(5 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for name, job := range jobs {
+				if err := job(ctx); err != nil && ctx.Err() == nil {
+					p.Log.Warn("housekeeping failed", "job", name, "err", err)
+				}
+			}
+		}
+	})
 }
 
 // mount registers every domain's routes.
@@ -81,6 +126,12 @@ func (p *Platform) mount(r *gin.Engine) {
 	csrf := web.CSRF{Secure: secure}
 	sessions := &web.Sessions{DB: p.DB.DB, Secure: secure}
 	s.OAuth.Register(r)
+	s.Partners.MountRegistration(r)
+	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer}).Register(r)
+	r.GET("/openapi.json", func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI) })
+	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))
+	(&web.CustomerDashboard{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.Core,
+		Consents: customerConsents{s.APIs, s.Partners}, Log: p.Log}).Register(r)
 	personas := web.SandboxPersonasFunc(func() []web.PersonaView {
 		var out []web.PersonaView
 		for _, x := range core.Personas() {
@@ -97,7 +148,7 @@ func (p *Platform) mount(r *gin.Engine) {
 		return out
 	})
 	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
-		DB: p.DB.DB, DevOutbox: true, RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
+		Requests: requestLog{s.APIs}, DB: p.DB.DB, DevOutbox: true, RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
 	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, DB: p.DB.DB, Log: p.Log}).Register(r)
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/bankbridge/bankbridge/apis"
+	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/web"
+)
+
+// customerConsents shows apis consents on the customer's dashboard, with the
+// partner's and app's names from partners.
+type customerConsents struct {
+	apis     *apis.Service
+	partners *partners.Service
+}
+
+func (c customerConsents) ListForCustomer(ctx context.Context, customerID string) ([]web.CustomerConsent, error) {
+	list, err := c.apis.ListForCustomer(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.CustomerConsent, 0, len(list))
+	for i := range list {
+		x := &list[i]
+		v := web.CustomerConsent{ID: x.ID, Kind: x.Title(), Status: x.Status, Active: x.Status == apis.StatusAuthorised && !x.Expired(time.Now()),
+			Permissions: x.PlainLines(), AuthorisedAt: x.StatusUpdatedAt, ExpiresAt: x.ExpiresAt, Accounts: x.AccountIDs,
+			PartnerName: x.PartnerID, AppName: x.ClientID}
+		if pt, err := c.partners.Partner(ctx, x.PartnerID); err == nil {
+			v.PartnerName = pt.Name()
+		}
+		if app, err := c.partners.App(ctx, x.ClientID); err == nil {
+			v.AppName = app.Name
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (c customerConsents) RevokeByCustomer(ctx context.Context, customerID, consentID string) error {
+	return c.apis.RevokeByCustomer(ctx, customerID, consentID)
+}
+
+// requestLog shows the apis request log in the portal.
+type requestLog struct{ apis *apis.Service }
+
+func (r requestLog) RequestLog(ctx context.Context, partnerID, clientID string, f web.RequestLogFilter) ([]web.RequestLogEntry, error) {
+	rows, err := r.apis.RequestLog(ctx, partnerID, clientID, apis.RequestLogFilter{Query: f.Path, Status: f.Status, Limit: f.Limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.RequestLogEntry, 0, len(rows))
+	for _, x := range rows {
+		if f.InteractionID != "" && x.InteractionID != f.InteractionID {
+			continue
+		}
+		out = append(out, web.RequestLogEntry{Time: x.At, Method: x.Method, Path: x.Path, Status: x.Status,
+			Latency: time.Duration(x.LatencyUS) * time.Microsecond, InteractionID: x.InteractionID, ProblemType: x.ProblemType})
+	}
+	return out, nil
+}
