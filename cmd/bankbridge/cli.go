@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners"
 )
@@ -147,6 +148,9 @@ func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	cus, err := p.Services.Core.CreateCustomer(ctx, username, password, name)
+	if errors.Is(err, core.ErrUsernameTaken) {
+		return fmt.Errorf("username %q is already taken", username)
+	}
 	if err != nil {
 		return explain(err)
 	}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// runCLIErr runs a command expected to fail and returns its error and output.
+func runCLIErr(t *testing.T, s *Server, args ...string) (error, string) {
+	t.Helper()
+	var out bytes.Buffer
+	m := NewMain(&out, &out)
+	err := m.Run(context.Background(), append(args, "--data-dir", s.DataDir, "--log-level", "warn"))
+	m.Close()
+	return err, out.String()
+}
+
+func TestOperatorCommands(t *testing.T) {
+	s := MustStart(t, "")
+
+	t.Run("ok/customers-create", func(t *testing.T) {
+		c := runCLI(t, s, "customers", "create", "--username", "jo.tester", "--password", "a-long-password-1", "--json")
+		if id, _ := c["id"].(string); !strings.HasPrefix(id, "cus_") || c["username"] != "jo.tester" {
+			t.Fatalf("customer %v", c)
+		}
+	})
+	t.Run("fail/customers-create-duplicate", func(t *testing.T) {
+		err, out := runCLIErr(t, s, "customers", "create", "--username", "jo.tester", "--password", "a-long-password-1")
+		if err == nil || !strings.Contains(err.Error(), "jo.tester") {
+			t.Fatalf("err %v\n%s", err, out)
+		}
+	})
+	t.Run("fail/apps-create-missing-partner", func(t *testing.T) {
+		err, out := runCLIErr(t, s, "apps", "create", "--name", "x")
+		if err != errUsage || !strings.Contains(out, "--partner is required") {
+			t.Fatalf("err %v\n%s", err, out)
+		}
+	})
+	t.Run("fail/apps-create-unknown-partner", func(t *testing.T) {
+		key := MustClientKey(t)
+		err, _ := runCLIErr(t, s, "apps", "create", "--partner", "ptn_nope", "--name", "x", "--env", "sandbox",
+			"--redirect-uri", "https://x.example/cb", "--jwks", key.WriteJWKS(t))
+		if err == nil || !strings.HasPrefix(err.Error(), "Not found:") {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("ok/staff-create", func(t *testing.T) {
+		st := runCLI(t, s, "staff", "create", "--email", "ops@bank.example", "--role", "admin", "--json")
+		if st["one_time_password"] == "" || st["totp_secret"] == "" || !strings.HasPrefix(st["otpauth_uri"].(string), "otpauth://totp/") {
+			t.Fatalf("staff %v", st)
+		}
+	})
+	t.Run("fail/staff-create-bad-role", func(t *testing.T) {
+		err, _ := runCLIErr(t, s, "staff", "create", "--email", "x@bank.example", "--role", "king")
+		if err == nil || !strings.Contains(err.Error(), `got "king"`) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("ok/keys-rotate-keeps-old-key-published", func(t *testing.T) {
+		kids := func() map[string]string {
+			resp, err := http.Get(s.URL + "/jwks.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var set struct {
+				Keys []struct{ Kid, Alg, D string }
+			}
+			json.NewDecoder(resp.Body).Decode(&set)
+			out := map[string]string{}
+			for _, k := range set.Keys {
+				if k.D != "" {
+					t.Fatal("JWKS publishes a private key")
+				}
+				out[k.Kid] = k.Alg
+			}
+			return out
+		}
+		before := kids()
+		var out bytes.Buffer
+		m := NewMain(&out, &out)
+		if err := m.Run(context.Background(), []string{"keys", "rotate", "--alg", "ES256", "--data-dir", s.DataDir}); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		m.Close()
+		// The server reloads keys from the database periodically; the JWKS is
+		// read from the database on each request.
+		after := kids()
+		if len(after) != len(before)+1 {
+			t.Fatalf("JWKS before %v after %v: want the new key added and the old kept", before, after)
+		}
+		for kid := range before {
+			if _, ok := after[kid]; !ok {
+				t.Fatalf("old key %s dropped at rotation", kid)
+			}
+		}
+	})
+}
