@@ -83,6 +83,11 @@ func (p *Platform) wire(ctx context.Context) error {
 	if s.OpenAPI, err = web.NormaliseOpenAPI(apis.OpenAPI(p.Issuer)); err != nil {
 		return err
 	}
+	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireCertification, p.wireWebhooks} {
+		if err := ext(ctx); err != nil {
+			return err
+		}
+	}
 	p.housekeeping(now)
 	return nil
 }
@@ -150,6 +155,9 @@ func (p *Platform) mount(r *gin.Engine) {
 	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
 		Requests: requestLog{s.APIs}, DB: p.DB.DB, DevOutbox: true, RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
 	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, DB: p.DB.DB, Log: p.Log}).Register(r)
+	p.mountBilling(r)
+	p.mountCertification(r)
+	p.mountWebhooks(r)
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })
 }
 
