@@ -217,7 +217,7 @@ func TestPortalJourney(t *testing.T) {
 	status, body = b.post("/portal/verify-email", url.Values{"token": {m[1]}})
 	want(t, "ok/verify", status, body, 200, msgEmailVerified)
 	status, body = b.post("/portal/verify-email", url.Values{"token": {m[1]}})
-	want(t, "fail/verify-twice", status, body, 401, "The verification link was already used.")
+	want(t, "fail/verify-twice", status, body, 400, "The verification link was already used.")
 
 	status, body = b.signIn("dev@wallet.example", "wrong password!!")
 	want(t, "fail/wrong-password", status, body, 401, "Unknown email or wrong password.")
@@ -402,5 +402,5 @@ func TestPortalRolesAndIsolation(t *testing.T) {
 	status, body = rival.post("/portal/invitations/accept", url.Values{"token": {inv2.Token}})
 	want(t, "ok/accept-invitation", status, body, 200, "Wallet Ltd", "Your role: developer", "Your other organisations", "Rival Ltd")
 	status, body = rival.post("/portal/invitations/accept", url.Values{"token": {inv2.Token}})
-	want(t, "fail/accept-twice", status, body, 401, "The invitation was already accepted.")
+	want(t, "fail/accept-twice", status, body, 400, "The invitation was already accepted.")
 }

@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"fmt"
+	"github.com/bankbridge/bankbridge/internal/mail"
 	"net/http"
 	"strings"
 	"sync"
@@ -216,7 +217,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 			t.Fatalf("notices %+v", notices)
 		}
 		var emails int64
-		d.Model(&emailRow{}).Where("partner_id = ? AND template = ?", partnerA, NoticeEndpointDisabled).Count(&emails)
+		d.Model(&mail.Message{}).Where("partner_id = ? AND template = ?", partnerA, NoticeEndpointDisabled).Count(&emails)
 		if emails != 1 {
 			t.Fatalf("%d emails", emails)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 )
@@ -760,8 +761,11 @@ func (s *Service) notifyDisabled(tx *gorm.DB, r *endpointRow, reason string, now
 		ObjectID: r.ID, Subject: subject, Body: text, CreatedAt: now}).Error; err != nil {
 		return err
 	}
-	return tx.Create(&emailRow{ID: ids.New("eml"), PartnerID: r.PartnerID, Template: NoticeEndpointDisabled,
-		Subject: subject, Body: text, CreatedAt: now}).Error
+	// webhooks does not know the partner's people: the mail is addressed to the
+	// partner's owners, whom the mail relay resolves from PartnerID.
+	_, err := mail.Enqueue(tx.Statement.Context, tx, mail.Message{PartnerID: r.PartnerID, Recipient: "owners@" + r.PartnerID,
+		Template: NoticeEndpointDisabled, Subject: subject, Body: text})
+	return err
 }
 
 // tx runs fn in a transaction. On SQLite it holds the write lock from BEGIN

@@ -145,20 +145,6 @@ type noticeRow struct {
 // TableName implements gorm's tabler.
 func (noticeRow) TableName() string { return "notices" }
 
-type emailRow struct {
-	ID        string `gorm:"primaryKey"`
-	PartnerID string
-	Recipient string
-	Template  string
-	Subject   string
-	Body      string
-	CreatedAt time.Time
-	SentAt    *time.Time
-}
-
-// TableName implements gorm's tabler.
-func (emailRow) TableName() string { return "email_outbox" }
-
 func utcp(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
