@@ -19,7 +19,11 @@ import (
 	"github.com/bankbridge/bankbridge/oauth/keys"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/web"
+	"github.com/bankbridge/bankbridge/webhooks"
 )
+
+// normaliseOpenAPI makes the merged document plain decoded JSON.
+var normaliseOpenAPI = web.NormaliseOpenAPI
 
 // Services are the wired domain services.
 type Services struct {
@@ -28,7 +32,10 @@ type Services struct {
 	Partners *partners.Service
 	Core     *core.Reference
 	APIs     *apis.Service
-	OpenAPI  map[string]any
+	Webhooks *webhooks.Service
+	// Events publishes into the webhooks outbox in the caller's transaction.
+	Events  eventPublisher
+	OpenAPI map[string]any
 }
 
 // lateRevoker lets services built before the authorization server revoke
@@ -51,11 +58,14 @@ func (p *Platform) wire(ctx context.Context) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	s.Core = core.NewReference(p.DB, core.Options{CursorKey: secrets.DeriveKey(p.Master, "core-cursor")})
+	if err := p.newWebhooks(); err != nil {
+		return err
+	}
 	revoker := &lateRevoker{}
-	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: revoker, Logger: p.Log})
+	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: revoker, Publisher: s.Events, Logger: p.Log, Datasets: p.datasetPolicy()})
 	var err error
 	if s.Partners, err = partners.New(partners.Config{
-		DB: p.DB, Box: p.Box, Logger: p.Log,
+		DB: p.DB, Box: p.Box, Logger: p.Log, Publisher: s.Events,
 		PortalURL: p.Issuer + "/portal", RegistrationURL: p.Issuer + "/register",
 	}); err != nil {
 		return err
@@ -80,9 +90,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	}
 	revoker.r = s.OAuth
 	s.Partners.SetRevoker(s.OAuth)
-	if s.OpenAPI, err = web.NormaliseOpenAPI(apis.OpenAPI(p.Issuer)); err != nil {
-		return err
-	}
+	s.OpenAPI = apis.OpenAPI(p.Issuer)
 	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireCertification, p.wireWebhooks} {
 		if err := ext(ctx); err != nil {
 			return err
@@ -132,7 +140,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	sessions := &web.Sessions{DB: p.DB.DB, Secure: secure}
 	s.OAuth.Register(r)
 	s.Partners.MountRegistration(r)
-	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer}).Register(r)
+	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer, Usage: usageRecorder{p.billing.Contracts}, Quota: p.billing.Quota}).Register(r)
 	r.GET("/openapi.json", func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI) })
 	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))
 	(&web.CustomerDashboard{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.Core,

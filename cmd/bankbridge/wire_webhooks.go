@@ -2,12 +2,57 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/webhooks"
 )
 
-// wireWebhooks builds this area's services (called from wire, after the core services).
-func (p *Platform) wireWebhooks(ctx context.Context) error { return nil }
+// eventPublisher adapts the webhooks outbox to the EventPublisher interface
+// partners, apis and contracts publish through (in the caller's transaction).
+type eventPublisher struct{ w *webhooks.Service }
 
-// mountWebhooks registers this area's routes.
-func (p *Platform) mountWebhooks(r *gin.Engine) {}
+// Publish writes the event to the outbox in tx.
+func (e eventPublisher) Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error {
+	return e.w.Publish(ctx, tx, webhooks.Event{Type: eventType, PartnerID: partnerID, AppID: appID, Data: data})
+}
+
+// newWebhooks builds the webhooks service; wire calls it first so every other
+// service can publish into its outbox.
+func (p *Platform) newWebhooks() error {
+	w, err := webhooks.NewService(webhooks.Config{DB: p.DB, Box: p.Box, AllowLoopback: p.Config.WebhooksAllowLoopback, Logger: p.Log})
+	if err != nil {
+		return err
+	}
+	p.Services.Webhooks = w
+	p.Services.Events = eventPublisher{w}
+	return nil
+}
+
+// wireWebhooks starts this node's dispatchers and adds the event catalogue to
+// the OpenAPI document.
+func (p *Platform) wireWebhooks(ctx context.Context) error {
+	s := &p.Services
+	s.OpenAPI["webhooks"] = webhooks.OpenAPIWebhooks()
+	normalised, err := normaliseOpenAPI(s.OpenAPI)
+	if err != nil {
+		return fmt.Errorf("openapi: %w", err)
+	}
+	s.OpenAPI = normalised
+	if p.Config.Dispatchers > 0 {
+		d := webhooks.NewDispatcher(s.Webhooks, webhooks.DispatcherOptions{Workers: 4 * p.Config.Dispatchers})
+		p.bg = append(p.bg, func(ctx context.Context) {
+			if err := d.Run(ctx); err != nil && ctx.Err() == nil {
+				p.Log.Error("webhook dispatcher stopped", "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// mountWebhooks registers the partner API for webhook endpoints.
+func (p *Platform) mountWebhooks(r *gin.Engine) {
+	webhooks.NewHandler(p.Services.Webhooks, p.Services.OAuth).Register(r)
+}
