@@ -12,7 +12,7 @@ export const env = process.env
 
 // Client is a partner app driving Bankbridge with oauth4webapi.
 export class Client {
-  static async create({ issuer, clientId, privateJwk }) {
+  static async create({ issuer, clientId, privateJwk, extractableDPoPKey = false }) {
     const c = new Client()
     c.issuer = new URL(issuer)
     c.insecure = { [oauth.allowInsecureRequests]: c.issuer.protocol === 'http:' }
@@ -22,7 +22,7 @@ export class Client {
     const alg = jwk.alg || (jwk.kty === 'EC' ? 'ES256' : 'PS256')
     const params = alg === 'ES256' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSA-PSS', hash: 'SHA-256' }
     c.auth = oauth.PrivateKeyJwt({ key: await crypto.subtle.importKey('jwk', jwk, params, false, ['sign']), kid: jwk.kid })
-    c.dpopKeys = await oauth.generateKeyPair('ES256')
+    c.dpopKeys = await oauth.generateKeyPair('ES256', { extractable: extractableDPoPKey })
     c.dpop = oauth.DPoP(c.client, c.dpopKeys)
     return c
   }
@@ -39,12 +39,14 @@ export class Client {
 
   // authorize runs PAR → browser (login + consent) → code exchange and
   // returns the token response (or { error } when the customer denied).
-  async authorize({ scope, authorizationDetails, redirectUri, username, password, decision = 'authorise', artifacts, label }) {
+  async authorize({ scope, authorizationDetails, redirectUri, username, password, decision = 'authorise', artifacts, label, onCallback }) {
     const codeVerifier = oauth.generateRandomCodeVerifier()
     const state = oauth.generateRandomState()
     const nonce = oauth.generateRandomNonce()
+    const openid = scope.split(' ').includes('openid')
     const params = new URLSearchParams({ response_type: 'code', redirect_uri: redirectUri, scope,
-      code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256', state, nonce })
+      code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256', state })
+    if (openid) params.set('nonce', nonce)
     if (authorizationDetails) params.set('authorization_details', JSON.stringify(authorizationDetails))
     const par = await this.retryNonce(async () => oauth.processPushedAuthorizationResponse(this.as, this.client,
       await oauth.pushedAuthorizationRequest(this.as, this.client, this.auth, params, { DPoP: this.dpop, ...this.insecure })))
@@ -52,6 +54,7 @@ export class Client {
     url.searchParams.set('client_id', this.client.client_id)
     url.searchParams.set('request_uri', par.request_uri)
     const { callback, consentText } = await browserConsent({ url: url.href, redirectUri, username, password, decision, artifacts, label })
+    onCallback?.(callback)
     let cb
     try {
       cb = oauth.validateAuthResponse(this.as, this.client, new URL(callback), state)
@@ -61,7 +64,7 @@ export class Client {
     }
     const tokens = await this.retryNonce(async () => oauth.processAuthorizationCodeResponse(this.as, this.client,
       await oauth.authorizationCodeGrantRequest(this.as, this.client, this.auth, cb, redirectUri, codeVerifier, { DPoP: this.dpop, ...this.insecure }),
-      { expectedNonce: nonce, requireIdToken: scope.split(' ').includes('openid') }))
+      openid ? { expectedNonce: nonce, requireIdToken: true } : {}))
     return { ...tokens, consentText }
   }
 
@@ -110,6 +113,7 @@ export async function browserConsent({ url, redirectUri, username, password, dec
     await page.goto(url)
     await page.getByLabel('Username').fill(username)
     await page.getByLabel('Password').fill(password)
+    if (artifacts) await page.screenshot({ path: `${artifacts}/${label}-login.png`, fullPage: true })
     await page.locator('form:has(input[type="password"]) button').first().click()
     await page.getByRole('button', { name: 'Authorise' }).waitFor({ timeout: 15000 })
     const consentText = await page.locator('main').innerText()

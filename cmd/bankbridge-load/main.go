@@ -3,6 +3,10 @@
 // throughput and latency percentiles.
 //
 //	bankbridge-load token --issuer URL --client-id app_… --key private-jwk.json [--concurrency 16] [--duration 10s]
+//	bankbridge-load resource --url URL --token T --dpop-key dpop-jwk.json [--concurrency 16] [--duration 10s]
+//
+// resource: GET one resource URL with a customer's DPoP-bound access token
+// (e2e/mint-token.mjs makes one), a fresh DPoP proof with ath per request.
 //
 // token: the client_credentials grant with a fresh private_key_jwt assertion
 // (ES256) and a fresh DPoP proof for every request — the token endpoint's
@@ -14,6 +18,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -50,9 +56,14 @@ type Options struct {
 	MaxRequests int
 }
 
+const usage = "usage: bankbridge-load token --issuer URL --client-id ID --key FILE | resource --url URL --token T --dpop-key FILE  [--concurrency N] [--duration D]"
+
 func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "resource" {
+		return runResource(ctx, args[1:], out)
+	}
 	if len(args) == 0 || args[0] != "token" {
-		return errors.New("usage: bankbridge-load token --issuer URL --client-id ID --key FILE [--concurrency N] [--duration D]")
+		return errors.New(usage)
 	}
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	var o Options
@@ -100,21 +111,70 @@ func (r Report) String() string {
 		map[bool]string{true: " first_error=" + r.FirstError, false: ""}[r.FirstError != ""])
 }
 
-// LoadToken runs the client_credentials load against o.Issuer's token endpoint.
-func LoadToken(ctx context.Context, o Options, clientKey jose.JSONWebKey) (Report, error) {
-	tokenURL := strings.TrimRight(o.Issuer, "/") + "/token"
-	alg := jose.SignatureAlgorithm(clientKey.Algorithm)
-	if alg == "" {
-		alg = jose.ES256
+func runResource(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("resource", flag.ContinueOnError)
+	var (
+		target, token, keyFile string
+		concurrency            int
+		duration               time.Duration
+		max                    int
+	)
+	fs.StringVar(&target, "url", "", "absolute URL to GET")
+	fs.StringVar(&token, "token", "", "DPoP-bound access token")
+	fs.StringVar(&keyFile, "dpop-key", "", "the DPoP private key (JWK) the token is bound to")
+	fs.IntVar(&concurrency, "concurrency", 16, "parallel clients")
+	fs.DurationVar(&duration, "duration", 10*time.Second, "how long to run (bounded)")
+	fs.IntVar(&max, "max-requests", 200000, "stop after this many requests")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	assertSigner, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: clientKey}, (&jose.SignerOptions{}).WithType("JWT"))
+	if duration > 5*time.Minute {
+		return errors.New("--duration is capped at 5m")
+	}
+	raw, err := os.ReadFile(keyFile)
 	if err != nil {
-		return Report{}, err
+		return err
 	}
-	transport := &http.Transport{MaxIdleConnsPerHost: o.Concurrency * 2, MaxConnsPerHost: o.Concurrency * 2}
-	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	var key jose.JSONWebKey
+	if err := json.Unmarshal(raw, &key); err != nil {
+		return fmt.Errorf("parse DPoP key: %w", err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(token))
+	ath := base64.RawURLEncoding.EncodeToString(sum[:])
+	htu := strings.SplitN(target, "?", 2)[0]
+	rep := drive(ctx, concurrency, duration, max, func(ctx context.Context, client *http.Client) (int, []byte, error) {
+		proof := sign(signer, map[string]any{"jti": uuid.NewString(), "htm": "GET", "htu": htu, "iat": time.Now().Unix(), "ath": ath})
+		req, _ := http.NewRequestWithContext(ctx, "GET", target, nil)
+		req.Header.Set("Authorization", "DPoP "+token)
+		req.Header.Set("DPoP", proof)
+		req.Header.Set("Accept", "application/json")
+		return do(client, req)
+	}, func(status int, body []byte) bool { return status == 200 })
+	fmt.Fprintln(out, rep)
+	return nil
+}
 
-	ctx, cancel := context.WithTimeout(ctx, o.Duration)
+func do(client *http.Client, req *http.Request) (int, []byte, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// drive runs one(…) from concurrency goroutines until duration or max requests,
+// timing each call; ok decides which answers count as errors.
+func drive(ctx context.Context, concurrency int, duration time.Duration, max int,
+	one func(ctx context.Context, client *http.Client) (int, []byte, error), ok func(int, []byte) bool) Report {
+	transport := &http.Transport{MaxIdleConnsPerHost: concurrency * 2, MaxConnsPerHost: concurrency * 2}
+	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
 	var (
 		n        atomic.Int64
@@ -125,26 +185,14 @@ func LoadToken(ctx context.Context, o Options, clientKey jose.JSONWebKey) (Repor
 		wg       sync.WaitGroup
 	)
 	start := time.Now()
-	for w := 0; w < o.Concurrency; w++ {
+	for w := 0; w < concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dpopKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			proofSigner, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: dpopKey},
-				(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
 			var mine []time.Duration
-			for ctx.Err() == nil && n.Add(1) <= int64(o.MaxRequests) {
-				now := time.Now()
-				assertion := sign(assertSigner, map[string]any{"iss": o.ClientID, "sub": o.ClientID, "aud": o.Issuer,
-					"jti": uuid.NewString(), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
-				proof := sign(proofSigner, map[string]any{"jti": uuid.NewString(), "htm": "POST", "htu": tokenURL, "iat": now.Unix()})
-				form := url.Values{"grant_type": {"client_credentials"}, "scope": {o.Scope},
-					"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}
-				req, _ := http.NewRequestWithContext(ctx, "POST", tokenURL, strings.NewReader(form.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.Header.Set("DPoP", proof)
+			for ctx.Err() == nil && n.Add(1) <= int64(max) {
 				t0 := time.Now()
-				resp, err := client.Do(req)
+				status, body, err := one(ctx, client)
 				if err != nil {
 					if ctx.Err() != nil {
 						break
@@ -153,12 +201,10 @@ func LoadToken(ctx context.Context, o Options, clientKey jose.JSONWebKey) (Repor
 					firstErr.CompareAndSwap(nil, err.Error())
 					continue
 				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
 				mine = append(mine, time.Since(t0))
-				if resp.StatusCode != 200 || !strings.Contains(string(body), `"token_type":"DPoP"`) {
+				if !ok(status, body) {
 					errs.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, body))
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", status, body))
 				}
 			}
 			mu.Lock()
@@ -179,7 +225,40 @@ func LoadToken(ctx context.Context, o Options, clientKey jose.JSONWebKey) (Repor
 	if v, ok := firstErr.Load().(string); ok {
 		r.FirstError = v
 	}
-	return r, nil
+	return r
+}
+
+// LoadToken runs the client_credentials load against o.Issuer's token endpoint.
+func LoadToken(ctx context.Context, o Options, clientKey jose.JSONWebKey) (Report, error) {
+	tokenURL := strings.TrimRight(o.Issuer, "/") + "/token"
+	alg := jose.SignatureAlgorithm(clientKey.Algorithm)
+	if alg == "" {
+		alg = jose.ES256
+	}
+	assertSigner, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: clientKey}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return Report{}, err
+	}
+	dpopKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	proofSigner, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: dpopKey},
+		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	if err != nil {
+		return Report{}, err
+	}
+	return drive(ctx, o.Concurrency, o.Duration, o.MaxRequests, func(ctx context.Context, client *http.Client) (int, []byte, error) {
+		now := time.Now()
+		assertion := sign(assertSigner, map[string]any{"iss": o.ClientID, "sub": o.ClientID, "aud": o.Issuer,
+			"jti": uuid.NewString(), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		proof := sign(proofSigner, map[string]any{"jti": uuid.NewString(), "htm": "POST", "htu": tokenURL, "iat": now.Unix()})
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {o.Scope},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}
+		req, _ := http.NewRequestWithContext(ctx, "POST", tokenURL, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("DPoP", proof)
+		return do(client, req)
+	}, func(status int, body []byte) bool {
+		return status == 200 && strings.Contains(string(body), `"token_type":"DPoP"`)
+	}), nil
 }
 
 func sign(s jose.Signer, claims map[string]any) string {
