@@ -65,7 +65,9 @@ export class Client {
     const tokens = await this.retryNonce(async () => oauth.processAuthorizationCodeResponse(this.as, this.client,
       await oauth.authorizationCodeGrantRequest(this.as, this.client, this.auth, cb, redirectUri, codeVerifier, { DPoP: this.dpop, ...this.insecure }),
       openid ? { expectedNonce: nonce, requireIdToken: true } : {}))
-    return { ...tokens, consentText }
+    // Keep the library's own object: getValidatedIdTokenClaims looks it up.
+    tokens.consentText = consentText
+    return tokens
   }
 
   // call makes a DPoP-bound resource request and returns { status, headers, json }.
