@@ -293,3 +293,7 @@ func (c *Consent) PlainLines() []string {
 
 // Title is the consent's kind in plain words ("Read your account information", …).
 func (c *Consent) Title() string { return consentTitle(c.Type) }
+
+// AccountDisplay is how a customer recognises one of their accounts:
+// "Everyday current •••• 1234".
+func AccountDisplay(a *core.Account) string { return accountLabel(a) + " " + masked(a) }

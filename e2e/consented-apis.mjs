@@ -6,7 +6,7 @@
 //   payment: consent → authorise (debtor account) → funds confirmation → payment → status;
 //   data sharing: consent → authorise → dataset read.
 // Environment: ISSUER, CLIENT_ID, CLIENT_JWK, REDIRECT_URI, USERNAME, PASSWORD, ARTIFACTS, CHROMIUM.
-import { Client, WebhookReceiver, env, run } from './lib.mjs'
+import { Client, WebhookReceiver, dashboardWithdraw, env, run } from './lib.mjs'
 
 const AISP = '/open-banking/v3.1/aisp'
 const PISP = '/open-banking/v3.1/pisp'
@@ -89,6 +89,12 @@ run(async step => {
     authorizationDetails: [{ type: 'data_sharing', consent_id: dcId }] })
   const ds = await c.call(dat.access_token, 'GET', `${DATA}/datasets/transaction_insights`)
   step('dataset', { status: ds.status, months: ds.json?.Data?.Months?.length })
+
+  // The customer withdraws a consent on the bank's dashboard: the list is
+  // newest first, so the first "Withdraw" for this app is the data sharing.
+  const dash = await dashboardWithdraw({ issuer: env.ISSUER, username: env.USERNAME, password: env.PASSWORD, appName: env.APP_NAME || 'E2E wallet', artifacts: env.ARTIFACTS })
+  const afterWithdraw = await c.call(dat.access_token, 'GET', `${DATA}/datasets/transaction_insights`)
+  step('dashboard', { listed_app: dash.before.includes(env.APP_NAME || 'E2E wallet'), status_after: afterWithdraw.status, error_after: afterWithdraw.challenge?.error })
 
   // The partner revokes the account-access consent: its token dies at once.
   const del = await c.call(cc.access_token, 'DELETE', `${AISP}/account-access-consents/${consentId}`)

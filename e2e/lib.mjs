@@ -132,6 +132,34 @@ export async function browserConsent({ url, redirectUri, username, password, dec
   }
 }
 
+// dashboardWithdraw signs the customer in to the bank's consent dashboard in
+// chromium and withdraws the first active consent given to appName; it
+// returns the dashboard's text before and after.
+export async function dashboardWithdraw({ issuer, username, password, appName, artifacts }) {
+  const browser = await chromium.launch({
+    executablePath: env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  try {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
+    await page.goto(new URL('/customer/consents', issuer).href)
+    await page.getByLabel('Username').fill(username)
+    await page.getByLabel('Password').fill(password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Apps you have given access' }).waitFor({ timeout: 15000 })
+    const before = await page.locator('main').innerText()
+    if (artifacts) await page.screenshot({ path: `${artifacts}/customer-dashboard.png`, fullPage: true })
+    await page.getByRole('button', { name: `Withdraw consent for ${appName}` }).first().click()
+    await page.getByText('Consent withdrawn.').waitFor({ timeout: 15000 })
+    const after = await page.locator('main').innerText()
+    if (artifacts) await page.screenshot({ path: `${artifacts}/customer-dashboard-withdrawn.png`, fullPage: true })
+    return { before, after }
+  } finally {
+    await browser.close()
+  }
+}
+
 // WebhookReceiver is a local HTTPS-less receiver (the server runs with
 // --webhooks-allow-loopback) that verifies each delivery with the
 // standardwebhooks package and records the result.

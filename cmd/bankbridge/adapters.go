@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/apis"
+	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/web"
 )
@@ -14,6 +15,7 @@ import (
 type customerConsents struct {
 	apis     *apis.Service
 	partners *partners.Service
+	core     core.Core
 }
 
 func (c customerConsents) ListForCustomer(ctx context.Context, customerID string) ([]web.CustomerConsent, error) {
@@ -25,8 +27,13 @@ func (c customerConsents) ListForCustomer(ctx context.Context, customerID string
 	for i := range list {
 		x := &list[i]
 		v := web.CustomerConsent{ID: x.ID, Kind: x.Title(), Status: x.Status, Active: x.Status == apis.StatusAuthorised && !x.Expired(time.Now()),
-			Permissions: x.PlainLines(), AuthorisedAt: x.StatusUpdatedAt, ExpiresAt: x.ExpiresAt, Accounts: x.AccountIDs,
+			Permissions: x.PlainLines(), AuthorisedAt: x.StatusUpdatedAt, ExpiresAt: x.ExpiresAt,
 			PartnerName: x.PartnerID, AppName: x.ClientID}
+		for _, id := range x.AccountIDs {
+			if a, err := c.core.Account(ctx, id); err == nil {
+				v.Accounts = append(v.Accounts, apis.AccountDisplay(a))
+			}
+		}
 		if pt, err := c.partners.Partner(ctx, x.PartnerID); err == nil {
 			v.PartnerName = pt.Name()
 		}

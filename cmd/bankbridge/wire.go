@@ -144,7 +144,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	r.GET("/openapi.json", func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI) })
 	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))
 	(&web.CustomerDashboard{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.Core,
-		Consents: customerConsents{s.APIs, s.Partners}, Log: p.Log}).Register(r)
+		Consents: customerConsents{s.APIs, s.Partners, s.Core}, Log: p.Log}).Register(r)
 	personas := web.SandboxPersonasFunc(func() []web.PersonaView {
 		var out []web.PersonaView
 		for _, x := range core.Personas() {
