@@ -189,26 +189,14 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.deps.Pages.Login(w, r, page)
 		return
 	}
-	key := strings.ToLower(username)
-	g := s.store.db.WithContext(ctx)
-	now := s.now()
-	var att loginAttempt
-	if err := g.Where("username = ?", key).Take(&att).Error; err == nil && att.LockedUntil != nil && att.LockedUntil.After(now) {
+	customerID, err := s.AuthenticateCustomer(ctx, username, password)
+	switch {
+	case errors.Is(err, ErrLoginThrottled):
 		page.Error, page.Status = lockedMessage, http.StatusTooManyRequests
 		s.deps.Pages.Login(w, r, page)
 		return
-	}
-	customerID, err := s.deps.Customers.Authenticate(ctx, username, password)
-	switch {
 	case errors.Is(err, ErrBadCredentials):
-		locked, ferr := s.recordFailure(ctx, key)
-		if ferr != nil {
-			s.log.Error("oauth: record login failure", "err", ferr)
-		}
 		page.Error, page.Status = "The username or password is not right. Please check them and try again.", http.StatusUnauthorized
-		if locked {
-			page.Error, page.Status = lockedMessage, http.StatusTooManyRequests
-		}
 		s.deps.Pages.Login(w, r, page)
 		return
 	case errors.Is(err, ErrCustomerLocked):
@@ -221,7 +209,8 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.deps.Pages.Login(w, r, page)
 		return
 	}
-	g.Exec(`DELETE FROM oauth_login_attempts WHERE username = ?`, key)
+	now := s.now()
+	g := s.store.db.WithContext(ctx)
 	res := g.Model(&interaction{}).Where("id = ? AND customer_id = ''", in.ID).
 		Updates(map[string]any{"customer_id": customerID, "auth_time": now})
 	if res.Error != nil || res.RowsAffected != 1 {

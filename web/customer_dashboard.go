@@ -42,7 +42,9 @@ type CustomerDashboard struct {
 	Pages     *Renderer
 	CSRF      CSRF
 	Sessions  *Sessions
-	Customers oauth.CustomerAuthenticator // throttled
+	// Customers must be the throttled authenticator (oauth.Server.ThrottledCustomers),
+	// which answers oauth.ErrLoginThrottled after too many wrong passwords.
+	Customers oauth.CustomerAuthenticator
 	Consents  CustomerConsents
 	Log       *slog.Logger
 }
@@ -83,6 +85,8 @@ func (d *CustomerDashboard) login(c *gin.Context) {
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "The username or password is not right. Please try again."
 		switch {
+		case errors.Is(err, oauth.ErrLoginThrottled):
+			status, msg = http.StatusTooManyRequests, "Too many wrong attempts. For your safety, signing in with this username is blocked for 15 minutes."
 		case errors.Is(err, oauth.ErrCustomerLocked):
 			status, msg = http.StatusForbidden, "This sign-in is locked. Please wait 15 minutes or call the bank."
 		case !errors.Is(err, oauth.ErrBadCredentials):

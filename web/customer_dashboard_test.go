@@ -23,6 +23,8 @@ type fakeCustomers struct{}
 
 func (fakeCustomers) Authenticate(_ context.Context, u, p string) (string, error) {
 	switch {
+	case u == "mallory":
+		return "", oauth.ErrLoginThrottled
 	case u == "dave.locked":
 		return "", oauth.ErrCustomerLocked
 	case u == "alice" && p == "pw":
@@ -95,6 +97,7 @@ func TestCustomerDashboard(t *testing.T) {
 		{"fail/csrf-missing", url.Values{"username": {"alice"}, "password": {"pw"}}, 403, "Your session expired. Please try again."},
 		{"fail/wrong-password", url.Values{"username": {"alice"}, "password": {"nope"}, "csrf_token": {tok}}, 401, "The username or password is not right."},
 		{"fail/locked", url.Values{"username": {"dave.locked"}, "password": {"pw"}, "csrf_token": {tok}}, 403, "This sign-in is locked."},
+		{"fail/throttled", url.Values{"username": {"mallory"}, "password": {"pw"}, "csrf_token": {tok}}, 429, "Too many wrong attempts."},
 		{"ok/login", url.Values{"username": {"alice"}, "password": {"pw"}, "csrf_token": {tok}}, 200, "Demo Wallet"},
 	}
 	for _, tc := range cases {

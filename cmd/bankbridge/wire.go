@@ -143,7 +143,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer, Usage: usageRecorder{p.billing.Contracts}, Quota: p.billing.Quota}).Register(r)
 	r.GET("/openapi.json", func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI) })
 	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))
-	(&web.CustomerDashboard{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.Core,
+	(&web.CustomerDashboard{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
 		Consents: customerConsents{s.APIs, s.Partners, s.Core}, Log: p.Log}).Register(r)
 	personas := web.SandboxPersonasFunc(func() []web.PersonaView {
 		var out []web.PersonaView
