@@ -27,6 +27,7 @@ type Config struct {
 	RotateRefreshTokens   bool
 	DPoPRequireNonce      bool
 	Dispatchers           int
+	WebhookLease          time.Duration
 }
 
 // envOr returns the environment variable's value or def.
@@ -80,6 +81,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RefreshTokenLifetime, "refresh-token-lifetime", envDuration("BANKBRIDGE_REFRESH_TOKEN_LIFETIME", 30*24*time.Hour), "refresh token lifetime (env BANKBRIDGE_REFRESH_TOKEN_LIFETIME)")
 	fs.BoolVar(&c.RotateRefreshTokens, "rotate-refresh-tokens", envBool("BANKBRIDGE_ROTATE_REFRESH_TOKENS", false), "rotate refresh tokens on use (off by default, per the FAPI 2.0 Security Profile) (env BANKBRIDGE_ROTATE_REFRESH_TOKENS)")
 	fs.BoolVar(&c.DPoPRequireNonce, "dpop-require-nonce", envBool("BANKBRIDGE_DPOP_REQUIRE_NONCE", false), "require server-provided DPoP nonces (env BANKBRIDGE_DPOP_REQUIRE_NONCE)")
+	fs.DurationVar(&c.WebhookLease, "webhook-lease", envDuration("BANKBRIDGE_WEBHOOK_LEASE", 70*time.Second), "how long a dispatcher's claim on a delivery lasts before another node may retake it; must exceed connect + response timeouts (env BANKBRIDGE_WEBHOOK_LEASE)")
 	fs.IntVar(&c.Dispatchers, "webhook-dispatchers", envInt("BANKBRIDGE_WEBHOOK_DISPATCHERS", 2), "webhook dispatcher workers in this process; 0 disables delivery on this node (env BANKBRIDGE_WEBHOOK_DISPATCHERS)")
 }
 
@@ -101,6 +103,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AccessTokenLifetime <= 0 || c.AccessTokenLifetime > time.Hour {
 		return fmt.Errorf("--access-token-lifetime must be between 1s and 1h, got %s", c.AccessTokenLifetime)
+	}
+	if c.WebhookLease < 21*time.Second {
+		return fmt.Errorf("--webhook-lease must be at least 21s (connect 5s + response 15s + margin), got %s", c.WebhookLease)
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

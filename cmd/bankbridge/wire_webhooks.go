@@ -42,7 +42,7 @@ func (p *Platform) wireWebhooks(ctx context.Context) error {
 	}
 	s.OpenAPI = normalised
 	if p.Config.Dispatchers > 0 {
-		d := webhooks.NewDispatcher(s.Webhooks, webhooks.DispatcherOptions{Workers: 4 * p.Config.Dispatchers})
+		d := webhooks.NewDispatcher(s.Webhooks, webhooks.DispatcherOptions{Workers: 4 * p.Config.Dispatchers, Lease: p.Config.WebhookLease})
 		p.bg = append(p.bg, func(ctx context.Context) {
 			if err := d.Run(ctx); err != nil && ctx.Err() == nil {
 				p.Log.Error("webhook dispatcher stopped", "err", err)
