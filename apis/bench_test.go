@@ -12,6 +12,8 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/oauth"
+	"sort"
+	"time"
 )
 
 // Benchmarks go through the real middleware chain (interaction id, request
@@ -51,10 +53,14 @@ func BenchmarkTransactions(b *testing.B) {
 			cur := alice.account(core.AccountCurrent)
 			_, tok := p.accountConsent(alice, allPerms, cur.ID)
 			path := aisp + "/accounts/" + cur.ID + "/transactions"
+			lat := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
 				benchDo(b, e, "GET", path, tok, "", nil)
+				lat = append(lat, time.Since(t0))
 			}
+			reportPercentiles(b, lat)
 		})
 	}
 }
@@ -69,6 +75,7 @@ func BenchmarkDomesticPayment(b *testing.B) {
 			cc := &oauth.AccessContext{ClientID: p.app, PartnerID: p.id, Environment: p.envn}
 			in := initiation("0.01", externalCreditor, "Acme Ltd", "BENCH")
 			raw, _ := json.Marshal(map[string]any{"Data": map[string]any{"Initiation": in}, "Risk": map[string]any{}})
+			lat := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
@@ -90,8 +97,21 @@ func BenchmarkDomesticPayment(b *testing.B) {
 					CustomerID: alice.id, Scopes: []string{apis.ScopePayments}, AuthorizationDetails: out})
 				body, _ := json.Marshal(paymentBody(c.ID, in))
 				b.StartTimer()
+				t0 := time.Now()
 				benchDo(b, e, "POST", pisp+"/domestic-payments", tok, fmt.Sprintf("k-%d", i), body)
+				lat = append(lat, time.Since(t0))
 			}
+			reportPercentiles(b, lat)
 		})
 	}
+}
+
+// reportPercentiles adds p50 and p99 latency (ms) to the benchmark's output.
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
