@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/web"
 	"github.com/bankbridge/bankbridge/webhooks"
 )
 
@@ -52,7 +54,12 @@ func (p *Platform) wireWebhooks(ctx context.Context) error {
 	return nil
 }
 
-// mountWebhooks registers the partner API for webhook endpoints.
+// mountWebhooks registers the partner API for webhook endpoints and the
+// portal's webhook pages.
 func (p *Platform) mountWebhooks(r *gin.Engine) {
 	webhooks.NewHandler(p.Services.Webhooks, p.Services.OAuth).Register(r)
+	secure := strings.HasPrefix(p.Issuer, "https://")
+	portal := &web.Portal{Pages: p.Pages, CSRF: web.CSRF{Secure: secure}, Sessions: &web.Sessions{DB: p.DB.DB, Secure: secure},
+		Partners: p.Services.Partners, DB: p.DB.DB, Log: p.Log}
+	(&web.PortalWebhooks{Portal: portal, Webhooks: p.Services.Webhooks}).Register(r)
 }
