@@ -23,6 +23,9 @@ type HandlerConfig struct {
 	Verifier oauth.ResourceVerifier
 	// Usage receives one record per call (nil: none).
 	Usage UsageRecorder
+	// Quota enforces plans after the scope step (nil: no rate limits or
+	// monthly volumes); see NewQuota.
+	Quota *Quota
 	// BaseURL is the public origin for Links ("https://api.bank.example");
 	// empty uses the request's Host over http.
 	BaseURL string
@@ -36,13 +39,14 @@ type Handler struct {
 	svc      *Service
 	verifier oauth.ResourceVerifier
 	usage    UsageRecorder
+	quota    *Quota
 	baseURL  string
 	wait     time.Duration
 }
 
 // NewHandler returns a Handler.
 func NewHandler(cfg HandlerConfig) *Handler {
-	h := &Handler{svc: cfg.Service, verifier: cfg.Verifier, usage: cfg.Usage,
+	h := &Handler{svc: cfg.Service, verifier: cfg.Verifier, usage: cfg.Usage, quota: cfg.Quota,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"), wait: cfg.IdempotencyWait}
 	if h.wait <= 0 {
 		h.wait = 10 * time.Second
@@ -54,7 +58,11 @@ func NewHandler(cfg HandlerConfig) *Handler {
 func (h *Handler) Register(r gin.IRouter) {
 	base := r.Group(BasePath, httpx.InteractionID(), h.meter())
 	chain := func(product, scope string, steps ...gin.HandlerFunc) []gin.HandlerFunc {
-		return append([]gin.HandlerFunc{h.product(product), h.authenticate(), h.scope(scope)}, steps...)
+		pre := []gin.HandlerFunc{h.product(product), h.authenticate(), h.scope(scope)}
+		if h.quota != nil {
+			pre = append(pre, h.quota.step())
+		}
+		return append(pre, steps...)
 	}
 	aisp := base.Group("/aisp")
 	aisp.POST("/account-access-consents", chain(ProductConsents, ScopeAccounts, h.clientOnly(), h.idempotent(), h.createAccountConsent)...)

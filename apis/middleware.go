@@ -25,7 +25,9 @@ import (
 //
 //	interaction id → metering + request log (acts after the response, so it
 //	sees every refusal below) → token + DPoP → scope → consent (status,
-//	permission, account) → idempotency (POST) → handler.
+//	permission, account) → idempotency (POST) → handler; with
+//	HandlerConfig.Quota the quota step (rate limit, monthly volume) runs
+//	right after scope.
 
 // Header names.
 const (
@@ -101,7 +103,7 @@ func (h *Handler) meter() gin.HandlerFunc {
 		if err := h.svc.store.LogRequest(ctx, h.svc.db.DB, e); err != nil {
 			h.svc.log.ErrorContext(ctx, "apis: request log", "err", err)
 		}
-		if h.usage == nil || ac == nil {
+		if ac == nil {
 			return
 		}
 		rec := UsageRecord{Key: ids.New("use"), PartnerID: ac.PartnerID, AppID: ac.ClientID, Environment: ac.Environment,
@@ -109,6 +111,12 @@ func (h *Handler) meter() gin.HandlerFunc {
 			Billable: status >= 200 && status < 300 && !c.GetBool(keyReplay)}
 		if v, ok := c.Get(keyAmount); ok {
 			rec.Kind, rec.Amount = KindPayment, v.(Money)
+		}
+		if h.quota != nil {
+			h.quota.count(ctx, rec)
+		}
+		if h.usage == nil {
+			return
 		}
 		if err := h.usage.RecordUsage(ctx, rec); err != nil {
 			h.svc.log.ErrorContext(ctx, "apis: record usage", "err", err)

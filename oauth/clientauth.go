@@ -210,6 +210,22 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 	if !client.Active {
 		return nil, fosite.ErrInvalidClient.WithHint("The client is not active.")
 	}
+	if pw := pendingFrom(ctx); pw != nil && !pw.done {
+		// A token request: the id is recorded with the proof's (and, for
+		// client_credentials, with the token).
+		pw.assertionKey, pw.assertionExp = client.ID+"|"+cl.Jti, exp
+		if pw.fold {
+			return client, nil
+		}
+		if err := s.store.flushPending(ctx, pw); err != nil {
+			var rfc *fosite.RFC6749Error
+			if errors.As(err, &rfc) {
+				return nil, err
+			}
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		return client, nil
+	}
 	if err := s.store.SetClientAssertionJWT(ctx, client.ID+"|"+cl.Jti, exp); errors.Is(err, fosite.ErrJTIKnown) {
 		return nil, fosite.ErrInvalidClient.WithHint("Claim 'jti' of the client_assertion was already used; every assertion must be used once only.")
 	} else if err != nil {

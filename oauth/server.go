@@ -161,6 +161,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, deps: deps, now: func() time.Time { return now().UTC() }, log: log}
 	s.store = NewStore(deps.DB.DB, deps.Clients, s.now)
+	if g, ok := deps.DPoPReplay.(*dpop.GormReplayStore); ok && g.Shares(deps.DB.DB) && s.store.sqlDB != nil {
+		s.store.replay = g
+	}
 	s.jwks = newJWKSCache(s.now, deps.HTTPClient)
 	nonceKey := hmac.New(sha256.New, cfg.GlobalSecret)
 	nonceKey.Write([]byte("bankbridge dpop nonce"))

@@ -171,6 +171,7 @@ const (
 	ctxTx                     // *gorm.DB transaction
 	ctxProof                  // *dpop.Proof verified at the token endpoint
 	ctxEndpoint               // the endpoint URL being served (for assertion aud)
+	ctxPending                // *pendingWrites of a token request
 )
 
 // withClient starts a per-request client memo in ctx, holding c if not nil,

@@ -3,12 +3,14 @@ package oauth
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -16,7 +18,8 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/storage"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
+
+	"github.com/bankbridge/bankbridge/oauth/dpop"
 )
 
 // Token kinds stored in oauth_tokens.kind.
@@ -37,6 +40,17 @@ type Store struct {
 	db      *gorm.DB
 	clients ClientRegistry
 	now     func() time.Time
+	// sqlDB is the pool behind db (nil if gorm has none); dollar selects
+	// PostgreSQL's $n placeholders for statements run on it.
+	sqlDB  *sql.DB
+	dollar bool
+	// replay, when set, is the DPoP replay store on the same database: token
+	// requests record their ids with their token (see pendingWrites).
+	replay *dpop.GormReplayStore
+	// stmts are the hot path's statements prepared on sqlDB (query → *sql.Stmt).
+	stmts sync.Map
+	// batch group-commits token requests' writes on SQLite.
+	batch batcher
 }
 
 var (
@@ -53,7 +67,12 @@ func NewStore(db *gorm.DB, clients ClientRegistry, now func() time.Time) *Store 
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, clients: clients, now: now}
+	st := &Store{db: db, clients: clients, now: now}
+	if sqlDB, err := db.DB(); err == nil {
+		st.sqlDB = sqlDB
+	}
+	st.dollar = db.Dialector != nil && db.Dialector.Name() == "postgres"
+	return st
 }
 
 type tokenRow struct {
@@ -286,9 +305,7 @@ func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
 	// One statement: insert, or take over an expired row; a live row is left
 	// alone and nothing is affected.
-	res := s.tx(ctx).Exec(`INSERT INTO oauth_client_assertions (jti, expires_at) VALUES (?, ?)
-		ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE oauth_client_assertions.expires_at < ?`,
-		jti, exp.UTC(), s.now().UTC())
+	res := s.tx(ctx).Exec(assertionSQL, jti, exp.UTC(), s.now().UTC())
 	if res.Error != nil {
 		return res.Error
 	}
@@ -339,17 +356,21 @@ func (s *Store) create(ctx context.Context, kind, signature string, r fosite.Req
 		}
 		consents = sess.consentIDs()
 	}
+	if kind != kindAccess && kind != kindRefresh {
+		consents = nil
+	}
+	_, inTx := ctx.Value(ctxTx).(*gorm.DB)
+	if pw := pendingFrom(ctx); pw != nil && pw.fold && !pw.done && kind == kindAccess && !inTx {
+		// The token endpoint's last step: ids and token in one transaction.
+		return s.writePending(ctx, pw, &row, consents)
+	}
 	g := s.tx(ctx)
-	if err := g.Create(&row).Error; err != nil {
+	if err := g.Exec(tokenSQL, row.args()...).Error; err != nil {
 		return err
 	}
-	if kind == kindAccess || kind == kindRefresh {
-		for _, c := range consents {
-			if err := g.Clauses(clause.OnConflict{DoNothing: true}).Exec(
-				`INSERT INTO oauth_token_consents (consent_id, request_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-				c, row.RequestID).Error; err != nil {
-				return err
-			}
+	for _, c := range consents {
+		if err := g.Exec(tokenConsentSQL, c, row.RequestID).Error; err != nil {
+			return err
 		}
 	}
 	return nil

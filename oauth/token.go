@@ -40,22 +40,36 @@ func (s *Server) handleToken(c *gin.Context) {
 		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrUnsupportedGrantType.WithHintf("The grant_type '%s' is not supported; use authorization_code, refresh_token or client_credentials.", gt))
 		return
 	}
-	proof, err := s.verifyProof(ctx, r, s.url(pathToken), dpop.VerifyOptions{})
+	// With the SQL replay store on our database, the proof's id is recorded
+	// with the client assertion's and the token (pendingWrites).
+	deferIDs := s.store.replay != nil
+	proof, err := s.verifyProof(ctx, r, s.url(pathToken), dpop.VerifyOptions{DeferReplay: deferIDs})
 	if err != nil {
 		s.writeProofError(ctx, w, err, func(e error) { s.provider.WriteAccessError(ctx, w, empty, e) })
 		return
 	}
 	ctx = context.WithValue(ctx, ctxProof, proof)
+	var pw *pendingWrites
+	if deferIDs {
+		pw = &pendingWrites{proof: proof, fold: gt == "client_credentials"}
+		ctx = context.WithValue(ctx, ctxPending, pw)
+	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, &Session{})
 	if err != nil {
-		err = explainGrantError(gt, err)
+		err = explainGrantError(gt, s.refusalAfter(ctx, pw, err))
 		s.logServerError("token", err)
 		s.provider.WriteAccessError(ctx, w, orEmpty(ar, empty), err)
 		return
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
+	if err == nil && pw != nil && !pw.done {
+		// Not reached with fosite's handlers (the ids went with the token
+		// or with client authentication); kept so nothing is answered
+		// before the ids are recorded.
+		err = s.store.flushPending(ctx, pw)
+	}
 	if err != nil {
-		err = explainGrantError(gt, err)
+		err = explainGrantError(gt, s.refusalAfter(ctx, pw, err))
 		s.logServerError("token", err)
 		s.provider.WriteAccessError(ctx, w, ar, err)
 		return

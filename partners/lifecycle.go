@@ -171,15 +171,23 @@ func (s *Service) MarkContracted(ctx context.Context, partnerID string) error {
 // CodeNotFound, CodeInvalidState, CodeValidation (not a sandbox app),
 // CodeInternal (no evidence provider).
 func (s *Service) RecordCertification(ctx context.Context, staffID, partnerID, appID string) (*CertificationRun, error) {
+	return s.recordCertification(ctx, staffActor(staffID), partnerID, appID, func(g *gorm.DB) (*Partner, error) {
+		if _, err := s.requireStaff(g, staffID, ActCertification); err != nil {
+			return nil, err
+		}
+		return s.loadPartner(g, partnerID, false)
+	})
+}
+
+// recordCertification runs and keeps a certification run for by, after
+// authorise (which loads the partner) allows it.
+func (s *Service) recordCertification(ctx context.Context, by actor, partnerID, appID string, authorise func(g *gorm.DB) (*Partner, error)) (*CertificationRun, error) {
 	_, _, _, ev := s.deps()
 	if ev == nil {
 		return nil, problem.New(problem.CodeInternal, "certification checks are not configured")
 	}
 	g := s.db.WithContext(ctx)
-	if _, err := s.requireStaff(g, staffID, ActCertification); err != nil {
-		return nil, err
-	}
-	p, err := s.loadPartner(g, partnerID, false)
+	p, err := authorise(g)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +210,7 @@ func (s *Service) RecordCertification(ctx context.Context, staffID, partnerID, a
 	if checks == nil {
 		checks = []CertificationCheck{}
 	}
-	run := &CertificationRun{ID: ids.New("crt"), PartnerID: partnerID, AppID: appID, RunBy: staffID,
+	run := &CertificationRun{ID: ids.New("crt"), PartnerID: partnerID, AppID: appID, RunBy: by.id,
 		StartedAt: started, FinishedAt: s.clock(), Result: CertPassed, Checks: checks}
 	if len(checks) == 0 {
 		run.Result = CertFailed
@@ -223,12 +231,12 @@ func (s *Service) RecordCertification(ctx context.Context, staffID, partnerID, a
 		if err := tx.Create(run).Error; err != nil {
 			return internal(err, "save certification run")
 		}
-		if err := s.audit(ctx, tx, staffActor(staffID), "certification."+run.Result, "certification_run", run.ID, partnerID,
+		if err := s.audit(ctx, tx, by, "certification."+run.Result, "certification_run", run.ID, partnerID,
 			map[string]any{"app_id": appID, "checks": len(checks)}); err != nil {
 			return err
 		}
 		if run.Result == CertPassed && p.Status == StatusContracted {
-			return s.setStatus(ctx, tx, p, StatusCertified, "", staffActor(staffID), "certify", StatusContracted)
+			return s.setStatus(ctx, tx, p, StatusCertified, "", by, "certify", StatusContracted)
 		}
 		return nil
 	})

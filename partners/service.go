@@ -38,7 +38,8 @@ type ContractChecker interface {
 
 // CertificationEvidence runs the platform's integration checks for a partner's
 // sandbox app (from the request logs owned by apis) and returns each check with
-// its evidence. Implemented by apis, wired in cmd.
+// its evidence. Implemented in cmd/bankbridge (certification.go) over the
+// evidence queries of oauth and apis.
 type CertificationEvidence interface {
 	Checks(ctx context.Context, partnerID, appID string) ([]CertificationCheck, error)
 }

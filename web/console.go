@@ -118,6 +118,7 @@ func (k *Console) staff(c *gin.Context, current string) (*partners.StaffUser, *c
 		v.Can[string(a)] = true
 	}
 	links := []navLink{{"/console/partners", "Partners", current == "partners"}}
+	links = append(links, billingNavLinks(st.Role, current)...)
 	if v.Can[string(partners.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})
 	}

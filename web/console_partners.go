@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -130,6 +129,7 @@ func (k *Console) pendingApprovals(ctx context.Context, st *partners.StaffUser, 
 type checkView struct {
 	Name, Detail, Evidence string
 	Passed                 bool
+	Skipped                bool // not yet available: neither passed nor failed
 }
 
 type certRunView struct {
@@ -156,6 +156,7 @@ type partnerDetailData struct {
 	Apps        []appRow
 	SandboxApps []partners.App
 	Runs        []certRunView
+	LatestRun   *certRunView // the evidence shown with go-live
 	Pending     []approvalView
 	// Which actions to show.
 	CanStartReview, CanRecordDD, CanDecide, CanCertify, CanRequestGoLive bool
@@ -200,17 +201,16 @@ func (k *Console) renderPartner(c *gin.Context, st *partners.StaffUser, v *conso
 	if err != nil {
 		k.log().Error("web: certification runs", "err", err)
 	}
-	for _, r := range runs {
-		rv := certRunView{CertificationRun: r, RunByEmail: emails.of(r.RunBy)}
-		for _, ch := range r.Checks {
-			cv := checkView{Name: ch.Name, Passed: ch.Passed, Detail: ch.Detail}
-			if len(ch.Evidence) > 0 {
-				b, _ := json.Marshal(ch.Evidence)
-				cv.Evidence = string(b)
+	d.Runs = certRunViews(runs, func(id string) string {
+		if strings.HasPrefix(id, "usr_") {
+			if u, err := k.Partners.User(ctx, id); err == nil {
+				return u.Email + " (partner)"
 			}
-			rv.Checks = append(rv.Checks, cv)
 		}
-		d.Runs = append(d.Runs, rv)
+		return emails.of(id)
+	})
+	if len(d.Runs) > 0 {
+		d.LatestRun = &d.Runs[0]
 	}
 	d.Pending = k.pendingApprovals(ctx, st, pid, map[string]string{pid: p.Name()})
 	pendingKind := map[string]bool{}

@@ -84,6 +84,8 @@ func (p *Portal) Register(r gin.IRouter) {
 	o.GET("/registration-token", p.registrationTokenForm)
 	o.POST("/registration-token", p.issueRegistrationToken)
 	o.GET("/sandbox-customers", p.sandboxCustomers)
+	o.GET("/certification", p.certification)
+	o.POST("/certification", p.runCertification)
 
 	if p.DevOutbox {
 		g.GET("/dev/outbox", p.outbox)
@@ -258,7 +260,8 @@ func (p *Portal) org(c *gin.Context, current string) (*portalUser, *orgView, boo
 		CanWriteProduction: partners.Can(role, partners.ActAppsProduction)}
 	base := o.Base()
 	links := []navLink{{base, "Overview", false}, {base + "/apps", "Apps", false}, {base + "/team", "Team", false},
-		{base + "/profile", "Organisation", false}, {base + "/sandbox-customers", "Sandbox customers", false}}
+		{base + "/profile", "Organisation", false}, {base + "/sandbox-customers", "Sandbox customers", false},
+		{base + "/billing", "Billing", false}}
 	for i := range links {
 		links[i].Current = links[i].Label == current
 	}

@@ -36,6 +36,9 @@ func (m *Main) printJSON(v any) error {
 
 // runOperator dispatches the operator subcommands.
 func (m *Main) runOperator(ctx context.Context, group string, args []string) error {
+	if group == "settle" && (len(args) == 0 || args[0] != "run") { // `bankbridge settle --period …`
+		args = append([]string{"run"}, args...)
+	}
 	if len(args) == 0 {
 		fmt.Fprintf(m.Stderr, "bankbridge %s: missing subcommand\n", group)
 		return errUsage

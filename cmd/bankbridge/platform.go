@@ -32,6 +32,7 @@ type Platform struct {
 	router  *gin.Engine
 	closers []func() error
 	bg      []func(ctx context.Context) // background workers started by Serve
+	billing *billing                    // plans, quotas, metering, contracts, settlement (wire_billing.go)
 }
 
 // newLogger builds the structured logger the configuration asks for.

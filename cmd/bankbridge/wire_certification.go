@@ -6,8 +6,16 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// wireCertification builds this area's services (called from wire, after the core services).
-func (p *Platform) wireCertification(ctx context.Context) error { return nil }
+// wireCertification builds this area's services (called from wire, after the
+// core services): the certification checks over the authorization server's
+// token rows, the partner API request log and the webhook delivery attempts.
+func (p *Platform) wireCertification(ctx context.Context) error {
+	s := &p.Services
+	s.Partners.SetCertificationEvidence(newCertifier(s.OAuth.Store(), s.APIs, s.Webhooks))
+	return nil
+}
 
-// mountCertification registers this area's routes.
+// mountCertification registers this area's routes. The partner launches a run
+// from the portal (/portal/orgs/:pid/certification) and staff from the console
+// partner page; both are mounted with those areas.
 func (p *Platform) mountCertification(r *gin.Engine) {}

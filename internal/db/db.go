@@ -91,6 +91,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if d == SQLite {
 		// One writer at a time is SQLite's model; a small pool keeps readers concurrent.
 		sqlDB.SetMaxOpenConns(8)
+		// Keep them all: database/sql keeps 2 idle by default, and reopening
+		// a SQLite connection re-reads the schema and re-prepares statements.
+		sqlDB.SetMaxIdleConns(8)
 	} else {
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetMaxIdleConns(32)

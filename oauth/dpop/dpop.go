@@ -87,6 +87,10 @@ func (e *Error) Error() string { return e.Code + ": " + e.Description }
 
 func invalid(desc string) *Error { return &Error{Code: CodeInvalidProof, Description: desc} }
 
+// ReplayError is the refusal of a proof whose jti was used before (RFC 9449
+// §11.1), as Verify returns it.
+func ReplayError() *Error { return invalid("DPoP proof jti has been used before") }
+
 // Proof is a verified DPoP proof.
 type Proof struct {
 	JKT             string           // RFC 7638 SHA-256 thumbprint of Key, base64url
@@ -96,6 +100,11 @@ type Proof struct {
 	ID              string           // jti
 	AccessTokenHash string           // ath, "" when absent
 	Nonce           string           // nonce, "" when absent
+	// ReplayKey and ReplayExpires are what the ReplayStore records (or, with
+	// VerifyOptions.DeferReplay, what the caller must record) for this proof:
+	// jkt ":" jti, until the proof could no longer be accepted.
+	ReplayKey     string
+	ReplayExpires time.Time
 }
 
 // FromHeader returns the single DPoP header value of a request, refusing zero
@@ -165,6 +174,11 @@ type VerifyOptions struct {
 	// ExpectedJKT, when set, is the thumbprint the proof key must have (the
 	// cnf.jkt of the access token, or dpop_jkt of an authorization request).
 	ExpectedJKT string
+	// DeferReplay makes Verify record nothing: the caller must record
+	// Proof.ReplayKey until Proof.ReplayExpires itself (for instance with
+	// GormReplayStore.UseIn inside the transaction that acts on the request)
+	// and refuse the request with ReplayError if it was recorded before.
+	DeferReplay bool
 }
 
 type proofHeader struct {
@@ -390,14 +404,17 @@ func (v *Verifier) Verify(ctx context.Context, proof string, method, url string,
 			return nil, &Error{Code: CodeUseNonce, Description: "DPoP proof nonce is invalid or expired"}
 		}
 	}
+	p := &Proof{JKT: jkt, Key: key, Method: *cl.HTM, URL: *cl.HTU, IssuedAt: iat, ID: *cl.JTI, Nonce: nonce,
+		ReplayKey: jkt + ":" + *cl.JTI, ReplayExpires: iat.Add(maxAge + leeway)}
 	// §11.1: replay, last so a refused proof never burns its jti.
-	if err := v.Replay.Use(ctx, jkt+":"+*cl.JTI, iat.Add(maxAge+leeway)); err != nil {
-		if errors.Is(err, ErrReplay) {
-			return nil, invalid("DPoP proof jti has been used before")
+	if !opts.DeferReplay {
+		if err := v.Replay.Use(ctx, p.ReplayKey, p.ReplayExpires); err != nil {
+			if errors.Is(err, ErrReplay) {
+				return nil, ReplayError()
+			}
+			return nil, fmt.Errorf("dpop: replay store: %w", err)
 		}
-		return nil, fmt.Errorf("dpop: replay store: %w", err)
 	}
-	p := &Proof{JKT: jkt, Key: key, Method: *cl.HTM, URL: *cl.HTU, IssuedAt: iat, ID: *cl.JTI, Nonce: nonce}
 	if cl.ATH != nil {
 		p.AccessTokenHash = *cl.ATH
 	}

@@ -2,6 +2,7 @@ package dpop
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 	"time"
@@ -117,11 +118,7 @@ func (s *GormReplayStore) now() time.Time {
 // is taken when absent or expired, and nothing changes (ErrReplay) when it is
 // held by an unexpired use. Concurrent uses of one key: exactly one wins.
 func (s *GormReplayStore) Use(ctx context.Context, key string, exp time.Time) error {
-	res := s.g.WithContext(ctx).Exec(
-		`INSERT INTO used_jtis (key, expires_at) VALUES (?, ?)
-		 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-		 WHERE used_jtis.expires_at <= ?`,
-		key, exp.UTC(), s.now())
+	res := s.g.WithContext(ctx).Exec(useSQL, key, exp.UTC(), s.now())
 	if res.Error != nil {
 		return res.Error
 	}
@@ -129,6 +126,63 @@ func (s *GormReplayStore) Use(ctx context.Context, key string, exp time.Time) er
 		return ErrReplay
 	}
 	return nil
+}
+
+// useSQL takes a key when absent or expired (the one statement of Use).
+// Placeholders are ? (gorm rewrites them for PostgreSQL).
+const useSQL = `INSERT INTO used_jtis (key, expires_at) VALUES (?, ?)
+		 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+		 WHERE used_jtis.expires_at <= ?`
+
+// useSQLDollar is useSQL with PostgreSQL's numbered placeholders.
+const useSQLDollar = `INSERT INTO used_jtis (key, expires_at) VALUES ($1, $2)
+		 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+		 WHERE used_jtis.expires_at <= $3`
+
+// Execer is what UseIn needs of a transaction: *sql.Tx, *sql.Conn and
+// *sql.DB all qualify.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// UseIn is Use run on ex, typically a transaction on the store's database,
+// so the key is recorded atomically with the caller's other writes; dollar
+// selects PostgreSQL's $n placeholders (SQLite takes either). Like Use it
+// returns ErrReplay for a key already recorded and unexpired. On PostgreSQL
+// an error other than ErrReplay aborts the transaction; ErrReplay does not.
+func (s *GormReplayStore) UseIn(ctx context.Context, ex Execer, dollar bool, key string, exp time.Time) error {
+	q := useSQL
+	if dollar {
+		q = useSQLDollar
+	}
+	res, err := ex.ExecContext(ctx, q, key, exp.UTC(), s.now())
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrReplay
+	}
+	return nil
+}
+
+// Cutoff is the instant a recorded key must expire after to still count:
+// a key whose expiry is at or before it is free again (Use's comparison,
+// on the store's clock).
+func (s *GormReplayStore) Cutoff() time.Time { return s.now() }
+
+// Shares reports whether the store writes to the database behind g, so its
+// UseIn may run in a transaction on g.
+func (s *GormReplayStore) Shares(g *gorm.DB) bool {
+	if s == nil || s.g == nil || g == nil {
+		return false
+	}
+	a, err1 := s.g.DB()
+	b, err2 := g.DB()
+	return err1 == nil && err2 == nil && a == b
 }
 
 // Purge implements Purger: it deletes rows whose expiry has passed.

@@ -1,0 +1,132 @@
+// Billing end to end in a real browser (Debian's chromium via playwright-core):
+// staff member A (finance) drafts a contract for the demo partner and submits
+// it (and is refused approving it herself: maker-checker), staff member B
+// (admin) approves it, runs the settlement of PERIOD from the console and
+// gives the demo app an accounts override (2/s, burst 3, 100 calls a month), and
+// the partner signs in to the portal, sees the override on its usage page and
+// downloads the statement CSV.
+//
+// Input (environment): BASE, PARTNER_ID, PERIOD, TERM_START, TERM_END,
+// STAFF_A_EMAIL, STAFF_A_PASSWORD, STAFF_A_TOTP, STAFF_B_EMAIL, STAFF_B_PASSWORD,
+// STAFF_B_TOTP (base32 secrets), DEMO_APP_ID, PORTAL_EMAIL, PORTAL_PASSWORD, ARTIFACTS, CHROMIUM.
+// Output: one JSON object on stdout describing each step's result.
+import { chromium } from 'playwright-core'
+import { createHmac } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { env, run } from './lib.mjs'
+
+// totp is RFC 6238 (HMAC-SHA1, 30 s steps, 6 digits) over a base32 secret.
+function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = ''
+  for (const ch of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0')
+  const key = Buffer.alloc(Math.floor(bits.length / 8))
+  for (let i = 0; i < key.length; i++) key[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2)
+  const msg = Buffer.alloc(8)
+  msg.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)))
+  const h = createHmac('sha1', key).update(msg).digest()
+  const o = h[h.length - 1] & 0xf
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, '0')
+}
+
+const base = env.BASE
+const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
+const text = async (page, sel) => (await page.locator(sel).count()) ? (await page.locator(sel).first().innerText()).trim() : ''
+
+async function staffSignIn(browser, email, password, secret, label) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  const page = await ctx.newPage()
+  await page.goto(base + '/console/sign-in')
+  await page.fill('#email', email)
+  await page.fill('#password', password)
+  await page.fill('#code', totp(secret))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForLoadState()
+  if (page.url().includes('/console/password')) {
+    await page.fill('#current_password', password)
+    await page.fill('#new_password', 'a-new-long-staff-password-' + label)
+    await page.fill('#confirm_password', 'a-new-long-staff-password-' + label)
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await page.waitForLoadState()
+  }
+  return page
+}
+
+run(async step => {
+  if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
+  const browser = await chromium.launch({
+    executablePath: env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  try {
+    // A drafts and submits
+    const a = await staffSignIn(browser, env.STAFF_A_EMAIL, env.STAFF_A_PASSWORD, env.STAFF_A_TOTP, 'a')
+    step('staff_a_signed_in', { url: a.url() })
+    await a.goto(base + '/console/contracts/new')
+    await a.selectOption('#partner_id', env.PARTNER_ID)
+    await a.fill('#start', env.TERM_START)
+    await a.fill('#end', env.TERM_END)
+    await a.fill('#currency', 'EUR')
+    await a.fill('#monthly_minimum', '50000')
+    await shot(a, 'a-draft-form')
+    await a.getByRole('button', { name: 'Save draft' }).click()
+    await a.waitForLoadState()
+    const contractURL = a.url().split('?')[0]
+    step('drafted', { url: contractURL, flash: await text(a, '.flash'), error: await text(a, '.error'), status: await text(a, '#contract-status') })
+    await a.click('#submit-contract')
+    await a.waitForLoadState()
+    step('submitted', { flash: await text(a, '.flash'), status: await text(a, '#contract-status') })
+    await a.click('#approve-contract')
+    await a.waitForLoadState()
+    step('self_approval', { error: await text(a, '.error'), status: await text(a, '#contract-status') })
+    await shot(a, 'a-self-approval-refused')
+
+    // B approves and settles
+    const b = await staffSignIn(browser, env.STAFF_B_EMAIL, env.STAFF_B_PASSWORD, env.STAFF_B_TOTP, 'b')
+    await b.goto(contractURL)
+    await b.click('#approve-contract')
+    await b.waitForLoadState()
+    step('approved', { flash: await text(b, '.flash'), error: await text(b, '.error'), status: await text(b, '#contract-status') })
+    await shot(b, 'b-approved')
+    await b.goto(base + '/console/billing')
+    await b.fill('#period', env.PERIOD)
+    await b.click('#run-settlement')
+    await b.waitForLoadState()
+    step('settled', { flash: await text(b, '.flash'), error: await text(b, '.error'), statements: await b.locator('#statements tbody tr').count() })
+    await shot(b, 'b-settled')
+    await b.goto(base + '/console/plans')
+    await b.selectOption('#as-partner', env.PARTNER_ID)
+    await b.fill('#as-app', env.DEMO_APP_ID)
+    await b.fill('#o_rate_accounts', '2')
+    await b.fill('#o_burst_accounts', '3')
+    await b.fill('#o_volume_accounts', '100')
+    await b.getByRole('button', { name: 'Save assignment' }).click()
+    await b.waitForLoadState()
+    step('plan_assigned', { flash: await text(b, '.flash'), error: await text(b, '.error') })
+    await shot(b, 'b-plans')
+
+    // the partner downloads the statement
+    const pctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
+    const p = await pctx.newPage()
+    await p.goto(base + '/portal/sign-in')
+    await p.fill('#email', env.PORTAL_EMAIL)
+    await p.fill('#password', env.PORTAL_PASSWORD)
+    await p.getByRole('button', { name: 'Sign in' }).click()
+    await p.waitForLoadState()
+    await p.goto(`${base}/portal/orgs/${env.PARTNER_ID}/billing`)
+    await shot(p, 'partner-billing')
+    step('usage', { accounts: await text(p, `table.usage[data-app="${env.DEMO_APP_ID}"] tbody tr:first-child`) })
+    const rows = await p.locator('#statements tbody tr').count()
+    const [download] = await Promise.all([p.waitForEvent('download'), p.locator('a.csv-link').first().click()])
+    const chunks = []
+    for await (const c of await download.createReadStream()) chunks.push(c)
+    step('csv', { rows, filename: download.suggestedFilename(), body: Buffer.concat(chunks).toString('utf8') })
+    await p.locator('#statements tbody tr a').first().click()
+    await p.waitForLoadState()
+    step('printable', { title: await text(p, '#stm-title'), net: await text(p, '#statement-net') })
+    await shot(p, 'partner-statement-printable')
+  } finally {
+    await browser.close()
+  }
+})

@@ -1,0 +1,303 @@
+package web
+
+import (
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/partners"
+)
+
+type billingHomeData struct {
+	*consoleView
+	Runs        []contracts.SettlementRun
+	Statements  []statementRow
+	Adjustments []contracts.Adjustment
+	Partners    []partners.Partner
+	CanWrite    bool
+	Period      string // the last complete month, proposed for a run
+}
+
+type statementRow struct {
+	contracts.Statement
+	PartnerName string
+}
+
+// Money renders minor units in the statement's currency.
+func (s statementRow) Money(v int64) string { return contracts.FormatMinor(v, s.Currency) }
+
+func (b *ConsoleBilling) billingHome(c *gin.Context) {
+	st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	if !ok {
+		return
+	}
+	b.renderBilling(c, st, v, http.StatusOK, contractFlashes[c.Query("done")], "")
+}
+
+func (b *ConsoleBilling) renderBilling(c *gin.Context, st *partners.StaffUser, v *consoleView, status int, flash, errMsg string) {
+	ctx := c.Request.Context()
+	d := billingHomeData{consoleView: v, CanWrite: partners.Can(st.Role, partners.ActSettlementsWrite),
+		Period: contracts.PeriodOf(b.now().AddDate(0, -1, 0))}
+	var err error
+	if d.Runs, err = b.Contracts.Runs(ctx); err == nil {
+		var list []contracts.Statement
+		if list, err = b.Contracts.Statements(ctx, ""); err == nil {
+			for _, x := range list {
+				d.Statements = append(d.Statements, statementRow{Statement: x, PartnerName: b.partnerName(c, x.PartnerID)})
+			}
+			d.Adjustments, err = b.Contracts.Adjustments(ctx, "")
+		}
+	}
+	if err != nil {
+		s2, msg := refusal(b.Console.log(), "billing", err)
+		b.Console.problemPage(c, s2, titleFor(s2), msg, who(st))
+		return
+	}
+	d.Partners, _ = b.Console.Partners.ListPartners(ctx)
+	b.Console.page(c, status, "console/billing", Page{Title: "Billing", User: who(st), Flash: flash, Error: errMsg, Data: d})
+}
+
+func (b *ConsoleBilling) settle(c *gin.Context) {
+	st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	if !ok {
+		return
+	}
+	run, err := b.Contracts.SettleAs(c.Request.Context(), actorOf(st), strings.TrimSpace(c.PostForm("period")), b.now())
+	if err != nil {
+		status, msg := problemMessage(b.Console, "settle", err)
+		b.renderBilling(c, st, v, status, "", msg)
+		return
+	}
+	flash := "Settlement of " + run.Period + " complete: " + strconv.Itoa(len(run.StatementIDs)) + " statement(s)."
+	if run.AlreadySettled {
+		flash = run.Period + " was already settled; nothing changed."
+	}
+	b.renderBilling(c, st, v, http.StatusOK, flash, "")
+}
+
+func (b *ConsoleBilling) issueAdjustment(c *gin.Context) {
+	st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	if !ok {
+		return
+	}
+	amount, err := parseAmount(c.PostForm("amount"))
+	if err == nil {
+		_, err = b.Contracts.IssueAdjustment(c.Request.Context(), actorOf(st), strings.TrimSpace(c.PostForm("partner_id")),
+			strings.TrimSpace(c.PostForm("period")), c.PostForm("kind"),
+			contracts.Money{Amount: amount, Currency: strings.ToUpper(strings.TrimSpace(c.PostForm("currency")))}, strings.TrimSpace(c.PostForm("reason")))
+	}
+	if err != nil {
+		status, msg := problemMessage(b.Console, "issue adjustment", err)
+		b.renderBilling(c, st, v, status, "", msg)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/console/billing?done=adjustment")
+}
+
+// parseAmount reads a decimal amount with up to two decimals ("12.05") as
+// minor units.
+func parseAmount(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) > 2 || whole == "" {
+		return 0, formInvalid("amount must be a number with at most two decimals, e.g. 12.50")
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	n, err := strconv.ParseInt(whole+frac, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, formInvalid("amount must be a positive number with at most two decimals, e.g. 12.50")
+	}
+	return n, nil
+}
+
+// StatementView is a statement as the printable pages show it.
+type StatementView struct {
+	contracts.Statement
+	Nav         template.HTML // console only
+	PartnerName string
+	CSVURL      string
+	BackURL     string
+}
+
+// Money renders minor units in the statement's currency.
+func (s StatementView) Money(v int64) string { return contracts.FormatMinor(v, s.Currency) }
+
+func (b *ConsoleBilling) statement(c *gin.Context) {
+	st, cv, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	if !ok {
+		return
+	}
+	s, err := b.Contracts.Statement(c.Request.Context(), "", c.Param("sid"))
+	if err != nil {
+		status, msg := refusal(b.Console.log(), "statement", err)
+		b.Console.problemPage(c, status, titleFor(status), msg, who(st))
+		return
+	}
+	v := StatementView{Statement: s, Nav: cv.Nav, PartnerName: b.partnerName(c, s.PartnerID),
+		CSVURL: "/console/billing/statements/" + s.ID + "/csv", BackURL: "/console/billing"}
+	b.Console.page(c, http.StatusOK, "console/billing_statement", Page{Title: "Statement " + s.Period, User: who(st), Data: v})
+}
+
+func (b *ConsoleBilling) statementCSV(c *gin.Context) {
+	st, _, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	if !ok {
+		return
+	}
+	sendStatementCSV(c, b.Contracts, "", c.Param("sid"), func(status int, msg string) {
+		b.Console.problemPage(c, status, titleFor(status), msg, who(st))
+	}, b.Console.log())
+}
+
+type reconcileData struct {
+	*consoleView
+	Period string
+	Report *contracts.Report
+}
+
+func (b *ConsoleBilling) reconcile(c *gin.Context) {
+	st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	if !ok {
+		return
+	}
+	d := reconcileData{consoleView: v, Period: strings.TrimSpace(c.Query("period"))}
+	if d.Period == "" {
+		d.Period = contracts.PeriodOf(b.now().AddDate(0, -1, 0))
+	}
+	rep, err := b.Contracts.Reconcile(c.Request.Context(), d.Period)
+	if err != nil {
+		status, msg := problemMessage(b.Console, "reconcile", err)
+		b.Console.page(c, status, "console/billing_reconcile", Page{Title: "Reconciliation", User: who(st), Error: msg, Data: d})
+		return
+	}
+	d.Report = &rep
+	b.Console.page(c, http.StatusOK, "console/billing_reconcile", Page{Title: "Reconciliation " + d.Period, User: who(st), Data: d})
+}
+
+// ---- plans ----
+
+type planListData struct {
+	*consoleView
+	Plans    []partners.Plan
+	Rows     []planRowView
+	Groups   []string
+	CanWrite bool
+	Partners []partners.Partner
+}
+
+type planRowView struct {
+	Plan  partners.Plan
+	Cells []string
+}
+
+func (b *ConsoleBilling) planList(c *gin.Context) {
+	st, v, ok := b.staff(c, "plans", partners.ActContractsRead)
+	if !ok {
+		return
+	}
+	b.renderPlans(c, st, v, http.StatusOK, contractFlashes[c.Query("done")], "")
+}
+
+func (b *ConsoleBilling) renderPlans(c *gin.Context, st *partners.StaffUser, v *consoleView, status int, flash, errMsg string) {
+	ctx := c.Request.Context()
+	list, err := b.Plans.ListPlans(ctx)
+	if err != nil {
+		s2, msg := refusal(b.Console.log(), "plans", err)
+		b.Console.problemPage(c, s2, titleFor(s2), msg, who(st))
+		return
+	}
+	ps, _ := b.Console.Partners.ListPartners(ctx)
+	d := planListData{consoleView: v, Plans: list, Groups: partners.APIGroups, CanWrite: partners.CanManagePlans(st.Role), Partners: ps}
+	for _, p := range append([]partners.Plan{partners.DefaultSandboxPlan(), partners.DefaultProductionPlan()}, list...) {
+		row := planRowView{Plan: p}
+		for _, g := range partners.APIGroups {
+			cell := strconv.Itoa(p.Limits[g].Rate) + "/s, burst " + strconv.Itoa(p.Limits[g].Burst)
+			if v := p.Volumes[g]; v > 0 {
+				cell += "; " + strconv.FormatInt(v, 10) + " calls a month"
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	b.Console.page(c, status, "console/billing_plans", Page{Title: "Plans", User: who(st), Flash: flash, Error: errMsg, Data: d})
+}
+
+// limitsForm reads "<prefix>rate_<group>", "<prefix>burst_<group>" and
+// "<prefix>volume_<group>" fields; empty fields are left out.
+func limitsForm(c *gin.Context, prefix string) (map[string]partners.RateLimit, map[string]int64, error) {
+	limits, volumes := map[string]partners.RateLimit{}, map[string]int64{}
+	for _, g := range partners.APIGroups {
+		rs, bs := strings.TrimSpace(c.PostForm(prefix+"rate_"+g)), strings.TrimSpace(c.PostForm(prefix+"burst_"+g))
+		if rs != "" || bs != "" {
+			r, err := intField(g+" rate", rs)
+			if err != nil {
+				return nil, nil, err
+			}
+			bu, err := intField(g+" burst", bs)
+			if err != nil {
+				return nil, nil, err
+			}
+			limits[g] = partners.RateLimit{Rate: int(r), Burst: int(bu)}
+		}
+		if vs := strings.TrimSpace(c.PostForm(prefix + "volume_" + g)); vs != "" {
+			n, err := intField(g+" monthly volume", vs)
+			if err != nil {
+				return nil, nil, err
+			}
+			volumes[g] = n
+		}
+	}
+	return limits, volumes, nil
+}
+
+func (b *ConsoleBilling) savePlan(c *gin.Context) {
+	st, v, ok := b.staff(c, "plans", partners.ActContractsRead)
+	if !ok {
+		return
+	}
+	limits, volumes, err := limitsForm(c, "")
+	if err == nil {
+		_, err = b.Plans.SavePlan(c.Request.Context(), st, partners.Plan{ID: strings.TrimSpace(c.PostForm("id")),
+			Name: c.PostForm("name"), Description: c.PostForm("description"), Limits: limits, Volumes: volumes})
+	}
+	if err != nil {
+		status, msg := refusal(b.Console.log(), "save plan", err)
+		b.renderPlans(c, st, v, status, "", msg)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/console/plans?done=plan")
+}
+
+func (b *ConsoleBilling) assignPlan(c *gin.Context) {
+	st, v, ok := b.staff(c, "plans", partners.ActContractsRead)
+	if !ok {
+		return
+	}
+	limits, volumes, err := limitsForm(c, "o_")
+	partnerID := strings.TrimSpace(c.PostForm("partner_id"))
+	a := partners.PlanAssignment{Scope: partners.ScopePartner, SubjectID: partnerID, PlanID: strings.TrimSpace(c.PostForm("plan_id")),
+		LimitOverrides: limits, VolumeOverrides: volumes}
+	if app := strings.TrimSpace(c.PostForm("app_id")); app != "" {
+		a.Scope, a.SubjectID = partners.ScopeApp, app
+		if err == nil {
+			var x *partners.App
+			if x, err = b.Console.Partners.App(c.Request.Context(), app); err == nil {
+				partnerID = x.PartnerID
+			}
+		}
+	}
+	if err == nil {
+		err = b.Plans.Assign(c.Request.Context(), st, partnerID, a)
+	}
+	if err != nil {
+		status, msg := refusal(b.Console.log(), "assign plan", err)
+		b.renderPlans(c, st, v, status, "", msg)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/console/plans?done=assigned")
+}
