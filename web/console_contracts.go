@@ -145,10 +145,10 @@ func (b *ConsoleBilling) contractList(c *gin.Context) {
 }
 
 var contractFlashes = map[string]string{
-	"drafted":    "Contract drafted. Submit it for approval when the terms are final.",
-	"updated":    "Terms saved.",
-	"submit":     "Submitted for approval. A second member of staff must approve it.",
-	"approve":    "Contract approved: the terms are now in force.",
+	"drafted": "Contract drafted. Submit it for approval when the terms are final.",
+	"updated": "Terms saved.",
+	"submit":  "Submitted for approval. A second member of staff must approve it.",
+	"approve": "Contract approved: the terms are now in force.",
 	"approve_hook": "Contract approved: the terms are now in force. The partner's status was not changed " +
 		"(it becomes contracted only from approved).",
 	"reject":     "Sent back to draft.",

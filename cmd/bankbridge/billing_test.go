@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/secrets"
@@ -294,7 +295,7 @@ func TestBillingBrowser(t *testing.T) {
 		t.Fatalf("submitted: %v", st)
 	}
 	if st := res.Step("self_approval"); st == nil || st["status"] != "pending_approval" ||
-		!strings.Contains(st["error"].(string), "submit") {
+		!strings.HasSuffix(st["error"].(string), "who cannot also approve it.") {
 		t.Fatalf("self approval: %v", st)
 	}
 	if st := res.Step("approved"); st == nil || st["status"] != "active" {
@@ -324,4 +325,36 @@ func TestBillingBrowser(t *testing.T) {
 		t.Fatalf("printable: %v", pr)
 	}
 	t.Logf("self-approval refusal shown: %q", res.Step("self_approval")["error"])
+}
+
+func TestUsageAdapter(t *testing.T) {
+	at := time.Date(2026, 11, 5, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		in   apis.UsageRecord
+		want contracts.UsageRecord
+	}{
+		{"ok/call", apis.UsageRecord{Key: "use_1", PartnerID: "ptn_a", AppID: "app_a", Environment: "production", Product: "accounts",
+			Kind: apis.KindCall, Billable: true, Status: 200, At: at},
+			contracts.UsageRecord{Key: "use_1", PartnerID: "ptn_a", AppID: "app_a", Environment: "production", Product: "accounts",
+				Kind: contracts.KindCall, Billable: true, Status: 200, At: at}},
+		{"ok/refused-call", apis.UsageRecord{Key: "use_2", PartnerID: "ptn_a", AppID: "app_a", Environment: "sandbox", Product: "consents",
+			Kind: apis.KindCall, Status: 429, At: at},
+			contracts.UsageRecord{Key: "use_2", PartnerID: "ptn_a", AppID: "app_a", Environment: "sandbox", Product: "consents",
+				Kind: contracts.KindCall, Status: 429, At: at}},
+		{"ok/payment", apis.UsageRecord{Key: "use_3", PartnerID: "ptn_a", AppID: "app_a", Environment: "production", Product: "payments",
+			Kind: apis.KindPayment, Billable: true, Status: 201, Amount: apis.Money{Minor: 1050, Currency: "EUR"}, At: at},
+			contracts.UsageRecord{Key: "use_3", PartnerID: "ptn_a", AppID: "app_a", Environment: "production", Product: "payments",
+				Kind: contracts.KindPayment, Billable: true, Status: 201, PaymentAmount: contracts.Money{Amount: 1050, Currency: "EUR"}, At: at}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := toContractsUsage(tc.in)
+			if got != tc.want {
+				t.Fatalf("got %+v\nwant %+v", got, tc.want)
+			}
+			if err := got.Validate(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
