@@ -27,10 +27,13 @@ import (
 //   - a refused request: whatever was verified (the proof always, the
 //     assertion once authenticated) in one transaction before answering.
 //
-// A replayed id rolls the transaction back and the request is refused
-// exactly as when the ids were written one by one: a replayed proof first
-// (it was checked before client authentication), then a replayed assertion
-// (after which the proof's id is still recorded).
+// A taken id writes nothing and stops the request's later writes, so the
+// request is refused, and the ids end up, exactly as when they were written
+// one by one: a replayed proof first (nothing else recorded, as when it was
+// checked before client authentication), then a replayed assertion (the
+// proof's id stays recorded). The ids stay in the database (used_jtis,
+// oauth_client_assertions) until they expire, as before, and no answer is
+// sent before the commit that holds them.
 type pendingWrites struct {
 	proof *dpop.Proof
 	// fold: write the ids in the access token's transaction.

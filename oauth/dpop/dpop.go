@@ -240,7 +240,8 @@ func (v *Verifier) allowed(alg string) (algSpec, bool) {
 // Refusals are *Error. The checks run in RFC 9449 §4.3 order, parsing the
 // proof once (the jwk header's parse and thumbprint are cached per key), and
 // the jti is recorded in the ReplayStore only after every other check passed,
-// so a bad proof never burns a jti. A non-*Error error means the Verifier is misconfigured
+// so a bad proof never burns a jti (with opts.DeferReplay it is not recorded
+// at all: the caller records Proof.ReplayKey itself). A non-*Error error means the Verifier is misconfigured
 // or the ReplayStore failed; the caller should answer with a server error.
 func (v *Verifier) Verify(ctx context.Context, proof string, method, url string, opts VerifyOptions) (*Proof, error) {
 	if v.Replay == nil {

@@ -505,3 +505,39 @@ func TestNormalizeURL(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyDeferReplay(t *testing.T) {
+	ctx := context.Background()
+	t.Run("ok/records nothing and names what to record", func(t *testing.T) {
+		rec := &recordingStore{}
+		v := &Verifier{Replay: rec, Now: clockAt(testNow)}
+		c := defaultClaims()
+		p := proofSpec{claims: c}.build(t)
+		for i := 0; i < 2; i++ {
+			got, err := v.Verify(ctx, p, "POST", testURL, VerifyOptions{DeferReplay: true})
+			if err != nil {
+				t.Fatalf("use %d: %v", i+1, err)
+			}
+			wantKey := mustThumbprint(t, &ecKey.PublicKey) + ":" + c["jti"].(string)
+			if got.ReplayKey != wantKey || !got.ReplayExpires.Equal(testNow.Add(65*time.Second)) {
+				t.Errorf("ReplayKey, ReplayExpires = %q, %v, want %q, %v", got.ReplayKey, got.ReplayExpires, wantKey, testNow.Add(65*time.Second))
+			}
+		}
+		if rec.key != "" {
+			t.Fatalf("Use(%q) was called", rec.key)
+		}
+	})
+	t.Run("fail/a deferred key recorded by the caller is a replay", func(t *testing.T) {
+		v := newVerifier()
+		p := proofSpec{}.build(t)
+		got, err := v.Verify(ctx, p, "POST", testURL, VerifyOptions{DeferReplay: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Replay.Use(ctx, got.ReplayKey, got.ReplayExpires); err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(ctx, p, "POST", testURL, VerifyOptions{})
+		assertRefusal(t, err, CodeInvalidProof, ReplayError().Description)
+	})
+}

@@ -112,6 +112,67 @@ func TestGormReplayStore(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := NewGormReplayStore(d.DB).(*GormReplayStore)
 		replayConformance(t, s, func(n time.Time) { s.Now = clockAt(n) })
+		t.Run("in a transaction", func(t *testing.T) { gormUseIn(t, d, s) })
+	})
+}
+
+// gormUseIn: UseIn records within the caller's transaction (rolled back with
+// it, visible to Use once committed) and Shares recognises its database.
+func gormUseIn(t *testing.T, d *db.DB, s *GormReplayStore) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC)
+	s.Now = clockAt(t0)
+	if !s.Cutoff().Equal(t0) {
+		t.Fatalf("Cutoff = %v, want %v", s.Cutoff(), t0)
+	}
+	sqlDB, err := d.DB.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dollar := d.Dialect == db.Postgres
+	pfx := ids.Random(8) + "/"
+	useIn := func(key string, commit bool) error {
+		tx, err := sqlDB.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.UseIn(ctx, tx, dollar, key, t0.Add(time.Minute))
+		if commit && err == nil {
+			if cerr := tx.Commit(); cerr != nil {
+				t.Fatal(cerr)
+			}
+		} else {
+			_ = tx.Rollback()
+		}
+		return err
+	}
+	t.Run("ok/rolled back: not recorded", func(t *testing.T) {
+		if err := useIn(pfx+"a", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Use(ctx, pfx+"a", t0.Add(time.Minute)); err != nil {
+			t.Fatalf("after rollback: %v", err)
+		}
+	})
+	t.Run("fail/committed: a replay for Use and UseIn", func(t *testing.T) {
+		if err := useIn(pfx+"b", true); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Use(ctx, pfx+"b", t0.Add(time.Minute)); !errors.Is(err, ErrReplay) {
+			t.Fatalf("Use = %v, want ErrReplay", err)
+		}
+		if err := useIn(pfx+"b", false); !errors.Is(err, ErrReplay) {
+			t.Fatalf("UseIn = %v, want ErrReplay", err)
+		}
+	})
+	t.Run("ok/shares its own database only", func(t *testing.T) {
+		if !s.Shares(d.DB) {
+			t.Fatal("Shares(own database) = false")
+		}
+		other := dbtest.MustSQLite(t)
+		if s.Shares(other.DB) {
+			t.Fatal("Shares(another database) = true")
+		}
 	})
 }
 
