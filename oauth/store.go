@@ -452,9 +452,16 @@ func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, ses
 	return s.decodeRequest(ctx, row.Request, sess)
 }
 
-// DeletePKCERequestSession implements pkce.PKCERequestStorage.
+// DeletePKCERequestSession implements pkce.PKCERequestStorage. It keeps the
+// row: fosite deletes it while checking the verifier, before the code is
+// invalidated in the token transaction, so deleting it would refuse the
+// loser of two concurrent redemptions with "PKCE session not found" instead
+// of letting it reach the code's invalidation, where a reused code revokes
+// what the other redemption was issued (see Server.revokeRaceWinner). The
+// code itself is what is single-use; the PKCE row expires with it (60 s)
+// and housekeeping deletes it.
 func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return s.delete(ctx, kindPKCE, signature)
+	return nil
 }
 
 // CreateAccessTokenSession implements oauth2.AccessTokenStorage.

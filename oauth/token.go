@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -62,6 +63,9 @@ func (s *Server) handleToken(c *gin.Context) {
 		return
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
+	if gt == "authorization_code" && errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+		s.revokeRaceWinner(ctx, ar)
+	}
 	if err == nil && pw != nil && !pw.done {
 		// Not reached with fosite's handlers (the ids went with the token
 		// or with client authentication); kept so nothing is answered
@@ -85,6 +89,24 @@ func orEmpty(ar fosite.AccessRequester, empty fosite.AccessRequester) fosite.Acc
 		return empty
 	}
 	return ar
+}
+
+// revokeRaceWinner handles the loser of two concurrent redemptions of one
+// code: its transaction found the code already invalidated by a transaction
+// that has committed (PostgreSQL's UPDATE waited for the winner's row lock;
+// SQLite's BEGIN IMMEDIATE ran after it), so the winner's tokens are
+// visible now. A code used twice means it may have leaked, so, as for a
+// sequential reuse (RFC 6749 §4.1.2, RFC 9700 §4.5), everything issued for
+// it is revoked. The loser's own transaction is rolled back, so this runs
+// outside it.
+func (s *Server) revokeRaceWinner(ctx context.Context, ar fosite.AccessRequester) {
+	if ar == nil || ar.GetID() == "" {
+		return
+	}
+	ctx = context.WithValue(context.WithoutCancel(ctx), ctxTx, nil)
+	if err := s.store.RevokeGrant(ctx, ar.GetID()); err != nil {
+		s.logServerError("token", fmt.Errorf("revoke tokens of a code redeemed twice: %w", err))
+	}
 }
 
 // explainGrantError adds hints fosite leaves out for an unknown or expired code.

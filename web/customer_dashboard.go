@@ -39,9 +39,9 @@ type CustomerConsents interface {
 // CustomerDashboard serves /customer: sign-in, the list of consents the
 // customer has given, and revocation.
 type CustomerDashboard struct {
-	Pages     *Renderer
-	CSRF      CSRF
-	Sessions  *Sessions
+	Pages    *Renderer
+	CSRF     CSRF
+	Sessions *Sessions
 	// Customers must be the throttled authenticator (oauth.Server.ThrottledCustomers),
 	// which answers oauth.ErrLoginThrottled after too many wrong passwords.
 	Customers oauth.CustomerAuthenticator

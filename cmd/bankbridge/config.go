@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,7 @@ type Config struct {
 	DPoPRequireNonce      bool
 	Dispatchers           int
 	WebhookLease          time.Duration
+	DebugAddr             string
 }
 
 // envOr returns the environment variable's value or def.
@@ -82,6 +84,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.RotateRefreshTokens, "rotate-refresh-tokens", envBool("BANKBRIDGE_ROTATE_REFRESH_TOKENS", false), "rotate refresh tokens on use (off by default, per the FAPI 2.0 Security Profile) (env BANKBRIDGE_ROTATE_REFRESH_TOKENS)")
 	fs.BoolVar(&c.DPoPRequireNonce, "dpop-require-nonce", envBool("BANKBRIDGE_DPOP_REQUIRE_NONCE", false), "require server-provided DPoP nonces (env BANKBRIDGE_DPOP_REQUIRE_NONCE)")
 	fs.DurationVar(&c.WebhookLease, "webhook-lease", envDuration("BANKBRIDGE_WEBHOOK_LEASE", 70*time.Second), "how long a dispatcher's claim on a delivery lasts before another node may retake it; must exceed connect + response timeouts (env BANKBRIDGE_WEBHOOK_LEASE)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("BANKBRIDGE_DEBUG_ADDR", ""), "loopback address for Go's pprof profiles (/debug/pprof/), off when empty; never expose it (env BANKBRIDGE_DEBUG_ADDR)")
 	fs.IntVar(&c.Dispatchers, "webhook-dispatchers", envInt("BANKBRIDGE_WEBHOOK_DISPATCHERS", 2), "webhook dispatcher workers in this process; 0 disables delivery on this node (env BANKBRIDGE_WEBHOOK_DISPATCHERS)")
 }
 
@@ -106,6 +109,12 @@ func (c *Config) Validate() error {
 	}
 	if c.WebhookLease < 21*time.Second {
 		return fmt.Errorf("--webhook-lease must be at least 21s (connect 5s + response 15s + margin), got %s", c.WebhookLease)
+	}
+	if c.DebugAddr != "" {
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		if ip := net.ParseIP(host); err != nil || host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("--debug-addr must be a loopback host:port such as 127.0.0.1:6060, got %q", c.DebugAddr)
+		}
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

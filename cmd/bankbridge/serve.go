@@ -48,6 +48,14 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		wg.Add(1)
 		go func(run func(context.Context)) { defer wg.Done(); run(bgCtx) }(run)
 	}
+	if c.DebugAddr != "" {
+		stopDebug, err := serveDebug(c.DebugAddr, log)
+		if err != nil {
+			stopBG()
+			return err
+		}
+		defer stopDebug()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

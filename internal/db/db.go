@@ -42,6 +42,8 @@ type Options struct {
 type DB struct {
 	*gorm.DB
 	Dialect Dialect
+
+	stopCheckpoints func()
 }
 
 // Open opens (and for SQLite creates) the database. It does not migrate; call Migrate.
@@ -78,7 +80,8 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		// _time_format: this driver ignores _txlock when it is present, and its
 		// default already writes "2006-01-02 15:04:05.999999999-07:00".)
 		dsn := "file:" + opts.SQLitePath + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate" +
+			fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", walAutoCheckpointPages)
 		g, err = gorm.Open(sqlite.Open(dsn), cfg)
 	}
 	if err != nil {
@@ -101,11 +104,18 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("db: ping %s: %w", d, err)
 	}
-	return &DB{DB: g, Dialect: d}, nil
+	out := &DB{DB: g, Dialect: d, stopCheckpoints: func() {}}
+	if d == SQLite {
+		out.stopCheckpoints = startCheckpointer(sqlDB, walCheckpointInterval, opts.Logger)
+	}
+	return out, nil
 }
 
 // Close closes the pool.
 func (d *DB) Close() error {
+	if d.stopCheckpoints != nil {
+		d.stopCheckpoints()
+	}
 	sqlDB, err := d.DB.DB()
 	if err != nil {
 		return err
