@@ -1,6 +1,7 @@
 package apis_test
 
 import (
+	"errors"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -522,6 +523,41 @@ func testRefusals(t *testing.T, e *env) {
 		}
 	})
 
+	t.Run("fail/account closed after authorisation is a rejected payment", func(t *testing.T) {
+		e.t = t
+		c, err := e.core.CreateCustomer(ctx, "closing.customer", "sandbox-password-1", "Closing Customer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closing := e.customer(c.Username)
+		debtor := closing.account(core.AccountCurrent)
+		cin := initiation("5.00", externalCreditor, "Acme Ltd", "CLOSED-1")
+		cid, tok := p.paymentConsent(closing, debtor.ID, cin)
+		// The bank closes the account between authorisation and payment.
+		if err := e.d.Exec(`UPDATE core_accounts SET status = ? WHERE id = ?`, core.AccountClosed, debtor.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		r := e.do("POST", pisp+"/domestic-payments", tok, paymentBody(cid, cin))
+		wantStatus(t, r, 201)
+		validateOB(t, "POST", pisp+"/domestic-payments", r)
+		if r.data(t)["Status"] != "Rejected" {
+			t.Fatalf("status %v", r.data(t)["Status"])
+		}
+		pid := r.data(t)["DomesticPaymentId"].(string)
+		r = e.do("GET", pisp+"/domestic-payments/"+pid+"/payment-details", p.token, nil)
+		sd := r.data(t)["PaymentStatus"].([]any)[0].(map[string]any)["StatusDetail"].(map[string]any)
+		if sd["StatusReason"] != "ProprietaryRejection" || sd["StatusReasonDescription"] != core.RejectAccountClosed {
+			t.Fatalf("status detail %v", sd)
+		}
+		acc, err := e.core.Account(ctx, debtor.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc.Balance != debtor.Balance {
+			t.Fatalf("closed account's balance moved: %v -> %v", debtor.Balance, acc.Balance)
+		}
+	})
+
 	t.Run("fail/daily partner limit", func(t *testing.T) {
 		e.t = t
 		bin := initiation("80.00", externalCreditor, "Acme Ltd", "D1")
@@ -723,6 +759,23 @@ func testBroker(t *testing.T, e *env) {
 			}
 		})
 	}
+	t.Run("fail/persona that rejects every consent", func(t *testing.T) {
+		erin := e.customer("erin.rejects")
+		r := e.do("POST", aisp+"/account-access-consents", p.token, accountConsentBody(apis.PermAccountsDetail))
+		eid := r.data(t)["ConsentId"].(string)
+		edet := []oauth.AuthorizationDetail{{Type: apis.TypeAccountAccess, ConsentID: eid}}
+		out, err := b.Decide(ctx, p.client(), erin.id, edet, true, map[string][]string{eid: {erin.account(core.AccountCurrent).ID}})
+		if !errors.Is(err, oauth.ErrConsentRejected) || out != nil {
+			t.Fatalf("Decide = %v, %v; want oauth.ErrConsentRejected", out, err)
+		}
+		r = e.do("GET", aisp+"/account-access-consents/"+eid, p.token, nil)
+		if r.data(t)["Status"] != "Rejected" {
+			t.Fatalf("status %v", r.data(t)["Status"])
+		}
+		if ok, _ := b.Active(ctx, eid); ok {
+			t.Fatal("rejected consent active")
+		}
+	})
 	// Denial rejects; the consent cannot be decided again.
 	if out, err := b.Decide(ctx, p.client(), bob.id, det, false, nil); err != nil || out != nil {
 		t.Fatalf("deny: %v %v", out, err)

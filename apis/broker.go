@@ -157,6 +157,19 @@ func masked(a *core.Account) string {
 // with "accounts"; denial marks the consents Rejected and returns nil.
 func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID string, details []oauth.AuthorizationDetail, approve bool, selected map[string][]string) ([]oauth.AuthorizationDetail, error) {
 	s := b.s
+	// A sandbox persona scripted to reject (erin.rejects) turns an approval
+	// into a rejection, so partners can test their handling of a denied
+	// consent end to end.
+	rejectedByBank := false
+	if approve {
+		cust, err := s.core.Customer(ctx, customerID)
+		if err != nil {
+			return nil, err
+		}
+		if cust.ConsentBehaviour == core.ConsentBehaviourReject {
+			approve, rejectedByBank = false, true
+		}
+	}
 	consents := make([]*Consent, len(details))
 	for i, d := range details {
 		c, err := b.pending(ctx, client, d)
@@ -245,6 +258,9 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 	})
 	if err != nil {
 		return nil, err
+	}
+	if rejectedByBank {
+		return nil, fmt.Errorf("%w: customer %s is a sandbox persona that rejects every consent", oauth.ErrConsentRejected, customerID)
 	}
 	return out, nil
 }

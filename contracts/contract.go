@@ -14,6 +14,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -487,9 +488,26 @@ func (s *Service) ExpireDue(ctx context.Context, now time.Time) ([]Contract, err
 // is due: reminders go out when the term ends within notice period + 30 days.
 const ReminderWindow = 30 * 24 * time.Hour
 
+// renewalReminderMail is the reminder the partner's owners receive.
+func renewalReminderMail(c contractRow) mail.Message {
+	end := c.EndAt.UTC().Format("2 January 2006")
+	noticeBy := c.EndAt.UTC().AddDate(0, 0, -c.NoticeDays).Format("2 January 2006")
+	var what string
+	if c.AutoRenew {
+		what = fmt.Sprintf("It renews automatically unless either side gives notice by %s (%d days' notice).", noticeBy, c.NoticeDays)
+	} else {
+		what = fmt.Sprintf("It does not renew automatically: to keep your apps live after %s, agree a new contract with your relationship manager (notice period %d days, from %s).", end, c.NoticeDays, noticeBy)
+	}
+	return mail.Message{PartnerID: c.PartnerID, Template: "contract_renewal_reminder",
+		Subject: "Your contract " + c.ID + " ends on " + end,
+		Body:    fmt.Sprintf("Your contract %s with the bank ends on %s. %s", c.ID, end, what)}
+}
+
 // RenewalReminders returns the active contracts whose term ends within their
 // notice period plus 30 days of now and that were not reminded for this term end
-// yet, and records the reminder (audited) so each is returned once per term.
+// yet, and records the reminder (audited, and mailed to the partner's owners
+// through the email outbox in the same transaction) so each is sent once per
+// term.
 func (s *Service) RenewalReminders(ctx context.Context, now time.Time) ([]Contract, error) {
 	now = now.UTC()
 	var rows []contractRow
@@ -510,6 +528,9 @@ func (s *Service) RenewalReminders(ctx context.Context, now time.Time) ([]Contra
 				return res.Error
 			}
 			sent = true
+			if _, err := mail.EnqueueToPartnerOwners(ctx, tx, renewalReminderMail(c)); err != nil {
+				return err
+			}
 			return audit.Record(ctx, tx, staffAudit(SystemActor, "contract.renewal_reminder", c.ID, c.PartnerID,
 				map[string]any{"end": c.EndAt.UTC(), "notice_days": c.NoticeDays, "auto_renew": c.AutoRenew}))
 		})

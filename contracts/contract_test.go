@@ -11,6 +11,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -249,9 +250,17 @@ func TestExpiryRenewalAndReminders(t *testing.T) {
 		if err != nil || len(got) != 0 {
 			t.Fatalf("early reminders %v %v", got, err)
 		}
+		dbtest.MustPartnerOwner(t, d, "ptn_auto", "owner@auto.example")
 		got, _ = e.s.RenewalReminders(ctx, date(2026, 7, 1))
 		if len(got) != 1 || got[0].ID != auto.ID {
 			t.Fatalf("reminders %+v", got)
+		}
+		var mails []mail.Message
+		d.Where("template = ?", "contract_renewal_reminder").Find(&mails)
+		if len(mails) != 1 || mails[0].Recipient != "owner@auto.example" || mails[0].PartnerID != "ptn_auto" ||
+			mails[0].Subject != "Your contract "+auto.ID+" ends on 31 July 2026" ||
+			mails[0].Body != "Your contract "+auto.ID+" with the bank ends on 31 July 2026. It renews automatically unless either side gives notice by 31 July 2026 (0 days' notice)." {
+			t.Fatalf("reminder mails %+v", mails)
 		}
 		if again, _ := e.s.RenewalReminders(ctx, date(2026, 7, 2)); len(again) != 0 {
 			t.Fatalf("reminder sent twice: %+v", again)

@@ -124,8 +124,17 @@ run(async step => {
     step('csv', { rows, filename: download.suggestedFilename(), body: Buffer.concat(chunks).toString('utf8') })
     await p.locator('#statements tbody tr a').first().click()
     await p.waitForLoadState()
-    step('printable', { title: await text(p, '#stm-title'), net: await text(p, '#statement-net') })
     await shot(p, 'partner-statement-printable')
+    // Printed, the statement stands alone: no site chrome, no buttons.
+    await p.emulateMedia({ media: 'print' })
+    const pdf = await p.pdf({ format: 'A4' })
+    step('printable', {
+      title: await text(p, '#stm-title'), net: await text(p, '#statement-net'),
+      printHidden: { topbar: !(await p.locator('header.topbar').isVisible()), actions: !(await p.locator('#download-csv').isVisible()) },
+      printTableVisible: await p.locator('#statement-net').isVisible(),
+      pdfBytes: pdf.length, pdfHeader: pdf.subarray(0, 5).toString('latin1'),
+    })
+    await p.emulateMedia({ media: 'screen' })
   } finally {
     await browser.close()
   }

@@ -312,6 +312,10 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 				s.authorizeError(ctx, w, r, ar, errInvalidDetails(err.Error()))
 				return
 			}
+			if errors.Is(err, ErrConsentRejected) {
+				s.authorizeError(ctx, w, r, ar, fosite.ErrAccessDenied.WithHint("The bank rejected the consent."))
+				return
+			}
 			s.authorizeError(ctx, w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 			return
 		}

@@ -122,6 +122,12 @@ type ConsentBroker interface {
 	Active(ctx context.Context, consentID string) (bool, error)
 }
 
+// ErrConsentRejected is returned (wrapped) by ConsentBroker.Decide when the
+// bank itself rejects what the customer approved (a sandbox persona scripted
+// to reject every consent, say): the consents are already marked Rejected and
+// the partner receives access_denied.
+var ErrConsentRejected = errors.New("consent rejected by the bank")
+
 // ErrInvalidAuthorizationDetails marks a ConsentBroker refusal (RFC 9396 §5).
 var ErrInvalidAuthorizationDetails = errors.New("invalid_authorization_details")
 

@@ -88,7 +88,7 @@ func (f *fakeConsents) CheckPushed(_ context.Context, _ *oauth.Client, details [
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, d := range details {
-		if f.status[d.ConsentID] != "awaiting" {
+		if st := f.status[d.ConsentID]; st != "awaiting" && st != "bank-rejects" {
 			return fmt.Errorf("%w: consent '%s' does not exist or does not await authorisation", oauth.ErrInvalidAuthorizationDetails, d.ConsentID)
 		}
 	}
@@ -120,6 +120,10 @@ func (f *fakeConsents) Decide(_ context.Context, _ *oauth.Client, _ string, deta
 	defer f.mu.Unlock()
 	var out []oauth.AuthorizationDetail
 	for _, d := range details {
+		if f.status[d.ConsentID] == "bank-rejects" {
+			f.status[d.ConsentID] = "rejected"
+			return nil, fmt.Errorf("%w: scripted", oauth.ErrConsentRejected)
+		}
 		if !approve {
 			f.status[d.ConsentID] = "rejected"
 			continue

@@ -300,6 +300,21 @@ func TestRefusals(t *testing.T) {
 					t.Fatalf("redirect %s", loc)
 				}
 			}},
+			{"fail/consent the bank rejects gives access_denied", func(t *testing.T) {
+				h.consents.mu.Lock()
+				h.consents.status["cns_rejects"] = "bank-rejects"
+				h.consents.mu.Unlock()
+				_, ch := pkcePair()
+				f := parForm(ch)
+				f.Set("authorization_details", `[{"type":"account_access","consent_id":"cns_rejects"}]`)
+				page := h.login(c, h.mustPAR(c, f))
+				loc := h.decide(c, page, "approve", url.Values{"accounts.cns_rejects": {"acc_1"}})
+				q := loc.Query()
+				if q.Get("error") != "access_denied" || q.Get("iss") != h.ts.URL || q.Get("code") != "" ||
+					!strings.Contains(q.Get("error_description"), "The bank rejected the consent.") {
+					t.Fatalf("redirect %s", loc)
+				}
+			}},
 			{"fail/unknown consent in authorization_details", func(t *testing.T) {
 				_, ch := pkcePair()
 				f := parForm(ch)

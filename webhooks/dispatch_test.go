@@ -203,6 +203,8 @@ func TestDeadLetter(t *testing.T) {
 func TestGoneDisablesEndpoint(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := mustService(t, d, nil)
+		dbtest.MustPartnerOwner(t, d, partnerA, "owner1@a.example")
+		dbtest.MustPartnerOwner(t, d, partnerA, "owner2@a.example")
 		rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) })
 		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"app.suspended"}})
 		runDispatchers(t, s, 1, DispatcherOptions{})
@@ -216,10 +218,10 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 		if len(notices) != 1 || notices[0].Kind != NoticeEndpointDisabled || notices[0].ObjectID != e.ID {
 			t.Fatalf("notices %+v", notices)
 		}
-		var emails int64
-		d.Model(&mail.Message{}).Where("partner_id = ? AND template = ?", partnerA, NoticeEndpointDisabled).Count(&emails)
-		if emails != 1 {
-			t.Fatalf("%d emails", emails)
+		var emails []string
+		d.Model(&mail.Message{}).Where("partner_id = ? AND template = ?", partnerA, NoticeEndpointDisabled).Order("recipient").Pluck("recipient", &emails)
+		if strings.Join(emails, ",") != "owner1@a.example,owner2@a.example" {
+			t.Fatalf("emails to %v, want one to each owner", emails)
 		}
 		// Later events are not queued for a disabled endpoint; a test event is refused.
 		mustPublish(t, s, d, Event{Type: "app.suspended", PartnerID: partnerA, AppID: appA1})

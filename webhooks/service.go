@@ -761,9 +761,7 @@ func (s *Service) notifyDisabled(tx *gorm.DB, r *endpointRow, reason string, now
 		ObjectID: r.ID, Subject: subject, Body: text, CreatedAt: now}).Error; err != nil {
 		return err
 	}
-	// webhooks does not know the partner's people: the mail is addressed to the
-	// partner's owners, whom the mail relay resolves from PartnerID.
-	_, err := mail.Enqueue(tx.Statement.Context, tx, mail.Message{PartnerID: r.PartnerID, Recipient: "owners@" + r.PartnerID,
+	_, err := mail.EnqueueToPartnerOwners(tx.Statement.Context, tx, mail.Message{PartnerID: r.PartnerID,
 		Template: NoticeEndpointDisabled, Subject: subject, Body: text})
 	return err
 }

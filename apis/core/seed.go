@@ -98,7 +98,7 @@ var personaSpecs = []personaSpec{
 	},
 	{
 		Persona: Persona{Username: "erin.rejects", Password: SandboxPassword, DisplayName: "Erin Castellano",
-			Description: "Current account and a credit card (£1,500 limit).", ConsentBehaviour: "reject",
+			Description: "Current account and a credit card (£1,500 limit).", ConsentBehaviour: ConsentBehaviourReject,
 			Purpose: "Every consent she is asked for is rejected: test the partner's handling of a denied consent."},
 		accounts: []accountSpec{
 			{typ: AccountCurrent, nickname: "Current account", startBalance: 64000},

@@ -41,6 +41,10 @@ const (
 	CustomerLocked = "locked" // cannot log in
 )
 
+// ConsentBehaviourReject is the ConsentBehaviour of a persona whose consents
+// are always rejected, whatever the tester clicks.
+const ConsentBehaviourReject = "reject"
+
 // Customer is a bank customer (a person who logs in at the bank).
 type Customer struct {
 	ID          string // cus_…

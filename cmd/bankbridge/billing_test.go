@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -321,7 +322,8 @@ func TestBillingBrowser(t *testing.T) {
 		!strings.Contains(lines[len(lines)-1], "net") || !strings.Contains(lines[1], partnerID+",2026-10,EUR") {
 		t.Fatalf("statement csv:\n%s", body)
 	}
-	if pr := res.Step("printable"); pr == nil || pr["net"] != "500.00" {
+	if pr := res.Step("printable"); pr == nil || pr["net"] != "500.00" || pr["printTableVisible"] != true || pr["pdfHeader"] != "%PDF-" ||
+		fmt.Sprint(pr["printHidden"]) != "map[actions:true topbar:true]" {
 		t.Fatalf("printable: %v", pr)
 	}
 	t.Logf("self-approval refusal shown: %q", res.Step("self_approval")["error"])

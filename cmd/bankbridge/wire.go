@@ -151,7 +151,7 @@ func (p *Platform) mount(r *gin.Engine) {
 			v := web.PersonaView{Username: x.Username, Password: x.Password, DisplayName: x.DisplayName,
 				Description: x.Description, Purpose: x.Purpose}
 			switch {
-			case x.ConsentBehaviour == "reject":
+			case x.ConsentBehaviour == core.ConsentBehaviourReject:
 				v.Behaviour = "Every consent is rejected"
 			case x.Locked:
 				v.Behaviour = "Sign-in is locked"

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
@@ -110,4 +111,29 @@ func Describe(s db.Schema) string {
 		fmt.Fprintf(&b, "%s: %v\n", name, t)
 	}
 	return b.String()
+}
+
+// MustPartnerOwner inserts the minimal rows that make email an owner of
+// partnerID (a partner, a portal user, an owner membership), creating the
+// partner if it does not exist, for tests of code that mails partner owners
+// without depending on package partners.
+func MustPartnerOwner(tb testing.TB, d *db.DB, partnerID, email string) {
+	tb.Helper()
+	now := time.Now().UTC()
+	stmts := []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO partners (id, legal_name, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`,
+			[]any{partnerID, "Test partner " + partnerID, now, now}},
+		{`INSERT INTO portal_users (id, email, password_hash, created_at, updated_at) VALUES (?, ?, 'x', ?, ?)`,
+			[]any{"usr_" + email, email, now, now}},
+		{`INSERT INTO memberships (partner_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)`,
+			[]any{partnerID, "usr_" + email, now}},
+	}
+	for _, s := range stmts {
+		if err := d.Exec(s.sql, s.args...).Error; err != nil {
+			tb.Fatalf("dbtest: partner owner: %v", err)
+		}
+	}
 }

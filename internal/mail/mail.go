@@ -50,3 +50,25 @@ func List(ctx context.Context, db *gorm.DB, recipient string, limit int) ([]Mess
 	var out []Message
 	return out, q.Limit(limit).Find(&out).Error
 }
+
+// EnqueueToPartnerOwners writes one copy of m per owner of m.PartnerID (a
+// portal user with the owner role) using tx, and returns how many were
+// written. It is the one place outside package partners that reads its
+// membership tables, so that the domains that notify partners (webhooks,
+// contracts) need not depend on partners. A partner without owners gets no
+// mail (its notices stay visible in the portal).
+func EnqueueToPartnerOwners(ctx context.Context, tx *gorm.DB, m Message) (int, error) {
+	var emails []string
+	if err := tx.WithContext(ctx).Raw(`SELECT u.email FROM memberships m JOIN portal_users u ON u.id = m.user_id
+		WHERE m.partner_id = ? AND m.role = 'owner' ORDER BY u.email`, m.PartnerID).Scan(&emails).Error; err != nil {
+		return 0, err
+	}
+	for _, e := range emails {
+		msg := m
+		msg.Recipient = e
+		if _, err := Enqueue(ctx, tx, msg); err != nil {
+			return 0, err
+		}
+	}
+	return len(emails), nil
+}
