@@ -1,11 +1,11 @@
 package apis_test
 
 import (
-	"errors"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"net/url"

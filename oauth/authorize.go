@@ -332,6 +332,7 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		CodeJKT:              sess.CodeJKT,
 		AuthorizationDetails: details,
 		Nonce:                sess.Nonce,
+		ACR:                  ACRPassword,
 	}
 	if in.AuthTime != nil {
 		ns.AuthTime = in.AuthTime.UTC()

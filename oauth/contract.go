@@ -122,6 +122,13 @@ type ConsentBroker interface {
 	Active(ctx context.Context, consentID string) (bool, error)
 }
 
+// ACRPassword is the id_token's acr (OpenID Connect Core §2) for a customer
+// who signed in with username and password: one factor, so it is the UK
+// Open Banking value for customer authentication, not for strong customer
+// authentication ("urn:openbanking:psd2:sca"), which a bank would claim once
+// its own login adds a second factor.
+const ACRPassword = "urn:openbanking:psd2:ca"
+
 // ErrConsentRejected is returned (wrapped) by ConsentBroker.Decide when the
 // bank itself rejects what the customer approved (a sandbox persona scripted
 // to reject every consent, say): the consents are already marked Rejected and

@@ -161,7 +161,7 @@ func checkIDToken(t *testing.T, h *harness, raw string) {
 	if err := tok.Claims(keys[0].Key, &claims); err != nil {
 		t.Fatal(err)
 	}
-	if claims["iss"] != h.ts.URL || claims["aud"] != "app_one" || claims["nonce"] != "nonce-abc" || claims["auth_time"] == nil ||
+	if claims["iss"] != h.ts.URL || claims["aud"] != "app_one" || claims["nonce"] != "nonce-abc" || claims["auth_time"] == nil || claims["acr"] != oauth.ACRPassword ||
 		claims["sub"] == "cus_alice" || len(claims["sub"].(string)) != 43 {
 		t.Fatalf("id_token claims %v", claims)
 	}

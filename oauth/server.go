@@ -309,6 +309,7 @@ func (s *Server) buildDiscovery() map[string]any {
 		"subject_types_supported":                                  []string{"pairwise"},
 		"scopes_supported":                                         scopes,
 		"claims_supported":                                         []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr"},
+		"acr_values_supported":                                     []string{ACRPassword},
 		"tls_client_certificate_bound_access_tokens":               false,
 	}
 }

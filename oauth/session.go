@@ -24,7 +24,7 @@ type Session struct {
 	AuthorizationDetails []AuthorizationDetail          `json:"authorization_details,omitempty"`
 	Nonce                string                         `json:"nonce,omitempty"`
 	AuthTime             time.Time                      `json:"auth_time,omitempty"`
-	ACR                  string                         `json:"acr,omitempty"`
+	ACR                  string                         `json:"acr,omitempty"` // how the customer authenticated (ACRPassword)
 	ExpiresAt            map[fosite.TokenType]time.Time `json:"expires_at,omitempty"`
 	Extra                map[string]string              `json:"extra,omitempty"`
 }
