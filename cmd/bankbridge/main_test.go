@@ -127,6 +127,8 @@ func TestCommandLine(t *testing.T) {
 		{"fail/unknown-command", []string{"frobnicate"}, errUsage, `unknown command "frobnicate"`},
 		{"fail/bad-log-level", []string{"migrate", "--log-level", "loud"}, errUsage, "--log-level must be debug, info, warn or error"},
 		{"fail/bad-issuer", []string{"migrate", "--issuer", "ftp://x"}, errUsage, "--issuer must be an http(s) URL"},
+		{"fail/public-debug-addr", []string{"migrate", "--debug-addr", "0.0.0.0:6060"}, errUsage, `--debug-addr must be a loopback host:port such as 127.0.0.1:6060, got "0.0.0.0:6060"`},
+		{"fail/debug-addr-without-port", []string{"migrate", "--debug-addr", "127.0.0.1"}, errUsage, `--debug-addr must be a loopback host:port`},
 		{"ok/migrate", []string{"migrate", "--data-dir", t.TempDir()}, nil, "applied migrations"},
 	}
 	for _, tc := range cases {
