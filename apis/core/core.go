@@ -22,6 +22,10 @@ var (
 	ErrIdempotencyConflict = errors.New("core: payment id reused with a different instruction")
 	// ErrUsernameTaken: CreateCustomer was given a username that already exists.
 	ErrUsernameTaken = errors.New("core: username already taken")
+	// ErrNotReversible: ReversePayment was asked to reverse a payment it may
+	// not (a rejected payment moved no money; an account involved is not a
+	// synthetic sandbox account). The wrapped message says why.
+	ErrNotReversible = errors.New("core: payment cannot be reversed")
 )
 
 // Core is the port to the bank's core banking system. Everything above it (the
@@ -61,4 +65,25 @@ type Core interface {
 	ExecutePayment(ctx context.Context, in PaymentInstruction) (*PaymentResult, error)
 	// Payment returns the stored result of an executed payment, or ErrNotFound.
 	Payment(ctx context.Context, paymentID string) (*PaymentResult, error)
+}
+
+// SandboxReverser is an optional port a Core may also implement: it undoes a
+// payment in the sandbox, so a partner can reset its sandbox data without
+// disturbing the test customers that every partner shares. Callers find it
+// with a type assertion (core.(SandboxReverser)); a real bank's core need not
+// implement it, and the platform then resets a partner's sandbox data without
+// reversing payments (and says so).
+type SandboxReverser interface {
+	// ReversePayment books the compensating entries of an accepted payment:
+	// a credit of the amount back to the debtor account ("Reversal of payment
+	// <id>: <reason>") and, when the creditor holds an account at this bank,
+	// the matching debit of that account, so balances and transaction lists
+	// keep agreeing. It is atomic and happens at most once per payment:
+	// reversing a reversed payment returns the first Reversal with
+	// AlreadyReversed set and moves no money. Only payments between synthetic
+	// sandbox accounts may be reversed. Errors: ErrInvalid (empty payment id,
+	// reason empty or longer than 100 characters), ErrNotFound (no such
+	// payment), ErrNotReversible (a rejected payment, or a debtor or internal
+	// creditor account that is not synthetic).
+	ReversePayment(ctx context.Context, paymentID, reason string) (*Reversal, error)
 }

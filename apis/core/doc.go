@@ -30,6 +30,12 @@
 //     idempotent by PaymentID: a retry returns the first result and moves no
 //     money; the same id with a different instruction is ErrIdempotencyConflict.
 //
+// SandboxReverser (core.go) is an optional second port: ReversePayment books
+// the compensating entries of a payment, once, so a partner can reset its own
+// sandbox effects on the shared test customers. A real bank's core need not
+// implement it; the platform then resets a partner's sandbox data without
+// reversing payments and says so. coretest checks it when a core has it.
+//
 // # The reference core
 //
 // Reference stores the sandbox bank in the platform database (tables core_*,
@@ -52,6 +58,9 @@
 //     suite after seeding, payments and concurrent payments).
 //   - Everything is booked at once: no Pending entries, so InterimBooked is
 //     the ledger balance.
+//   - ReversePayment reverses only payments between synthetic (seeded
+//     persona) accounts, in one transaction like ExecutePayment, and records
+//     it on the payment (reversed_at, migration 0031), so it happens once.
 //
 // # Sandbox data
 //

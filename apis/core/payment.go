@@ -9,7 +9,9 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
@@ -222,4 +224,155 @@ func (r *Reference) Payment(ctx context.Context, paymentID string) (*PaymentResu
 		return nil, err
 	}
 	return row.toResult(), nil
+}
+
+// errReversedConcurrently: the conditional UPDATE that marks a payment
+// reversed found it marked already (the transaction rolls back).
+var errReversedConcurrently = errors.New("core: payment reversed concurrently")
+
+// ReversePayment implements SandboxReverser. In one write transaction it loads
+// the payment (PostgreSQL: SELECT … FOR UPDATE, so concurrent reversals of one
+// payment queue up; SQLite: writeTx holds the write lock), returns the
+// recorded reversal if there is one, refuses a rejected payment and accounts
+// that are not synthetic, locks the debtor and any internal creditor in id
+// order (as ExecutePayment does), credits the debtor and debits the creditor,
+// books both entries with their running balances (booking times never go
+// backwards on an account) and marks the payment reversed with a conditional
+// UPDATE (reversed_at IS NULL). The compensating entries are a sandbox
+// correction, not a payment: they are booked whatever the accounts' status,
+// and the creditor's debit may take it below its credit line.
+func (r *Reference) ReversePayment(ctx context.Context, paymentID, reason string) (*Reversal, error) {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case paymentID == "":
+		return nil, fmt.Errorf("%w: payment id is required", ErrInvalid)
+	case reason == "" || utf8.RuneCountInString(reason) > 100:
+		return nil, fmt.Errorf("%w: reversal reason must be 1 to 100 characters", ErrInvalid)
+	}
+	var out *Reversal
+	err := r.writeTx(ctx, func(tx *gorm.DB) error {
+		var p paymentRow
+		q := tx.Where("id = ?", paymentID)
+		if r.db.Dialect == db.Postgres {
+			q = q.Clauses(forUpdate)
+		}
+		if err := q.Take(&p).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if p.ReversedAt != nil {
+			out = p.toReversal(true)
+			return nil
+		}
+		if p.Status != PaymentAccepted {
+			return fmt.Errorf("%w: payment %s was rejected (%s) and moved no money", ErrNotReversible, p.ID, p.RejectReason)
+		}
+		rev, err := r.reverse(tx, &p, reason)
+		if err != nil {
+			return err
+		}
+		res := tx.Model(&paymentRow{}).Where("id = ? AND reversed_at IS NULL", p.ID).Updates(map[string]any{
+			"reversed_at": rev.ReversedAt, "reversal_reason": rev.Reason,
+			"reversal_credit_transaction_id": rev.CreditTransactionID, "reversal_debit_transaction_id": rev.DebitTransactionID})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errReversedConcurrently
+		}
+		out = rev
+		return nil
+	})
+	if errors.Is(err, errReversedConcurrently) {
+		var p paymentRow
+		if err := first(ctx, r.db.DB, &p, paymentID); err != nil {
+			return nil, err
+		}
+		return p.toReversal(true), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// reverse books the compensating entries of accepted payment p inside tx and
+// returns the reversal (not yet recorded on p).
+func (r *Reference) reverse(tx *gorm.DB, p *paymentRow, reason string) (*Reversal, error) {
+	lockIDs := []string{p.DebtorAccountID}
+	if p.CreditorAccountID != "" && p.CreditorAccountID != p.DebtorAccountID {
+		lockIDs = append(lockIDs, p.CreditorAccountID)
+	}
+	sort.Strings(lockIDs)
+	var rows []accountRow
+	q := tx.Where("id IN ?", lockIDs).Order("id")
+	if r.db.Dialect == db.Postgres {
+		q = q.Clauses(forUpdate)
+	}
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	var debtor, creditor *accountRow
+	for i := range rows {
+		if rows[i].ID == p.DebtorAccountID {
+			debtor = &rows[i]
+		}
+		if rows[i].ID == p.CreditorAccountID {
+			creditor = &rows[i]
+		}
+	}
+	switch {
+	case debtor == nil:
+		return nil, fmt.Errorf("%w: debtor account %s of payment %s no longer exists", ErrNotReversible, p.DebtorAccountID, p.ID)
+	case !debtor.Synthetic:
+		return nil, fmt.Errorf("%w: debtor account %s is not a synthetic sandbox account", ErrNotReversible, debtor.ID)
+	case p.CreditorAccountID != "" && creditor == nil:
+		return nil, fmt.Errorf("%w: creditor account %s of payment %s no longer exists", ErrNotReversible, p.CreditorAccountID, p.ID)
+	case creditor != nil && !creditor.Synthetic:
+		return nil, fmt.Errorf("%w: creditor account %s is not a synthetic sandbox account", ErrNotReversible, creditor.ID)
+	}
+
+	now := r.now().Truncate(time.Microsecond)
+	bookedAt := now
+	for _, a := range []*accountRow{debtor, creditor} {
+		if a != nil && a.LastBookedAt.After(bookedAt) {
+			bookedAt = a.LastBookedAt.UTC()
+		}
+	}
+	description := fmt.Sprintf("Reversal of payment %s: %s", p.ID, reason)
+	category := CategoryPayments
+	if creditor != nil {
+		category = CategoryTransfers
+	}
+	bal, seq, err := adjustAccount(tx, debtor.ID, p.AmountMinor, bookedAt)
+	if err != nil {
+		return nil, err
+	}
+	entries := []transactionRow{{
+		ID: ids.New("txn"), AccountID: debtor.ID, Seq: seq, BookedAt: bookedAt, ValueAt: bookedAt,
+		AmountMinor: p.AmountMinor, Currency: p.Currency, CreditDebit: Credit, Status: StatusBooked,
+		Method: MethodReversal, Category: category, Description: description, Reference: p.Reference,
+		CounterpartyName: p.CreditorName, CounterpartyScheme: p.CreditorScheme,
+		CounterpartyIdentification: p.CreditorIdentification, BalanceAfterMinor: bal, PaymentID: p.ID,
+	}}
+	rev := &Reversal{PaymentID: p.ID, Reason: reason, CreditTransactionID: entries[0].ID, ReversedAt: now}
+	if creditor != nil {
+		cbal, cseq, err := adjustAccount(tx, creditor.ID, -p.AmountMinor, bookedAt)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, transactionRow{
+			ID: ids.New("txn"), AccountID: creditor.ID, Seq: cseq, BookedAt: bookedAt, ValueAt: bookedAt,
+			AmountMinor: p.AmountMinor, Currency: p.Currency, CreditDebit: Debit, Status: StatusBooked,
+			Method: MethodReversal, Category: category, Description: description, Reference: p.Reference,
+			CounterpartyName: debtor.HolderName, CounterpartyScheme: debtor.SchemeName,
+			CounterpartyIdentification: debtor.Identification, BalanceAfterMinor: cbal, PaymentID: p.ID,
+		})
+		rev.DebitTransactionID = entries[1].ID
+	}
+	if err := tx.Create(&entries).Error; err != nil {
+		return nil, err
+	}
+	return rev, nil
 }

@@ -35,6 +35,7 @@ type Reference struct {
 
 var (
 	_ Core                        = (*Reference)(nil)
+	_ SandboxReverser             = (*Reference)(nil)
 	_ oauth.CustomerAuthenticator = (*Reference)(nil)
 )
 

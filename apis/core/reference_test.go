@@ -291,6 +291,85 @@ func TestResetSandbox(t *testing.T) {
 	})
 }
 
+// TestReversePaymentSyntheticOnly covers what the conformance suite cannot:
+// the reference core reverses only payments between synthetic (seeded
+// persona) accounts, and a reversal is booked even when the creditor has
+// spent the money since.
+func TestReversePaymentSyntheticOnly(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		r, _ := MustSeeded(t, d)
+		own, err := r.CreateCustomer(ctx, "zoe.tester", "correct horse", "Zoe Tester")
+		if err != nil {
+			t.Fatal(err)
+		}
+		zoeAccs, _ := r.Accounts(ctx, own.ID)
+		zoe := zoeAccs[0]
+		alice := mustAccount(t, r, "alice", core.AccountCurrent)
+		carol := mustAccount(t, r, "carol.insufficient", core.AccountCurrent)
+		n := 0
+		pay := func(debtor string, to core.Account, minor int64) *core.PaymentResult {
+			t.Helper()
+			n++
+			res, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "pay-syn-" + strconv.Itoa(n), DebtorAccountID: debtor,
+				Creditor: core.Creditor{SchemeName: to.SchemeName, Identification: to.Identification, Name: to.HolderName},
+				Amount:   core.GBP(minor), Reference: "SYN"})
+			if err != nil || res.Status != core.PaymentAccepted {
+				t.Fatalf("payment: %+v %v", res, err)
+			}
+			return res
+		}
+		balances := func() [3]int64 {
+			var out [3]int64
+			for i, id := range []string{alice.ID, zoe.ID, carol.ID} {
+				a, err := r.Account(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[i] = a.Balance.Minor
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name string
+			pay  func() *core.PaymentResult
+		}{
+			{"fail/debtor-not-synthetic", func() *core.PaymentResult { return pay(zoe.ID, alice, 1000) }},
+			{"fail/creditor-not-synthetic", func() *core.PaymentResult { return pay(alice.ID, zoe, 1000) }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				res := tc.pay()
+				before := balances()
+				if _, err := r.ReversePayment(ctx, res.PaymentID, "sandbox reset"); !errors.Is(err, core.ErrNotReversible) {
+					t.Fatalf("err = %v, want ErrNotReversible", err)
+				}
+				if after := balances(); after != before {
+					t.Fatalf("a refused reversal moved money: %v → %v", before, after)
+				}
+			})
+		}
+		t.Run("ok/creditor-spent-the-money", func(t *testing.T) {
+			res := pay(alice.ID, carol, 2000)
+			drained, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "pay-syn-drain", DebtorAccountID: carol.ID,
+				Creditor: core.Creditor{SchemeName: core.SchemeSortCodeAccountNumber, Identification: "20000012345678", Name: "Acme"},
+				Amount:   core.GBP(carol.Balance.Minor + 2000), Reference: "ALL"})
+			if err != nil || drained.Status != core.PaymentAccepted {
+				t.Fatalf("carol spends everything: %+v %v", drained, err)
+			}
+			if _, err := r.ReversePayment(ctx, res.PaymentID, "sandbox reset"); err != nil {
+				t.Fatal(err)
+			}
+			if a, _ := r.Account(ctx, carol.ID); a.Balance.Minor != -2000 {
+				t.Fatalf("carol's balance after the reversal %v, want -20.00", a.Balance)
+			}
+			if a, _ := r.Account(ctx, alice.ID); a.Balance != alice.Balance {
+				t.Fatalf("alice's balance %v, want %v back", a.Balance, alice.Balance)
+			}
+			coretest.CheckAgrees(t, r, carol.ID)
+			coretest.CheckAgrees(t, r, alice.ID)
+		})
+	})
+}
+
 func TestCreateCustomer(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, _ := MustSeeded(t, d)

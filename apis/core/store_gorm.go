@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/db"
@@ -122,9 +123,24 @@ type paymentRow struct {
 	CreditTransactionID    string
 	BookedAt               *time.Time
 	CreatedAt              time.Time
+	// Set by ReversePayment (migration 0031_core_payment_reversals.sql).
+	ReversedAt                  *time.Time
+	ReversalReason              string
+	ReversalCreditTransactionID string
+	ReversalDebitTransactionID  string
 }
 
 func (paymentRow) TableName() string { return "core_payments" }
+
+// toReversal describes the payment's recorded reversal (ReversedAt set).
+func (r *paymentRow) toReversal(already bool) *Reversal {
+	out := &Reversal{PaymentID: r.ID, Reason: r.ReversalReason, CreditTransactionID: r.ReversalCreditTransactionID,
+		DebitTransactionID: r.ReversalDebitTransactionID, AlreadyReversed: already}
+	if r.ReversedAt != nil {
+		out.ReversedAt = r.ReversedAt.UTC()
+	}
+	return out
+}
 
 func (r *paymentRow) toResult() *PaymentResult {
 	out := &PaymentResult{
@@ -164,6 +180,21 @@ func creditAccount(tx *gorm.DB, accountID string, amount int64, bookedAt time.Ti
 		SET balance_minor = balance_minor + ?, txn_seq = txn_seq + 1, last_booked_at = ?
 		WHERE id = ? AND status = 'enabled'
 		RETURNING balance_minor, txn_seq`, amount, bookedAt, accountID)
+}
+
+// adjustAccount adds delta (negative: takes it off) to an account whatever
+// its status and credit line, for ReversePayment's compensating entries (a
+// sandbox correction, not a payment), and returns the new balance and posting
+// sequence number.
+func adjustAccount(tx *gorm.DB, accountID string, delta int64, bookedAt time.Time) (balance, seq int64, err error) {
+	balance, seq, ok, err := moveBalance(tx, `UPDATE core_accounts
+		SET balance_minor = balance_minor + ?, txn_seq = txn_seq + 1, last_booked_at = ?
+		WHERE id = ?
+		RETURNING balance_minor, txn_seq`, delta, bookedAt, accountID)
+	if err == nil && !ok {
+		err = fmt.Errorf("core: adjust account %s: %w", accountID, ErrNotFound)
+	}
+	return balance, seq, err
 }
 
 func moveBalance(tx *gorm.DB, sql string, args ...any) (int64, int64, bool, error) {

@@ -188,6 +188,7 @@ const (
 	MethodCashWithdrawal = "cash_withdrawal"
 	MethodTransfer       = "internal_transfer"
 	MethodRefund         = "card_refund"
+	MethodReversal       = "payment_reversal" // SandboxReverser's compensating entries
 )
 
 // Transaction is one booked entry on an account.
@@ -214,7 +215,7 @@ type Transaction struct {
 	// BalanceAfter is the account's booked balance right after this entry: the
 	// newest entry's BalanceAfter equals the account's booked balance.
 	BalanceAfter Amount
-	PaymentID    string // set for entries made by ExecutePayment
+	PaymentID    string // set for entries made by ExecutePayment (and by ReversePayment: the reversed payment's id)
 }
 
 // Signed returns the amount as it changes the balance (negative for a debit).
@@ -326,4 +327,19 @@ type PaymentResult struct {
 	CreditTransactionID string
 	BookedAt            time.Time // when accepted
 	CreatedAt           time.Time
+}
+
+// Reversal records a payment undone by SandboxReverser.ReversePayment.
+type Reversal struct {
+	PaymentID string
+	Reason    string
+	// CreditTransactionID is the entry that gave the debtor account its money
+	// back; DebitTransactionID the entry that took it from the creditor's
+	// account at this bank ("" when the creditor banks elsewhere).
+	CreditTransactionID string
+	DebitTransactionID  string
+	ReversedAt          time.Time
+	// AlreadyReversed is set when the payment had been reversed before the
+	// call: nothing moved and the fields describe the first reversal.
+	AlreadyReversed bool
 }

@@ -73,6 +73,13 @@ func Run(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("payment-idempotency", func(t *testing.T) { testIdempotency(t, newFixture(t)) })
 	t.Run("concurrent-payments", func(t *testing.T) { testConcurrentPayments(t, newFixture(t)) })
 	t.Run("concurrent-opposite-transfers", func(t *testing.T) { testOppositeTransfers(t, newFixture(t)) })
+	t.Run("sandbox-reversal", func(t *testing.T) {
+		f := newFixture(t)
+		if _, ok := f.Core.(core.SandboxReverser); !ok {
+			t.Skip("the core does not implement core.SandboxReverser (optional)")
+		}
+		testReversal(t, f)
+	})
 	t.Run("authenticate", func(t *testing.T) {
 		f := newFixture(t)
 		if f.Authenticator == nil {
@@ -656,6 +663,147 @@ func testOppositeTransfers(t *testing.T, f *Fixture) {
 	}
 	CheckAgrees(t, c, a.ID)
 	CheckAgrees(t, c, b.ID)
+}
+
+// testReversal checks the optional core.SandboxReverser: a reversal gives the
+// debtor its money back (and takes it from an internal creditor) with booked
+// entries that keep lists and balances agreeing, happens once however often
+// or concurrently it is asked for, and refuses what it cannot reverse. The
+// fixture's accounts must be ones the core may reverse (sandbox accounts).
+func testReversal(t *testing.T, f *Fixture) {
+	c := f.Core
+	rv := c.(core.SandboxReverser)
+	amt := core.Amount{Minor: 1999, Currency: f.Currency}
+	execute := func(t *testing.T, debtor string, cr core.Creditor) *core.PaymentResult {
+		t.Helper()
+		res, err := c.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: payID("rev"), DebtorAccountID: debtor,
+			Creditor: cr, Amount: amt, Reference: "REVERSE ME"})
+		if err != nil || res.Status != core.PaymentAccepted {
+			t.Fatalf("ExecutePayment: %+v, %v", res, err)
+		}
+		return res
+	}
+	balance := func(t *testing.T, id string) int64 {
+		t.Helper()
+		a, err := c.Account(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Balance.Minor
+	}
+	for _, tc := range []struct {
+		name     string
+		creditor core.Creditor
+		internal bool
+	}{
+		{"ok/external", f.ExternalCreditor, false},
+		{"ok/internal", f.InternalCreditor, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debtorBefore, creditorBefore := balance(t, f.FundedAccountID), balance(t, f.InternalCreditorAccountID)
+			res := execute(t, f.FundedAccountID, tc.creditor)
+			rev, err := rv.ReversePayment(ctx, res.PaymentID, "sandbox reset")
+			if err != nil {
+				t.Fatalf("ReversePayment: %v", err)
+			}
+			if rev.PaymentID != res.PaymentID || rev.AlreadyReversed || rev.Reason != "sandbox reset" ||
+				rev.CreditTransactionID == "" || rev.ReversedAt.IsZero() || (rev.DebitTransactionID != "") != tc.internal {
+				t.Fatalf("reversal %+v of %+v", rev, res)
+			}
+			if got := balance(t, f.FundedAccountID); got != debtorBefore {
+				t.Fatalf("debtor balance %d after reversal, %d before the payment", got, debtorBefore)
+			}
+			txns := CheckAgrees(t, c, f.FundedAccountID)
+			if x := txns[0]; x.ID != rev.CreditTransactionID || x.CreditDebit != core.Credit || x.Amount != amt ||
+				x.PaymentID != res.PaymentID || x.Description != "Reversal of payment "+res.PaymentID+": sandbox reset" ||
+				txns[1].ID != res.DebitTransactionID {
+				t.Fatalf("newest debtor entries %+v, %+v do not record the reversal %+v", txns[0], txns[1], rev)
+			}
+			if got := balance(t, f.InternalCreditorAccountID); got != creditorBefore {
+				t.Fatalf("creditor balance %d after reversal, %d before the payment", got, creditorBefore)
+			}
+			ctxns := CheckAgrees(t, c, f.InternalCreditorAccountID)
+			if tc.internal {
+				if x := ctxns[0]; x.ID != rev.DebitTransactionID || x.CreditDebit != core.Debit || x.Amount != amt || x.PaymentID != res.PaymentID {
+					t.Fatalf("newest creditor entry %+v does not record the reversal %+v", x, rev)
+				}
+			}
+
+			again, err := rv.ReversePayment(ctx, res.PaymentID, "sandbox reset")
+			if err != nil || !again.AlreadyReversed || again.CreditTransactionID != rev.CreditTransactionID ||
+				again.DebitTransactionID != rev.DebitTransactionID || !again.ReversedAt.Equal(rev.ReversedAt) {
+				t.Fatalf("second ReversePayment = %+v, %v; first %+v", again, err, rev)
+			}
+			if got := balance(t, f.FundedAccountID); got != debtorBefore || len(CheckAgrees(t, c, f.FundedAccountID)) != len(txns) {
+				t.Fatalf("the second reversal moved money: balance %d, want %d", got, debtorBefore)
+			}
+			// The payment itself still reads as executed; executing it again moves nothing.
+			if got, err := c.Payment(ctx, res.PaymentID); err != nil || *got != *res {
+				t.Fatalf("Payment after reversal = %+v, %v; want %+v", got, err, res)
+			}
+		})
+	}
+	t.Run("ok/concurrent-reversals-move-money-once", func(t *testing.T) {
+		before := balance(t, f.FundedAccountID)
+		res := execute(t, f.FundedAccountID, f.InternalCreditor)
+		const n = 8
+		revs := make([]*core.Reversal, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				revs[i], errs[i] = rv.ReversePayment(ctx, res.PaymentID, "sandbox reset")
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		fresh := 0
+		for i := 0; i < n; i++ {
+			if errs[i] != nil || revs[i].CreditTransactionID != revs[0].CreditTransactionID {
+				t.Fatalf("reversal %d: %+v, %v (first %+v)", i, revs[i], errs[i], revs[0])
+			}
+			if !revs[i].AlreadyReversed {
+				fresh++
+			}
+		}
+		if fresh != 1 {
+			t.Fatalf("%d calls reversed the payment, want exactly 1", fresh)
+		}
+		if got := balance(t, f.FundedAccountID); got != before {
+			t.Fatalf("balance %d, want %d", got, before)
+		}
+		CheckAgrees(t, c, f.FundedAccountID)
+		CheckAgrees(t, c, f.InternalCreditorAccountID)
+	})
+	rejected, err := c.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: payID("rev-rej"), DebtorAccountID: f.PoorAccountID,
+		Creditor: f.ExternalCreditor, Amount: core.Amount{Minor: 1000, Currency: f.Currency}, Reference: "POOR"})
+	if err != nil || rejected.Status != core.PaymentRejected {
+		t.Fatalf("payment from the poor account: %+v, %v", rejected, err)
+	}
+	accepted := execute(t, f.FundedAccountID, f.ExternalCreditor)
+	for _, tc := range []struct {
+		name, paymentID, reason string
+		want                    error
+	}{
+		{"fail/rejected-payment", rejected.PaymentID, "sandbox reset", core.ErrNotReversible},
+		{"fail/unknown-payment", "pay-never-made", "sandbox reset", core.ErrNotFound},
+		{"fail/no-payment-id", "", "sandbox reset", core.ErrInvalid},
+		{"fail/no-reason", accepted.PaymentID, "  ", core.ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := balance(t, f.FundedAccountID)
+			if _, err := rv.ReversePayment(ctx, tc.paymentID, tc.reason); !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if got := balance(t, f.FundedAccountID); got != before {
+				t.Fatalf("a refused reversal moved money: %d → %d", before, got)
+			}
+		})
+	}
 }
 
 func testAuthenticate(t *testing.T, f *Fixture) {
