@@ -282,8 +282,8 @@ func (h *Handler) idempotent() gin.HandlerFunc {
 		sum.Write(body)
 		ac := accessOf(c)
 		ctx := c.Request.Context()
-		rec := &IdempotencyRecord{PartnerID: ac.PartnerID, Key: key, RequestHash: hex.EncodeToString(sum.Sum(nil)),
-			CreatedAt: h.svc.now()}
+		rec := &IdempotencyRecord{PartnerID: ac.PartnerID, Environment: ac.Environment, Key: key,
+			RequestHash: hex.EncodeToString(sum.Sum(nil)), CreatedAt: h.svc.now()}
 		err = h.svc.store.ClaimKey(ctx, h.svc.db.DB, rec, rec.CreatedAt.Add(-IdempotencyTTL))
 		if errors.Is(err, ErrKeyTaken) {
 			h.replay(c, rec)

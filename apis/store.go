@@ -27,6 +27,7 @@ const (
 // IdempotencyRecord is one stored idempotency key and, when done, its response.
 type IdempotencyRecord struct {
 	PartnerID      string
+	Environment    string // of the request that claimed the key (sandbox reset deletes by it)
 	Key            string
 	RequestHash    string
 	Status         string // KeyInProgress or KeyDone
@@ -75,8 +76,22 @@ type Store interface {
 	// ReleaseKey deletes an in-progress key (the request failed with a 5xx).
 	ReleaseKey(ctx context.Context, g *gorm.DB, partnerID, key string) error
 
+	// DeleteKeys deletes the partner's idempotency keys claimed in env and
+	// returns how many it deleted.
+	DeleteKeys(ctx context.Context, g *gorm.DB, partnerID, env string) (int64, error)
+
 	// LogRequest appends a request log entry.
 	LogRequest(ctx context.Context, g *gorm.DB, e *RequestLogEntry) error
 	// RequestLog lists a partner's entries, newest first.
 	RequestLog(ctx context.Context, g *gorm.DB, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error)
+	// DeleteRequestLog deletes the partner's entries in env and returns how
+	// many it deleted.
+	DeleteRequestLog(ctx context.Context, g *gorm.DB, partnerID, env string) (int64, error)
+
+	// PartnerConsents lists the partner's consents in env whose status is one
+	// of statuses, oldest first.
+	PartnerConsents(ctx context.Context, g *gorm.DB, partnerID, env string, statuses ...string) ([]Consent, error)
+	// PartnerPayments lists the partner's payments in env whose status is one
+	// of statuses, oldest first.
+	PartnerPayments(ctx context.Context, g *gorm.DB, partnerID, env string, statuses ...string) ([]Payment, error)
 }

@@ -137,6 +137,7 @@ func (r *paymentRow) toPayment() (*Payment, error) {
 type idempotencyRow struct {
 	PartnerID      string `gorm:"primaryKey"`
 	Key            string `gorm:"primaryKey"`
+	Environment    string
 	RequestHash    string
 	Status         string
 	ResponseStatus int
@@ -297,8 +298,8 @@ func (GormStore) ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord,
 		Delete(&idempotencyRow{}).Error; err != nil {
 		return err
 	}
-	err := g.Create(&idempotencyRow{PartnerID: r.PartnerID, Key: r.Key, RequestHash: r.RequestHash,
-		Status: KeyInProgress, CreatedAt: r.CreatedAt.UTC()}).Error
+	err := g.Create(&idempotencyRow{PartnerID: r.PartnerID, Key: r.Key, Environment: r.Environment,
+		RequestHash: r.RequestHash, Status: KeyInProgress, CreatedAt: r.CreatedAt.UTC()}).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return ErrKeyTaken
 	}
@@ -315,7 +316,7 @@ func (GormStore) Key(ctx context.Context, g *gorm.DB, partnerID, key string) (*I
 	if err != nil {
 		return nil, err
 	}
-	return &IdempotencyRecord{PartnerID: r.PartnerID, Key: r.Key, RequestHash: r.RequestHash, Status: r.Status,
+	return &IdempotencyRecord{PartnerID: r.PartnerID, Environment: r.Environment, Key: r.Key, RequestHash: r.RequestHash, Status: r.Status,
 		ResponseStatus: r.ResponseStatus, ResponseType: r.ResponseType, ResponseBody: r.ResponseBody,
 		CreatedAt: r.CreatedAt.UTC()}, nil
 }
@@ -378,6 +379,54 @@ func (GormStore) RequestLog(ctx context.Context, g *gorm.DB, partnerID, clientID
 		out[i] = RequestLogEntry{ID: r.ID, At: r.At.UTC(), ClientID: r.ClientID, PartnerID: r.PartnerID,
 			Environment: r.Environment, Method: r.Method, Path: r.Path, Status: r.Status, LatencyUS: r.LatencyUS,
 			InteractionID: r.InteractionID, ProblemType: r.ProblemType}
+	}
+	return out, nil
+}
+
+// DeleteKeys implements Store.
+func (GormStore) DeleteKeys(ctx context.Context, g *gorm.DB, partnerID, env string) (int64, error) {
+	res := g.WithContext(ctx).Where("partner_id = ? AND environment = ?", partnerID, env).Delete(&idempotencyRow{})
+	return res.RowsAffected, res.Error
+}
+
+// DeleteRequestLog implements Store.
+func (GormStore) DeleteRequestLog(ctx context.Context, g *gorm.DB, partnerID, env string) (int64, error) {
+	res := g.WithContext(ctx).Where("partner_id = ? AND environment = ?", partnerID, env).Delete(&requestLogRow{})
+	return res.RowsAffected, res.Error
+}
+
+// PartnerConsents implements Store.
+func (GormStore) PartnerConsents(ctx context.Context, g *gorm.DB, partnerID, env string, statuses ...string) ([]Consent, error) {
+	var rows []consentRow
+	if err := g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND status IN ?", partnerID, env, statuses).
+		Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Consent, 0, len(rows))
+	for i := range rows {
+		c, err := rows[i].toConsent()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
+// PartnerPayments implements Store.
+func (GormStore) PartnerPayments(ctx context.Context, g *gorm.DB, partnerID, env string, statuses ...string) ([]Payment, error) {
+	var rows []paymentRow
+	if err := g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND status IN ?", partnerID, env, statuses).
+		Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Payment, 0, len(rows))
+	for i := range rows {
+		p, err := rows[i].toPayment()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
 	}
 	return out, nil
 }

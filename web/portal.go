@@ -22,8 +22,9 @@ import (
 // Portal serves the partner developer portal at /portal: sign-up, email
 // verification, sign-in, the organisation's lifecycle dashboard, profile,
 // partnership application, team, apps and credentials, dynamic-registration
-// tokens, sandbox test customers and request logs. Handlers are thin: they
-// parse the form, call partners.Service and render or redirect (303).
+// tokens, sandbox test customers (and resetting the partner's own sandbox
+// data) and request logs. Handlers are thin: they parse the form, call
+// partners.Service and render or redirect (303).
 type Portal struct {
 	Pages    *Renderer
 	CSRF     CSRF
@@ -35,6 +36,9 @@ type Portal struct {
 	// Requests reads an app's request log (nil: the page says logs are not
 	// available).
 	Requests RequestLogSource
+	// SandboxReset resets a partner's own sandbox data from the sandbox
+	// customers page (nil: the page says resetting is not available).
+	SandboxReset SandboxResetter
 	// DB is where the email outbox lives; only used by the dev outbox page.
 	DB *gorm.DB
 	// DevOutbox mounts /portal/dev/outbox, which shows every outgoing mail.
@@ -84,6 +88,7 @@ func (p *Portal) Register(r gin.IRouter) {
 	o.GET("/registration-token", p.registrationTokenForm)
 	o.POST("/registration-token", p.issueRegistrationToken)
 	o.GET("/sandbox-customers", p.sandboxCustomers)
+	o.POST("/sandbox-customers/reset", p.resetSandbox)
 	o.GET("/certification", p.certification)
 	o.POST("/certification", p.runCertification)
 

@@ -358,20 +358,3 @@ func (p *Portal) issueRegistrationToken(c *gin.Context) {
 	p.page(c, http.StatusOK, "portal/registration_token", Page{Title: "Dynamic client registration", User: u.Email,
 		Flash: "Token issued. Copy it now: it is shown only once.", Data: d})
 }
-
-type personasData struct {
-	*orgView
-	Personas []PersonaView
-}
-
-func (p *Portal) sandboxCustomers(c *gin.Context) {
-	u, o, ok := p.org(c, "Sandbox customers")
-	if !ok {
-		return
-	}
-	d := personasData{orgView: o}
-	if p.Personas != nil {
-		d.Personas = p.Personas.SandboxPersonas()
-	}
-	p.page(c, http.StatusOK, "portal/sandbox_customers", Page{Title: "Sandbox test customers", User: u.Email, Data: d})
-}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/web"
 )
@@ -66,4 +67,23 @@ func (r requestLog) RequestLog(ctx context.Context, partnerID, clientID string, 
 			Latency: time.Duration(x.LatencyUS) * time.Microsecond, InteractionID: x.InteractionID, ProblemType: x.ProblemType})
 	}
 	return out, nil
+}
+
+// sandboxReset lets a portal member reset their partner's own sandbox data
+// (apis.Service.ResetSandbox), audited as the portal user.
+type sandboxReset struct{ apis *apis.Service }
+
+func (r sandboxReset) ResetSandbox(ctx context.Context, partnerID, userID string) (*web.SandboxResetResult, error) {
+	rep, err := r.apis.ResetSandbox(ctx, partnerID, apis.Actor{Type: audit.ActorPartner, ID: userID})
+	if err != nil {
+		return nil, err
+	}
+	out := toWebReset(rep)
+	return &out, nil
+}
+
+func toWebReset(r *apis.SandboxReset) web.SandboxResetResult {
+	return web.SandboxResetResult{ConsentsRevoked: r.ConsentsRevoked, PaymentsReversed: r.PaymentsReversed,
+		PaymentsNotReversed: len(r.NotReversed), ReversalUnsupported: r.ReversalUnsupported,
+		RequestLogDeleted: r.RequestLogDeleted, IdempotencyKeysDeleted: r.IdempotencyKeysDeleted}
 }

@@ -161,7 +161,8 @@ func (p *Platform) mount(r *gin.Engine) {
 		return out
 	})
 	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
-		Requests: requestLog{s.APIs}, DB: p.DB.DB, DevOutbox: true, RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
+		Requests: requestLog{s.APIs}, SandboxReset: sandboxReset{s.APIs}, DB: p.DB.DB, DevOutbox: true,
+		RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
 	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, DB: p.DB.DB, Log: p.Log}).Register(r)
 	p.mountBilling(r)
 	p.mountCertification(r)
