@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +20,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/ory/fosite"
+
+	"github.com/bankbridge/bankbridge/internal/netguard"
 )
 
 // clientAssertionType is the only client_assertion_type accepted (RFC 7523 §2.2).
@@ -248,10 +251,11 @@ func (s *Server) audienceAccepted(ctx context.Context, auds []string) bool {
 // jwksCache caches each client's parsed key set: inline sets until the
 // registered JSON changes, jwks_uri sets for jwksTTL.
 type jwksCache struct {
-	http *retryablehttp.Client
-	now  func() time.Time
-	mu   sync.Mutex
-	sets map[string]*cachedJWKS
+	http   *retryablehttp.Client
+	policy netguard.Policy
+	now    func() time.Time
+	mu     sync.Mutex
+	sets   map[string]*cachedJWKS
 }
 
 type cachedJWKS struct {
@@ -260,18 +264,31 @@ type cachedJWKS struct {
 	fetchedAt time.Time
 }
 
-func newJWKSCache(now func() time.Time, hc *http.Client) *jwksCache {
+func newJWKSCache(now func() time.Time, hc *http.Client, policy netguard.Policy) *jwksCache {
 	rc := retryablehttp.NewClient()
 	rc.RetryMax = 2
 	rc.RetryWaitMin = 100 * time.Millisecond
 	rc.RetryWaitMax = time.Second
 	rc.Logger = nil
+	// A refused destination is final: retrying cannot make it allowed.
+	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if errors.Is(err, netguard.ErrForbiddenAddress) {
+			return false, err
+		}
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
 	if hc != nil {
 		rc.HTTPClient = hc
 	} else {
-		rc.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+		dialer := &net.Dialer{Timeout: 3 * time.Second, Control: policy.Control}
+		rc.HTTPClient = &http.Client{
+			Timeout:   5 * time.Second,
+			Transport: &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: 3 * time.Second, MaxIdleConnsPerHost: 2},
+			// A redirect would be another fetch the partner chose; refuse it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
-	return &jwksCache{http: rc, now: now, sets: map[string]*cachedJWKS{}}
+	return &jwksCache{http: rc, now: now, sets: map[string]*cachedJWKS{}, policy: policy}
 }
 
 func (j *jwksCache) set(ctx context.Context, c *Client, refresh bool) (jose.JSONWebKeySet, error) {
@@ -321,7 +338,7 @@ func (j *jwksCache) fetch(ctx context.Context, uri string) ([]byte, error) {
 	if err != nil || u.Host == "" {
 		return nil, errors.New("not an absolute URL")
 	}
-	if h := u.Hostname(); u.Scheme != "https" && !(u.Scheme == "http" && (h == "localhost" || h == "127.0.0.1" || h == "::1")) {
+	if h := u.Hostname(); u.Scheme != "https" && !(u.Scheme == "http" && j.policy.AllowLoopback && (h == "localhost" || h == "127.0.0.1" || h == "::1")) {
 		return nil, errors.New("jwks_uri must use https")
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
@@ -331,6 +348,10 @@ func (j *jwksCache) fetch(ctx context.Context, uri string) ([]byte, error) {
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := j.http.Do(req)
 	if err != nil {
+		var op *net.OpError
+		if errors.Is(err, netguard.ErrForbiddenAddress) && errors.As(err, &op) && op.Err != nil {
+			return nil, fmt.Errorf("destination refused: %s", strings.TrimPrefix(op.Err.Error(), netguard.ErrForbiddenAddress.Error()+": "))
+		}
 		return nil, errors.New("request failed")
 	}
 	defer resp.Body.Close()

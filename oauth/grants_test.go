@@ -304,3 +304,39 @@ func TestConcurrentCodeRedemption(t *testing.T) {
 		}
 	})
 }
+
+// TestJWKSURIDestinationPolicy: without JWKSAllowLoopback (production) a
+// jwks_uri is fetched only over https from a global address, checked on the
+// address dialled, and redirects are not followed.
+func TestJWKSURIDestinationPolicy(t *testing.T) {
+	redirecting := httptest.NewServer(http.RedirectHandler("https://wallet.example/jwks.json", http.StatusFound))
+	defer redirecting.Close()
+	tlsKeys := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a forbidden destination was reached")
+	}))
+	defer tlsKeys.Close()
+	strict := func(cfg *oauth.Config, _ *oauth.Deps) { cfg.JWKSAllowLoopback = false }
+	for _, tc := range []struct {
+		name   string
+		mut    func(*oauth.Config, *oauth.Deps)
+		uri    string
+		detail string
+	}{
+		{"fail/http", strict, "http://127.0.0.1:1/jwks.json", "jwks_uri must use https"},
+		{"fail/loopback", strict, tlsKeys.URL + "/jwks.json", "destination refused: 127.0.0.1 is a loopback address"},
+		{"fail/private", strict, "https://10.0.0.1/jwks.json", "destination refused: 10.0.0.1 is a private address"},
+		{"fail/cloud metadata", strict, "https://169.254.169.254/latest", "destination refused: 169.254.169.254 is a link-local address"},
+		{"fail/carrier-grade NAT", strict, "https://100.64.0.1/jwks.json", "destination refused: 100.64.0.1 is in 100.64.0.0/10"},
+		{"fail/redirect not followed", nil, redirecting.URL + "/jwks.json", "status 302"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, dbtest.MustSQLite(t), tc.mut)
+			c := h.client
+			cl, _ := h.clients.Client(context.Background(), c.id)
+			cl.JWKS, cl.JWKSURI = nil, tc.uri
+			h.clients.put(*cl)
+			resp, body := h.clientCredentials(c)
+			oauthErr(t, resp, body, 401, "invalid_client", "The client's jwks_uri could not be fetched: "+tc.detail+".")
+		})
+	}
+}

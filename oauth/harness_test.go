@@ -190,9 +190,10 @@ func newHarness(tb testing.TB, d *db.DB, mut func(*oauth.Config, *oauth.Deps)) *
 	replay := dpop.NewGormReplayStore(d.DB)
 	replay.(*dpop.GormReplayStore).Now = h.now
 	cfg := oauth.Config{
-		Issuer:         h.ts.URL,
-		GlobalSecret:   []byte("0123456789abcdef0123456789abcdef"),
-		PairwiseSecret: []byte("pairwise-secret-for-tests"),
+		Issuer:            h.ts.URL,
+		GlobalSecret:      []byte("0123456789abcdef0123456789abcdef"),
+		PairwiseSecret:    []byte("pairwise-secret-for-tests"),
+		JWKSAllowLoopback: true, // jwks_uri test servers are httptest servers
 	}
 	deps := oauth.Deps{
 		DB: d, Keys: km, Clients: h.clients, Customers: fakeCustomers{}, Consents: h.consents,

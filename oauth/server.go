@@ -20,6 +20,7 @@ import (
 	enigma "github.com/ory/fosite/token/hmac"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/netguard"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/oauth/keys"
 )
@@ -60,6 +61,12 @@ type Config struct {
 	GlobalSecret []byte
 	// PairwiseSecret keys the pairwise subject identifiers of id_tokens.
 	PairwiseSecret []byte
+	// JWKSAllowLoopback lets a client's jwks_uri be http://localhost (or
+	// another loopback address) for development and tests. Off, jwks_uri
+	// documents are fetched only over https from global addresses, checked
+	// on the address actually dialled (internal/netguard), so a partner
+	// cannot make the authorization server call into the bank's network.
+	JWKSAllowLoopback bool
 	// SecureCookies marks the customer pages' cookies Secure (HTTPS). oauth
 	// itself sets no cookie: cmd passes this to the Pages implementation
 	// (web.NewCustomerAuth).
@@ -96,7 +103,8 @@ type Deps struct {
 	Now        func() time.Time
 	Logger     *slog.Logger
 	// HTTPClient fetches client jwks_uri documents; nil means a default with
-	// a 5 s timeout.
+	// a 5 s timeout, no redirects and netguard's destination policy (see
+	// Config.JWKSAllowLoopback). A client given here is used as it is.
 	HTTPClient *http.Client
 }
 
@@ -164,7 +172,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if g, ok := deps.DPoPReplay.(*dpop.GormReplayStore); ok && g.Shares(deps.DB.DB) && s.store.sqlDB != nil {
 		s.store.replay = g
 	}
-	s.jwks = newJWKSCache(s.now, deps.HTTPClient)
+	s.jwks = newJWKSCache(s.now, deps.HTTPClient, netguard.Policy{AllowLoopback: cfg.JWKSAllowLoopback})
 	nonceKey := hmac.New(sha256.New, cfg.GlobalSecret)
 	nonceKey.Write([]byte("bankbridge dpop nonce"))
 	s.nonces = dpop.NewNonceSource(nonceKey.Sum(nil), time.Minute, s.now)

@@ -3,7 +3,6 @@ package webhooks
 import (
 	"context"
 	"fmt"
-	"github.com/bankbridge/bankbridge/internal/mail"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/mail"
+	"github.com/bankbridge/bankbridge/internal/netguard"
 )
 
 var scA1 = Scope{PartnerID: partnerA, AppID: appA1}
@@ -377,7 +378,7 @@ func TestConnectTimeRefusal(t *testing.T) {
 			return deliveryStatuses(t, d, e.ID)[StatusDead] == 1 && deliveryStatuses(t, d, sb.ID)[StatusSucceeded] == 1
 		})
 		as, _ := s.Attempts(context.Background(), partnerA, e.ID, AttemptFilter{})
-		if len(as) != 1 || as[0].StatusCode != 0 || !strings.HasPrefix(as[0].Error, "refused: webhooks: forbidden destination address: 127.0.0.1 is a loopback address") {
+		if len(as) != 1 || as[0].StatusCode != 0 || !strings.HasPrefix(as[0].Error, "refused: forbidden destination address: 127.0.0.1 is a loopback address") {
 			t.Fatalf("attempt %+v", as)
 		}
 		if len(rc.all()) != 1 {
@@ -387,32 +388,32 @@ func TestConnectTimeRefusal(t *testing.T) {
 }
 
 func TestDialerControl(t *testing.T) {
-	strict, loose := addressPolicy{}, addressPolicy{allowLoopback: true}
+	strict, loose := netguard.Policy{}, netguard.Policy{AllowLoopback: true}
 	cases := []struct {
 		name string
-		p    addressPolicy
+		p    netguard.Policy
 		addr string
 		want string
 	}{
 		{"ok/public-v4", strict, "93.184.216.34:443", ""},
 		{"ok/public-v6", strict, "[2606:2800:220:1:248:1893:25c8:1946]:443", ""},
 		{"ok/loopback-when-allowed", loose, "127.0.0.1:8080", ""},
-		{"fail/loopback", strict, "127.0.0.1:443", "webhooks: forbidden destination address: 127.0.0.1 is a loopback address"},
-		{"fail/loopback-v6", strict, "[::1]:443", "webhooks: forbidden destination address: ::1 is a loopback address"},
-		{"fail/v4-mapped-loopback", strict, "[::ffff:127.0.0.1]:443", "webhooks: forbidden destination address: 127.0.0.1 is a loopback address"},
-		{"fail/private-10", loose, "10.0.0.1:443", "webhooks: forbidden destination address: 10.0.0.1 is a private address"},
-		{"fail/private-172", strict, "172.16.5.4:443", "webhooks: forbidden destination address: 172.16.5.4 is a private address"},
-		{"fail/private-v6-ula", strict, "[fd00::1]:443", "webhooks: forbidden destination address: fd00::1 is a private address"},
-		{"fail/link-local-metadata", loose, "169.254.169.254:80", "webhooks: forbidden destination address: 169.254.169.254 is a link-local address"},
-		{"fail/link-local-v6", strict, "[fe80::1]:443", "webhooks: forbidden destination address: fe80::1 is a link-local address"},
-		{"fail/multicast", strict, "239.1.1.1:443", "webhooks: forbidden destination address: 239.1.1.1 is a multicast address"},
-		{"fail/unspecified", strict, "0.0.0.0:443", "webhooks: forbidden destination address: 0.0.0.0 is an unspecified address"},
-		{"fail/unspecified-v6", strict, "[::]:443", "webhooks: forbidden destination address: :: is an unspecified address"},
-		{"fail/cgnat", strict, "100.64.1.1:443", "webhooks: forbidden destination address: 100.64.1.1 is in 100.64.0.0/10"},
+		{"fail/loopback", strict, "127.0.0.1:443", "forbidden destination address: 127.0.0.1 is a loopback address"},
+		{"fail/loopback-v6", strict, "[::1]:443", "forbidden destination address: ::1 is a loopback address"},
+		{"fail/v4-mapped-loopback", strict, "[::ffff:127.0.0.1]:443", "forbidden destination address: 127.0.0.1 is a loopback address"},
+		{"fail/private-10", loose, "10.0.0.1:443", "forbidden destination address: 10.0.0.1 is a private address"},
+		{"fail/private-172", strict, "172.16.5.4:443", "forbidden destination address: 172.16.5.4 is a private address"},
+		{"fail/private-v6-ula", strict, "[fd00::1]:443", "forbidden destination address: fd00::1 is a private address"},
+		{"fail/link-local-metadata", loose, "169.254.169.254:80", "forbidden destination address: 169.254.169.254 is a link-local address"},
+		{"fail/link-local-v6", strict, "[fe80::1]:443", "forbidden destination address: fe80::1 is a link-local address"},
+		{"fail/multicast", strict, "239.1.1.1:443", "forbidden destination address: 239.1.1.1 is a multicast address"},
+		{"fail/unspecified", strict, "0.0.0.0:443", "forbidden destination address: 0.0.0.0 is an unspecified address"},
+		{"fail/unspecified-v6", strict, "[::]:443", "forbidden destination address: :: is an unspecified address"},
+		{"fail/cgnat", strict, "100.64.1.1:443", "forbidden destination address: 100.64.1.1 is in 100.64.0.0/10"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.p.control("tcp", tc.addr, nil)
+			err := tc.p.Control("tcp", tc.addr, nil)
 			got := ""
 			if err != nil {
 				got = err.Error()

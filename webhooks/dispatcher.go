@@ -18,6 +18,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/netguard"
 )
 
 // DispatcherOptions configures a Dispatcher; zero fields take defaults.
@@ -73,8 +74,8 @@ func (d *Dispatcher) ID() string { return d.o.ID }
 // rebinding cannot reach a forbidden address), no proxy, no redirects, bounded
 // connect and response times. retryablehttp makes exactly one attempt: the
 // durable retry schedule lives in the database.
-func (s *Service) newClient(pol addressPolicy, workers int) *retryablehttp.Client {
-	dialer := &net.Dialer{Timeout: s.cfg.ConnectTimeout, KeepAlive: 30 * time.Second, Control: pol.control}
+func (s *Service) newClient(pol netguard.Policy, workers int) *retryablehttp.Client {
+	dialer := &net.Dialer{Timeout: s.cfg.ConnectTimeout, KeepAlive: 30 * time.Second, Control: pol.Control}
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           dialer.DialContext,

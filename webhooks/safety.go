@@ -2,13 +2,12 @@ package webhooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
+
+	"github.com/bankbridge/bankbridge/internal/netguard"
 )
 
 // Resolver looks up a host's addresses (net.DefaultResolver satisfies it).
@@ -17,72 +16,13 @@ type Resolver interface {
 }
 
 // ErrForbiddenAddress is returned (wrapped) when an endpoint's host is or
-// resolves to an address webhooks may not reach.
-var ErrForbiddenAddress = errors.New("webhooks: forbidden destination address")
+// resolves to an address webhooks may not reach (netguard's refusal).
+var ErrForbiddenAddress = netguard.ErrForbiddenAddress
 
-// addressPolicy says which destinations are allowed for one environment.
-type addressPolicy struct {
-	allowLoopback bool // sandbox with AllowLoopback only
-}
-
-// check refuses loopback (unless allowed), private, link-local, multicast,
-// unspecified and other non-global addresses.
-func (p addressPolicy) check(a netip.Addr) error {
-	a = a.Unmap()
-	switch {
-	case a.IsLoopback():
-		if p.allowLoopback {
-			return nil
-		}
-		return fmt.Errorf("%w: %s is a loopback address", ErrForbiddenAddress, a)
-	case a.IsUnspecified():
-		return fmt.Errorf("%w: %s is an unspecified address", ErrForbiddenAddress, a)
-	case a.IsPrivate():
-		return fmt.Errorf("%w: %s is a private address", ErrForbiddenAddress, a)
-	case a.IsMulticast():
-		return fmt.Errorf("%w: %s is a multicast address", ErrForbiddenAddress, a)
-	case a.IsLinkLocalUnicast():
-		return fmt.Errorf("%w: %s is a link-local address", ErrForbiddenAddress, a)
-	case !a.IsGlobalUnicast():
-		return fmt.Errorf("%w: %s is not a global unicast address", ErrForbiddenAddress, a)
-	}
-	for _, pfx := range extraForbidden {
-		if pfx.Contains(a) {
-			return fmt.Errorf("%w: %s is in %s", ErrForbiddenAddress, a, pfx)
-		}
-	}
-	return nil
-}
-
-// extraForbidden are special-purpose ranges netip does not classify.
-var extraForbidden = []netip.Prefix{
-	netip.MustParsePrefix("100.64.0.0/10"), // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),   // reserved
-	netip.MustParsePrefix("64:ff9b::/96"),  // NAT64 (could reach an IPv4 private address)
-	netip.MustParsePrefix("2001:db8::/32"), // documentation
-	netip.MustParsePrefix("0.0.0.0/8"),     // "this network"
-	netip.MustParsePrefix("255.255.255.255/32"),
-}
-
-// control is the net.Dialer Control function: it runs after DNS resolution,
-// on the address actually dialled, so a name re-bound to a forbidden address
-// between validation and delivery is still refused.
-func (p addressPolicy) control(network, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
-	}
-	return p.check(a)
-}
-
-func (s *Service) policy(env string) addressPolicy {
-	return addressPolicy{allowLoopback: env == EnvSandbox && s.cfg.AllowLoopback}
+// policy is the destination policy for one environment: loopback only for
+// sandbox endpoints, and only when the AllowLoopback setting says so.
+func (s *Service) policy(env string) netguard.Policy {
+	return netguard.Policy{AllowLoopback: env == EnvSandbox && s.cfg.AllowLoopback}
 }
 
 // validateURL checks an endpoint URL for its environment: absolute http(s), no
@@ -111,7 +51,7 @@ func (s *Service) validateURL(ctx context.Context, raw, env string) string {
 		return "url must be an absolute http(s) URL"
 	}
 	pol := s.policy(env)
-	if u.Scheme != "https" && !pol.allowLoopback {
+	if u.Scheme != "https" && !pol.AllowLoopback {
 		return "url must use https"
 	}
 	var addrs []netip.Addr
@@ -127,14 +67,14 @@ func (s *Service) validateURL(ctx context.Context, raw, env string) string {
 	}
 	loopbackOnly := true
 	for _, a := range addrs {
-		if err := pol.check(a); err != nil {
+		if err := pol.Check(a); err != nil {
 			return fmt.Sprintf("url host %q: %s", host, strings.TrimPrefix(err.Error(), ErrForbiddenAddress.Error()+": "))
 		}
 		if !a.Unmap().IsLoopback() {
 			loopbackOnly = false
 		}
 	}
-	if u.Scheme != "https" && !(pol.allowLoopback && loopbackOnly) {
+	if u.Scheme != "https" && !(pol.AllowLoopback && loopbackOnly) {
 		return "url must use https"
 	}
 	return ""
