@@ -452,6 +452,24 @@ func testRefusals(t *testing.T, e *env) {
 		wantProblem(t, r, 422, "idempotency_key_reused", `x-idempotency-key "k-reuse" was used with a different request`)
 	})
 
+	t.Run("ok/the same key in sandbox and production are two keys", func(t *testing.T) {
+		e.t = t
+		prodApp := e.partner(p.id, oauth.EnvProduction) // the same partner's production app
+		body := accountConsentBody(apis.PermBalances)
+		r1 := e.do("POST", aisp+"/account-access-consents", p.token, body, withKey("k-both"))
+		wantStatus(t, r1, 201)
+		r2 := e.do("POST", aisp+"/account-access-consents", prodApp.token, body, withKey("k-both"))
+		wantStatus(t, r2, 201)
+		if a, b := r1.data(t)["ConsentId"], r2.data(t)["ConsentId"]; a == b {
+			t.Fatalf("production got the sandbox response (consent %v)", a)
+		}
+		// Each environment still replays its own response.
+		r3 := e.do("POST", aisp+"/account-access-consents", prodApp.token, body, withKey("k-both"))
+		if r3.data(t)["ConsentId"] != r2.data(t)["ConsentId"] {
+			t.Fatalf("production replay %v, want %v", r3.data(t)["ConsentId"], r2.data(t)["ConsentId"])
+		}
+	})
+
 	t.Run("fail/idempotency request in flight", func(t *testing.T) {
 		e.t = t
 		// A first request holds the key (in progress) and never finishes; a
@@ -459,7 +477,7 @@ func testRefusals(t *testing.T, e *env) {
 		path := aisp + "/account-access-consents"
 		raw, _ := json.Marshal(accountConsentBody(apis.PermBalances))
 		sum := sha256.Sum256([]byte("POST\n" + path + "\n" + string(raw)))
-		rec := &apis.IdempotencyRecord{PartnerID: p.id, Key: "k-flight", RequestHash: hex.EncodeToString(sum[:]), CreatedAt: e.clock.now()}
+		rec := &apis.IdempotencyRecord{PartnerID: p.id, Environment: p.envn, Key: "k-flight", RequestHash: hex.EncodeToString(sum[:]), CreatedAt: e.clock.now()}
 		if err := (apis.GormStore{}).ClaimKey(ctx, e.d.DB, rec, e.clock.now().Add(-apis.IdempotencyTTL)); err != nil {
 			t.Fatal(err)
 		}

@@ -257,9 +257,10 @@ func (w *captureWriter) WriteString(s string) (int, error) {
 // IdempotencyTTL is how long a key's response is replayed.
 const IdempotencyTTL = 24 * time.Hour
 
-// idempotent makes a POST execute at most once per (partner, key): the INSERT
-// of the key row is the lock; whoever loses it replays the stored response
-// (waiting while the first is in flight) or is refused when the body differs.
+// idempotent makes a POST execute at most once per (partner, environment,
+// key): the INSERT of the key row is the lock; whoever loses it replays the
+// stored response (waiting while the first is in flight) or is refused when
+// the body differs. A sandbox key never answers a production request.
 func (h *Handler) idempotent() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key := c.GetHeader(IdempotencyHeader)
@@ -299,7 +300,7 @@ func (h *Handler) idempotent() gin.HandlerFunc {
 		c.Writer = w.ResponseWriter
 		bg := context.WithoutCancel(ctx)
 		if w.Status() >= 500 {
-			if err := h.svc.store.ReleaseKey(bg, h.svc.db.DB, rec.PartnerID, rec.Key); err != nil {
+			if err := h.svc.store.ReleaseKey(bg, h.svc.db.DB, rec.PartnerID, rec.Environment, rec.Key); err != nil {
 				h.svc.log.ErrorContext(bg, "apis: release idempotency key", "err", err)
 			}
 			return
@@ -315,7 +316,7 @@ func (h *Handler) replay(c *gin.Context, want *IdempotencyRecord) {
 	ctx := c.Request.Context()
 	deadline := time.Now().Add(h.wait)
 	for {
-		got, err := h.svc.store.Key(ctx, h.svc.db.DB, want.PartnerID, want.Key)
+		got, err := h.svc.store.Key(ctx, h.svc.db.DB, want.PartnerID, want.Environment, want.Key)
 		if errors.Is(err, ErrNotFound) { // the first attempt failed and released it
 			abort(c, problem.New(problem.CodeIdempotencyInFlight, "a request with %s %q failed; retry it", IdempotencyHeader, want.Key))
 			return

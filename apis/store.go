@@ -66,15 +66,16 @@ type Store interface {
 	// RejectedCount counts rejected payments per debtor account among ids.
 	RejectedCount(ctx context.Context, g *gorm.DB, accountIDs []string) (map[string]int64, error)
 
-	// ClaimKey inserts an in-progress key row; ErrKeyTaken when it exists. Rows
-	// older than notBefore are deleted first (keys live 24 h).
+	// ClaimKey inserts an in-progress key row; ErrKeyTaken when it exists. A
+	// key is scoped to (partner, environment). Rows older than notBefore are
+	// deleted first (keys live 24 h).
 	ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord, notBefore time.Time) error
-	// Key returns a key row, or ErrNotFound.
-	Key(ctx context.Context, g *gorm.DB, partnerID, key string) (*IdempotencyRecord, error)
+	// Key returns the key row of partnerID in env, or ErrNotFound.
+	Key(ctx context.Context, g *gorm.DB, partnerID, env, key string) (*IdempotencyRecord, error)
 	// FinishKey stores the response and marks the key done.
 	FinishKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord) error
 	// ReleaseKey deletes an in-progress key (the request failed with a 5xx).
-	ReleaseKey(ctx context.Context, g *gorm.DB, partnerID, key string) error
+	ReleaseKey(ctx context.Context, g *gorm.DB, partnerID, env, key string) error
 
 	// DeleteKeys deletes the partner's idempotency keys claimed in env and
 	// returns how many it deleted.

@@ -137,7 +137,7 @@ func (r *paymentRow) toPayment() (*Payment, error) {
 type idempotencyRow struct {
 	PartnerID      string `gorm:"primaryKey"`
 	Key            string `gorm:"primaryKey"`
-	Environment    string
+	Environment    string `gorm:"primaryKey"`
 	RequestHash    string
 	Status         string
 	ResponseStatus int
@@ -294,7 +294,7 @@ func (GormStore) RejectedCount(ctx context.Context, g *gorm.DB, accountIDs []str
 // ClaimKey implements Store.
 func (GormStore) ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord, notBefore time.Time) error {
 	g = g.WithContext(ctx)
-	if err := g.Where("partner_id = ? AND key = ? AND created_at < ?", r.PartnerID, r.Key, notBefore.UTC()).
+	if err := g.Where("partner_id = ? AND environment = ? AND key = ? AND created_at < ?", r.PartnerID, r.Environment, r.Key, notBefore.UTC()).
 		Delete(&idempotencyRow{}).Error; err != nil {
 		return err
 	}
@@ -307,9 +307,9 @@ func (GormStore) ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord,
 }
 
 // Key implements Store.
-func (GormStore) Key(ctx context.Context, g *gorm.DB, partnerID, key string) (*IdempotencyRecord, error) {
+func (GormStore) Key(ctx context.Context, g *gorm.DB, partnerID, env, key string) (*IdempotencyRecord, error) {
 	var r idempotencyRow
-	err := g.WithContext(ctx).Where("partner_id = ? AND key = ?", partnerID, key).Take(&r).Error
+	err := g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND key = ?", partnerID, env, key).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -323,14 +323,14 @@ func (GormStore) Key(ctx context.Context, g *gorm.DB, partnerID, key string) (*I
 
 // FinishKey implements Store.
 func (GormStore) FinishKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord) error {
-	return g.WithContext(ctx).Model(&idempotencyRow{}).Where("partner_id = ? AND key = ?", r.PartnerID, r.Key).
+	return g.WithContext(ctx).Model(&idempotencyRow{}).Where("partner_id = ? AND environment = ? AND key = ?", r.PartnerID, r.Environment, r.Key).
 		Updates(map[string]any{"status": KeyDone, "response_status": r.ResponseStatus,
 			"response_type": r.ResponseType, "response_body": r.ResponseBody}).Error
 }
 
 // ReleaseKey implements Store.
-func (GormStore) ReleaseKey(ctx context.Context, g *gorm.DB, partnerID, key string) error {
-	return g.WithContext(ctx).Where("partner_id = ? AND key = ? AND status = ?", partnerID, key, KeyInProgress).
+func (GormStore) ReleaseKey(ctx context.Context, g *gorm.DB, partnerID, env, key string) error {
+	return g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND key = ? AND status = ?", partnerID, env, key, KeyInProgress).
 		Delete(&idempotencyRow{}).Error
 }
 
