@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
 	"github.com/ory/fosite"
 
 	"github.com/bankbridge/bankbridge/oauth/dpop"
@@ -177,6 +178,13 @@ func (h *bindingHandler) HandleTokenEndpointRequest(ctx context.Context, r fosit
 		sess.ClientID = client.ID
 		sess.PartnerID = client.PartnerID
 		sess.Environment = client.Environment
+		// A time-ordered grant id (UUIDv7) instead of fosite's random one:
+		// each token's row then lands at the right edge of the request_id
+		// index instead of on a random page, one random B-tree page fewer
+		// per token written (the id stays unguessable: 74 random bits).
+		if id, err := uuid.NewV7(); err == nil {
+			r.SetID(id.String())
+		}
 	}
 	sess.JKT = proof.JKT
 	return nil
