@@ -118,28 +118,9 @@ func (r *Reference) execute(tx *gorm.DB, in PaymentInstruction) (*paymentRow, er
 		}
 	}
 
-	// Lock what moves, in id order.
-	lockIDs := []string{in.DebtorAccountID}
-	if creditorID != "" && creditorID != in.DebtorAccountID {
-		lockIDs = append(lockIDs, creditorID)
-	}
-	sort.Strings(lockIDs)
-	var rows []accountRow
-	q := tx.Where("id IN ?", lockIDs).Order("id")
-	if r.db.Dialect == db.Postgres {
-		q = q.Clauses(forUpdate)
-	}
-	if err := q.Find(&rows).Error; err != nil {
+	debtor, creditor, err := r.lockAccounts(tx, in.DebtorAccountID, creditorID)
+	if err != nil {
 		return nil, err
-	}
-	var debtor, creditor *accountRow
-	for i := range rows {
-		if rows[i].ID == in.DebtorAccountID {
-			debtor = &rows[i]
-		}
-		if rows[i].ID == creditorID {
-			creditor = &rows[i]
-		}
 	}
 	if debtor == nil {
 		return nil, ErrNotFound
@@ -297,12 +278,14 @@ func (r *Reference) ReversePayment(ctx context.Context, paymentID, reason string
 	return out, nil
 }
 
-// reverse books the compensating entries of accepted payment p inside tx and
-// returns the reversal (not yet recorded on p).
-func (r *Reference) reverse(tx *gorm.DB, p *paymentRow, reason string) (*Reversal, error) {
-	lockIDs := []string{p.DebtorAccountID}
-	if p.CreditorAccountID != "" && p.CreditorAccountID != p.DebtorAccountID {
-		lockIDs = append(lockIDs, p.CreditorAccountID)
+// lockAccounts loads the debtor and the internal creditor (creditorID may be
+// empty) inside tx, locked in id order so two payments between the same
+// accounts cannot deadlock (PostgreSQL: FOR UPDATE; SQLite: writeTx already
+// holds the database's write lock). A missing account comes back nil.
+func (r *Reference) lockAccounts(tx *gorm.DB, debtorID, creditorID string) (debtor, creditor *accountRow, err error) {
+	lockIDs := []string{debtorID}
+	if creditorID != "" && creditorID != debtorID {
+		lockIDs = append(lockIDs, creditorID)
 	}
 	sort.Strings(lockIDs)
 	var rows []accountRow
@@ -311,16 +294,25 @@ func (r *Reference) reverse(tx *gorm.DB, p *paymentRow, reason string) (*Reversa
 		q = q.Clauses(forUpdate)
 	}
 	if err := q.Find(&rows).Error; err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var debtor, creditor *accountRow
 	for i := range rows {
-		if rows[i].ID == p.DebtorAccountID {
+		if rows[i].ID == debtorID {
 			debtor = &rows[i]
 		}
-		if rows[i].ID == p.CreditorAccountID {
+		if creditorID != "" && rows[i].ID == creditorID {
 			creditor = &rows[i]
 		}
+	}
+	return debtor, creditor, nil
+}
+
+// reverse books the compensating entries of accepted payment p inside tx and
+// returns the reversal (not yet recorded on p).
+func (r *Reference) reverse(tx *gorm.DB, p *paymentRow, reason string) (*Reversal, error) {
+	debtor, creditor, err := r.lockAccounts(tx, p.DebtorAccountID, p.CreditorAccountID)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case debtor == nil:
