@@ -824,3 +824,33 @@ func testBroker(t *testing.T, e *env) {
 		t.Fatalf("audit %+v", evs)
 	}
 }
+
+func TestPurgeRequestLog(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		now := e.clock.now()
+		old := now.Add(-apis.RequestLogRetention - time.Minute)
+		// 2,500 expired entries (three batches) and 3 recent ones.
+		for i := 0; i < 2503; i++ {
+			at := old.Add(time.Duration(i) * time.Millisecond)
+			if i >= 2500 {
+				at = now.Add(-time.Duration(i) * time.Second)
+			}
+			if err := (apis.GormStore{}).LogRequest(ctx, d.DB, &apis.RequestLogEntry{At: at, PartnerID: "ptn_purge",
+				ClientID: "app_purge", Environment: oauth.EnvSandbox, Method: "GET", Path: fmt.Sprintf("/p/%d", i), Status: 200}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := e.svc.PurgeRequestLog(ctx)
+		if err != nil || n != 2500 {
+			t.Fatalf("purged %d, %v; want 2500", n, err)
+		}
+		left, _ := e.svc.RequestLog(ctx, "ptn_purge", "", apis.RequestLogFilter{})
+		if len(left) != 3 || left[0].Path != "/p/2500" {
+			t.Fatalf("left %+v", left)
+		}
+		if n, err := e.svc.PurgeRequestLog(ctx); err != nil || n != 0 {
+			t.Fatalf("second purge %d, %v", n, err)
+		}
+	})
+}

@@ -364,6 +364,36 @@ func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
 	return res.RowsAffected, res.Error
 }
 
+// RequestLogRetention is how long request-log entries are kept (the portal
+// shows a partner its recent calls; certification reads the sandbox's).
+const RequestLogRetention = 30 * 24 * time.Hour
+
+// requestLogPurgeBatch bounds one DELETE of PurgeRequestLog.
+const requestLogPurgeBatch = 1000
+
+// PurgeRequestLog deletes request-log entries older than RequestLogRetention
+// and returns how many. It walks the table from its oldest id in batches
+// (ids grow with time), so it needs no index on at and never scans the whole
+// table: each batch looks at the next requestLogPurgeBatch oldest rows and
+// it stops at the first batch that deletes fewer of them, at most 100 batches
+// per call (run it periodically).
+func (s *Service) PurgeRequestLog(ctx context.Context) (int64, error) {
+	cutoff := s.now().Add(-RequestLogRetention).UTC()
+	var total int64
+	for i := 0; i < 100; i++ {
+		res := s.db.WithContext(ctx).Exec(`DELETE FROM request_log WHERE at < ? AND id IN
+			(SELECT id FROM request_log ORDER BY id LIMIT ?)`, cutoff, requestLogPurgeBatch)
+		if res.Error != nil {
+			return total, res.Error
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < requestLogPurgeBatch {
+			break
+		}
+	}
+	return total, nil
+}
+
 func limitErr(which string, limit int64, currency string) *problem.Error {
 	return problem.New(problem.CodeLimitExceeded, "the %s limit is %s %s", which, FormatAmount(limit, currency), currency).
 		With("limit", FormatAmount(limit, currency)).With("currency", currency)

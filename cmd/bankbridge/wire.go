@@ -112,6 +112,7 @@ func (p *Platform) housekeeping(now func() time.Time) {
 			return err
 		},
 		"idempotency_keys": func(ctx context.Context) error { _, err := s.APIs.PurgeIdempotencyKeys(ctx); return err },
+		"request_log":      func(ctx context.Context) error { _, err := s.APIs.PurgeRequestLog(ctx); return err },
 		"signing_keys":     func(ctx context.Context) error { _, err := s.Keys.PruneRetired(ctx); return err },
 	}
 	p.bg = append(p.bg, func(ctx context.Context) {
