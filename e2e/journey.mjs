@@ -385,7 +385,7 @@ async function journey() {
 
     // The app's first traffic: a customer consents, the app reads accounts.
     const app = await partnerApp(clientId, priv)
-    const tokens = await accountRead(app, browser)
+    let tokens = await accountRead(app, browser)
 
     // The calls show in the portal's request log.
     await dev.goto(appURL + '/requests')
@@ -395,6 +395,26 @@ async function journey() {
       has_accounts_get: logText.includes('GET /open-banking/v3.1/aisp/accounts'),
       has_consent_post: logText.includes('POST /open-banking/v3.1/aisp/account-access-consents'),
     })
+
+    // Reset sandbox data: the app's consent is revoked, so its token stops
+    // working; a new consent brings the app back.
+    await dev.goto(orgURL + '/sandbox-customers')
+    await visit(dev, 'portal-sandbox-customers')
+    await dev.getByLabel(/I understand/).check()
+    await dev.getByRole('button', { name: 'Reset sandbox data' }).click()
+    await dev.waitForLoadState('load')
+    await visit(dev, 'portal-sandbox-reset')
+    const resetFlash = (await dev.locator('.flash').innerText()).trim()
+    let tokenAfterReset
+    try {
+      const r = await app.call(tokens.access_token, 'GET', '/open-banking/v3.1/aisp/accounts')
+      tokenAfterReset = { refused: false, status: r.status }
+    } catch (err) {
+      if (!(err instanceof oauth.WWWAuthenticateChallengeError)) throw err
+      tokenAfterReset = { refused: true, status: err.response?.status, error: err.cause?.[0]?.parameters?.error }
+    }
+    step('sandbox_reset', { flash: resetFlash, token_after_reset: tokenAfterReset })
+    tokens = await accountRead(app, browser)
 
     // Certification is launched here once the contract is active.
     await dev.goto(orgURL + '/certification')

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,12 @@ func TestE2EJourney(t *testing.T) {
 				{"refused_token", "error", "invalid_client"},
 				{"refused_token", "status", float64(401)},
 				{"refused_call", "status", float64(401)},
+			}
+			// The sandbox reset revoked the app's consent: its token died.
+			if rs := res.Step("sandbox_reset"); rs == nil ||
+				!strings.HasPrefix(fmt.Sprint(rs["flash"]), "Sandbox data reset: 1 consent revoked, 0 payments reversed, ") ||
+				fmt.Sprint(rs["token_after_reset"]) != "map[error:invalid_token refused:true status:401]" {
+				t.Errorf("sandbox reset: %v", rs)
 			}
 			for _, c := range checks {
 				st := res.Step(c.step)
