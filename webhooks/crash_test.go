@@ -1,10 +1,12 @@
 package webhooks
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +28,7 @@ const (
 	helperDBURL  = "WEBHOOKS_TEST_DB_URL"
 	helperDBPath = "WEBHOOKS_TEST_DB_PATH"
 	helperKey    = "WEBHOOKS_TEST_KEY"
+	helperLease  = "WEBHOOKS_TEST_LEASE" // the dispatcher's lease (default 1 s)
 )
 
 // TestHelperDispatcherProcess is not a test: TestCrashLosesNothing re-executes
@@ -47,7 +50,11 @@ func TestHelperDispatcherProcess(t *testing.T) {
 	}
 	s := mustService(t, d, func(c *Config) { c.Box = box })
 	fmt.Println("dispatcher ready")
-	NewDispatcher(s, DispatcherOptions{Workers: 4, Lease: time.Second}).Run(ctx)
+	lease := time.Second // short, so the crash test's restart retakes the dead claims quickly
+	if v, err := time.ParseDuration(os.Getenv(helperLease)); err == nil {
+		lease = v
+	}
+	NewDispatcher(s, DispatcherOptions{Workers: 4, Lease: lease}).Run(ctx)
 }
 
 // TestCrashLosesNothing runs a dispatcher in a child process, SIGKILLs it while
@@ -56,28 +63,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	type engine struct {
-		name string
-		open func(t *testing.T) (*db.DB, []string)
-	}
-	engines := []engine{{"sqlite", func(t *testing.T) (*db.DB, []string) {
-		path := filepath.Join(t.TempDir(), "crash.db")
-		d, err := db.Open(context.Background(), db.Options{SQLitePath: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d, []string{helperDBPath + "=" + path}
-	}}}
-	if os.Getenv(dbtest.PostgresEnv) != "" {
-		engines = append(engines, engine{"postgres", func(t *testing.T) (*db.DB, []string) {
-			u := dbtest.PostgresURL(t)
-			d, err := db.Open(context.Background(), db.Options{URL: u})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return d, []string{helperDBURL + "=" + u}
-		}})
-	}
+	engines := processEngines(t)
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			d, env := e.open(t)
@@ -150,6 +136,143 @@ func TestCrashLosesNothing(t *testing.T) {
 				dups += c - 1
 			}
 			t.Logf("%d events, %d receipts, %d duplicates (at-least-once)", n, len(rc.all()), dups)
+		})
+	}
+}
+
+// processEngine opens a database that dispatcher child processes can share,
+// and the environment that tells a child where it is.
+type processEngine struct {
+	name string
+	open func(t *testing.T) (*db.DB, []string)
+}
+
+// processEngines lists SQLite (a file) and, with BANKBRIDGE_TEST_POSTGRES,
+// PostgreSQL (a schema of its own).
+func processEngines(t *testing.T) []processEngine {
+	engines := []processEngine{{"sqlite", func(t *testing.T) (*db.DB, []string) {
+		path := filepath.Join(t.TempDir(), "crash.db")
+		d, err := db.Open(context.Background(), db.Options{SQLitePath: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, []string{helperDBPath + "=" + path}
+	}}}
+	if os.Getenv(dbtest.PostgresEnv) != "" {
+		engines = append(engines, processEngine{"postgres", func(t *testing.T) (*db.DB, []string) {
+			u := dbtest.PostgresURL(t)
+			d, err := db.Open(context.Background(), db.Options{URL: u})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d, []string{helperDBURL + "=" + u}
+		}})
+	}
+	return engines
+}
+
+// startDispatcherProcess re-executes the test binary as a dispatcher process
+// (TestHelperDispatcherProcess) on the database env names, and returns once
+// it says it is ready (or fails the test after 60 s).
+func startDispatcherProcess(t *testing.T, env []string, key []byte) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDispatcherProcess$", "-test.v")
+	cmd.Env = append(os.Environ(), append(env, helperEnv+"=1", helperKey+"="+base64.StdEncoding.EncodeToString(key))...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "dispatcher ready" {
+				close(ready)
+				break
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("dispatcher process never became ready")
+	}
+	return cmd
+}
+
+// TestTwoDispatcherProcessesNeverOverlap runs two dispatcher processes (4
+// workers each) against one database: no webhook-id is ever in flight twice
+// at once, every event arrives exactly once (the receiver always answers 200
+// within the lease), and both processes delivered some of them.
+func TestTwoDispatcherProcessesNeverOverlap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	for _, e := range processEngines(t) {
+		t.Run(e.name, func(t *testing.T) {
+			d, env := e.open(t)
+			t.Cleanup(func() { d.Close() })
+			if _, err := d.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			box, key := mustBox(t)
+			s := mustService(t, d, func(c *Config) { c.Box = box })
+			var (
+				mu       sync.Mutex
+				inFlight = map[string]int{}
+				maxSeen  int
+			)
+			rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+				id := r.Header.Get(HeaderID)
+				mu.Lock()
+				inFlight[id]++
+				maxSeen = max(maxSeen, inFlight[id])
+				mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+				mu.Lock()
+				inFlight[id]--
+				mu.Unlock()
+				w.WriteHeader(http.StatusOK)
+			})
+			ep, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
+			// A long lease: a slow machine must not turn into a retaken claim
+			// (that would be the lease working, not an overlap).
+			env = append(env, helperLease+"=30s")
+			procs := []*exec.Cmd{startDispatcherProcess(t, env, key), startDispatcherProcess(t, env, key)}
+			t.Cleanup(func() {
+				for _, p := range procs {
+					p.Process.Signal(syscall.SIGTERM)
+					p.Wait()
+				}
+			})
+			const n = 200
+			for i := 0; i < n; i++ {
+				mustPublish(t, s, d, Event{Type: "payment.created", PartnerID: partnerA, AppID: appA1, Data: map[string]any{"payment_id": fmt.Sprint("pay_", i)}})
+			}
+			eventually(t, "every event delivered", func() bool { return deliveryStatuses(t, d, ep.ID)[StatusSucceeded] == n })
+			mu.Lock()
+			defer mu.Unlock()
+			if maxSeen != 1 {
+				t.Fatalf("a webhook-id was in flight %d times at once", maxSeen)
+			}
+			if ids, all := rc.distinctIDs(), rc.all(); len(ids) != n || len(all) != n {
+				t.Fatalf("%d distinct webhook-ids in %d receipts, want %d each", len(ids), len(all), n)
+			}
+			var perDispatcher []struct {
+				Dispatcher string
+				N          int
+			}
+			d.Raw(`SELECT dispatcher, COUNT(*) AS n FROM webhook_attempts WHERE endpoint_id = ? GROUP BY dispatcher ORDER BY dispatcher`, ep.ID).Scan(&perDispatcher)
+			if len(perDispatcher) != 2 {
+				t.Fatalf("deliveries by dispatcher %+v, want both processes", perDispatcher)
+			}
+			t.Logf("deliveries per process: %+v", perDispatcher)
 		})
 	}
 }
