@@ -85,3 +85,34 @@ func TestDispatchersNeverOverlap(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifyWakesOtherNodes: on PostgreSQL a commit on one node wakes the
+// dispatchers of another at once (LISTEN/NOTIFY); here the dispatcher polls
+// only every 10 minutes, so every delivery below is the notification's.
+func TestNotifyWakesOtherNodes(t *testing.T) {
+	d := dbtest.MustPostgres(t)
+	box, _ := mustBox(t)
+	publisher := mustService(t, d, func(c *Config) { c.Box = box })
+	deliverer := mustService(t, d, func(c *Config) { c.Box = box })
+	listening := make(chan struct{}, 1)
+	deliverer.onListen = func() {
+		select {
+		case listening <- struct{}{}:
+		default:
+		}
+	}
+	rc := newReceiver(t, nil)
+	ep, _ := mustCreate(t, publisher, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
+	runDispatchers(t, deliverer, 1, DispatcherOptions{PollInterval: 10 * time.Minute})
+	select {
+	case <-listening:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the dispatcher never listened")
+	}
+	for i := 0; i < 5; i++ {
+		mustPublish(t, publisher, d, Event{Type: "payment.created", PartnerID: partnerA, AppID: appA1, Data: map[string]any{"payment_id": fmt.Sprint("pay_", i)}})
+		eventually(t, fmt.Sprintf("delivery %d woken by NOTIFY", i+1), func() bool {
+			return deliveryStatuses(t, d, ep.ID)[StatusSucceeded] == i+1
+		})
+	}
+}

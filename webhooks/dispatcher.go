@@ -28,7 +28,8 @@ type DispatcherOptions struct {
 	// Workers is how many deliveries run at once (default 8).
 	Workers int
 	// PollInterval is how often due rows are looked for (default 200 ms); a
-	// Publish on the same node wakes the dispatcher at once.
+	// Publish on the same node wakes the dispatcher at once, and on
+	// PostgreSQL so does a commit on any node (LISTEN/NOTIFY).
 	PollInterval time.Duration
 	// Lease is how long a claim lasts before another dispatcher may retake the
 	// row (default 2 × (connect + response timeout) + 30 s). It must exceed the
@@ -110,6 +111,10 @@ func (s *Service) newClient(pol netguard.Policy, workers int) *retryablehttp.Cli
 func (d *Dispatcher) Run(ctx context.Context) error {
 	wake := d.s.subscribe()
 	defer d.s.unsubscribe(wake)
+	listenCtx, stopListening := context.WithCancel(ctx)
+	listening := make(chan struct{})
+	go func() { defer close(listening); d.s.listen(listenCtx, wake) }() // other nodes' commits (PostgreSQL)
+	defer func() { stopListening(); <-listening }()
 	sem := make(chan struct{}, d.o.Workers)
 	done := make(chan struct{}, d.o.Workers)
 	var wg sync.WaitGroup

@@ -83,6 +83,9 @@ type Service struct {
 
 	mu     sync.Mutex
 	wakers map[chan struct{}]struct{}
+	// onListen, when set (tests), is called each time a dispatcher's LISTEN
+	// connection is ready.
+	onListen func()
 }
 
 // NewService checks cfg and fills its defaults.
@@ -518,7 +521,10 @@ func (s *Service) enqueue(tx *gorm.DB, eventID, typ string, targets []endpointRo
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	return len(rows), tx.Create(&rows).Error
+	if err := tx.Create(&rows).Error; err != nil {
+		return 0, err
+	}
+	return len(rows), s.notifyQueued(tx)
 }
 
 // eventData turns e.Data into a JSON object carrying the ids receivers
@@ -789,7 +795,9 @@ func (s *Service) unsubscribe(ch chan struct{}) {
 	s.mu.Unlock()
 }
 
-// wake nudges this process's dispatchers (other nodes find the rows by polling).
+// wake nudges this process's dispatchers (other nodes are woken by the
+// PostgreSQL notification of the commit, see notifyQueued, or find the rows
+// by polling).
 func (s *Service) wake() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
