@@ -410,7 +410,14 @@ func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, code string, r f
 // code it returns the request with fosite.ErrInvalidatedAuthorizeCode so fosite
 // revokes what the first use issued.
 func (s *Store) GetAuthorizeCodeSession(ctx context.Context, code string, sess fosite.Session) (fosite.Requester, error) {
-	row, err := s.get(ctx, kindCode, code)
+	return s.getSession(ctx, kindCode, code, sess, fosite.ErrInvalidatedAuthorizeCode)
+}
+
+// getSession loads the request stored under (kind, signature) into sess; an
+// inactive row comes back with the request and errInactive, as fosite
+// expects (it revokes by the request's id).
+func (s *Store) getSession(ctx context.Context, kind, signature string, sess fosite.Session, errInactive error) (fosite.Requester, error) {
+	row, err := s.get(ctx, kind, signature)
 	if err != nil {
 		return nil, err
 	}
@@ -419,7 +426,7 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, code string, sess f
 		return nil, err
 	}
 	if !row.Active {
-		return req, fosite.ErrInvalidatedAuthorizeCode
+		return req, errInactive
 	}
 	return req, nil
 }
@@ -471,18 +478,7 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 
 // GetAccessTokenSession implements oauth2.AccessTokenStorage.
 func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
-	row, err := s.get(ctx, kindAccess, signature)
-	if err != nil {
-		return nil, err
-	}
-	req, err := s.decodeRequest(ctx, row.Request, sess)
-	if err != nil {
-		return nil, err
-	}
-	if !row.Active {
-		return req, fosite.ErrInactiveToken
-	}
-	return req, nil
+	return s.getSession(ctx, kindAccess, signature, sess, fosite.ErrInactiveToken)
 }
 
 // DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
@@ -498,18 +494,7 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, access
 // GetRefreshTokenSession implements oauth2.RefreshTokenStorage; an inactive
 // (revoked or rotated) token comes back with fosite.ErrInactiveToken.
 func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
-	row, err := s.get(ctx, kindRefresh, signature)
-	if err != nil {
-		return nil, err
-	}
-	req, err := s.decodeRequest(ctx, row.Request, sess)
-	if err != nil {
-		return nil, err
-	}
-	if !row.Active {
-		return req, fosite.ErrInactiveToken
-	}
-	return req, nil
+	return s.getSession(ctx, kindRefresh, signature, sess, fosite.ErrInactiveToken)
 }
 
 // DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage.

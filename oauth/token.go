@@ -382,28 +382,40 @@ func (h *refreshHandler) PopulateTokenEndpointResponse(ctx context.Context, r fo
 	return nil
 }
 
-// handleRevoke is RFC 7009 revocation: private_key_jwt, own tokens only.
-func (s *Server) handleRevoke(c *gin.Context) {
+// tokenRequest reads what revocation (RFC 7009 §2.1) and introspection
+// (RFC 7662 §2.1) share: a form, private_key_jwt client authentication and a
+// token parameter. On a refusal it has answered with the RFC 6749 error and
+// ok is false.
+func (s *Server) tokenRequest(c *gin.Context, path string) (ctx context.Context, client *Client, token string, ok bool) {
 	w, r := c.Writer, c.Request
-	ctx := withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathRevoke)), nil)
+	ctx = withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(path)), nil)
 	w.Header().Set("Cache-Control", "no-store")
 	empty := fosite.NewAccessRequest(&Session{})
 	if err := r.ParseForm(); err != nil {
 		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The request body is not a valid application/x-www-form-urlencoded form."))
-		return
+		return ctx, nil, "", false
 	}
-	client, err := s.authenticateClient(ctx, r, r.PostForm)
+	client, err := s.authenticate(ctx, r, r.PostForm)
 	if err != nil {
 		s.provider.WriteAccessError(ctx, w, empty, err)
-		return
+		return ctx, nil, "", false
 	}
-	token := r.PostForm.Get("token")
-	if token == "" {
+	if token = r.PostForm.Get("token"); token == "" {
 		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
+		return ctx, nil, "", false
+	}
+	return ctx, client, token, true
+}
+
+// handleRevoke is RFC 7009 revocation: private_key_jwt, own tokens only.
+func (s *Server) handleRevoke(c *gin.Context) {
+	ctx, client, token, ok := s.tokenRequest(c, pathRevoke)
+	if !ok {
 		return
 	}
+	w, r := c.Writer, c.Request
 	hint := fosite.TokenType(r.PostForm.Get("token_type_hint"))
-	err = s.revoker.RevokeToken(ctx, token, hint, client)
+	err := s.revoker.RevokeToken(ctx, token, hint, &fositeClient{c: client})
 	if errors.Is(err, fosite.ErrUnauthorizedClient) || errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrUnknownRequest) {
 		// RFC 7009 §2.2: an unknown token, or another client's, is answered
 		// 200 and left alone.
@@ -415,25 +427,11 @@ func (s *Server) handleRevoke(c *gin.Context) {
 // handleIntrospect is RFC 7662 introspection: private_key_jwt, own tokens
 // only; the answer carries cnf.jkt and authorization_details.
 func (s *Server) handleIntrospect(c *gin.Context) {
-	w, r := c.Writer, c.Request
-	ctx := withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathIntrospect)), nil)
-	w.Header().Set("Cache-Control", "no-store")
-	empty := fosite.NewAccessRequest(&Session{})
-	if err := r.ParseForm(); err != nil {
-		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The request body is not a valid application/x-www-form-urlencoded form."))
+	ctx, client, token, ok := s.tokenRequest(c, pathIntrospect)
+	if !ok {
 		return
 	}
-	client, err := s.authenticate(ctx, r, r.PostForm)
-	if err != nil {
-		s.provider.WriteAccessError(ctx, w, empty, err)
-		return
-	}
-	token := r.PostForm.Get("token")
-	if token == "" {
-		s.provider.WriteAccessError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The token parameter is missing."))
-		return
-	}
-	out := s.introspect(ctx, client, token, r.PostForm.Get("token_type_hint"))
+	out := s.introspect(ctx, client, token, c.Request.PostForm.Get("token_type_hint"))
 	c.JSON(http.StatusOK, out)
 }
 
