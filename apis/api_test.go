@@ -543,7 +543,7 @@ func testRefusals(t *testing.T, e *env) {
 
 	t.Run("fail/account closed after authorisation is a rejected payment", func(t *testing.T) {
 		e.t = t
-		c, err := e.core.CreateCustomer(ctx, "closing.customer", "sandbox-password-1", "Closing Customer")
+		c, err := e.core.CreateCustomer(ctx, oauth.EnvSandbox, "closing.customer", "sandbox-password-1", "Closing Customer")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -579,8 +579,9 @@ func testRefusals(t *testing.T, e *env) {
 	t.Run("fail/daily partner limit", func(t *testing.T) {
 		e.t = t
 		bin := initiation("80.00", externalCreditor, "Acme Ltd", "D1")
-		cid1, tok1 := prod.paymentConsent(bob, bobCur.ID, bin)
-		cid2, tok2 := prod.paymentConsent(bob, bob.account(core.AccountSavings).ID, bin)
+		realBob := e.productionCustomer("bob") // a production app reaches production customers only
+		cid1, tok1 := prod.paymentConsent(realBob, realBob.account(core.AccountCurrent).ID, bin)
+		cid2, tok2 := prod.paymentConsent(realBob, realBob.account(core.AccountCurrent).ID, bin)
 		wantStatus(t, e.do("POST", pisp+"/domestic-payments", tok1, paymentBody(cid1, bin)), 201)
 		r := e.do("POST", pisp+"/domestic-payments", tok2, paymentBody(cid2, bin))
 		wantProblem(t, r, 422, "limit_exceeded", "the daily partner limit is 150.00 GBP")
@@ -592,14 +593,15 @@ func testRefusals(t *testing.T, e *env) {
 	t.Run("fail/velocity", func(t *testing.T) {
 		e.t = t
 		vp := e.partner("ptn_velocity", oauth.EnvProduction)
-		debtor := alice.account(core.AccountSavings).ID
+		realAlice := e.productionCustomer("alice")
+		debtor := realAlice.account(core.AccountCurrent).ID
 		for i := 0; i < 2; i++ {
 			vin := initiation("1.00", externalCreditor, "Acme Ltd", fmt.Sprintf("V%d", i))
-			cid, tok := vp.paymentConsent(alice, debtor, vin)
+			cid, tok := vp.paymentConsent(realAlice, debtor, vin)
 			wantStatus(t, e.do("POST", pisp+"/domestic-payments", tok, paymentBody(cid, vin)), 201)
 		}
 		vin := initiation("1.00", externalCreditor, "Acme Ltd", "V3")
-		cid, tok := vp.paymentConsent(alice, debtor, vin)
+		cid, tok := vp.paymentConsent(realAlice, debtor, vin)
 		r := e.do("POST", pisp+"/domestic-payments", tok, paymentBody(cid, vin))
 		wantProblem(t, r, 429, "velocity_exceeded", "at most 2 payments per 60 seconds from one debtor account")
 	})

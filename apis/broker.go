@@ -77,8 +77,13 @@ func (b Broker) CheckPushed(ctx context.Context, client *oauth.Client, details [
 	return nil
 }
 
-// Describe implements oauth.ConsentBroker.
+// Describe implements oauth.ConsentBroker. A customer of another environment
+// than the client's is refused (ErrWrongEnvironment): their accounts are
+// never offered.
 func (b Broker) Describe(ctx context.Context, client *oauth.Client, customerID string, details []oauth.AuthorizationDetail) ([]oauth.ConsentDescription, error) {
+	if _, err := b.s.customerIn(ctx, client.Environment, customerID); err != nil {
+		return nil, err
+	}
 	accounts, err := b.s.core.Accounts(ctx, customerID)
 	if err != nil {
 		return nil, err
@@ -152,23 +157,24 @@ func masked(a *core.Account) string {
 }
 
 // Decide implements oauth.ConsentBroker. Approval binds the customer and the
-// selected accounts (the customer's own, enabled, at least one; exactly one,
-// matching any DebtorAccount, for a payment) and returns the details enriched
-// with "accounts"; denial marks the consents Rejected and returns nil.
+// selected accounts (the customer's own, of the client's environment,
+// enabled, at least one; exactly one, matching any DebtorAccount, for a
+// payment) and returns the details enriched with "accounts"; denial marks the
+// consents Rejected and returns nil. A customer of another environment than
+// the client's (whose consents these are) is refused either way
+// (ErrWrongEnvironment) and nothing is recorded.
 func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID string, details []oauth.AuthorizationDetail, approve bool, selected map[string][]string) ([]oauth.AuthorizationDetail, error) {
 	s := b.s
+	cust, err := s.customerIn(ctx, client.Environment, customerID)
+	if err != nil {
+		return nil, err
+	}
 	// A sandbox persona scripted to reject (erin.rejects) turns an approval
 	// into a rejection, so partners can test their handling of a denied
 	// consent end to end.
 	rejectedByBank := false
-	if approve {
-		cust, err := s.core.Customer(ctx, customerID)
-		if err != nil {
-			return nil, err
-		}
-		if cust.ConsentBehaviour == core.ConsentBehaviourReject {
-			approve, rejectedByBank = false, true
-		}
+	if approve && cust.ConsentBehaviour == core.ConsentBehaviourReject {
+		approve, rejectedByBank = false, true
 	}
 	consents := make([]*Consent, len(details))
 	for i, d := range details {
@@ -189,7 +195,7 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 		}
 		seen := map[string]bool{}
 		for _, id := range picked {
-			a, err := s.customerAccount(ctx, customerID, id)
+			a, err := s.customerAccount(ctx, client.Environment, customerID, id)
 			if err != nil {
 				if errors.Is(err, errNotFound("", "")) {
 					return nil, invalidDetails("account %s is not one of the customer's accounts", id)
@@ -215,7 +221,7 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 		c.AccountIDs = picked
 	}
 	var out []oauth.AuthorizationDetail
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
 		out = nil
 		for i, c := range consents {
 			c.StatusUpdatedAt, c.CustomerID = s.now(), customerID

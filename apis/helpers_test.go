@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"net/http"
@@ -334,9 +335,39 @@ type customer struct {
 	accounts []core.Account
 }
 
+// customer is a sandbox customer (a seeded persona, or one made with
+// CreateCustomer in the sandbox).
 func (e *env) customer(username string) *customer {
 	e.t.Helper()
-	c, err := e.core.CustomerByUsername(ctx, username)
+	return e.customerIn(oauth.EnvSandbox, username)
+}
+
+// productionPassword is the password of every production customer tests make.
+const productionPassword = "production-password-1"
+
+// productionCustomer returns the production customer with that username,
+// creating it (one current account, as `bankbridge customers create --env
+// production` does) the first time: the personas are sandbox customers that
+// production apps cannot reach.
+func (e *env) productionCustomer(username string) *customer {
+	e.t.Helper()
+	if _, err := e.core.CustomerByUsername(ctx, oauth.EnvProduction, username); errors.Is(err, core.ErrNotFound) {
+		if _, err := e.core.CreateCustomer(ctx, oauth.EnvProduction, username, productionPassword, "Real "+username); err != nil {
+			e.t.Fatalf("CreateCustomer(production %s): %v", username, err)
+		}
+		// The simulated ninety days of history may end overdrawn: give the
+		// test customer enough for the payments the tests make.
+		if err := e.d.Exec(`UPDATE core_accounts SET balance_minor = balance_minor + 1000000 WHERE customer_id IN
+			(SELECT id FROM core_customers WHERE environment = ? AND username = ?)`, oauth.EnvProduction, username).Error; err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return e.customerIn(oauth.EnvProduction, username)
+}
+
+func (e *env) customerIn(environment, username string) *customer {
+	e.t.Helper()
+	c, err := e.core.CustomerByUsername(ctx, environment, username)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -86,25 +87,29 @@ func (h *Handler) product(p string) gin.HandlerFunc {
 }
 
 // meter writes the request log entry and hands a UsageRecord to the
-// UsageRecorder once per request, after the response.
+// UsageRecorder once per request, after the response. Only requests whose
+// token was verified are logged, attributed to its partner and app: a
+// request without a valid token has no partner to show it to, and logging
+// it would let anyone write rows. What is stored is bounded: the path
+// (escaped, without the query string) is cut to MaxLoggedPath bytes, and
+// nothing else comes from the request unbounded (the method is the matched
+// route's, the interaction id a UUID, the problem type a code).
 func (h *Handler) meter() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		status := c.Writer.Status()
-		ctx := context.WithoutCancel(c.Request.Context())
-		e := &RequestLogEntry{At: start.UTC(), Method: c.Request.Method, Path: c.Request.URL.Path, Status: status,
-			LatencyUS: time.Since(start).Microseconds(), InteractionID: httpx.InteractionIDOf(c),
-			ProblemType: c.GetString(keyProblem)}
 		ac := accessOf(c)
-		if ac != nil {
-			e.ClientID, e.PartnerID, e.Environment = ac.ClientID, ac.PartnerID, ac.Environment
-		}
-		if err := h.svc.store.LogRequest(ctx, h.svc.db.DB, e); err != nil {
-			h.svc.log.ErrorContext(ctx, "apis: request log", "err", err)
-		}
 		if ac == nil {
 			return
+		}
+		status := c.Writer.Status()
+		ctx := context.WithoutCancel(c.Request.Context())
+		e := &RequestLogEntry{At: start.UTC(), Method: c.Request.Method, Path: boundPath(c.Request.URL.EscapedPath()), Status: status,
+			LatencyUS: time.Since(start).Microseconds(), InteractionID: httpx.InteractionIDOf(c),
+			ProblemType: c.GetString(keyProblem),
+			ClientID:    ac.ClientID, PartnerID: ac.PartnerID, Environment: ac.Environment}
+		if err := h.svc.store.LogRequest(ctx, h.svc.db.DB, e); err != nil {
+			h.svc.log.ErrorContext(ctx, "apis: request log", "err", err)
 		}
 		rec := UsageRecord{Key: ids.New("use"), PartnerID: ac.PartnerID, AppID: ac.ClientID, Environment: ac.Environment,
 			Product: c.GetString(keyProduct), Kind: KindCall, Status: status, At: start.UTC(),
@@ -122,6 +127,27 @@ func (h *Handler) meter() gin.HandlerFunc {
 			h.svc.log.ErrorContext(ctx, "apis: record usage", "err", err)
 		}
 	}
+}
+
+// MaxLoggedPath is the most bytes of a request path the request log keeps;
+// a longer path is cut (on a character boundary) and ends with "…".
+const MaxLoggedPath = 512
+
+// boundPath cuts p to at most MaxLoggedPath bytes of valid UTF-8.
+func boundPath(p string) string {
+	if len(p) <= MaxLoggedPath && utf8.ValidString(p) {
+		return p
+	}
+	const ellipsis = "…"
+	p = strings.ToValidUTF8(p, "\uFFFD")
+	if len(p) <= MaxLoggedPath {
+		return p
+	}
+	cut := MaxLoggedPath - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(p[cut]) {
+		cut--
+	}
+	return p[:cut] + ellipsis
 }
 
 var resourceCodes = map[string]problem.Code{
@@ -230,7 +256,7 @@ func (h *Handler) accountInConsent() gin.HandlerFunc {
 		if cons.HasAccount(id) {
 			return
 		}
-		if _, err := h.svc.customerAccount(c.Request.Context(), cons.CustomerID, id); err != nil {
+		if _, err := h.svc.customerAccount(c.Request.Context(), cons.Environment, cons.CustomerID, id); err != nil {
 			abort(c, err)
 			return
 		}

@@ -50,8 +50,9 @@ func (p *partner) pay(cust *customer, amount, creditor, ref string) (paymentID, 
 	return d["DomesticPaymentId"].(string), d["Status"].(string)
 }
 
-// TestResetSandbox: partners A and B both use alice in the sandbox (A also in
-// production); A resets its sandbox data. Only A's sandbox effects go.
+// TestResetSandbox: partners A and B both use alice in the sandbox (A also
+// uses the production customer alice in production); A resets its sandbox
+// data. Only A's sandbox effects go.
 func TestResetSandbox(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
@@ -61,12 +62,14 @@ func TestResetSandbox(t *testing.T) {
 		alice, bob, carol := e.customer("alice"), e.customer("bob"), e.customer("carol.insufficient")
 		cur, bobCur := alice.account(core.AccountCurrent), bob.account(core.AccountCurrent)
 		aliceStart, bobStart := e.balanceOf(cur.ID), e.balanceOf(bobCur.ID)
+		realAlice := e.productionCustomer("alice")
+		realCur := realAlice.account(core.AccountCurrent)
+		realStart := e.balanceOf(realCur.ID)
 
-		// A in production (first: production's velocity limit counts every
-		// payment from the account): a consent and a payment, which the
-		// reset must not see.
-		aProdConsent, aProdTok := aProd.accountConsent(alice, allPerms, cur.ID)
-		_, st := aProd.pay(alice, "3.00", externalCreditor, "A-PROD")
+		// A in production, with the production customer alice: a consent and
+		// a payment, which the reset must not see.
+		aProdConsent, aProdTok := aProd.accountConsent(realAlice, allPerms, realCur.ID)
+		_, st := aProd.pay(realAlice, "3.00", externalCreditor, "A-PROD")
 		if st != apis.PaymentAcceptedSettlementInProcess {
 			t.Fatalf("A's production payment is %s", st)
 		}
@@ -206,9 +209,13 @@ func TestResetSandbox(t *testing.T) {
 				return nil
 			}},
 			{"ok/balances-back-by-a-sandbox-payments-only", func() error {
-				// Alice keeps paying B's 7.00 and A's production 3.00; bob gives A's 12.34 back.
-				if got, want := e.balanceOf(cur.ID), aliceStart-700-300; got != want {
+				// Alice keeps paying B's 7.00, production alice A's production
+				// 3.00; bob gives A's 12.34 back.
+				if got, want := e.balanceOf(cur.ID), aliceStart-700; got != want {
 					return fmt.Errorf("alice's balance %d, want %d (start %d)", got, want, aliceStart)
+				}
+				if got, want := e.balanceOf(realCur.ID), realStart-300; got != want {
+					return fmt.Errorf("production alice's balance %d, want %d (start %d)", got, want, realStart)
 				}
 				if got := e.balanceOf(bobCur.ID); got != bobStart {
 					return fmt.Errorf("bob's balance %d, want %d", got, bobStart)

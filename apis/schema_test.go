@@ -2,10 +2,13 @@ package apis_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +20,41 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 )
 
-// specDir holds the official UK OB v3.1.11 documents (see /work/shared/specs).
-func specDir() string {
-	if d := os.Getenv("BANKBRIDGE_OB_SPECS"); d != "" {
-		return d
+// specDir holds the official UK OB v3.1.11 documents, kept verbatim in the
+// repository (copied from OpenBankingUK/read-write-api-specs, dist/openapi/,
+// tag v3.1.11; see testdata/ukob/README.md).
+const specDir = "testdata/ukob"
+
+// officialSpecs pins each official document by size and SHA-256, so an
+// edited, truncated or missing copy fails the tests instead of skipping them.
+var officialSpecs = []struct {
+	file string
+	size int64
+	sha  string
+}{
+	{"account-info-openapi.json", 611421, "3df012ab762ead87c5b64890d606ecb742e5ccb5cefc5e001fb35844d4cf660b"},
+	{"payment-initiation-openapi.json", 586319, "c41fd5f5b32385dd91ea25991f95791f5b27c6d00870c589a4436a538bed0f5c"},
+	{"confirmation-funds-openapi.json", 37280, "43475993db1d22cbe99bbddfe552f206d903b8eb73cb9d4b9d37425c94d5dbd3"},
+	{"event-notifications-openapi.json", 6731, "b50fe1afbf47ff41b680101465497f53b8db6f52687adb719ae7039a1c3ba371"},
+}
+
+// TestOfficialSpecsInTestdata: the official documents the schema tests
+// validate against are in the repository, unchanged.
+func TestOfficialSpecsInTestdata(t *testing.T) {
+	for _, s := range officialSpecs {
+		t.Run("ok/"+s.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(specDir, s.file))
+			if err != nil {
+				t.Fatalf("official UK OB document missing from the repository: %v", err)
+			}
+			if int64(len(b)) != s.size {
+				t.Fatalf("%s: %d bytes, want %d (the official document, verbatim)", s.file, len(b), s.size)
+			}
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != s.sha {
+				t.Fatalf("%s: SHA-256 %x, want %s (the official document, verbatim)", s.file, sum, s.sha)
+			}
+		})
 	}
-	return "/work/shared/specs/uk-ob-v3.1.11"
 }
 
 var (
@@ -39,7 +71,7 @@ func loadSpecs(tb testing.TB) map[string]*openapi3.T {
 		specDocs = map[string]*openapi3.T{}
 		for name, file := range map[string]string{"aisp": "account-info-openapi.json", "pisp": "payment-initiation-openapi.json"} {
 			l := openapi3.NewLoader()
-			doc, err := l.LoadFromFile(specDir() + "/" + file)
+			doc, err := l.LoadFromFile(filepath.Join(specDir, file))
 			if err != nil {
 				specErr = err
 				return
@@ -75,10 +107,8 @@ func loadSpecs(tb testing.TB) map[string]*openapi3.T {
 		specDocs["bankbridge"] = doc
 	})
 	if specErr != nil {
-		if os.IsNotExist(specErr) {
-			tb.Skipf("OB specs not found: %v", specErr)
-		}
-		tb.Fatalf("load specs: %v", specErr)
+		// Never a skip: the documents are part of the repository.
+		tb.Fatalf("load the official UK OB documents from %s: %v", specDir, specErr)
 	}
 	return specDocs
 }

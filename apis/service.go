@@ -326,7 +326,7 @@ func (s *Service) UsableConsent(ctx context.Context, ac *oauth.AccessContext, ty
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "the access token carries no %s consent", typ)
 	}
 	c, err := s.consent(ctx, id)
-	if errors.Is(err, ErrNotFound) || (err == nil && (c.PartnerID != ac.PartnerID || c.Type != typ)) {
+	if errors.Is(err, ErrNotFound) || (err == nil && (c.PartnerID != ac.PartnerID || c.Environment != ac.Environment || c.Type != typ)) {
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s is not authorised", id)
 	}
 	if err != nil {
@@ -344,6 +344,18 @@ func (s *Service) UsableConsent(ctx context.Context, ac *oauth.AccessContext, ty
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s is %s", c.ID, c.Status)
 	case c.CustomerID != ac.CustomerID:
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s was authorised by another customer", c.ID)
+	}
+	// Defence in depth: sign-in already keeps each app to its environment's
+	// customers, but a consent bound otherwise (before customers had an
+	// environment, say) never reads or pays from the other environment.
+	if _, err := s.customerIn(ctx, ac.Environment, c.CustomerID); err != nil {
+		switch {
+		case errors.Is(err, ErrWrongEnvironment):
+			return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s was authorised by a customer of another environment", c.ID)
+		case errors.Is(err, core.ErrNotFound):
+			return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s was authorised by a customer the bank no longer knows", c.ID)
+		}
+		return nil, err
 	}
 	return c, nil
 }
@@ -399,14 +411,31 @@ func limitErr(which string, limit int64, currency string) *problem.Error {
 		With("limit", FormatAmount(limit, currency)).With("currency", currency)
 }
 
-// accountOf loads an account for a consent's customer; nil error and ok false
-// when it is not the customer's.
-func (s *Service) customerAccount(ctx context.Context, customerID, accountID string) (*core.Account, error) {
+// customerAccount loads an account of the customer in environment env; an
+// account of another customer or of the other environment is not found.
+func (s *Service) customerAccount(ctx context.Context, env, customerID, accountID string) (*core.Account, error) {
 	a, err := s.core.Account(ctx, accountID)
-	if errors.Is(err, core.ErrNotFound) || (err == nil && a.CustomerID != customerID) {
+	if errors.Is(err, core.ErrNotFound) || (err == nil && (a.CustomerID != customerID || a.Environment != env)) {
 		return nil, errNotFound("account", accountID)
 	}
 	return a, err
+}
+
+// ErrWrongEnvironment (wrapped) refuses a customer of one environment to an
+// app or consent of the other: sandbox and production never meet.
+var ErrWrongEnvironment = errors.New("apis: the customer belongs to another environment")
+
+// customerIn loads a customer who must belong to environment env. Errors:
+// ErrWrongEnvironment (wrapped), core.ErrNotFound, or the core's error.
+func (s *Service) customerIn(ctx context.Context, env, customerID string) (*core.Customer, error) {
+	cust, err := s.core.Customer(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if cust.Environment != env {
+		return nil, fmt.Errorf("%w: customer %s is not a %s customer", ErrWrongEnvironment, customerID, env)
+	}
+	return cust, nil
 }
 
 func consentTitle(typ string) string {

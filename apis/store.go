@@ -81,7 +81,8 @@ type Store interface {
 	// returns how many it deleted.
 	DeleteKeys(ctx context.Context, g *gorm.DB, partnerID, env string) (int64, error)
 
-	// LogRequest appends a request log entry.
+	// LogRequest appends a request log entry; a path longer than
+	// MaxLoggedPath bytes is cut to it.
 	LogRequest(ctx context.Context, g *gorm.DB, e *RequestLogEntry) error
 	// RequestLog lists a partner's entries, newest first.
 	RequestLog(ctx context.Context, g *gorm.DB, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error)

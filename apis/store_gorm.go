@@ -337,7 +337,7 @@ func (GormStore) ReleaseKey(ctx context.Context, g *gorm.DB, partnerID, env, key
 // LogRequest implements Store.
 func (GormStore) LogRequest(ctx context.Context, g *gorm.DB, e *RequestLogEntry) error {
 	r := requestLogRow{At: e.At.UTC(), ClientID: e.ClientID, PartnerID: e.PartnerID, Environment: e.Environment,
-		Method: e.Method, Path: e.Path, Status: e.Status, LatencyUS: e.LatencyUS,
+		Method: e.Method, Path: boundPath(e.Path), Status: e.Status, LatencyUS: e.LatencyUS,
 		InteractionID: e.InteractionID, ProblemType: e.ProblemType}
 	if err := g.WithContext(ctx).Create(&r).Error; err != nil {
 		return err

@@ -54,6 +54,8 @@ type versionRow struct {
 	Terms           string
 	CreatedBy       string
 	CreatedAt       time.Time
+	UpdatedBy       string
+	Editors         []string `gorm:"serializer:json"`
 	SubmittedBy     string
 	SubmittedAt     *time.Time
 	ApprovedBy      string
@@ -62,6 +64,31 @@ type versionRow struct {
 }
 
 func (versionRow) TableName() string { return "contract_versions" }
+
+// edit records actor as the version's last editor and among its editors.
+func (r *versionRow) edit(actor Actor) {
+	r.UpdatedBy = actor.ID
+	for _, e := range r.Editors {
+		if e == actor.ID {
+			return
+		}
+	}
+	r.Editors = append(r.Editors, actor.ID)
+}
+
+// wrote reports whether id created or edited the version's terms (versions
+// from before editors were recorded name at least their creator).
+func (r *versionRow) wrote(id string) bool {
+	if r.CreatedBy == id || r.UpdatedBy == id {
+		return true
+	}
+	for _, e := range r.Editors {
+		if e == id {
+			return true
+		}
+	}
+	return false
+}
 
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
@@ -73,7 +100,7 @@ func utcPtr(t *time.Time) *time.Time {
 
 func (r versionRow) version() (Version, error) {
 	v := Version{ContractID: r.ContractID, Version: r.Version, Status: r.Status, CreatedBy: r.CreatedBy,
-		CreatedAt: r.CreatedAt.UTC(), SubmittedBy: r.SubmittedBy, SubmittedAt: utcPtr(r.SubmittedAt),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedBy: r.UpdatedBy, Editors: append([]string{}, r.Editors...), SubmittedBy: r.SubmittedBy, SubmittedAt: utcPtr(r.SubmittedAt),
 		ApprovedBy: r.ApprovedBy, ApprovedAt: utcPtr(r.ApprovedAt), RejectionReason: r.RejectionReason}
 	if err := json.Unmarshal([]byte(r.Terms), &v.Terms); err != nil {
 		return Version{}, fmt.Errorf("contracts: terms of %s v%d: %w", r.ContractID, r.Version, err)
@@ -147,7 +174,8 @@ func (s *Service) Draft(ctx context.Context, actor Actor, partnerID string, term
 			}
 			return err
 		}
-		v := versionRow{ContractID: row.ID, Version: 1, Status: StatusDraft, Terms: marshalTerms(terms), CreatedBy: actor.ID, CreatedAt: now}
+		v := versionRow{ContractID: row.ID, Version: 1, Status: StatusDraft, Terms: marshalTerms(terms), CreatedBy: actor.ID, CreatedAt: now,
+			UpdatedBy: actor.ID, Editors: []string{actor.ID}}
 		if err := tx.Create(&v).Error; err != nil {
 			return err
 		}
@@ -191,7 +219,8 @@ func (s *Service) Update(ctx context.Context, actor Actor, contractID string, te
 		case StatusDraft:
 			latest.Terms = marshalTerms(terms)
 			latest.RejectionReason = ""
-			if err := tx.Model(&latest).Select("terms", "rejection_reason").Updates(&latest).Error; err != nil {
+			latest.edit(actor)
+			if err := tx.Model(&latest).Select("terms", "rejection_reason", "updated_by", "editors").Updates(&latest).Error; err != nil {
 				return err
 			}
 			out = latest
@@ -199,7 +228,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, contractID string, te
 			return invalidState("version %d of contract %s is pending approval; reject it before editing", latest.Version, c.ID)
 		case StatusActive:
 			out = versionRow{ContractID: c.ID, Version: c.LatestVersion + 1, Status: StatusDraft, Terms: marshalTerms(terms),
-				CreatedBy: actor.ID, CreatedAt: now}
+				CreatedBy: actor.ID, CreatedAt: now, UpdatedBy: actor.ID, Editors: []string{actor.ID}}
 			if err := tx.Create(&out).Error; err != nil {
 				return err
 			}
@@ -268,7 +297,9 @@ func (s *Service) Submit(ctx context.Context, actor Actor, contractID string) (V
 }
 
 // Approve activates the contract's pending version (maker-checker: the approver
-// must not be its submitter); an earlier active version becomes superseded. When
+// must be neither its submitter nor anyone who wrote its terms, its creator or
+// any later editor, so a version rejected and rewritten cannot be approved by
+// the person who rewrote it); an earlier active version becomes superseded. When
 // the contract becomes active for the first time the PartnerHook is told after
 // the commit; if it fails, Approve returns the active contract together with the
 // hook's error (approving a later version does not call the hook). Refusals: CodeForbidden, CodeNotFound,
@@ -298,6 +329,9 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 		if v.SubmittedBy == actor.ID {
 			return problem.New(problem.CodeMakerChecker, "version %d of contract %s was submitted by %s, who cannot also approve it", v.Version, c.ID, actor.ID)
 		}
+		if v.wrote(actor.ID) {
+			return problem.New(problem.CodeMakerChecker, "version %d of contract %s was written by %s, who cannot also approve it", v.Version, c.ID, actor.ID)
+		}
 		terms, err := v.version()
 		if err != nil {
 			return err
@@ -322,7 +356,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 			return err
 		}
 		return audit.Record(ctx, tx, staffAudit(actor, "contract.approved", c.ID, c.PartnerID,
-			map[string]any{"version": v.Version, "submitted_by": v.SubmittedBy}))
+			map[string]any{"version": v.Version, "submitted_by": v.SubmittedBy, "editors": v.Editors}))
 	})
 	if err != nil {
 		return Contract{}, err

@@ -9,10 +9,12 @@
 // terminated. Its terms (term, renewal, notice, currency, fee schedule, revenue
 // share, data-sharing scope) live in numbered versions: editing an active
 // contract creates a draft version n+1 that replaces the active one when approved.
-// Approval is maker-checker: the approver must not be the version's submitter.
-// Roles: finance and admin draft, edit, submit, approve, reject, terminate, issue
-// adjustments, reverse postings and run settlements; partner_manager drafts and
-// submits; auditor only reads; any other role is refused (CodeForbidden). Every
+// Approval is maker-checker: the approver must be neither the version's
+// submitter nor anyone who wrote its terms (its creator and every editor, kept in
+// Version.Editors), so a version rejected and rewritten by the checker needs a
+// third person. Roles: finance and admin draft, edit, submit, approve, reject,
+// terminate, issue adjustments, approve credit notes, reverse postings and run
+// settlements; partner_manager drafts and submits; auditor only reads; any other role is refused (CodeForbidden). Every
 // state change is audited (internal/audit) in the transaction that makes it.
 //
 // # Metering
@@ -52,7 +54,9 @@
 // amounts are signed minor units, debit positive, credit negative, and every posting
 // sums to zero per currency. Each posting has a unique idempotency key; posting the
 // same key again returns the existing posting. A correction is a reversing posting
-// (Ledger.Reverse). No code path in this package updates or deletes a ledger row.
+// (Ledger.Reverse). No code path in this package updates or deletes a ledger row,
+// and the database refuses to (triggers on ledger_postings and ledger_entries,
+// migration 0061, on both engines).
 // Accounts:
 //
 //	partner_receivable:<ptn>   what the partner owes the bank
@@ -72,7 +76,11 @@
 // posting (idempotency key "statement:<stm id>") and its statement.issued event, in
 // one transaction; (partner_id, period) is unique, so running a settled period
 // again changes nothing. Adjustments issued for a period that is already settled
-// appear on the partner's next statement. The statement's net amount is positive
+// appear on the partner's next statement. A credit note above the currency's
+// limit (Options.CreditNoteLimits, default DefaultCreditNoteLimit major units)
+// waits in pending_approval, unposted and unbilled, until a second member of
+// staff (finance or admin, not its maker) approves it (ApproveAdjustment) or
+// rejects it (RejectAdjustment). The statement's net amount is positive
 // when the partner owes the bank (receivable) and negative when the bank owes the
 // partner (payable); the posting nets receivable against payable so only the net
 // remains on one side.

@@ -166,3 +166,19 @@ func payment(key, partner string, amount int64, at time.Time) contracts.UsageRec
 }
 
 func keyf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// dropLedgerGuard removes the triggers that keep the ledger append-only, as
+// only the owner of the schema could, so a test can tamper with the ledger.
+func dropLedgerGuard(t *testing.T, d *db.DB) {
+	t.Helper()
+	stmts := []string{`DROP TRIGGER ledger_postings_no_update`, `DROP TRIGGER ledger_postings_no_delete`,
+		`DROP TRIGGER ledger_entries_no_update`, `DROP TRIGGER ledger_entries_no_delete`}
+	if d.Dialect == db.Postgres {
+		stmts = []string{`DROP TRIGGER ledger_postings_append_only ON ledger_postings`, `DROP TRIGGER ledger_entries_append_only ON ledger_entries`}
+	}
+	for _, s := range stmts {
+		if err := d.Exec(s).Error; err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}

@@ -237,3 +237,44 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerRefusesRewritesInTheDatabase: below the code, the database itself
+// refuses to update or delete ledger postings and entries (migration 0061),
+// on both engines, with the trigger's message; appending and reversing work.
+func TestLedgerRefusesRewritesInTheDatabase(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := contracts.New(d, contracts.Options{})
+		p, err := s.Ledger.Post(ctx, nil, contracts.Posting{IdempotencyKey: "k1", Description: "fee",
+			Entries: []contracts.Entry{{Account: "a", Currency: "EUR", Amount: 5}, {Account: "b", Currency: "EUR", Amount: -5}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ name, sql, want string }{
+			{"fail/update-entry-amount", `UPDATE ledger_entries SET amount = amount * 2`, "history cannot be rewritten: UPDATE on ledger_entries is refused"},
+			{"fail/update-entry-account", `UPDATE ledger_entries SET account = 'c' WHERE amount < 0`, "history cannot be rewritten: UPDATE on ledger_entries is refused"},
+			{"fail/delete-entry", `DELETE FROM ledger_entries WHERE amount > 0`, "history cannot be rewritten: DELETE on ledger_entries is refused"},
+			{"fail/update-posting", `UPDATE ledger_postings SET description = 'nothing to see'`, "history cannot be rewritten: UPDATE on ledger_postings is refused"},
+			{"fail/update-posting-key", `UPDATE ledger_postings SET idempotency_key = 'k2'`, "history cannot be rewritten: UPDATE on ledger_postings is refused"},
+			{"fail/delete-posting", `DELETE FROM ledger_postings`, "history cannot be rewritten: DELETE on ledger_postings is refused"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				err := d.Exec(tc.sql).Error
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("%s: err %v, want the trigger's %q", tc.sql, err, tc.want)
+				}
+				got, err := s.Ledger.Posting(ctx, p.ID)
+				if err != nil || got.Description != "fee" || got.IdempotencyKey != "k1" || len(got.Entries) != 2 ||
+					got.Entries[0] != p.Entries[0] || got.Entries[1] != p.Entries[1] {
+					t.Fatalf("posting changed: %+v %v", got, err)
+				}
+			})
+		}
+		if _, err := s.Ledger.Reverse(ctx, checker, p.ID, "posted in error"); err != nil {
+			t.Fatal(err)
+		}
+		totals, _ := s.Ledger.Totals(ctx)
+		if bal, _ := s.Ledger.Balance(ctx, "a", "EUR"); bal != 0 || totals["EUR"] != 0 {
+			t.Fatalf("balance %d, totals %v", bal, totals)
+		}
+	})
+}

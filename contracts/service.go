@@ -3,6 +3,7 @@ package contracts
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -19,6 +20,31 @@ type Options struct {
 	Partners PartnerHook
 	// Now is the clock (default time.Now().UTC()).
 	Now func() time.Time
+	// CreditNoteLimits maps an ISO 4217 currency to the largest credit note, in
+	// minor units, one member of staff may issue alone; a larger credit note
+	// waits in pending_approval until a second member of staff (finance or
+	// admin, not its maker) approves it. Currencies not listed use
+	// DefaultCreditNoteLimit major units in that currency's minor unit
+	// (1,000.00 GBP = 100000, 1,000 JPY = 1000, 1,000.000 BHD = 1000000). A
+	// limit of 0 sends every credit note to a second approver.
+	CreditNoteLimits map[string]int64
+}
+
+// DefaultCreditNoteLimit is the credit note limit, in major units, of a currency
+// Options.CreditNoteLimits does not list.
+const DefaultCreditNoteLimit = 1000
+
+// CreditNoteLimit is the largest credit note in currency (minor units) one
+// member of staff may issue without a second approver.
+func (s *Service) CreditNoteLimit(currency string) int64 {
+	if n, ok := s.creditLimits[currency]; ok {
+		return n
+	}
+	n := int64(DefaultCreditNoteLimit)
+	for i := 0; i < MinorExponent(currency); i++ {
+		n *= 10
+	}
+	return n
 }
 
 // Service is the contracts domain: usage, contracts, settlement, adjustments and
@@ -28,6 +54,8 @@ type Service struct {
 	events   EventPublisher
 	partners PartnerHook
 	now      func() time.Time
+	// creditLimits is Options.CreditNoteLimits (copied).
+	creditLimits map[string]int64
 	// Ledger is the append-only double-entry ledger the service posts to.
 	Ledger *Ledger
 }
@@ -38,8 +66,12 @@ func New(d *db.DB, opts Options) *Service {
 	if now == nil {
 		now = func() time.Time { return time.Now().UTC() }
 	}
+	limits := map[string]int64{}
+	for c, n := range opts.CreditNoteLimits {
+		limits[strings.ToUpper(c)] = n
+	}
 	return &Service{db: d, events: opts.Events, partners: opts.Partners, now: func() time.Time { return now().UTC() },
-		Ledger: &Ledger{db: d, now: func() time.Time { return now().UTC() }}}
+		creditLimits: limits, Ledger: &Ledger{db: d, now: func() time.Time { return now().UTC() }}}
 }
 
 // inTx runs fn in tx when tx is not nil, else in a new transaction.
@@ -61,14 +93,15 @@ const (
 	actReject   action = "reject contracts"
 	actTerm     action = "terminate contracts"
 	actAdjust   action = "issue adjustments"
+	actDecide   action = "approve credit notes"
 	actReverse  action = "reverse postings"
 	actSettle   action = "run settlements"
 	actReadOnly action = "read contracts"
 )
 
 var allowed = map[string]map[action]bool{
-	RoleAdmin:          {actDraft: true, actEdit: true, actSubmit: true, actApprove: true, actReject: true, actTerm: true, actAdjust: true, actReverse: true, actSettle: true, actReadOnly: true},
-	RoleFinance:        {actDraft: true, actEdit: true, actSubmit: true, actApprove: true, actReject: true, actTerm: true, actAdjust: true, actReverse: true, actSettle: true, actReadOnly: true},
+	RoleAdmin:          {actDraft: true, actEdit: true, actSubmit: true, actApprove: true, actReject: true, actTerm: true, actAdjust: true, actDecide: true, actReverse: true, actSettle: true, actReadOnly: true},
+	RoleFinance:        {actDraft: true, actEdit: true, actSubmit: true, actApprove: true, actReject: true, actTerm: true, actAdjust: true, actDecide: true, actReverse: true, actSettle: true, actReadOnly: true},
 	RolePartnerManager: {actDraft: true, actSubmit: true, actReadOnly: true},
 	RoleAuditor:        {actReadOnly: true},
 	RoleSystem:         {actSettle: true, actReadOnly: true},

@@ -324,24 +324,29 @@ func (s *Service) aggregateUsage(ctx context.Context, g *gorm.DB, partnerID, cur
 }
 
 type adjustmentRow struct {
-	ID          string `gorm:"primaryKey"`
-	PartnerID   string
-	Period      string
-	Kind        string
-	Amount      int64
-	Currency    string
-	Reason      string
-	StatementID *string
-	PostingID   string
-	CreatedBy   string
-	CreatedAt   time.Time
+	ID             string `gorm:"primaryKey"`
+	PartnerID      string
+	Period         string
+	Kind           string
+	Amount         int64
+	Currency       string
+	Reason         string
+	StatementID    *string
+	PostingID      string
+	CreatedBy      string
+	CreatedAt      time.Time
+	Status         string
+	DecidedBy      string
+	DecidedAt      *time.Time
+	DecisionReason string
 }
 
 func (adjustmentRow) TableName() string { return "adjustments" }
 
 func (r adjustmentRow) adjustment() Adjustment {
 	a := Adjustment{ID: r.ID, PartnerID: r.PartnerID, Period: r.Period, Kind: r.Kind, Amount: Money{r.Amount, r.Currency},
-		Reason: r.Reason, PostingID: r.PostingID, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+		Reason: r.Reason, PostingID: r.PostingID, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), Status: r.Status,
+		DecidedBy: r.DecidedBy, DecidedAt: utcPtr(r.DecidedAt), DecisionReason: r.DecisionReason}
 	if r.StatementID != nil {
 		a.StatementID = *r.StatementID
 	}
@@ -448,7 +453,8 @@ func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period st
 			return err
 		}
 		var adjRows []adjustmentRow
-		if err := tx.Where("partner_id = ? AND statement_id IS NULL AND period <= ? AND currency = ?", partnerID, period, v.Terms.Currency).
+		if err := tx.Where("partner_id = ? AND statement_id IS NULL AND status = ? AND period <= ? AND currency = ?",
+			partnerID, AdjustmentIssued, period, v.Terms.Currency).
 			Order("created_at, id").Find(&adjRows).Error; err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/ids"
@@ -101,8 +102,10 @@ func AdjustmentKey(adjustmentID string) string { return "adjustment:" + adjustme
 // IssueAdjustment issues a credit note (lowers what the partner owes) or a debit
 // note (raises it) concerning period; it posts its own ledger entries at once and
 // appears on the partner's statement for that period, or the next statement when
-// the period is already settled. Refusals: CodeForbidden (role), CodeValidation
-// (with field errors).
+// the period is already settled. A credit note above CreditNoteLimit of its
+// currency is not issued yet: it is returned in status pending_approval, without
+// a posting, until ApproveAdjustment. Refusals: CodeForbidden (role),
+// CodeValidation (with field errors).
 func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, period, kind string, amount Money, reason string) (Adjustment, error) {
 	if err := authorize(actor, actAdjust); err != nil {
 		return Adjustment{}, err
@@ -130,22 +133,24 @@ func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, p
 		return Adjustment{}, err
 	}
 	row := adjustmentRow{ID: ids.New("adj"), PartnerID: partnerID, Period: period, Kind: kind, Amount: amount.Amount,
-		Currency: amount.Currency, Reason: reason, CreatedBy: actor.ID, CreatedAt: s.now()}
+		Currency: amount.Currency, Reason: reason, CreatedBy: actor.ID, CreatedAt: s.now(), Status: AdjustmentIssued}
+	limit := s.CreditNoteLimit(amount.Currency)
+	if kind == AdjustmentCredit && amount.Amount > limit {
+		row.Status = AdjustmentPending
+	}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		sign := int64(1)
-		if kind == AdjustmentCredit {
-			sign = -1
+		if row.Status == AdjustmentPending {
+			if err := tx.Create(&row).Error; err != nil {
+				return err
+			}
+			return audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorStaff, ActorID: actor.ID, Action: "adjustment.requested",
+				ObjectType: "adjustment", ObjectID: row.ID, PartnerID: partnerID,
+				Details: map[string]any{"kind": kind, "amount": amount.Amount, "currency": amount.Currency, "period": period,
+					"reason": reason, "limit": limit}})
 		}
-		p, err := s.Ledger.Post(ctx, tx, Posting{IdempotencyKey: AdjustmentKey(row.ID),
-			Description: kind + " note " + row.ID + " for " + partnerID + ", " + period + ": " + reason,
-			Entries: []Entry{
-				{Account: PartnerAccount(AccountPartnerReceivable, partnerID), Currency: amount.Currency, Amount: sign * amount.Amount},
-				{Account: AccountBankAdjustments, Currency: amount.Currency, Amount: -sign * amount.Amount},
-			}})
-		if err != nil {
+		if err := s.postAdjustment(ctx, tx, &row); err != nil {
 			return err
 		}
-		row.PostingID = p.ID
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
@@ -159,7 +164,119 @@ func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, p
 	return row.adjustment(), nil
 }
 
-// Adjustments lists a partner's adjustments (partnerID "" for all), newest first.
+// postAdjustment posts the adjustment's ledger entries in tx and sets its PostingID.
+func (s *Service) postAdjustment(ctx context.Context, tx *gorm.DB, row *adjustmentRow) error {
+	sign := int64(1)
+	if row.Kind == AdjustmentCredit {
+		sign = -1
+	}
+	p, err := s.Ledger.Post(ctx, tx, Posting{IdempotencyKey: AdjustmentKey(row.ID),
+		Description: row.Kind + " note " + row.ID + " for " + row.PartnerID + ", " + row.Period + ": " + row.Reason,
+		Entries: []Entry{
+			{Account: PartnerAccount(AccountPartnerReceivable, row.PartnerID), Currency: row.Currency, Amount: sign * row.Amount},
+			{Account: AccountBankAdjustments, Currency: row.Currency, Amount: -sign * row.Amount},
+		}})
+	if err != nil {
+		return err
+	}
+	row.PostingID = p.ID
+	return nil
+}
+
+// lockAdjustment loads an adjustment for a decision (locked on PostgreSQL).
+func (s *Service) lockAdjustment(ctx context.Context, tx *gorm.DB, id string) (adjustmentRow, error) {
+	var r adjustmentRow
+	err := tx.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return r, notFound("adjustment", id)
+	}
+	if err == nil && r.Status != AdjustmentPending {
+		err = invalidState("adjustment %s is %s, not pending_approval", r.ID, r.Status)
+	}
+	return r, err
+}
+
+// ApproveAdjustment is the second approver's step for a credit note above the
+// limit: it is posted to the ledger and issued (it then appears on a statement
+// like any other). The approver must be finance or admin and not the credit
+// note's maker. Refusals: CodeForbidden, CodeNotFound, CodeMakerChecker,
+// CodeInvalidState (not pending).
+func (s *Service) ApproveAdjustment(ctx context.Context, actor Actor, id string) (Adjustment, error) {
+	if err := authorize(actor, actDecide); err != nil {
+		return Adjustment{}, err
+	}
+	var row adjustmentRow
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var err error
+		if row, err = s.lockAdjustment(ctx, tx, id); err != nil {
+			return err
+		}
+		if row.CreatedBy == actor.ID {
+			return problem.New(problem.CodeMakerChecker, "credit note %s was issued by %s, who cannot also approve it", row.ID, actor.ID)
+		}
+		if err := s.postAdjustment(ctx, tx, &row); err != nil {
+			return err
+		}
+		now := s.now()
+		row.Status, row.DecidedBy, row.DecidedAt = AdjustmentIssued, actor.ID, &now
+		res := tx.Model(&adjustmentRow{}).Where("id = ? AND status = ?", row.ID, AdjustmentPending).Updates(map[string]any{
+			"status": row.Status, "posting_id": row.PostingID, "decided_by": actor.ID, "decided_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return problem.New(problem.CodeConflict, "adjustment %s changed concurrently; reload and retry", row.ID)
+		}
+		return audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorStaff, ActorID: actor.ID, Action: "adjustment.approved",
+			ObjectType: "adjustment", ObjectID: row.ID, PartnerID: row.PartnerID,
+			Details: map[string]any{"maker": row.CreatedBy, "amount": row.Amount, "currency": row.Currency, "posting": row.PostingID}})
+	})
+	if err != nil {
+		return Adjustment{}, err
+	}
+	return row.adjustment(), nil
+}
+
+// RejectAdjustment turns down a pending credit note with a reason; it is never
+// posted. Its maker may withdraw it this way too. Refusals: CodeForbidden,
+// CodeValidation (no reason), CodeNotFound, CodeInvalidState (not pending).
+func (s *Service) RejectAdjustment(ctx context.Context, actor Actor, id, reason string) (Adjustment, error) {
+	if err := authorize(actor, actDecide); err != nil {
+		return Adjustment{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Adjustment{}, problem.New(problem.CodeValidation, "a rejection needs a reason").
+			With("errors", []FieldError{{Field: "reason", Reason: "is required"}})
+	}
+	var row adjustmentRow
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var err error
+		if row, err = s.lockAdjustment(ctx, tx, id); err != nil {
+			return err
+		}
+		now := s.now()
+		row.Status, row.DecidedBy, row.DecidedAt, row.DecisionReason = AdjustmentRejected, actor.ID, &now, reason
+		res := tx.Model(&adjustmentRow{}).Where("id = ? AND status = ?", row.ID, AdjustmentPending).Updates(map[string]any{
+			"status": row.Status, "decided_by": actor.ID, "decided_at": now, "decision_reason": reason})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return problem.New(problem.CodeConflict, "adjustment %s changed concurrently; reload and retry", row.ID)
+		}
+		return audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorStaff, ActorID: actor.ID, Action: "adjustment.rejected",
+			ObjectType: "adjustment", ObjectID: row.ID, PartnerID: row.PartnerID,
+			Details: map[string]any{"maker": row.CreatedBy, "amount": row.Amount, "currency": row.Currency, "reason": reason}})
+	})
+	if err != nil {
+		return Adjustment{}, err
+	}
+	return row.adjustment(), nil
+}
+
+// Adjustments lists a partner's adjustments (partnerID "" for all) in every
+// status (issued, pending_approval, rejected), newest first.
 func (s *Service) Adjustments(ctx context.Context, partnerID string) ([]Adjustment, error) {
 	q := s.db.DB.WithContext(ctx).Model(&adjustmentRow{})
 	if partnerID != "" {

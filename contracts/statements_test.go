@@ -149,6 +149,9 @@ func TestReconcileFindsDifferences(t *testing.T) {
 		}
 		must(`UPDATE statement_lines SET amount = amount + 1 WHERE statement_id = ? AND seq = 1`, stA.ID)
 		pB, _ := e.s.Ledger.PostingByKey(ctx, contracts.StatementKey(stB.ID))
+		// The ledger refuses deletes (0061); tampering needs the schema owner's
+		// rights, who can drop the guard first.
+		dropLedgerGuard(t, d)
 		must(`DELETE FROM ledger_entries WHERE posting_id = ?`, pB.ID)
 		must(`DELETE FROM ledger_postings WHERE id = ?`, pB.ID)
 		pA, _ := e.s.Ledger.PostingByKey(ctx, contracts.StatementKey(stA.ID))

@@ -65,6 +65,15 @@ const (
 	AdjustmentDebit  = "debit"
 )
 
+// Adjustment statuses. A credit note above the currency's limit (see
+// Options.CreditNoteLimits) waits in pending_approval for a second member of
+// staff; only an issued adjustment is posted to the ledger and billed.
+const (
+	AdjustmentIssued   = "issued"
+	AdjustmentPending  = "pending_approval"
+	AdjustmentRejected = "rejected"
+)
+
 // Statement line kinds.
 const (
 	LineCallFee         = "call_fee"
@@ -375,6 +384,8 @@ type Version struct {
 	Terms           Terms      `json:"terms"`
 	CreatedBy       string     `json:"created_by"`
 	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedBy       string     `json:"updated_by,omitempty"` // the last editor of the terms
+	Editors         []string   `json:"editors"`              // everyone who wrote the terms: creator and editors
 	SubmittedBy     string     `json:"submitted_by,omitempty"`
 	SubmittedAt     *time.Time `json:"submitted_at,omitempty"`
 	ApprovedBy      string     `json:"approved_by,omitempty"`
@@ -498,9 +509,16 @@ type Adjustment struct {
 	Amount      Money     `json:"amount"` // positive
 	Reason      string    `json:"reason"`
 	StatementID string    `json:"statement_id,omitempty"` // set when a statement carries it
-	PostingID   string    `json:"posting_id"`
+	PostingID   string    `json:"posting_id"`             // "" until issued
 	CreatedBy   string    `json:"created_by"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Status is issued, pending_approval or rejected.
+	Status string `json:"status"`
+	// DecidedBy, DecidedAt and DecisionReason record the second approver's
+	// decision on a credit note that needed one.
+	DecidedBy      string     `json:"decided_by,omitempty"`
+	DecidedAt      *time.Time `json:"decided_at,omitempty"`
+	DecisionReason string     `json:"decision_reason,omitempty"`
 }
 
 // SettlementRun is one settlement of one period.

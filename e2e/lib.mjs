@@ -134,8 +134,10 @@ export async function browserConsent({ url, redirectUri, username, password, dec
 
 // dashboardWithdraw signs the customer in to the bank's consent dashboard in
 // chromium and withdraws the first active consent given to appName; it
-// returns the dashboard's text before and after.
-export async function dashboardWithdraw({ issuer, username, password, appName, artifacts }) {
+// returns the dashboard's text before and after. Sandbox personas use the
+// sandbox dashboard (/sandbox/customer, the default); production customers
+// pass dashboard: '/customer'.
+export async function dashboardWithdraw({ issuer, username, password, appName, artifacts, dashboard = '/sandbox/customer' }) {
   const browser = await chromium.launch({
     executablePath: env.CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -143,7 +145,7 @@ export async function dashboardWithdraw({ issuer, username, password, appName, a
   })
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
-    await page.goto(new URL('/customer/consents', issuer).href)
+    await page.goto(new URL(`${dashboard}/consents`, issuer).href)
     await page.getByLabel('Username').fill(username)
     await page.getByLabel('Password').fill(password)
     await page.getByRole('button', { name: 'Sign in' }).click()

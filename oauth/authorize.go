@@ -15,6 +15,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/internal/throttle"
 )
 
 // interaction is the server-side state of one authorization between the
@@ -59,6 +62,11 @@ func (s *Server) handleAuthorize(c *gin.Context) {
 	client := clientOf(ar.GetClient())
 	if client == nil || !client.Active {
 		s.authorizeError(ctx, w, r, ar, fosite.ErrUnauthorizedClient.WithHint("The client is not active."))
+		return
+	}
+	if !client.grantTypes().Has(GrantAuthorizationCode) {
+		// Its grant types changed after the request was pushed.
+		s.authorizeError(ctx, w, r, ar, errCodeNotRegistered(client))
 		return
 	}
 	raw, err := encodeRequest(ar)
@@ -168,16 +176,9 @@ func (s *Server) handleAuthorizePost(c *gin.Context) {
 	}
 }
 
-type loginAttempt struct {
-	Username    string `gorm:"primaryKey"`
-	Failures    int
-	LockedUntil *time.Time
-	UpdatedAt   time.Time
-}
-
-func (loginAttempt) TableName() string { return "oauth_login_attempts" }
-
-const lockedMessage = "Too many wrong attempts. For your safety, logging in with this username is blocked for 15 minutes. Please try again later."
+// lockedMessage answers every throttled login: the same for unknown and known
+// usernames, whichever counter refused.
+const lockedMessage = "Too many wrong attempts. For your safety, logging in is blocked for 15 minutes at most. Please try again later."
 
 func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client) {
 	username := strings.TrimSpace(r.PostForm.Get(FieldUsername))
@@ -189,7 +190,8 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.deps.Pages.Login(w, r, page)
 		return
 	}
-	customerID, err := s.AuthenticateCustomer(ctx, username, password)
+	ctx = throttle.WithClient(ctx, r)
+	customerID, err := s.AuthenticateCustomer(ctx, client.Environment, username, password)
 	switch {
 	case errors.Is(err, ErrLoginThrottled):
 		page.Error, page.Status = lockedMessage, http.StatusTooManyRequests
@@ -204,7 +206,9 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.deps.Pages.Login(w, r, page)
 		return
 	case err != nil:
-		s.log.Error("oauth: authenticate customer", "err", err)
+		if !errors.Is(err, secrets.ErrBusy) {
+			s.log.Error("oauth: authenticate customer", "err", err)
+		}
 		page.Error, page.Status = "We could not check your details just now. Please try again in a moment.", http.StatusServiceUnavailable
 		s.deps.Pages.Login(w, r, page)
 		return
@@ -218,33 +222,6 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return
 	}
 	s.showConsent(ctx, w, r, r.PostForm.Get(FieldInteraction), ar, client, customerID, "", http.StatusOK)
-}
-
-// recordFailure counts a failed login and locks the username after
-// maxLoginFailures; it reports whether the username is now locked.
-func (s *Server) recordFailure(ctx context.Context, key string) (bool, error) {
-	now := s.now()
-	var locked bool
-	err := s.store.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var att loginAttempt
-		err := tx.Where("username = ?", key).Take(&att).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			att = loginAttempt{Username: key}
-		} else if err != nil {
-			return err
-		}
-		if att.LockedUntil != nil && !att.LockedUntil.After(now) {
-			att.Failures, att.LockedUntil = 0, nil // the lock ran out: start afresh
-		}
-		att.Failures++
-		att.UpdatedAt = now
-		if att.Failures >= maxLoginFailures {
-			until := now.Add(loginLockFor)
-			att.LockedUntil, locked = &until, true
-		}
-		return tx.Save(&att).Error
-	})
-	return locked, err
 }
 
 func (s *Server) showConsent(ctx context.Context, w http.ResponseWriter, r *http.Request, id string, ar fosite.AuthorizeRequester, client *Client, customerID, msg string, status int) {

@@ -109,7 +109,7 @@ func parseClientAssertion(assertion string) (*parsedAssertion, error) {
 	if p.Header.Alg != "ES256" && p.Header.Alg != "PS256" {
 		return nil, fosite.ErrInvalidClient.WithHintf("The client_assertion uses signing algorithm '%s'; only ES256 and PS256 are accepted.", p.Header.Alg)
 	}
-	jws, err := jose.ParseSigned(assertion, []jose.SignatureAlgorithm{jose.ES256, jose.PS256})
+	jws, err := jose.ParseSignedCompact(assertion, []jose.SignatureAlgorithm{jose.ES256, jose.PS256})
 	if err != nil {
 		return nil, fosite.ErrInvalidClient.WithHint("The client_assertion could not be parsed as a JWS.")
 	}

@@ -36,10 +36,26 @@ type Client struct {
 	Scopes       []string        // scopes the client may request
 	JWKS         json.RawMessage // inline JWK Set, or
 	JWKSURI      string          // where to fetch it
+	// GrantTypes are the grant types the client registered (RFC 7591 §2
+	// grant_types): GrantAuthorizationCode, GrantRefreshToken,
+	// GrantClientCredentials. The token endpoint answers any other grant with
+	// unauthorized_client, and PAR and the authorization endpoint refuse a
+	// client without GrantAuthorizationCode; a code grant issues a refresh
+	// token only to a client with GrantRefreshToken. Empty means all three:
+	// for registries that record no list (partners fills it for every app,
+	// with all three for apps that registered none).
+	GrantTypes []string
 	// Active is false when the app or its partner is suspended, revoked or not
 	// allowed in this environment: no token is issued and resource calls fail.
 	Active bool
 }
+
+// The grant types a client may register (Client.GrantTypes).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
 
 // ErrClientNotFound is returned by a ClientRegistry for an unknown client_id.
 var ErrClientNotFound = errors.New("oauth: client not found")
@@ -59,10 +75,19 @@ var (
 
 // CustomerAuthenticator checks a bank customer's login. Implemented by the
 // bank's core port (the reference core in sandbox).
+//
+// Every bank customer belongs to exactly one environment, EnvSandbox (the
+// synthetic test customers) or EnvProduction (the bank's real customers), and
+// the two never meet: a sandbox app signs in only sandbox customers, a
+// production app only production customers.
 type CustomerAuthenticator interface {
-	// Authenticate returns the customer's internal id, or ErrBadCredentials, or
-	// ErrCustomerLocked.
-	Authenticate(ctx context.Context, username, password string) (customerID string, err error)
+	// Authenticate returns the internal id of the customer of environment
+	// (the signing-in app's: EnvSandbox or EnvProduction) with that username
+	// and password, or ErrBadCredentials, or ErrCustomerLocked. A username
+	// that exists only in the other environment is ErrBadCredentials exactly
+	// like an unknown username, at the same cost (the same password hashing
+	// work), so nothing tells which environment a username lives in.
+	Authenticate(ctx context.Context, environment, username, password string) (customerID string, err error)
 	// DisplayName returns how to greet the customer, or ErrCustomerUnknown.
 	DisplayName(ctx context.Context, customerID string) (string, error)
 }

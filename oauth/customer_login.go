@@ -4,52 +4,77 @@ import (
 	"context"
 	"errors"
 	"strings"
+
+	"github.com/bankbridge/bankbridge/internal/throttle"
 )
 
-// ErrLoginThrottled is returned by AuthenticateCustomer while a username is
-// locked after too many wrong passwords (maxLoginFailures in a row, for
-// loginLockFor).
-var ErrLoginThrottled = errors.New("oauth: too many failed logins for this username")
+// ErrLoginThrottled is returned by AuthenticateCustomer when the login
+// throttle refuses the attempt (before any password is checked), or when
+// this failure spent the last attempt of a budget.
+var ErrLoginThrottled = errors.New("oauth: too many failed logins")
+
+// customerSurface names the customer logins' counters in internal/throttle.
+const customerSurface = "customer"
+
+// customerLoginPolicy is the customer login throttle: maxLoginFailures per
+// username and client address in loginLockFor, and throttle.DefaultPolicy's
+// per-address budget and per-username ceiling.
+var customerLoginPolicy = throttle.Policy{
+	Address:        throttle.DefaultPolicy.Address,
+	AccountAddress: throttle.Rule{Limit: maxLoginFailures, Window: loginLockFor},
+	Account:        throttle.DefaultPolicy.Account,
+}
 
 // AuthenticateCustomer checks a bank customer's username and password with
-// login throttling shared by every page that signs customers in (the
-// authorization flow and the consent dashboard), on every node: after
-// maxLoginFailures wrong passwords the username is locked for loginLockFor.
-// Errors: ErrLoginThrottled, ErrBadCredentials, ErrCustomerLocked, or a
-// storage error.
-func (s *Server) AuthenticateCustomer(ctx context.Context, username, password string) (string, error) {
-	key := strings.ToLower(strings.TrimSpace(username))
-	var att loginAttempt
-	g := s.store.db.WithContext(ctx)
-	if err := g.Where("username = ?", key).Take(&att).Error; err == nil && att.LockedUntil != nil && att.LockedUntil.After(s.now()) {
+// the login throttle shared by every page that signs customers in (the
+// authorization flow and the consent dashboard), on every node
+// (internal/throttle): the attempt is counted on (environment, normalised
+// username) — whether or not such a customer exists — and on the client
+// address in ctx (throttle.WithClient) before the password is checked, and
+// refused without checking it over a limit. environment is the signing-in
+// app's (EnvSandbox or EnvProduction): only that environment's customers can
+// sign in (see CustomerAuthenticator). Errors: ErrLoginThrottled,
+// ErrBadCredentials, ErrCustomerLocked, or the authenticator's other errors
+// (secrets.ErrBusy, storage), which do not count as attempts.
+func (s *Server) AuthenticateCustomer(ctx context.Context, environment, username, password string) (string, error) {
+	account := environment + ":" + strings.ToLower(strings.TrimSpace(username))
+	att, err := throttle.NewStore(s.store.db, s.now).Limiter(customerSurface, customerLoginPolicy).
+		Begin(ctx, account, throttle.Address(ctx))
+	if errors.Is(err, throttle.ErrLocked) {
 		return "", ErrLoginThrottled
-	}
-	id, err := s.deps.Customers.Authenticate(ctx, username, password)
-	if errors.Is(err, ErrBadCredentials) {
-		locked, ferr := s.recordFailure(ctx, key)
-		if ferr != nil {
-			s.log.Error("oauth: record login failure", "err", ferr)
-		}
-		if locked {
-			return "", ErrLoginThrottled
-		}
-		return "", err
 	}
 	if err != nil {
 		return "", err
 	}
-	g.Exec(`DELETE FROM oauth_login_attempts WHERE username = ?`, key)
-	return id, nil
+	id, err := s.deps.Customers.Authenticate(ctx, environment, username, password)
+	switch {
+	case err == nil:
+		if err := att.Succeeded(ctx); err != nil {
+			s.log.Warn("oauth: reset login throttle", "err", err)
+		}
+		return id, nil
+	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrCustomerLocked):
+		if att.Failed() != nil {
+			return "", ErrLoginThrottled
+		}
+		return "", err
+	default:
+		if cerr := att.Cancel(ctx); cerr != nil {
+			s.log.Warn("oauth: refund login attempt", "err", cerr)
+		}
+		return "", err
+	}
 }
 
 // ThrottledCustomers is the CustomerAuthenticator other sign-in pages use: the
-// server's throttled AuthenticateCustomer plus the bank's DisplayName.
+// server's throttled AuthenticateCustomer plus the bank's DisplayName. The
+// caller puts the client address in ctx (throttle.WithClient).
 func (s *Server) ThrottledCustomers() CustomerAuthenticator { return throttled{s} }
 
 type throttled struct{ s *Server }
 
-func (t throttled) Authenticate(ctx context.Context, username, password string) (string, error) {
-	return t.s.AuthenticateCustomer(ctx, username, password)
+func (t throttled) Authenticate(ctx context.Context, environment, username, password string) (string, error) {
+	return t.s.AuthenticateCustomer(ctx, environment, username, password)
 }
 
 func (t throttled) DisplayName(ctx context.Context, customerID string) (string, error) {

@@ -326,7 +326,7 @@ func TestJWKSURIDestinationPolicy(t *testing.T) {
 		{"fail/loopback", strict, tlsKeys.URL + "/jwks.json", "destination refused: 127.0.0.1 is a loopback address"},
 		{"fail/private", strict, "https://10.0.0.1/jwks.json", "destination refused: 10.0.0.1 is a private address"},
 		{"fail/cloud metadata", strict, "https://169.254.169.254/latest", "destination refused: 169.254.169.254 is a link-local address"},
-		{"fail/carrier-grade NAT", strict, "https://100.64.0.1/jwks.json", "destination refused: 100.64.0.1 is in 100.64.0.0/10"},
+		{"fail/carrier-grade NAT", strict, "https://100.64.0.1/jwks.json", "destination refused: 100.64.0.1 is in 100.64.0.0/10 (shared address space, RFC 6598)"},
 		{"fail/redirect not followed", nil, redirecting.URL + "/jwks.json", "status 302"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

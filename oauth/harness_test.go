@@ -50,11 +50,16 @@ func (f *fakeClients) setActive(id string, active bool) {
 	f.m[id] = c
 }
 
-// fakeCustomers is a CustomerAuthenticator over a map.
+// fakeCustomers is a CustomerAuthenticator over a map: alice, bob and carol
+// are sandbox customers; production has its own alice ("production horse").
 type fakeCustomers struct{}
 
-func (fakeCustomers) Authenticate(_ context.Context, username, password string) (string, error) {
+func (fakeCustomers) Authenticate(_ context.Context, env, username, password string) (string, error) {
 	switch {
+	case env == oauth.EnvProduction && username == "alice" && password == "production horse":
+		return "cus_prod_alice", nil
+	case env != oauth.EnvSandbox:
+		return "", oauth.ErrBadCredentials
 	case username == "alice" && password == "correct horse":
 		return "cus_alice", nil
 	case username == "bob" && password == "battery staple":
@@ -71,6 +76,8 @@ func (fakeCustomers) DisplayName(_ context.Context, id string) (string, error) {
 		return "Alice Example", nil
 	case "cus_bob":
 		return "Bob Example", nil
+	case "cus_prod_alice":
+		return "Alice Production", nil
 	}
 	return "", oauth.ErrCustomerUnknown
 }

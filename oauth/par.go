@@ -65,6 +65,10 @@ func (s *Server) handlePAR(c *gin.Context) {
 		return
 	}
 	client := clientOf(ar.GetClient())
+	if !client.grantTypes().Has(GrantAuthorizationCode) {
+		s.provider.WritePushedAuthorizeError(ctx, w, ar, errCodeNotRegistered(client))
+		return
+	}
 	if err := s.checkPushed(r); err != nil {
 		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
 		return
@@ -89,6 +93,13 @@ func (s *Server) handlePAR(c *gin.Context) {
 		return
 	}
 	s.provider.WritePushedAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// errCodeNotRegistered refuses response_type code to a client that did not
+// register the authorization_code grant (RFC 6749 §4.1.2.1 unauthorized_client).
+func errCodeNotRegistered(c *Client) *fosite.RFC6749Error {
+	return fosite.ErrUnauthorizedClient.WithHintf("The client is not registered for the grant type '%s', so it may not request response_type 'code' (its grant types: %s).",
+		GrantAuthorizationCode, strings.Join(c.grantTypes(), ", "))
 }
 
 // checkPushed enforces the FAPI 2.0 profile on the pushed parameters fosite

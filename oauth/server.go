@@ -222,6 +222,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.PushedAuthorizeHandlerFactory,
 	)
+	// A client uses only the grant types it registered: checked before any
+	// grant's handler.
+	fc.TokenEndpointHandlers = append(fosite.TokenEndpointHandlers{grantTypeHandler{}}, fc.TokenEndpointHandlers...)
 	// Refresh and the DPoP binding are Bankbridge's own token handlers.
 	fc.TokenEndpointHandlers.Append(&refreshHandler{s: s})
 	fc.TokenEndpointHandlers.Append(&bindingHandler{s: s})

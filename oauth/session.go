@@ -140,12 +140,10 @@ type fositeClient struct {
 
 var _ fosite.Client = (*fositeClient)(nil)
 
-func (f *fositeClient) GetID() string             { return f.c.ID }
-func (f *fositeClient) GetHashedSecret() []byte   { return nil }
-func (f *fositeClient) GetRedirectURIs() []string { return f.c.RedirectURIs }
-func (f *fositeClient) GetGrantTypes() fosite.Arguments {
-	return fosite.Arguments{"authorization_code", "refresh_token", "client_credentials"}
-}
+func (f *fositeClient) GetID() string                      { return f.c.ID }
+func (f *fositeClient) GetHashedSecret() []byte            { return nil }
+func (f *fositeClient) GetRedirectURIs() []string          { return f.c.RedirectURIs }
+func (f *fositeClient) GetGrantTypes() fosite.Arguments    { return f.c.grantTypes() }
 func (f *fositeClient) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
 func (f *fositeClient) GetScopes() fosite.Arguments        { return f.c.Scopes }
 func (f *fositeClient) IsPublic() bool                     { return false }

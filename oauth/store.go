@@ -564,17 +564,33 @@ func (s *Store) CreatePARSession(ctx context.Context, requestURI string, r fosit
 // errPARExpired marks an expired request_uri.
 var errPARExpired = errors.New("the request_uri has expired")
 
-// GetPARSession implements fosite.PARStorage. An expired request_uri is
-// refused.
+// parConsumeSQL deletes a pushed request and returns it in one statement
+// (PostgreSQL and SQLite ≥ 3.35 both have DELETE … RETURNING): of concurrent
+// /authorize calls presenting one request_uri, on any node, only the one
+// whose DELETE removed the row gets it back.
+const parConsumeSQL = `DELETE FROM oauth_tokens WHERE signature = ? AND kind = ? RETURNING request, expires_at`
+
+// GetPARSession implements fosite.PARStorage. It consumes the request_uri
+// (RFC 9126 §4: single use): the row is deleted and returned atomically, so
+// a second or concurrent use finds nothing (fosite.ErrNotFound, answered as
+// invalid_request_uri). fosite only calls it from the authorization
+// endpoint, right before DeletePARSession. An expired request_uri is
+// refused (and is gone too).
 func (s *Store) GetPARSession(ctx context.Context, requestURI string) (fosite.AuthorizeRequester, error) {
-	row, err := s.get(ctx, kindPAR, parKey(requestURI))
-	if err != nil {
+	var rows []struct {
+		Request   string
+		ExpiresAt time.Time
+	}
+	if err := s.tx(ctx).Raw(parConsumeSQL, parKey(requestURI), kindPAR).Scan(&rows).Error; err != nil {
 		return nil, err
 	}
-	if !row.ExpiresAt.After(s.now()) {
+	if len(rows) == 0 {
+		return nil, fosite.ErrNotFound
+	}
+	if !rows[0].ExpiresAt.After(s.now()) {
 		return nil, errPARExpired
 	}
-	req, err := s.decodeRequest(ctx, row.Request, nil)
+	req, err := s.decodeRequest(ctx, rows[0].Request, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -585,7 +601,9 @@ func (s *Store) GetPARSession(ctx context.Context, requestURI string) (fosite.Au
 	return ar, nil
 }
 
-// DeletePARSession implements fosite.PARStorage; a request_uri is single use.
+// DeletePARSession implements fosite.PARStorage. GetPARSession already
+// consumed the request_uri atomically; this only makes sure no row is left
+// (the DELETE affects nothing in the normal flow).
 func (s *Store) DeletePARSession(ctx context.Context, requestURI string) error {
 	return s.delete(ctx, kindPAR, parKey(requestURI))
 }

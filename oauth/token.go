@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -16,7 +17,54 @@ import (
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 )
 
-var supportedGrants = map[string]bool{"authorization_code": true, "refresh_token": true, "client_credentials": true}
+var supportedGrants = map[string]bool{GrantAuthorizationCode: true, GrantRefreshToken: true, GrantClientCredentials: true}
+
+// grantTypes is the client's registered grant types (all three when the
+// registry recorded none, see Client.GrantTypes).
+func (c *Client) grantTypes() fosite.Arguments {
+	if len(c.GrantTypes) == 0 {
+		return fosite.Arguments{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+	}
+	return fosite.Arguments(c.GrantTypes)
+}
+
+// errGrantNotRegistered is RFC 6749 §5.2 unauthorized_client for a grant
+// type the client did not register.
+func errGrantNotRegistered(c *Client, grant string) *fosite.RFC6749Error {
+	return fosite.ErrUnauthorizedClient.WithHintf("The client is not registered for the grant type '%s' (its grant types: %s).",
+		grant, strings.Join(c.grantTypes(), ", "))
+}
+
+// grantTypeHandler runs first among the token endpoint handlers, after
+// client authentication: a client may use only the grant types it
+// registered (RFC 7591 §2, RFC 6749 §5.2 unauthorized_client).
+type grantTypeHandler struct{}
+
+var _ fosite.TokenEndpointHandler = grantTypeHandler{}
+
+func (grantTypeHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+func (grantTypeHandler) CanHandleTokenEndpointRequest(context.Context, fosite.AccessRequester) bool {
+	return true
+}
+
+func (grantTypeHandler) HandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) error {
+	client := clientOf(r.GetClient())
+	if client == nil {
+		return fosite.ErrServerError.WithDebug("token request without client")
+	}
+	for _, gt := range r.GetGrantTypes() {
+		if !client.grantTypes().Has(gt) {
+			return errGrantNotRegistered(client, gt)
+		}
+	}
+	// Not "handled": the grant's own handler must still take the request.
+	return fosite.ErrUnknownRequest
+}
+
+func (grantTypeHandler) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
+	return fosite.ErrUnknownRequest
+}
 
 // handleToken is the token endpoint: every grant needs a DPoP proof and
 // issues DPoP-bound tokens (RFC 9449 §5).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,6 +105,7 @@ func parseMetadata(body []byte, env string) (*ClientMetadata, *AppInput, error) 
 	if a := md.TokenEndpointAuthSigningAlg; a != "" && a != "ES256" && a != "PS256" {
 		return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "token_endpoint_auth_signing_alg must be ES256 or PS256, got %q", a)
 	}
+	var grants []string // md.GrantTypes without repeats
 	for _, g := range md.GrantTypes {
 		ok := false
 		for _, a := range allowedGrantTypes {
@@ -112,10 +114,18 @@ func parseMetadata(body []byte, env string) (*ClientMetadata, *AppInput, error) 
 		if !ok {
 			return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "grant_types: %q is not supported (use %s)", g, strings.Join(allowedGrantTypes, ", "))
 		}
+		if !slices.Contains(grants, g) {
+			grants = append(grants, g)
+		}
 	}
+	md.GrantTypes = grants
 	for _, r := range md.ResponseTypes {
 		if r != "code" {
 			return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "response_types: %q is not supported (use code)", r)
+		}
+		if len(grants) > 0 && !slices.Contains(grants, oauth.GrantAuthorizationCode) {
+			// RFC 7591 §2.1: response_type code goes with the authorization_code grant.
+			return nil, nil, regErr(http.StatusBadRequest, ErrInvalidClientMetadata, "response_types: \"code\" needs grant_types to include \"authorization_code\"")
 		}
 	}
 	scopes := strings.Fields(md.Scope)
@@ -135,18 +145,21 @@ func parseMetadata(body []byte, env string) (*ClientMetadata, *AppInput, error) 
 }
 
 func (s *Service) clientInfo(a *App, md *ClientMetadata) *ClientInformation {
+	// The stored grant types are what the authorization server enforces
+	// (OAuthClient); without authorization_code there is no response type.
+	grants, responses := GrantTypesOf(a.GrantTypes), []string{}
+	if slices.Contains(grants, oauth.GrantAuthorizationCode) {
+		responses = []string{"code"}
+	}
 	ci := &ClientInformation{ClientID: a.ID, ClientIDIssuedAt: a.CreatedAt.Unix(), ClientName: a.Name,
 		RedirectURIs: a.RedirectURIs, Scope: strings.Join(a.Scopes, " "), JWKSURI: a.JWKSURI,
-		TokenEndpointAuthMethod: "private_key_jwt", GrantTypes: allowedGrantTypes, ResponseTypes: []string{"code"},
+		TokenEndpointAuthMethod: "private_key_jwt", GrantTypes: grants, ResponseTypes: responses,
 		Environment: a.Environment}
 	if a.JWKS != "" {
 		ci.JWKS = json.RawMessage(a.JWKS)
 	}
 	if md != nil {
 		ci.TokenEndpointAuthSigningAlg = md.TokenEndpointAuthSigningAlg
-		if len(md.GrantTypes) > 0 {
-			ci.GrantTypes = md.GrantTypes
-		}
 	}
 	return ci
 }
@@ -228,10 +241,17 @@ func (s *Service) RegisterClient(ctx context.Context, initialToken string, metad
 		if err != nil {
 			return err
 		}
+		if gone, err := s.creatorGone(tx, t.CreatedBy, t.PartnerID, t.Environment); err != nil || gone != "" {
+			if err != nil {
+				return err
+			}
+			return regErr(http.StatusUnauthorized, ErrInvalidToken, "the initial access token is no longer valid: %s", gone)
+		}
 		if err := checkAppAllowed(p, t.Environment); err != nil {
 			return regErr(http.StatusForbidden, ErrAccessDenied, "%s", detailOf(err))
 		}
 		app = in.app(p.ID, now)
+		app.GrantTypes = strings.Join(md.GrantTypes, " ") // "" (none sent): DefaultGrantTypes
 		if err := s.insertApp(ctx, tx, app, userActor(t.CreatedBy)); err != nil {
 			return err
 		}
@@ -241,7 +261,7 @@ func (s *Service) RegisterClient(ctx context.Context, initialToken string, metad
 		}
 		var h string
 		rat, h = newToken("bbrat_")
-		if err := tx.Create(&RegistrationAccessToken{AppID: app.ID, TokenHash: h, CreatedAt: now}).Error; err != nil {
+		if err := tx.Create(&RegistrationAccessToken{AppID: app.ID, TokenHash: h, CreatedBy: t.CreatedBy, CreatedAt: now}).Error; err != nil {
 			return internal(err, "create registration access token")
 		}
 		return s.audit(ctx, tx, userActor(t.CreatedBy), "dcr.client_registered", "app", app.ID, p.ID, nil)
@@ -254,7 +274,26 @@ func (s *Service) RegisterClient(ctx context.Context, initialToken string, metad
 	return ci, nil
 }
 
-// registeredApp resolves a registration access token for clientID.
+// creatorGone checks, when a token is used, that the member who created it
+// is still a member of partnerID with a role that may change apps of env. It
+// returns why not ("" when the member still may), or a storage error.
+func (s *Service) creatorGone(tx *gorm.DB, userID, partnerID, env string) (string, error) {
+	var m Membership
+	err := tx.Where("partner_id = ? AND user_id = ?", partnerID, userID).Take(&m).Error
+	switch {
+	case userID == "" || isNotFound(err):
+		return "the member who created it has left the organisation", nil
+	case err != nil:
+		return "", internal(err, "load membership")
+	case !Can(m.Role, appAction(env)):
+		return "the member who created it no longer has a role that may change " + env + " apps", nil
+	}
+	return "", nil
+}
+
+// registeredApp resolves a registration access token for clientID; the token
+// works only while the member who created it may still change the app (see
+// creatorGone).
 func (s *Service) registeredApp(tx *gorm.DB, regToken, clientID string, lock bool) (*App, error) {
 	var t RegistrationAccessToken
 	err := tx.Where("token_hash = ?", hashToken(regToken)).Take(&t).Error
@@ -277,6 +316,12 @@ func (s *Service) registeredApp(tx *gorm.DB, regToken, clientID string, lock boo
 	}
 	if a.Status == AppRevoked {
 		return nil, regErr(http.StatusUnauthorized, ErrInvalidToken, "the client has been deleted")
+	}
+	if gone, err := s.creatorGone(tx, t.CreatedBy, a.PartnerID, a.Environment); err != nil || gone != "" {
+		if err != nil {
+			return nil, err
+		}
+		return nil, regErr(http.StatusUnauthorized, ErrInvalidToken, "the registration access token is no longer valid: %s", gone)
 	}
 	return &a, nil
 }
@@ -315,8 +360,9 @@ func (s *Service) UpdateClient(ctx context.Context, regToken, clientID string, m
 		if err := s.applyUpdate(ctx, tx, a, AppUpdate{Name: in.Name, RedirectURIs: in.RedirectURIs, Scopes: in.Scopes}, actor{audit.ActorPartner, a.ID}); err != nil {
 			return err
 		}
-		a.JWKS, a.JWKSURI = compactJWKS(in.JWKS), in.JWKSURI
-		return internal(tx.Model(&App{}).Where("id = ?", a.ID).Updates(map[string]any{"jwks": a.JWKS, "jwks_uri": a.JWKSURI}).Error, "update keys")
+		a.JWKS, a.JWKSURI, a.GrantTypes = compactJWKS(in.JWKS), in.JWKSURI, strings.Join(md.GrantTypes, " ")
+		return internal(tx.Model(&App{}).Where("id = ?", a.ID).
+			Updates(map[string]any{"jwks": a.JWKS, "jwks_uri": a.JWKSURI, "grant_types": a.GrantTypes}).Error, "update keys and grant types")
 	})
 	if err != nil {
 		return nil, err

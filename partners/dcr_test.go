@@ -232,3 +232,83 @@ func TestRegistrationBodyLimit(t *testing.T) {
 	wantRegError(t, call(t, "POST", srv.URL+"/register", iat, "application/json", big), 400, ErrInvalidClientMetadata,
 		"the body is larger than 65536 bytes")
 }
+
+// TestRegistrationTokensDieWithTheirCreatorsMembership: an RFC 7592
+// registration access token (and an unused initial access token) works only
+// while the member who created it is still a member of the partner with a
+// role that may change its apps; it is checked at every use.
+func TestRegistrationTokensDieWithTheirCreatorsMembership(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		r := gin.New()
+		e.s.MountRegistration(r)
+		srv := httptest.NewServer(r)
+		defer srv.Close()
+		owner, pid := e.signUp("owner@acme.example", "Acme")
+		leaver := e.member(owner, pid, "leaver@acme.example", RoleDeveloper)
+		demoted := e.member(owner, pid, "demoted@acme.example", RoleDeveloper)
+		late := e.member(owner, pid, "late@acme.example", RoleDeveloper)
+
+		register := func(userID string) (clientID, rat string) {
+			t.Helper()
+			iat, _, err := e.s.IssueInitialAccessToken(ctx, userID, pid, oauth.EnvSandbox, 0)
+			mustOK(t, err)
+			res := call(t, "POST", srv.URL+"/register", iat, "application/json", metadata(t, nil))
+			if res.status != http.StatusCreated {
+				t.Fatalf("register: %d %v", res.status, res.body)
+			}
+			return res.body["client_id"].(string), res.body["registration_access_token"].(string)
+		}
+		readOK := func(name, clientID, rat string) {
+			t.Helper()
+			if res := call(t, "GET", srv.URL+"/register/"+clientID, rat, "", ""); res.status != http.StatusOK || res.body["client_id"] != clientID {
+				t.Fatalf("%s: read %d %v", name, res.status, res.body)
+			}
+		}
+		leaverApp, leaverRAT := register(leaver)
+		demotedApp, demotedRAT := register(demoted)
+		ownerApp, ownerRAT := register(owner)
+		readOK("ok/leaver-still-member", leaverApp, leaverRAT)
+		readOK("ok/demoted-still-developer", demotedApp, demotedRAT)
+		lateIAT, _, err := e.s.IssueInitialAccessToken(ctx, late, pid, oauth.EnvSandbox, 0)
+		mustOK(t, err)
+
+		mustOK(t, e.s.RemoveMember(ctx, owner, pid, leaver))
+		mustOK(t, e.s.ChangeRole(ctx, owner, pid, demoted, RoleViewer))
+		mustOK(t, e.s.RemoveMember(ctx, owner, pid, late))
+
+		const left = "the registration access token is no longer valid: the member who created it has left the organisation"
+		const lostRole = "the registration access token is no longer valid: the member who created it no longer has a role that may change sandbox apps"
+		for _, tc := range []struct {
+			name, method, clientID, token, ct, body string
+			desc                                    string
+		}{
+			{"fail/read-after-creator-left", "GET", leaverApp, leaverRAT, "", "", left},
+			{"fail/update-after-creator-left", "PUT", leaverApp, leaverRAT, "application/json",
+				metadata(t, func(m map[string]any) { m["redirect_uris"] = []string{"https://attacker.example/cb"} }), left},
+			{"fail/delete-after-creator-left", "DELETE", leaverApp, leaverRAT, "", "", left},
+			{"fail/read-after-creator-demoted", "GET", demotedApp, demotedRAT, "", "", lostRole},
+			{"fail/update-after-creator-demoted", "PUT", demotedApp, demotedRAT, "application/json", metadata(t, nil), lostRole},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				wantRegError(t, call(t, tc.method, srv.URL+"/register/"+tc.clientID, tc.token, tc.ct, tc.body), 401, ErrInvalidToken, tc.desc)
+			})
+		}
+		t.Run("fail/initial-token-after-creator-left", func(t *testing.T) {
+			wantRegError(t, call(t, "POST", srv.URL+"/register", lateIAT, "application/json", metadata(t, nil)), 401, ErrInvalidToken,
+				"the initial access token is no longer valid: the member who created it has left the organisation")
+		})
+		// The refused calls changed nothing.
+		a, err := e.s.App(ctx, leaverApp)
+		mustOK(t, err)
+		if a.Status != AppActive || a.RedirectURIs[0] != "http://localhost:3000/cb" {
+			t.Fatalf("app changed by a dead token: %+v", a)
+		}
+		// The owner's token still works; the check is made at every use, so
+		// giving the role back revives the demoted member's token.
+		readOK("ok/owner", ownerApp, ownerRAT)
+		mustOK(t, e.s.ChangeRole(ctx, owner, pid, demoted, RoleDeveloper))
+		readOK("ok/role-given-back", demotedApp, demotedRAT)
+	})
+}

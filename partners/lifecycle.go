@@ -253,28 +253,37 @@ func (s *Service) CertificationRuns(ctx context.Context, partnerID string) ([]Ce
 	return out, internal(err, "list certification runs")
 }
 
-func (s *Service) createApproval(ctx context.Context, tx *gorm.DB, kind, partnerID, staffID, reason string) (*ApprovalRequest, error) {
+func (s *Service) createApproval(ctx context.Context, tx *gorm.DB, kind, partnerID, appID, staffID, reason string) (*ApprovalRequest, error) {
+	conflict := func() error {
+		if appID != "" {
+			return problem.New(problem.CodeConflict, "an app reinstatement request for app %s is already pending", appID)
+		}
+		return problem.New(problem.CodeConflict, "a %s request for partner %s is already pending", kind, partnerID)
+	}
 	var n int64
-	if err := tx.Model(&ApprovalRequest{}).Where("partner_id = ? AND kind = ? AND status = ?", partnerID, kind, ApprovalPending).
+	if err := tx.Model(&ApprovalRequest{}).Where("partner_id = ? AND kind = ? AND app_id = ? AND status = ?", partnerID, kind, appID, ApprovalPending).
 		Count(&n).Error; err != nil {
 		return nil, internal(err, "check pending approvals")
 	}
 	if n > 0 {
-		return nil, problem.New(problem.CodeConflict, "a %s request for partner %s is already pending", kind, partnerID)
+		return nil, conflict()
 	}
-	r := &ApprovalRequest{ID: ids.New("apr"), Kind: kind, PartnerID: partnerID, RequestedBy: staffID,
+	r := &ApprovalRequest{ID: ids.New("apr"), Kind: kind, PartnerID: partnerID, AppID: appID, RequestedBy: staffID,
 		RequestedAt: s.clock(), RequestReason: reason, Status: ApprovalPending}
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	if err := tx.Create(r).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return nil, problem.New(problem.CodeConflict, "a %s request for partner %s is already pending", kind, partnerID)
+			return nil, conflict()
 		}
 		return nil, internal(err, "create approval request")
 	}
-	return r, s.audit(ctx, tx, staffActor(staffID), "approval.requested", "approval_request", r.ID, partnerID,
-		map[string]any{"kind": kind, "reason": reason})
+	details := map[string]any{"kind": kind, "reason": reason}
+	if appID != "" {
+		details["app_id"] = appID
+	}
+	return r, s.audit(ctx, tx, staffActor(staffID), "approval.requested", "approval_request", r.ID, partnerID, details)
 }
 
 // RequestGoLive is the maker step of go-live for a certified partner. Errors:
@@ -292,7 +301,7 @@ func (s *Service) RequestGoLive(ctx context.Context, staffID, partnerID string) 
 		if p.Status != StatusCertified {
 			return invalidState("request go-live", p.Status, StatusCertified)
 		}
-		r, err = s.createApproval(ctx, tx, KindGoLive, partnerID, staffID, "")
+		r, err = s.createApproval(ctx, tx, KindGoLive, partnerID, "", staffID, "")
 		return err
 	})
 	return r, err
@@ -316,7 +325,7 @@ func (s *Service) RequestReinstate(ctx context.Context, staffID, partnerID, reas
 		if p.Status != StatusSuspended {
 			return invalidState("request reinstatement", p.Status, StatusSuspended)
 		}
-		r, err = s.createApproval(ctx, tx, KindReinstate, partnerID, staffID, strings.TrimSpace(reason))
+		r, err = s.createApproval(ctx, tx, KindReinstate, partnerID, "", staffID, strings.TrimSpace(reason))
 		return err
 	})
 	return r, err
@@ -333,13 +342,61 @@ func (s *Service) ApproveReinstate(ctx context.Context, checkerStaffID, requestI
 	return s.DecideApproval(ctx, checkerStaffID, requestID, true, "")
 }
 
+// riskSuspension reports whether a suspension must be lifted by a risk
+// officer: one imposed by a risk officer, or one whose author is unknown
+// (suspensions from before authors were recorded).
+func riskSuspension(by Role) bool { return by == RoleRiskOfficer || by == "" }
+
+// liftRiskDetail is the refusal of a checker who may not lift a risk
+// officer's suspension.
+func liftRiskDetail(what string) *problem.Error {
+	return problem.New(problem.CodeMakerChecker,
+		"the suspension of %s was imposed by a risk officer; only a risk officer may approve lifting it", what)
+}
+
+// ApprovalNeeds returns the actions a checker's role needs to approve r: the
+// kind's approve action, plus ActLiftRiskSuspension when r would lift a
+// suspension imposed by a risk officer. Pages use it to offer the approve
+// button; DecideApproval enforces the same rule. Errors: CodeNotFound,
+// CodeInternal.
+func (s *Service) ApprovalNeeds(ctx context.Context, r ApprovalRequest) ([]Action, error) {
+	g := s.db.WithContext(ctx)
+	switch r.Kind {
+	case KindGoLive:
+		return []Action{ActGoLiveApprove}, nil
+	case KindAppReinstate:
+		var a App
+		if err := g.Where("id = ?", r.AppID).Take(&a).Error; err != nil {
+			if isNotFound(err) {
+				return nil, notFound("app", r.AppID)
+			}
+			return nil, internal(err, "load app")
+		}
+		if a.Status == AppSuspended && riskSuspension(a.SuspendedByRole) {
+			return []Action{ActReinstateApprove, ActLiftRiskSuspension}, nil
+		}
+		return []Action{ActReinstateApprove}, nil
+	default:
+		p, err := s.loadPartner(g, r.PartnerID, false)
+		if err != nil {
+			return nil, err
+		}
+		if p.Status == StatusSuspended && riskSuspension(p.SuspendedByRole) {
+			return []Action{ActReinstateApprove, ActLiftRiskSuspension}, nil
+		}
+		return []Action{ActReinstateApprove}, nil
+	}
+}
+
 // DecideApproval is the checker step of a maker-checker request. The checker
 // needs the kind's approve action and must not be the maker. Approving go-live
 // needs the partner certified, its latest certification run passed and, when
 // a ContractChecker is set, an active contract. Approving reinstatement
-// returns the partner to its previous status. Errors: CodeNotFound,
-// CodeForbidden, CodeMakerChecker, CodeInvalidState, CodeValidation
-// (rejecting without reasons).
+// returns the partner to its previous status; approving an app reinstatement
+// makes the app active again. Lifting a suspension a risk officer imposed
+// (partner or app) needs a checker who may ActLiftRiskSuspension (a risk
+// officer). Errors: CodeNotFound, CodeForbidden, CodeMakerChecker,
+// CodeInvalidState, CodeValidation (rejecting without reasons).
 func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID string, approve bool, reasons string) error {
 	reasons = strings.TrimSpace(reasons)
 	if !approve && reasons == "" {
@@ -362,7 +419,7 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 			}
 		}
 	}
-	var partner string
+	var partner, app string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var r ApprovalRequest
 		if err := s.forUpdate(tx).Where("id = ?", requestID).Take(&r).Error; err != nil {
@@ -372,10 +429,11 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 			return internal(err, "load approval request")
 		}
 		act := ActGoLiveApprove
-		if r.Kind == KindReinstate {
+		if r.Kind == KindReinstate || r.Kind == KindAppReinstate {
 			act = ActReinstateApprove
 		}
-		if _, err := s.requireStaff(tx, checkerStaffID, act); err != nil {
+		checker, err := s.requireStaff(tx, checkerStaffID, act)
+		if err != nil {
 			return err
 		}
 		if r.RequestedBy == checkerStaffID {
@@ -389,6 +447,13 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 			return err
 		}
 		partner = p.ID
+		var a *App
+		if r.Kind == KindAppReinstate {
+			if a, err = s.appByID(tx, r.AppID); err != nil {
+				return err
+			}
+			app = a.ID
+		}
 		if approve {
 			switch r.Kind {
 			case KindGoLive:
@@ -410,6 +475,16 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 				if p.Status != StatusSuspended {
 					return invalidState("reinstate", p.Status, StatusSuspended)
 				}
+				if riskSuspension(p.SuspendedByRole) && !Can(checker.Role, ActLiftRiskSuspension) {
+					return liftRiskDetail("partner " + p.ID)
+				}
+			case KindAppReinstate:
+				if a.Status != AppSuspended {
+					return problem.New(problem.CodeInvalidState, "cannot reinstate app %s: it is %s", a.ID, a.Status)
+				}
+				if riskSuspension(a.SuspendedByRole) && !Can(checker.Role, ActLiftRiskSuspension) {
+					return liftRiskDetail("app " + a.ID)
+				}
 			}
 		}
 		now := s.clock()
@@ -422,23 +497,44 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 		if res.Error != nil {
 			return internal(res.Error, "decide approval request")
 		}
-		if err := s.audit(ctx, tx, staffActor(checkerStaffID), "approval."+status, "approval_request", r.ID, p.ID,
-			map[string]any{"kind": r.Kind, "maker": r.RequestedBy, "reasons": reasons}); err != nil {
+		details := map[string]any{"kind": r.Kind, "maker": r.RequestedBy, "reasons": reasons}
+		switch {
+		case a != nil:
+			details["app_id"] = a.ID
+			details["suspended_by"], details["suspended_by_role"] = a.SuspendedBy, string(a.SuspendedByRole)
+		case r.Kind == KindReinstate:
+			details["suspended_by"], details["suspended_by_role"] = p.SuspendedBy, string(p.SuspendedByRole)
+		}
+		if err := s.audit(ctx, tx, staffActor(checkerStaffID), "approval."+status, "approval_request", r.ID, p.ID, details); err != nil {
 			return err
 		}
 		if !approve {
 			return nil
 		}
-		if r.Kind == KindGoLive {
+		switch r.Kind {
+		case KindGoLive:
 			return s.setStatus(ctx, tx, p, StatusLive, "", staffActor(checkerStaffID), "approve go-live", StatusCertified)
+		case KindAppReinstate:
+			if err := s.setAppStatus(ctx, tx, a, AppActive, "", staffActor(checkerStaffID)); err != nil {
+				return err
+			}
+			return internal(tx.Model(&App{}).Where("id = ?", a.ID).
+				Updates(map[string]any{"suspended_by": "", "suspended_by_role": ""}).Error, "clear app suspension")
 		}
-		return s.setStatus(ctx, tx, p, p.SuspendedFrom, "", staffActor(checkerStaffID), "reinstate", StatusSuspended)
+		if err := s.setStatus(ctx, tx, p, p.SuspendedFrom, "", staffActor(checkerStaffID), "reinstate", StatusSuspended); err != nil {
+			return err
+		}
+		return internal(tx.Model(&Partner{}).Where("id = ?", p.ID).
+			Updates(map[string]any{"suspended_by": "", "suspended_by_role": ""}).Error, "clear partner suspension")
 	})
 	if err != nil {
 		return err
 	}
 	if partner != "" {
 		s.cache.invalidatePartner(partner)
+	}
+	if app != "" {
+		s.cache.invalidateApp(app)
 	}
 	return nil
 }
@@ -475,7 +571,8 @@ func (s *Service) stopPartner(ctx context.Context, staffID, partnerID, reason st
 	}
 	var appIDs []string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := s.requireStaff(tx, staffID, act); err != nil {
+		st, err := s.requireStaff(tx, staffID, act)
+		if err != nil {
 			return err
 		}
 		p, err := s.loadPartner(tx, partnerID, true)
@@ -487,6 +584,12 @@ func (s *Service) stopPartner(ctx context.Context, staffID, partnerID, reason st
 		}
 		if err := s.setStatus(ctx, tx, p, to, reason, staffActor(staffID), op); err != nil {
 			return err
+		}
+		if to == StatusSuspended {
+			if err := tx.Model(&Partner{}).Where("id = ?", p.ID).
+				Updates(map[string]any{"suspended_by": st.ID, "suspended_by_role": st.Role}).Error; err != nil {
+				return internal(err, "record suspension")
+			}
 		}
 		if to == StatusTerminated {
 			var pending []string
@@ -516,15 +619,16 @@ func (s *Service) stopPartner(ctx context.Context, staffID, partnerID, reason st
 }
 
 // SuspendApp suspends one app (tokens revoked after commit, app.suspended
-// published). Errors: CodeForbidden, CodeNotFound, CodeValidation,
-// CodeInvalidState (not active).
+// published) and records who suspended it. Errors: CodeForbidden,
+// CodeNotFound, CodeValidation, CodeInvalidState (not active).
 func (s *Service) SuspendApp(ctx context.Context, staffID, appID, reason string) error {
 	reason = strings.TrimSpace(reason)
 	if err := checkLen("reason", reason, 1, 2000); err != nil {
 		return err
 	}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := s.requireStaff(tx, staffID, ActSuspend); err != nil {
+		st, err := s.requireStaff(tx, staffID, ActSuspend)
+		if err != nil {
 			return err
 		}
 		a, err := s.appByID(tx, appID)
@@ -534,7 +638,11 @@ func (s *Service) SuspendApp(ctx context.Context, staffID, appID, reason string)
 		if a.Status != AppActive {
 			return problem.New(problem.CodeInvalidState, "cannot suspend app %s: it is %s", a.ID, a.Status)
 		}
-		return s.setAppStatus(ctx, tx, a, AppSuspended, reason, staffActor(staffID))
+		if err := s.setAppStatus(ctx, tx, a, AppSuspended, reason, staffActor(staffID)); err != nil {
+			return err
+		}
+		return internal(tx.Model(&App{}).Where("id = ?", a.ID).
+			Updates(map[string]any{"suspended_by": st.ID, "suspended_by_role": st.Role}).Error, "record app suspension")
 	})
 	if err != nil {
 		return err
@@ -543,9 +651,17 @@ func (s *Service) SuspendApp(ctx context.Context, staffID, appID, reason string)
 	return nil
 }
 
-// ReinstateApp returns a suspended app to active. Errors: CodeForbidden,
-// CodeNotFound, CodeInvalidState (not suspended).
-func (s *Service) ReinstateApp(ctx context.Context, staffID, appID string) error {
+// RequestAppReinstate is the maker step of reinstating a suspended app; the
+// checker step is DecideApproval (another staff member; a risk officer when a
+// risk officer suspended the app). Errors: CodeForbidden, CodeNotFound,
+// CodeValidation (no reason), CodeInvalidState (not suspended), CodeConflict
+// (already pending).
+func (s *Service) RequestAppReinstate(ctx context.Context, staffID, appID, reason string) (*ApprovalRequest, error) {
+	reason = strings.TrimSpace(reason)
+	if err := checkLen("reason", reason, 1, 2000); err != nil {
+		return nil, err
+	}
+	var r *ApprovalRequest
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		if _, err := s.requireStaff(tx, staffID, ActReinstateRequest); err != nil {
 			return err
@@ -557,12 +673,10 @@ func (s *Service) ReinstateApp(ctx context.Context, staffID, appID string) error
 		if a.Status != AppSuspended {
 			return problem.New(problem.CodeInvalidState, "cannot reinstate app %s: it is %s", a.ID, a.Status)
 		}
-		return s.setAppStatus(ctx, tx, a, AppActive, "", staffActor(staffID))
+		r, err = s.createApproval(ctx, tx, KindAppReinstate, a.PartnerID, a.ID, staffID, reason)
+		return err
 	})
-	if err == nil {
-		s.cache.invalidateApp(appID)
-	}
-	return err
+	return r, err
 }
 
 func (s *Service) appByID(tx *gorm.DB, appID string) (*App, error) {

@@ -461,7 +461,10 @@ func TestStaffRoles(t *testing.T) {
 		}
 		wantProblem(t, e.s.SuspendApp(ctx, risk, app.ID, "again"), problem.CodeInvalidState, "cannot suspend app "+app.ID+": it is suspended")
 		pm, _ := e.staff(RolePartnerManager)
-		mustOK(t, e.s.ReinstateApp(ctx, pm, app.ID))
+		risk2, _ := e.staff(RoleRiskOfficer)
+		r, err := e.s.RequestAppReinstate(ctx, pm, app.ID, "key rotated")
+		mustOK(t, err)
+		mustOK(t, e.s.DecideApproval(ctx, risk2, r.ID, true, ""))
 		if c, _ := e.s.OAuthClient(ctx, app.ID); !c.Active {
 			t.Fatal("reinstated app inactive")
 		}
@@ -493,7 +496,9 @@ func TestCan(t *testing.T) {
 		{RoleAuditor, ActAuditRead, true}, {RoleAuditor, ActSuspend, false}, {RoleAuditor, ActContractsWrite, false},
 		{RoleFinance, ActContractsWrite, true}, {RoleFinance, ActSettlementsWrite, true}, {RoleFinance, ActSuspend, false},
 		{RoleRiskOfficer, ActGoLiveApprove, true}, {RoleRiskOfficer, ActGoLiveRequest, false}, {RoleRiskOfficer, ActSuspend, true},
+		{RoleRiskOfficer, ActLiftRiskSuspension, true}, {RoleRiskOfficer, ActReinstateRequest, false},
 		{RolePartnerManager, ActGoLiveRequest, true}, {RolePartnerManager, ActGoLiveApprove, false},
+		{RolePartnerManager, ActLiftRiskSuspension, false}, {RoleFinance, ActLiftRiskSuspension, false}, {RoleAuditor, ActLiftRiskSuspension, false},
 		{RoleDeveloper, ActAppsSandbox, true}, {RoleDeveloper, ActAppsProduction, false}, {RoleDeveloper, ActTeamManage, false},
 		{RoleViewer, ActAppsRead, true}, {RoleViewer, ActAppsSandbox, false}, {Role("nobody"), ActOrgRead, false},
 	} {

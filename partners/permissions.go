@@ -15,6 +15,9 @@ const (
 	ActSuspend            Action = "partners.suspend"
 	ActReinstateRequest   Action = "partners.reinstate.request" // maker
 	ActReinstateApprove   Action = "partners.reinstate.approve" // checker
+	// ActLiftRiskSuspension is what a checker also needs to reinstate a
+	// partner or an app that a risk officer suspended.
+	ActLiftRiskSuspension Action = "suspensions.lift_risk"
 	ActTerminate          Action = "partners.terminate"
 	ActContractsRead      Action = "contracts.read"
 	ActContractsWrite     Action = "contracts.write"
@@ -38,7 +41,7 @@ const (
 // StaffActions lists every staff action (admin may do all of them).
 var StaffActions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
-	ActTerminate, ActContractsRead, ActContractsWrite, ActSettlementsRead, ActSettlementsWrite, ActAuditRead,
+	ActLiftRiskSuspension, ActTerminate, ActContractsRead, ActContractsWrite, ActSettlementsRead, ActSettlementsWrite, ActAuditRead,
 	ActStaffManage}
 
 // MemberActions lists every member action (owner may do all of them).
@@ -51,7 +54,7 @@ var capabilities = map[Role][]Action{
 	RolePartnerManager: {ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActCertification,
 		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate, ActContractsRead},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
-		ActReinstateApprove, ActAuditRead},
+		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead},
 	RoleFinance: {ActPartnersRead, ActContractsRead, ActContractsWrite, ActSettlementsRead, ActSettlementsWrite},
 	RoleAuditor: {ActPartnersRead, ActContractsRead, ActSettlementsRead, ActAuditRead},
 

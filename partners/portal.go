@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -11,17 +12,73 @@ import (
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/internal/throttle"
 )
 
-// Login throttling for portal users and staff.
+// Sign-in throttling of portal users and staff (internal/throttle): every
+// attempt is counted before its password is checked.
 const (
+	// MaxFailedLogins is how many passwords one client address may try on one
+	// account within LockoutDuration; then that address is locked out of
+	// that account until the window ends. The account-wide ceiling and the
+	// per-address budget are throttle.DefaultPolicy's.
 	MaxFailedLogins = 5
+	// LockoutDuration is the window of MaxFailedLogins.
 	LockoutDuration = 15 * time.Minute
 	// EmailTokenTTL is how long an email verification link works.
 	EmailTokenTTL = 24 * time.Hour
 	// InvitationTTL is how long an invitation works.
 	InvitationTTL = 7 * 24 * time.Hour
 )
+
+// loginPolicy is the sign-in throttle of the portal and the console.
+var loginPolicy = throttle.Policy{
+	Address:        throttle.DefaultPolicy.Address,
+	AccountAddress: throttle.Rule{Limit: MaxFailedLogins, Window: LockoutDuration},
+	Account:        throttle.DefaultPolicy.Account,
+}
+
+// Throttle surfaces.
+const (
+	surfacePortal = "portal"
+	surfaceStaff  = "staff"
+)
+
+// limiter is the sign-in throttle of surface, on the service's database and
+// clock.
+func (s *Service) limiter(surface string) *throttle.Limiter {
+	return throttle.NewStore(s.db.DB, s.clock).Limiter(surface, loginPolicy)
+}
+
+// accountKey is the throttle's name for the account an email names: the
+// normalised email, or for input that is not an email the trimmed, lower-cased
+// input (so nonsense is throttled like everything else).
+func accountKey(email string) string {
+	if norm, err := normaliseEmail(email); err == nil {
+		return norm
+	}
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// refused maps a throttle refusal to CodeLockedOut (other errors: internal).
+func refused(err error) error {
+	var le *throttle.LockedError
+	if errors.As(err, &le) {
+		return problem.New(problem.CodeLockedOut, "%s", lockedDetail(le.Until)).With("locked_until", le.Until.UTC())
+	}
+	return internal(err, "count sign-in attempt")
+}
+
+// busyDetail answers a password operation that found every bcrypt slot taken.
+const busyDetail = "the server is busy; please try again in a moment"
+
+func busy() error { return problem.New(problem.CodeBusy, busyDetail) }
+
+// ErrEmailRegistered is returned by SignUp for an email that already has an
+// account: nothing was created and the address's owner was mailed that
+// someone tried to sign up with it. Callers answer exactly as for a new
+// sign-up ("check your email"), so sign-up does not tell which emails exist.
+var ErrEmailRegistered = errors.New("partners: the email already has an account")
 
 const purposeVerifyEmail = "verify_email"
 
@@ -34,9 +91,14 @@ type SignUpResult struct {
 }
 
 // SignUp creates a portal user, a partner in status sandbox owned by that user
-// and an email verification token (mailed through the outbox). Errors:
-// CodeValidation (email, password, organisation name), CodeConflict (email
-// already registered).
+// and an email verification token (mailed through the outbox). The client
+// address in ctx (throttle.WithClient; the portal always sets it) may sign up
+// throttle.SignUpRule times per window, counted before the password is
+// hashed. For an email that
+// already has an account nothing is created: the address is mailed that
+// someone tried to sign up and SignUp returns ErrEmailRegistered, after the
+// same password hashing work. Errors: CodeValidation (email, password,
+// organisation name), CodeRateLimited, CodeBusy, ErrEmailRegistered.
 func (s *Service) SignUp(ctx context.Context, email, password, orgName string) (*SignUpResult, error) {
 	email, err := normaliseEmail(email)
 	if err != nil {
@@ -48,15 +110,30 @@ func (s *Service) SignUp(ctx context.Context, email, password, orgName string) (
 	if err := checkLen("organisation name", orgName, 1, 200); err != nil {
 		return nil, err
 	}
-	hash, err := secrets.HashPassword(password)
+	hash, err := s.hashForSignUp(ctx, password)
 	if err != nil {
-		return nil, internal(err, "hash password")
+		return nil, err
 	}
 	now := s.clock()
 	u := &User{ID: ids.New("usr"), Email: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	p := &Partner{ID: ids.New("ptn"), LegalName: orgName, Status: StatusSandbox, CreatedAt: now, UpdatedAt: now}
 	token, tokenHash := newToken("")
+	registered := false
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		var existing User
+		switch err := tx.Where("email = ?", email).Take(&existing).Error; {
+		case err == nil:
+			registered = true
+			if err := s.sendMail(ctx, tx, "", email, "sign_up_attempt", "Someone tried to sign up to Bankbridge with your email address",
+				"Someone tried to create a Bankbridge developer account with this email address, which already has one. "+
+					"Nothing was changed.\n\nIf it was you, sign in instead:\n"+s.portalURL+"/sign-in\n\n"+
+					"If it was not you, you can ignore this email."); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, systemActor("portal-sign-up"), "user.sign_up_attempted", "user", existing.ID, "", nil)
+		case !isNotFound(err):
+			return internal(err, "check email")
+		}
 		if err := s.createUser(tx, u); err != nil {
 			return err
 		}
@@ -77,10 +154,42 @@ func (s *Service) SignUp(ctx context.Context, email, password, orgName string) (
 		}
 		return s.audit(ctx, tx, userActor(u.ID), "user.signed_up", "user", u.ID, p.ID, map[string]any{"email": email})
 	})
+	if registered || problem.CodeOf(err) == problem.CodeConflict {
+		// A parallel sign-up with the same email won the race: it mailed the
+		// verification link to that address.
+		return nil, ErrEmailRegistered
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &SignUpResult{User: u, Partner: p, VerificationToken: token}, nil
+}
+
+// hashForSignUp counts a sign-up of the client address in ctx
+// (throttle.SignUpRule) and hashes password. A ctx without a client address
+// is a caller inside the process (the CLI, seeding, tests), not a network
+// client, and is not counted. Errors: CodeRateLimited, CodeBusy.
+func (s *Service) hashForSignUp(ctx context.Context, password string) (string, error) {
+	var err error
+	if addr := throttle.Address(ctx); addr != "" {
+		err = throttle.NewStore(s.db.DB, s.clock).Admit(ctx, throttle.SignUpRule, surfacePortal, "sign-up", addr)
+	}
+	var le *throttle.LockedError
+	if errors.As(err, &le) {
+		return "", problem.New(problem.CodeRateLimited, "too many sign-ups from your network; please try again after %s UTC",
+			le.Until.UTC().Format("15:04")).With("locked_until", le.Until.UTC())
+	}
+	if err != nil {
+		return "", internal(err, "count sign-up")
+	}
+	hash, err := secrets.HashPassword(password)
+	if errors.Is(err, secrets.ErrBusy) {
+		return "", busy()
+	}
+	if err != nil {
+		return "", internal(err, "hash password")
+	}
+	return hash, nil
 }
 
 func (s *Service) createUser(tx *gorm.DB, u *User) error {
@@ -158,74 +267,64 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) 
 	return &u, nil
 }
 
-// ErrBadLogin is the detail for a failed login (the same for unknown users).
+// badLoginDetail is the detail of a failed login (the same for unknown users).
 const badLoginDetail = "unknown email or wrong password"
 
+// lockedDetail is the detail of every sign-in lockout: the same whichever
+// counter refused, and for unknown accounts as for known ones.
 func lockedDetail(until time.Time) string {
-	return fmt.Sprintf("too many failed sign-in attempts; the account is locked for %d minutes, until %s UTC",
-		int(LockoutDuration/time.Minute), until.UTC().Format("15:04"))
+	return fmt.Sprintf("too many failed sign-in attempts; please try again after %s UTC", until.UTC().Format("15:04"))
 }
 
-// Login checks a portal user's password. After MaxFailedLogins consecutive
-// failures the account is locked for LockoutDuration. Errors: CodeUnauthorized
-// (unknown email or wrong password; the same detail and roughly the same time
-// for both), CodeLockedOut (detail says until when).
+// Login checks a portal user's password, throttled (internal/throttle,
+// loginPolicy) on the email — whether or not it has an account — and on the
+// client address in ctx (throttle.WithClient): the attempt is counted before
+// the password is checked, and refused unchecked over a limit. Errors:
+// CodeUnauthorized (unknown email or wrong password: the same detail, and
+// the same password hashing work, for both), CodeLockedOut (the same detail
+// for unknown and known emails; it says until when), CodeBusy (no password
+// was checked).
 func (s *Service) Login(ctx context.Context, email, password string) (*User, error) {
-	norm, err := normaliseEmail(email)
+	att, err := s.limiter(surfacePortal).Begin(ctx, accountKey(email), throttle.Address(ctx))
 	if err != nil {
-		secrets.BurnPasswordCheck(password)
-		return nil, problem.New(problem.CodeUnauthorized, badLoginDetail)
+		return nil, refused(err)
 	}
-	var (
-		u      User
-		result error
-	)
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if err := s.forUpdate(tx).Where("email = ?", norm).Take(&u).Error; err != nil {
-			if isNotFound(err) {
-				secrets.BurnPasswordCheck(password)
-				result = problem.New(problem.CodeUnauthorized, badLoginDetail)
-				return nil
-			}
-			return internal(err, "load user")
+	var u User
+	found := false
+	if norm, err := normaliseEmail(email); err == nil {
+		switch err := s.db.WithContext(ctx).Where("email = ?", norm).Take(&u).Error; {
+		case err == nil:
+			found = true
+		case !isNotFound(err):
+			att.Cancel(ctx)
+			return nil, internal(err, "load user")
 		}
-		now := s.clock()
-		if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
-			secrets.BurnPasswordCheck(password)
-			result = problem.New(problem.CodeLockedOut, "%s", lockedDetail(*u.LockedUntil)).With("locked_until", u.LockedUntil.UTC())
-			return nil
-		}
-		if secrets.CheckPassword(u.PasswordHash, password) != nil {
-			failed := u.FailedLogins + 1
-			upd := map[string]any{"failed_logins": failed, "updated_at": now}
-			if u.LockedUntil != nil { // an expired lock: start a new count
-				failed = 1
-				upd["failed_logins"], upd["locked_until"] = failed, nil
-			}
-			result = problem.New(problem.CodeUnauthorized, badLoginDetail)
-			if failed >= MaxFailedLogins {
-				until := now.Add(LockoutDuration)
-				upd["locked_until"], upd["failed_logins"] = until, 0
-				result = problem.New(problem.CodeLockedOut, "%s", lockedDetail(until)).With("locked_until", until)
-				if err := s.audit(ctx, tx, userActor(u.ID), "user.locked_out", "user", u.ID, "", nil); err != nil {
-					return err
-				}
-			}
-			return internal(tx.Model(&User{}).Where("id = ?", u.ID).Updates(upd).Error, "record failed login")
-		}
-		if u.FailedLogins != 0 || u.LockedUntil != nil {
-			if err := tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{"failed_logins": 0, "locked_until": nil}).Error; err != nil {
-				return internal(err, "reset failed logins")
-			}
-			u.FailedLogins, u.LockedUntil = 0, nil
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	if result != nil {
-		return nil, result
+	if found {
+		err = secrets.CheckPassword(u.PasswordHash, password)
+	} else if err = secrets.BurnPasswordCheck(password); err == nil {
+		err = secrets.ErrPasswordMismatch
+	}
+	switch {
+	case errors.Is(err, secrets.ErrBusy):
+		att.Cancel(ctx)
+		return nil, busy()
+	case err != nil:
+		lock := att.Failed()
+		if lock == nil {
+			return nil, problem.New(problem.CodeUnauthorized, badLoginDetail)
+		}
+		if found {
+			if err := s.tx(ctx, func(tx *gorm.DB) error {
+				return s.audit(ctx, tx, userActor(u.ID), "user.locked_out", "user", u.ID, "", map[string]any{"address": throttle.Address(ctx)})
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return nil, refused(lock)
+	}
+	if err := att.Succeeded(ctx); err != nil {
+		s.log.Warn("partners: reset sign-in throttle", "err", err)
 	}
 	return &u, nil
 }
@@ -498,16 +597,19 @@ func (s *Service) AcceptInvitation(ctx context.Context, userID, token string) (*
 }
 
 // SignUpWithInvitation creates an account for an invited email (verified by
-// the invitation link) and joins the partner. Errors: CodeInvalidRequest,
-// CodeValidation, CodeConflict (the email already has an account: sign in and
-// use AcceptInvitation).
+// the invitation link) and joins the partner. Like SignUp it counts against
+// the client address's sign-up budget before hashing the password. Errors:
+// CodeInvalidRequest, CodeValidation, CodeRateLimited, CodeBusy,
+// CodeConflict (the email already has an account: sign in and use
+// AcceptInvitation; only the holder of an invitation to that email learns
+// it).
 func (s *Service) SignUpWithInvitation(ctx context.Context, token, password string) (*User, error) {
 	if err := checkPassword(password); err != nil {
 		return nil, err
 	}
-	hash, err := secrets.HashPassword(password)
+	hash, err := s.hashForSignUp(ctx, password)
 	if err != nil {
-		return nil, internal(err, "hash password")
+		return nil, err
 	}
 	var u User
 	err = s.tx(ctx, func(tx *gorm.DB) error {

@@ -3,6 +3,7 @@ package partners
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,13 +36,14 @@ func (s *Service) OAuthClient(ctx context.Context, clientID string) (*oauth.Clie
 		Scopes       string `gorm:"column:scopes"`
 		JWKS         string `gorm:"column:jwks"`
 		JWKSURI      string `gorm:"column:jwks_uri"`
+		GrantTypes   string `gorm:"column:grant_types"`
 		Status       string `gorm:"column:status"`
 		LegalName    string `gorm:"column:legal_name"`
 		TradingName  string `gorm:"column:trading_name"`
 		PartnerState string `gorm:"column:partner_state"`
 	}
 	res := s.db.WithContext(ctx).Raw(`SELECT a.id, a.name, a.partner_id, a.environment, a.redirect_uris, a.scopes,
-		a.jwks, a.jwks_uri, a.status, p.legal_name, p.trading_name, p.status AS partner_state
+		a.jwks, a.jwks_uri, a.grant_types, a.status, p.legal_name, p.trading_name, p.status AS partner_state
 		FROM apps a JOIN partners p ON p.id = a.partner_id WHERE a.id = ?`, clientID).Scan(&row)
 	if res.Error != nil {
 		return nil, res.Error
@@ -50,7 +52,7 @@ func (s *Service) OAuthClient(ctx context.Context, clientID string) (*oauth.Clie
 		return nil, oauth.ErrClientNotFound
 	}
 	c := &oauth.Client{ID: row.ID, Name: row.Name, PartnerID: row.PartnerID, Environment: row.Environment,
-		JWKSURI: row.JWKSURI}
+		JWKSURI: row.JWKSURI, GrantTypes: GrantTypesOf(row.GrantTypes)}
 	c.PartnerName = row.TradingName
 	if c.PartnerName == "" {
 		c.PartnerName = row.LegalName
@@ -67,6 +69,25 @@ func (s *Service) OAuthClient(ctx context.Context, clientID string) (*oauth.Clie
 	c.Active = ClientActive(row.Status, row.Environment, Status(row.PartnerState))
 	s.cache.put(clientID, c, gen, now)
 	return cloneClient(c), nil
+}
+
+// DefaultGrantTypes are the grant types of an app that registered none: the
+// portal's apps and every app from before grant types were recorded. They are
+// all three the platform supports, because the consent flow needs them all
+// (client_credentials to create a consent, authorization_code to have the
+// customer authorise it, refresh_token to keep using it); only an app
+// registered with explicit RFC 7591 grant_types has fewer.
+func DefaultGrantTypes() []string {
+	return []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials}
+}
+
+// GrantTypesOf reads an app's stored grant types (App.GrantTypes): the
+// listed ones, or DefaultGrantTypes when none are stored.
+func GrantTypesOf(stored string) []string {
+	if gts := strings.Fields(stored); len(gts) > 0 {
+		return gts
+	}
+	return DefaultGrantTypes()
 }
 
 // ClientActive is the Active rule of OAuthClient as a function of the app's
@@ -97,6 +118,7 @@ func cloneClient(c *oauth.Client) *oauth.Client {
 	cp := *c
 	cp.RedirectURIs = append([]string(nil), c.RedirectURIs...)
 	cp.Scopes = append([]string(nil), c.Scopes...)
+	cp.GrantTypes = append([]string(nil), c.GrantTypes...)
 	cp.JWKS = append(json.RawMessage(nil), c.JWKS...)
 	return &cp
 }

@@ -15,16 +15,23 @@ import (
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/internal/throttle"
 )
 
 // TOTPIssuer is the issuer shown in authenticator apps.
 const TOTPIssuer = "Bankbridge"
 
 const (
-	totpPeriod     = 30
+	totpPeriod = 30
+	// purposeTOTP is the fixed purpose TOTP secrets were once sealed under;
+	// totpPurpose binds each to its staff member (ResealStaffTOTP migrates).
 	purposeTOTP    = "staff-totp"
 	badStaffDetail = "unknown email, wrong password or wrong code"
 )
+
+// totpPurpose is the secrets.Box purpose of staff member staffID's TOTP
+// secret: a sealed secret copied onto another staff row does not open there.
+func totpPurpose(staffID string) string { return purposeTOTP + ":" + staffID }
 
 // NewStaff is what CreateStaff returns: the account and its one-time
 // credentials, shown once.
@@ -62,12 +69,16 @@ func (s *Service) createStaff(ctx context.Context, actorID *string, email string
 	}
 	pw := oneTimePassword()
 	hash, err := secrets.HashPassword(pw)
+	if errors.Is(err, secrets.ErrBusy) {
+		return nil, busy()
+	}
 	if err != nil {
 		return nil, internal(err, "hash password")
 	}
 	now := s.clock()
-	st := &StaffUser{ID: ids.New("stf"), Email: email, Role: role, PasswordHash: hash,
-		TOTPSecretSealed: s.box.Seal([]byte(key.Secret()), purposeTOTP), MustChangePassword: true,
+	id := ids.New("stf")
+	st := &StaffUser{ID: id, Email: email, Role: role, PasswordHash: hash,
+		TOTPSecretSealed: s.box.Seal([]byte(key.Secret()), totpPurpose(id)), MustChangePassword: true,
 		CreatedAt: now, UpdatedAt: now}
 	by := systemActor("cli")
 	err = s.tx(ctx, func(tx *gorm.DB) error {
@@ -124,99 +135,112 @@ func totpStep(secret, code string, now time.Time) int64 {
 	return found
 }
 
-// StaffLogin checks a staff member's password and TOTP code. A code is
-// accepted once: a code of the same or an earlier time step than the last
-// accepted one is refused (replay). MaxFailedLogins failures lock the account
-// for LockoutDuration. Errors: CodeUnauthorized (same detail for every
-// credential failure), CodeLockedOut. The returned staff user's
-// MustChangePassword tells the console to ask for a new password.
+// StaffLogin checks a staff member's password and TOTP code, throttled
+// (internal/throttle, loginPolicy) on the email — whether or not it has an
+// account — and on the client address in ctx (throttle.WithClient): the
+// attempt is counted before the password is checked, and refused unchecked
+// over a limit. A code is accepted once: a code of the same or an earlier
+// time step than the last accepted one is refused (replay). Errors:
+// CodeUnauthorized (the same detail for every credential failure, unknown
+// email included), CodeLockedOut (the same detail for unknown and known
+// emails), CodeBusy. The returned staff user's MustChangePassword tells the
+// console to ask for a new password.
 func (s *Service) StaffLogin(ctx context.Context, email, password, code string) (*StaffUser, error) {
-	norm, err := normaliseEmail(email)
+	addr := throttle.Address(ctx)
+	att, err := s.limiter(surfaceStaff).Begin(ctx, accountKey(email), addr)
 	if err != nil {
-		secrets.BurnPasswordCheck(password)
+		return nil, refused(err)
+	}
+	var st StaffUser
+	found := false
+	if norm, err := normaliseEmail(email); err == nil {
+		switch err := s.db.WithContext(ctx).Where("email = ?", norm).Take(&st).Error; {
+		case err == nil:
+			found = true
+		case !isNotFound(err):
+			att.Cancel(ctx)
+			return nil, internal(err, "load staff")
+		}
+	}
+	if found {
+		err = secrets.CheckPassword(st.PasswordHash, password)
+	} else if err = secrets.BurnPasswordCheck(password); err == nil {
+		err = secrets.ErrPasswordMismatch
+	}
+	if errors.Is(err, secrets.ErrBusy) {
+		att.Cancel(ctx)
+		return nil, busy()
+	}
+	now := s.clock()
+	failed := func(reason string) (*StaffUser, error) {
+		lock := att.Failed()
+		if found {
+			details := map[string]any{"reason": reason, "address": addr}
+			var le *throttle.LockedError
+			if errors.As(lock, &le) {
+				details["locked_until"] = le.Until.UTC()
+			}
+			if err := s.tx(ctx, func(tx *gorm.DB) error {
+				return s.audit(ctx, tx, staffActor(st.ID), "staff.login_failed", "staff", st.ID, "", details)
+			}); err != nil {
+				return nil, err
+			}
+		}
+		if lock != nil {
+			return nil, refused(lock)
+		}
 		return nil, problem.New(problem.CodeUnauthorized, badStaffDetail)
 	}
-	var (
-		st     StaffUser
-		result error
-	)
+	if err != nil {
+		return failed("password")
+	}
+	secret, err := s.box.Open(st.TOTPSecretSealed, totpPurpose(st.ID))
+	if err != nil {
+		s.log.Error("partners: staff TOTP secret does not open under its staff id", "staff", st.ID)
+		return failed("totp_secret_unreadable")
+	}
+	step := totpStep(string(secret), code, now)
+	switch {
+	case step == 0:
+		return failed("totp")
+	case step <= st.LastTOTPStep:
+		return failed("totp_replay")
+	}
+	accepted := false
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if err := s.forUpdate(tx).Where("email = ?", norm).Take(&st).Error; err != nil {
-			if isNotFound(err) {
-				secrets.BurnPasswordCheck(password)
-				result = problem.New(problem.CodeUnauthorized, badStaffDetail)
-				return nil
-			}
-			return internal(err, "load staff")
-		}
-		now := s.clock()
-		if st.LockedUntil != nil && now.Before(*st.LockedUntil) {
-			secrets.BurnPasswordCheck(password)
-			result = problem.New(problem.CodeLockedOut, "%s", lockedDetail(*st.LockedUntil)).With("locked_until", st.LockedUntil.UTC())
-			return nil
-		}
-		pwOK := secrets.CheckPassword(st.PasswordHash, password) == nil
-		var step int64
-		reason := "password"
-		if pwOK {
-			secret, err := s.box.Open(st.TOTPSecretSealed, purposeTOTP)
-			if err != nil {
-				return internal(err, "open TOTP secret")
-			}
-			step = totpStep(string(secret), code, now)
-			switch {
-			case step == 0:
-				reason = "totp"
-			case step <= st.LastTOTPStep:
-				reason, step = "totp_replay", 0
-			}
-		}
-		if !pwOK || step == 0 {
-			failed := st.FailedAttempts + 1
-			upd := map[string]any{"failed_attempts": failed, "updated_at": now}
-			if st.LockedUntil != nil { // an expired lock: start a new count
-				failed = 1
-				upd["failed_attempts"], upd["locked_until"] = failed, nil
-			}
-			result = problem.New(problem.CodeUnauthorized, badStaffDetail)
-			details := map[string]any{"reason": reason}
-			if failed >= MaxFailedLogins {
-				until := now.Add(LockoutDuration)
-				upd["locked_until"], upd["failed_attempts"] = until, 0
-				result = problem.New(problem.CodeLockedOut, "%s", lockedDetail(until)).With("locked_until", until)
-				details["locked_until"] = until
-			}
-			if err := s.audit(ctx, tx, staffActor(st.ID), "staff.login_failed", "staff", st.ID, "", details); err != nil {
-				return err
-			}
-			return internal(tx.Model(&StaffUser{}).Where("id = ?", st.ID).Updates(upd).Error, "record failed login")
-		}
 		// Conditional on the last step so two nodes cannot both accept the same code.
 		res := tx.Model(&StaffUser{}).Where("id = ? AND last_totp_step < ?", st.ID, step).Updates(map[string]any{
-			"last_totp_step": step, "failed_attempts": 0, "locked_until": nil, "updated_at": now})
+			"last_totp_step": step, "updated_at": now})
 		if res.Error != nil {
 			return internal(res.Error, "record login")
 		}
-		if res.RowsAffected != 1 {
-			result = problem.New(problem.CodeUnauthorized, badStaffDetail)
+		if accepted = res.RowsAffected == 1; !accepted {
 			return nil
 		}
-		st.LastTOTPStep, st.FailedAttempts, st.LockedUntil = step, 0, nil
-		return s.audit(ctx, tx, staffActor(st.ID), "staff.logged_in", "staff", st.ID, "", nil)
+		return s.audit(ctx, tx, staffActor(st.ID), "staff.logged_in", "staff", st.ID, "", map[string]any{"address": addr})
 	})
 	if err != nil {
+		att.Cancel(ctx)
 		return nil, err
 	}
-	if result != nil {
-		return nil, result
+	if !accepted {
+		return failed("totp_replay")
+	}
+	st.LastTOTPStep = step
+	if err := att.Succeeded(ctx); err != nil {
+		s.log.Warn("partners: reset sign-in throttle", "err", err)
 	}
 	return &st, nil
 }
 
 // ChangeStaffPassword sets a new password (the old one must match) and clears
-// MustChangePassword. Errors: CodeUnauthorized (old password wrong),
-// CodeValidation (new password too short, or equal to the old one),
-// CodeNotFound.
+// MustChangePassword. A wrong current password counts as a failed sign-in of
+// the staff member from the client address in ctx (the current password is
+// not guessable through this form either). Ending the staff member's other
+// sessions is the caller's (the console's) part. Errors: CodeUnauthorized
+// (old password wrong), CodeLockedOut, CodeBusy, CodeValidation (new password
+// too short, or equal to the old one), CodeNotFound, CodeConflict (the
+// password changed meanwhile).
 func (s *Service) ChangeStaffPassword(ctx context.Context, staffID, oldPassword, newPassword string) error {
 	if err := checkPassword(newPassword); err != nil {
 		return err
@@ -224,27 +248,78 @@ func (s *Service) ChangeStaffPassword(ctx context.Context, staffID, oldPassword,
 	if oldPassword == newPassword {
 		return invalid("the new password must differ from the old one")
 	}
+	st, err := s.Staff(ctx, staffID)
+	if err != nil {
+		return err
+	}
+	att, err := s.limiter(surfaceStaff).Begin(ctx, st.Email, throttle.Address(ctx))
+	if err != nil {
+		return refused(err)
+	}
+	switch err := secrets.CheckPassword(st.PasswordHash, oldPassword); {
+	case errors.Is(err, secrets.ErrBusy):
+		att.Cancel(ctx)
+		return busy()
+	case err != nil:
+		if lock := att.Failed(); lock != nil {
+			return refused(lock)
+		}
+		return problem.New(problem.CodeUnauthorized, "the current password is wrong")
+	}
+	if err := att.Succeeded(ctx); err != nil {
+		s.log.Warn("partners: reset sign-in throttle", "err", err)
+	}
 	hash, err := secrets.HashPassword(newPassword)
+	if errors.Is(err, secrets.ErrBusy) {
+		return busy()
+	}
 	if err != nil {
 		return internal(err, "hash password")
 	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		var st StaffUser
-		if err := s.forUpdate(tx).Where("id = ?", staffID).Take(&st).Error; err != nil {
-			if isNotFound(err) {
-				return notFound("staff", staffID)
-			}
-			return internal(err, "load staff")
+		res := tx.Model(&StaffUser{}).Where("id = ? AND password_hash = ?", staffID, st.PasswordHash).Updates(map[string]any{
+			"password_hash": hash, "must_change_password": false, "updated_at": s.clock()})
+		if res.Error != nil {
+			return internal(res.Error, "change password")
 		}
-		if secrets.CheckPassword(st.PasswordHash, oldPassword) != nil {
-			return problem.New(problem.CodeUnauthorized, "the current password is wrong")
-		}
-		if err := tx.Model(&StaffUser{}).Where("id = ?", staffID).Updates(map[string]any{
-			"password_hash": hash, "must_change_password": false, "updated_at": s.clock()}).Error; err != nil {
-			return internal(err, "change password")
+		if res.RowsAffected != 1 {
+			return problem.New(problem.CodeConflict, "the password was changed meanwhile; please sign in again")
 		}
 		return s.audit(ctx, tx, staffActor(staffID), "staff.password_changed", "staff", staffID, "", nil)
 	})
+}
+
+// ResealStaffTOTP moves staff TOTP secrets sealed under the old fixed purpose
+// ("staff-totp") to their staff member's own purpose (totpPurpose), so that
+// a sealed secret copied onto another staff row no longer opens. It is
+// idempotent and safe on many nodes at once (each row is rewritten only if
+// unchanged since read); cmd runs it at every start. It returns how many
+// secrets it re-sealed; a secret that opens under neither purpose is left
+// alone and logged (sign-in with it fails).
+func (s *Service) ResealStaffTOTP(ctx context.Context) (int, error) {
+	var rows []StaffUser
+	g := s.db.WithContext(ctx)
+	if err := g.Select("id", "totp_secret_sealed").Find(&rows).Error; err != nil {
+		return 0, internal(err, "list staff TOTP secrets")
+	}
+	n := 0
+	for _, r := range rows {
+		if _, err := s.box.Open(r.TOTPSecretSealed, totpPurpose(r.ID)); err == nil {
+			continue
+		}
+		secret, err := s.box.Open(r.TOTPSecretSealed, purposeTOTP)
+		if err != nil {
+			s.log.Error("partners: staff TOTP secret opens under no purpose", "staff", r.ID)
+			continue
+		}
+		res := g.Model(&StaffUser{}).Where("id = ? AND totp_secret_sealed = ?", r.ID, r.TOTPSecretSealed).
+			Update("totp_secret_sealed", s.box.Seal(secret, totpPurpose(r.ID)))
+		if res.Error != nil {
+			return n, internal(res.Error, "re-seal staff TOTP secret")
+		}
+		n += int(res.RowsAffected)
+	}
+	return n, nil
 }
 
 // Staff returns a staff account, or CodeNotFound.

@@ -104,8 +104,13 @@ type Partner struct {
 	StatusReason string
 	// SuspendedFrom is the status a suspended partner returns to on reinstatement.
 	SuspendedFrom Status
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// SuspendedBy and SuspendedByRole name the staff member who suspended the
+	// partner and their role then (lifting a risk officer's suspension needs
+	// a risk officer).
+	SuspendedBy     string
+	SuspendedByRole Role
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // TableName maps Partner to its table.
@@ -373,8 +378,6 @@ type User struct {
 	Email           string // stored lower-cased: unique case-insensitively
 	PasswordHash    string `json:"-"`
 	EmailVerifiedAt *time.Time
-	FailedLogins    int
-	LockedUntil     *time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
@@ -523,10 +526,17 @@ type App struct {
 	Scopes       []string `gorm:"serializer:json"`
 	JWKS         string   `gorm:"column:jwks"`     // inline JWK Set (JSON), or
 	JWKSURI      string   `gorm:"column:jwks_uri"` // where to fetch it
-	Status       string   // AppActive, AppSuspended, AppRevoked
+	// GrantTypes are the grant types the app registered (RFC 7591
+	// grant_types), space separated; "" means all three (see GrantTypesOf).
+	GrantTypes   string
+	Status       string // AppActive, AppSuspended, AppRevoked
 	StatusReason string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// SuspendedBy and SuspendedByRole name the staff member who suspended the
+	// app and their role then.
+	SuspendedBy     string
+	SuspendedByRole Role
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // TableName maps App to its table.
@@ -655,9 +665,12 @@ func (t *InitialAccessToken) Validate() error {
 }
 
 // RegistrationAccessToken is an app's RFC 7592 management token (hash only).
+// It works only while CreatedBy, the member who registered the app, is still
+// a member of the app's partner with a role that may change its apps.
 type RegistrationAccessToken struct {
 	AppID     string `gorm:"primaryKey"`
 	TokenHash string `json:"-"`
+	CreatedBy string // usr_… who created the initial access token used to register
 	CreatedAt time.Time
 }
 
@@ -681,8 +694,6 @@ type StaffUser struct {
 	TOTPSecretSealed   string `json:"-" gorm:"column:totp_secret_sealed"`
 	LastTOTPStep       int64  `json:"-" gorm:"column:last_totp_step"`
 	MustChangePassword bool
-	FailedAttempts     int
-	LockedUntil        *time.Time
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
@@ -706,8 +717,9 @@ func (s *StaffUser) Validate() error {
 
 // Approval kinds and statuses.
 const (
-	KindGoLive    = "go_live"
-	KindReinstate = "reinstate"
+	KindGoLive       = "go_live"
+	KindReinstate    = "reinstate"
+	KindAppReinstate = "app_reinstate"
 
 	ApprovalPending  = "pending"
 	ApprovalApproved = "approved"
@@ -719,6 +731,7 @@ type ApprovalRequest struct {
 	ID            string `gorm:"primaryKey"`
 	Kind          string
 	PartnerID     string
+	AppID         string // the app of an app_reinstate request
 	RequestedBy   string
 	RequestedAt   time.Time
 	RequestReason string
@@ -733,8 +746,11 @@ func (ApprovalRequest) TableName() string { return "approval_requests" }
 
 // Validate checks kind and status.
 func (a *ApprovalRequest) Validate() error {
-	if a.Kind != KindGoLive && a.Kind != KindReinstate {
-		return invalid("approval kind must be go_live or reinstate, got %q", a.Kind)
+	if a.Kind != KindGoLive && a.Kind != KindReinstate && a.Kind != KindAppReinstate {
+		return invalid("approval kind must be go_live, reinstate or app_reinstate, got %q", a.Kind)
+	}
+	if (a.Kind == KindAppReinstate) != (a.AppID != "") {
+		return invalid("an app id goes with app_reinstate requests only")
 	}
 	switch a.Status {
 	case ApprovalPending, ApprovalApproved, ApprovalRejected:

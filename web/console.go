@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/partners"
 )
 
@@ -151,7 +152,7 @@ func (k *Console) signIn(c *gin.Context) {
 		k.problemPage(c, http.StatusForbidden, "Form expired", csrfMessage, "")
 		return
 	}
-	ctx := c.Request.Context()
+	ctx := throttle.WithClient(c.Request.Context(), c.Request)
 	st, err := k.Partners.StaffLogin(ctx, d.Email, c.PostForm("password"), strings.TrimSpace(c.PostForm("code")))
 	if err == nil {
 		err = k.Sessions.Create(ctx, c.Writer, c.Request, SessionStaff, st.ID)
@@ -196,9 +197,18 @@ func (k *Console) changePassword(c *gin.Context) {
 			Error: "The two new passwords do not match.", Data: v})
 		return
 	}
-	if err := k.Partners.ChangeStaffPassword(c.Request.Context(), st.ID, c.PostForm("current_password"), c.PostForm("new_password")); err != nil {
+	ctx := throttle.WithClient(c.Request.Context(), c.Request)
+	if err := k.Partners.ChangeStaffPassword(ctx, st.ID, c.PostForm("current_password"), c.PostForm("new_password")); err != nil {
 		status, msg := refusal(k.log(), "change staff password", err)
 		k.page(c, status, "console/password", Page{Title: "Choose a new password", User: who(st), Error: msg, Data: v})
+		return
+	}
+	// Every other session of this staff member ends; this browser goes on
+	// with a new session token (Sessions.Renew).
+	if err := k.Sessions.Renew(ctx, c.Writer, c.Request, SessionStaff, st.ID); err != nil {
+		k.log().Error("web: end sessions after password change", "err", err)
+		k.problemPage(c, http.StatusInternalServerError, "Something went wrong",
+			"Your password was changed, but we could not sign out your other sessions. Please sign in again.", "")
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/console/partners?done=password")

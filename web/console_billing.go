@@ -16,10 +16,19 @@ type billingHomeData struct {
 	*consoleView
 	Runs        []contracts.SettlementRun
 	Statements  []statementRow
-	Adjustments []contracts.Adjustment
-	Partners    []partners.Partner
-	CanWrite    bool
-	Period      string // the last complete month, proposed for a run
+	Adjustments []adjustmentView
+	// Pending are the credit notes waiting for a second approver.
+	Pending  []adjustmentView
+	Partners []partners.Partner
+	CanWrite bool
+	Period   string // the last complete month, proposed for a run
+}
+
+// adjustmentView is a credit or debit note as the billing page lists it.
+type adjustmentView struct {
+	contracts.Adjustment
+	CreatedByEmail string
+	Mine           bool // issued by the viewer
 }
 
 type statementRow struct {
@@ -49,7 +58,17 @@ func (b *ConsoleBilling) renderBilling(c *gin.Context, st *partners.StaffUser, v
 			for _, x := range list {
 				d.Statements = append(d.Statements, statementRow{Statement: x, PartnerName: b.partnerName(c, x.PartnerID)})
 			}
-			d.Adjustments, err = b.Contracts.Adjustments(ctx, "")
+			var adjs []contracts.Adjustment
+			if adjs, err = b.Contracts.Adjustments(ctx, ""); err == nil {
+				emails := &staffEmails{k: b.Console, ctx: ctx, cache: map[string]string{}}
+				for _, a := range adjs {
+					v := adjustmentView{Adjustment: a, CreatedByEmail: emails.of(a.CreatedBy), Mine: a.CreatedBy == st.ID}
+					d.Adjustments = append(d.Adjustments, v)
+					if a.Status == contracts.AdjustmentPending {
+						d.Pending = append(d.Pending, v)
+					}
+				}
+			}
 		}
 	}
 	if err != nil {
@@ -84,34 +103,61 @@ func (b *ConsoleBilling) issueAdjustment(c *gin.Context) {
 	if !ok {
 		return
 	}
-	amount, err := parseAmount(c.PostForm("amount"))
+	currency := strings.ToUpper(strings.TrimSpace(c.PostForm("currency")))
+	amount, err := parseAmount(c.PostForm("amount"), currency)
+	var adj contracts.Adjustment
 	if err == nil {
-		_, err = b.Contracts.IssueAdjustment(c.Request.Context(), actorOf(st), strings.TrimSpace(c.PostForm("partner_id")),
+		adj, err = b.Contracts.IssueAdjustment(c.Request.Context(), actorOf(st), strings.TrimSpace(c.PostForm("partner_id")),
 			strings.TrimSpace(c.PostForm("period")), c.PostForm("kind"),
-			contracts.Money{Amount: amount, Currency: strings.ToUpper(strings.TrimSpace(c.PostForm("currency")))}, strings.TrimSpace(c.PostForm("reason")))
+			contracts.Money{Amount: amount, Currency: currency}, strings.TrimSpace(c.PostForm("reason")))
 	}
 	if err != nil {
 		status, msg := problemMessage(b.Console, "issue adjustment", err)
 		b.renderBilling(c, st, v, status, "", msg)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/console/billing?done=adjustment")
+	done := "adjustment"
+	if adj.Status == contracts.AdjustmentPending {
+		done = "adjustment-pending"
+	}
+	c.Redirect(http.StatusSeeOther, "/console/billing?done="+done)
 }
 
-// parseAmount reads a decimal amount with up to two decimals ("12.05") as
-// minor units.
-func parseAmount(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	whole, frac, _ := strings.Cut(s, ".")
-	if len(frac) > 2 || whole == "" {
-		return 0, formInvalid("amount must be a number with at most two decimals, e.g. 12.50")
+// decideAdjustment is the second approver's step on a pending credit note.
+func (b *ConsoleBilling) decideAdjustment(approve bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+		if !ok {
+			return
+		}
+		var err error
+		done := "adjustment-approved"
+		if approve {
+			_, err = b.Contracts.ApproveAdjustment(c.Request.Context(), actorOf(st), c.Param("id"))
+		} else {
+			done = "adjustment-rejected"
+			_, err = b.Contracts.RejectAdjustment(c.Request.Context(), actorOf(st), c.Param("id"), c.PostForm("reason"))
+		}
+		if err != nil {
+			status, msg := problemMessage(b.Console, "decide adjustment", err)
+			b.renderBilling(c, st, v, status, "", msg)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/console/billing?done="+done)
 	}
-	for len(frac) < 2 {
-		frac += "0"
+}
+
+// parseAmount reads a decimal amount in the currency's major unit ("12.05"
+// EUR, "1200" JPY, "1.250" BHD) as minor units of currency, exactly, with
+// contracts.ParseMajor: no more decimals than the currency has (ISO 4217
+// minor unit), and more than zero.
+func parseAmount(s, currency string) (int64, error) {
+	n, err := contracts.ParseMajor(s, currency)
+	if err != nil {
+		return 0, err
 	}
-	n, err := strconv.ParseInt(whole+frac, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, formInvalid("amount must be a positive number with at most two decimals, e.g. 12.50")
+	if n == 0 {
+		return 0, formInvalid("amount must be more than zero")
 	}
 	return n, nil
 }

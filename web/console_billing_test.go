@@ -68,21 +68,25 @@ func TestTermsForm(t *testing.T) {
 
 func TestParseAmount(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		in   string
-		want int64
-		err  string
+		name, in, currency string
+		want               int64
+		err                string
 	}{
-		{"ok/whole", "12", 1200, ""},
-		{"ok/one-decimal", "12.5", 1250, ""},
-		{"ok/two-decimals", " 0.05 ", 5, ""},
-		{"fail/three-decimals", "1.005", 0, "amount must be a number with at most two decimals, e.g. 12.50"},
-		{"fail/empty", "", 0, "amount must be a number with at most two decimals, e.g. 12.50"},
-		{"fail/zero", "0.00", 0, "amount must be a positive number with at most two decimals, e.g. 12.50"},
-		{"fail/negative", "-3", 0, "amount must be a positive number with at most two decimals, e.g. 12.50"},
+		{"ok/gbp-whole", "12", "GBP", 1200, ""},
+		{"ok/gbp-one-decimal", "12.5", "GBP", 1250, ""},
+		{"ok/gbp-two-decimals", " 0.05 ", "GBP", 5, ""},
+		{"ok/jpy-whole", "12", "JPY", 12, ""},
+		{"ok/bhd-three-decimals", "1.234", "BHD", 1234, ""},
+		{"ok/bhd-whole", "12", "BHD", 12000, ""},
+		{"fail/gbp-three-decimals", "1.005", "GBP", 0, "amount has more decimals than GBP allows (2)"},
+		{"fail/jpy-decimals", "12.5", "JPY", 0, "amount has more decimals than JPY allows (0)"},
+		{"fail/bhd-four-decimals", "1.2345", "BHD", 0, "amount has more decimals than BHD allows (3)"},
+		{"fail/empty", "", "GBP", 0, "amount must be a number such as 12.50"},
+		{"fail/zero", "0.00", "GBP", 0, "amount must be more than zero"},
+		{"fail/negative", "-3", "JPY", 0, "amount must be a number such as 12"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseAmount(tc.in)
+			got, err := parseAmount(tc.in, tc.currency)
 			if tc.err == "" {
 				if err != nil || got != tc.want {
 					t.Fatalf("%d %v", got, err)
@@ -90,8 +94,8 @@ func TestParseAmount(t *testing.T) {
 				return
 			}
 			var pe *problem.Error
-			if !errors.As(err, &pe) || pe.Detail != tc.err {
-				t.Fatalf("err %v", err)
+			if !errors.As(err, &pe) || pe.Code != problem.CodeValidation || pe.Detail != tc.err {
+				t.Fatalf("err %v, want %q", err, tc.err)
 			}
 		})
 	}

@@ -43,6 +43,8 @@ func (b *ConsoleBilling) Register(r gin.IRouter) {
 	g.GET("/billing", b.billingHome)
 	g.POST("/billing/settle", b.settle)
 	g.POST("/billing/adjustments", b.issueAdjustment)
+	g.POST("/billing/adjustments/:id/approve", b.decideAdjustment(true))
+	g.POST("/billing/adjustments/:id/reject", b.decideAdjustment(false))
 	g.GET("/billing/statements/:sid", b.statement)
 	g.GET("/billing/statements/:sid/csv", b.statementCSV)
 	g.GET("/billing/reconcile", b.reconcile)
@@ -155,8 +157,12 @@ var contractFlashes = map[string]string{
 	"terminate":  "Contract terminated.",
 	"settled":    "Settlement complete.",
 	"adjustment": "Adjustment issued.",
-	"plan":       "Plan saved.",
-	"assigned":   "Plan assignment saved.",
+	"adjustment-pending": "Credit note recorded, not issued yet: it is above the limit one person may issue, " +
+		"so another member of staff (finance or admin) must approve it before it is posted.",
+	"adjustment-approved": "Credit note approved and posted.",
+	"adjustment-rejected": "Credit note rejected; it will not be posted.",
+	"plan":                "Plan saved.",
+	"assigned":            "Plan assignment saved.",
 }
 
 // termsForm is the contract form's fields as typed.

@@ -26,10 +26,12 @@ type approvalView struct {
 	partners.ApprovalRequest
 	PartnerName      string
 	RequestedByEmail string
-	Label            string // "Go-live", "Reinstatement"
-	ApproveLabel     string // "Approve go-live", "Approve reinstatement"
+	Label            string // "Go-live", "Reinstatement", "Reinstatement of app …"
+	ApproveLabel     string // "Approve go-live", "Approve reinstatement", "Approve app reinstatement"
 	CanDecide        bool
 	Mine             bool
+	// NeedsRisk is set when approving lifts a risk officer's suspension.
+	NeedsRisk bool
 }
 
 type partnerListData struct {
@@ -116,11 +118,21 @@ func (k *Console) pendingApprovals(ctx context.Context, st *partners.StaffUser, 
 		}
 		v := approvalView{ApprovalRequest: r, PartnerName: names[r.PartnerID], RequestedByEmail: emails.of(r.RequestedBy),
 			Mine: r.RequestedBy == st.ID, Label: "Go-live", ApproveLabel: "Approve go-live"}
-		act := partners.ActGoLiveApprove
-		if r.Kind == partners.KindReinstate {
-			act, v.Label, v.ApproveLabel = partners.ActReinstateApprove, "Reinstatement", "Approve reinstatement"
+		switch r.Kind {
+		case partners.KindReinstate:
+			v.Label, v.ApproveLabel = "Reinstatement", "Approve reinstatement"
+		case partners.KindAppReinstate:
+			v.Label, v.ApproveLabel = "Reinstatement of app "+r.AppID, "Approve app reinstatement"
 		}
-		v.CanDecide = partners.Can(st.Role, act)
+		needs, err := k.Partners.ApprovalNeeds(ctx, r)
+		if err != nil {
+			k.log().Error("web: approval needs", "request", r.ID, "err", err)
+		}
+		v.CanDecide = len(needs) > 0
+		for _, a := range needs {
+			v.CanDecide = v.CanDecide && partners.Can(st.Role, a)
+			v.NeedsRisk = v.NeedsRisk || a == partners.ActLiftRiskSuspension
+		}
 		out = append(out, v)
 	}
 	return out
@@ -141,6 +153,8 @@ type certRunView struct {
 type appRow struct {
 	partners.App
 	CanSuspend, CanReinstate bool
+	// ReinstatePending is set while a reinstatement request for the app waits.
+	ReinstatePending bool
 }
 
 type partnerDetailData struct {
@@ -189,9 +203,18 @@ func (k *Console) renderPartner(c *gin.Context, st *partners.StaffUser, v *conso
 	if err != nil {
 		k.log().Error("web: partner apps", "err", err)
 	}
+	d.Pending = k.pendingApprovals(ctx, st, pid, map[string]string{pid: p.Name()})
+	pendingKind, pendingApp := map[string]bool{}, map[string]bool{}
+	for _, a := range d.Pending {
+		pendingKind[a.Kind] = true
+		if a.Kind == partners.KindAppReinstate {
+			pendingApp[a.AppID] = true
+		}
+	}
 	for _, a := range apps {
 		d.Apps = append(d.Apps, appRow{App: a, CanSuspend: a.Status == partners.AppActive && can(partners.ActSuspend),
-			CanReinstate: a.Status == partners.AppSuspended && can(partners.ActReinstateRequest)})
+			CanReinstate:     a.Status == partners.AppSuspended && can(partners.ActReinstateRequest) && !pendingApp[a.ID],
+			ReinstatePending: a.Status == partners.AppSuspended && pendingApp[a.ID]})
 		if a.Environment == oauth.EnvSandbox && a.Status != partners.AppRevoked {
 			d.SandboxApps = append(d.SandboxApps, a)
 		}
@@ -212,11 +235,6 @@ func (k *Console) renderPartner(c *gin.Context, st *partners.StaffUser, v *conso
 	if len(d.Runs) > 0 {
 		d.LatestRun = &d.Runs[0]
 	}
-	d.Pending = k.pendingApprovals(ctx, st, pid, map[string]string{pid: p.Name()})
-	pendingKind := map[string]bool{}
-	for _, a := range d.Pending {
-		pendingKind[a.Kind] = true
-	}
 	s := p.Status
 	d.CanStartReview = s == partners.StatusApplied && can(partners.ActApplicationsReview)
 	d.CanRecordDD = s == partners.StatusUnderReview && can(partners.ActDueDiligence)
@@ -230,19 +248,20 @@ func (k *Console) renderPartner(c *gin.Context, st *partners.StaffUser, v *conso
 }
 
 var consoleFlashes = map[string]string{
-	"review":         "Review started.",
-	"due-diligence":  "Scorecard saved.",
-	"approved":       "Application approved. The partner sees the decision.",
-	"rejected":       "Application rejected. The partner sees your reasons.",
-	"certification":  "Certification run recorded.",
-	"go-live":        "Go-live requested. Another staff member must approve it.",
-	"suspended":      "Partner suspended. Its tokens are revoked and its API calls refused.",
-	"reinstate":      "Reinstatement requested. Another staff member must approve it.",
-	"terminated":     "Partnership terminated.",
-	"approval":       "Request approved.",
-	"approval-no":    "Request rejected.",
-	"app-suspended":  "App suspended. Its tokens are revoked.",
-	"app-reinstated": "App reinstated.",
+	"review":        "Review started.",
+	"due-diligence": "Scorecard saved.",
+	"approved":      "Application approved. The partner sees the decision.",
+	"rejected":      "Application rejected. The partner sees your reasons.",
+	"certification": "Certification run recorded.",
+	"go-live":       "Go-live requested. Another staff member must approve it.",
+	"suspended":     "Partner suspended. Its tokens are revoked and its API calls refused.",
+	"reinstate":     "Reinstatement requested. Another staff member must approve it (a risk officer, when a risk officer suspended the partner).",
+	"terminated":    "Partnership terminated.",
+	"approval":      "Request approved.",
+	"approval-no":   "Request rejected.",
+	"app-suspended": "App suspended. Its tokens are revoked.",
+	"app-reinstate": "App reinstatement requested. Another staff member must approve it " +
+		"(a risk officer, when a risk officer suspended the app).",
 }
 
 func (k *Console) partnerDetail(c *gin.Context) {
@@ -406,6 +425,11 @@ func (k *Console) suspendApp(c *gin.Context) {
 	})
 }
 
+// reinstateApp is the maker step of an app's reinstatement; the checker
+// decides it among the partner's pending requests.
 func (k *Console) reinstateApp(c *gin.Context) {
-	k.appAction(c, "app-reinstated", k.Partners.ReinstateApp)
+	k.appAction(c, "app-reinstate", func(ctx context.Context, staffID, aid string) error {
+		_, err := k.Partners.RequestAppReinstate(ctx, staffID, aid, c.PostForm("reason"))
+		return err
+	})
 }

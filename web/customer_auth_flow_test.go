@@ -41,8 +41,8 @@ func (f flowClients) Client(_ context.Context, id string) (*oauth.Client, error)
 
 type flowCustomers struct{}
 
-func (flowCustomers) Authenticate(_ context.Context, u, p string) (string, error) {
-	if u == "alice" && p == "pw" {
+func (flowCustomers) Authenticate(_ context.Context, env, u, p string) (string, error) {
+	if env == oauth.EnvSandbox && u == "alice" && p == "pw" {
 		return "cus_alice", nil
 	}
 	return "", oauth.ErrBadCredentials

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -36,31 +37,89 @@ type CustomerConsents interface {
 	RevokeByCustomer(ctx context.Context, customerID, consentID string) error
 }
 
-// CustomerDashboard serves /customer: sign-in, the list of consents the
-// customer has given, and revocation.
+// SessionSandboxCustomer is the session kind of the sandbox customer
+// dashboard (a persona signed in at /sandbox/customer); production customers'
+// sessions are SessionCustomer. The kind records the environment, so a
+// session of one environment never opens the other's dashboard.
+const SessionSandboxCustomer = "sandbox_customer"
+
+// Where each environment's customer dashboard lives.
+const (
+	CustomerDashboardPath        = "/customer"         // production customers
+	SandboxCustomerDashboardPath = "/sandbox/customer" // sandbox personas
+)
+
+// CustomerDashboard serves one environment's customer dashboard: sign-in, the
+// list of consents the customer has given, and revocation. Production
+// customers use /customer; the same dashboard for the sandbox personas is at
+// /sandbox/customer, where partner developers see the customer's side of
+// their tests. A customer of one environment can never sign in to the other's.
 type CustomerDashboard struct {
-	Pages    *Renderer
-	CSRF     CSRF
-	Sessions *Sessions
+	// Environment is whose customers sign in here: oauth.EnvProduction (at
+	// CustomerDashboardPath) or oauth.EnvSandbox (at
+	// SandboxCustomerDashboardPath). Register panics on anything else.
+	Environment string
+	Pages       *Renderer
+	CSRF        CSRF
+	Sessions    *Sessions
 	// Customers must be the throttled authenticator (oauth.Server.ThrottledCustomers),
 	// which answers oauth.ErrLoginThrottled after too many wrong passwords.
+	// It is asked only for customers of Environment.
 	Customers oauth.CustomerAuthenticator
 	Consents  CustomerConsents
 	Log       *slog.Logger
 }
 
-// Register mounts the dashboard routes.
+// base is the dashboard's path prefix.
+func (d *CustomerDashboard) base() string {
+	if d.Environment == oauth.EnvSandbox {
+		return SandboxCustomerDashboardPath
+	}
+	return CustomerDashboardPath
+}
+
+// kind is the dashboard's session kind.
+func (d *CustomerDashboard) kind() string {
+	if d.Environment == oauth.EnvSandbox {
+		return SessionSandboxCustomer
+	}
+	return SessionCustomer
+}
+
+// Register mounts the dashboard routes under its environment's path.
 func (d *CustomerDashboard) Register(r gin.IRouter) {
-	r.GET("/customer", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/customer/consents") })
-	r.GET("/customer/login", d.loginForm)
-	r.POST("/customer/login", d.login)
-	r.POST("/customer/logout", d.logout)
-	r.GET("/customer/consents", d.list)
-	r.POST("/customer/consents/:id/revoke", d.revoke)
+	if d.Environment != oauth.EnvSandbox && d.Environment != oauth.EnvProduction {
+		panic("web: CustomerDashboard.Environment must be oauth.EnvSandbox or oauth.EnvProduction, not " + `"` + d.Environment + `"`)
+	}
+	b := d.base()
+	r.GET(b, func(c *gin.Context) { c.Redirect(http.StatusSeeOther, b+"/consents") })
+	r.GET(b+"/login", d.loginForm)
+	r.POST(b+"/login", d.login)
+	r.POST(b+"/logout", d.logout)
+	r.GET(b+"/consents", d.list)
+	r.POST(b+"/consents/:id/revoke", d.revoke)
+}
+
+// dashboardView is what every dashboard page shows of the dashboard itself.
+type dashboardView struct {
+	Base    string // the path prefix: CustomerDashboardPath or SandboxCustomerDashboardPath
+	Sandbox bool   // the sandbox personas' dashboard
 }
 
 type customerLoginData struct {
+	dashboardView
 	Username string
+}
+
+func (d *CustomerDashboard) view() dashboardView {
+	return dashboardView{Base: d.base(), Sandbox: d.Environment == oauth.EnvSandbox}
+}
+
+func (d *CustomerDashboard) loginTitle() string {
+	if d.Environment == oauth.EnvSandbox {
+		return "Sign in to the sandbox bank"
+	}
+	return "Sign in to your bank"
 }
 
 func (d *CustomerDashboard) page(c *gin.Context, status int, name string, p Page) {
@@ -70,18 +129,20 @@ func (d *CustomerDashboard) page(c *gin.Context, status int, name string, p Page
 }
 
 func (d *CustomerDashboard) loginForm(c *gin.Context) {
-	d.page(c, http.StatusOK, "customer/dashboard_login", Page{Title: "Sign in to your bank", Data: customerLoginData{}})
+	d.page(c, http.StatusOK, "customer/dashboard_login", Page{Title: d.loginTitle(), Data: customerLoginData{dashboardView: d.view()}})
 }
 
 func (d *CustomerDashboard) login(c *gin.Context) {
 	c.Request.ParseForm()
 	username := c.PostForm("username")
 	if !d.CSRF.Verify(c.Request) {
-		d.page(c, http.StatusForbidden, "customer/dashboard_login", Page{Title: "Sign in to your bank",
-			Error: "Your session expired. Please try again.", Data: customerLoginData{Username: username}})
+		d.page(c, http.StatusForbidden, "customer/dashboard_login", Page{Title: d.loginTitle(),
+			Error: "Your session expired. Please try again.", Data: customerLoginData{dashboardView: d.view(), Username: username}})
 		return
 	}
-	id, err := d.Customers.Authenticate(c.Request.Context(), username, c.PostForm("password"))
+	// The throttle counts attempts per client address too (the TCP peer).
+	ctx := throttle.WithClient(c.Request.Context(), c.Request)
+	id, err := d.Customers.Authenticate(ctx, d.Environment, username, c.PostForm("password"))
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "The username or password is not right. Please try again."
 		switch {
@@ -93,30 +154,33 @@ func (d *CustomerDashboard) login(c *gin.Context) {
 			d.Log.Error("customer login", "err", err)
 			status, msg = http.StatusInternalServerError, "We could not sign you in just now. Please try again."
 		}
-		d.page(c, status, "customer/dashboard_login", Page{Title: "Sign in to your bank", Error: msg, Data: customerLoginData{Username: username}})
+		d.page(c, status, "customer/dashboard_login", Page{Title: d.loginTitle(), Error: msg,
+			Data: customerLoginData{dashboardView: d.view(), Username: username}})
 		return
 	}
-	if err := d.Sessions.Create(c.Request.Context(), c.Writer, c.Request, SessionCustomer, id); err != nil {
+	if err := d.Sessions.Create(c.Request.Context(), c.Writer, c.Request, d.kind(), id); err != nil {
 		d.Log.Error("customer session", "err", err)
-		d.page(c, http.StatusInternalServerError, "customer/dashboard_login", Page{Title: "Sign in to your bank", Error: "We could not sign you in just now. Please try again."})
+		d.page(c, http.StatusInternalServerError, "customer/dashboard_login", Page{Title: d.loginTitle(),
+			Error: "We could not sign you in just now. Please try again.", Data: customerLoginData{dashboardView: d.view()}})
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/customer/consents")
+	c.Redirect(http.StatusSeeOther, d.base()+"/consents")
 }
 
 func (d *CustomerDashboard) logout(c *gin.Context) {
 	c.Request.ParseForm()
 	if d.CSRF.Verify(c.Request) {
-		d.Sessions.Destroy(c.Request.Context(), c.Writer, c.Request, SessionCustomer)
+		d.Sessions.Destroy(c.Request.Context(), c.Writer, c.Request, d.kind())
 	}
-	c.Redirect(http.StatusSeeOther, "/customer/login")
+	c.Redirect(http.StatusSeeOther, d.base()+"/login")
 }
 
-// signedIn returns the customer id, or redirects to the login page.
+// signedIn returns the customer id of this environment's session, or
+// redirects to the login page.
 func (d *CustomerDashboard) signedIn(c *gin.Context) (string, string, bool) {
-	s, err := d.Sessions.Get(c.Request.Context(), c.Request, SessionCustomer)
+	s, err := d.Sessions.Get(c.Request.Context(), c.Request, d.kind())
 	if err != nil {
-		c.Redirect(http.StatusSeeOther, "/customer/login")
+		c.Redirect(http.StatusSeeOther, d.base()+"/login")
 		return "", "", false
 	}
 	name, _ := d.Customers.DisplayName(c.Request.Context(), s.SubjectID)
@@ -124,6 +188,7 @@ func (d *CustomerDashboard) signedIn(c *gin.Context) (string, string, bool) {
 }
 
 type consentListData struct {
+	dashboardView
 	Active, Past []CustomerConsent
 }
 
@@ -141,7 +206,7 @@ func (d *CustomerDashboard) renderList(c *gin.Context, customerID, name string, 
 		d.Log.Error("list consents", "err", err)
 		errMsg = "We could not load your consents just now. Please try again."
 	}
-	var data consentListData
+	data := consentListData{dashboardView: d.view()}
 	for _, x := range all {
 		if x.Active {
 			data.Active = append(data.Active, x)
@@ -176,5 +241,5 @@ func (d *CustomerDashboard) revoke(c *gin.Context) {
 		d.renderList(c, id, name, status, "", msg)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/customer/consents?revoked=1")
+	c.Redirect(http.StatusSeeOther, d.base()+"/consents?revoked=1")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,8 +42,10 @@ type Portal struct {
 	SandboxReset SandboxResetter
 	// DB is where the email outbox lives; only used by the dev outbox page.
 	DB *gorm.DB
-	// DevOutbox mounts /portal/dev/outbox, which shows every outgoing mail.
-	// Only for sandbox and development deployments.
+	// DevOutbox mounts /portal/dev/outbox, which shows every outgoing mail
+	// with its links, to loopback clients only (judged by the TCP peer
+	// address, never by forwarded headers); anyone else gets 404. The
+	// composition root sets it in development mode only.
 	DevOutbox bool
 	// RegistrationURL is the RFC 7591 registration endpoint shown next to an
 	// initial access token (default "/register").
@@ -93,8 +96,25 @@ func (p *Portal) Register(r gin.IRouter) {
 	o.POST("/certification", p.runCertification)
 
 	if p.DevOutbox {
-		g.GET("/dev/outbox", p.outbox)
+		g.GET("/dev/outbox", loopbackOnly, p.outbox)
 	}
+}
+
+// loopbackOnly answers 404 unless the request's TCP peer (RemoteAddr, not
+// X-Forwarded-For or any other header a client can write) is a loopback
+// address: the development outbox is for the developer's own machine. Behind
+// a proxy on the same host every client looks local, which is why
+// production mode has no outbox at all.
+func loopbackOnly(c *gin.Context) {
+	host, _, err := net.SplitHostPort(c.Request.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		// The router's own answer to an unknown path, so the route's
+		// existence does not show.
+		c.Data(http.StatusNotFound, "text/plain", []byte("404 page not found"))
+		c.Abort()
+		return
+	}
+	c.Next()
 }
 
 func (p *Portal) log() *slog.Logger {

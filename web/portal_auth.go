@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/partners"
 )
 
@@ -36,7 +38,10 @@ func (p *Portal) signUp(c *gin.Context) {
 		p.csrfFailed(c, "")
 		return
 	}
-	if _, err := p.Partners.SignUp(c.Request.Context(), d.Email, c.PostForm("password"), d.Organisation); err != nil {
+	// An email that already has an account answers exactly like a new one
+	// (its owner is mailed instead), so sign-up tells nobody which emails exist.
+	ctx := throttle.WithClient(c.Request.Context(), c.Request)
+	if _, err := p.Partners.SignUp(ctx, d.Email, c.PostForm("password"), d.Organisation); err != nil && !errors.Is(err, partners.ErrEmailRegistered) {
 		status, msg := refusal(p.log(), "sign up", err)
 		p.page(c, status, "portal/sign_up", Page{Title: "Create your developer account", Error: msg, Data: d})
 		return
@@ -93,7 +98,7 @@ func (p *Portal) signIn(c *gin.Context) {
 	fail := func(status int, msg string) {
 		p.page(c, status, "portal/sign_in", Page{Title: "Sign in to the developer portal", Error: msg, Data: d})
 	}
-	ctx := c.Request.Context()
+	ctx := throttle.WithClient(c.Request.Context(), c.Request)
 	u, err := p.Partners.Login(ctx, d.Email, c.PostForm("password"))
 	if err != nil {
 		fail(refusal(p.log(), "portal sign in", err))
@@ -168,7 +173,7 @@ func (p *Portal) invitationSignUp(c *gin.Context) {
 		return
 	}
 	d := invitationData{Token: c.PostForm("token")}
-	ctx := c.Request.Context()
+	ctx := throttle.WithClient(c.Request.Context(), c.Request)
 	u, err := p.Partners.SignUpWithInvitation(ctx, d.Token, c.PostForm("password"))
 	if err != nil {
 		status, msg := refusal(p.log(), "invitation sign up", err)

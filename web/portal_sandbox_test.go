@@ -115,7 +115,8 @@ func TestPortalSandboxReset(t *testing.T) {
 	rival.signIn("rival@rival.example", testPW)
 
 	status, body := owner.get(page)
-	want(t, "owner's page", status, body, 200, "Alice Fairweather", `<h2 id="reset-h">Reset sandbox data</h2>`,
+	want(t, "owner's page", status, body, 200, "Alice Fairweather", `<a href="/sandbox/customer">sandbox customer dashboard</a>`,
+		`<h2 id="reset-h">Reset sandbox data</h2>`,
 		"shared by every partner", `action="`+action+`"`, `name="confirm" value="yes" required`, ">Reset sandbox data</button>")
 	status, body = viewer.get(page)
 	want(t, "viewer's page", status, body, 200, `<h2 id="reset-h">Reset sandbox data</h2>`,

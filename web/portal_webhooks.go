@@ -361,6 +361,7 @@ func (w *PortalWebhooks) test(c *gin.Context) {
 	}
 	eid := c.Param("eid")
 	if _, err := w.Webhooks.SendTest(c.Request.Context(), x.scope, eid); err != nil {
+		retryAfter(c, err)
 		st, msg := refusal(w.Portal.log(), "send test webhook", err)
 		w.renderEndpoint(c, x, eid, st, "", msg, nil, nil, nil)
 		return
@@ -394,11 +395,19 @@ func (w *PortalWebhooks) replayRange(c *gin.Context) {
 	}
 	n, err := w.Webhooks.ReplayRange(c.Request.Context(), x.scope, eid, from, to, rf.FailedOnly)
 	if err != nil {
+		retryAfter(c, err)
 		st, msg := refusal(w.Portal.log(), "replay webhook range", err)
 		w.renderEndpoint(c, x, eid, st, "", msg, nil, nil, &rf)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, x.base()+"/"+eid+"?done=replayed&n="+strconv.Itoa(n))
+}
+
+// retryAfter sends Retry-After with a replay limit's 429 refusal.
+func retryAfter(c *gin.Context, err error) {
+	if d, ok := webhooks.RetryAfter(err); ok {
+		c.Header("Retry-After", strconv.FormatInt(int64(d/time.Second), 10))
+	}
 }
 
 const msgReplayTimes = "From and to must be dates and times in UTC, such as 2026-11-23T09:00."
@@ -415,6 +424,7 @@ func (w *PortalWebhooks) replayEvent(c *gin.Context) {
 	}
 	n, err := w.Webhooks.ReplayEvent(c.Request.Context(), x.scope, id)
 	if err != nil {
+		retryAfter(c, err)
 		st, msg := refusal(w.Portal.log(), "replay webhook event", err)
 		w.renderList(c, x, st, "", msg, nil, id)
 		return

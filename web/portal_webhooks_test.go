@@ -232,6 +232,9 @@ func TestPortalWebhooks(t *testing.T) {
 	status, body = owner.post(epPath+"/replay", url.Values{"from": {from}, "to": {to}})
 	want(t, "ok/replay-range", status, body, 200, "1 delivery queued.")
 	e.next(t, "payment.created")
+	status, body = owner.post(epPath+"/replay", url.Values{"from": {from}, "to": {to}})
+	want(t, "fail/replay-range-again-within-a-minute", status, body, 429,
+		"Webhook endpoint "+eid+" may have one range replay per minute; try again in ")
 	status, body = owner.post(epPath+"/replay", url.Values{"from": {to}, "to": {from}, "failed_only": {"1"}})
 	want(t, "fail/replay-range-order", status, body, 422, "Replay range must have from before to.")
 	status, body = owner.post(epPath+"/replay", url.Values{"from": {"yesterday"}, "to": {to}})

@@ -133,3 +133,16 @@ func (s *Sessions) Destroy(ctx context.Context, w http.ResponseWriter, r *http.R
 func (s *Sessions) DestroyAll(ctx context.Context, kind, subjectID string) error {
 	return s.DB.WithContext(ctx).Delete(&Session{}, "kind = ? AND subject_id = ?", kind, subjectID).Error
 }
+
+// Renew ends every session of subjectID of kind — on every browser, the
+// request's own included — and signs the request's browser in afresh with a
+// new token. A password change calls it: whoever held a session (a stolen
+// cookie, a forgotten browser) must sign in with the new password, while the
+// person who made the change stays signed in without the old, possibly
+// leaked, token.
+func (s *Sessions) Renew(ctx context.Context, w http.ResponseWriter, r *http.Request, kind, subjectID string) error {
+	if err := s.DestroyAll(ctx, kind, subjectID); err != nil {
+		return err
+	}
+	return s.Create(ctx, w, r, kind, subjectID)
+}

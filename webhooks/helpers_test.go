@@ -47,6 +47,7 @@ var testResolver = fakeResolver{
 	"private.example.com": {netip.MustParseAddr("10.1.2.3")},
 	"meta.example.com":    {netip.MustParseAddr("169.254.169.254")},
 	"v6loop.example.com":  {netip.MustParseAddr("::1")},
+	"nat64.example.com":   {netip.MustParseAddr("64:ff9b::a9fe:a9fe")},
 	"mixed.example.com":   {netip.MustParseAddr("93.184.216.34"), netip.MustParseAddr("192.168.1.1")},
 }
 

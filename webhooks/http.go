@@ -215,10 +215,19 @@ func (h *Handler) test(c *gin.Context) {
 	sc, _ := h.scope(c)
 	id, err := h.s.SendTest(c.Request.Context(), sc, c.Param("id"))
 	if err != nil {
-		httpx.Abort(c, err)
+		abortLimited(c, err)
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"event_id": id})
+}
+
+// abortLimited renders err, with Retry-After when it is a replay limit's
+// rate_limited refusal (429).
+func abortLimited(c *gin.Context, err error) {
+	if d, ok := RetryAfter(err); ok {
+		c.Header("Retry-After", strconv.FormatInt(int64(d/time.Second), 10))
+	}
+	httpx.Abort(c, err)
 }
 
 // replayRequest is the body of replay.
@@ -237,7 +246,7 @@ func (h *Handler) replay(c *gin.Context) {
 	}
 	n, err := h.s.ReplayRange(c.Request.Context(), sc, c.Param("id"), in.From, in.To, in.FailedOnly)
 	if err != nil {
-		httpx.Abort(c, err)
+		abortLimited(c, err)
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"queued": n})

@@ -72,6 +72,14 @@ type Config struct {
 	Resolver Resolver
 	// Logger receives dispatcher logs (default slog.Default()).
 	Logger *slog.Logger
+	// ReplayInterval, ReplayMaxEvents and ReplayDailyDeliveries limit
+	// deliveries queued on demand (see DefaultReplayInterval): one range
+	// replay per endpoint per interval (default 1 minute), events per range
+	// replay (default 1000), deliveries queued by replays and test events per
+	// partner per UTC day (default 10000).
+	ReplayInterval        time.Duration
+	ReplayMaxEvents       int
+	ReplayDailyDeliveries int
 }
 
 // Service manages endpoints and the outbox.
@@ -119,6 +127,15 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.ReplayInterval <= 0 {
+		cfg.ReplayInterval = DefaultReplayInterval
+	}
+	if cfg.ReplayMaxEvents <= 0 {
+		cfg.ReplayMaxEvents = DefaultReplayMaxEvents
+	}
+	if cfg.ReplayDailyDeliveries <= 0 {
+		cfg.ReplayDailyDeliveries = DefaultReplayDailyDeliveries
 	}
 	return &Service{cfg: cfg, db: cfg.DB, box: cfg.Box, log: cfg.Logger, wakers: map[chan struct{}]struct{}{}}, nil
 }
@@ -561,7 +578,9 @@ func eventData(e Event) (json.RawMessage, error) {
 }
 
 // SendTest sends a webhook.test event to one endpoint and returns the event id.
-// Errors: not_found, conflict (endpoint disabled).
+// It counts against the partner's daily on-demand budget (see
+// DefaultReplayDailyDeliveries). Errors: not_found, conflict (endpoint
+// disabled), rate_limited.
 func (s *Service) SendTest(ctx context.Context, sc Scope, endpointID string) (string, error) {
 	var id string
 	err := s.tx(ctx, func(tx *gorm.DB) error {
@@ -572,6 +591,9 @@ func (s *Service) SendTest(ctx context.Context, sc Scope, endpointID string) (st
 		if !r.Enabled {
 			return problem.New(problem.CodeConflict, "webhook endpoint %s is disabled; enable it to send a test event", endpointID)
 		}
+		if err := s.spendReplayBudget(tx, r.PartnerID, 1, s.now()); err != nil {
+			return err
+		}
 		id, err = s.publish(ctx, tx, Event{Type: TestEventType, PartnerID: r.PartnerID, AppID: r.AppID,
 			Data: map[string]any{"endpoint_id": r.ID, "message": "This is a test event from Bankbridge."}}, r)
 		return err
@@ -581,7 +603,8 @@ func (s *Service) SendTest(ctx context.Context, sc Scope, endpointID string) (st
 
 // ReplayEvent delivers an event again (same webhook-id) to every enabled
 // endpoint in scope subscribed to its type, and returns how many deliveries
-// were queued. Errors: not_found.
+// were queued; they count against the partner's daily on-demand budget.
+// Errors: not_found, rate_limited (nothing queued).
 func (s *Service) ReplayEvent(ctx context.Context, sc Scope, eventID string) (int, error) {
 	var n int
 	err := s.tx(ctx, func(tx *gorm.DB) error {
@@ -607,9 +630,15 @@ func (s *Service) ReplayEvent(ctx context.Context, sc Scope, eventID string) (in
 			targets = nil // test events are not replayed to other endpoints
 		}
 		var err error
-		n, err = s.enqueue(tx, ev.ID, ev.Type, targets, s.now())
-		return err
+		now := s.now()
+		if n, err = s.enqueue(tx, ev.ID, ev.Type, targets, now); err != nil {
+			return err
+		}
+		return s.spendReplayBudget(tx, ev.PartnerID, n, now)
 	})
+	if err != nil {
+		return 0, err
+	}
 	if n > 0 {
 		s.wake()
 	}
@@ -619,8 +648,12 @@ func (s *Service) ReplayEvent(ctx context.Context, sc Scope, eventID string) (in
 // ReplayRange delivers again to one endpoint every event it subscribes to that
 // was published in [from, to); with failedOnly, only events not yet delivered
 // successfully to it (dead-lettered, cancelled, or published while it was
-// disabled). It returns how many deliveries were queued. Errors: not_found,
-// validation_failed (range), conflict (endpoint disabled).
+// disabled). It returns how many deliveries were queued. One range replay
+// per endpoint per Config.ReplayInterval, at most Config.ReplayMaxEvents
+// events, and the deliveries count against the partner's daily on-demand
+// budget; a refused replay queues nothing. Errors: not_found,
+// validation_failed (range, too many events), conflict (endpoint disabled),
+// rate_limited (with retry_after).
 func (s *Service) ReplayRange(ctx context.Context, sc Scope, endpointID string, from, to time.Time, failedOnly bool) (int, error) {
 	if from.IsZero() || to.IsZero() || !from.Before(to) {
 		return 0, problem.New(problem.CodeValidation, "replay range must have from before to")
@@ -634,6 +667,10 @@ func (s *Service) ReplayRange(ctx context.Context, sc Scope, endpointID string, 
 		if !r.Enabled {
 			return problem.New(problem.CodeConflict, "webhook endpoint %s is disabled; enable it to replay events", endpointID)
 		}
+		now := s.now()
+		if err := s.claimReplayWindow(tx, r.ID, now); err != nil {
+			return err
+		}
 		q := tx.Model(&eventRow{}).Where("partner_id = ? AND (app_id = '' OR app_id = ?) AND created_at >= ? AND created_at < ? AND type <> ?",
 			r.PartnerID, r.AppID, from.UTC(), to.UTC(), TestEventType)
 		if failedOnly {
@@ -641,10 +678,13 @@ func (s *Service) ReplayRange(ctx context.Context, sc Scope, endpointID string, 
 				r.ID, StatusSucceeded, StatusPending)
 		}
 		var evs []eventRow
-		if err := q.Order("created_at, id").Limit(10000).Find(&evs).Error; err != nil {
+		if err := q.Order("created_at, id").Limit(s.cfg.ReplayMaxEvents + 1).Find(&evs).Error; err != nil {
 			return err
 		}
-		now := s.now()
+		if len(evs) > s.cfg.ReplayMaxEvents {
+			return problem.New(problem.CodeValidation, "the range holds more than %d events to replay; a range replay queues at most %d, so narrow the range",
+				s.cfg.ReplayMaxEvents, s.cfg.ReplayMaxEvents)
+		}
 		for _, ev := range evs {
 			k, err := s.enqueue(tx, ev.ID, ev.Type, []endpointRow{*r}, now)
 			if err != nil {
@@ -652,8 +692,11 @@ func (s *Service) ReplayRange(ctx context.Context, sc Scope, endpointID string, 
 			}
 			n += k
 		}
-		return nil
+		return s.spendReplayBudget(tx, r.PartnerID, n, now)
 	})
+	if err != nil {
+		return 0, err
+	}
 	if n > 0 {
 		s.wake()
 	}

@@ -33,8 +33,22 @@ var (
 // through this interface; the reference core in this package implements it for
 // the sandbox, and a bank plugs its own adapter behind it in production. The
 // conformance suite in package coretest states the behaviour precisely.
+//
+// Sandbox and production never meet. Every customer belongs to exactly one
+// environment (Customer.Environment: oauth.EnvSandbox or oauth.EnvProduction)
+// and every account to its customer's (Account.Environment). The platform
+// only lets an app reach customers of its own environment; the core enforces
+// the money side itself: ExecutePayment never moves money between a sandbox
+// and a production account. A creditor identification that names an account
+// of the other environment is, to the debtor's environment, no account of
+// this bank at all: the payment is a result with Status PaymentRejected and
+// RejectReason RejectCreditorInvalid (exactly what an unknown account number
+// at this bank gets, so a sandbox caller learns nothing about which production
+// accounts exist), nothing is debited or credited, and the other
+// environment's account is not touched. A real bank keeps its sandbox in a
+// separate system, where that is simply what an unknown account gets.
 type Core interface {
-	// Customer returns one customer, or ErrNotFound.
+	// Customer returns one customer (with its Environment), or ErrNotFound.
 	Customer(ctx context.Context, customerID string) (*Customer, error)
 	// Accounts lists every account the customer holds, closed and blocked ones
 	// included (with their Status), oldest first; ErrNotFound for an unknown
@@ -59,7 +73,9 @@ type Core interface {
 	// ExecutePayment moves money out of the debtor account, atomically and at
 	// most once per PaymentID: calling again with the same instruction returns the
 	// first result without moving money again. A payment the bank refuses is a
-	// result with Status PaymentRejected and a RejectReason, never an error.
+	// result with Status PaymentRejected and a RejectReason, never an error;
+	// a creditor account of the other environment than the debtor's is
+	// RejectCreditorInvalid (see above).
 	// Errors: ErrInvalid (malformed instruction), ErrNotFound (debtor account),
 	// ErrIdempotencyConflict (same PaymentID, different instruction).
 	ExecutePayment(ctx context.Context, in PaymentInstruction) (*PaymentResult, error)

@@ -19,22 +19,35 @@ import (
 )
 
 // Authenticate implements oauth.CustomerAuthenticator: the reference core is the
-// sandbox bank's identity store. Usernames are case-insensitive. An unknown
+// bank's identity store. Usernames are case-insensitive and looked up only
+// among the customers of environment (the signing-in app's), so a username
+// that exists only in the other environment is not found at all. An unknown
 // username costs the same bcrypt time as a wrong password and both answer
 // oauth.ErrBadCredentials; oauth.ErrCustomerLocked is only answered after the
 // right password, so it does not reveal which usernames exist. Throttling
-// repeated failures is the authorization server's job.
-func (r *Reference) Authenticate(ctx context.Context, username, password string) (string, error) {
+// repeated failures is the authorization server's job. An environment other
+// than oauth.EnvSandbox or oauth.EnvProduction is ErrInvalid (a wiring bug).
+// When the process's password-hashing slots are all taken the answer is
+// secrets.ErrBusy (nothing was checked; not a wrong password).
+func (r *Reference) Authenticate(ctx context.Context, environment, username, password string) (string, error) {
+	if err := checkEnvironment(environment); err != nil {
+		return "", err
+	}
 	var row customerRow
-	err := r.db.WithContext(ctx).Where("username = ?", normaliseUsername(username)).Take(&row).Error
+	err := r.db.WithContext(ctx).Where("environment = ? AND username = ?", environment, normaliseUsername(username)).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		secrets.BurnPasswordCheck(password)
+		if err := secrets.BurnPasswordCheck(password); err != nil {
+			return "", err // secrets.ErrBusy: nothing was checked
+		}
 		return "", oauth.ErrBadCredentials
 	}
 	if err != nil {
 		return "", err
 	}
-	if secrets.CheckPassword(row.PasswordHash, password) != nil {
+	switch err := secrets.CheckPassword(row.PasswordHash, password); {
+	case errors.Is(err, secrets.ErrBusy):
+		return "", err
+	case err != nil:
 		return "", oauth.ErrBadCredentials
 	}
 	if row.Status == CustomerLocked {
@@ -57,16 +70,29 @@ func (r *Reference) DisplayName(ctx context.Context, customerID string) (string,
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
 
+// checkEnvironment accepts oauth.EnvSandbox and oauth.EnvProduction.
+func checkEnvironment(env string) error {
+	if env != oauth.EnvSandbox && env != oauth.EnvProduction {
+		return fmt.Errorf("%w: environment must be %q or %q, not %q", ErrInvalid, oauth.EnvSandbox, oauth.EnvProduction, env)
+	}
+	return nil
+}
+
 func normaliseUsername(u string) string { return strings.ToLower(strings.TrimSpace(u)) }
 
-// CreateCustomer adds a (non-synthetic) sandbox customer with a current
-// account holding a starting balance and ninety days of history, for
+// CreateCustomer adds a (non-synthetic) customer of environment
+// (oauth.EnvSandbox or oauth.EnvProduction) with a current account of that
+// environment holding a starting balance and ninety days of history, for
 // `bankbridge customers create`. The username is lower-cased; it must be 3–64
-// of a-z 0-9 . _ - and free. Errors: ErrInvalid (bad username, password of
-// fewer than 8 or more than 72 bytes, empty or over-long display name),
-// ErrUsernameTaken.
-func (r *Reference) CreateCustomer(ctx context.Context, username, password, displayName string) (*Customer, error) {
+// of a-z 0-9 . _ - and free in that environment (the other environment may
+// use it too). Errors: ErrInvalid (unknown environment, bad username,
+// password of fewer than 8 or more than 72 bytes, empty or over-long display
+// name), ErrUsernameTaken.
+func (r *Reference) CreateCustomer(ctx context.Context, environment, username, password, displayName string) (*Customer, error) {
 	username, displayName = normaliseUsername(username), strings.TrimSpace(displayName)
+	if err := checkEnvironment(environment); err != nil {
+		return nil, err
+	}
 	switch {
 	case !usernamePattern.MatchString(username):
 		return nil, fmt.Errorf("%w: username must be 3 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit", ErrInvalid)
@@ -86,10 +112,10 @@ func (r *Reference) CreateCustomer(ctx context.Context, username, password, disp
 	rng := rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	now := r.now().Truncate(time.Second)
 	start := dayOf(now).AddDate(0, 0, -90)
-	c := customerRow{ID: ids.New("cus"), Username: username, PasswordHash: hash, DisplayName: displayName,
-		Status: CustomerActive, CreatedAt: now}
+	c := customerRow{ID: ids.New("cus"), Environment: environment, Username: username, PasswordHash: hash,
+		DisplayName: displayName, Status: CustomerActive, CreatedAt: now}
 	for attempt := 0; ; attempt++ {
-		acc := &simAccount{row: newAccountRow(ids.New("acc"), c.ID, displayName, AccountCurrent, "Current account", start.Add(-24*time.Hour))}
+		acc := &simAccount{row: newAccountRow(ids.New("acc"), c.ID, environment, displayName, AccountCurrent, "Current account", start.Add(-24*time.Hour))}
 		acc.row.BalanceMinor = 100000 + rng.Int64N(150000)
 		// Numbers 2xxxxxxx–9xxxxxxx: seeded personas use 1xxxxxxx.
 		acc.row.setSortCodeAccountNumber(fmt.Sprintf("%d%07d", 2+rng.IntN(8), rng.IntN(10000000)))
@@ -101,7 +127,7 @@ func (r *Reference) CreateCustomer(ctx context.Context, username, password, disp
 		}
 		err = r.writeTx(ctx, func(tx *gorm.DB) error {
 			var n int64
-			if err := tx.Model(&customerRow{}).Where("username = ?", username).Count(&n).Error; err != nil {
+			if err := tx.Model(&customerRow{}).Where("environment = ? AND username = ?", environment, username).Count(&n).Error; err != nil {
 				return err
 			}
 			if n > 0 {
@@ -128,11 +154,12 @@ func (r *Reference) CreateCustomer(ctx context.Context, username, password, disp
 	}
 }
 
-// CustomerByUsername returns the customer with that login name (any case), or
-// ErrNotFound. For the CLI and the sandbox portal's persona list.
-func (r *Reference) CustomerByUsername(ctx context.Context, username string) (*Customer, error) {
+// CustomerByUsername returns the customer of environment with that login
+// name (any case), or ErrNotFound. For the CLI, tests and the sandbox
+// portal's persona list.
+func (r *Reference) CustomerByUsername(ctx context.Context, environment, username string) (*Customer, error) {
 	var row customerRow
-	err := r.db.WithContext(ctx).Where("username = ?", normaliseUsername(username)).Take(&row).Error
+	err := r.db.WithContext(ctx).Where("environment = ? AND username = ?", environment, normaliseUsername(username)).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}

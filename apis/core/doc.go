@@ -29,6 +29,10 @@
 //     error; errors are for malformed calls and unknown ids. ExecutePayment is
 //     idempotent by PaymentID: a retry returns the first result and moves no
 //     money; the same id with a different instruction is ErrIdempotencyConflict.
+//   - Every customer and account belongs to one environment (sandbox or
+//     production, the oauth.EnvSandbox / oauth.EnvProduction names) and the
+//     two never meet: no payment moves money between them (a creditor of the
+//     other environment is RejectCreditorInvalid, like an unknown account).
 //
 // SandboxReverser (core.go) is an optional second port: ReversePayment books
 // the compensating entries of a payment, once, so a partner can reset its own
@@ -40,7 +44,10 @@
 //
 // Reference stores the sandbox bank in the platform database (tables core_*,
 // migration 0030) and also implements oauth.CustomerAuthenticator: it is the
-// sandbox bank's identity store (bcrypt passwords via internal/secrets).
+// bank's identity store (bcrypt passwords via internal/secrets). Customers and
+// accounts carry their environment (migration 0032); usernames are unique per
+// environment and Authenticate looks a username up only in the signing-in
+// app's environment.
 //
 //   - Money moves only in ExecutePayment, in one database transaction: lock the
 //     accounts involved (PostgreSQL: SELECT … FOR UPDATE in id order, so
@@ -58,13 +65,15 @@
 //     suite after seeding, payments and concurrent payments).
 //   - Everything is booked at once: no Pending entries, so InterimBooked is
 //     the ledger balance.
+//   - ExecutePayment reads the debtor's environment first and refuses a
+//     creditor account of the other environment without locking it.
 //   - ReversePayment reverses only payments between synthetic (seeded
 //     persona) accounts, in one transaction like ExecutePayment, and records
 //     it on the payment (reversed_at, migration 0031), so it happens once.
 //
 // # Sandbox data
 //
-// Seed creates the Personas (documented usernames, password SandboxPassword,
+// Seed creates the Personas, sandbox customers (documented usernames, password SandboxPassword,
 // purpose; including ones that fail on purpose: locked login, insufficient
 // funds, a closed account, a blocked account, a customer whose consents are
 // rejected) with current, savings and card accounts and a year of generated
@@ -74,6 +83,7 @@
 // between a customer's own accounts are booked). Generation is deterministic
 // for a seed and an end time, ids included, so the sandbox is the same after
 // every ResetSandbox; Seed is idempotent (existing personas are skipped).
-// CreateCustomer adds a customer for `bankbridge customers create` with a
-// current account and ninety days of history.
+// CreateCustomer adds a customer of either environment for `bankbridge
+// customers create --env sandbox|production` with a current account and
+// ninety days of history.
 package core

@@ -32,7 +32,9 @@ func fingerprint(in PaymentInstruction) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// ExecutePayment implements Core. In one database transaction it locks the
+// ExecutePayment implements Core. In one database transaction it reads the
+// debtor's environment, looks the creditor up (an account of the other
+// environment is refused as RejectCreditorInvalid and never locked), locks the
 // accounts involved (PostgreSQL: SELECT … FOR UPDATE in id order, so two
 // transfers in opposite directions cannot deadlock; SQLite: the transaction
 // holds the write lock from BEGIN), decides, debits with a conditional UPDATE
@@ -103,18 +105,33 @@ func (r *Reference) execute(tx *gorm.DB, in PaymentInstruction) (*paymentRow, er
 		return p, nil
 	}
 
+	// The debtor's environment is the whole bank this payment sees: an
+	// account of the other environment is no account of ours to it (and is
+	// never locked by it).
+	var debtorEnv []string
+	if err := tx.Model(&accountRow{}).Where("id = ?", in.DebtorAccountID).Pluck("environment", &debtorEnv).Error; err != nil {
+		return nil, err
+	}
+	if len(debtorEnv) != 1 {
+		return nil, ErrNotFound
+	}
+
 	// Who is paid: an account at this bank (internal transfer) or elsewhere.
 	var creditorID string
+	otherEnvironment := false
 	validCreditor := in.Creditor.SchemeName == SchemeSortCodeAccountNumber &&
 		sortCodeAccountNumber.MatchString(in.Creditor.Identification)
 	if validCreditor {
-		var found []string
-		if err := tx.Model(&accountRow{}).Where("scheme_name = ? AND identification = ?",
-			in.Creditor.SchemeName, in.Creditor.Identification).Pluck("id", &found).Error; err != nil {
+		var found []accountRow
+		if err := tx.Select("id", "environment").Where("scheme_name = ? AND identification = ?",
+			in.Creditor.SchemeName, in.Creditor.Identification).Find(&found).Error; err != nil {
 			return nil, err
 		}
-		if len(found) == 1 {
-			creditorID = found[0]
+		switch {
+		case len(found) == 1 && found[0].Environment == debtorEnv[0]:
+			creditorID = found[0].ID
+		case len(found) == 1:
+			otherEnvironment = true
 		}
 	}
 
@@ -134,6 +151,12 @@ func (r *Reference) execute(tx *gorm.DB, in PaymentInstruction) (*paymentRow, er
 	case in.Amount.Currency != debtor.Currency:
 		return reject(RejectCurrencyMismatch)
 	case !validCreditor || creditorID == debtor.ID:
+		return reject(RejectCreditorInvalid)
+	case otherEnvironment:
+		// Sandbox and production never meet: a sandbox account cannot pay a
+		// production one, nor the reverse. Refused exactly like an unknown
+		// account at this bank, so a sandbox partner learns nothing about
+		// which production account numbers exist.
 		return reject(RejectCreditorInvalid)
 	case creditor == nil && in.Creditor.Identification[:6] == SandboxSortCode:
 		return reject(RejectCreditorInvalid) // our sort code, no such account

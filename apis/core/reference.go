@@ -10,8 +10,9 @@ import (
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
-// SandboxSortCode is the reference core's sort code (fictitious, for the
-// sandbox only). Every account it opens is 99-01-01 plus an 8-digit number.
+// SandboxSortCode is the reference core's sort code (fictitious). Every
+// account it opens, in either environment, is 99-01-01 plus an 8-digit number
+// unique across both, so an identification names at most one account.
 const SandboxSortCode = "990101"
 
 // Options configures the reference core.
@@ -24,9 +25,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Reference is the embedded reference core: the sandbox bank, stored in the
-// platform's own database (tables core_*). It implements Core and
-// oauth.CustomerAuthenticator.
+// Reference is the embedded reference core: the sandbox bank (and the
+// customers an operator creates in production with `bankbridge customers
+// create --env production`), stored in the platform's own database (tables
+// core_*). It implements Core and oauth.CustomerAuthenticator.
 type Reference struct {
 	db        *db.DB
 	cursorKey []byte

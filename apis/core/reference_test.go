@@ -42,7 +42,7 @@ func MustSeeded(tb testing.TB, d *db.DB) (*core.Reference, *core.SeedReport) {
 
 func mustCustomer(tb testing.TB, r *core.Reference, username string) *core.Customer {
 	tb.Helper()
-	c, err := r.CustomerByUsername(ctx, username)
+	c, err := r.CustomerByUsername(ctx, oauth.EnvSandbox, username)
 	if err != nil {
 		tb.Fatalf("CustomerByUsername(%s): %v", username, err)
 	}
@@ -65,9 +65,29 @@ func mustAccount(tb testing.TB, r *core.Reference, username, typ string) core.Ac
 	return core.Account{}
 }
 
+// productionPassword is the password of the production customers tests make.
+const productionPassword = "production-password-1"
+
+// mustProductionAlice creates a production customer named like the sandbox
+// persona alice (usernames are unique per environment) and returns her and
+// her current account.
+func mustProductionAlice(tb testing.TB, r *core.Reference) (*core.Customer, core.Account) {
+	tb.Helper()
+	c, err := r.CreateCustomer(ctx, oauth.EnvProduction, "alice", productionPassword, "Alice Real")
+	if err != nil {
+		tb.Fatalf("CreateCustomer(production alice): %v", err)
+	}
+	accs, err := r.Accounts(ctx, c.ID)
+	if err != nil || len(accs) != 1 {
+		tb.Fatalf("production alice's accounts: %+v, %v", accs, err)
+	}
+	return c, accs[0]
+}
+
 func fixture(t *testing.T, d *db.DB) *coretest.Fixture {
 	r, _ := MustSeeded(t, d)
 	bobCurrent := mustAccount(t, r, "bob", core.AccountCurrent)
+	prodAlice, prodAcc := mustProductionAlice(t, r)
 	return &coretest.Fixture{
 		Core:            r,
 		CustomerID:      mustCustomer(t, r, "alice").ID,
@@ -82,9 +102,14 @@ func fixture(t *testing.T, d *db.DB) *coretest.Fixture {
 		BlockedAccountID:          mustAccount(t, r, "grace.blocked", core.AccountCurrent).ID,
 		DrainAccountID:            mustAccount(t, r, "bob", core.AccountSavings).ID,
 		Currency:                  "GBP",
-		Authenticator:             r,
-		Login:                     coretest.Credentials{Username: "alice", Password: core.SandboxPassword, CustomerID: mustCustomer(t, r, "alice").ID},
-		LockedLogin:               coretest.Credentials{Username: "dave.locked", Password: core.SandboxPassword},
+		Environment:               oauth.EnvSandbox,
+		OtherEnvironmentAccountID: prodAcc.ID,
+		OtherEnvironmentCreditor: core.Creditor{SchemeName: prodAcc.SchemeName, Identification: prodAcc.Identification,
+			Name: prodAcc.HolderName},
+		Authenticator:         r,
+		Login:                 coretest.Credentials{Username: "alice", Password: core.SandboxPassword, CustomerID: mustCustomer(t, r, "alice").ID},
+		LockedLogin:           coretest.Credentials{Username: "dave.locked", Password: core.SandboxPassword},
+		OtherEnvironmentLogin: coretest.Credentials{Username: "alice", Password: productionPassword, CustomerID: prodAlice.ID},
 	}
 }
 
@@ -139,8 +164,16 @@ func testSeed(t *testing.T, e dbtest.Engine) {
 			t.Fatalf("report %+v", rep)
 		}
 		snap := takeSnapshot(t, r)
+		for _, c := range snap.Customers {
+			if c.Environment != oauth.EnvSandbox || !c.Synthetic {
+				t.Fatalf("persona %s is not a synthetic sandbox customer: %+v", c.Username, c)
+			}
+		}
 		n := 0
 		for _, a := range snap.Accounts {
+			if a.Environment != oauth.EnvSandbox {
+				t.Fatalf("persona account %s is in environment %q", a.ID, a.Environment)
+			}
 			txns := coretest.CheckAgrees(t, r, a.ID)
 			n += len(txns)
 			if a.Status == core.AccountEnabled && (a.Type == core.AccountCurrent && len(txns) < 100 || len(txns) < 20) {
@@ -255,10 +288,11 @@ func testSeed(t *testing.T, e dbtest.Engine) {
 func TestResetSandbox(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, rep := MustSeeded(t, d)
-		own, err := r.CreateCustomer(ctx, "zoe.tester", "correct horse", "Zoe Tester")
+		own, err := r.CreateCustomer(ctx, oauth.EnvSandbox, "zoe.tester", "correct horse", "Zoe Tester")
 		if err != nil {
 			t.Fatal(err)
 		}
+		_, prod := mustProductionAlice(t, r)
 		alice := mustAccount(t, r, "alice", core.AccountCurrent)
 		zoe, _ := r.Accounts(ctx, own.ID)
 		res, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "pay-before-reset", DebtorAccountID: alice.ID,
@@ -285,6 +319,13 @@ func TestResetSandbox(t *testing.T) {
 		if z, err := r.Account(ctx, zoe[0].ID); err != nil || z.Balance.Minor != zoe[0].Balance.Minor+5000 {
 			t.Fatalf("zoe's account after reset: %+v %v", z, err)
 		}
+		// Production is untouched, though its customer shares a persona's username.
+		if c, err := r.CustomerByUsername(ctx, oauth.EnvProduction, "alice"); err != nil || c.Environment != oauth.EnvProduction {
+			t.Fatalf("production alice after reset: %+v %v", c, err)
+		}
+		if a, err := r.Account(ctx, prod.ID); err != nil || a.Balance != prod.Balance {
+			t.Fatalf("production account after reset: %+v %v, want balance %v", a, err, prod.Balance)
+		}
 		for _, a := range takeSnapshot(t, r).Accounts {
 			coretest.CheckAgrees(t, r, a.ID)
 		}
@@ -298,7 +339,7 @@ func TestResetSandbox(t *testing.T) {
 func TestReversePaymentSyntheticOnly(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, _ := MustSeeded(t, d)
-		own, err := r.CreateCustomer(ctx, "zoe.tester", "correct horse", "Zoe Tester")
+		own, err := r.CreateCustomer(ctx, oauth.EnvSandbox, "zoe.tester", "correct horse", "Zoe Tester")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,40 +414,81 @@ func TestReversePaymentSyntheticOnly(t *testing.T) {
 func TestCreateCustomer(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, _ := MustSeeded(t, d)
-		c, err := r.CreateCustomer(ctx, "  Zoe.Tester ", "correct horse", "Zoe Tester")
+		c, err := r.CreateCustomer(ctx, oauth.EnvSandbox, "  Zoe.Tester ", "correct horse", "Zoe Tester")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Username != "zoe.tester" || c.Synthetic || c.Status != core.CustomerActive {
+		if c.Username != "zoe.tester" || c.Synthetic || c.Status != core.CustomerActive || c.Environment != oauth.EnvSandbox {
 			t.Fatalf("customer %+v", c)
 		}
 		accs, err := r.Accounts(ctx, c.ID)
-		if err != nil || len(accs) != 1 || accs[0].Type != core.AccountCurrent || accs[0].Status != core.AccountEnabled {
+		if err != nil || len(accs) != 1 || accs[0].Type != core.AccountCurrent || accs[0].Status != core.AccountEnabled ||
+			accs[0].Environment != oauth.EnvSandbox {
 			t.Fatalf("accounts %+v, %v", accs, err)
 		}
 		if txns := coretest.CheckAgrees(t, r, accs[0].ID); len(txns) < 20 {
 			t.Fatalf("only %d transactions of history", len(txns))
 		}
-		if id, err := r.Authenticate(ctx, "ZOE.TESTER", "correct horse"); err != nil || id != c.ID {
+		if id, err := r.Authenticate(ctx, oauth.EnvSandbox, "ZOE.TESTER", "correct horse"); err != nil || id != c.ID {
 			t.Fatalf("Authenticate = %q, %v", id, err)
 		}
+		// The same username in production is another customer, with its own
+		// password and accounts; each environment signs in only its own.
+		p, err := r.CreateCustomer(ctx, oauth.EnvProduction, "zoe.tester", "other horse", "Zoe Real")
+		if err != nil {
+			t.Fatalf("same username in production: %v", err)
+		}
+		paccs, err := r.Accounts(ctx, p.ID)
+		if p.ID == c.ID || p.Environment != oauth.EnvProduction || err != nil || len(paccs) != 1 ||
+			paccs[0].Environment != oauth.EnvProduction || paccs[0].Identification == accs[0].Identification {
+			t.Fatalf("production customer %+v, accounts %+v, %v", p, paccs, err)
+		}
 		for _, tc := range []struct {
-			name, user, pass, display string
-			want                      error
+			name, env, pass, wantID string
+			wantErr                 error
 		}{
-			{"fail/username-taken", "zoe.tester", "correct horse", "Z", core.ErrUsernameTaken},
-			{"fail/username-taken-persona-other-case", "ALICE", "correct horse", "A", core.ErrUsernameTaken},
-			{"fail/username-short", "zo", "correct horse", "Z", core.ErrInvalid},
-			{"fail/username-chars", "zoe tester", "correct horse", "Z", core.ErrInvalid},
-			{"fail/password-short", "zoe2", "short", "Z", core.ErrInvalid},
-			{"fail/display-name-empty", "zoe3", "correct horse", "  ", core.ErrInvalid},
+			{"ok/sandbox-gets-sandbox-zoe", oauth.EnvSandbox, "correct horse", c.ID, nil},
+			{"ok/production-gets-production-zoe", oauth.EnvProduction, "other horse", p.ID, nil},
+			{"fail/sandbox-with-production-password", oauth.EnvSandbox, "other horse", "", oauth.ErrBadCredentials},
+			{"fail/production-with-sandbox-password", oauth.EnvProduction, "correct horse", "", oauth.ErrBadCredentials},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				if _, err := r.CreateCustomer(ctx, tc.user, tc.pass, tc.display); !errors.Is(err, tc.want) {
+				id, err := r.Authenticate(ctx, tc.env, "zoe.tester", tc.pass)
+				if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) || id != tc.wantID {
+					t.Fatalf("Authenticate = %q, %v; want %q, %v", id, err, tc.wantID, tc.wantErr)
+				}
+			})
+		}
+		for _, env := range []string{oauth.EnvSandbox, oauth.EnvProduction} {
+			if got, err := r.CustomerByUsername(ctx, env, "Zoe.Tester"); err != nil || got.Environment != env {
+				t.Fatalf("CustomerByUsername(%s) = %+v, %v", env, got, err)
+			}
+		}
+		for _, tc := range []struct {
+			name, env, user, pass, display string
+			want                           error
+		}{
+			{"fail/username-taken", oauth.EnvSandbox, "zoe.tester", "correct horse", "Z", core.ErrUsernameTaken},
+			{"fail/username-taken-in-production", oauth.EnvProduction, "ZOE.tester", "correct horse", "Z", core.ErrUsernameTaken},
+			{"fail/username-taken-persona-other-case", oauth.EnvSandbox, "ALICE", "correct horse", "A", core.ErrUsernameTaken},
+			{"fail/environment-unknown", "staging", "zoe4", "correct horse", "Z", core.ErrInvalid},
+			{"fail/environment-empty", "", "zoe5", "correct horse", "Z", core.ErrInvalid},
+			{"fail/username-short", oauth.EnvSandbox, "zo", "correct horse", "Z", core.ErrInvalid},
+			{"fail/username-chars", oauth.EnvSandbox, "zoe tester", "correct horse", "Z", core.ErrInvalid},
+			{"fail/password-short", oauth.EnvSandbox, "zoe2", "short", "Z", core.ErrInvalid},
+			{"fail/display-name-empty", oauth.EnvSandbox, "zoe3", "correct horse", "  ", core.ErrInvalid},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if _, err := r.CreateCustomer(ctx, tc.env, tc.user, tc.pass, tc.display); !errors.Is(err, tc.want) {
 					t.Fatalf("err = %v, want %v", err, tc.want)
 				}
 			})
 		}
+		t.Run("ok/persona-username-free-in-production", func(t *testing.T) {
+			if _, err := r.CreateCustomer(ctx, oauth.EnvProduction, "ALICE", "correct horse", "Alice Real"); err != nil {
+				t.Fatal(err)
+			}
+		})
 	})
 }
 
@@ -414,11 +496,19 @@ func TestAuthenticateErrorsAreOAuthSentinels(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, _ := MustSeeded(t, d)
 		var a oauth.CustomerAuthenticator = r
-		if _, err := a.Authenticate(ctx, "erin.rejects", core.SandboxPassword); err != nil {
+		if _, err := a.Authenticate(ctx, oauth.EnvSandbox, "erin.rejects", core.SandboxPassword); err != nil {
 			t.Fatalf("erin logs in: %v", err)
 		}
-		if _, err := a.Authenticate(ctx, "dave.locked", core.SandboxPassword); !errors.Is(err, oauth.ErrCustomerLocked) {
+		if _, err := a.Authenticate(ctx, oauth.EnvSandbox, "dave.locked", core.SandboxPassword); !errors.Is(err, oauth.ErrCustomerLocked) {
 			t.Fatalf("dave: %v", err)
+		}
+		// Personas are sandbox customers: a production app cannot sign them in.
+		if _, err := a.Authenticate(ctx, oauth.EnvProduction, "erin.rejects", core.SandboxPassword); !errors.Is(err, oauth.ErrBadCredentials) {
+			t.Fatalf("erin from production: %v", err)
+		}
+		// A wiring bug (no environment) is refused, never a sign-in.
+		if id, err := a.Authenticate(ctx, "", "erin.rejects", core.SandboxPassword); !errors.Is(err, core.ErrInvalid) || id != "" {
+			t.Fatalf("no environment: %q, %v", id, err)
 		}
 	})
 }

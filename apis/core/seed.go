@@ -8,6 +8,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/oauth"
 	"gorm.io/gorm"
 )
 
@@ -183,7 +184,7 @@ func generate(now time.Time, rng *rand.Rand) []seededCustomer {
 	usedNumbers := map[string]bool{}
 	var out []seededCustomer
 	for _, ps := range personaSpecs {
-		c := customerRow{ID: detID(rng, "cus"), Username: ps.Username, DisplayName: ps.DisplayName,
+		c := customerRow{ID: detID(rng, "cus"), Environment: oauth.EnvSandbox, Username: ps.Username, DisplayName: ps.DisplayName,
 			Status: CustomerActive, ConsentBehaviour: ps.ConsentBehaviour, Synthetic: true,
 			CreatedAt: start.AddDate(-3, 0, rng.IntN(365))}
 		if ps.Locked {
@@ -198,7 +199,7 @@ func generate(now time.Time, rng *rand.Rand) []seededCustomer {
 				opened = dayOf(now).AddDate(0, 0, -as.openedDaysAgo).Add(10 * time.Hour)
 				balance = 0
 			}
-			a := &simAccount{row: newAccountRow(detID(rng, "acc"), c.ID, ps.DisplayName, as.typ, as.nickname, opened), floor: -as.creditLimit}
+			a := &simAccount{row: newAccountRow(detID(rng, "acc"), c.ID, c.Environment, ps.DisplayName, as.typ, as.nickname, opened), floor: -as.creditLimit}
 			a.row.BalanceMinor, a.row.CreditLimitMinor, a.row.Synthetic = balance, as.creditLimit, true
 			if as.typ == AccountCreditCard {
 				last4 := fmt.Sprintf("%04d", rng.IntN(10000))
@@ -231,11 +232,12 @@ func generate(now time.Time, rng *rand.Rand) []seededCustomer {
 	return out
 }
 
-// newAccountRow fills an account's fixed fields (identification set by the caller).
-func newAccountRow(id, customerID, holder, typ, nickname string, opened time.Time) accountRow {
+// newAccountRow fills an account's fixed fields (identification set by the
+// caller); env is the customer's environment.
+func newAccountRow(id, customerID, env, holder, typ, nickname string, opened time.Time) accountRow {
 	sub := map[string]string{AccountCurrent: SubTypeCurrentAccount, AccountSavings: SubTypeSavings,
 		AccountCreditCard: SubTypeCreditCard}[typ]
-	return accountRow{ID: id, CustomerID: customerID, Type: typ, SubType: sub, Nickname: nickname,
+	return accountRow{ID: id, CustomerID: customerID, Environment: env, Type: typ, SubType: sub, Nickname: nickname,
 		HolderName: holder, Currency: "GBP", Status: AccountEnabled, StatusUpdatedAt: opened,
 		OpenedAt: opened, LastBookedAt: opened}
 }
@@ -245,9 +247,10 @@ func (r *accountRow) setSortCodeAccountNumber(number string) {
 	r.Identification = SandboxSortCode + number
 }
 
-// Seed creates the sandbox personas (Personas) with their accounts and a year
-// of transactions ending at opts.Now. It is idempotent: a persona whose
-// username exists is skipped (reported in Skipped), so running it twice adds
+// Seed creates the sandbox personas (Personas), customers of the sandbox
+// environment (oauth.EnvSandbox), with their accounts and a year of
+// transactions ending at opts.Now. It is idempotent: a persona whose
+// username exists in the sandbox is skipped (reported in Skipped), so running it twice adds
 // nothing. Everything is inserted in one transaction, in batches.
 func (r *Reference) Seed(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
 	var rep *SeedReport
@@ -268,7 +271,8 @@ func (r *Reference) seed(tx *gorm.DB, opts SeedOptions) (*SeedReport, error) {
 	}
 	all := generate(opts.Now, opts.Random)
 	var existing []string
-	if err := tx.Model(&customerRow{}).Where("username IN ?", personaUsernames()).Pluck("username", &existing).Error; err != nil {
+	if err := tx.Model(&customerRow{}).Where("environment = ? AND username IN ?", oauth.EnvSandbox, personaUsernames()).
+		Pluck("username", &existing).Error; err != nil {
 		return nil, err
 	}
 	have := map[string]bool{}
@@ -324,24 +328,25 @@ func personaUsernames() []string {
 	return out
 }
 
-// ResetSandbox deletes every synthetic customer, their accounts, transactions
-// and the payments made from them, and seeds the personas afresh (default
-// seed, history ending now), in one transaction. Customers made with
-// CreateCustomer are kept.
+// ResetSandbox deletes every synthetic sandbox customer, their accounts,
+// transactions and the payments made from them, and seeds the personas afresh
+// (default seed, history ending now), in one transaction. Customers made with
+// CreateCustomer, and everything in production, are kept.
 func (r *Reference) ResetSandbox(ctx context.Context) (*SeedReport, error) {
 	var rep *SeedReport
 	err := r.writeTx(ctx, func(tx *gorm.DB) error {
-		synthetic := tx.Session(&gorm.Session{NewDB: true}).Model(&accountRow{}).Select("id").Where("synthetic = ?", true)
+		synthetic := tx.Session(&gorm.Session{NewDB: true}).Model(&accountRow{}).Select("id").
+			Where("synthetic = ? AND environment = ?", true, oauth.EnvSandbox)
 		if err := tx.Where("account_id IN (?)", synthetic).Delete(&transactionRow{}).Error; err != nil {
 			return err
 		}
 		if err := tx.Where("debtor_account_id IN (?)", synthetic).Delete(&paymentRow{}).Error; err != nil {
 			return err
 		}
-		if err := tx.Where("synthetic = ?", true).Delete(&accountRow{}).Error; err != nil {
+		if err := tx.Where("synthetic = ? AND environment = ?", true, oauth.EnvSandbox).Delete(&accountRow{}).Error; err != nil {
 			return err
 		}
-		if err := tx.Where("synthetic = ?", true).Delete(&customerRow{}).Error; err != nil {
+		if err := tx.Where("synthetic = ? AND environment = ?", true, oauth.EnvSandbox).Delete(&customerRow{}).Error; err != nil {
 			return err
 		}
 		var err error

@@ -11,10 +11,12 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// Row types of the reference core's tables (migration 0030_core.sql).
+// Row types of the reference core's tables (migration 0030_core.sql;
+// environment columns: 0032_core_environments.sql).
 
 type customerRow struct {
 	ID               string `gorm:"primaryKey"`
+	Environment      string
 	Username         string
 	PasswordHash     string
 	DisplayName      string
@@ -28,7 +30,7 @@ func (customerRow) TableName() string { return "core_customers" }
 
 func (r *customerRow) toCustomer() *Customer {
 	return &Customer{
-		ID: r.ID, Username: r.Username, DisplayName: r.DisplayName, Status: r.Status,
+		ID: r.ID, Environment: r.Environment, Username: r.Username, DisplayName: r.DisplayName, Status: r.Status,
 		ConsentBehaviour: r.ConsentBehaviour, Synthetic: r.Synthetic, CreatedAt: r.CreatedAt.UTC(),
 	}
 }
@@ -36,6 +38,7 @@ func (r *customerRow) toCustomer() *Customer {
 type accountRow struct {
 	ID               string `gorm:"primaryKey"`
 	CustomerID       string
+	Environment      string // the customer's
 	Type             string
 	SubType          string
 	Nickname         string
@@ -60,7 +63,7 @@ func (accountRow) TableName() string { return "core_accounts" }
 
 func (r *accountRow) toAccount() Account {
 	return Account{
-		ID: r.ID, CustomerID: r.CustomerID, Type: r.Type, SubType: r.SubType, Nickname: r.Nickname,
+		ID: r.ID, CustomerID: r.CustomerID, Environment: r.Environment, Type: r.Type, SubType: r.SubType, Nickname: r.Nickname,
 		HolderName: r.HolderName, Currency: r.Currency, SchemeName: r.SchemeName,
 		Identification: r.Identification, SortCode: r.SortCode, AccountNumber: r.AccountNumber,
 		MaskedPAN: r.MaskedPAN, Status: r.Status, StatusUpdated: r.StatusUpdatedAt.UTC(),

@@ -47,7 +47,12 @@ const ConsentBehaviourReject = "reject"
 
 // Customer is a bank customer (a person who logs in at the bank).
 type Customer struct {
-	ID          string // cus_…
+	ID string // cus_…
+	// Environment is where the customer lives, oauth.EnvSandbox (synthetic
+	// test customers) or oauth.EnvProduction (the bank's real customers):
+	// only apps of that environment may sign them in, read their accounts or
+	// pay from them. Usernames are unique per environment.
+	Environment string
 	Username    string
 	DisplayName string
 	Status      string // CustomerActive or CustomerLocked
@@ -87,13 +92,14 @@ const (
 
 // Account is one account a customer holds.
 type Account struct {
-	ID         string // acc_…
-	CustomerID string
-	Type       string // AccountCurrent, AccountSavings, AccountCreditCard
-	SubType    string // SubTypeCurrentAccount, SubTypeSavings, SubTypeCreditCard
-	Nickname   string
-	HolderName string // the name on the account
-	Currency   string
+	ID          string // acc_…
+	CustomerID  string
+	Environment string // the customer's: oauth.EnvSandbox or oauth.EnvProduction
+	Type        string // AccountCurrent, AccountSavings, AccountCreditCard
+	SubType     string // SubTypeCurrentAccount, SubTypeSavings, SubTypeCreditCard
+	Nickname    string
+	HolderName  string // the name on the account
+	Currency    string
 	// SchemeName and Identification identify the account to other banks:
 	// UK.OBIE.SortCodeAccountNumber with 14 digits (sort code + account
 	// number), or UK.OBIE.PAN with the masked card number for cards.
@@ -311,7 +317,7 @@ const (
 	RejectInsufficientFunds   = "insufficient_funds"
 	RejectAccountClosed       = "account_closed"
 	RejectAccountBlocked      = "account_blocked"
-	RejectCreditorInvalid     = "creditor_invalid"     // unsupported scheme, malformed or unknown account at this bank, or the debtor itself
+	RejectCreditorInvalid     = "creditor_invalid"     // unsupported scheme, malformed or unknown account at this bank (an account of the other environment included), or the debtor itself
 	RejectCreditorUnavailable = "creditor_unavailable" // the creditor is an account at this bank that is closed or blocked
 	RejectCurrencyMismatch    = "currency_mismatch"
 )

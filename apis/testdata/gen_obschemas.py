@@ -4,7 +4,7 @@ everything they reference) from the official documents into
 apis/obschemas_gen.go, for the OpenAPI document apis.OpenAPI serves.
 
 Run from the repository root:
-  python3 apis/testdata/gen_obschemas.py /work/shared/specs/uk-ob-v3.1.11
+  python3 apis/testdata/gen_obschemas.py apis/testdata/ukob
 """
 import json, sys
 

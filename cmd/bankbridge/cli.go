@@ -12,6 +12,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners"
 )
 
@@ -125,13 +126,17 @@ func (m *Main) cmdAppsCreate(ctx context.Context, args []string) error {
 	return nil
 }
 
+// cmdCustomersCreate creates a bank customer in the reference core, in the
+// sandbox (the default: reachable by every partner's sandbox apps) or in
+// production (reachable only by live partners' production apps).
 func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
-	var username, password, name string
+	var username, password, name, env string
 	var asJSON bool
 	c, err := m.parseCommon("customers create", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&username, "username", "", "the customer's bank login")
+		fs.StringVar(&username, "username", "", "the customer's bank login (unique per environment)")
 		fs.StringVar(&password, "password", "", "the customer's password")
 		fs.StringVar(&name, "name", "", "display name (default: the username)")
+		fs.StringVar(&env, "env", oauth.EnvSandbox, "sandbox (a test customer for partners' sandbox apps) or production (a real customer)")
 		fs.BoolVar(&asJSON, "json", false, "print the customer as JSON")
 	})
 	if err != nil {
@@ -140,6 +145,10 @@ func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 	if err := m.required("customers create", "username", username, "password", password); err != nil {
 		return err
 	}
+	if env != oauth.EnvSandbox && env != oauth.EnvProduction {
+		fmt.Fprintf(m.Stderr, "bankbridge customers create: --env must be sandbox or production, got %q\n", env)
+		return errUsage
+	}
 	if name == "" {
 		name = username
 	}
@@ -147,18 +156,18 @@ func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cus, err := p.Services.Core.CreateCustomer(ctx, username, password, name)
+	cus, err := p.Services.Core.CreateCustomer(ctx, env, username, password, name)
 	if errors.Is(err, core.ErrUsernameTaken) {
-		return fmt.Errorf("username %q is already taken", username)
+		return fmt.Errorf("username %q is already taken in %s", username, env)
 	}
 	if err != nil {
 		return explain(err)
 	}
-	out := map[string]any{"id": cus.ID, "username": username, "name": name}
+	out := map[string]any{"id": cus.ID, "username": cus.Username, "name": cus.DisplayName, "environment": cus.Environment}
 	if asJSON {
 		return m.printJSON(out)
 	}
-	fmt.Fprintf(m.Stdout, "created sandbox customer %s (%s)\n", username, cus.ID)
+	fmt.Fprintf(m.Stdout, "created %s customer %s (%s)\n", cus.Environment, cus.Username, cus.ID)
 	return nil
 }
 

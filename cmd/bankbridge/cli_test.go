@@ -22,15 +22,46 @@ func runCLIErr(t *testing.T, s *Server, args ...string) (error, string) {
 func TestOperatorCommands(t *testing.T) {
 	s := MustStart(t, "")
 
+	var sandboxJo string
 	t.Run("ok/customers-create", func(t *testing.T) {
 		c := runCLI(t, s, "customers", "create", "--username", "jo.tester", "--password", "a-long-password-1", "--json")
-		if id, _ := c["id"].(string); !strings.HasPrefix(id, "cus_") || c["username"] != "jo.tester" {
+		if id, _ := c["id"].(string); !strings.HasPrefix(id, "cus_") || c["username"] != "jo.tester" || c["environment"] != "sandbox" {
+			t.Fatalf("customer %v (the default environment is sandbox)", c)
+		}
+		sandboxJo = c["id"].(string)
+	})
+	t.Run("ok/customers-create-production-same-username", func(t *testing.T) {
+		c := runCLI(t, s, "customers", "create", "--env", "production", "--username", "Jo.Tester", "--password", "a-long-password-2",
+			"--name", "Jo Real", "--json")
+		if id, _ := c["id"].(string); !strings.HasPrefix(id, "cus_") || id == sandboxJo || c["username"] != "jo.tester" ||
+			c["environment"] != "production" || c["name"] != "Jo Real" {
 			t.Fatalf("customer %v", c)
 		}
 	})
-	t.Run("fail/customers-create-duplicate", func(t *testing.T) {
-		err, out := runCLIErr(t, s, "customers", "create", "--username", "jo.tester", "--password", "a-long-password-1")
-		if err == nil || !strings.Contains(err.Error(), "jo.tester") {
+	t.Run("ok/customers-create-text", func(t *testing.T) {
+		var out bytes.Buffer
+		m := NewMain(&out, &out)
+		err := m.Run(context.Background(), []string{"customers", "create", "--env", "production", "--username", "kim.real",
+			"--password", "a-long-password-3", "--data-dir", s.DataDir, "--log-level", "warn"})
+		m.Close()
+		if err != nil || !strings.HasPrefix(out.String(), "created production customer kim.real (cus_") {
+			t.Fatalf("err %v\n%s", err, out.String())
+		}
+	})
+	for _, tc := range []struct{ name, env, want string }{
+		{"fail/customers-create-duplicate", "sandbox", `username "jo.tester" is already taken in sandbox`},
+		{"fail/customers-create-duplicate-production", "production", `username "jo.tester" is already taken in production`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err, out := runCLIErr(t, s, "customers", "create", "--env", tc.env, "--username", "jo.tester", "--password", "a-long-password-1")
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err %v, want %s\n%s", err, tc.want, out)
+			}
+		})
+	}
+	t.Run("fail/customers-create-unknown-env", func(t *testing.T) {
+		err, out := runCLIErr(t, s, "customers", "create", "--env", "staging", "--username", "jo.other", "--password", "a-long-password-1")
+		if err != errUsage || !strings.Contains(out, `bankbridge customers create: --env must be sandbox or production, got "staging"`) {
 			t.Fatalf("err %v\n%s", err, out)
 		}
 	})

@@ -4,24 +4,36 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	netmail "net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bankbridge/bankbridge/internal/httpx"
+	"github.com/bankbridge/bankbridge/internal/mail"
+	"github.com/bankbridge/bankbridge/internal/secrets"
 )
 
 // Config is the platform's configuration: every field has a flag and an
 // environment variable; flags win over the environment.
 type Config struct {
-	Addr                  string
-	Issuer                string
-	DatabaseURL           string
-	DataDir               string
-	RedisURL              string
-	LogLevel              string
-	LogFormat             string
+	// Mode is development (the default) or production; see mode.go.
+	Mode        Mode
+	Addr        string
+	Issuer      string
+	DatabaseURL string
+	DataDir     string
+	RedisURL    string
+	LogLevel    string
+	LogFormat   string
+	// Seed is whether to seed the sandbox at start: given by --seed or
+	// BANKBRIDGE_SEED, else true in development and false in production.
 	Seed                  bool
+	seed                  optionalBool
+	seedEnvErr            error
 	WebhooksAllowLoopback bool
 	AccessTokenLifetime   time.Duration
 	RefreshTokenLifetime  time.Duration
@@ -30,6 +42,22 @@ type Config struct {
 	Dispatchers           int
 	WebhookLease          time.Duration
 	DebugAddr             string
+	// EncryptionKey is BANKBRIDGE_ENCRYPTION_KEY (environment only: a flag
+	// would show the key in the process list).
+	EncryptionKey string
+	// SMTPURL is where mail is sent (empty: not sent; development only).
+	SMTPURL string
+	// SMTP is SMTPURL parsed by Validate.
+	SMTP mail.SMTP
+	// MailFrom is the sender address (empty: "Bankbridge <no-reply@<issuer host>>").
+	MailFrom string
+	// CreditNoteLimits is contracts.ParseCreditNoteLimits' input: the largest
+	// credit note one member of staff may issue alone, per currency.
+	CreditNoteLimits string
+	// TrustedProxiesList is --trusted-proxies as given; TrustedProxies is it
+	// parsed by Validate.
+	TrustedProxiesList string
+	TrustedProxies     httpx.TrustedProxies
 }
 
 // envOr returns the environment variable's value or def.
@@ -70,14 +98,21 @@ func envInt(name string, def int) int {
 
 // Flags registers the configuration flags on fs, with environment defaults.
 func (c *Config) Flags(fs *flag.FlagSet) {
+	c.Mode = Mode(envOr("BANKBRIDGE_MODE", string(ModeDevelopment)))
+	fs.Var((*modeFlag)(&c.Mode), "mode", "development (zero-setup: generated key file, demo partner, mail outbox page) or production (refuses to start without BANKBRIDGE_ENCRYPTION_KEY, BANKBRIDGE_SMTP_URL and an https --issuer) (env BANKBRIDGE_MODE)")
 	fs.StringVar(&c.Addr, "addr", envOr("BANKBRIDGE_ADDR", "127.0.0.1:8080"), "listen address (env BANKBRIDGE_ADDR)")
 	fs.StringVar(&c.Issuer, "issuer", envOr("BANKBRIDGE_ISSUER", ""), "public base URL and OAuth issuer, e.g. https://bank.example (env BANKBRIDGE_ISSUER; default http://<addr>)")
 	fs.StringVar(&c.DatabaseURL, "database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL; empty uses embedded SQLite in the data directory (env DATABASE_URL)")
-	fs.StringVar(&c.DataDir, "data-dir", envOr("BANKBRIDGE_DATA_DIR", "data"), "directory for the SQLite database and the development master key (env BANKBRIDGE_DATA_DIR)")
+	fs.StringVar(&c.DataDir, "data-dir", envOr("BANKBRIDGE_DATA_DIR", "data"), "directory for the SQLite database and, in development, the generated master key and demo app key; created only when something is written (env BANKBRIDGE_DATA_DIR)")
 	fs.StringVar(&c.RedisURL, "redis-url", envOr("REDIS_URL", ""), "Redis URL for quota counters and DPoP replay state shared by several nodes (env REDIS_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("BANKBRIDGE_LOG_LEVEL", "info"), "debug, info, warn or error (env BANKBRIDGE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("BANKBRIDGE_LOG_FORMAT", "text"), "text or json (env BANKBRIDGE_LOG_FORMAT)")
-	fs.BoolVar(&c.Seed, "seed", envBool("BANKBRIDGE_SEED", true), "seed the sandbox (demo partner, synthetic customers) at start (env BANKBRIDGE_SEED)")
+	if v, ok := os.LookupEnv("BANKBRIDGE_SEED"); ok && v != "" {
+		if err := c.seed.Set(v); err != nil {
+			c.seedEnvErr = fmt.Errorf("BANKBRIDGE_SEED must be true or false, got %q", v)
+		}
+	}
+	fs.Var(&c.seed, "seed", "seed the sandbox at start: synthetic customers, and in development the demo partner (default true in development, false in production) (env BANKBRIDGE_SEED)")
 	fs.BoolVar(&c.WebhooksAllowLoopback, "webhooks-allow-loopback", envBool("BANKBRIDGE_WEBHOOKS_ALLOW_LOOPBACK", false), "let sandbox webhook endpoints use http and loopback addresses (env BANKBRIDGE_WEBHOOKS_ALLOW_LOOPBACK)")
 	fs.DurationVar(&c.AccessTokenLifetime, "access-token-lifetime", envDuration("BANKBRIDGE_ACCESS_TOKEN_LIFETIME", 5*time.Minute), "access token lifetime (env BANKBRIDGE_ACCESS_TOKEN_LIFETIME)")
 	fs.DurationVar(&c.RefreshTokenLifetime, "refresh-token-lifetime", envDuration("BANKBRIDGE_REFRESH_TOKEN_LIFETIME", 30*24*time.Hour), "refresh token lifetime (env BANKBRIDGE_REFRESH_TOKEN_LIFETIME)")
@@ -85,11 +120,40 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.DPoPRequireNonce, "dpop-require-nonce", envBool("BANKBRIDGE_DPOP_REQUIRE_NONCE", false), "require server-provided DPoP nonces (env BANKBRIDGE_DPOP_REQUIRE_NONCE)")
 	fs.DurationVar(&c.WebhookLease, "webhook-lease", envDuration("BANKBRIDGE_WEBHOOK_LEASE", 70*time.Second), "how long a dispatcher's claim on a delivery lasts before another node may retake it; must exceed connect + response timeouts (env BANKBRIDGE_WEBHOOK_LEASE)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("BANKBRIDGE_DEBUG_ADDR", ""), "loopback address for Go's pprof profiles (/debug/pprof/), off when empty; never expose it (env BANKBRIDGE_DEBUG_ADDR)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", envOr("BANKBRIDGE_SMTP_URL", ""), "send mail through smtp://[user:pass@]host:port (STARTTLS required unless the host is loopback) or smtps://[user:pass@]host:port; required in production (env BANKBRIDGE_SMTP_URL)")
+	fs.StringVar(&c.MailFrom, "mail-from", envOr("BANKBRIDGE_MAIL_FROM", ""), `sender of the platform's mail (default "Bankbridge <no-reply@<issuer host>>") (env BANKBRIDGE_MAIL_FROM)`)
+	c.EncryptionKey = strings.TrimSpace(os.Getenv(secrets.KeyEnv))
+	fs.StringVar(&c.CreditNoteLimits, "credit-note-limits", envOr("BANKBRIDGE_CREDIT_NOTE_LIMITS", ""), "largest credit note one staff member may issue alone, per currency in major units, e.g. EUR=1000,JPY=100000; larger ones need a second approver; unlisted currencies: 1000 (env BANKBRIDGE_CREDIT_NOTE_LIMITS)")
+	fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", envOr("BANKBRIDGE_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of the reverse proxies whose X-Forwarded-For names the client (for sign-in throttling by client address); empty trusts none (env BANKBRIDGE_TRUSTED_PROXIES)")
 	fs.IntVar(&c.Dispatchers, "webhook-dispatchers", envInt("BANKBRIDGE_WEBHOOK_DISPATCHERS", 2), "webhook dispatcher workers in this process; 0 disables delivery on this node (env BANKBRIDGE_WEBHOOK_DISPATCHERS)")
 }
 
 // Validate checks the configuration and fills derived defaults.
 func (c *Config) Validate() error {
+	if err := c.Mode.Validate(); err != nil {
+		return err
+	}
+	if c.seedEnvErr != nil {
+		return c.seedEnvErr
+	}
+	c.Seed = c.seed.or(c.Mode.Development())
+	if c.EncryptionKey != "" {
+		if _, err := secrets.ParseKey(c.EncryptionKey); err != nil {
+			return fmt.Errorf("%s must be base64 of 32 bytes (e.g. from: openssl rand -base64 32)", secrets.KeyEnv)
+		}
+	}
+	if c.SMTPURL != "" {
+		s, err := mail.ParseSMTPURL(c.SMTPURL)
+		if err != nil {
+			return fmt.Errorf("--smtp-url %v", err)
+		}
+		c.SMTP = s
+	}
+	if c.MailFrom != "" {
+		if _, err := netmail.ParseAddress(c.MailFrom); err != nil {
+			return fmt.Errorf("--mail-from must be an address such as \"Bankbridge <no-reply@bank.example>\", got %q", c.MailFrom)
+		}
+	}
 	if c.Issuer != "" {
 		c.Issuer = strings.TrimRight(c.Issuer, "/")
 		if !strings.HasPrefix(c.Issuer, "https://") && !strings.HasPrefix(c.Issuer, "http://") {
@@ -116,12 +180,38 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--debug-addr must be a loopback host:port such as 127.0.0.1:6060, got %q", c.DebugAddr)
 		}
 	}
+	proxies, err := httpx.ParseTrustedProxies(c.TrustedProxiesList)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %v", err)
+	}
+	c.TrustedProxies = proxies
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
 		return err
 	}
 	c.DataDir = abs
 	return nil
+}
+
+// modeFlag parses --mode (checked by Mode.Validate).
+type modeFlag Mode
+
+func (m *modeFlag) String() string     { return string(*m) }
+func (m *modeFlag) Set(v string) error { *m = modeFlag(v); return nil }
+
+// mailFrom is the configured sender, or "Bankbridge <no-reply@<issuer host>>".
+func (c *Config) mailFrom(issuer string) string {
+	if c.MailFrom != "" {
+		return c.MailFrom
+	}
+	host := "localhost"
+	if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		host = "[" + host + "]" // an address literal (RFC 5321 §4.1.3)
+	}
+	return "Bankbridge <no-reply@" + host + ">"
 }
 
 // SQLitePath is where the embedded database lives.
@@ -147,6 +237,10 @@ func (m *Main) parseCommon(name string, args []string, extra func(fs *flag.FlagS
 		return nil, errUsage
 	}
 	if err := c.Validate(); err != nil {
+		fmt.Fprintf(m.Stderr, "bankbridge %s: %v\n", name, err)
+		return nil, errUsage
+	}
+	if err := c.productionRefusal(name); err != nil {
 		fmt.Fprintf(m.Stderr, "bankbridge %s: %v\n", name, err)
 		return nil, errUsage
 	}

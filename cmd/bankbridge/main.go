@@ -6,7 +6,7 @@
 //	bankbridge migrate            apply database migrations and exit
 //	bankbridge partners create    create a partner organisation
 //	bankbridge apps create        create a partner app (OAuth client)
-//	bankbridge customers create   create a sandbox bank customer
+//	bankbridge customers create   create a bank customer (sandbox, or production with --env production)
 //	bankbridge keys rotate        rotate the authorization server's signing key
 //	bankbridge staff create       create a staff user (one-time password + TOTP)
 //	bankbridge settle             settle a month into partner statements
@@ -49,8 +49,11 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	// Platform is set once a command has opened it (tests read it).
 	Platform *Platform
-	// Ready, when set, is called with the base URL once the server is listening.
-	Ready func(baseURL string)
+	// Ready, when set, is called once the server is listening, with the
+	// issuer (the public base URL) and the listener's own http:// URL (the
+	// same in development without --issuer; behind a TLS-terminating proxy
+	// in production they differ).
+	Ready func(issuer, listenURL string)
 }
 
 // NewMain returns a Main writing to the given streams.
@@ -98,7 +101,7 @@ Usage:
   bankbridge migrate [flags]     apply database migrations and exit
   bankbridge partners create --name N [--json]
   bankbridge apps create --partner ID --env sandbox|production --name N --redirect-uri URI --jwks FILE --scope "..." [--json]
-  bankbridge customers create --username U --password P [--name N] [--json]
+  bankbridge customers create --username U --password P [--name N] [--env sandbox|production] [--json]
   bankbridge keys rotate [--alg ES256|PS256]
   bankbridge staff create --email E --role admin|partner_manager|risk_officer|finance|auditor [--json]
   bankbridge settle --period YYYY-MM [--json]

@@ -16,7 +16,10 @@ import (
 
 // Server is a running bankbridge serve, started in-process on :0.
 type Server struct {
+	// URL is where the server listens (http://127.0.0.1:port); Issuer is its
+	// public base URL (the same unless --issuer was given).
 	URL         string
+	Issuer      string
 	DataDir     string
 	DatabaseURL string
 	Main        *Main
@@ -44,8 +47,8 @@ func MustStart(tb testing.TB, databaseURL string, extra ...string) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	m := NewMain(out, out)
-	ready := make(chan string, 1)
-	m.Ready = func(u string) { ready <- u }
+	ready := make(chan [2]string, 1)
+	m.Ready = func(issuer, listen string) { ready <- [2]string{issuer, listen} }
 	dataDir := tb.TempDir()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, extra...)
 	if databaseURL != "" {
@@ -54,7 +57,8 @@ func MustStart(tb testing.TB, databaseURL string, extra ...string) *Server {
 	s := &Server{Main: m, Stdout: out, cancel: cancel, done: make(chan error, 1), DataDir: dataDir, DatabaseURL: databaseURL}
 	go func() { s.done <- m.Run(ctx, args) }()
 	select {
-	case s.URL = <-ready:
+	case u := <-ready:
+		s.Issuer, s.URL = u[0], u[1]
 	case err := <-s.done:
 		tb.Fatalf("serve exited: %v\n%s", err, out)
 	case <-time.After(60 * time.Second):
@@ -129,10 +133,18 @@ func TestCommandLine(t *testing.T) {
 		{"fail/bad-issuer", []string{"migrate", "--issuer", "ftp://x"}, errUsage, "--issuer must be an http(s) URL"},
 		{"fail/public-debug-addr", []string{"migrate", "--debug-addr", "0.0.0.0:6060"}, errUsage, `--debug-addr must be a loopback host:port such as 127.0.0.1:6060, got "0.0.0.0:6060"`},
 		{"fail/debug-addr-without-port", []string{"migrate", "--debug-addr", "127.0.0.1"}, errUsage, `--debug-addr must be a loopback host:port`},
+		{"fail/bad-mode", []string{"migrate", "--mode", "staging"}, errUsage, `bankbridge migrate: --mode must be development or production, got "staging"`},
+		{"fail/bad-smtp-url", []string{"migrate", "--smtp-url", "smtps://relay.example:99999"}, errUsage, `bankbridge migrate: --smtp-url has port "99999"; want 1-65535`},
+		{"fail/bad-mail-from", []string{"migrate", "--mail-from", "no-reply"}, errUsage, `bankbridge migrate: --mail-from must be an address such as "Bankbridge <no-reply@bank.example>", got "no-reply"`},
+		{"fail/bad-seed-env", []string{"migrate"}, errUsage, `bankbridge migrate: BANKBRIDGE_SEED must be true or false, got "maybe"`},
 		{"ok/migrate", []string{"migrate", "--data-dir", t.TempDir()}, nil, "applied migrations"},
+		{"ok/migrate-in-production-needs-no-key-or-smtp", []string{"migrate", "--mode", "production", "--data-dir", t.TempDir()}, nil, "applied migrations"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "fail/bad-seed-env" {
+				t.Setenv("BANKBRIDGE_SEED", "maybe")
+			}
 			var out bytes.Buffer
 			m := NewMain(&out, &out)
 			err := m.Run(context.Background(), tc.args)

@@ -69,7 +69,7 @@ func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logge
 	if len(applied) > 0 {
 		log.Info("database migrated", "engine", d.Dialect, "applied", applied)
 	}
-	key, err := secrets.LoadOrCreateKey(c.DataDir)
+	key, err := masterKey(c)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +86,17 @@ func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logge
 	p.router = p.routes()
 	ok = true
 	return p, nil
+}
+
+// masterKey is the key every secret at rest derives from: in production only
+// BANKBRIDGE_ENCRYPTION_KEY (never a key file, read or written); in
+// development that variable when set, else data/master.key, created on
+// first start.
+func masterKey(c *Config) ([]byte, error) {
+	if c.Mode.Production() {
+		return secrets.KeyFromEnv()
+	}
+	return secrets.LoadOrCreateKey(c.DataDir)
 }
 
 // routes builds the HTTP surface.
@@ -130,7 +141,9 @@ func (p *Platform) accessLog() gin.HandlerFunc {
 }
 
 // Handler is the platform's HTTP handler.
-func (p *Platform) Handler() http.Handler { return p.router }
+func (p *Platform) Handler() http.Handler {
+	return p.Config.TrustedProxies.ClientAddressHandler(p.router)
+}
 
 // Close releases everything in reverse order of opening.
 func (p *Platform) Close() error {

@@ -67,7 +67,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
   API docs:   %[1]s/docs   (OpenAPI: %[1]s/openapi.json)
 `, issuer)
 	if m.Ready != nil {
-		m.Ready(issuer)
+		m.Ready(issuer, "http://"+ln.Addr().String())
 	}
 
 	select {

@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/oauth/keys"
@@ -70,6 +71,9 @@ func (p *Platform) wire(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	if _, err := s.Partners.ResealStaffTOTP(ctx); err != nil {
+		return fmt.Errorf("re-seal staff TOTP secrets: %w", err)
+	}
 	s.OAuth, err = oauth.New(oauth.Config{
 		Issuer:               p.Issuer,
 		AccessTokenLifetime:  p.Config.AccessTokenLifetime,
@@ -91,7 +95,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	revoker.r = s.OAuth
 	s.Partners.SetRevoker(s.OAuth)
 	s.OpenAPI = apis.OpenAPI(p.Issuer)
-	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireCertification, p.wireWebhooks} {
+	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireCertification, p.wireWebhooks, p.wireMail} {
 		if err := ext(ctx); err != nil {
 			return err
 		}
@@ -114,6 +118,10 @@ func (p *Platform) housekeeping(now func() time.Time) {
 		"idempotency_keys": func(ctx context.Context) error { _, err := s.APIs.PurgeIdempotencyKeys(ctx); return err },
 		"request_log":      func(ctx context.Context) error { _, err := s.APIs.PurgeRequestLog(ctx); return err },
 		"signing_keys":     func(ctx context.Context) error { _, err := s.Keys.PruneRetired(ctx); return err },
+		"login_throttle": func(ctx context.Context) error {
+			_, err := throttle.NewStore(p.DB.DB, now).Purge(ctx, now())
+			return err
+		},
 	}
 	p.bg = append(p.bg, func(ctx context.Context) {
 		t := time.NewTicker(5 * time.Minute)
@@ -144,8 +152,12 @@ func (p *Platform) mount(r *gin.Engine) {
 	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer, Usage: usageRecorder{p.billing.Contracts}, Quota: p.billing.Quota}).Register(r)
 	r.GET("/openapi.json", func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI) })
 	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))
-	(&web.CustomerDashboard{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
-		Consents: customerConsents{s.APIs, s.Partners, s.Core}, Log: p.Log}).Register(r)
+	// The customers' dashboard, once per environment: production customers at
+	// /customer, the sandbox personas at /sandbox/customer.
+	for _, env := range []string{oauth.EnvProduction, oauth.EnvSandbox} {
+		(&web.CustomerDashboard{Environment: env, Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
+			Consents: customerConsents{s.APIs, s.Partners, s.Core}, Log: p.Log}).Register(r)
+	}
 	personas := web.SandboxPersonasFunc(func() []web.PersonaView {
 		var out []web.PersonaView
 		for _, x := range core.Personas() {
@@ -162,7 +174,7 @@ func (p *Platform) mount(r *gin.Engine) {
 		return out
 	})
 	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
-		Requests: requestLog{s.APIs}, SandboxReset: sandboxReset{s.APIs}, DB: p.DB.DB, DevOutbox: true,
+		Requests: requestLog{s.APIs}, SandboxReset: sandboxReset{s.APIs}, DB: p.DB.DB, DevOutbox: p.Config.Mode.Development(),
 		RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
 	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, DB: p.DB.DB, Log: p.Log}).Register(r)
 	p.mountBilling(r)
@@ -171,12 +183,18 @@ func (p *Platform) mount(r *gin.Engine) {
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })
 }
 
-// seed creates the sandbox's synthetic customers and the demo partner; the
-// demo app's private key is written to the data directory the first time.
+// seed creates the sandbox's synthetic customers (sandbox data, in every
+// mode) and, in development only, the demo partner with its portal login and
+// sandbox app, whose private key is written to the data directory (created
+// if need be) the first time.
 func (p *Platform) seed(ctx context.Context) error {
 	rep, err := p.Services.Core.Seed(ctx, core.SeedOptions{})
 	if err != nil {
 		return fmt.Errorf("sandbox customers: %w", err)
+	}
+	if !p.Config.Mode.Development() {
+		p.Log.Info("sandbox seeded", "customers", rep.Customers, "transactions", rep.Transactions)
+		return nil
 	}
 	demo, err := p.Services.Partners.SeedSandbox(ctx)
 	if err != nil {
@@ -184,6 +202,9 @@ func (p *Platform) seed(ctx context.Context) error {
 	}
 	keyFile := filepath.Join(p.Config.DataDir, "demo-app-key.json")
 	if demo.Created && len(demo.PrivateJWK) > 0 {
+		if err := os.MkdirAll(p.Config.DataDir, 0o700); err != nil {
+			return err
+		}
 		if err := os.WriteFile(keyFile, demo.PrivateJWK, 0o600); err != nil {
 			return err
 		}

@@ -159,7 +159,11 @@ func (p *Platform) wireBilling(ctx context.Context) error {
 	if s.Webhooks != nil {
 		b.Events.Set(s.Events)
 	}
-	b.Contracts = contracts.New(p.DB, contracts.Options{Events: b.Events, Partners: s.Partners, Now: now})
+	limits, err := contracts.ParseCreditNoteLimits(p.Config.CreditNoteLimits)
+	if err != nil {
+		return fmt.Errorf("--credit-note-limits: %w", err)
+	}
+	b.Contracts = contracts.New(p.DB, contracts.Options{Events: b.Events, Partners: s.Partners, Now: now, CreditNoteLimits: limits})
 	b.Datasets.mu.Lock()
 	b.Datasets.c = b.Contracts
 	b.Datasets.mu.Unlock()

@@ -2,8 +2,11 @@ package audit_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
@@ -44,6 +47,59 @@ func TestRecordAndList(t *testing.T) {
 		got, _ := audit.List(ctx, d.DB, audit.Filter{Action: "consent.authorised"})
 		if got[0].Details != `{"accounts":2}` || time.Since(got[0].At) > time.Minute || time.Since(got[0].At) < 0 {
 			t.Fatalf("event %+v", got[0])
+		}
+	})
+}
+
+// TestHistoryCannotBeRewritten: the database itself refuses to update or delete
+// audit records (migration 0005), on both engines, whoever runs the SQL.
+func TestHistoryCannotBeRewritten(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if err := audit.Record(ctx, d.DB, audit.Entry{ActorType: audit.ActorStaff, ActorID: "stf_1", Action: "partner.suspended",
+			ObjectType: "partner", ObjectID: "ptn_b", PartnerID: "ptn_b"}); err != nil {
+			t.Fatal(err)
+		}
+		const upd = "history cannot be rewritten: UPDATE on audit_events is refused"
+		const del = "history cannot be rewritten: DELETE on audit_events is refused"
+		for _, tc := range []struct {
+			name, want string
+			run        func(g *gorm.DB) error
+		}{
+			{"fail/update-raw", upd, func(g *gorm.DB) error {
+				return g.Exec(`UPDATE audit_events SET actor_id = 'stf_someone_else'`).Error
+			}},
+			{"fail/update-one-column", upd, func(g *gorm.DB) error {
+				return g.Exec(`UPDATE audit_events SET details = '{}' WHERE object_id = 'ptn_b'`).Error
+			}},
+			{"fail/update-gorm", upd, func(g *gorm.DB) error {
+				return g.Model(&audit.Event{}).Where("object_id = ?", "ptn_b").Update("action", "partner.praised").Error
+			}},
+			{"fail/delete-raw", del, func(g *gorm.DB) error { return g.Exec(`DELETE FROM audit_events`).Error }},
+			{"fail/delete-gorm", del, func(g *gorm.DB) error {
+				return g.Where("object_id = ?", "ptn_b").Delete(&audit.Event{}).Error
+			}},
+			{"fail/delete-in-tx", del, func(g *gorm.DB) error {
+				return d.Tx(ctx, func(tx *gorm.DB) error { return tx.Exec(`DELETE FROM audit_events WHERE actor_id = 'stf_1'`).Error })
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				err := tc.run(d.DB.WithContext(ctx))
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err %v, want the trigger's %q", err, tc.want)
+				}
+				got, err := audit.List(ctx, d.DB, audit.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != 1 || got[0].ActorID != "stf_1" || got[0].Action != "partner.suspended" || got[0].Details != "{}" {
+					t.Fatalf("audit trail changed: %+v", got)
+				}
+			})
+		}
+		// Appending still works.
+		if err := audit.Record(ctx, d.DB, audit.Entry{ActorType: audit.ActorSystem, ActorID: "system", Action: "x.y", ObjectType: "x", ObjectID: "1"}); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

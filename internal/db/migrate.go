@@ -18,6 +18,14 @@ import (
 // recorded in schema_migrations. One file serves both engines: it is written in
 // PostgreSQL's types and a few are rewritten for SQLite (see sqliteTypes).
 //
+// A migration may hold engine-specific sections (triggers, functions): a line
+// "-- +engine postgres" starts SQL that only PostgreSQL runs, "-- +engine
+// sqlite" SQL that only SQLite runs, and "-- +engine all" returns to SQL both
+// run. Every migration is recorded in schema_migrations on both engines, even
+// when one engine had nothing to run, so versions stay aligned. Statements end
+// with a semicolon at the end of a line; semicolons inside a dollar-quoted
+// body ($$ … $$, PostgreSQL functions) do not end a statement.
+//
 // Number ranges per domain keep parallel work from colliding:
 // 0001-0009 platform, 0010-0019 oauth, 0020-0029 partners, 0030-0039 apis/core,
 // 0040-0049 apis, 0050-0059 webhooks, 0060-0069 contracts.
@@ -56,6 +64,9 @@ func Migrations() ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkSections(string(body)); err != nil {
+			return nil, fmt.Errorf("db: migration %q: %w", e.Name(), err)
+		}
 		out = append(out, Migration{Version: v, Name: m[2], SQL: string(body)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
@@ -69,12 +80,52 @@ var sqliteTypes = strings.NewReplacer(
 	"BYTEA", "BLOB",
 )
 
-// SQLFor returns the migration's SQL as the given engine runs it.
-func (m Migration) SQLFor(d Dialect) string {
-	if d == SQLite {
-		return sqliteTypes.Replace(m.SQL)
+// engineMarker starts an engine section of a migration ("-- +engine postgres").
+var engineMarker = regexp.MustCompile(`^--\s*\+engine\s+(\S+)\s*$`)
+
+// engineNames are the section names a migration may use, by dialect.
+var engineNames = map[string]Dialect{"postgres": Postgres, "sqlite": SQLite}
+
+// checkSections reports an engine marker naming no known engine.
+func checkSections(sql string) error {
+	for i, line := range strings.Split(sql, "\n") {
+		m := engineMarker.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		if _, ok := engineNames[m[1]]; !ok && m[1] != "all" {
+			return fmt.Errorf("line %d: unknown engine %q in %q (use postgres, sqlite or all)", i+1, m[1], strings.TrimSpace(line))
+		}
 	}
-	return m.SQL
+	return nil
+}
+
+// sections keeps the lines of sql that engine d runs: those outside any engine
+// section and those in d's sections (see Migrations).
+func sections(sql string, d Dialect) string {
+	var b strings.Builder
+	keep := true
+	for _, line := range strings.Split(sql, "\n") {
+		if m := engineMarker.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+			keep = m[1] == "all" || engineNames[m[1]] == d
+			continue
+		}
+		if keep {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// SQLFor returns the migration's SQL as the given engine runs it: its shared
+// lines plus the engine's own sections, with SQLite's type rewrites applied.
+func (m Migration) SQLFor(d Dialect) string {
+	sql := sections(m.SQL, d)
+	if d == SQLite {
+		return sqliteTypes.Replace(sql)
+	}
+	return sql
 }
 
 // Migrate applies every migration not yet recorded, each in its own transaction,
@@ -132,18 +183,23 @@ func (d *DB) Migrate(ctx context.Context) ([]int, error) {
 }
 
 // splitStatements splits a migration on semicolons that end a line, dropping
-// comment-only lines. Migrations keep one statement per such semicolon.
+// comment-only lines. Migrations keep one statement per such semicolon; inside
+// a dollar-quoted body ($$ … $$) a line-ending semicolon belongs to the body.
 func splitStatements(sql string) []string {
 	var out []string
 	var cur strings.Builder
+	inDollar := false
 	for _, line := range strings.Split(sql, "\n") {
 		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+		if trimmed == "" || (!inDollar && strings.HasPrefix(trimmed, "--")) {
 			continue
 		}
 		cur.WriteString(line)
 		cur.WriteByte('\n')
-		if strings.HasSuffix(trimmed, ";") {
+		if strings.Count(line, "$$")%2 == 1 {
+			inDollar = !inDollar
+		}
+		if !inDollar && strings.HasSuffix(trimmed, ";") {
 			out = append(out, strings.TrimSpace(cur.String()))
 			cur.Reset()
 		}

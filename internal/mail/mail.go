@@ -1,7 +1,8 @@
 // Package mail is the platform's email outbox: mail is written to the
-// email_outbox table in the transaction of the change that causes it. In
-// development the dev outbox page and the log show it; a production relay would
-// send unsent rows.
+// email_outbox table in the transaction of the change that causes it, and a
+// Sender (sender.go) delivers it over SMTP from there, on any number of nodes,
+// with retries and backoff. In development without SMTP the dev outbox page
+// shows it instead.
 package mail
 
 import (
@@ -23,6 +24,18 @@ type Message struct {
 	Body      string
 	CreatedAt time.Time
 	SentAt    *time.Time
+	// Attempts counts the SMTP attempts made so far.
+	Attempts int
+	// NextAttemptAt is when the mail is next due; nil once nothing more is
+	// to be done (sent, or given up).
+	NextAttemptAt *time.Time
+	// LastError is the last failed attempt's error ("" after success).
+	LastError string
+	// ClaimedBy and LeaseUntil are a sender's claim on the row.
+	ClaimedBy  string
+	LeaseUntil *time.Time
+	// FailedAt is when the sender gave up on the mail.
+	FailedAt *time.Time
 }
 
 // TableName implements gorm's tabler.
@@ -32,6 +45,9 @@ func (Message) TableName() string { return "email_outbox" }
 func Enqueue(ctx context.Context, tx *gorm.DB, m Message) (*Message, error) {
 	m.ID = ids.New("mail")
 	m.CreatedAt = time.Now().UTC()
+	m.SentAt, m.FailedAt, m.LeaseUntil, m.ClaimedBy, m.Attempts, m.LastError = nil, nil, nil, "", 0, ""
+	due := m.CreatedAt
+	m.NextAttemptAt = &due
 	if err := tx.WithContext(ctx).Create(&m).Error; err != nil {
 		return nil, err
 	}

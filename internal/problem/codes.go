@@ -46,6 +46,7 @@ const (
 	CodeInvalidState Code = "invalid_state_transition"
 	CodeCSRF         Code = "csrf_failed"
 	CodeLockedOut    Code = "locked_out"
+	CodeBusy         Code = "server_busy"
 )
 
 type codeInfo struct {
@@ -92,6 +93,7 @@ var codes = map[Code]codeInfo{
 	CodeInvalidState: {http.StatusConflict, "Invalid state transition"},
 	CodeCSRF:         {http.StatusForbidden, "CSRF check failed"},
 	CodeLockedOut:    {http.StatusTooManyRequests, "Too many attempts"},
+	CodeBusy:         {http.StatusServiceUnavailable, "Server busy"},
 }
 
 // Status is the HTTP status for the code (500 for an unknown code).

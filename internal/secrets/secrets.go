@@ -43,16 +43,41 @@ func NewBox(key []byte) (*Box, error) {
 	return &Box{aead: aead}, nil
 }
 
-// LoadOrCreateKey returns the master key from BANKBRIDGE_ENCRYPTION_KEY when set
-// (base64, 32 bytes); otherwise from dataDir/master.key, creating that file
-// (mode 0600) on first start. Production deployments set the variable.
+// ErrNoKey is returned by KeyFromEnv when BANKBRIDGE_ENCRYPTION_KEY is not set.
+var ErrNoKey = errors.New("secrets: " + KeyEnv + " is not set")
+
+// ErrBadKey is returned when a master key is not base64 of 32 bytes.
+var ErrBadKey = errors.New("secrets: " + KeyEnv + " must be base64 of 32 bytes")
+
+// ParseKey decodes a master key: standard base64 of 32 bytes (what
+// `openssl rand -base64 32` prints). It returns ErrBadKey otherwise.
+func ParseKey(v string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(k) != 32 {
+		return nil, ErrBadKey
+	}
+	return k, nil
+}
+
+// KeyFromEnv returns the master key from BANKBRIDGE_ENCRYPTION_KEY: the only
+// source in production. It returns ErrNoKey when the variable is unset or
+// empty, ErrBadKey when it is not base64 of 32 bytes.
+func KeyFromEnv() ([]byte, error) {
+	v := strings.TrimSpace(os.Getenv(KeyEnv))
+	if v == "" {
+		return nil, ErrNoKey
+	}
+	return ParseKey(v)
+}
+
+// LoadOrCreateKey is the development key source: the master key from
+// BANKBRIDGE_ENCRYPTION_KEY when set (see KeyFromEnv); otherwise from
+// dataDir/master.key, creating that file (mode 0600, and dataDir, 0700) on
+// first start. Production never calls it: a generated key file there would
+// seal secrets under a key nobody backs up.
 func LoadOrCreateKey(dataDir string) ([]byte, error) {
-	if v := strings.TrimSpace(os.Getenv(KeyEnv)); v != "" {
-		k, err := base64.StdEncoding.DecodeString(v)
-		if err != nil || len(k) != 32 {
-			return nil, fmt.Errorf("secrets: %s must be base64 of 32 bytes", KeyEnv)
-		}
-		return k, nil
+	if k, err := KeyFromEnv(); !errors.Is(err, ErrNoKey) {
+		return k, err
 	}
 	path := filepath.Join(dataDir, "master.key")
 	if b, err := os.ReadFile(path); err == nil {

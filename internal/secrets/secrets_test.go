@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -51,8 +52,37 @@ func TestLoadOrCreateKey(t *testing.T) {
 		t.Fatal("key not stable across loads")
 	}
 	t.Setenv(KeyEnv, "c2hvcnQ=")
-	if _, err := LoadOrCreateKey(dir); err == nil {
-		t.Fatal("short env key accepted")
+	if _, err := LoadOrCreateKey(dir); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("short env key: err %v, want ErrBadKey", err)
+	}
+	want := bytes.Repeat([]byte{9}, 32)
+	t.Setenv(KeyEnv, base64.StdEncoding.EncodeToString(want))
+	if k, err := LoadOrCreateKey(dir); err != nil || !bytes.Equal(k, want) {
+		t.Fatalf("env key not preferred over the file: %v", err)
+	}
+}
+
+func TestKeyFromEnv(t *testing.T) {
+	good := bytes.Repeat([]byte{3}, 32)
+	for name, c := range map[string]struct {
+		env  string
+		want []byte
+		err  error
+	}{
+		"ok/base64-32-bytes":     {" " + base64.StdEncoding.EncodeToString(good) + "\n", good, nil},
+		"fail/unset":             {"", nil, ErrNoKey},
+		"fail/blank":             {"   ", nil, ErrNoKey},
+		"fail/short":             {"c2hvcnQ=", nil, ErrBadKey},
+		"fail/not-base64":        {"not base64!", nil, ErrBadKey},
+		"fail/url-safe-alphabet": {base64.URLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 32)), nil, ErrBadKey},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(KeyEnv, c.env)
+			k, err := KeyFromEnv()
+			if !errors.Is(err, c.err) || !bytes.Equal(k, c.want) {
+				t.Fatalf("KeyFromEnv = %x, %v; want %x, %v", k, err, c.want, c.err)
+			}
+		})
 	}
 }
 

@@ -55,10 +55,32 @@ type Fixture struct {
 	DrainAccountID string
 	// Currency of all the accounts above.
 	Currency string
-	// Authenticator, when set, is checked with Login and LockedLogin.
-	Authenticator oauth.CustomerAuthenticator
-	Login         Credentials
-	LockedLogin   Credentials
+	// Environment (oauth.EnvSandbox or oauth.EnvProduction) of CustomerID,
+	// the logins and every account above.
+	Environment string
+	// OtherEnvironmentAccountID is an enabled account in Currency with at
+	// least 10.00 available, of a customer of the other environment;
+	// OtherEnvironmentCreditor identifies it by sort code and account number.
+	// Leave both empty for a core that serves one environment only: the
+	// cross-environment cases are then skipped.
+	OtherEnvironmentAccountID string
+	OtherEnvironmentCreditor  core.Creditor
+	// Authenticator, when set, is checked with Login and LockedLogin (of
+	// Environment) and, when its Username is set, OtherEnvironmentLogin: a
+	// customer of the other environment whose credentials are not a login of
+	// Environment.
+	Authenticator         oauth.CustomerAuthenticator
+	Login                 Credentials
+	LockedLogin           Credentials
+	OtherEnvironmentLogin Credentials
+}
+
+// otherEnvironment is the environment that is not env.
+func otherEnvironment(env string) string {
+	if env == oauth.EnvProduction {
+		return oauth.EnvSandbox
+	}
+	return oauth.EnvProduction
 }
 
 // Run runs the suite.
@@ -73,6 +95,13 @@ func Run(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("payment-idempotency", func(t *testing.T) { testIdempotency(t, newFixture(t)) })
 	t.Run("concurrent-payments", func(t *testing.T) { testConcurrentPayments(t, newFixture(t)) })
 	t.Run("concurrent-opposite-transfers", func(t *testing.T) { testOppositeTransfers(t, newFixture(t)) })
+	t.Run("environments-never-meet", func(t *testing.T) {
+		f := newFixture(t)
+		if f.OtherEnvironmentAccountID == "" {
+			t.Skip("the fixture has no account of the other environment (the core serves one environment only)")
+		}
+		testEnvironmentsNeverMeet(t, f)
+	})
 	t.Run("sandbox-reversal", func(t *testing.T) {
 		f := newFixture(t)
 		if _, ok := f.Core.(core.SandboxReverser); !ok {
@@ -155,9 +184,12 @@ func CheckAgrees(tb testing.TB, c core.Core, accountID string) []core.Transactio
 
 func testCustomers(t *testing.T, f *Fixture) {
 	c := f.Core
+	if f.Environment != oauth.EnvSandbox && f.Environment != oauth.EnvProduction {
+		t.Fatalf("fixture Environment %q is neither %q nor %q", f.Environment, oauth.EnvSandbox, oauth.EnvProduction)
+	}
 	cus, err := c.Customer(ctx, f.CustomerID)
-	if err != nil || cus.ID != f.CustomerID || cus.DisplayName == "" {
-		t.Fatalf("Customer: %+v, %v", cus, err)
+	if err != nil || cus.ID != f.CustomerID || cus.DisplayName == "" || cus.Environment != f.Environment {
+		t.Fatalf("Customer: %+v, %v (want environment %s)", cus, err, f.Environment)
 	}
 	accs, err := c.Accounts(ctx, f.CustomerID)
 	if err != nil || len(accs) < 2 {
@@ -165,8 +197,9 @@ func testCustomers(t *testing.T, f *Fixture) {
 	}
 	found := false
 	for _, a := range accs {
-		if a.CustomerID != f.CustomerID || a.ID == "" || a.Currency == "" || a.SchemeName == "" || a.Identification == "" {
-			t.Fatalf("malformed account %+v", a)
+		if a.CustomerID != f.CustomerID || a.ID == "" || a.Currency == "" || a.SchemeName == "" || a.Identification == "" ||
+			a.Environment != f.Environment {
+			t.Fatalf("malformed account %+v (want environment %s)", a, f.Environment)
 		}
 		one, err := c.Account(ctx, a.ID)
 		if err != nil || one.ID != a.ID || one.Balance != a.Balance {
@@ -808,21 +841,33 @@ func testReversal(t *testing.T, f *Fixture) {
 
 func testAuthenticate(t *testing.T, f *Fixture) {
 	a := f.Authenticator
-	for _, tc := range []struct {
-		name, user, pass, wantID string
-		wantErr                  error
-	}{
-		{"ok/login", f.Login.Username, f.Login.Password, f.Login.CustomerID, nil},
-		{"fail/wrong-password", f.Login.Username, f.Login.Password + "x", "", oauth.ErrBadCredentials},
-		{"fail/empty-password", f.Login.Username, "", "", oauth.ErrBadCredentials},
-		{"fail/unknown-user", "nobody-at-all", f.Login.Password, "", oauth.ErrBadCredentials},
-		{"fail/locked", f.LockedLogin.Username, f.LockedLogin.Password, "", oauth.ErrCustomerLocked},
-		{"fail/locked-wrong-password", f.LockedLogin.Username, "wrong-password", "", oauth.ErrBadCredentials},
-	} {
+	env, other := f.Environment, otherEnvironment(f.Environment)
+	type authCase struct {
+		name, env, user, pass, wantID string
+		wantErr                       error
+	}
+	cases := []authCase{
+		{"ok/login", env, f.Login.Username, f.Login.Password, f.Login.CustomerID, nil},
+		{"fail/wrong-password", env, f.Login.Username, f.Login.Password + "x", "", oauth.ErrBadCredentials},
+		{"fail/empty-password", env, f.Login.Username, "", "", oauth.ErrBadCredentials},
+		{"fail/unknown-user", env, "nobody-at-all", f.Login.Password, "", oauth.ErrBadCredentials},
+		{"fail/locked", env, f.LockedLogin.Username, f.LockedLogin.Password, "", oauth.ErrCustomerLocked},
+		{"fail/locked-wrong-password", env, f.LockedLogin.Username, "wrong-password", "", oauth.ErrBadCredentials},
+		// An app of the other environment cannot sign this customer in: the
+		// answer is the unknown-username answer.
+		{"fail/login-from-other-environment", other, f.Login.Username, f.Login.Password, "", oauth.ErrBadCredentials},
+		{"fail/locked-from-other-environment", other, f.LockedLogin.Username, f.LockedLogin.Password, "", oauth.ErrBadCredentials},
+	}
+	if o := f.OtherEnvironmentLogin; o.Username != "" {
+		cases = append(cases,
+			authCase{"ok/other-environment-login", other, o.Username, o.Password, o.CustomerID, nil},
+			authCase{"fail/other-environment-customer", env, o.Username, o.Password, "", oauth.ErrBadCredentials})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			id, err := a.Authenticate(ctx, tc.user, tc.pass)
+			id, err := a.Authenticate(ctx, tc.env, tc.user, tc.pass)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) || id != tc.wantID {
-				t.Fatalf("Authenticate = %q, %v; want %q, %v", id, err, tc.wantID, tc.wantErr)
+				t.Fatalf("Authenticate(%s, %s) = %q, %v; want %q, %v", tc.env, tc.user, id, err, tc.wantID, tc.wantErr)
 			}
 		})
 	}
@@ -836,4 +881,69 @@ func testAuthenticate(t *testing.T, f *Fixture) {
 			t.Fatalf("err = %v, want ErrCustomerUnknown", err)
 		}
 	})
+}
+
+// testEnvironmentsNeverMeet checks that no payment moves money between a
+// sandbox and a production account, in either direction: the payment is
+// rejected as RejectCreditorInvalid (what an unknown account number at this
+// bank gets, so the answer does not reveal that the account exists in the
+// other environment), no entry is booked and no balance changes on either
+// side. The other environment's account stays readable as itself.
+func testEnvironmentsNeverMeet(t *testing.T, f *Fixture) {
+	c := f.Core
+	other, err := c.Account(ctx, f.OtherEnvironmentAccountID)
+	if err != nil {
+		t.Fatalf("Account(OtherEnvironmentAccountID): %v", err)
+	}
+	if other.Environment != otherEnvironment(f.Environment) || other.Status != core.AccountEnabled || other.Currency != f.Currency {
+		t.Fatalf("OtherEnvironmentAccountID %+v must be an enabled %s account of environment %s", other, f.Currency, otherEnvironment(f.Environment))
+	}
+	if other.Available().Minor < 1000 {
+		t.Fatalf("OtherEnvironmentAccountID has %v available, the fixture promises ≥ 10.00", other.Available())
+	}
+	for _, tc := range []struct {
+		name     string
+		debtor   string
+		creditor core.Creditor
+		// creditorAccount is the creditor's account at this bank, which must not move.
+		creditorAccount string
+	}{
+		{"fail/to-other-environment", f.FundedAccountID, f.OtherEnvironmentCreditor, f.OtherEnvironmentAccountID},
+		{"fail/from-other-environment", f.OtherEnvironmentAccountID, f.InternalCreditor, f.InternalCreditorAccountID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			type state struct {
+				balance core.Amount
+				entries int
+			}
+			read := func(id string) state {
+				a, err := c.Account(ctx, id)
+				if err != nil {
+					t.Fatalf("Account(%s): %v", id, err)
+				}
+				return state{a.Balance, len(CheckAgrees(t, c, id))}
+			}
+			debtorBefore, creditorBefore := read(tc.debtor), read(tc.creditorAccount)
+			in := core.PaymentInstruction{PaymentID: payID("env"), DebtorAccountID: tc.debtor, Creditor: tc.creditor,
+				Amount: core.Amount{Minor: 500, Currency: f.Currency}, Reference: "NEVER MEET"}
+			res, err := c.ExecutePayment(ctx, in)
+			if err != nil {
+				t.Fatalf("ExecutePayment: %v", err)
+			}
+			if res.Status != core.PaymentRejected || res.RejectReason != core.RejectCreditorInvalid || res.PaymentID != in.PaymentID ||
+				res.DebitTransactionID != "" || res.CreditTransactionID != "" {
+				t.Fatalf("result %+v, want %s/%s with no entries", res, core.PaymentRejected, core.RejectCreditorInvalid)
+			}
+			if got := read(tc.debtor); got != debtorBefore {
+				t.Fatalf("debtor moved: %+v → %+v", debtorBefore, got)
+			}
+			if got := read(tc.creditorAccount); got != creditorBefore {
+				t.Fatalf("creditor of the other environment moved: %+v → %+v", creditorBefore, got)
+			}
+			again, err := c.ExecutePayment(ctx, in)
+			if err != nil || *again != *res {
+				t.Fatalf("retry = %+v, %v; want the first result %+v", again, err, res)
+			}
+		})
+	}
 }

@@ -1,0 +1,377 @@
+// Package throttle counts sign-in and sign-up attempts in the database, so
+// that every node shares one count, and decides before any password is
+// checked whether an attempt may go on. It is the one throttle of every
+// surface where a person proves who they are: the bank customer's login
+// (oauth), the portal's sign-in and sign-up and the staff console's sign-in
+// (partners).
+//
+// # Counting
+//
+// Every attempt is counted BEFORE its password is checked, by one atomic
+// upsert per counter (INSERT … ON CONFLICT … DO UPDATE … RETURNING, the same
+// statement on PostgreSQL and SQLite), so neither parallel requests nor many
+// nodes slip past the count: an attempt that finds a counter at its limit is
+// refused without any password being checked. A counter is a fixed window: at
+// most Rule.Limit attempts per Rule.Window, starting with the first attempt;
+// the refusal lasts until the window ends.
+//
+// # Policy
+//
+// Three counters guard each sign-in surface (Policy), taken in this order:
+//
+//   - address: the attempts of one client address across all accounts
+//     (Policy.Address, default 20 per 15 minutes). This is the budget against
+//     password spraying, one password tried across many accounts.
+//   - account at address: the attempts on one account from one client
+//     address (Policy.AccountAddress, default 5 per 15 minutes). This is the
+//     classic lockout, but it locks that address out of that account only:
+//     an attacker at one address cannot lock the owner out at another.
+//   - account: the attempts on one account from every address together
+//     (Policy.Account, default 50 per 15 minutes), a ceiling against a
+//     guesser spread over many addresses. Only attempts the two counters above
+//     admitted reach it, so one address adds at most 5 to it: locking one
+//     account out for everyone takes 10 addresses, and locking out every one
+//     of N accounts (all staff, say) takes N×50 attempts, that is at least
+//     N×50/20 addresses a quarter of an hour.
+//
+// An attempt refused by a later counter is refunded on the counters that had
+// already admitted it, so the counters count passwords checked. On success
+// the account and account-at-address counters are reset and the address
+// counter refunded: the address budget counts failures only, so a busy office
+// behind one address is not locked out by its own successful sign-ins. On
+// failure every count stands. An attempt whose password could not be checked
+// (the server was busy, a storage error) is refunded everywhere (Cancel).
+//
+// Accounts are keyed by their normalised identifier whether or not such an
+// account exists, so an unknown email or username gets exactly the answers,
+// lockout included, of a known one.
+//
+// Sign-up has one counter per client address (SignUpRule, default 10 an
+// hour), counted before the password is hashed and never refunded. Password
+// hashing as a whole is also bounded per process (internal/secrets: a fixed
+// number of concurrent bcrypt operations and a bounded wait, then "busy").
+//
+// # Client address
+//
+// The client address is the TCP peer (http.Request.RemoteAddr): an IPv4
+// address, or the /64 prefix of an IPv6 address (one subscriber usually holds
+// a whole /64). X-Forwarded-For and similar headers are not read: Bankbridge
+// has no trusted-proxy setting, and a header any client can write must not
+// choose the counter it is charged to. Behind a reverse proxy every client
+// therefore shares the proxy's address budget.
+//
+// Counter names are stored as hex SHA-256 (login_throttle.throttle_key): the
+// table holds neither emails nor addresses, and no input can grow a key.
+package throttle
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Rule is one fixed-window counter: at most Limit attempts per Window. A
+// Limit of zero or less switches the counter off.
+type Rule struct {
+	Limit  int
+	Window time.Duration
+}
+
+// Policy is the sign-in throttle of one surface (see the package doc).
+type Policy struct {
+	// Address bounds the attempts of one client address across all accounts.
+	Address Rule
+	// AccountAddress bounds the attempts on one account from one address.
+	AccountAddress Rule
+	// Account bounds the attempts on one account from all addresses.
+	Account Rule
+}
+
+// DefaultPolicy is the sign-in policy of every surface.
+var DefaultPolicy = Policy{
+	Address:        Rule{Limit: 20, Window: 15 * time.Minute},
+	AccountAddress: Rule{Limit: 5, Window: 15 * time.Minute},
+	Account:        Rule{Limit: 50, Window: 15 * time.Minute},
+}
+
+// SignUpRule bounds the sign-ups (anonymous password hashing) of one client
+// address.
+var SignUpRule = Rule{Limit: 10, Window: time.Hour}
+
+// ErrLocked is what every refusal of this package matches (errors.Is); the
+// error itself is a *LockedError.
+var ErrLocked = errors.New("throttle: too many attempts")
+
+// LockedError is a refusal: too many attempts until Until.
+type LockedError struct {
+	Until time.Time
+}
+
+// Error implements error.
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("throttle: too many attempts, until %s", e.Until.UTC().Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// Store keeps the counters in login_throttle (migration 0004).
+type Store struct {
+	db  *gorm.DB
+	now func() time.Time
+}
+
+// NewStore returns a Store on db with clock now (time.Now when nil).
+func NewStore(db *gorm.DB, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, now: now}
+}
+
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// counter is one counter after an attempt was counted on it.
+type counter struct {
+	key       string
+	rule      Rule
+	attempts  int
+	windowEnd time.Time
+}
+
+func (c counter) refused() bool { return c.attempts > c.rule.Limit }
+
+// keyOf names a counter: the hex SHA-256 of its parts.
+func keyOf(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hitSQL counts one attempt atomically: a new counter, or one whose window
+// has ended, starts at 1; a counter already past its limit stays at limit+1
+// (refused); otherwise it goes up by one. It returns the count and the end of
+// the window.
+const hitSQL = `INSERT INTO login_throttle (throttle_key, attempts, window_end, updated_at) VALUES (?, 1, ?, ?)
+ON CONFLICT (throttle_key) DO UPDATE SET
+  attempts = CASE WHEN login_throttle.window_end <= ? THEN 1
+                  WHEN login_throttle.attempts > ? THEN login_throttle.attempts
+                  ELSE login_throttle.attempts + 1 END,
+  window_end = CASE WHEN login_throttle.window_end <= ? THEN ? ELSE login_throttle.window_end END,
+  updated_at = ?
+RETURNING attempts, window_end`
+
+// hit counts one attempt on key under r.
+func (s *Store) hit(ctx context.Context, key string, r Rule) (counter, error) {
+	now := s.clock()
+	end := now.Add(r.Window)
+	var row struct {
+		Attempts  int
+		WindowEnd time.Time
+	}
+	res := s.db.WithContext(ctx).Raw(hitSQL, key, end, now, now, r.Limit, now, end, now).Scan(&row)
+	if res.Error != nil {
+		return counter{}, fmt.Errorf("throttle: count attempt: %w", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return counter{}, fmt.Errorf("throttle: count attempt: %d rows", res.RowsAffected)
+	}
+	return counter{key: key, rule: r, attempts: row.Attempts, windowEnd: row.WindowEnd.UTC()}, nil
+}
+
+// refund takes back one attempt counted by hit, if its window still runs.
+func (s *Store) refund(ctx context.Context, c counter) error {
+	err := s.db.WithContext(ctx).Exec(`UPDATE login_throttle SET attempts = attempts - 1, updated_at = ?
+		WHERE throttle_key = ? AND window_end = ? AND attempts > 0`, s.clock(), c.key, c.windowEnd).Error
+	if err != nil {
+		return fmt.Errorf("throttle: refund attempt: %w", err)
+	}
+	return nil
+}
+
+// reset forgets a counter.
+func (s *Store) reset(ctx context.Context, c counter) error {
+	if err := s.db.WithContext(ctx).Exec(`DELETE FROM login_throttle WHERE throttle_key = ?`, c.key).Error; err != nil {
+		return fmt.Errorf("throttle: reset: %w", err)
+	}
+	return nil
+}
+
+// Admit counts one attempt of the action named by parts (e.g. "portal",
+// "sign-up", address) under r, and answers a *LockedError once the window
+// holds more than r.Limit attempts. The attempt counts even when refused.
+func (s *Store) Admit(ctx context.Context, r Rule, parts ...string) error {
+	if r.Limit <= 0 {
+		return nil
+	}
+	c, err := s.hit(ctx, keyOf(append([]string{"admit"}, parts...)...), r)
+	if err != nil {
+		return err
+	}
+	if c.refused() {
+		return &LockedError{Until: c.windowEnd}
+	}
+	return nil
+}
+
+// Purge deletes the counters whose window ended before cutoff (housekeeping).
+func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Exec(`DELETE FROM login_throttle WHERE window_end < ?`, cutoff.UTC().Truncate(time.Microsecond))
+	if res.Error != nil {
+		return 0, fmt.Errorf("throttle: purge: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// Limiter applies a Policy to the sign-ins of one surface.
+type Limiter struct {
+	store   *Store
+	surface string
+	policy  Policy
+}
+
+// Limiter returns the limiter of surface ("customer", "portal", "staff"):
+// surfaces never share counters.
+func (s *Store) Limiter(surface string, p Policy) *Limiter {
+	return &Limiter{store: s, surface: surface, policy: p}
+}
+
+// Attempt is one sign-in attempt that Begin admitted: its password may be
+// checked once, and the outcome reported with Succeeded, Failed or Cancel.
+type Attempt struct {
+	l        *Limiter
+	counters []counter // address, account at address, account (those switched on)
+}
+
+// Begin counts one sign-in attempt on account (its normalised identifier,
+// whether or not such an account exists) from client address addr (see
+// ClientAddress; "" is one shared unknown address). It answers a
+// *LockedError, before any password is checked, when a counter is at its
+// limit; the counters that had admitted the attempt are refunded.
+func (l *Limiter) Begin(ctx context.Context, account, addr string) (*Attempt, error) {
+	steps := []struct {
+		rule Rule
+		key  string
+	}{
+		{l.policy.Address, keyOf(l.surface, "address", addr)},
+		{l.policy.AccountAddress, keyOf(l.surface, "account-address", account, addr)},
+		{l.policy.Account, keyOf(l.surface, "account", account)},
+	}
+	a := &Attempt{l: l}
+	for _, st := range steps {
+		if st.rule.Limit <= 0 {
+			a.counters = append(a.counters, counter{})
+			continue
+		}
+		c, err := l.store.hit(ctx, st.key, st.rule)
+		if err == nil && c.refused() {
+			err = &LockedError{Until: c.windowEnd}
+		}
+		if err != nil {
+			a.refundAll(ctx)
+			return nil, err
+		}
+		a.counters = append(a.counters, c)
+	}
+	return a, nil
+}
+
+func (a *Attempt) refundAll(ctx context.Context) error {
+	var errs []error
+	for _, c := range a.counters {
+		if c.key != "" {
+			errs = append(errs, a.l.store.refund(ctx, c))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Succeeded reports the right password: the account and account-at-address
+// counters start afresh, and the attempt is refunded on the address budget.
+func (a *Attempt) Succeeded(ctx context.Context) error {
+	var errs []error
+	for i, c := range a.counters {
+		switch {
+		case c.key == "":
+		case i == 0:
+			errs = append(errs, a.l.store.refund(ctx, c))
+		default:
+			errs = append(errs, a.l.store.reset(ctx, c))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Failed reports a wrong password: the counts stand. It returns a
+// *LockedError when this failure spent a budget (the next attempt will be
+// refused), so the caller can say so now; nil otherwise.
+func (a *Attempt) Failed() error {
+	var until time.Time
+	for _, c := range a.counters {
+		if c.key != "" && c.attempts >= c.rule.Limit && c.windowEnd.After(until) {
+			until = c.windowEnd
+		}
+	}
+	if until.IsZero() {
+		return nil
+	}
+	return &LockedError{Until: until}
+}
+
+// Cancel reports that the password could not be checked (busy, storage
+// error): the attempt is refunded everywhere.
+func (a *Attempt) Cancel(ctx context.Context) error { return a.refundAll(ctx) }
+
+// ClientAddress returns the throttling address of the request's TCP peer
+// (RemoteAddr, never a forwarding header): an IPv4 address as such, an IPv6
+// address as its /64 prefix ("2001:db8:1:2::/64"). A peer that does not
+// parse is returned as it came.
+func ClientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if i := strings.IndexByte(host, '%'); i >= 0 {
+		host = host[:i] // zone
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
+	}
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
+}
+
+type addressKey struct{}
+
+// WithAddress returns ctx carrying the client address addr for the sign-in
+// services (Address).
+func WithAddress(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, addressKey{}, addr)
+}
+
+// WithClient returns ctx carrying r's client address (ClientAddress).
+func WithClient(ctx context.Context, r *http.Request) context.Context {
+	return WithAddress(ctx, ClientAddress(r))
+}
+
+// Address returns the client address WithAddress put in ctx, or "" (one
+// shared unknown address: callers that forget it throttle more, never less).
+func Address(ctx context.Context) string {
+	a, _ := ctx.Value(addressKey{}).(string)
+	return a
+}
