@@ -623,9 +623,5 @@ func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) error {
 			return err
 		}
 	}
-	if err := g.Exec(`DELETE FROM oauth_login_attempts WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)`,
-		cutoff.UTC().Add(-24*time.Hour), cutoff.UTC()).Error; err != nil {
-		return err
-	}
 	return g.Exec(`DELETE FROM oauth_token_consents WHERE request_id NOT IN (SELECT request_id FROM oauth_tokens)`).Error
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -147,9 +148,11 @@ func (d *CustomerDashboard) login(c *gin.Context) {
 		status, msg := http.StatusUnauthorized, "The username or password is not right. Please try again."
 		switch {
 		case errors.Is(err, oauth.ErrLoginThrottled):
-			status, msg = http.StatusTooManyRequests, "Too many wrong attempts. For your safety, signing in with this username is blocked for 15 minutes."
+			status, msg = http.StatusTooManyRequests, "Too many wrong attempts. For your safety, signing in is blocked for 15 minutes at most. Please try again later."
 		case errors.Is(err, oauth.ErrCustomerLocked):
 			status, msg = http.StatusForbidden, "This sign-in is locked. Please wait 15 minutes or call the bank."
+		case errors.Is(err, secrets.ErrBusy):
+			status, msg = http.StatusServiceUnavailable, "We are very busy just now. Please try again in a moment."
 		case !errors.Is(err, oauth.ErrBadCredentials):
 			d.Log.Error("customer login", "err", err)
 			status, msg = http.StatusInternalServerError, "We could not sign you in just now. Please try again."

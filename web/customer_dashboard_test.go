@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -27,6 +29,8 @@ func (fakeCustomers) Authenticate(_ context.Context, env, u, p string) (string, 
 	switch {
 	case u == "mallory":
 		return "", oauth.ErrLoginThrottled
+	case u == "busy":
+		return "", fmt.Errorf("check password: %w", secrets.ErrBusy)
 	case u == "dave.locked" && env == oauth.EnvProduction:
 		return "", oauth.ErrCustomerLocked
 	case u == "alice" && p == "pw" && env == oauth.EnvProduction:
@@ -103,7 +107,8 @@ func TestCustomerDashboard(t *testing.T) {
 		{"fail/csrf-missing", url.Values{"username": {"alice"}, "password": {"pw"}}, 403, "Your session expired. Please try again."},
 		{"fail/wrong-password", url.Values{"username": {"alice"}, "password": {"nope"}, "csrf_token": {tok}}, 401, "The username or password is not right."},
 		{"fail/locked", url.Values{"username": {"dave.locked"}, "password": {"pw"}, "csrf_token": {tok}}, 403, "This sign-in is locked."},
-		{"fail/throttled", url.Values{"username": {"mallory"}, "password": {"pw"}, "csrf_token": {tok}}, 429, "Too many wrong attempts."},
+		{"fail/throttled", url.Values{"username": {"mallory"}, "password": {"pw"}, "csrf_token": {tok}}, 429, "Too many wrong attempts. For your safety, signing in is blocked for 15 minutes at most. Please try again later."},
+		{"fail/busy", url.Values{"username": {"busy"}, "password": {"pw"}, "csrf_token": {tok}}, 503, "We are very busy just now. Please try again in a moment."},
 		{"ok/login", url.Values{"username": {"alice"}, "password": {"pw"}, "csrf_token": {tok}}, 200, "Demo Wallet"},
 	}
 	for _, tc := range cases {

@@ -106,8 +106,7 @@ func (p *Portal) Register(r gin.IRouter) {
 // a proxy on the same host every client looks local, which is why
 // production mode has no outbox at all.
 func loopbackOnly(c *gin.Context) {
-	host, _, err := net.SplitHostPort(c.Request.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+	if !fromLoopback(c.Request) {
 		// The router's own answer to an unknown path, so the route's
 		// existence does not show.
 		c.Data(http.StatusNotFound, "text/plain", []byte("404 page not found"))
@@ -116,6 +115,17 @@ func loopbackOnly(c *gin.Context) {
 	}
 	c.Next()
 }
+
+// fromLoopback reports whether r's TCP peer is a loopback address.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback()
+}
+
+// showsDevOutbox reports whether r may see (and be pointed at) the
+// development outbox.
+func (p *Portal) showsDevOutbox(r *http.Request) bool { return p.DevOutbox && fromLoopback(r) }
 
 func (p *Portal) log() *slog.Logger {
 	if p.Log != nil {

@@ -50,7 +50,7 @@ func (p *Portal) signUp(c *gin.Context) {
 }
 
 func (p *Portal) checkEmail(c *gin.Context) {
-	p.page(c, http.StatusOK, "portal/check_email", Page{Title: "Check your email", Data: map[string]bool{"DevOutbox": p.DevOutbox}})
+	p.page(c, http.StatusOK, "portal/check_email", Page{Title: "Check your email", Data: map[string]bool{"DevOutbox": p.showsDevOutbox(c.Request)}})
 }
 
 func (p *Portal) verifyForm(c *gin.Context) {

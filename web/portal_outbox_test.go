@@ -84,3 +84,34 @@ func TestDevOutboxLoopbackOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckEmailPointsOnlyLocalClientsAtOutbox: the "check your email" page
+// mentions the development outbox only to the clients that may open it.
+func TestCheckEmailPointsOnlyLocalClientsAtOutbox(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	for _, tc := range []struct {
+		name   string
+		dev    bool
+		remote string
+		link   bool
+	}{
+		{"ok/development-loopback", true, "127.0.0.1:53000", true},
+		{"fail/development-remote", true, "192.0.2.7:40000", false},
+		{"fail/production-loopback", false, "127.0.0.1:53000", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := gin.New()
+			(&Portal{Pages: MustRenderer(), DevOutbox: tc.dev, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)
+			req := httptest.NewRequest(http.MethodGet, "/portal/check-email", nil)
+			req.RemoteAddr = tc.remote
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Check your email") {
+				t.Fatalf("status %d:\n%s", w.Code, w.Body)
+			}
+			if got := strings.Contains(w.Body.String(), `href="/portal/dev/outbox"`); got != tc.link {
+				t.Fatalf("outbox link shown = %v, want %v", got, tc.link)
+			}
+		})
+	}
+}

@@ -55,10 +55,11 @@
 //
 // The client address is the TCP peer (http.Request.RemoteAddr): an IPv4
 // address, or the /64 prefix of an IPv6 address (one subscriber usually holds
-// a whole /64). X-Forwarded-For and similar headers are not read: Bankbridge
-// has no trusted-proxy setting, and a header any client can write must not
-// choose the counter it is charged to. Behind a reverse proxy every client
-// therefore shares the proxy's address budget.
+// a whole /64). Forwarding headers are not read here: a header any client can
+// write must not choose the counter it is charged to. Behind reverse proxies
+// the composition root sets RemoteAddr to the client named by the trusted
+// proxies' X-Forwarded-For (internal/httpx.TrustedProxies, --trusted-proxies);
+// without that setting every client shares the proxy's address budget.
 //
 // Counter names are stored as hex SHA-256 (login_throttle.throttle_key): the
 // table holds neither emails nor addresses, and no input can grow a key.
