@@ -254,7 +254,6 @@ func staffActor(id string) actor   { return actor{audit.ActorStaff, id} }
 func userActor(id string) actor    { return actor{audit.ActorPartner, id} }
 func systemActor(id string) actor  { return actor{audit.ActorSystem, id} }
 func (a actor) String() string     { return a.typ + ":" + a.id }
-func (a actor) isStaff() bool      { return a.typ == audit.ActorStaff }
 func (a actor) entry() audit.Entry { return audit.Entry{ActorType: a.typ, ActorID: a.id} }
 
 func (s *Service) audit(ctx context.Context, tx *gorm.DB, a actor, action, objType, objID, partnerID string, details map[string]any) error {

@@ -387,7 +387,9 @@ func TestPortalRolesAndIsolation(t *testing.T) {
 	want(t, "fail/last-owner", status, body, 409, "The organisation must keep at least one owner.")
 	status, body = owner.post(base+"/team/"+viewerID+"/role", url.Values{"role": {"developer"}})
 	want(t, "ok/change-role", status, body, 200, "Role changed.")
-	status, body = viewer.get(base + "/apps/new")
+	if status, _ = viewer.get(base + "/apps/new"); status != 200 {
+		t.Fatalf("developer opens the new-app form: %d", status)
+	}
 	status, body = viewer.post(base+"/apps", url.Values{"name": {"Dev app"}, "environment": {"sandbox"},
 		"redirect_uris": {"https://wallet.example/cb"}, "scopes": {"openid"}, "jwks": {mustJWKS(t)}})
 	want(t, "ok/developer-creates-app", status, body, 200, "App created.")

@@ -210,7 +210,7 @@ func TestPortalWebhooks(t *testing.T) {
 	want(t, "delivery log by event", status, body, 200, "attempt 1")
 	status, body = owner.get(logPath + "?before=x")
 	want(t, "fail/log-cursor", status, body, 400, "The page link is not valid.")
-	body = eventually(t, owner, hooks, `<span class="badge ok">succeeded</span> · HTTP 200`)
+	eventually(t, owner, hooks, `<span class="badge ok">succeeded</span> · HTTP 200`)
 
 	// A published event, replayed one by one and by range.
 	evID := ids.New("evt")

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -90,23 +89,6 @@ func (c *dpopClient) mustToken(issuer, scope string) {
 		c.tb.Fatalf("token: %d %v", resp.StatusCode, body)
 	}
 	c.token = tok
-}
-
-// get calls a resource with the token and a fresh proof.
-func (c *dpopClient) get(u string) (*http.Response, map[string]any) {
-	c.tb.Helper()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.Header.Set("Authorization", "DPoP "+c.token)
-	req.Header.Set("DPoP", c.proof(http.MethodGet, u))
-	resp, err := c.client.Do(req)
-	if err != nil {
-		c.tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var body map[string]any
-	json.Unmarshal(b, &body)
-	return resp, body
 }
 
 // mustSandboxApp creates a partner and a sandbox app with a fresh key.
@@ -251,7 +233,7 @@ func TestSettleCommand(t *testing.T) {
 	if again["id"] != first["id"] || again["already_settled"] != true {
 		t.Fatalf("second run %v (first %v)", again, first)
 	}
-	err, out := runCLIErr(t, s, "settle", "--period", "2026-13")
+	out, err := runCLIErr(t, s, "settle", "--period", "2026-13")
 	if err == nil || !strings.Contains(err.Error(), "2026-13") {
 		t.Fatalf("bad period: %v\n%s", err, out)
 	}

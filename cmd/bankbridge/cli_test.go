@@ -9,14 +9,14 @@ import (
 	"testing"
 )
 
-// runCLIErr runs a command expected to fail and returns its error and output.
-func runCLIErr(t *testing.T, s *Server, args ...string) (error, string) {
+// runCLIErr runs a command expected to fail and returns its output and error.
+func runCLIErr(t *testing.T, s *Server, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	m := NewMain(&out, &out)
 	err := m.Run(context.Background(), append(args, "--data-dir", s.DataDir, "--log-level", "warn"))
 	m.Close()
-	return err, out.String()
+	return out.String(), err
 }
 
 func TestOperatorCommands(t *testing.T) {
@@ -53,27 +53,27 @@ func TestOperatorCommands(t *testing.T) {
 		{"fail/customers-create-duplicate-production", "production", `username "jo.tester" is already taken in production`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err, out := runCLIErr(t, s, "customers", "create", "--env", tc.env, "--username", "jo.tester", "--password", "a-long-password-1")
+			out, err := runCLIErr(t, s, "customers", "create", "--env", tc.env, "--username", "jo.tester", "--password", "a-long-password-1")
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("err %v, want %s\n%s", err, tc.want, out)
 			}
 		})
 	}
 	t.Run("fail/customers-create-unknown-env", func(t *testing.T) {
-		err, out := runCLIErr(t, s, "customers", "create", "--env", "staging", "--username", "jo.other", "--password", "a-long-password-1")
+		out, err := runCLIErr(t, s, "customers", "create", "--env", "staging", "--username", "jo.other", "--password", "a-long-password-1")
 		if err != errUsage || !strings.Contains(out, `bankbridge customers create: --env must be sandbox or production, got "staging"`) {
 			t.Fatalf("err %v\n%s", err, out)
 		}
 	})
 	t.Run("fail/apps-create-missing-partner", func(t *testing.T) {
-		err, out := runCLIErr(t, s, "apps", "create", "--name", "x")
+		out, err := runCLIErr(t, s, "apps", "create", "--name", "x")
 		if err != errUsage || !strings.Contains(out, "--partner is required") {
 			t.Fatalf("err %v\n%s", err, out)
 		}
 	})
 	t.Run("fail/apps-create-unknown-partner", func(t *testing.T) {
 		key := MustClientKey(t)
-		err, _ := runCLIErr(t, s, "apps", "create", "--partner", "ptn_nope", "--name", "x", "--env", "sandbox",
+		_, err := runCLIErr(t, s, "apps", "create", "--partner", "ptn_nope", "--name", "x", "--env", "sandbox",
 			"--redirect-uri", "https://x.example/cb", "--jwks", key.WriteJWKS(t))
 		if err == nil || !strings.HasPrefix(err.Error(), "Not found:") {
 			t.Fatalf("err %v", err)
@@ -86,7 +86,7 @@ func TestOperatorCommands(t *testing.T) {
 		}
 	})
 	t.Run("fail/staff-create-bad-role", func(t *testing.T) {
-		err, _ := runCLIErr(t, s, "staff", "create", "--email", "x@bank.example", "--role", "king")
+		_, err := runCLIErr(t, s, "staff", "create", "--email", "x@bank.example", "--role", "king")
 		if err == nil || !strings.Contains(err.Error(), `got "king"`) {
 			t.Fatalf("err %v", err)
 		}

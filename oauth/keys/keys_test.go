@@ -336,7 +336,10 @@ func TestPrivateKeySealedAtRest(t *testing.T) {
 				var dParam []byte
 				switch k := key.(type) {
 				case *ecdsa.PrivateKey:
-					dParam = k.D.FillBytes(make([]byte, 32))
+					var err error
+					if dParam, err = k.Bytes(); err != nil {
+						t.Fatal(err)
+					}
 				case *rsa.PrivateKey:
 					dParam = k.D.Bytes()
 				default:
@@ -404,7 +407,7 @@ func TestSignedJWSVerifiesWithPublicJWKS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.PS256})
+			jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256, jose.PS256})
 			if err != nil {
 				t.Fatal(err)
 			}
