@@ -120,8 +120,13 @@ func (r *Reference) CreateCustomer(ctx context.Context, environment, username, p
 		// Numbers 2xxxxxxx–9xxxxxxx: seeded personas use 1xxxxxxx.
 		acc.row.setSortCodeAccountNumber(fmt.Sprintf("%d%07d", 2+rng.IntN(8), rng.IntN(10000000)))
 		sim := &simulator{rng: rng, until: now}
+		// The ninety days may spend more than they earn: the account ends at
+		// a healthy balance (one transfer in or out on the last day), so a
+		// new customer can make payments at once.
+		target := 100000 + rng.Int64N(150000)
 		sim.live(profile{salary: 180000 + rng.Int64N(200000), employer: "Sandbox Employer Ltd", payday: 1 + rng.IntN(28),
-			rent: 70000 + rng.Int64N(60000), landlord: "Sandbox Lettings", spendBps: 8000 + rng.Int64N(4000)}, acc, nil, nil, start)
+			rent: 70000 + rng.Int64N(60000), landlord: "Sandbox Lettings", spendBps: 8000 + rng.Int64N(4000),
+			targetCurrent: &target}, acc, nil, nil, start)
 		for i := range acc.txns {
 			acc.txns[i].ID = ids.New("txn")
 		}
