@@ -32,6 +32,9 @@ type HandlerConfig struct {
 	// IdempotencyWait bounds how long a duplicate waits for the first request
 	// (default 10 s) before answering CodeIdempotencyInFlight.
 	IdempotencyWait time.Duration
+	// JWS turns on UK OB message signing of the payment APIs (x-jws-signature;
+	// see jws.go); nil: none.
+	JWS *JWSConfig
 }
 
 // Handler serves the partner APIs.
@@ -42,12 +45,13 @@ type Handler struct {
 	quota    *Quota
 	baseURL  string
 	wait     time.Duration
+	jws      *jwsEngine
 }
 
 // NewHandler returns a Handler.
 func NewHandler(cfg HandlerConfig) *Handler {
 	h := &Handler{svc: cfg.Service, verifier: cfg.Verifier, usage: cfg.Usage, quota: cfg.Quota,
-		baseURL: strings.TrimRight(cfg.BaseURL, "/"), wait: cfg.IdempotencyWait}
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"), wait: cfg.IdempotencyWait, jws: newJWSEngine(cfg.JWS)}
 	if h.wait <= 0 {
 		h.wait = 10 * time.Second
 	}
@@ -65,7 +69,7 @@ func (h *Handler) Register(r gin.IRouter) {
 		return append(pre, steps...)
 	}
 	aisp := base.Group("/aisp")
-	aisp.POST("/account-access-consents", chain(ProductConsents, ScopeAccounts, h.clientOnly(), h.idempotent(), h.createAccountConsent)...)
+	aisp.POST("/account-access-consents", chain(ProductConsents, ScopeAccounts, h.clientOnly(), h.idempotent(false), h.createAccountConsent)...)
 	aisp.GET("/account-access-consents/:ConsentId", chain(ProductConsents, ScopeAccounts, h.getConsent(TypeAccountAccess))...)
 	aisp.DELETE("/account-access-consents/:ConsentId", chain(ProductConsents, ScopeAccounts, h.deleteConsent(TypeAccountAccess))...)
 	aisp.GET("/accounts", chain(ProductAccounts, ScopeAccounts,
@@ -77,18 +81,18 @@ func (h *Handler) Register(r gin.IRouter) {
 	aisp.GET("/accounts/:AccountId/transactions", chain(ProductAccounts, ScopeAccounts,
 		h.consent(TypeAccountAccess, false, PermTransactionsBasic, PermTransactionsDetail), h.accountInConsent(), h.transactions)...)
 
-	pisp := base.Group("/pisp")
-	pisp.POST("/domestic-payment-consents", chain(ProductConsents, ScopePayments, h.clientOnly(), h.idempotent(), h.createPaymentConsent)...)
+	pisp := base.Group("/pisp", h.signResponses())
+	pisp.POST("/domestic-payment-consents", chain(ProductConsents, ScopePayments, h.clientOnly(), h.verifyRequestSignature(), h.idempotent(true), h.createPaymentConsent)...)
 	pisp.GET("/domestic-payment-consents/:ConsentId", chain(ProductConsents, ScopePayments, h.getConsent(TypePaymentInitiation))...)
 	pisp.GET("/domestic-payment-consents/:ConsentId/funds-confirmation", chain(ProductPayments, ScopePayments,
 		h.consent(TypePaymentInitiation, false), h.fundsConfirmation)...)
 	pisp.POST("/domestic-payments", chain(ProductPayments, ScopePayments,
-		h.consent(TypePaymentInitiation, true), h.idempotent(), h.createPayment)...)
+		h.consent(TypePaymentInitiation, true), h.verifyRequestSignature(), h.idempotent(true), h.createPayment)...)
 	pisp.GET("/domestic-payments/:DomesticPaymentId", chain(ProductPayments, ScopePayments, h.getPayment(false))...)
 	pisp.GET("/domestic-payments/:DomesticPaymentId/payment-details", chain(ProductPayments, ScopePayments, h.getPayment(true))...)
 
 	data := base.Group("/data")
-	data.POST("/data-sharing-consents", chain(ProductConsents, ScopeDataSharing, h.clientOnly(), h.idempotent(), h.createDataConsent)...)
+	data.POST("/data-sharing-consents", chain(ProductConsents, ScopeDataSharing, h.clientOnly(), h.idempotent(false), h.createDataConsent)...)
 	data.GET("/data-sharing-consents/:ConsentId", chain(ProductConsents, ScopeDataSharing, h.getConsent(TypeDataSharing))...)
 	data.DELETE("/data-sharing-consents/:ConsentId", chain(ProductConsents, ScopeDataSharing, h.deleteConsent(TypeDataSharing))...)
 	data.GET("/datasets/:dataset", chain(ProductDataSharing, ScopeDataSharing,

@@ -287,11 +287,21 @@ const IdempotencyTTL = 24 * time.Hour
 // key): the INSERT of the key row is the lock; whoever loses it replays the
 // stored response (waiting while the first is in flight) or is refused when
 // the body differs. A sandbox key never answers a production request.
-func (h *Handler) idempotent() gin.HandlerFunc {
+//
+// required is true exactly where UK OB v3.1.11 lists x-idempotency-key as a
+// required parameter (payment consents and payments); elsewhere the header is
+// optional, and honoured the same way when sent (a POST without it simply
+// runs). The Bankbridge data-sharing consent follows the account-access
+// consent it resembles: optional.
+func (h *Handler) idempotent(required bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key := c.GetHeader(IdempotencyHeader)
+		if key == "" && !required {
+			c.Next()
+			return
+		}
 		if key == "" {
-			abort(c, problem.New(problem.CodeIdempotencyKeyMissing, "the %s header is required on POST", IdempotencyHeader))
+			abort(c, problem.New(problem.CodeIdempotencyKeyMissing, "the %s header is required on %s %s", IdempotencyHeader, c.Request.Method, c.FullPath()))
 			return
 		}
 		if len(key) > 40 || strings.TrimSpace(key) != key {

@@ -41,6 +41,14 @@ var operations = []operation{
 	{"GET", "/data/datasets/{dataset}", "GetDatasetsDataset", "Compute a consented dataset (transaction_insights or risk_signals)", "Data sharing", ScopeDataSharing, true, "", 200, "DatasetResponse", nil},
 }
 
+// idempotencyRequired lists the operations (paths under BasePath) where UK OB
+// v3.1.11 makes x-idempotency-key a required parameter: the payment consents
+// and payments (Register uses the same rule).
+var idempotencyRequired = map[string]bool{
+	"/pisp/domestic-payment-consents": true,
+	"/pisp/domestic-payments":         true,
+}
+
 var pathParam = regexp.MustCompile(`\{([A-Za-z]+)\}`)
 
 func str(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
@@ -117,8 +125,9 @@ func problemCodes() []string {
 	return out
 }
 
-// OpenAPI returns the OpenAPI 3.1 document of every partner-facing endpoint
-// Register serves (paths under BasePath), with the Open Banking v3.1.11
+// OpenAPI returns the OpenAPI 3.1 document of every partner-facing endpoint:
+// those Register serves (paths under BasePath), the webhook-endpoint API and
+// dynamic client registration (/register), with the Open Banking v3.1.11
 // schemas they use and the Bankbridge data-sharing schemas. issuer is the
 // authorization server's issuer URL (its discovery document describes the
 // token endpoint). The lead merges it with the webhooks section.
@@ -158,10 +167,19 @@ func OpenAPI(issuer string) map[string]any {
 		}
 		o["description"] = "Needs " + token + " with scope " + op.scope + ", DPoP-bound (RFC 9449)."
 		if op.method == "POST" {
-			params = append(params, map[string]any{"name": IdempotencyHeader, "in": "header", "required": true,
-				"schema":      map[string]any{"type": "string", "maxLength": 40},
-				"description": "same key and body within 24 h replays the first response (x-idempotent-replay: true)"})
+			req := idempotencyRequired[op.path]
+			desc := "same key and body within 24 h replays the first response (x-idempotent-replay: true)"
+			if !req {
+				desc = "optional (UK OB v3.1.11 does not define it on this operation); when sent, " + desc
+			}
+			params = append(params, map[string]any{"name": IdempotencyHeader, "in": "header", "required": req,
+				"schema": map[string]any{"type": "string", "maxLength": 40}, "description": desc})
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(op.request)}}}
+		}
+		jws := strings.HasPrefix(op.path, "/pisp/") // UK OB v3.1.11 message signing (jws.go)
+		if jws && op.method == "POST" {
+			params = append(params, map[string]any{"name": JWSHeader, "in": "header", "required": false, "schema": map[string]any{"type": "string"},
+				"description": "Detached JWS (header..signature, b64 absent) of the body, signed PS256 or ES256 with a key of the app's JWK Set; crit http://openbanking.org.uk/iat, /iss (the client_id), /tan. Verified when sent; required for apps registered with require-signed-requests."})
 		}
 		o["parameters"] = params
 		ok := map[string]any{"description": "Success", "headers": respHeaders}
@@ -176,6 +194,17 @@ func OpenAPI(issuer string) map[string]any {
 			responses["409"] = problemResp("Consent consumed, or the same idempotency key is in flight")
 			responses["429"] = problemResp("Velocity exceeded")
 		}
+		if jws {
+			for _, r := range responses {
+				h := map[string]any{JWSHeader: map[string]any{"schema": map[string]any{"type": "string"},
+					"description": "Detached JWS of the response body signed with the bank's key at jwks_uri (UK OB v3.1.11 message signing)"}}
+				old, _ := r.(map[string]any)["headers"].(map[string]any)
+				for k, v := range old {
+					h[k] = v
+				}
+				r.(map[string]any)["headers"] = h
+			}
+		}
 		o["responses"] = responses
 		item, _ := paths[full].(map[string]any)
 		if item == nil {
@@ -184,20 +213,28 @@ func OpenAPI(issuer string) map[string]any {
 		}
 		item[strings.ToLower(op.method)] = o
 	}
+	for k, v := range platformPaths(problemResp) {
+		paths[k] = v
+	}
+	for k, v := range platformSchemas() {
+		schemas[k] = v
+	}
+	securitySchemes := platformSecuritySchemes()
+	securitySchemes["bankbridge"] = map[string]any{"type": "openIdConnect",
+		"openIdConnectUrl": strings.TrimRight(issuer, "/") + "/.well-known/openid-configuration",
+		"description":      "FAPI 2.0: PAR, PKCE, private_key_jwt, DPoP-bound access tokens (send Authorization: DPoP <token> and a DPoP proof)."}
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "Bankbridge partner APIs", "version": "3.1.11-bankbridge.1",
 			"description": "Account information and payment initiation in the shape of the UK Open Banking Read/Write API v3.1.11, plus Bankbridge's data-sharing API under " + BasePath + "/data. " +
-				"Differences from Open Banking on purpose: FAPI 2.0 with DPoP-bound tokens instead of FAPI 1 mTLS; RFC 9396 authorization_details (types account_access, payment_initiation, data_sharing with consent_id) instead of openbanking_intent_id; no detached JWS; errors are RFC 9457 application/problem+json with a stable code. " +
+				"Differences from Open Banking on purpose: FAPI 2.0 with DPoP-bound tokens instead of FAPI 1 mTLS; RFC 9396 authorization_details (types account_access, payment_initiation, data_sharing with consent_id) instead of openbanking_intent_id; errors are RFC 9457 application/problem+json with a stable code. " +
 				"OB v3.1.11 has no Expired consent status: an expired account-access consent keeps Status Authorised with its past ExpirationDateTime, a revoked or expired payment consent shows Rejected. " +
 				"Payment settlement: POST answers AcceptedSettlementInProcess once the bank accepted the instruction; a later GET shows AcceptedSettlementCompleted once the booking is confirmed; a rejected payment (e.g. insufficient funds) is created with Status Rejected and its reason in /payment-details."},
 		"servers": []any{map[string]any{"url": strings.TrimRight(issuer, "/")}},
 		"paths":   paths,
 		"components": map[string]any{
-			"schemas": schemas,
-			"securitySchemes": map[string]any{"bankbridge": map[string]any{"type": "openIdConnect",
-				"openIdConnectUrl": strings.TrimRight(issuer, "/") + "/.well-known/openid-configuration",
-				"description":      "FAPI 2.0: PAR, PKCE, private_key_jwt, DPoP-bound access tokens (send Authorization: DPoP <token> and a DPoP proof)."}},
+			"schemas":         schemas,
+			"securitySchemes": securitySchemes,
 		},
 	}
 }

@@ -102,7 +102,7 @@ func (s *Server) authorizeError(ctx context.Context, w http.ResponseWriter, r *h
 		q := u.Query()
 		q.Set("iss", s.cfg.Issuer)
 		u.RawQuery = q.Encode()
-		s.provider.WriteAuthorizeError(ctx, w, &issRedirect{AuthorizeRequest: a, u: &u}, err)
+		s.writeAuthorizeErrorRedirect(ctx, w, a, &u, err)
 		return
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
@@ -320,7 +320,7 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return
 	}
 	resp.AddParameter("iss", s.cfg.Issuer)
-	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+	s.writeAuthorizeResponse(ctx, w, ar, resp)
 }
 
 // checkSelection checks the accounts chosen against what the consent page

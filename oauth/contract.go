@@ -48,6 +48,13 @@ type Client struct {
 	// Active is false when the app or its partner is suspended, revoked or not
 	// allowed in this environment: no token is issued and resource calls fail.
 	Active bool
+	// RequireSignedRequests makes the resource server refuse the app's
+	// payment requests that carry no UK OB x-jws-signature.
+	RequireSignedRequests bool
+	// RequireSignedRequestObject (RFC 9101 §10.5 client metadata
+	// require_signed_request_object) makes PAR refuse the client's requests
+	// that carry no signed request object.
+	RequireSignedRequestObject bool
 }
 
 // The grant types a client may register (Client.GrantTypes).

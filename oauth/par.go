@@ -20,7 +20,6 @@ var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 // unsupportedAuthorizeParams are authorization request parameters Bankbridge
 // does not support, refused at PAR with a precise error.
 var unsupportedAuthorizeParams = map[string]*fosite.RFC6749Error{
-	"request":      fosite.ErrRequestNotSupported.WithHint("Request objects (the 'request' parameter) are not supported; push the parameters themselves."),
 	"registration": fosite.ErrRegistrationNotSupported.WithHint("The 'registration' parameter is not supported."),
 	"claims":       fosite.ErrInvalidRequest.WithHint("The 'claims' parameter is not supported."),
 }
@@ -33,6 +32,12 @@ func (s *Server) handlePAR(c *gin.Context) {
 	empty := fosite.NewAuthorizeRequest()
 	if err := r.ParseForm(); err != nil {
 		s.provider.WritePushedAuthorizeError(ctx, w, empty, fosite.ErrInvalidRequest.WithHint("The request body is not a valid application/x-www-form-urlencoded form."))
+		return
+	}
+	// RFC 9101: a signed request object's claims replace the form.
+	signedRequest, err := s.applyRequestObject(ctx, r)
+	if err != nil {
+		s.provider.WritePushedAuthorizeError(ctx, w, empty, err)
 		return
 	}
 	// RFC 9449 §10: a DPoP proof at PAR binds the code to its key; dpop_jkt
@@ -60,11 +65,24 @@ func (s *Server) handlePAR(c *gin.Context) {
 		}
 	}
 	ar, err := s.provider.NewPushedAuthorizeRequest(ctx, r)
+	if err != nil && errors.Is(err, fosite.ErrInvalidState) && ar != nil && ar.GetClient() != nil {
+		// OAuth 2.1 §4.1.1 and FAPI 2.0: with PKCE, state is optional and
+		// of any length. fosite v0.49 always demands 8 characters (a
+		// MinParameterEntropy of 0 or less means its default 8); its state
+		// check is the last step of the request's validation, so the
+		// request is otherwise complete and valid.
+		err = nil
+	}
 	if err != nil {
 		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
 		return
 	}
 	client := clientOf(ar.GetClient())
+	if client.RequireSignedRequestObject && !signedRequest {
+		// RFC 9101 §10.5.
+		s.provider.WritePushedAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("The client requires signed request objects (require_signed_request_object): push the authorization parameters in a 'request' JWT."))
+		return
+	}
 	if !client.grantTypes().Has(GrantAuthorizationCode) {
 		s.provider.WritePushedAuthorizeError(ctx, w, ar, errCodeNotRegistered(client))
 		return

@@ -341,7 +341,7 @@ func TestRefusals(t *testing.T) {
 				f := parForm(ch)
 				f.Set("request", "eyJ.eyJ.sig")
 				resp, body := h.par(c, f, "")
-				oauthErr(t, resp, body, 400, "request_not_supported", "Request objects (the 'request' parameter) are not supported; push the parameters themselves.")
+				oauthErr(t, resp, body, 400, "invalid_request_object", "The request object must be a compact JWS signed with one of [ES256 PS256] ('none' is not accepted).")
 			}},
 			{"fail/login CSRF missing", func(t *testing.T) {
 				_, ch := pkcePair()

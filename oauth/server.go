@@ -203,13 +203,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ScopeStrategy:                   fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:        fosite.DefaultAudienceMatchingStrategy,
 		RefreshTokenScopes:              []string{},
-		// state is optional under FAPI 2.0 (PKCE protects the flow); -1
-		// turns off fosite's minimum length.
-		MinParameterEntropy:        -1,
+		// state is optional under OAuth 2.1 and FAPI 2.0 (PKCE protects
+		// the flow); fosite still demands 8 characters whatever this says,
+		// so handlePAR accepts its invalid_state refusal (see par.go).
+		MinParameterEntropy:        fosite.MinParameterEntropy,
 		SendDebugMessagesToClients: false,
 		RedirectSecureChecker:      fosite.IsRedirectURISecureStrict,
 	}
 	fc.ClientAuthenticationStrategy = s.authenticateClient
+	fc.ResponseModeHandlerExtension = jarmModes{s: s}
 	s.fcfg = fc
 	s.strategy = &hmacStrategy{
 		enigma: &enigma.HMACStrategy{Config: fc},
@@ -304,13 +306,17 @@ func (s *Server) buildDiscovery() map[string]any {
 		"introspection_endpoint":                                   s.url(pathIntrospect),
 		"revocation_endpoint":                                      s.url(pathRevoke),
 		"response_types_supported":                                 []string{"code"},
-		"response_modes_supported":                                 []string{"query"},
+		"response_modes_supported":                                 []string{"query", string(responseModeJWT), string(responseModeQueryJWT)},
+		"authorization_signing_alg_values_supported":               []string{responseSigningAlg},
+		"request_object_signing_alg_values_supported":              requestObjectAlgs,
+		"require_signed_request_object":                            false,
 		"grant_types_supported":                                    []string{"authorization_code", "refresh_token", "client_credentials"},
 		"code_challenge_methods_supported":                         []string{"S256"},
 		"token_endpoint_auth_methods_supported":                    authMethods,
 		"token_endpoint_auth_signing_alg_values_supported":         algs,
 		"introspection_endpoint_auth_methods_supported":            authMethods,
 		"introspection_endpoint_auth_signing_alg_values_supported": algs,
+		"introspection_signing_alg_values_supported":               []string{responseSigningAlg},
 		"revocation_endpoint_auth_methods_supported":               authMethods,
 		"revocation_endpoint_auth_signing_alg_values_supported":    algs,
 		"dpop_signing_alg_values_supported":                        algs,

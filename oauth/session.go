@@ -149,9 +149,10 @@ func (f *fositeClient) GetScopes() fosite.Arguments        { return f.c.Scopes }
 func (f *fositeClient) IsPublic() bool                     { return false }
 func (f *fositeClient) GetAudience() fosite.Arguments      { return nil }
 
-// GetResponseModes allows the default and explicit query response modes only.
+// GetResponseModes allows the default and explicit query response modes and
+// JARM's jwt and query.jwt.
 func (f *fositeClient) GetResponseModes() []fosite.ResponseModeType {
-	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery}
+	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery, responseModeJWT, responseModeQueryJWT}
 }
 
 // clientOf returns the Bankbridge client behind a fosite client.

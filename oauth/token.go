@@ -480,6 +480,17 @@ func (s *Server) handleIntrospect(c *gin.Context) {
 		return
 	}
 	out := s.introspect(ctx, client, token, c.Request.PostForm.Get("token_type_hint"))
+	if acceptsIntrospectionJWT(c.GetHeader("Accept")) {
+		// RFC 9701: a resource server may ask for a signed response.
+		signed, err := s.signedIntrospection(ctx, client, out)
+		if err != nil {
+			s.logServerError("introspect", err)
+			s.provider.WriteAccessError(ctx, c.Writer, fosite.NewAccessRequest(&Session{}), fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+			return
+		}
+		c.Data(http.StatusOK, mediaIntrospectionJWT, []byte(signed))
+		return
+	}
 	c.JSON(http.StatusOK, out)
 }
 

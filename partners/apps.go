@@ -21,6 +21,9 @@ type AppInput struct {
 	Scopes       []string        `json:"scopes"`
 	JWKS         json.RawMessage `json:"jwks,omitempty"`
 	JWKSURI      string          `json:"jwks_uri,omitempty"`
+	// RequireSignedRequests: the app's payment requests must carry a UK OB
+	// x-jws-signature (App.RequireSignedRequests).
+	RequireSignedRequests bool `json:"require_signed_requests,omitempty"`
 }
 
 // AppUpdate changes an app's name, redirect URIs and scopes (the environment
@@ -42,7 +45,7 @@ func compactJWKS(raw json.RawMessage) string {
 func (in AppInput) app(partnerID string, now time.Time) *App {
 	return &App{ID: ids.New("app"), PartnerID: partnerID, Name: strings.TrimSpace(in.Name), Environment: in.Environment,
 		RedirectURIs: in.RedirectURIs, Scopes: in.Scopes, JWKS: compactJWKS(in.JWKS), JWKSURI: in.JWKSURI,
-		Status: AppActive, CreatedAt: now, UpdatedAt: now}
+		RequireSignedRequests: in.RequireSignedRequests, Status: AppActive, CreatedAt: now, UpdatedAt: now}
 }
 
 // checkAppAllowed refuses apps for partners that cannot have them: none for

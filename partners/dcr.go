@@ -61,6 +61,9 @@ type ClientMetadata struct {
 	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
 	GrantTypes                  []string        `json:"grant_types,omitempty"`
 	ResponseTypes               []string        `json:"response_types,omitempty"`
+	// RequireSignedRequestObject (RFC 9101 §10.5): the client pushes its
+	// authorization requests only as signed request objects.
+	RequireSignedRequestObject bool `json:"require_signed_request_object,omitempty"`
 }
 
 // ClientInformation is the RFC 7591 §3.2.1 / RFC 7592 §3 response.
@@ -76,6 +79,7 @@ type ClientInformation struct {
 	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
 	GrantTypes                  []string        `json:"grant_types"`
 	ResponseTypes               []string        `json:"response_types"`
+	RequireSignedRequestObject  bool            `json:"require_signed_request_object"`
 	Environment                 string          `json:"environment"` // Bankbridge extension
 	RegistrationAccessToken     string          `json:"registration_access_token,omitempty"`
 	RegistrationClientURI       string          `json:"registration_client_uri,omitempty"`
@@ -160,8 +164,24 @@ func (s *Service) clientInfo(a *App, md *ClientMetadata) *ClientInformation {
 	}
 	if md != nil {
 		ci.TokenEndpointAuthSigningAlg = md.TokenEndpointAuthSigningAlg
+		ci.RequireSignedRequestObject = md.RequireSignedRequestObject
 	}
 	return ci
+}
+
+// setRequireSignedRequestObject stores an app's require_signed_request_object
+// (migration 0025).
+func setRequireSignedRequestObject(tx *gorm.DB, appID string, on bool) error {
+	return internal(tx.Model(&App{}).Where("id = ?", appID).Update("require_signed_request_object", on).Error, "store require_signed_request_object")
+}
+
+// requireSignedRequestObject reads an app's require_signed_request_object.
+func requireSignedRequestObject(tx *gorm.DB, appID string) (bool, error) {
+	var on []bool
+	if err := tx.Model(&App{}).Where("id = ?", appID).Pluck("require_signed_request_object", &on).Error; err != nil {
+		return false, internal(err, "load require_signed_request_object")
+	}
+	return len(on) == 1 && on[0], nil
 }
 
 // IssueInitialAccessToken issues a single-use RFC 7591 initial access token
@@ -255,6 +275,9 @@ func (s *Service) RegisterClient(ctx context.Context, initialToken string, metad
 		if err := s.insertApp(ctx, tx, app, userActor(t.CreatedBy)); err != nil {
 			return err
 		}
+		if err := setRequireSignedRequestObject(tx, app.ID, md.RequireSignedRequestObject); err != nil {
+			return err
+		}
 		if err := tx.Model(&InitialAccessToken{}).Where("token_hash = ?", t.TokenHash).
 			Updates(map[string]any{"used_at": now, "used_for": app.ID}).Error; err != nil {
 			return internal(err, "use initial access token")
@@ -334,6 +357,9 @@ func (s *Service) ReadClient(ctx context.Context, regToken, clientID string) (*C
 		return nil, err
 	}
 	ci := s.clientInfo(a, nil)
+	if ci.RequireSignedRequestObject, err = requireSignedRequestObject(s.db.WithContext(ctx), a.ID); err != nil {
+		return nil, err
+	}
 	ci.RegistrationClientURI = s.regURL + "/" + a.ID
 	return ci, nil
 }
@@ -362,7 +388,8 @@ func (s *Service) UpdateClient(ctx context.Context, regToken, clientID string, m
 		}
 		a.JWKS, a.JWKSURI, a.GrantTypes = compactJWKS(in.JWKS), in.JWKSURI, strings.Join(md.GrantTypes, " ")
 		return internal(tx.Model(&App{}).Where("id = ?", a.ID).
-			Updates(map[string]any{"jwks": a.JWKS, "jwks_uri": a.JWKSURI, "grant_types": a.GrantTypes}).Error, "update keys and grant types")
+			Updates(map[string]any{"jwks": a.JWKS, "jwks_uri": a.JWKSURI, "grant_types": a.GrantTypes,
+				"require_signed_request_object": md.RequireSignedRequestObject}).Error, "update keys and grant types")
 	})
 	if err != nil {
 		return nil, err

@@ -37,13 +37,15 @@ func (s *Service) OAuthClient(ctx context.Context, clientID string) (*oauth.Clie
 		JWKS         string `gorm:"column:jwks"`
 		JWKSURI      string `gorm:"column:jwks_uri"`
 		GrantTypes   string `gorm:"column:grant_types"`
+		RequireJWS   bool   `gorm:"column:require_signed_requests"`
+		RequireJAR   bool   `gorm:"column:require_signed_request_object"`
 		Status       string `gorm:"column:status"`
 		LegalName    string `gorm:"column:legal_name"`
 		TradingName  string `gorm:"column:trading_name"`
 		PartnerState string `gorm:"column:partner_state"`
 	}
 	res := s.db.WithContext(ctx).Raw(`SELECT a.id, a.name, a.partner_id, a.environment, a.redirect_uris, a.scopes,
-		a.jwks, a.jwks_uri, a.grant_types, a.status, p.legal_name, p.trading_name, p.status AS partner_state
+		a.jwks, a.jwks_uri, a.grant_types, a.require_signed_requests, a.require_signed_request_object, a.status, p.legal_name, p.trading_name, p.status AS partner_state
 		FROM apps a JOIN partners p ON p.id = a.partner_id WHERE a.id = ?`, clientID).Scan(&row)
 	if res.Error != nil {
 		return nil, res.Error
@@ -52,7 +54,8 @@ func (s *Service) OAuthClient(ctx context.Context, clientID string) (*oauth.Clie
 		return nil, oauth.ErrClientNotFound
 	}
 	c := &oauth.Client{ID: row.ID, Name: row.Name, PartnerID: row.PartnerID, Environment: row.Environment,
-		JWKSURI: row.JWKSURI, GrantTypes: GrantTypesOf(row.GrantTypes)}
+		JWKSURI: row.JWKSURI, GrantTypes: GrantTypesOf(row.GrantTypes), RequireSignedRequests: row.RequireJWS,
+		RequireSignedRequestObject: row.RequireJAR}
 	c.PartnerName = row.TradingName
 	if c.PartnerName == "" {
 		c.PartnerName = row.LegalName

@@ -528,9 +528,12 @@ type App struct {
 	JWKSURI      string   `gorm:"column:jwks_uri"` // where to fetch it
 	// GrantTypes are the grant types the app registered (RFC 7591
 	// grant_types), space separated; "" means all three (see GrantTypesOf).
-	GrantTypes   string
-	Status       string // AppActive, AppSuspended, AppRevoked
-	StatusReason string
+	GrantTypes string
+	// RequireSignedRequests makes the payment APIs refuse the app's payment
+	// requests without a UK OB x-jws-signature (migration 0024).
+	RequireSignedRequests bool   `gorm:"column:require_signed_requests"`
+	Status                string // AppActive, AppSuspended, AppRevoked
+	StatusReason          string
 	// SuspendedBy and SuspendedByRole name the staff member who suspended the
 	// app and their role then.
 	SuspendedBy     string

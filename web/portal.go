@@ -96,7 +96,7 @@ func (p *Portal) Register(r gin.IRouter) {
 	o.POST("/certification", p.runCertification)
 
 	if p.DevOutbox {
-		g.GET("/dev/outbox", loopbackOnly, p.outbox)
+		g.GET("/dev/outbox", loopbackOnly(NotFoundPage(p.Pages)), p.outbox)
 	}
 }
 
@@ -105,15 +105,17 @@ func (p *Portal) Register(r gin.IRouter) {
 // address: the development outbox is for the developer's own machine. Behind
 // a proxy on the same host every client looks local, which is why
 // production mode has no outbox at all.
-func loopbackOnly(c *gin.Context) {
-	if !fromLoopback(c.Request) {
-		// The router's own answer to an unknown path, so the route's
-		// existence does not show.
-		c.Data(http.StatusNotFound, "text/plain", []byte("404 page not found"))
-		c.Abort()
-		return
+// A refusal is notFound, the router's own answer to an unknown page path
+// (NotFoundPage), so the route's existence does not show.
+func loopbackOnly(notFound gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !fromLoopback(c.Request) {
+			notFound(c)
+			c.Abort()
+			return
+		}
+		c.Next()
 	}
-	c.Next()
 }
 
 // fromLoopback reports whether r's TCP peer is a loopback address.

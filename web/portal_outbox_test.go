@@ -29,6 +29,7 @@ func TestDevOutboxLoopbackOnly(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	router := func(dev bool) *gin.Engine {
 		r := gin.New()
+		r.NoRoute(NotFoundPage(MustRenderer())) // as the platform's router does
 		(&Portal{Pages: MustRenderer(), DB: d.DB, DevOutbox: dev, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)
 		return r
 	}

@@ -82,7 +82,7 @@ func (m *Main) cmdAppsCreate(ctx context.Context, args []string) error {
 	var (
 		partnerID, env, name, jwksFile, jwksURI, scope string
 		redirects                                      stringList
-		asJSON                                         bool
+		asJSON, requireSigned                          bool
 	)
 	c, err := m.parseCommon("apps create", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&partnerID, "partner", "", "the partner's id (ptn_…)")
@@ -93,6 +93,7 @@ func (m *Main) cmdAppsCreate(ctx context.Context, args []string) error {
 		fs.StringVar(&jwksURI, "jwks-uri", "", "or: https URL of the app's JWK Set")
 		fs.StringVar(&scope, "scope", "openid accounts", "space-separated scopes the app may request")
 		fs.BoolVar(&asJSON, "json", false, "print the app as JSON")
+		fs.BoolVar(&requireSigned, "require-signed-requests", false, "refuse the app's payment requests without a UK OB x-jws-signature")
 	})
 	if err != nil {
 		return err
@@ -100,7 +101,8 @@ func (m *Main) cmdAppsCreate(ctx context.Context, args []string) error {
 	if err := m.required("apps create", "partner", partnerID, "name", name); err != nil {
 		return err
 	}
-	in := partners.AppInput{Name: name, Environment: env, RedirectURIs: redirects, Scopes: strings.Fields(scope), JWKSURI: jwksURI}
+	in := partners.AppInput{Name: name, Environment: env, RedirectURIs: redirects, Scopes: strings.Fields(scope), JWKSURI: jwksURI,
+		RequireSignedRequests: requireSigned}
 	if jwksFile != "" {
 		b, err := os.ReadFile(jwksFile)
 		if err != nil {
@@ -118,7 +120,7 @@ func (m *Main) cmdAppsCreate(ctx context.Context, args []string) error {
 	}
 	out := map[string]any{"id": app.ID, "client_id": app.ID, "partner_id": app.PartnerID, "name": app.Name,
 		"environment": app.Environment, "redirect_uris": app.RedirectURIs, "scope": strings.Join(app.Scopes, " "),
-		"token_endpoint_auth_method": "private_key_jwt", "status": app.Status, "created_at": app.CreatedAt}
+		"token_endpoint_auth_method": "private_key_jwt", "require_signed_requests": app.RequireSignedRequests, "status": app.Status, "created_at": app.CreatedAt}
 	if asJSON {
 		return m.printJSON(out)
 	}

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/httpx"
+	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/web"
 )
@@ -120,9 +122,45 @@ func (p *Platform) routes() *gin.Engine {
 		c.JSON(http.StatusOK, gin.H{"status": "ready", "database": string(p.DB.Dialect)})
 	})
 	r.GET("/static/*path", gin.WrapH(web.Static()))
+	notFound, notAllowed := web.NotFoundPage(p.Pages), web.MethodNotAllowedPage(p.Pages)
+	r.NoRoute(func(c *gin.Context) {
+		if !partnerAPIPath(c.Request.URL.Path) {
+			notFound(c)
+			return
+		}
+		httpx.Abort(c, problem.New(problem.CodeNotFound, "no operation at %s", c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) { // gin has set Allow (RFC 9110 §15.5.6)
+		if !partnerAPIPath(c.Request.URL.Path) {
+			notAllowed(c)
+			return
+		}
+		httpx.Abort(c, problem.New(problem.CodeMethodNotAllowed, "%s is not allowed on %s; allowed: %s",
+			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
+	})
 	p.mount(r)
 	return r
 }
+
+// partnerAPIPrefixes are the partner APIs' path prefixes: an unknown route or
+// a wrong method under them answers RFC 9457 problem+json (404, 405 with
+// Allow); every other path answers an HTML page.
+var partnerAPIPrefixes = []string{"/open-banking/", "/webhook-endpoints", "/webhooks/", "/register"}
+
+// partnerAPIPath reports whether path is under a partner API prefix (a whole
+// segment: /registered is not /register).
+func partnerAPIPath(path string) bool {
+	for _, pre := range partnerAPIPrefixes {
+		if path == strings.TrimSuffix(pre, "/") || strings.HasPrefix(path, strings.TrimSuffix(pre, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Routes lists the routes of the platform's router (for tests that compare
+// them with /openapi.json).
+func (p *Platform) Routes() gin.RoutesInfo { return p.router.Routes() }
 
 // accessLog logs each request once, with the interaction id; errors attached to
 // the context (internal failures) are logged with their cause.

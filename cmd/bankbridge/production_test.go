@@ -235,8 +235,15 @@ func TestProductionEndToEnd(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound || string(body) != "404 page not found" {
-		t.Fatalf("/portal/dev/outbox: %d %q, want 404", resp.StatusCode, body)
+	unknown, err := http.Get(base + "/portal/no-such-page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownBody, _ := io.ReadAll(unknown.Body)
+	unknown.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || unknown.StatusCode != http.StatusNotFound || string(body) != string(unknownBody) ||
+		!strings.Contains(string(body), "There is no page at this address.") {
+		t.Fatalf("/portal/dev/outbox: %d %q, want the 404 page of an unknown path", resp.StatusCode, body)
 	}
 
 	// The test's mailbox: the verification link of the mail that reached

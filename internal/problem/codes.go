@@ -19,6 +19,7 @@ const (
 	CodeUnauthorized        Code = "unauthorized"
 	CodeInvalidToken        Code = "invalid_token"
 	CodeInvalidDPoPProof    Code = "invalid_dpop_proof"
+	CodeInvalidJWSSignature Code = "invalid_jws_signature"
 	CodeInsufficientScope   Code = "insufficient_scope"
 	CodeForbidden           Code = "forbidden"
 	CodePartnerInactive     Code = "partner_inactive"
@@ -66,6 +67,7 @@ var codes = map[Code]codeInfo{
 	CodeUnauthorized:        {http.StatusUnauthorized, "Unauthorized"},
 	CodeInvalidToken:        {http.StatusUnauthorized, "Invalid access token"},
 	CodeInvalidDPoPProof:    {http.StatusUnauthorized, "Invalid DPoP proof"},
+	CodeInvalidJWSSignature: {http.StatusBadRequest, "Invalid message signature"},
 	CodeInsufficientScope:   {http.StatusForbidden, "Insufficient scope"},
 	CodeForbidden:           {http.StatusForbidden, "Forbidden"},
 	CodePartnerInactive:     {http.StatusForbidden, "Partner not active"},

@@ -952,6 +952,7 @@ const (
 	ProblemCodeInsufficientScope            ProblemCode = "insufficient_scope"
 	ProblemCodeInternalError                ProblemCode = "internal_error"
 	ProblemCodeInvalidDpopProof             ProblemCode = "invalid_dpop_proof"
+	ProblemCodeInvalidJwsSignature          ProblemCode = "invalid_jws_signature"
 	ProblemCodeInvalidRequest               ProblemCode = "invalid_request"
 	ProblemCodeInvalidStateTransition       ProblemCode = "invalid_state_transition"
 	ProblemCodeInvalidToken                 ProblemCode = "invalid_token"
@@ -1010,6 +1011,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeInternalError:
 		return true
 	case ProblemCodeInvalidDpopProof:
+		return true
+	case ProblemCodeInvalidJwsSignature:
 		return true
 	case ProblemCodeInvalidRequest:
 		return true
