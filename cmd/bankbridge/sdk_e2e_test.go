@@ -150,7 +150,10 @@ func TestSDKEndToEnd(t *testing.T) {
 			redirect := "https://wallet.example/callback"
 			cid, key := sandboxApp(t, s, redirect, "openid accounts payments data_sharing webhooks")
 			ctx := context.Background()
-			c, err := bankbridge.New(bankbridge.Config{Issuer: s.URL, ClientID: cid, PrivateJWK: []byte(key.PrivateJSON(t))})
+			// Every authorization of this flow is a signed request object
+			// (JAR) through PAR; the wallet example below sends plain ones.
+			c, err := bankbridge.New(bankbridge.Config{Issuer: s.URL, ClientID: cid, PrivateJWK: []byte(key.PrivateJSON(t)),
+				SignedRequestObjects: true})
 			if err != nil {
 				t.Fatal(err)
 			}

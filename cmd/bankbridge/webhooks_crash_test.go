@@ -3,7 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	bankbridge "github.com/bankbridge/bankbridge/sdk/go"
 	"github.com/bankbridge/bankbridge/webhooks"
 )
 
@@ -119,28 +120,30 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 	first := startProcess(t, bin, args...)
 	s := &Server{URL: issuer, DataDir: dataDir}
 	cid, key := sandboxApp(t, s, "https://wallet.example/cb", "accounts webhooks")
-	pc := NewPartnerClient(t, issuer, cid, key)
-	tok := pc.ClientCredentials(t, "webhooks")
-	status, _, body := pc.Do(t, tok, "POST", "/webhook-endpoints", map[string]any{"url": receiver.URL + "/hooks", "event_types": []string{"payment.created"}})
-	if status != 201 {
-		t.Fatalf("create endpoint: %d %s", status, body)
+	ctx := context.Background()
+	partner, err := bankbridge.New(bankbridge.Config{Issuer: issuer, ClientID: cid, PrivateJWK: []byte(key.PrivateJSON(t))})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var ep struct{ ID, Secret string }
-	json.Unmarshal(body, &ep)
+	tok, err := partner.ClientCredentials(ctx, "webhooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := partner.API(tok)
+	ep, err := api.CreateWebhookEndpoint(ctx, bankbridge.WebhookEndpointInput{URL: receiver.URL + "/hooks", EventTypes: []string{"payment.created"}})
+	if err != nil {
+		t.Fatalf("create endpoint: %v", err)
+	}
 	mu.Lock()
 	secret = ep.Secret
 	mu.Unlock()
 	emitted := map[string]bool{}
 	for i := 0; i < n; i++ {
-		status, _, body := pc.Do(t, tok, "POST", "/webhook-endpoints/"+ep.ID+"/test", nil)
-		if status != 202 {
-			t.Fatalf("send test %d: %d %s", i, status, body)
+		id, err := api.SendTestWebhook(ctx, ep.ID)
+		if err != nil {
+			t.Fatalf("send test %d: %v", i, err)
 		}
-		var ev struct {
-			EventID string `json:"event_id"`
-		}
-		json.Unmarshal(body, &ev)
-		emitted[ev.EventID] = true
+		emitted[id] = true
 	}
 	<-inFlight // at least one delivery is under way
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {

@@ -144,7 +144,7 @@ func TestPushAuthorization(t *testing.T) {
 }
 
 // TestJAR: with SignedRequestObjects the parameters travel in a request
-// object, checked here with go-jose (the platform does not take JAR yet).
+// object, checked here with go-jose (cmd/bankbridge TestSDKEndToEnd sends it to the real platform).
 func TestJAR(t *testing.T) {
 	key := mustECKey(t, "k-jar")
 	b := newFakeBank(t, key)

@@ -235,6 +235,18 @@ func (a *API) WebhookEndpoints(ctx context.Context, opts ...CallOption) ([]Webho
 	return out.Data, nil
 }
 
+// SendTestWebhook queues a signed test event to the endpoint and returns its
+// event id (the webhook-id the endpoint will receive).
+func (a *API) SendTestWebhook(ctx context.Context, endpointID string, opts ...CallOption) (string, error) {
+	out, err := call[struct {
+		EventID string `json:"event_id"`
+	}](ctx, a, http.MethodPost, "/webhook-endpoints/"+esc(endpointID)+"/test", nil, opts)
+	if err != nil {
+		return "", err
+	}
+	return out.EventID, nil
+}
+
 // DeleteWebhookEndpoint deletes a webhook endpoint.
 func (a *API) DeleteWebhookEndpoint(ctx context.Context, id string, opts ...CallOption) error {
 	return a.Do(ctx, http.MethodDelete, "/webhook-endpoints/"+esc(id), nil, nil, opts...)
