@@ -23,10 +23,7 @@ func TestE2EConsentedAPIs(t *testing.T) {
 				b, _ := json.MarshalIndent(res, "", "  ")
 				t.Fatalf("flow failed:\n%s", b)
 			}
-			checks := []struct {
-				step, field string
-				want        any
-			}{
+			checks := []StepCheck{
 				{"webhook_endpoint", "status", 201.0},
 				{"webhook_endpoint", "has_secret", true},
 				{"account_consent", "status", 201.0},
@@ -55,15 +52,7 @@ func TestE2EConsentedAPIs(t *testing.T) {
 				{"webhooks", "all_arrived", true},
 				{"webhooks", "all_verified", true},
 			}
-			for _, c := range checks {
-				st := res.Step(c.step)
-				if st == nil {
-					t.Fatalf("step %s missing:\n%+v", c.step, res.Steps)
-				}
-				if st[c.field] != c.want {
-					t.Errorf("%s.%s = %#v, want %#v (step: %v)", c.step, c.field, st[c.field], c.want, st)
-				}
-			}
+			res.Want(t, checks)
 			if n, _ := res.Step("accounts")["count"].(float64); n < 2 {
 				t.Errorf("alice consented to %v accounts, want all of hers (≥ 2)", n)
 			}

@@ -178,3 +178,30 @@ func runCLI(tb testing.TB, s *Server, args ...string) map[string]any {
 	}
 	return v
 }
+
+// StepCheck is one value expected in an end-to-end script's output: Field of
+// the step named Step. token_type compares case-insensitively (RFC 6749 §5.1).
+type StepCheck struct {
+	Step, Field string
+	Want        any
+}
+
+// Want checks every expected value, stopping at a missing step.
+func (f *FlowResult) Want(tb testing.TB, checks []StepCheck) {
+	tb.Helper()
+	for _, c := range checks {
+		st := f.Step(c.Step)
+		if st == nil {
+			tb.Fatalf("step %s missing:\n%+v", c.Step, f.Steps)
+		}
+		got, want := st[c.Field], c.Want
+		if g, ok := got.(string); ok && c.Field == "token_type" {
+			if w, ok := want.(string); ok && strings.EqualFold(g, w) {
+				continue
+			}
+		}
+		if got != want {
+			tb.Errorf("%s.%s = %#v, want %#v (step: %v)", c.Step, c.Field, got, want, st)
+		}
+	}
+}

@@ -38,10 +38,7 @@ func TestE2EJourney(t *testing.T) {
 			}
 			pid, _ := res.Step("signed_up")["partner_id"].(string)
 			cid, _ := res.Step("app_created")["client_id"].(string)
-			checks := []struct {
-				step, field string
-				want        any
-			}{
+			checks := []StepCheck{
 				{"signed_up", "status", "Sandbox"},
 				{"account_read", "status", float64(200)},
 				{"account_read", "token_type", "dpop"},
@@ -66,19 +63,7 @@ func TestE2EJourney(t *testing.T) {
 				fmt.Sprint(rs["token_after_reset"]) != "map[error:invalid_token refused:true status:401]" {
 				t.Errorf("sandbox reset: %v", rs)
 			}
-			for _, c := range checks {
-				st := res.Step(c.step)
-				if st == nil {
-					t.Fatalf("step %s missing: %+v", c.step, res.Steps)
-				}
-				got := st[c.field]
-				if s, ok := got.(string); ok && c.field == "token_type" {
-					got = lower(s)
-				}
-				if got != c.want {
-					t.Errorf("%s.%s = %v, want %v (step %v)", c.step, c.field, got, c.want, st)
-				}
-			}
+			res.Want(t, checks)
 			if !strings.HasPrefix(pid, "ptn_") || !strings.HasPrefix(cid, "app_") {
 				t.Errorf("partner %q, client %q", pid, cid)
 			}

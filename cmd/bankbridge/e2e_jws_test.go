@@ -34,10 +34,7 @@ func TestE2EMessageSigning(t *testing.T) {
 				t.Fatalf("flow failed:\n%s", b)
 			}
 			crit := "http://openbanking.org.uk/iat http://openbanking.org.uk/iss http://openbanking.org.uk/tan"
-			checks := []struct {
-				step, field string
-				want        any
-			}{
+			checks := []StepCheck{
 				{"unsigned_refused", "status", 400.0},
 				{"unsigned_refused", "code", "invalid_jws_signature"},
 				{"unsigned_refused", "ob", "UK.OBIE.Signature.Missing"},
@@ -60,15 +57,7 @@ func TestE2EMessageSigning(t *testing.T) {
 				{"payment_get", "status", 200.0},
 				{"payment_get", "ok", true},
 			}
-			for _, c := range checks {
-				st := res.Step(c.step)
-				if st == nil {
-					t.Fatalf("step %s missing:\n%+v", c.step, res.Steps)
-				}
-				if st[c.field] != c.want {
-					t.Errorf("%s.%s = %#v, want %#v (step: %v)", c.step, c.field, st[c.field], c.want, st)
-				}
-			}
+			res.Want(t, checks)
 		})
 	}
 }

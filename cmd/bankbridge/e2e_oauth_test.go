@@ -45,10 +45,7 @@ func TestE2EOAuthFlowIndependentClient(t *testing.T) {
 					b, _ := json.MarshalIndent(res, "", "  ")
 					t.Fatalf("flow failed:\n%s", b)
 				}
-				checks := []struct {
-					step, field string
-					want        any
-				}{
+				checks := []StepCheck{
 					{"discovery", "par_required", true},
 					{"discovery", "iss_param", true},
 					{"callback", "has_iss", true},
@@ -63,19 +60,7 @@ func TestE2EOAuthFlowIndependentClient(t *testing.T) {
 					{"refresh", "rotated_refresh", false},
 					{"revocation", "active_after", false},
 				}
-				for _, c := range checks {
-					st := res.Step(c.step)
-					if st == nil {
-						t.Fatalf("step %s missing: %+v", c.step, res.Steps)
-					}
-					got := st[c.field]
-					if s, ok := got.(string); ok && c.field == "token_type" {
-						got = lower(s)
-					}
-					if got != c.want {
-						t.Errorf("%s.%s = %v, want %v", c.step, c.field, got, c.want)
-					}
-				}
+				res.Want(t, checks)
 				if sub, _ := res.Step("token")["id_token_sub"].(string); sub == "" || sub == "alice" {
 					t.Errorf("id_token sub %q: want an opaque pairwise identifier", sub)
 				}
@@ -95,14 +80,4 @@ func TestE2EOAuthFlowIndependentClient(t *testing.T) {
 			})
 		})
 	}
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
-		}
-	}
-	return string(b)
 }

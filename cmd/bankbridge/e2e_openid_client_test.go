@@ -30,10 +30,7 @@ func TestE2EOpenIDClient(t *testing.T) {
 					b, _ := json.MarshalIndent(res, "", "  ")
 					t.Fatalf("flow failed:\n%s", b)
 				}
-				checks := []struct {
-					step, field string
-					want        any
-				}{
+				checks := []StepCheck{
 					{"discovery", "issuer", s.URL},
 					{"par", "request_uri", true},
 					{"par", "sent_state", false},
@@ -49,19 +46,7 @@ func TestE2EOpenIDClient(t *testing.T) {
 					{"signed_introspection", "client_id", cid},
 					{"signed_introspection", "token_type", "dpop"},
 				}
-				for _, c := range checks {
-					st := res.Step(c.step)
-					if st == nil {
-						t.Fatalf("step %s missing: %+v", c.step, res.Steps)
-					}
-					got := st[c.field]
-					if s, ok := got.(string); ok && c.field == "token_type" {
-						got = lower(s)
-					}
-					if got != c.want {
-						t.Errorf("%s.%s = %v, want %v", c.step, c.field, got, c.want)
-					}
-				}
+				res.Want(t, checks)
 			})
 			t.Run("ok/authorise with JARM", func(t *testing.T) {
 				env := map[string]string{}
