@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bankbridge/bankbridge/partners/certification"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -263,10 +264,10 @@ func TestE2ECertification(t *testing.T) {
 					t.Fatalf("run %+v", run)
 				}
 				wantChecks(t, run, map[string]string{
-					CheckCodeFlow: "failed: No DPoP-bound access token from a pushed (PAR) authorization-code flow was issued to " + appID + ".",
-					CheckAccounts: "failed: No successful GET /open-banking/v3.1/aisp/accounts… by " + appID + " in the request log.",
-					CheckPayment:  "failed: No successful POST /open-banking/v3.1/pisp/domestic-payments (with x-idempotency-key) by " + appID + " in the request log.",
-					CheckWebhooks: "failed: No enabled webhook endpoint of " + appID + " has acknowledged a signed delivery with a 2xx (send it a test event).",
+					certification.CheckCodeFlow: "failed: No DPoP-bound access token from a pushed (PAR) authorization-code flow was issued to " + appID + ".",
+					certification.CheckAccounts: "failed: No successful GET /open-banking/v3.1/aisp/accounts… by " + appID + " in the request log.",
+					certification.CheckPayment:  "failed: No successful POST /open-banking/v3.1/pisp/domestic-payments (with x-idempotency-key) by " + appID + " in the request log.",
+					certification.CheckWebhooks: "failed: No enabled webhook endpoint of " + appID + " has acknowledged a signed delivery with a 2xx (send it a test event).",
 				})
 				p, _ := ps.Partner(ctx, f.PartnerID)
 				if p.Status != partners.StatusContracted {
@@ -305,24 +306,24 @@ func TestE2ECertification(t *testing.T) {
 					b, _ := json.MarshalIndent(run, "", "  ")
 					t.Fatalf("run not passed:\n%s", b)
 				}
-				wantChecks(t, run, map[string]string{CheckCodeFlow: "passed", CheckAccounts: "passed", CheckPayment: "passed", CheckWebhooks: "passed"})
+				wantChecks(t, run, map[string]string{certification.CheckCodeFlow: "passed", certification.CheckAccounts: "passed", certification.CheckPayment: "passed", certification.CheckWebhooks: "passed"})
 				ev := map[string]map[string]any{}
 				for _, c := range run.Checks {
 					ev[c.Name] = c.Evidence
 				}
-				if ev[CheckCodeFlow]["client_id"] != appID || ev[CheckCodeFlow]["jkt"] == "" || ev[CheckCodeFlow]["grant_id"] == "" ||
-					ev[CheckCodeFlow]["par_dpop_jkt"] != ev[CheckCodeFlow]["jkt"] {
-					t.Errorf("code flow evidence %v", ev[CheckCodeFlow])
+				if ev[certification.CheckCodeFlow]["client_id"] != appID || ev[certification.CheckCodeFlow]["jkt"] == "" || ev[certification.CheckCodeFlow]["grant_id"] == "" ||
+					ev[certification.CheckCodeFlow]["par_dpop_jkt"] != ev[certification.CheckCodeFlow]["jkt"] {
+					t.Errorf("code flow evidence %v", ev[certification.CheckCodeFlow])
 				}
-				if ev[CheckPayment]["interaction_id"] != pay["interaction_id"] || ev[CheckPayment]["path"] != "/open-banking/v3.1/pisp/domestic-payments" {
-					t.Errorf("payment evidence %v, want interaction id %v", ev[CheckPayment], pay["interaction_id"])
+				if ev[certification.CheckPayment]["interaction_id"] != pay["interaction_id"] || ev[certification.CheckPayment]["path"] != "/open-banking/v3.1/pisp/domestic-payments" {
+					t.Errorf("payment evidence %v, want interaction id %v", ev[certification.CheckPayment], pay["interaction_id"])
 				}
-				if ev[CheckAccounts]["status"] != float64(200) && ev[CheckAccounts]["status"] != 200 {
-					t.Errorf("account evidence %v", ev[CheckAccounts])
+				if ev[certification.CheckAccounts]["status"] != float64(200) && ev[certification.CheckAccounts]["status"] != 200 {
+					t.Errorf("account evidence %v", ev[certification.CheckAccounts])
 				}
-				if ev[CheckWebhooks]["endpoint_id"] != hook["endpoint_id"] || ev[CheckWebhooks]["event_id"] != hook["event_id"] ||
-					ev[CheckWebhooks]["event_type"] != "webhook.test" {
-					t.Errorf("webhook evidence %v, want endpoint %v event %v", ev[CheckWebhooks], hook["endpoint_id"], hook["event_id"])
+				if ev[certification.CheckWebhooks]["endpoint_id"] != hook["endpoint_id"] || ev[certification.CheckWebhooks]["event_id"] != hook["event_id"] ||
+					ev[certification.CheckWebhooks]["event_type"] != "webhook.test" {
+					t.Errorf("webhook evidence %v, want endpoint %v event %v", ev[certification.CheckWebhooks], hook["endpoint_id"], hook["event_id"])
 				}
 				p, _ := ps.Partner(ctx, f.PartnerID)
 				if p.Status != partners.StatusCertified {
@@ -352,7 +353,7 @@ func TestE2ECertification(t *testing.T) {
 				}
 				golive := page[i:]
 				for _, w := range []string{"Certification evidence for go-live", f.OwnerEmail + " (partner)",
-					CheckCodeFlow + ": passed", CheckAccounts + ": passed", CheckPayment + ": passed", CheckWebhooks + ": passed",
+					certification.CheckCodeFlow + ": passed", certification.CheckAccounts + ": passed", certification.CheckPayment + ": passed", certification.CheckWebhooks + ": passed",
 					pay["interaction_id"].(string), "Request go-live"} {
 					if !strings.Contains(golive, htmlEscape(w)) {
 						t.Errorf("go-live section lacks %q", w)
@@ -405,18 +406,4 @@ func detailOf(err error) string {
 		return pe.Detail
 	}
 	return fmt.Sprint(err)
-}
-
-// TestWebhookCheckSkippedWithoutWebhooks: a platform without the webhooks
-// service marks the webhook check skipped, which does not fail the run.
-func TestWebhookCheckSkippedWithoutWebhooks(t *testing.T) {
-	c := newCertifier(nil, nil, nil)
-	r, err := c.checkWebhookEndpoint(context.Background(), "ptn_x", "app_x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Name != CheckWebhooks || !r.Passed || r.Evidence["skipped"] != true ||
-		r.Detail != "Skipped: webhook endpoint verification is not yet available." {
-		t.Fatalf("check %+v", r)
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/bankbridge/bankbridge/partners/certification"
 )
 
 // wireCertification builds this area's services (called from wire, after the
@@ -11,7 +13,7 @@ import (
 // token rows, the partner API request log and the webhook delivery attempts.
 func (p *Platform) wireCertification(ctx context.Context) error {
 	s := &p.Services
-	s.Partners.SetCertificationEvidence(newCertifier(s.OAuth.Store(), s.APIs, s.Webhooks))
+	s.Partners.SetCertificationEvidence(certification.New(s.OAuth.Store(), s.APIs, s.Webhooks))
 	return nil
 }
 

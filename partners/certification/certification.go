@@ -1,4 +1,11 @@
-package main
+// Package certification holds the platform's integration checks a partner's
+// sandbox app must pass before go-live (partners.CertificationEvidence): a
+// pushed, DPoP-bound code flow, an account read, a payment with an
+// idempotency key and a webhook endpoint that acknowledged a signed
+// delivery. Each check reads the evidence the platform already keeps (the
+// authorization server's token rows, the partner API request log, the
+// webhook delivery attempts) through a small interface of its own.
+package certification
 
 import (
 	"context"
@@ -19,27 +26,46 @@ const (
 	CheckWebhooks = "Verified webhook endpoint"
 )
 
-// certifier implements partners.CertificationEvidence over the app's real
-// sandbox traffic: the authorization server's token rows and the partner API
-// request log, and the webhooks' delivery attempts.
-type certifier struct {
-	tokens *oauth.Store
-	calls  *apis.Service
-	hooks  *webhooks.Service // nil: the webhook check is skipped
+// TokenEvidence finds a DPoP-bound access token from a pushed authorization
+// code flow among clientIDs' tokens (implemented by *oauth.Store).
+type TokenEvidence interface {
+	DPoPCodeFlow(ctx context.Context, clientIDs []string) (*oauth.CodeFlowEvidence, error)
+}
+
+// CallEvidence finds the latest 2xx partner API call of clientIDs whose path
+// starts with pathPrefix (implemented by *apis.Service over the request log).
+type CallEvidence interface {
+	LatestSuccess(ctx context.Context, clientIDs []string, method, pathPrefix string) (*apis.RequestLogEntry, error)
+}
+
+// WebhookEvidence finds an enabled endpoint of the app that acknowledged a
+// signed delivery (implemented by *webhooks.Service).
+type WebhookEvidence interface {
+	VerifiedEndpoint(ctx context.Context, partnerID, appID string) (*webhooks.EndpointEvidence, error)
+}
+
+// Certifier implements partners.CertificationEvidence over the app's real
+// sandbox traffic.
+type Certifier struct {
+	tokens TokenEvidence
+	calls  CallEvidence
+	hooks  WebhookEvidence // nil: the webhook check is skipped
 	// checks run in order; each answers one CertificationCheck.
 	checks []func(ctx context.Context, partnerID, appID string) (partners.CertificationCheck, error)
 }
 
-var _ partners.CertificationEvidence = (*certifier)(nil)
+var _ partners.CertificationEvidence = (*Certifier)(nil)
 
-func newCertifier(tokens *oauth.Store, calls *apis.Service, hooks *webhooks.Service) *certifier {
-	c := &certifier{tokens: tokens, calls: calls, hooks: hooks}
+// New returns the checks over the given evidence. hooks may be nil: the
+// webhook check is then reported as skipped (passed).
+func New(tokens TokenEvidence, calls CallEvidence, hooks WebhookEvidence) *Certifier {
+	c := &Certifier{tokens: tokens, calls: calls, hooks: hooks}
 	c.checks = append(c.checks, c.checkCodeFlow, c.checkAccountRead, c.checkPayment, c.checkWebhookEndpoint)
 	return c
 }
 
-// Checks implements partners.CertificationEvidence.
-func (c *certifier) Checks(ctx context.Context, partnerID, appID string) ([]partners.CertificationCheck, error) {
+// Checks implements partners.CertificationEvidence: every check, in order.
+func (c *Certifier) Checks(ctx context.Context, partnerID, appID string) ([]partners.CertificationCheck, error) {
 	out := make([]partners.CertificationCheck, 0, len(c.checks))
 	for _, check := range c.checks {
 		r, err := check(ctx, partnerID, appID)
@@ -56,7 +82,7 @@ func at(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // checkCodeFlow: a DPoP-bound access token issued to the app for an
 // authorization_code grant (every authorization request is pushed: PAR is
 // enforced by the authorization server).
-func (c *certifier) checkCodeFlow(ctx context.Context, _, appID string) (partners.CertificationCheck, error) {
+func (c *Certifier) checkCodeFlow(ctx context.Context, _, appID string) (partners.CertificationCheck, error) {
 	r := partners.CertificationCheck{Name: CheckCodeFlow}
 	ev, err := c.tokens.DPoPCodeFlow(ctx, []string{appID})
 	if err != nil {
@@ -77,7 +103,7 @@ func (c *certifier) checkCodeFlow(ctx context.Context, _, appID string) (partner
 }
 
 // checkAccountRead: a 2xx GET on the accounts API.
-func (c *certifier) checkAccountRead(ctx context.Context, _, appID string) (partners.CertificationCheck, error) {
+func (c *Certifier) checkAccountRead(ctx context.Context, _, appID string) (partners.CertificationCheck, error) {
 	r := partners.CertificationCheck{Name: CheckAccounts}
 	path := apis.BasePath + "/aisp/accounts"
 	e, err := c.calls.LatestSuccess(ctx, []string{appID}, "GET", path)
@@ -96,7 +122,7 @@ func (c *certifier) checkAccountRead(ctx context.Context, _, appID string) (part
 
 // checkPayment: a 2xx POST of a domestic payment; the API refuses that POST
 // without an x-idempotency-key header, so a success proves the key was sent.
-func (c *certifier) checkPayment(ctx context.Context, _, appID string) (partners.CertificationCheck, error) {
+func (c *Certifier) checkPayment(ctx context.Context, _, appID string) (partners.CertificationCheck, error) {
 	r := partners.CertificationCheck{Name: CheckPayment}
 	path := apis.BasePath + "/pisp/domestic-payments"
 	e, err := c.calls.LatestSuccess(ctx, []string{appID}, "POST", path)
@@ -119,7 +145,7 @@ func (c *certifier) checkPayment(ctx context.Context, _, appID string) (partners
 // checkWebhookEndpoint: an enabled webhook endpoint of the app that
 // acknowledged a signed delivery (e.g. the portal's or API's test event) with
 // a 2xx. Without the webhooks service the check is skipped (not failed).
-func (c *certifier) checkWebhookEndpoint(ctx context.Context, partnerID, appID string) (partners.CertificationCheck, error) {
+func (c *Certifier) checkWebhookEndpoint(ctx context.Context, partnerID, appID string) (partners.CertificationCheck, error) {
 	r := partners.CertificationCheck{Name: CheckWebhooks}
 	if c.hooks == nil {
 		r.Passed, r.Detail = true, "Skipped: webhook endpoint verification is not yet available."
