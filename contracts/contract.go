@@ -152,7 +152,7 @@ func invalidState(format string, args ...any) error {
 // CodeForbidden (role), CodeValidation (terms, with field errors), CodeConflict
 // (the partner already has a draft, pending or active contract).
 func (s *Service) Draft(ctx context.Context, actor Actor, partnerID string, terms Terms) (Contract, error) {
-	if err := authorize(actor, actDraft); err != nil {
+	if err := authorize(actor, needs(evDraft)); err != nil {
 		return Contract{}, err
 	}
 	if strings.TrimSpace(partnerID) == "" {
@@ -164,7 +164,9 @@ func (s *Service) Draft(ctx context.Context, actor Actor, partnerID string, term
 		return Contract{}, err
 	}
 	now := s.now()
-	row := contractRow{ID: ids.New("ctr"), PartnerID: partnerID, Status: StatusDraft, LatestVersion: 1,
+	status, _ := next("", evDraft)
+	vstatus, _ := nextVersion("", evDraft)
+	row := contractRow{ID: ids.New("ctr"), PartnerID: partnerID, Status: status, LatestVersion: 1,
 		StartAt: terms.Start, EndAt: terms.End, AutoRenew: terms.AutoRenew, NoticeDays: terms.NoticeDays,
 		CreatedBy: actor.ID, CreatedAt: now, UpdatedAt: now}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
@@ -174,7 +176,7 @@ func (s *Service) Draft(ctx context.Context, actor Actor, partnerID string, term
 			}
 			return err
 		}
-		v := versionRow{ContractID: row.ID, Version: 1, Status: StatusDraft, Terms: marshalTerms(terms), CreatedBy: actor.ID, CreatedAt: now,
+		v := versionRow{ContractID: row.ID, Version: 1, Status: vstatus, Terms: marshalTerms(terms), CreatedBy: actor.ID, CreatedAt: now,
 			UpdatedBy: actor.ID, Editors: []string{actor.ID}}
 		if err := tx.Create(&v).Error; err != nil {
 			return err
@@ -193,7 +195,7 @@ func (s *Service) Draft(ctx context.Context, actor Actor, partnerID string, term
 // CodeValidation, CodeNotFound, CodeInvalidState (pending approval, expired,
 // terminated).
 func (s *Service) Update(ctx context.Context, actor Actor, contractID string, terms Terms) (Version, error) {
-	if err := authorize(actor, actEdit); err != nil {
+	if err := authorize(actor, needs(evEdit)); err != nil {
 		return Version{}, err
 	}
 	terms = terms.normalize()
@@ -206,38 +208,43 @@ func (s *Service) Update(ctx context.Context, actor Actor, contractID string, te
 		if err != nil {
 			return err
 		}
-		if c.Status != StatusDraft && c.Status != StatusActive {
+		to, ok := next(c.Status, evEdit)
+		if !ok {
 			return invalidState("contract %s is %s and cannot be edited", c.ID, c.Status)
 		}
 		latest, err := s.versionRow(ctx, tx, c.ID, c.LatestVersion)
 		if err != nil {
 			return err
 		}
+		vto, ok := nextVersion(latest.Status, evEdit)
+		if !ok {
+			if latest.Status == StatusPendingApproval {
+				return invalidState("version %d of contract %s is pending approval; reject it before editing", latest.Version, c.ID)
+			}
+			return invalidState("version %d of contract %s is %s and cannot be edited", latest.Version, c.ID, latest.Status)
+		}
 		now := s.now()
 		act := "contract.updated"
-		switch latest.Status {
-		case StatusDraft:
-			latest.Terms = marshalTerms(terms)
-			latest.RejectionReason = ""
-			latest.edit(actor)
-			if err := tx.Model(&latest).Select("terms", "rejection_reason", "updated_by", "editors").Updates(&latest).Error; err != nil {
-				return err
-			}
-			out = latest
-		case StatusPendingApproval:
-			return invalidState("version %d of contract %s is pending approval; reject it before editing", latest.Version, c.ID)
-		case StatusActive:
-			out = versionRow{ContractID: c.ID, Version: c.LatestVersion + 1, Status: StatusDraft, Terms: marshalTerms(terms),
+		if latest.Status == StatusActive {
+			// the active version stays as approved; the edit is version n+1
+			out = versionRow{ContractID: c.ID, Version: c.LatestVersion + 1, Status: vto, Terms: marshalTerms(terms),
 				CreatedBy: actor.ID, CreatedAt: now, UpdatedBy: actor.ID, Editors: []string{actor.ID}}
 			if err := tx.Create(&out).Error; err != nil {
 				return err
 			}
 			c.LatestVersion = out.Version
 			act = "contract.version_created"
-		default:
-			return invalidState("version %d of contract %s is %s and cannot be edited", latest.Version, c.ID, latest.Status)
+		} else {
+			latest.Status = vto
+			latest.Terms = marshalTerms(terms)
+			latest.RejectionReason = ""
+			latest.edit(actor)
+			if err := tx.Model(&latest).Select("status", "terms", "rejection_reason", "updated_by", "editors").Updates(&latest).Error; err != nil {
+				return err
+			}
+			out = latest
 		}
-		c.UpdatedAt = now
+		c.Status, c.UpdatedAt = to, now
 		if c.Status == StatusDraft {
 			c.StartAt, c.EndAt, c.AutoRenew, c.NoticeDays = terms.Start, terms.End, terms.AutoRenew, terms.NoticeDays
 		}
@@ -256,7 +263,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, contractID string, te
 // becomes its maker. Refusals: CodeForbidden, CodeNotFound, CodeInvalidState (the
 // latest version is not a draft, or the contract is expired or terminated).
 func (s *Service) Submit(ctx context.Context, actor Actor, contractID string) (Version, error) {
-	if err := authorize(actor, actSubmit); err != nil {
+	if err := authorize(actor, needs(evSubmit)); err != nil {
 		return Version{}, err
 	}
 	var out versionRow
@@ -265,25 +272,24 @@ func (s *Service) Submit(ctx context.Context, actor Actor, contractID string) (V
 		if err != nil {
 			return err
 		}
-		if c.Status != StatusDraft && c.Status != StatusActive {
+		to, ok := next(c.Status, evSubmit)
+		if !ok {
 			return invalidState("contract %s is %s and cannot be submitted", c.ID, c.Status)
 		}
 		v, err := s.versionRow(ctx, tx, c.ID, c.LatestVersion)
 		if err != nil {
 			return err
 		}
-		if v.Status != StatusDraft {
+		vto, ok := nextVersion(v.Status, evSubmit)
+		if !ok {
 			return invalidState("version %d of contract %s is %s, not draft", v.Version, c.ID, v.Status)
 		}
 		now := s.now()
-		v.Status, v.SubmittedBy, v.SubmittedAt = StatusPendingApproval, actor.ID, &now
+		v.Status, v.SubmittedBy, v.SubmittedAt = vto, actor.ID, &now
 		if err := tx.Model(&v).Select("status", "submitted_by", "submitted_at").Updates(&v).Error; err != nil {
 			return err
 		}
-		if c.Status == StatusDraft {
-			c.Status = StatusPendingApproval
-		}
-		c.UpdatedAt = now
+		c.Status, c.UpdatedAt = to, now
 		if err := tx.Select("*").Updates(&c).Error; err != nil {
 			return err
 		}
@@ -305,7 +311,7 @@ func (s *Service) Submit(ctx context.Context, actor Actor, contractID string) (V
 // hook's error (approving a later version does not call the hook). Refusals: CodeForbidden, CodeNotFound,
 // CodeMakerChecker, CodeInvalidState (nothing pending).
 func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (Contract, error) {
-	if err := authorize(actor, actApprove); err != nil {
+	if err := authorize(actor, needs(evApprove)); err != nil {
 		return Contract{}, err
 	}
 	var c contractRow
@@ -315,7 +321,8 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 		if c, err = s.lockContract(ctx, tx, contractID); err != nil {
 			return err
 		}
-		if c.Status != StatusPendingApproval && c.Status != StatusActive {
+		to, ok := next(c.Status, evApprove)
+		if !ok {
 			return invalidState("contract %s is %s and cannot be approved", c.ID, c.Status)
 		}
 		first = c.ActiveVersion == 0
@@ -323,7 +330,8 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 		if err != nil {
 			return err
 		}
-		if v.Status != StatusPendingApproval {
+		vto, ok := nextVersion(v.Status, evApprove)
+		if !ok {
 			return invalidState("version %d of contract %s is %s, not pending_approval", v.Version, c.ID, v.Status)
 		}
 		if v.SubmittedBy == actor.ID {
@@ -343,14 +351,14 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 				return err
 			}
 		}
-		v.Status, v.ApprovedBy, v.ApprovedAt = StatusActive, actor.ID, &now
+		v.Status, v.ApprovedBy, v.ApprovedAt = vto, actor.ID, &now
 		if err := tx.Model(&v).Select("status", "approved_by", "approved_at").Updates(&v).Error; err != nil {
 			return err
 		}
 		if c.ActiveVersion == 0 || terms.Terms.Start.Before(c.StartAt) {
 			c.StartAt = terms.Terms.Start
 		}
-		c.Status, c.ActiveVersion, c.UpdatedAt = StatusActive, v.Version, now
+		c.Status, c.ActiveVersion, c.UpdatedAt = to, v.Version, now
 		c.EndAt, c.AutoRenew, c.NoticeDays = terms.Terms.End, terms.Terms.AutoRenew, terms.Terms.NoticeDays
 		if err := tx.Select("*").Updates(&c).Error; err != nil {
 			return err
@@ -372,7 +380,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 // Reject sends the pending version back to draft with a reason. Refusals:
 // CodeForbidden, CodeValidation (no reason), CodeNotFound, CodeInvalidState.
 func (s *Service) Reject(ctx context.Context, actor Actor, contractID, reason string) (Version, error) {
-	if err := authorize(actor, actReject); err != nil {
+	if err := authorize(actor, needs(evReject)); err != nil {
 		return Version{}, err
 	}
 	if strings.TrimSpace(reason) == "" {
@@ -389,17 +397,16 @@ func (s *Service) Reject(ctx context.Context, actor Actor, contractID, reason st
 		if err != nil {
 			return err
 		}
-		if v.Status != StatusPendingApproval || (c.Status != StatusPendingApproval && c.Status != StatusActive) {
+		to, ok := next(c.Status, evReject)
+		vto, vok := nextVersion(v.Status, evReject)
+		if !ok || !vok {
 			return invalidState("version %d of contract %s is %s, not pending_approval", v.Version, c.ID, v.Status)
 		}
-		v.Status, v.SubmittedBy, v.SubmittedAt, v.RejectionReason = StatusDraft, "", nil, reason
+		v.Status, v.SubmittedBy, v.SubmittedAt, v.RejectionReason = vto, "", nil, reason
 		if err := tx.Model(&v).Select("status", "submitted_by", "submitted_at", "rejection_reason").Updates(&v).Error; err != nil {
 			return err
 		}
-		if c.Status == StatusPendingApproval {
-			c.Status = StatusDraft
-		}
-		c.UpdatedAt = s.now()
+		c.Status, c.UpdatedAt = to, s.now()
 		if err := tx.Select("*").Updates(&c).Error; err != nil {
 			return err
 		}
@@ -415,7 +422,7 @@ func (s *Service) Reject(ctx context.Context, actor Actor, contractID, reason st
 // Terminate ends an active contract now. Refusals: CodeForbidden, CodeValidation
 // (no reason), CodeNotFound, CodeInvalidState (not active).
 func (s *Service) Terminate(ctx context.Context, actor Actor, contractID, reason string) (Contract, error) {
-	if err := authorize(actor, actTerm); err != nil {
+	if err := authorize(actor, needs(evTerminate)); err != nil {
 		return Contract{}, err
 	}
 	if strings.TrimSpace(reason) == "" {
@@ -428,11 +435,12 @@ func (s *Service) Terminate(ctx context.Context, actor Actor, contractID, reason
 		if c, err = s.lockContract(ctx, tx, contractID); err != nil {
 			return err
 		}
-		if c.Status != StatusActive {
+		to, ok := next(c.Status, evTerminate)
+		if !ok {
 			return invalidState("contract %s is %s, only an active contract can be terminated", c.ID, c.Status)
 		}
 		now := s.now()
-		c.Status, c.TerminatedAt, c.UpdatedAt = StatusTerminated, &now, now
+		c.Status, c.TerminatedAt, c.UpdatedAt = to, &now, now
 		if err := tx.Select("*").Updates(&c).Error; err != nil {
 			return err
 		}
@@ -477,8 +485,13 @@ func (s *Service) ExpireDue(ctx context.Context, now time.Time) ([]Contract, err
 			if c, err = s.lockContract(ctx, tx, id); err != nil {
 				return err
 			}
-			if c.Status != StatusActive || c.EndAt.After(now) {
-				return nil
+			ev := evExpire
+			if c.AutoRenew {
+				ev = evRenew
+			}
+			to, ok := next(c.Status, ev)
+			if !ok || c.EndAt.After(now) {
+				return nil // changed since the query, or not due
 			}
 			vr, err := s.versionRow(ctx, tx, c.ID, c.ActiveVersion)
 			if err != nil {
@@ -498,10 +511,8 @@ func (s *Service) ExpireDue(ctx context.Context, now time.Time) ([]Contract, err
 				}
 				c.EndAt = end
 				act, details["new_end"] = "contract.renewed", end
-			} else {
-				c.Status = StatusExpired
 			}
-			c.UpdatedAt = s.now()
+			c.Status, c.UpdatedAt = to, s.now()
 			if err := tx.Select("*").Updates(&c).Error; err != nil {
 				return err
 			}

@@ -1,0 +1,124 @@
+// Outbox: Publish writes an event and its pending deliveries in the caller's
+// transaction (the transactional outbox); the dispatcher (dispatcher.go)
+// sends them after commit.
+
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/problem"
+)
+
+// Publish writes e and one delivery row per enabled endpoint subscribed to its
+// type (of app e.AppID, or of every app of the partner when AppID is "") using
+// tx, the caller's transaction, so the event commits or rolls back with the
+// change that caused it. Errors: validation_failed (unknown type, no partner,
+// data not a JSON object).
+func (s *Service) Publish(ctx context.Context, tx *gorm.DB, e Event) error {
+	if !KnownEventType(e.Type) {
+		return problem.New(problem.CodeValidation, "unknown event type %q", e.Type)
+	}
+	_, err := s.publish(ctx, tx, e, nil)
+	return err
+}
+
+func (s *Service) publish(ctx context.Context, tx *gorm.DB, e Event, only *endpointRow) (string, error) {
+	if e.PartnerID == "" {
+		return "", problem.New(problem.CodeValidation, "event has no partner")
+	}
+	if e.ID == "" {
+		e.ID = ids.New("evt")
+	}
+	data, err := eventData(e)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	payload, err := json.Marshal(body{Type: e.Type, Timestamp: now, Data: data})
+	if err != nil {
+		return "", err
+	}
+	tx = tx.WithContext(ctx)
+	if err := tx.Create(&eventRow{ID: e.ID, Type: e.Type, PartnerID: e.PartnerID, AppID: e.AppID, Payload: string(payload), CreatedAt: now}).Error; err != nil {
+		return "", err
+	}
+	var targets []endpointRow
+	if only != nil {
+		targets = []endpointRow{*only}
+	} else {
+		q := tx.Where("partner_id = ? AND enabled = ?", e.PartnerID, true)
+		if e.AppID != "" {
+			q = q.Where("app_id = ?", e.AppID)
+		}
+		if err := q.Order("id").Find(&targets).Error; err != nil {
+			return "", err
+		}
+	}
+	n, err := s.enqueue(tx, e.ID, e.Type, targets, now)
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		s.wake()
+	}
+	return e.ID, nil
+}
+
+// enqueue inserts a pending delivery of event to every target subscribed to typ.
+func (s *Service) enqueue(tx *gorm.DB, eventID, typ string, targets []endpointRow, now time.Time) (int, error) {
+	var rows []deliveryRow
+	for i := range targets {
+		t := &targets[i]
+		if typ != TestEventType && !t.subscribes(typ) {
+			continue
+		}
+		rows = append(rows, deliveryRow{ID: ids.New("dlv"), EventID: eventID, EndpointID: t.ID, PartnerID: t.PartnerID,
+			Status: StatusPending, NextAttemptAt: now.Add(s.cfg.Schedule[0]), CreatedAt: now, UpdatedAt: now})
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	if err := tx.Create(&rows).Error; err != nil {
+		return 0, err
+	}
+	return len(rows), s.notifyQueued(tx)
+}
+
+// eventData turns e.Data into a JSON object carrying the ids receivers
+// de-duplicate on.
+func eventData(e Event) (json.RawMessage, error) {
+	var raw []byte
+	switch d := e.Data.(type) {
+	case nil:
+		raw = []byte("{}")
+	case json.RawMessage:
+		raw = d
+	case []byte:
+		raw = d
+	default:
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, problem.Wrap(problem.CodeValidation, err, "event data does not marshal to JSON")
+		}
+		raw = b
+	}
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, problem.New(problem.CodeValidation, "event data must be a JSON object")
+	}
+	set := func(k, v string) {
+		if _, ok := m[k]; !ok && v != "" {
+			m[k] = json.RawMessage(mustJSON(v))
+		}
+	}
+	set("event_id", e.ID)
+	set("partner_id", e.PartnerID)
+	set("app_id", e.AppID)
+	return json.Marshal(m)
+}
