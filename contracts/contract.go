@@ -591,45 +591,7 @@ func (s *Service) RenewalReminders(ctx context.Context, now time.Time) ([]Contra
 
 // activeRow is the partner's active contract in force now, if any.
 func (s *Service) activeRow(ctx context.Context, partnerID string) (contractRow, bool, error) {
-	now := s.now()
-	var r contractRow
-	err := s.db.DB.WithContext(ctx).Where("partner_id = ? AND status = ? AND start_at <= ? AND end_at > ?",
-		partnerID, StatusActive, now, now).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return r, false, nil
-	}
-	return r, err == nil, err
-}
-
-// HasActiveContract reports whether the partner has an active contract in force
-// now (status active and now within its term). partners asks it before go-live.
-func (s *Service) HasActiveContract(ctx context.Context, partnerID string) (bool, error) {
-	_, ok, err := s.activeRow(ctx, partnerID)
-	return ok, err
-}
-
-// DataSharingScope returns the datasets the partner's active contract lets it
-// receive, sorted; none (empty, nil error) without an active contract.
-func (s *Service) DataSharingScope(ctx context.Context, partnerID string) ([]string, error) {
-	c, ok, err := s.activeRow(ctx, partnerID)
-	if err != nil || !ok {
-		return []string{}, err
-	}
-	vr, err := s.versionRow(ctx, s.db.DB, c.ID, c.ActiveVersion)
-	if err != nil {
-		return nil, err
-	}
-	v, err := vr.version()
-	if err != nil {
-		return nil, err
-	}
-	return v.Terms.DataScopes, nil
-}
-
-// AllowedDatasets is DataSharingScope under the name apis.DatasetPolicy uses, so
-// the Service plugs into apis directly.
-func (s *Service) AllowedDatasets(ctx context.Context, partnerID string) ([]string, error) {
-	return s.DataSharingScope(ctx, partnerID)
+	return s.Scope.activeRow(ctx, partnerID)
 }
 
 // Contract returns one contract, or CodeNotFound.

@@ -58,6 +58,9 @@ type Service struct {
 	creditLimits map[string]int64
 	// Ledger is the append-only double-entry ledger the service posts to.
 	Ledger *Ledger
+	// Scope answers HasActiveContract and the data-sharing scope (its
+	// methods are the Service's too).
+	*Scope
 }
 
 // New makes a Service on a migrated database.
@@ -71,7 +74,7 @@ func New(d *db.DB, opts Options) *Service {
 		limits[strings.ToUpper(c)] = n
 	}
 	return &Service{db: d, events: opts.Events, partners: opts.Partners, now: func() time.Time { return now().UTC() },
-		creditLimits: limits, Ledger: &Ledger{db: d, now: func() time.Time { return now().UTC() }}}
+		creditLimits: limits, Ledger: &Ledger{db: d, now: func() time.Time { return now().UTC() }}, Scope: NewScope(d, now)}
 }
 
 // inTx runs fn in tx when tx is not nil, else in a new transaction.
