@@ -16,6 +16,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 type contractRow struct {
@@ -119,7 +120,7 @@ func marshalTerms(t Terms) string {
 
 func staffAudit(a Actor, act, contractID, partnerID string, details map[string]any) audit.Entry {
 	typ := audit.ActorStaff
-	if a.Role == RoleSystem {
+	if a.Role == staff.RoleSystem {
 		typ = audit.ActorSystem
 	}
 	return audit.Entry{ActorType: typ, ActorID: a.ID, Action: act, ObjectType: "contract", ObjectID: contractID,
@@ -152,7 +153,7 @@ func invalidState(format string, args ...any) error {
 // CodeForbidden (role), CodeValidation (terms, with field errors), CodeConflict
 // (the partner already has a draft, pending or active contract).
 func (s *Service) Draft(ctx context.Context, actor Actor, partnerID string, terms Terms) (Contract, error) {
-	if err := authorize(actor, actDraft); err != nil {
+	if err := authorize(actor, staff.ActContractsDraft); err != nil {
 		return Contract{}, err
 	}
 	if strings.TrimSpace(partnerID) == "" {
@@ -193,7 +194,7 @@ func (s *Service) Draft(ctx context.Context, actor Actor, partnerID string, term
 // CodeValidation, CodeNotFound, CodeInvalidState (pending approval, expired,
 // terminated).
 func (s *Service) Update(ctx context.Context, actor Actor, contractID string, terms Terms) (Version, error) {
-	if err := authorize(actor, actEdit); err != nil {
+	if err := authorize(actor, staff.ActContractsEdit); err != nil {
 		return Version{}, err
 	}
 	terms = terms.normalize()
@@ -256,7 +257,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, contractID string, te
 // becomes its maker. Refusals: CodeForbidden, CodeNotFound, CodeInvalidState (the
 // latest version is not a draft, or the contract is expired or terminated).
 func (s *Service) Submit(ctx context.Context, actor Actor, contractID string) (Version, error) {
-	if err := authorize(actor, actSubmit); err != nil {
+	if err := authorize(actor, staff.ActContractsSubmit); err != nil {
 		return Version{}, err
 	}
 	var out versionRow
@@ -305,7 +306,7 @@ func (s *Service) Submit(ctx context.Context, actor Actor, contractID string) (V
 // hook's error (approving a later version does not call the hook). Refusals: CodeForbidden, CodeNotFound,
 // CodeMakerChecker, CodeInvalidState (nothing pending).
 func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (Contract, error) {
-	if err := authorize(actor, actApprove); err != nil {
+	if err := authorize(actor, staff.ActContractsApprove); err != nil {
 		return Contract{}, err
 	}
 	var c contractRow
@@ -372,7 +373,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 // Reject sends the pending version back to draft with a reason. Refusals:
 // CodeForbidden, CodeValidation (no reason), CodeNotFound, CodeInvalidState.
 func (s *Service) Reject(ctx context.Context, actor Actor, contractID, reason string) (Version, error) {
-	if err := authorize(actor, actReject); err != nil {
+	if err := authorize(actor, staff.ActContractsReject); err != nil {
 		return Version{}, err
 	}
 	if strings.TrimSpace(reason) == "" {
@@ -415,7 +416,7 @@ func (s *Service) Reject(ctx context.Context, actor Actor, contractID, reason st
 // Terminate ends an active contract now. Refusals: CodeForbidden, CodeValidation
 // (no reason), CodeNotFound, CodeInvalidState (not active).
 func (s *Service) Terminate(ctx context.Context, actor Actor, contractID, reason string) (Contract, error) {
-	if err := authorize(actor, actTerm); err != nil {
+	if err := authorize(actor, staff.ActContractsTerminate); err != nil {
 		return Contract{}, err
 	}
 	if strings.TrimSpace(reason) == "" {

@@ -13,41 +13,31 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
-// Sign-in throttling of portal users and staff (internal/throttle): every
-// attempt is counted before its password is checked.
+// Sign-in throttling of portal users (internal/throttle): every attempt is
+// counted before its password is checked. The policy is the console's
+// (staff.LoginPolicy).
 const (
 	// MaxFailedLogins is how many passwords one client address may try on one
-	// account within LockoutDuration; then that address is locked out of
-	// that account until the window ends. The account-wide ceiling and the
-	// per-address budget are throttle.DefaultPolicy's.
-	MaxFailedLogins = 5
+	// account within LockoutDuration (staff.MaxFailedLogins).
+	MaxFailedLogins = staff.MaxFailedLogins
 	// LockoutDuration is the window of MaxFailedLogins.
-	LockoutDuration = 15 * time.Minute
+	LockoutDuration = staff.LockoutDuration
 	// EmailTokenTTL is how long an email verification link works.
 	EmailTokenTTL = 24 * time.Hour
 	// InvitationTTL is how long an invitation works.
 	InvitationTTL = 7 * 24 * time.Hour
 )
 
-// loginPolicy is the sign-in throttle of the portal and the console.
-var loginPolicy = throttle.Policy{
-	Address:        throttle.DefaultPolicy.Address,
-	AccountAddress: throttle.Rule{Limit: MaxFailedLogins, Window: LockoutDuration},
-	Account:        throttle.DefaultPolicy.Account,
-}
-
-// Throttle surfaces.
-const (
-	surfacePortal = "portal"
-	surfaceStaff  = "staff"
-)
+// surfacePortal is the throttle's name for portal sign-in.
+const surfacePortal = "portal"
 
 // limiter is the sign-in throttle of surface, on the service's database and
 // clock.
 func (s *Service) limiter(surface string) *throttle.Limiter {
-	return throttle.NewStore(s.db.DB, s.clock).Limiter(surface, loginPolicy)
+	return throttle.NewStore(s.db.DB, s.clock).Limiter(surface, staff.LoginPolicy)
 }
 
 // accountKey is the throttle's name for the account an email names: the
@@ -61,13 +51,7 @@ func accountKey(email string) string {
 }
 
 // refused maps a throttle refusal to CodeLockedOut (other errors: internal).
-func refused(err error) error {
-	var le *throttle.LockedError
-	if errors.As(err, &le) {
-		return problem.New(problem.CodeLockedOut, "%s", lockedDetail(le.Until)).With("locked_until", le.Until.UTC())
-	}
-	return internal(err, "count sign-in attempt")
-}
+func refused(err error) error { return staff.Refused(err) }
 
 // busyDetail answers a password operation that found every bcrypt slot taken.
 const busyDetail = "the server is busy; please try again in a moment"
@@ -269,12 +253,6 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) 
 
 // badLoginDetail is the detail of a failed login (the same for unknown users).
 const badLoginDetail = "unknown email or wrong password"
-
-// lockedDetail is the detail of every sign-in lockout: the same whichever
-// counter refused, and for unknown accounts as for known ones.
-func lockedDetail(until time.Time) string {
-	return fmt.Sprintf("too many failed sign-in attempts; please try again after %s UTC", until.UTC().Format("15:04"))
-}
 
 // Login checks a portal user's password, throttled (internal/throttle,
 // loginPolicy) on the email — whether or not it has an account — and on the
