@@ -115,7 +115,9 @@ func mustOK(t testing.TB, err error) {
 	}
 }
 
-// TestStaffLoginParallel: the same for staff sign-in (password + TOTP).
+// TestStaffLoginParallel: 50 wrong passwords at once for one staff member
+// check at most MaxFailedLogins passwords, and the right password (with a
+// valid code) is refused while locked.
 func TestStaffLoginParallel(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
