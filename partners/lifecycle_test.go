@@ -439,7 +439,10 @@ func TestStaffRoles(t *testing.T) {
 			{"fail/finance-reviews", func() error { return e.s.StartReview(ctx, finance, pid) }, "role finance may not applications.review"},
 			{"fail/risk-terminates", func() error { return e.s.Terminate(ctx, risk, pid, "x") }, "role risk_officer may not partners.terminate"},
 			{"fail/risk-requests-go-live", func() error { _, err := e.s.RequestGoLive(ctx, risk, pid); return err }, "role risk_officer may not go_live.request"},
-			{"fail/auditor-creates-staff", func() error { _, err := e.s.Staff().Create(ctx, auditor, "x@bank.example", staff.RoleAdmin); return err }, "role auditor may not staff.manage"},
+			{"fail/auditor-creates-staff", func() error {
+				_, err := e.s.Staff().Create(ctx, auditor, "x@bank.example", staff.RoleAdmin)
+				return err
+			}, "role auditor may not staff.manage"},
 			{"fail/unknown-staff", func() error { return e.s.Suspend(ctx, "stf_nobody", pid, "x") }, "unknown staff member stf_nobody"},
 		}
 		for _, tc := range cases {

@@ -11,7 +11,7 @@ package partners
 
 import (
 	"encoding/json"
-		"net/url"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
