@@ -373,21 +373,35 @@ func (d *DueDiligence) Score() int {
 	return d.IndustryStanding + d.BusinessCapability + d.ResourceIntegration + d.WillingnessToCooperate
 }
 
-// User is a portal user (a person at a partner).
+// User is a portal user (a person at a partner) as pages and other packages
+// see it: no password hash.
 type User struct {
-	ID              string `gorm:"primaryKey"`
-	Email           string // stored lower-cased: unique case-insensitively
-	PasswordHash    string `json:"-"`
+	ID              string
+	Email           string // lower-cased: unique case-insensitively
 	EmailVerifiedAt *time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
 
-// TableName maps User to its table.
-func (User) TableName() string { return "portal_users" }
+// userRow is the stored portal user (table portal_users).
+type userRow struct {
+	ID              string `gorm:"primaryKey"`
+	Email           string // stored lower-cased: unique case-insensitively
+	PasswordHash    string
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
 
-// Validate checks the user's email and that a password hash is present.
-func (u *User) Validate() error {
+func (userRow) TableName() string { return "portal_users" }
+
+// user is the row without its password hash.
+func (u *userRow) user() *User {
+	return &User{ID: u.ID, Email: u.Email, EmailVerifiedAt: u.EmailVerifiedAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// validate checks the user's email and that a password hash is present.
+func (u *userRow) validate() error {
 	if _, err := normaliseEmail(u.Email); err != nil {
 		return err
 	}
