@@ -32,7 +32,7 @@ type QuotaPolicy interface {
 // ThresholdNotifier records that an app reached percent (80 or 100) of a
 // product's monthly volume and publishes quota.threshold_reached; it must
 // announce each app, product, period and percent once however often it is
-// told (partners.Plans.ThresholdReached).
+// told (plans.Service.ThresholdReached).
 type ThresholdNotifier interface {
 	ThresholdReached(ctx context.Context, partnerID, appID, product, period string, percent int, used, volume int64) (bool, error)
 }

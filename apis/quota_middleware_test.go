@@ -22,7 +22,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/oauth"
-	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/plans"
 )
 
 // staticQuota gives every app the same plan.
@@ -43,7 +43,7 @@ func withQuota(tb testing.TB, e *env, q *apis.Quota, usage apis.UsageRecorder) {
 	e.srv = srv
 }
 
-// plansPublisher records the events partners.Plans publishes.
+// plansPublisher records the events plans.Service publishes.
 type plansPublisher struct{ events []string }
 
 func (p *plansPublisher) Publish(_ context.Context, _ *gorm.DB, typ, partnerID, appID string, data map[string]any) error {
@@ -102,7 +102,7 @@ func TestQuotaMonthlyVolume(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
 		pub := &plansPublisher{}
-		plans := partners.NewPlans(partners.PlansConfig{DB: d, Events: pub, Now: e.clock.now})
+		plans := plans.New(plans.Config{DB: d, Events: pub, Now: e.clock.now})
 		cs := contracts.New(d, contracts.Options{Now: e.clock.now})
 		q := apis.NewQuota(apis.QuotaConfig{Limiter: quota.NewMemory(e.clock.now), Counter: quota.NewMemoryCounter(e.clock.now),
 			Seed: cs.MonthlyCount, Thresholds: plans, Now: e.clock.now,

@@ -16,6 +16,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 type contractRow struct {
@@ -119,7 +120,7 @@ func marshalTerms(t Terms) string {
 
 func staffAudit(a Actor, act, contractID, partnerID string, details map[string]any) audit.Entry {
 	typ := audit.ActorStaff
-	if a.Role == RoleSystem {
+	if a.Role == staff.RoleSystem {
 		typ = audit.ActorSystem
 	}
 	return audit.Entry{ActorType: typ, ActorID: a.ID, Action: act, ObjectType: "contract", ObjectID: contractID,

@@ -13,6 +13,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 func TestTermsValidate(t *testing.T) {
@@ -95,7 +96,7 @@ func TestTermsValidate(t *testing.T) {
 func TestContractLifecycle(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		pm := contracts.Actor{ID: "stf_pm", Role: contracts.RolePartnerManager}
+		pm := contracts.Actor{ID: "stf_pm", Role: staff.RolePartnerManager}
 		c, err := e.s.Draft(ctx, pm, "ptn_a", standardTerms())
 		if err != nil {
 			t.Fatal(err)
@@ -128,7 +129,7 @@ func TestContractLifecycle(t *testing.T) {
 		wantProblem(t, err, problem.CodeInvalidState, "contract "+c.ID+" is pending_approval and cannot be edited")
 		_, err = e.s.Approve(ctx, pm, c.ID)
 		wantProblem(t, err, problem.CodeForbidden, `role "partner_manager" may not approve contracts`)
-		_, err = e.s.Approve(ctx, contracts.Actor{ID: "stf_pm", Role: contracts.RoleFinance}, c.ID)
+		_, err = e.s.Approve(ctx, contracts.Actor{ID: "stf_pm", Role: staff.RoleFinance}, c.ID)
 		wantProblem(t, err, problem.CodeMakerChecker, "version 1 of contract "+c.ID+" was submitted by stf_pm, who cannot also approve it")
 
 		// reject, fix, resubmit, approve
@@ -192,9 +193,9 @@ func TestContractLifecycle(t *testing.T) {
 		}
 
 		// terminate; afterwards nothing moves
-		_, err = e.s.Terminate(ctx, contracts.Actor{ID: "stf_aud", Role: contracts.RoleAuditor}, c.ID, "fraud")
+		_, err = e.s.Terminate(ctx, contracts.Actor{ID: "stf_aud", Role: staff.RoleAuditor}, c.ID, "fraud")
 		wantProblem(t, err, problem.CodeForbidden, `role "auditor" may not terminate contracts`)
-		_, err = e.s.Terminate(ctx, contracts.Actor{Role: contracts.RoleAdmin}, c.ID, "fraud")
+		_, err = e.s.Terminate(ctx, contracts.Actor{Role: staff.RoleAdmin}, c.ID, "fraud")
 		wantProblem(t, err, problem.CodeForbidden, "an actor is required to terminate contracts")
 		_, err = e.s.Terminate(ctx, contracts.Actor{ID: "stf_x", Role: "janitor"}, c.ID, "fraud")
 		wantProblem(t, err, problem.CodeForbidden, `role "janitor" may not terminate contracts`)
@@ -333,4 +334,34 @@ func TestApproveHookFailure(t *testing.T) {
 			t.Fatal("approval rolled back by the hook")
 		}
 	})
+}
+
+// TestCanRead: every staff role reads contracts (risk_officer included),
+// the platform too; nobody else.
+func TestCanRead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		actor  contracts.Actor
+		detail string
+	}{
+		{"ok/admin", contracts.Actor{ID: "stf_a", Role: staff.RoleAdmin}, ""},
+		{"ok/partner-manager", contracts.Actor{ID: "stf_pm", Role: staff.RolePartnerManager}, ""},
+		{"ok/risk-officer", contracts.Actor{ID: "stf_risk", Role: staff.RoleRiskOfficer}, ""},
+		{"ok/finance", contracts.Actor{ID: "stf_fin", Role: staff.RoleFinance}, ""},
+		{"ok/auditor", contracts.Actor{ID: "stf_aud", Role: staff.RoleAuditor}, ""},
+		{"ok/system", contracts.SystemActor, ""},
+		{"fail/member-role", contracts.Actor{ID: "usr_x", Role: "owner"}, `role "owner" may not read contracts`},
+		{"fail/no-actor", contracts.Actor{Role: staff.RoleAdmin}, "an actor is required to read contracts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := contracts.CanRead(tc.actor)
+			if tc.detail == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantProblem(t, err, problem.CodeForbidden, tc.detail)
+		})
+	}
 }

@@ -12,9 +12,12 @@
 // Approval is maker-checker: the approver must be neither the version's
 // submitter nor anyone who wrote its terms (its creator and every editor, kept in
 // Version.Editors), so a version rejected and rewritten by the checker needs a
-// third person. Roles: finance and admin draft, edit, submit, approve, reject,
-// terminate, issue adjustments, approve credit notes, reverse postings and run
-// settlements; partner_manager drafts and submits; auditor only reads; any other role is refused (CodeForbidden). Every
+// third person. Roles are staff roles, authorised through staff.Can (the one
+// staff permission table, partners/staff): finance and admin draft, edit,
+// submit, approve, reject, terminate, issue adjustments, approve credit notes,
+// reverse postings and run settlements; partner_manager drafts and submits;
+// risk_officer and auditor only read; the platform (staff.RoleSystem) reads
+// and runs settlements; any other role is refused (CodeForbidden). Every
 // state change is audited (internal/audit) in the transaction that makes it.
 //
 // # Metering

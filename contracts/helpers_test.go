@@ -14,11 +14,12 @@ import (
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 var (
-	maker   = contracts.Actor{ID: "stf_maker", Role: contracts.RoleFinance}
-	checker = contracts.Actor{ID: "stf_checker", Role: contracts.RoleAdmin}
+	maker   = contracts.Actor{ID: "stf_maker", Role: staff.RoleFinance}
+	checker = contracts.Actor{ID: "stf_checker", Role: staff.RoleAdmin}
 	ctx     = context.Background()
 )
 

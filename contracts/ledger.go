@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // Ledger is the append-only double-entry ledger. It only ever inserts: it has no
@@ -160,7 +161,7 @@ func ReversalKey(postingID string) string { return "reverse:" + postingID }
 // refuses CodeForbidden for a role other than finance or admin, CodeValidation
 // without a reason, CodeNotFound for an unknown posting.
 func (l *Ledger) Reverse(ctx context.Context, actor Actor, postingID, reason string) (Posting, error) {
-	if err := authorize(actor, actReverse); err != nil {
+	if err := authorize(actor, staff.ActPostingsReverse); err != nil {
 		return Posting{}, err
 	}
 	if strings.TrimSpace(reason) == "" {

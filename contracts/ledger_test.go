@@ -13,6 +13,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 func TestLedgerPostRefusals(t *testing.T) {
@@ -73,7 +74,7 @@ func TestLedgerPostRefusals(t *testing.T) {
 		wantProblem(t, err, problem.CodeIdempotencyKeyReused, `idempotency key "dup" was already used for a different posting`)
 
 		// reversal
-		_, err = l.Reverse(ctx, contracts.Actor{ID: "stf_pm", Role: contracts.RolePartnerManager}, first.ID, "typo")
+		_, err = l.Reverse(ctx, contracts.Actor{ID: "stf_pm", Role: staff.RolePartnerManager}, first.ID, "typo")
 		wantProblem(t, err, problem.CodeForbidden, `role "partner_manager" may not reverse postings`)
 		_, err = l.Reverse(ctx, maker, first.ID, "")
 		wantFields(t, err, "a reversal needs a reason", fe("reason", "is required"))

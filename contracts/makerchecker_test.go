@@ -8,6 +8,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 func TestCreditNoteLimitDefaults(t *testing.T) {
@@ -38,7 +39,7 @@ func TestCreditNoteAboveLimitNeedsSecondApprover(t *testing.T) {
 			}
 			return b
 		}
-		finance2 := contracts.Actor{ID: "stf_finance2", Role: contracts.RoleFinance}
+		finance2 := contracts.Actor{ID: "stf_finance2", Role: staff.RoleFinance}
 
 		// At the limit, and debit notes of any size: issued at once.
 		atLimit, err := e.s.IssueAdjustment(ctx, maker, "ptn_a", "2026-10", contracts.AdjustmentCredit, eur(10000), "outage")
@@ -80,11 +81,11 @@ func TestCreditNoteAboveLimitNeedsSecondApprover(t *testing.T) {
 			{"fail/maker-approves", func() error { _, err := e.s.ApproveAdjustment(ctx, maker, big.ID); return err },
 				problem.CodeMakerChecker, "credit note " + big.ID + " was issued by stf_maker, who cannot also approve it"},
 			{"fail/partner-manager-approves", func() error {
-				_, err := e.s.ApproveAdjustment(ctx, contracts.Actor{ID: "stf_pm", Role: contracts.RolePartnerManager}, big.ID)
+				_, err := e.s.ApproveAdjustment(ctx, contracts.Actor{ID: "stf_pm", Role: staff.RolePartnerManager}, big.ID)
 				return err
 			}, problem.CodeForbidden, `role "partner_manager" may not approve credit notes`},
 			{"fail/auditor-rejects", func() error {
-				_, err := e.s.RejectAdjustment(ctx, contracts.Actor{ID: "stf_aud", Role: contracts.RoleAuditor}, big.ID, "no")
+				_, err := e.s.RejectAdjustment(ctx, contracts.Actor{ID: "stf_aud", Role: staff.RoleAuditor}, big.ID, "no")
 				return err
 			}, problem.CodeForbidden, `role "auditor" may not approve credit notes`},
 			{"fail/unknown", func() error { _, err := e.s.ApproveAdjustment(ctx, checker, "adj_nope"); return err },
@@ -152,7 +153,7 @@ func TestCreditNoteAboveLimitNeedsSecondApprover(t *testing.T) {
 func TestRewrittenVersionNeedsAnotherApprover(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		finance3 := contracts.Actor{ID: "stf_finance3", Role: contracts.RoleFinance}
+		finance3 := contracts.Actor{ID: "stf_finance3", Role: staff.RoleFinance}
 		c, err := e.s.Draft(ctx, maker, "ptn_a", standardTerms())
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +208,7 @@ func TestRewrittenVersionNeedsAnotherApprover(t *testing.T) {
 				wantProblem(t, err, problem.CodeMakerChecker, tc.detail)
 			})
 		}
-		if c, err = e.s.Approve(ctx, contracts.Actor{ID: "stf_finance4", Role: contracts.RoleFinance}, c.ID); err != nil || c.ActiveVersion != 2 {
+		if c, err = e.s.Approve(ctx, contracts.Actor{ID: "stf_finance4", Role: staff.RoleFinance}, c.ID); err != nil || c.ActiveVersion != 2 {
 			t.Fatalf("approve v2 %+v %v", c, err)
 		}
 		vs, _ := e.s.Versions(ctx, c.ID)

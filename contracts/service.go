@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // Options are the Service's collaborators; every field may be left zero.
@@ -85,45 +86,21 @@ func inTx(ctx context.Context, d *db.DB, tx *gorm.DB, fn func(tx *gorm.DB) error
 	return d.Tx(ctx, fn)
 }
 
-// action is something an actor may be allowed to do.
-type action string
-
-const (
-	actDraft    action = "draft contracts"
-	actEdit     action = "edit contracts"
-	actSubmit   action = "submit contracts"
-	actApprove  action = "approve contracts"
-	actReject   action = "reject contracts"
-	actTerm     action = "terminate contracts"
-	actAdjust   action = "issue adjustments"
-	actDecide   action = "approve credit notes"
-	actReverse  action = "reverse postings"
-	actSettle   action = "run settlements"
-	actReadOnly action = "read contracts"
-)
-
-var allowed = map[string]map[action]bool{
-	RoleAdmin:          {actDraft: true, actEdit: true, actSubmit: true, actApprove: true, actReject: true, actTerm: true, actAdjust: true, actDecide: true, actReverse: true, actSettle: true, actReadOnly: true},
-	RoleFinance:        {actDraft: true, actEdit: true, actSubmit: true, actApprove: true, actReject: true, actTerm: true, actAdjust: true, actDecide: true, actReverse: true, actSettle: true, actReadOnly: true},
-	RolePartnerManager: {actDraft: true, actSubmit: true, actReadOnly: true},
-	RoleAuditor:        {actReadOnly: true},
-	RoleSystem:         {actSettle: true, actReadOnly: true},
-}
-
-// authorize refuses an actor whose role may not do a.
-func authorize(a Actor, what action) error {
+// authorize refuses an actor whose role may not do what (staff.Can, the one
+// staff permission table).
+func authorize(a Actor, what staff.Action) error {
 	if a.ID == "" {
 		return problem.New(problem.CodeForbidden, "an actor is required to %s", what)
 	}
-	if !allowed[a.Role][what] {
+	if !staff.Can(a.Role, what) {
 		return problem.New(problem.CodeForbidden, "role %q may not %s", a.Role, what)
 	}
 	return nil
 }
 
 // CanRead reports whether the actor's role may read contracts, statements and the
-// ledger in the console (every staff role may).
-func CanRead(a Actor) error { return authorize(a, actReadOnly) }
+// ledger in the console (every staff role may: staff.ActContractsRead).
+func CanRead(a Actor) error { return authorize(a, staff.ActContractsRead) }
 
 // isDuplicate reports a unique-constraint violation (gorm's TranslateError is on).
 func isDuplicate(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }

@@ -12,6 +12,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // TierCharge is the charge of one graduated tier for a month's calls.
@@ -417,7 +418,7 @@ func (s *Service) Settle(ctx context.Context, period string, now time.Time) (Set
 // SettleAs is Settle on behalf of a member of staff (the console action): only
 // finance and admin may run it (CodeForbidden otherwise); the run is audited.
 func (s *Service) SettleAs(ctx context.Context, actor Actor, period string, now time.Time) (SettlementRun, error) {
-	if err := authorize(actor, actSettle); err != nil {
+	if err := authorize(actor, staff.ActSettlementsRun); err != nil {
 		return SettlementRun{}, err
 	}
 	run, err := s.Settle(ctx, period, now)

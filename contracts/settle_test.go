@@ -12,6 +12,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // octoberUsage is partner ptn_a's October: 1001 accounts calls (1000 in tier 1,
@@ -131,9 +132,9 @@ func TestSettleRefusals(t *testing.T) {
 		wantFields(t, err, `period "2026-13" is not of the form YYYY-MM`, contracts.FieldError{Field: "period", Reason: "must be YYYY-MM"})
 		_, err = e.s.Settle(ctx, "2026-10", date(2026, 10, 31))
 		wantProblem(t, err, problem.CodeInvalidRequest, "period 2026-10 has not ended yet; it can be settled from 2026-11-01T00:00:00Z")
-		_, err = e.s.SettleAs(ctx, contracts.Actor{ID: "stf_pm", Role: contracts.RolePartnerManager}, "2026-10", date(2026, 11, 2))
+		_, err = e.s.SettleAs(ctx, contracts.Actor{ID: "stf_pm", Role: staff.RolePartnerManager}, "2026-10", date(2026, 11, 2))
 		wantProblem(t, err, problem.CodeForbidden, `role "partner_manager" may not run settlements`)
-		_, err = e.s.SettleAs(ctx, contracts.Actor{ID: "stf_aud", Role: contracts.RoleAuditor}, "2026-10", date(2026, 11, 2))
+		_, err = e.s.SettleAs(ctx, contracts.Actor{ID: "stf_aud", Role: staff.RoleAuditor}, "2026-10", date(2026, 11, 2))
 		wantProblem(t, err, problem.CodeForbidden, `role "auditor" may not run settlements`)
 		if run, err := e.s.SettleAs(ctx, maker, "2026-10", date(2026, 11, 2)); err != nil || len(run.StatementIDs) != 0 {
 			t.Fatalf("settle as finance: %+v %v", run, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // Statements lists a partner's statements (partnerID "" for every partner, staff
@@ -107,7 +108,7 @@ func AdjustmentKey(adjustmentID string) string { return "adjustment:" + adjustme
 // a posting, until ApproveAdjustment. Refusals: CodeForbidden (role),
 // CodeValidation (with field errors).
 func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, period, kind string, amount Money, reason string) (Adjustment, error) {
-	if err := authorize(actor, actAdjust); err != nil {
+	if err := authorize(actor, staff.ActAdjustmentsIssue); err != nil {
 		return Adjustment{}, err
 	}
 	var f fieldErrors
@@ -202,7 +203,7 @@ func (s *Service) lockAdjustment(ctx context.Context, tx *gorm.DB, id string) (a
 // note's maker. Refusals: CodeForbidden, CodeNotFound, CodeMakerChecker,
 // CodeInvalidState (not pending).
 func (s *Service) ApproveAdjustment(ctx context.Context, actor Actor, id string) (Adjustment, error) {
-	if err := authorize(actor, actDecide); err != nil {
+	if err := authorize(actor, staff.ActCreditNotesDecide); err != nil {
 		return Adjustment{}, err
 	}
 	var row adjustmentRow
@@ -241,7 +242,7 @@ func (s *Service) ApproveAdjustment(ctx context.Context, actor Actor, id string)
 // posted. Its maker may withdraw it this way too. Refusals: CodeForbidden,
 // CodeValidation (no reason), CodeNotFound, CodeInvalidState (not pending).
 func (s *Service) RejectAdjustment(ctx context.Context, actor Actor, id, reason string) (Adjustment, error) {
-	if err := authorize(actor, actDecide); err != nil {
+	if err := authorize(actor, staff.ActCreditNotesDecide); err != nil {
 		return Adjustment{}, err
 	}
 	reason = strings.TrimSpace(reason)

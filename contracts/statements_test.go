@@ -9,6 +9,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 func TestAdjustmentsAndCSV(t *testing.T) {
@@ -22,7 +23,7 @@ func TestAdjustmentsAndCSV(t *testing.T) {
 			return contracts.FieldError{Field: field, Reason: reason}
 		}
 
-		_, err := e.s.IssueAdjustment(ctx, contracts.Actor{ID: "stf_pm", Role: contracts.RolePartnerManager}, "ptn_a", "2026-10", contracts.AdjustmentCredit, eur(100), "x")
+		_, err := e.s.IssueAdjustment(ctx, contracts.Actor{ID: "stf_pm", Role: staff.RolePartnerManager}, "ptn_a", "2026-10", contracts.AdjustmentCredit, eur(100), "x")
 		wantProblem(t, err, problem.CodeForbidden, `role "partner_manager" may not issue adjustments`)
 		_, err = e.s.IssueAdjustment(ctx, maker, "", "2026-1", "refund", contracts.Money{Amount: 0, Currency: "eu"}, " ")
 		wantFields(t, err, "adjustment is invalid", fe("partner_id", "is required"), fe("period", "must be YYYY-MM"), fe("kind", "must be credit or debit"),

@@ -8,6 +8,8 @@ package contracts
 // superseded as a side effect of approving a later one, and is never the
 // latest.
 
+import "github.com/bankbridge/bankbridge/partners/staff"
+
 // event is something that changes a contract's status.
 type event string
 
@@ -31,22 +33,22 @@ type transition struct {
 	from  string
 	ev    event
 	to    string
-	needs action
+	needs staff.Action
 }
 
 // transitions is every allowed contract edge; anything not listed is refused.
 // from "" is a contract that does not exist yet.
 var transitions = []transition{
-	{"", evDraft, StatusDraft, actDraft},
-	{StatusDraft, evEdit, StatusDraft, actEdit},
-	{StatusActive, evEdit, StatusActive, actEdit},
-	{StatusDraft, evSubmit, StatusPendingApproval, actSubmit},
-	{StatusActive, evSubmit, StatusActive, actSubmit},
-	{StatusPendingApproval, evApprove, StatusActive, actApprove},
-	{StatusActive, evApprove, StatusActive, actApprove},
-	{StatusPendingApproval, evReject, StatusDraft, actReject},
-	{StatusActive, evReject, StatusActive, actReject},
-	{StatusActive, evTerminate, StatusTerminated, actTerm},
+	{"", evDraft, StatusDraft, staff.ActContractsDraft},
+	{StatusDraft, evEdit, StatusDraft, staff.ActContractsEdit},
+	{StatusActive, evEdit, StatusActive, staff.ActContractsEdit},
+	{StatusDraft, evSubmit, StatusPendingApproval, staff.ActContractsSubmit},
+	{StatusActive, evSubmit, StatusActive, staff.ActContractsSubmit},
+	{StatusPendingApproval, evApprove, StatusActive, staff.ActContractsApprove},
+	{StatusActive, evApprove, StatusActive, staff.ActContractsApprove},
+	{StatusPendingApproval, evReject, StatusDraft, staff.ActContractsReject},
+	{StatusActive, evReject, StatusActive, staff.ActContractsReject},
+	{StatusActive, evTerminate, StatusTerminated, staff.ActContractsTerminate},
 	{StatusActive, evExpire, StatusExpired, ""},
 	{StatusActive, evRenew, StatusActive, ""},
 }
@@ -55,12 +57,12 @@ var transitions = []transition{
 // (its status before and after the event). Editing an active latest version
 // adds version n+1 as a draft, which becomes the latest.
 var versionTransitions = []transition{
-	{"", evDraft, StatusDraft, actDraft},
-	{StatusDraft, evEdit, StatusDraft, actEdit},
-	{StatusActive, evEdit, StatusDraft, actEdit},
-	{StatusDraft, evSubmit, StatusPendingApproval, actSubmit},
-	{StatusPendingApproval, evApprove, StatusActive, actApprove},
-	{StatusPendingApproval, evReject, StatusDraft, actReject},
+	{"", evDraft, StatusDraft, staff.ActContractsDraft},
+	{StatusDraft, evEdit, StatusDraft, staff.ActContractsEdit},
+	{StatusActive, evEdit, StatusDraft, staff.ActContractsEdit},
+	{StatusDraft, evSubmit, StatusPendingApproval, staff.ActContractsSubmit},
+	{StatusPendingApproval, evApprove, StatusActive, staff.ActContractsApprove},
+	{StatusPendingApproval, evReject, StatusDraft, staff.ActContractsReject},
 }
 
 // CanTransition reports whether some event moves a contract from status from
@@ -96,7 +98,7 @@ func lookup(table []transition, from string, ev event) (string, bool) {
 }
 
 // needs is the staff action ev requires ("" for the platform's own events).
-func needs(ev event) action {
+func needs(ev event) staff.Action {
 	for _, t := range transitions {
 		if t.ev == ev {
 			return t.needs

@@ -2,6 +2,7 @@ package contracts_test
 
 import (
 	"fmt"
+	"github.com/bankbridge/bankbridge/partners/staff"
 	"slices"
 	"testing"
 
@@ -317,7 +318,7 @@ func TestContractTransitionsWalk(t *testing.T) {
 			})
 		}
 		// the staff action each event needs, through the Service
-		auditor := contracts.Actor{ID: "stf_aud", Role: contracts.RoleAuditor}
+		auditor := contracts.Actor{ID: "stf_aud", Role: staff.RoleAuditor}
 		c := build(t, "ptn_walk_roles", sits["active+pending"], false)
 		for _, tc := range []struct {
 			ev   string
@@ -337,7 +338,7 @@ func TestContractTransitionsWalk(t *testing.T) {
 						needs = e.Needs
 					}
 				}
-				wantProblem(t, tc.call(), problem.CodeForbidden, fmt.Sprintf("role %q may not %s", contracts.RoleAuditor, needs))
+				wantProblem(t, tc.call(), problem.CodeForbidden, fmt.Sprintf("role %q may not %s", staff.RoleAuditor, needs))
 			})
 		}
 	})

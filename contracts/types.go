@@ -11,27 +11,18 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/problem"
-)
-
-// Staff roles as the console passes them in Actor.Role.
-const (
-	RoleAdmin          = "admin"
-	RoleFinance        = "finance"
-	RolePartnerManager = "partner_manager"
-	RoleAuditor        = "auditor"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // Actor is the member of staff (or the platform) performing an action.
 type Actor struct {
-	ID   string // staff id (stf_…), or "system" for the platform itself
-	Role string // one of the Role constants; RoleSystem for the platform
+	ID   string     // staff id (stf_…), or "system" for the platform itself
+	Role staff.Role // the staff member's role; staff.RoleSystem for the platform
 }
 
-// RoleSystem is the role of platform jobs (expiry, settlement from the CLI).
-const RoleSystem = "system"
-
-// SystemActor is the platform acting on its own (CLI, scheduled jobs).
-var SystemActor = Actor{ID: "system", Role: RoleSystem}
+// SystemActor is the platform acting on its own (CLI, scheduled jobs), with
+// staff.RoleSystem.
+var SystemActor = Actor{ID: "system", Role: staff.RoleSystem}
 
 // Contract statuses.
 const (

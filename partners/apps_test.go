@@ -17,6 +17,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 func TestRedirectURIs(t *testing.T) {
@@ -249,7 +250,7 @@ func TestOAuthClientActive(t *testing.T) {
 			t.Fatal("inactive before suspension")
 		}
 		c.RedirectURIs[0] = "https://mutated.example" // callers cannot corrupt the cache
-		risk, _ := e.staff(RoleRiskOfficer)
+		risk, _ := e.staff(staff.RoleRiskOfficer)
 		mustOK(t, e.s.Suspend(ctx, risk, p.ID, "fraud"))
 		c, err = e.s.OAuthClient(ctx, prod.ID)
 		mustOK(t, err)
@@ -345,7 +346,7 @@ func TestOAuthClientTwoNodes(t *testing.T) {
 				t.Fatal("inactive before suspension")
 			}
 		}
-		risk, _ := a.staff(RoleRiskOfficer)
+		risk, _ := a.staff(staff.RoleRiskOfficer)
 		mustOK(t, a.s.Suspend(ctx, risk, pid, "fraud"))
 		if c, _ := a.s.OAuthClient(ctx, app.ID); c.Active {
 			t.Fatal("suspending node still active")

@@ -16,6 +16,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 type httpResult struct {
@@ -210,7 +211,7 @@ func TestDynamicClientRegistration(t *testing.T) {
 		// A token issued before the partner was suspended cannot register.
 		iat3, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, oauth.EnvSandbox, 0)
 		mustOK(t, err)
-		risk, _ := e.staff(RoleRiskOfficer)
+		risk, _ := e.staff(staff.RoleRiskOfficer)
 		mustOK(t, e.s.Suspend(ctx, risk, pid, "review"))
 		wantRegError(t, call(t, "POST", srv.URL+"/register", iat3, "application/json", metadata(t, nil)),
 			403, ErrAccessDenied, "cannot create an app: partner is suspended")

@@ -16,6 +16,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 func TestMain(m *testing.M) {
@@ -155,11 +156,11 @@ func (e *env) member(ownerID, partnerID, email string, role Role) string {
 }
 
 // staff creates a staff member and returns the id and TOTP secret.
-func (e *env) staff(role Role) (string, string) {
+func (e *env) staff(role staff.Role) (string, string) {
 	e.t.Helper()
-	n, err := e.s.BootstrapStaff(ctx, string(role)+"."+randSuffix()+"@bank.example", role)
+	n, err := e.s.Staff().Bootstrap(ctx, string(role)+"."+randSuffix()+"@bank.example", role)
 	if err != nil {
-		e.t.Fatalf("BootstrapStaff: %v", err)
+		e.t.Fatalf("Bootstrap: %v", err)
 	}
 	return n.Staff.ID, n.TOTPSecret
 }

@@ -10,13 +10,14 @@ import (
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // StartReview moves an application into review (applied → under_review).
 // Errors: CodeForbidden, CodeNotFound, CodeInvalidState.
 func (s *Service) StartReview(ctx context.Context, staffID, partnerID string) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := s.requireStaff(tx, staffID, ActApplicationsReview); err != nil {
+		if _, err := s.requireStaff(tx, staffID, staff.ActApplicationsReview); err != nil {
 			return err
 		}
 		p, err := s.loadPartner(tx, partnerID, true)
@@ -37,7 +38,7 @@ func (s *Service) RecordDueDiligence(ctx context.Context, staffID, partnerID str
 		return nil, err
 	}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := s.requireStaff(tx, staffID, ActDueDiligence); err != nil {
+		if _, err := s.requireStaff(tx, staffID, staff.ActDueDiligence); err != nil {
 			return err
 		}
 		p, err := s.loadPartner(tx, partnerID, true)
@@ -109,7 +110,7 @@ func (s *Service) DecideApplication(ctx context.Context, staffID, partnerID stri
 		return err
 	}
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := s.requireStaff(tx, staffID, ActApplicationsDecide); err != nil {
+		if _, err := s.requireStaff(tx, staffID, staff.ActApplicationsDecide); err != nil {
 			return err
 		}
 		p, err := s.loadPartner(tx, partnerID, true)
@@ -172,7 +173,7 @@ func (s *Service) MarkContracted(ctx context.Context, partnerID string) error {
 // CodeInternal (no evidence provider).
 func (s *Service) RecordCertification(ctx context.Context, staffID, partnerID, appID string) (*CertificationRun, error) {
 	return s.recordCertification(ctx, staffActor(staffID), partnerID, appID, func(g *gorm.DB) (*Partner, error) {
-		if _, err := s.requireStaff(g, staffID, ActCertification); err != nil {
+		if _, err := s.requireStaff(g, staffID, staff.ActCertification); err != nil {
 			return nil, err
 		}
 		return s.loadPartner(g, partnerID, false)
@@ -291,7 +292,7 @@ func (s *Service) createApproval(ctx context.Context, tx *gorm.DB, kind, partner
 func (s *Service) RequestGoLive(ctx context.Context, staffID, partnerID string) (*ApprovalRequest, error) {
 	var r *ApprovalRequest
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := s.requireStaff(tx, staffID, ActGoLiveRequest); err != nil {
+		if _, err := s.requireStaff(tx, staffID, staff.ActGoLiveRequest); err != nil {
 			return err
 		}
 		p, err := s.loadPartner(tx, partnerID, true)
@@ -315,7 +316,7 @@ func (s *Service) RequestReinstate(ctx context.Context, staffID, partnerID, reas
 	}
 	var r *ApprovalRequest
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := s.requireStaff(tx, staffID, ActReinstateRequest); err != nil {
+		if _, err := s.requireStaff(tx, staffID, staff.ActReinstateRequest); err != nil {
 			return err
 		}
 		p, err := s.loadPartner(tx, partnerID, true)
@@ -345,7 +346,7 @@ func (s *Service) ApproveReinstate(ctx context.Context, checkerStaffID, requestI
 // riskSuspension reports whether a suspension must be lifted by a risk
 // officer: one imposed by a risk officer, or one whose author is unknown
 // (suspensions from before authors were recorded).
-func riskSuspension(by Role) bool { return by == RoleRiskOfficer || by == "" }
+func riskSuspension(by staff.Role) bool { return by == staff.RoleRiskOfficer || by == "" }
 
 // liftRiskDetail is the refusal of a checker who may not lift a risk
 // officer's suspension.
@@ -355,15 +356,15 @@ func liftRiskDetail(what string) *problem.Error {
 }
 
 // ApprovalNeeds returns the actions a checker's role needs to approve r: the
-// kind's approve action, plus ActLiftRiskSuspension when r would lift a
+// kind's approve action, plus staff.ActLiftRiskSuspension when r would lift a
 // suspension imposed by a risk officer. Pages use it to offer the approve
 // button; DecideApproval enforces the same rule. Errors: CodeNotFound,
 // CodeInternal.
-func (s *Service) ApprovalNeeds(ctx context.Context, r ApprovalRequest) ([]Action, error) {
+func (s *Service) ApprovalNeeds(ctx context.Context, r ApprovalRequest) ([]staff.Action, error) {
 	g := s.db.WithContext(ctx)
 	switch r.Kind {
 	case KindGoLive:
-		return []Action{ActGoLiveApprove}, nil
+		return []staff.Action{staff.ActGoLiveApprove}, nil
 	case KindAppReinstate:
 		var a App
 		if err := g.Where("id = ?", r.AppID).Take(&a).Error; err != nil {
@@ -373,18 +374,18 @@ func (s *Service) ApprovalNeeds(ctx context.Context, r ApprovalRequest) ([]Actio
 			return nil, internal(err, "load app")
 		}
 		if a.Status == AppSuspended && riskSuspension(a.SuspendedByRole) {
-			return []Action{ActReinstateApprove, ActLiftRiskSuspension}, nil
+			return []staff.Action{staff.ActReinstateApprove, staff.ActLiftRiskSuspension}, nil
 		}
-		return []Action{ActReinstateApprove}, nil
+		return []staff.Action{staff.ActReinstateApprove}, nil
 	default:
 		p, err := s.loadPartner(g, r.PartnerID, false)
 		if err != nil {
 			return nil, err
 		}
 		if p.Status == StatusSuspended && riskSuspension(p.SuspendedByRole) {
-			return []Action{ActReinstateApprove, ActLiftRiskSuspension}, nil
+			return []staff.Action{staff.ActReinstateApprove, staff.ActLiftRiskSuspension}, nil
 		}
-		return []Action{ActReinstateApprove}, nil
+		return []staff.Action{staff.ActReinstateApprove}, nil
 	}
 }
 
@@ -394,7 +395,7 @@ func (s *Service) ApprovalNeeds(ctx context.Context, r ApprovalRequest) ([]Actio
 // a ContractChecker is set, an active contract. Approving reinstatement
 // returns the partner to its previous status; approving an app reinstatement
 // makes the app active again. Lifting a suspension a risk officer imposed
-// (partner or app) needs a checker who may ActLiftRiskSuspension (a risk
+// (partner or app) needs a checker who may staff.ActLiftRiskSuspension (a risk
 // officer). Errors: CodeNotFound, CodeForbidden, CodeMakerChecker,
 // CodeInvalidState, CodeValidation (rejecting without reasons).
 func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID string, approve bool, reasons string) error {
@@ -428,9 +429,9 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 			}
 			return internal(err, "load approval request")
 		}
-		act := ActGoLiveApprove
+		act := staff.ActGoLiveApprove
 		if r.Kind == KindReinstate || r.Kind == KindAppReinstate {
-			act = ActReinstateApprove
+			act = staff.ActReinstateApprove
 		}
 		checker, err := s.requireStaff(tx, checkerStaffID, act)
 		if err != nil {
@@ -475,14 +476,14 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 				if p.Status != StatusSuspended {
 					return invalidState("reinstate", p.Status, StatusSuspended)
 				}
-				if riskSuspension(p.SuspendedByRole) && !Can(checker.Role, ActLiftRiskSuspension) {
+				if riskSuspension(p.SuspendedByRole) && !staff.Can(checker.Role, staff.ActLiftRiskSuspension) {
 					return liftRiskDetail("partner " + p.ID)
 				}
 			case KindAppReinstate:
 				if a.Status != AppSuspended {
 					return problem.New(problem.CodeInvalidState, "cannot reinstate app %s: it is %s", a.ID, a.Status)
 				}
-				if riskSuspension(a.SuspendedByRole) && !Can(checker.Role, ActLiftRiskSuspension) {
+				if riskSuspension(a.SuspendedByRole) && !staff.Can(checker.Role, staff.ActLiftRiskSuspension) {
 					return liftRiskDetail("app " + a.ID)
 				}
 			}
@@ -555,16 +556,16 @@ func (s *Service) Approvals(ctx context.Context, status string) ([]ApprovalReque
 // commit. Errors: CodeForbidden, CodeNotFound, CodeValidation (no reason),
 // CodeInvalidState (already suspended, terminated).
 func (s *Service) Suspend(ctx context.Context, staffID, partnerID, reason string) error {
-	return s.stopPartner(ctx, staffID, partnerID, reason, ActSuspend, StatusSuspended, "suspend")
+	return s.stopPartner(ctx, staffID, partnerID, reason, staff.ActSuspend, StatusSuspended, "suspend")
 }
 
 // Terminate ends a partnership for good (from any status but terminated);
 // every token of its apps is revoked. Errors: as Suspend.
 func (s *Service) Terminate(ctx context.Context, staffID, partnerID, reason string) error {
-	return s.stopPartner(ctx, staffID, partnerID, reason, ActTerminate, StatusTerminated, "terminate")
+	return s.stopPartner(ctx, staffID, partnerID, reason, staff.ActTerminate, StatusTerminated, "terminate")
 }
 
-func (s *Service) stopPartner(ctx context.Context, staffID, partnerID, reason string, act Action, to Status, op string) error {
+func (s *Service) stopPartner(ctx context.Context, staffID, partnerID, reason string, act staff.Action, to Status, op string) error {
 	reason = strings.TrimSpace(reason)
 	if err := checkLen("reason", reason, 1, 2000); err != nil {
 		return err
@@ -627,7 +628,7 @@ func (s *Service) SuspendApp(ctx context.Context, staffID, appID, reason string)
 		return err
 	}
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		st, err := s.requireStaff(tx, staffID, ActSuspend)
+		st, err := s.requireStaff(tx, staffID, staff.ActSuspend)
 		if err != nil {
 			return err
 		}
@@ -663,7 +664,7 @@ func (s *Service) RequestAppReinstate(ctx context.Context, staffID, appID, reaso
 	}
 	var r *ApprovalRequest
 	err := s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := s.requireStaff(tx, staffID, ActReinstateRequest); err != nil {
+		if _, err := s.requireStaff(tx, staffID, staff.ActReinstateRequest); err != nil {
 			return err
 		}
 		a, err := s.appByID(tx, appID)

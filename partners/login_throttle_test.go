@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // parallel runs n copies of fn at once and collects their errors.
@@ -76,37 +76,6 @@ func TestPortalLoginParallel(t *testing.T) {
 	})
 }
 
-// TestStaffLoginParallel: the same for staff sign-in (password + TOTP).
-func TestStaffLoginParallel(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
-		n, err := e.s.BootstrapStaff(ctx, "risk@bank.example", RoleRiskOfficer)
-		mustOK(t, err)
-		c := context.Background()
-		code, err := totp.GenerateCode(n.TOTPSecret, e.clock.now())
-		mustOK(t, err)
-		before := secrets.PasswordChecks()
-		errs := parallel(50, func(int) error {
-			_, err := e.s.StaffLogin(c, "risk@bank.example", "not the password", code)
-			return err
-		})
-		if got := secrets.PasswordChecks() - before; got > MaxFailedLogins {
-			t.Fatalf("fail/parallel: %d passwords checked for 50 parallel attempts, want at most %d (answers %v)", got, MaxFailedLogins, codes(errs))
-		}
-		if got := codes(errs); got["ok"] != 0 || got[string(problem.CodeUnauthorized)] > MaxFailedLogins-1 {
-			t.Fatalf("fail/parallel: answers %v", got)
-		}
-		before = secrets.PasswordChecks()
-		_, err = e.s.StaffLogin(c, "risk@bank.example", n.OneTimePassword, code)
-		if problem.CodeOf(err) != problem.CodeLockedOut {
-			t.Fatalf("fail/right-password-while-locked: err %v, want %s", err, problem.CodeLockedOut)
-		}
-		if got := secrets.PasswordChecks() - before; got != 0 {
-			t.Fatalf("fail/right-password-while-locked: %d passwords checked while locked", got)
-		}
-	})
-}
-
 // at is ctx carrying client address addr.
 func at(addr string) context.Context { return throttle.WithAddress(context.Background(), addr) }
 
@@ -118,7 +87,7 @@ func TestLoginAddressPolicy(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
 		e.signUp("ada@acme.example", "Acme")
-		n, err := e.s.BootstrapStaff(ctx, "risk@bank.example", RoleRiskOfficer)
+		n, err := e.s.Staff().Bootstrap(ctx, "risk@bank.example", staff.RoleRiskOfficer)
 		mustOK(t, err)
 		const locked = "too many failed sign-in attempts; please try again after 10:15 UTC"
 
@@ -127,8 +96,8 @@ func TestLoginAddressPolicy(t *testing.T) {
 			_, known := e.s.Login(at("192.0.2.1"), "ada@acme.example", "wrong password!")
 			_, unknown := e.s.Login(at("192.0.2.2"), "nobody@acme.example", "wrong password!")
 			wantSame(t, "portal", i, known, unknown)
-			_, known = e.s.StaffLogin(at("192.0.2.1"), "risk@bank.example", "wrong password!", "000000")
-			_, unknown = e.s.StaffLogin(at("192.0.2.2"), "nobody@bank.example", "wrong password!", "000000")
+			_, known = e.s.Staff().Login(at("192.0.2.1"), "risk@bank.example", "wrong password!", "000000")
+			_, unknown = e.s.Staff().Login(at("192.0.2.2"), "nobody@bank.example", "wrong password!", "000000")
 			wantSame(t, "staff", i, known, unknown)
 			if i >= MaxFailedLogins {
 				wantProblem(t, known, problem.CodeLockedOut, locked)
@@ -142,9 +111,9 @@ func TestLoginAddressPolicy(t *testing.T) {
 		mustOK(t, err)
 		code, err := totp.GenerateCode(n.TOTPSecret, e.clock.now())
 		mustOK(t, err)
-		_, err = e.s.StaffLogin(at("192.0.2.1"), "risk@bank.example", n.OneTimePassword, code)
+		_, err = e.s.Staff().Login(at("192.0.2.1"), "risk@bank.example", n.OneTimePassword, code)
 		wantProblem(t, err, problem.CodeLockedOut, locked)
-		_, err = e.s.StaffLogin(at("192.0.2.3"), "risk@bank.example", n.OneTimePassword, code)
+		_, err = e.s.Staff().Login(at("192.0.2.3"), "risk@bank.example", n.OneTimePassword, code)
 		mustOK(t, err)
 
 		// Spraying from 198.51.100.7: throttle.DefaultPolicy.Address.Limit
@@ -178,53 +147,4 @@ func wantSame(t *testing.T, surface string, i int, known, unknown error) {
 	if k.Code != u.Code || k.Detail != u.Detail || fmt.Sprint(k.Extra) != fmt.Sprint(u.Extra) {
 		t.Fatalf("fail/%s-attempt-%d: known email %s %q %v, unknown %s %q %v", surface, i, k.Code, k.Detail, k.Extra, u.Code, u.Detail, u.Extra)
 	}
-}
-
-// TestStaffTOTPSecretBoundToStaff: a sealed TOTP secret copied onto another
-// staff row does not open there; secrets sealed under the old fixed purpose
-// are re-sealed by ResealStaffTOTP and work again.
-func TestStaffTOTPSecretBoundToStaff(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
-		a, err := e.s.BootstrapStaff(ctx, "a@bank.example", RoleAdmin)
-		mustOK(t, err)
-		b, err := e.s.BootstrapStaff(ctx, "b@bank.example", RoleRiskOfficer)
-		mustOK(t, err)
-		code := func(secret string) string {
-			c, err := totp.GenerateCode(secret, e.clock.now())
-			mustOK(t, err)
-			return c
-		}
-		// The attacker copies a's sealed secret onto b's row and uses a's code
-		// with b's password: refused.
-		mustOK(t, d.DB.Model(&StaffUser{}).Where("id = ?", b.Staff.ID).Update("totp_secret_sealed", a.Staff.TOTPSecretSealed).Error)
-		_, err = e.s.StaffLogin(ctx, "b@bank.example", b.OneTimePassword, code(a.TOTPSecret))
-		wantProblem(t, err, problem.CodeUnauthorized, badStaffDetail)
-		var reason string
-		mustOK(t, d.DB.Raw(`SELECT details FROM audit_events WHERE action = 'staff.login_failed' AND object_id = ?`, b.Staff.ID).Scan(&reason).Error)
-		if !strings.Contains(reason, "totp_secret_unreadable") {
-			t.Fatalf("audit details %q", reason)
-		}
-		_, err = e.s.StaffLogin(ctx, "a@bank.example", a.OneTimePassword, code(a.TOTPSecret))
-		mustOK(t, err)
-
-		// Legacy: b's own secret sealed under the old fixed purpose.
-		legacy := e.s.box.Seal([]byte(b.TOTPSecret), purposeTOTP)
-		mustOK(t, d.DB.Model(&StaffUser{}).Where("id = ?", b.Staff.ID).Update("totp_secret_sealed", legacy).Error)
-		e.clock.advance(30 * time.Second)
-		_, err = e.s.StaffLogin(ctx, "b@bank.example", b.OneTimePassword, code(b.TOTPSecret))
-		wantProblem(t, err, problem.CodeUnauthorized, badStaffDetail)
-		n, err := e.s.ResealStaffTOTP(ctx)
-		if err != nil || n != 1 {
-			t.Fatalf("ResealStaffTOTP = %d, %v; want 1", n, err)
-		}
-		if n, err := e.s.ResealStaffTOTP(ctx); err != nil || n != 0 {
-			t.Fatalf("ResealStaffTOTP again = %d, %v; want 0", n, err)
-		}
-		st, err := e.s.StaffLogin(ctx, "b@bank.example", b.OneTimePassword, code(b.TOTPSecret))
-		mustOK(t, err)
-		if _, err := e.s.box.Open(st.TOTPSecretSealed, purposeTOTP); err == nil {
-			t.Fatal("re-sealed secret still opens under the fixed purpose")
-		}
-	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // TestReinstatingAPartnerIsMakerChecker: the maker never approves their own
@@ -17,10 +18,10 @@ import (
 func TestReinstatingAPartnerIsMakerChecker(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		pm1, _ := e.staff(RolePartnerManager)
-		pm2, _ := e.staff(RolePartnerManager)
-		risk1, _ := e.staff(RoleRiskOfficer)
-		risk2, _ := e.staff(RoleRiskOfficer)
+		pm1, _ := e.staff(staff.RolePartnerManager)
+		pm2, _ := e.staff(staff.RolePartnerManager)
+		risk1, _ := e.staff(staff.RoleRiskOfficer)
+		risk2, _ := e.staff(staff.RoleRiskOfficer)
 		_, riskPID := e.signUp("owner@risky.example", "Risky")
 		_, pmPID := e.signUp("owner@quiet.example", "Quiet")
 		e.force(riskPID, StatusLive, "")
@@ -28,14 +29,14 @@ func TestReinstatingAPartnerIsMakerChecker(t *testing.T) {
 
 		mustOK(t, e.s.Suspend(ctx, risk1, riskPID, "AML alert"))
 		p, _ := e.s.Partner(ctx, riskPID)
-		if p.SuspendedBy != risk1 || p.SuspendedByRole != RoleRiskOfficer {
+		if p.SuspendedBy != risk1 || p.SuspendedByRole != staff.RoleRiskOfficer {
 			t.Fatalf("suspension not recorded: %+v", p)
 		}
 		_, err := e.s.RequestReinstate(ctx, risk1, riskPID, "cleared")
 		wantProblem(t, err, problem.CodeForbidden, "role risk_officer may not partners.reinstate.request")
 		req, err := e.s.RequestReinstate(ctx, pm1, riskPID, "cleared")
 		mustOK(t, err)
-		if needs, err := e.s.ApprovalNeeds(ctx, *req); err != nil || !reflect.DeepEqual(needs, []Action{ActReinstateApprove, ActLiftRiskSuspension}) {
+		if needs, err := e.s.ApprovalNeeds(ctx, *req); err != nil || !reflect.DeepEqual(needs, []staff.Action{staff.ActReinstateApprove, staff.ActLiftRiskSuspension}) {
 			t.Fatalf("needs %v %v", needs, err)
 		}
 		for _, tc := range []struct {
@@ -71,7 +72,7 @@ func TestReinstatingAPartnerIsMakerChecker(t *testing.T) {
 		mustOK(t, e.s.Suspend(ctx, pm1, pmPID, "missing documents"))
 		req2, err := e.s.RequestReinstate(ctx, pm1, pmPID, "documents received")
 		mustOK(t, err)
-		if needs, _ := e.s.ApprovalNeeds(ctx, *req2); !reflect.DeepEqual(needs, []Action{ActReinstateApprove}) {
+		if needs, _ := e.s.ApprovalNeeds(ctx, *req2); !reflect.DeepEqual(needs, []staff.Action{staff.ActReinstateApprove}) {
 			t.Fatalf("needs %v", needs)
 		}
 		wantProblem(t, e.s.ApproveReinstate(ctx, pm1, req2.ID), problem.CodeMakerChecker,
@@ -98,9 +99,9 @@ func TestReinstatingAPartnerIsMakerChecker(t *testing.T) {
 func TestReinstatingAnAppIsMakerChecker(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		pm1, _ := e.staff(RolePartnerManager)
-		pm2, _ := e.staff(RolePartnerManager)
-		risk, _ := e.staff(RoleRiskOfficer)
+		pm1, _ := e.staff(staff.RolePartnerManager)
+		pm2, _ := e.staff(staff.RolePartnerManager)
+		risk, _ := e.staff(staff.RoleRiskOfficer)
 		owner, pid := e.signUp("owner@acme.example", "Acme")
 		app, err := e.s.CreateApp(ctx, owner, pid, sandboxApp(t))
 		mustOK(t, err)
@@ -116,7 +117,7 @@ func TestReinstatingAnAppIsMakerChecker(t *testing.T) {
 		wantProblem(t, err, problem.CodeInvalidState, "cannot reinstate app "+app.ID+": it is active")
 		mustOK(t, e.s.SuspendApp(ctx, risk, app.ID, "key leaked"))
 		a, _ := e.s.App(ctx, app.ID)
-		if a.SuspendedBy != risk || a.SuspendedByRole != RoleRiskOfficer {
+		if a.SuspendedBy != risk || a.SuspendedByRole != staff.RoleRiskOfficer {
 			t.Fatalf("app suspension not recorded %+v", a)
 		}
 		for _, tc := range []struct {

@@ -13,41 +13,31 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
-// Sign-in throttling of portal users and staff (internal/throttle): every
-// attempt is counted before its password is checked.
+// Sign-in throttling of portal users (internal/throttle): every attempt is
+// counted before its password is checked. The policy is the console's
+// (staff.LoginPolicy).
 const (
 	// MaxFailedLogins is how many passwords one client address may try on one
-	// account within LockoutDuration; then that address is locked out of
-	// that account until the window ends. The account-wide ceiling and the
-	// per-address budget are throttle.DefaultPolicy's.
-	MaxFailedLogins = 5
+	// account within LockoutDuration (staff.MaxFailedLogins).
+	MaxFailedLogins = staff.MaxFailedLogins
 	// LockoutDuration is the window of MaxFailedLogins.
-	LockoutDuration = 15 * time.Minute
+	LockoutDuration = staff.LockoutDuration
 	// EmailTokenTTL is how long an email verification link works.
 	EmailTokenTTL = 24 * time.Hour
 	// InvitationTTL is how long an invitation works.
 	InvitationTTL = 7 * 24 * time.Hour
 )
 
-// loginPolicy is the sign-in throttle of the portal and the console.
-var loginPolicy = throttle.Policy{
-	Address:        throttle.DefaultPolicy.Address,
-	AccountAddress: throttle.Rule{Limit: MaxFailedLogins, Window: LockoutDuration},
-	Account:        throttle.DefaultPolicy.Account,
-}
-
-// Throttle surfaces.
-const (
-	surfacePortal = "portal"
-	surfaceStaff  = "staff"
-)
+// surfacePortal is the throttle's name for portal sign-in.
+const surfacePortal = "portal"
 
 // limiter is the sign-in throttle of surface, on the service's database and
 // clock.
 func (s *Service) limiter(surface string) *throttle.Limiter {
-	return throttle.NewStore(s.db.DB, s.clock).Limiter(surface, loginPolicy)
+	return throttle.NewStore(s.db.DB, s.clock).Limiter(surface, staff.LoginPolicy)
 }
 
 // accountKey is the throttle's name for the account an email names: the
@@ -61,13 +51,7 @@ func accountKey(email string) string {
 }
 
 // refused maps a throttle refusal to CodeLockedOut (other errors: internal).
-func refused(err error) error {
-	var le *throttle.LockedError
-	if errors.As(err, &le) {
-		return problem.New(problem.CodeLockedOut, "%s", lockedDetail(le.Until)).With("locked_until", le.Until.UTC())
-	}
-	return internal(err, "count sign-in attempt")
-}
+func refused(err error) error { return staff.Refused(err) }
 
 // busyDetail answers a password operation that found every bcrypt slot taken.
 const busyDetail = "the server is busy; please try again in a moment"
@@ -115,12 +99,12 @@ func (s *Service) SignUp(ctx context.Context, email, password, orgName string) (
 		return nil, err
 	}
 	now := s.clock()
-	u := &User{ID: ids.New("usr"), Email: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := &userRow{ID: ids.New("usr"), Email: email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
 	p := &Partner{ID: ids.New("ptn"), LegalName: orgName, Status: StatusSandbox, CreatedAt: now, UpdatedAt: now}
 	token, tokenHash := newToken("")
 	registered := false
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		var existing User
+		var existing userRow
 		switch err := tx.Where("email = ?", email).Take(&existing).Error; {
 		case err == nil:
 			registered = true
@@ -162,7 +146,7 @@ func (s *Service) SignUp(ctx context.Context, email, password, orgName string) (
 	if err != nil {
 		return nil, err
 	}
-	return &SignUpResult{User: u, Partner: p, VerificationToken: token}, nil
+	return &SignUpResult{User: u.user(), Partner: p, VerificationToken: token}, nil
 }
 
 // hashForSignUp counts a sign-up of the client address in ctx
@@ -192,9 +176,12 @@ func (s *Service) hashForSignUp(ctx context.Context, password string) (string, e
 	return hash, nil
 }
 
-func (s *Service) createUser(tx *gorm.DB, u *User) error {
+func (s *Service) createUser(tx *gorm.DB, u *userRow) error {
+	if err := u.validate(); err != nil {
+		return err
+	}
 	var n int64
-	if err := tx.Model(&User{}).Where("email = ?", u.Email).Count(&n).Error; err != nil {
+	if err := tx.Model(&userRow{}).Where("email = ?", u.Email).Count(&n).Error; err != nil {
 		return internal(err, "check email")
 	}
 	if n > 0 {
@@ -234,7 +221,7 @@ func (emailToken) TableName() string { return "email_tokens" }
 // VerifyEmail marks the user's email verified. Errors: CodeInvalidRequest for an
 // unknown, used or expired token.
 func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) {
-	var u User
+	var u userRow
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var t emailToken
 		if err := s.forUpdate(tx).Where("token_hash = ? AND purpose = ?", hashToken(token), purposeVerifyEmail).Take(&t).Error; err != nil {
@@ -253,7 +240,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) 
 		if err := tx.Model(&emailToken{}).Where("token_hash = ?", t.TokenHash).Update("used_at", now).Error; err != nil {
 			return internal(err, "use email token")
 		}
-		if err := tx.Model(&User{}).Where("id = ?", t.UserID).Updates(map[string]any{"email_verified_at": now, "updated_at": now}).Error; err != nil {
+		if err := tx.Model(&userRow{}).Where("id = ?", t.UserID).Updates(map[string]any{"email_verified_at": now, "updated_at": now}).Error; err != nil {
 			return internal(err, "verify user")
 		}
 		if err := tx.Where("id = ?", t.UserID).Take(&u).Error; err != nil {
@@ -264,17 +251,11 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &u, nil
+	return u.user(), nil
 }
 
 // badLoginDetail is the detail of a failed login (the same for unknown users).
 const badLoginDetail = "unknown email or wrong password"
-
-// lockedDetail is the detail of every sign-in lockout: the same whichever
-// counter refused, and for unknown accounts as for known ones.
-func lockedDetail(until time.Time) string {
-	return fmt.Sprintf("too many failed sign-in attempts; please try again after %s UTC", until.UTC().Format("15:04"))
-}
 
 // Login checks a portal user's password, throttled (internal/throttle,
 // loginPolicy) on the email — whether or not it has an account — and on the
@@ -289,7 +270,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*User, err
 	if err != nil {
 		return nil, refused(err)
 	}
-	var u User
+	var u userRow
 	found := false
 	if norm, err := normaliseEmail(email); err == nil {
 		switch err := s.db.WithContext(ctx).Where("email = ?", norm).Take(&u).Error; {
@@ -326,7 +307,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*User, err
 	if err := att.Succeeded(ctx); err != nil {
 		s.log.Warn("partners: reset sign-in throttle", "err", err)
 	}
-	return &u, nil
+	return u.user(), nil
 }
 
 // MembershipView is one of a user's partners, for the portal's switcher.
@@ -354,14 +335,14 @@ func (s *Service) Memberships(ctx context.Context, userID string) ([]MembershipV
 
 // User returns a portal user, or CodeNotFound.
 func (s *Service) User(ctx context.Context, userID string) (*User, error) {
-	var u User
+	var u userRow
 	if err := s.db.WithContext(ctx).Where("id = ?", userID).Take(&u).Error; err != nil {
 		if isNotFound(err) {
 			return nil, notFound("user", userID)
 		}
 		return nil, internal(err, "load user")
 	}
-	return &u, nil
+	return u.user(), nil
 }
 
 // PartnerForMember returns the partner and the user's role in it; CodeNotFound
@@ -552,7 +533,7 @@ func (s *Service) takeInvitation(tx *gorm.DB, token string) (*Invitation, error)
 	return &inv, nil
 }
 
-func (s *Service) acceptInvitation(ctx context.Context, tx *gorm.DB, inv *Invitation, u *User) error {
+func (s *Service) acceptInvitation(ctx context.Context, tx *gorm.DB, inv *Invitation, u *userRow) error {
 	now := s.clock()
 	var n int64
 	if err := tx.Model(&Membership{}).Where("partner_id = ? AND user_id = ?", inv.PartnerID, u.ID).Count(&n).Error; err != nil {
@@ -580,7 +561,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, userID, token string) (*
 		if err != nil {
 			return err
 		}
-		var u User
+		var u userRow
 		if err := tx.Where("id = ?", userID).Take(&u).Error; err != nil {
 			return internal(err, "load user")
 		}
@@ -611,14 +592,14 @@ func (s *Service) SignUpWithInvitation(ctx context.Context, token, password stri
 	if err != nil {
 		return nil, err
 	}
-	var u User
+	var u userRow
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		inv, err := s.takeInvitation(tx, token)
 		if err != nil {
 			return err
 		}
 		now := s.clock()
-		u = User{ID: ids.New("usr"), Email: inv.Email, PasswordHash: hash, EmailVerifiedAt: &now, CreatedAt: now, UpdatedAt: now}
+		u = userRow{ID: ids.New("usr"), Email: inv.Email, PasswordHash: hash, EmailVerifiedAt: &now, CreatedAt: now, UpdatedAt: now}
 		if err := s.createUser(tx, &u); err != nil {
 			return err
 		}
@@ -630,7 +611,7 @@ func (s *Service) SignUpWithInvitation(ctx context.Context, token, password stri
 	if err != nil {
 		return nil, err
 	}
-	return &u, nil
+	return u.user(), nil
 }
 
 func (s *Service) ownerCount(tx *gorm.DB, partnerID string) (int64, error) {

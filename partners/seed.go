@@ -47,11 +47,11 @@ func (s *Service) SeedSandbox(ctx context.Context) (*SeedResult, error) {
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		now := s.clock()
-		var u User
+		var u userRow
 		err := tx.Where("email = ?", SeedEmail).Take(&u).Error
 		switch {
 		case isNotFound(err):
-			u = User{ID: ids.New("usr"), Email: SeedEmail, PasswordHash: hash, EmailVerifiedAt: &now, CreatedAt: now, UpdatedAt: now}
+			u = userRow{ID: ids.New("usr"), Email: SeedEmail, PasswordHash: hash, EmailVerifiedAt: &now, CreatedAt: now, UpdatedAt: now}
 			if err := s.createUser(tx, &u); err != nil {
 				return err
 			}

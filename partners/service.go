@@ -22,6 +22,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // EventPublisher writes a partner-facing event in the caller's transaction
@@ -54,7 +55,10 @@ const (
 // optional (nil interfaces are skipped).
 type Config struct {
 	DB  *db.DB
-	Box *secrets.Box // seals staff TOTP secrets
+	Box *secrets.Box // seals staff TOTP secrets (of the Staff built when Staff is nil)
+	// Staff holds the staff accounts the lifecycle authorises (staff.Can);
+	// nil: New builds one from DB, Box, Now and Logger.
+	Staff *staff.Service
 	// Now is the clock (UTC); defaults to time.Now.
 	Now func() time.Time
 	// Publisher receives partner.status_changed and app.suspended in the tx.
@@ -81,7 +85,7 @@ type Config struct {
 // transactions and audit every state change inside them.
 type Service struct {
 	db        *db.DB
-	box       *secrets.Box
+	staff     *staff.Service
 	now       func() time.Time
 	log       *slog.Logger
 	portalURL string
@@ -101,7 +105,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Box == nil {
 		return nil, errors.New("partners: Config.DB and Config.Box are required")
 	}
-	s := &Service{db: cfg.DB, box: cfg.Box, now: cfg.Now, log: cfg.Logger,
+	s := &Service{db: cfg.DB, staff: cfg.Staff, now: cfg.Now, log: cfg.Logger,
 		portalURL: strings.TrimRight(cfg.PortalURL, "/"), regURL: strings.TrimRight(cfg.RegistrationURL, "/"),
 		publisher: cfg.Publisher, revoker: cfg.Revoker, contracts: cfg.Contracts, evidence: cfg.Evidence}
 	if s.now == nil {
@@ -110,6 +114,13 @@ func New(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if s.staff == nil {
+		st, err := staff.New(staff.Config{DB: cfg.DB, Box: cfg.Box, Now: s.now, Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		s.staff = st
+	}
 	ttl := cfg.ClientCacheTTL
 	if ttl == 0 {
 		ttl = 2 * time.Second
@@ -117,6 +128,10 @@ func New(cfg Config) (*Service, error) {
 	s.cache = newClientCache(ttl)
 	return s, nil
 }
+
+// Staff is the staff account service the lifecycle authorises staff with
+// (Config.Staff, or the one New built).
+func (s *Service) Staff() *staff.Service { return s.staff }
 
 // SetPublisher sets (or clears) the event publisher (for wiring order in cmd).
 func (s *Service) SetPublisher(p EventPublisher) { s.mu.Lock(); s.publisher = p; s.mu.Unlock() }
@@ -172,6 +187,7 @@ func notFound(kind, id string) *problem.Error {
 	return problem.New(problem.CodeNotFound, "%s %s not found", kind, id)
 }
 
+// forbidden is the refusal of a member action to a member role.
 func forbidden(role Role, action Action) *problem.Error {
 	return problem.New(problem.CodeForbidden, "role %s may not %s", role, action)
 }
@@ -230,19 +246,10 @@ func (s *Service) requireMember(tx *gorm.DB, userID, partnerID string, action Ac
 	return p, m.Role, err
 }
 
-// requireStaff loads a staff member allowed to do action.
-func (s *Service) requireStaff(tx *gorm.DB, staffID string, action Action) (*StaffUser, error) {
-	var st StaffUser
-	if err := tx.Where("id = ?", staffID).Take(&st).Error; err != nil {
-		if isNotFound(err) {
-			return nil, problem.New(problem.CodeForbidden, "unknown staff member %s", staffID)
-		}
-		return nil, internal(err, "load staff")
-	}
-	if !Can(st.Role, action) {
-		return nil, forbidden(st.Role, action)
-	}
-	return &st, nil
+// requireStaff loads, in tx, a staff member whose role may do action
+// (staff.Service.Require).
+func (s *Service) requireStaff(tx *gorm.DB, staffID string, action staff.Action) (*staff.Member, error) {
+	return s.staff.Require(tx, staffID, action)
 }
 
 // actor names who performs a change, for the audit trail.

@@ -2,15 +2,15 @@
 // lifecycle (sandbox → applied → under_review → approved → contracted →
 // certified → live, suspended, terminated), applications and due diligence,
 // portal users, memberships and invitations, apps (which are the OAuth clients,
-// with RFC 7591/7592 dynamic registration), staff accounts with TOTP,
-// maker-checker approvals and certification runs.
+// with RFC 7591/7592 dynamic registration), maker-checker approvals and
+// certification runs. Staff accounts and the staff permission table are
+// partners/staff; plans and quotas are partners/plans.
 //
 // Pages are built on top of Service; this package renders no HTML.
 package partners
 
 import (
 	"encoding/json"
-	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // Status is a partner's lifecycle state.
@@ -108,7 +109,7 @@ type Partner struct {
 	// partner and their role then (lifting a risk officer's suspension needs
 	// a risk officer).
 	SuspendedBy     string
-	SuspendedByRole Role
+	SuspendedByRole staff.Role
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
@@ -372,21 +373,35 @@ func (d *DueDiligence) Score() int {
 	return d.IndustryStanding + d.BusinessCapability + d.ResourceIntegration + d.WillingnessToCooperate
 }
 
-// User is a portal user (a person at a partner).
+// User is a portal user (a person at a partner) as pages and other packages
+// see it: no password hash.
 type User struct {
-	ID              string `gorm:"primaryKey"`
-	Email           string // stored lower-cased: unique case-insensitively
-	PasswordHash    string `json:"-"`
+	ID              string
+	Email           string // lower-cased: unique case-insensitively
 	EmailVerifiedAt *time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
 
-// TableName maps User to its table.
-func (User) TableName() string { return "portal_users" }
+// userRow is the stored portal user (table portal_users).
+type userRow struct {
+	ID              string `gorm:"primaryKey"`
+	Email           string // stored lower-cased: unique case-insensitively
+	PasswordHash    string
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
 
-// Validate checks the user's email and that a password hash is present.
-func (u *User) Validate() error {
+func (userRow) TableName() string { return "portal_users" }
+
+// user is the row without its password hash.
+func (u *userRow) user() *User {
+	return &User{ID: u.ID, Email: u.Email, EmailVerifiedAt: u.EmailVerifiedAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// validate checks the user's email and that a password hash is present.
+func (u *userRow) validate() error {
 	if _, err := normaliseEmail(u.Email); err != nil {
 		return err
 	}
@@ -396,33 +411,16 @@ func (u *User) Validate() error {
 	return nil
 }
 
-// normaliseEmail trims and lower-cases an email address and checks its form.
-func normaliseEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") && !strings.HasSuffix(s, "@localhost") {
-		return "", invalid("email %q is not a valid address", s)
-	}
-	if len(s) > 254 {
-		return "", invalid("email must be at most 254 characters")
-	}
-	return s, nil
-}
+// normaliseEmail trims and lower-cases an email address and checks its form
+// (staff.NormaliseEmail: one rule for the portal and the console).
+func normaliseEmail(s string) (string, error) { return staff.NormaliseEmail(s) }
 
 // MinPasswordLength is the shortest accepted password.
-const MinPasswordLength = 12
+const MinPasswordLength = staff.MinPasswordLength
 
-func checkPassword(pw string) error {
-	if utf8.RuneCountInString(pw) < MinPasswordLength {
-		return invalid("password must be at least %d characters", MinPasswordLength)
-	}
-	if len(pw) > 72 {
-		return invalid("password must be at most 72 bytes")
-	}
-	return nil
-}
+func checkPassword(pw string) error { return staff.CheckPassword(pw) }
 
-// Role is a staff or member role. Staff roles and member roles are disjoint.
+// Role is a member role (a person at a partner). Staff roles are staff.Role.
 type Role string
 
 // Member roles (people at a partner).
@@ -432,26 +430,8 @@ const (
 	RoleViewer    Role = "viewer"
 )
 
-// Staff roles (people at the bank).
-const (
-	RoleAdmin          Role = "admin"
-	RolePartnerManager Role = "partner_manager"
-	RoleRiskOfficer    Role = "risk_officer"
-	RoleFinance        Role = "finance"
-	RoleAuditor        Role = "auditor"
-)
-
 // IsMemberRole reports whether r is a member role.
 func (r Role) IsMemberRole() bool { return r == RoleOwner || r == RoleDeveloper || r == RoleViewer }
-
-// IsStaffRole reports whether r is a staff role.
-func (r Role) IsStaffRole() bool {
-	switch r {
-	case RoleAdmin, RolePartnerManager, RoleRiskOfficer, RoleFinance, RoleAuditor:
-		return true
-	}
-	return false
-}
 
 // Membership links a portal user to a partner with a role.
 type Membership struct {
@@ -537,7 +517,7 @@ type App struct {
 	// SuspendedBy and SuspendedByRole name the staff member who suspended the
 	// app and their role then.
 	SuspendedBy     string
-	SuspendedByRole Role
+	SuspendedByRole staff.Role
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
@@ -684,36 +664,6 @@ func (RegistrationAccessToken) TableName() string { return "registration_access_
 func (t *RegistrationAccessToken) Validate() error {
 	if t.AppID == "" || t.TokenHash == "" {
 		return invalid("registration access token incomplete")
-	}
-	return nil
-}
-
-// StaffUser is a bank staff account for the console.
-type StaffUser struct {
-	ID                 string `gorm:"primaryKey"`
-	Email              string
-	Role               Role
-	PasswordHash       string `json:"-"`
-	TOTPSecretSealed   string `json:"-" gorm:"column:totp_secret_sealed"`
-	LastTOTPStep       int64  `json:"-" gorm:"column:last_totp_step"`
-	MustChangePassword bool
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-}
-
-// TableName maps StaffUser to its table.
-func (StaffUser) TableName() string { return "staff_users" }
-
-// Validate checks email, role and that the secrets are present.
-func (s *StaffUser) Validate() error {
-	if _, err := normaliseEmail(s.Email); err != nil {
-		return err
-	}
-	if !s.Role.IsStaffRole() {
-		return invalid("staff role must be admin, partner_manager, risk_officer, finance or auditor, got %q", s.Role)
-	}
-	if s.PasswordHash == "" || s.TOTPSecretSealed == "" {
-		return invalid("staff credentials missing")
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // browserFrom is a browser whose connections come from local address ip
@@ -64,7 +65,7 @@ func TestPortalSignInAnswersSameForUnknownEmail(t *testing.T) {
 // TestConsoleSignInAnswersSameForUnknownEmail: the same for staff sign-in.
 func TestConsoleSignInAnswersSameForUnknownEmail(t *testing.T) {
 	e := newPagesEnv(t, nil)
-	admin := e.newStaff("", "admin@bank.example", partners.RoleAdmin)
+	admin := e.newStaff("", "admin@bank.example", staff.RoleAdmin)
 	known, unknown := e.browser(), e.browserFrom("127.0.0.2")
 	known.get("/console/sign-in")
 	unknown.get("/console/sign-in")
@@ -139,7 +140,7 @@ func TestPortalLockIsPerAddress(t *testing.T) {
 // TestConsoleLockIsPerAddress: the same for staff.
 func TestConsoleLockIsPerAddress(t *testing.T) {
 	e := newPagesEnv(t, nil)
-	admin := e.newStaff("", "admin@bank.example", partners.RoleAdmin)
+	admin := e.newStaff("", "admin@bank.example", staff.RoleAdmin)
 	attacker := e.browser()
 	attacker.get("/console/sign-in")
 	for i := 1; i <= partners.MaxFailedLogins; i++ {
@@ -183,7 +184,7 @@ func TestPortalSprayingRefused(t *testing.T) {
 // the browser that made the change stays signed in.
 func TestConsolePasswordChangeEndsOtherSessions(t *testing.T) {
 	e := newPagesEnv(t, nil)
-	admin := e.newStaff("", "admin@bank.example", partners.RoleAdmin)
+	admin := e.newStaff("", "admin@bank.example", staff.RoleAdmin)
 	base := time.Now()
 	a := e.browser()
 	a.get("/console/sign-in")
@@ -213,7 +214,7 @@ func TestConsolePasswordChangeEndsOtherSessions(t *testing.T) {
 func TestSignInBusy(t *testing.T) {
 	e := newPagesEnv(t, nil)
 	e.verifiedUser("dev@wallet.example", "Wallet Ltd")
-	admin := e.newStaff("", "admin@bank.example", partners.RoleAdmin)
+	admin := e.newStaff("", "admin@bank.example", staff.RoleAdmin)
 	secrets.SetPasswordConcurrency(1, 0)
 	defer secrets.SetPasswordConcurrency(0, secrets.DefaultPasswordWait)
 	release := secrets.OccupyPasswordSlots(1)

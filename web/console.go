@@ -12,19 +12,22 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // Console serves the bank staff console at /console: sign-in with password
 // and TOTP code, the partner list and detail (application review, due
 // diligence, decisions, certification, maker-checker go-live and
 // reinstatement, suspension of partners and apps) and the audit trail. Only
-// the actions the staff member's role may take are shown (partners.Can); the
-// service enforces the same rules.
+// the actions the staff member's role may take are shown (staff.Can); the
+// services enforce the same rules.
 type Console struct {
 	Pages    *Renderer
 	CSRF     CSRF
 	Sessions *Sessions
 	Partners *partners.Service
+	// Staff signs staff in and loads them (nil: Partners.Staff()).
+	Staff *staff.Service
 	// DB holds the audit trail (read with internal/audit.List).
 	DB  *gorm.DB
 	Log *slog.Logger
@@ -57,6 +60,14 @@ func (k *Console) Register(r gin.IRouter) {
 	g.GET("/audit", k.auditTrail)
 }
 
+// staffAccounts is Staff, or the partners service's staff service.
+func (k *Console) staffAccounts() *staff.Service {
+	if k.Staff != nil {
+		return k.Staff
+	}
+	return k.Partners.Staff()
+}
+
 func (k *Console) log() *slog.Logger {
 	if k.Log != nil {
 		return k.Log
@@ -66,9 +77,9 @@ func (k *Console) log() *slog.Logger {
 
 // consoleView is what every signed-in console page knows.
 type consoleView struct {
-	Staff *partners.StaffUser
+	Staff *staff.Member
 	Nav   template.HTML
-	// Can holds the staff member's allowed actions (keys are partners.Action strings).
+	// Can holds the staff member's allowed actions (keys are staff.Action strings).
 	Can map[string]bool
 }
 
@@ -84,17 +95,17 @@ func (k *Console) problemPage(c *gin.Context, status int, title, msg, user strin
 	k.page(c, status, "console/problem", Page{Title: title, Error: msg, User: user})
 }
 
-func who(st *partners.StaffUser) string { return st.Email + " (" + string(st.Role) + ")" }
+func who(st *staff.Member) string { return st.Email + " (" + string(st.Role) + ")" }
 
 // staff returns the signed-in staff member, or redirects to sign-in (or to
 // the password change a new account must make first). For POST requests it
 // also checks the CSRF token.
-func (k *Console) staff(c *gin.Context, current string) (*partners.StaffUser, *consoleView, bool) {
+func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *consoleView, bool) {
 	ctx := c.Request.Context()
 	s, err := k.Sessions.Get(ctx, c.Request, SessionStaff)
-	var st *partners.StaffUser
+	var st *staff.Member
 	if err == nil {
-		st, err = k.Partners.Staff(ctx, s.SubjectID)
+		st, err = k.staffAccounts().Get(ctx, s.SubjectID)
 	}
 	if err != nil {
 		if !errors.Is(err, ErrNoSession) {
@@ -115,12 +126,12 @@ func (k *Console) staff(c *gin.Context, current string) (*partners.StaffUser, *c
 		return nil, nil, false
 	}
 	v := &consoleView{Staff: st, Can: map[string]bool{}}
-	for _, a := range partners.Capabilities(st.Role) {
+	for _, a := range staff.Capabilities(st.Role) {
 		v.Can[string(a)] = true
 	}
 	links := []navLink{{"/console/partners", "Partners", current == "partners"}}
 	links = append(links, billingNavLinks(st.Role, current)...)
-	if v.Can[string(partners.ActAuditRead)] {
+	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})
 	}
 	v.Nav = renderNav("Console", links, "/console/sign-out", k.CSRF.Token(c.Writer, c.Request))
@@ -153,7 +164,7 @@ func (k *Console) signIn(c *gin.Context) {
 		return
 	}
 	ctx := throttle.WithClient(c.Request.Context(), c.Request)
-	st, err := k.Partners.StaffLogin(ctx, d.Email, c.PostForm("password"), strings.TrimSpace(c.PostForm("code")))
+	st, err := k.staffAccounts().Login(ctx, d.Email, c.PostForm("password"), strings.TrimSpace(c.PostForm("code")))
 	if err == nil {
 		err = k.Sessions.Create(ctx, c.Writer, c.Request, SessionStaff, st.ID)
 	}
@@ -198,7 +209,7 @@ func (k *Console) changePassword(c *gin.Context) {
 		return
 	}
 	ctx := throttle.WithClient(c.Request.Context(), c.Request)
-	if err := k.Partners.ChangeStaffPassword(ctx, st.ID, c.PostForm("current_password"), c.PostForm("new_password")); err != nil {
+	if err := k.staffAccounts().ChangePassword(ctx, st.ID, c.PostForm("current_password"), c.PostForm("new_password")); err != nil {
 		status, msg := refusal(k.log(), "change staff password", err)
 		k.page(c, status, "console/password", Page{Title: "Choose a new password", User: who(st), Error: msg, Data: v})
 		return

@@ -8,7 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
-	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // auditFilterForm is the audit page's filter form as typed.
@@ -31,8 +31,8 @@ func (k *Console) auditTrail(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !partners.Can(st.Role, partners.ActAuditRead) {
-		k.problemPage(c, http.StatusForbidden, "Not allowed", readable("role "+string(st.Role)+" may not "+string(partners.ActAuditRead)), who(st))
+	if !staff.Can(st.Role, staff.ActAuditRead) {
+		k.problemPage(c, http.StatusForbidden, "Not allowed", readable("role "+string(st.Role)+" may not "+string(staff.ActAuditRead)), who(st))
 		return
 	}
 	q := func(n string) string { return strings.TrimSpace(c.Query(n)) }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/plans"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 type billingHomeData struct {
@@ -40,16 +42,16 @@ type statementRow struct {
 func (s statementRow) Money(v int64) string { return contracts.FormatMinor(v, s.Currency) }
 
 func (b *ConsoleBilling) billingHome(c *gin.Context) {
-	st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	st, v, ok := b.staff(c, "billing", staff.ActSettlementsRead)
 	if !ok {
 		return
 	}
 	b.renderBilling(c, st, v, http.StatusOK, contractFlashes[c.Query("done")], "")
 }
 
-func (b *ConsoleBilling) renderBilling(c *gin.Context, st *partners.StaffUser, v *consoleView, status int, flash, errMsg string) {
+func (b *ConsoleBilling) renderBilling(c *gin.Context, st *staff.Member, v *consoleView, status int, flash, errMsg string) {
 	ctx := c.Request.Context()
-	d := billingHomeData{consoleView: v, CanWrite: partners.Can(st.Role, partners.ActSettlementsWrite),
+	d := billingHomeData{consoleView: v, CanWrite: staff.Can(st.Role, staff.ActSettlementsWrite),
 		Period: contracts.PeriodOf(b.now().AddDate(0, -1, 0))}
 	var err error
 	if d.Runs, err = b.Contracts.Runs(ctx); err == nil {
@@ -81,7 +83,7 @@ func (b *ConsoleBilling) renderBilling(c *gin.Context, st *partners.StaffUser, v
 }
 
 func (b *ConsoleBilling) settle(c *gin.Context) {
-	st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	st, v, ok := b.staff(c, "billing", staff.ActSettlementsRead)
 	if !ok {
 		return
 	}
@@ -99,7 +101,7 @@ func (b *ConsoleBilling) settle(c *gin.Context) {
 }
 
 func (b *ConsoleBilling) issueAdjustment(c *gin.Context) {
-	st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	st, v, ok := b.staff(c, "billing", staff.ActSettlementsRead)
 	if !ok {
 		return
 	}
@@ -126,7 +128,7 @@ func (b *ConsoleBilling) issueAdjustment(c *gin.Context) {
 // decideAdjustment is the second approver's step on a pending credit note.
 func (b *ConsoleBilling) decideAdjustment(approve bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+		st, v, ok := b.staff(c, "billing", staff.ActSettlementsRead)
 		if !ok {
 			return
 		}
@@ -175,7 +177,7 @@ type StatementView struct {
 func (s StatementView) Money(v int64) string { return contracts.FormatMinor(v, s.Currency) }
 
 func (b *ConsoleBilling) statement(c *gin.Context) {
-	st, cv, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	st, cv, ok := b.staff(c, "billing", staff.ActSettlementsRead)
 	if !ok {
 		return
 	}
@@ -191,7 +193,7 @@ func (b *ConsoleBilling) statement(c *gin.Context) {
 }
 
 func (b *ConsoleBilling) statementCSV(c *gin.Context) {
-	st, _, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	st, _, ok := b.staff(c, "billing", staff.ActSettlementsRead)
 	if !ok {
 		return
 	}
@@ -207,7 +209,7 @@ type reconcileData struct {
 }
 
 func (b *ConsoleBilling) reconcile(c *gin.Context) {
-	st, v, ok := b.staff(c, "billing", partners.ActSettlementsRead)
+	st, v, ok := b.staff(c, "billing", staff.ActSettlementsRead)
 	if !ok {
 		return
 	}
@@ -229,7 +231,7 @@ func (b *ConsoleBilling) reconcile(c *gin.Context) {
 
 type planListData struct {
 	*consoleView
-	Plans    []partners.Plan
+	Plans    []plans.Plan
 	Rows     []planRowView
 	Groups   []string
 	CanWrite bool
@@ -237,19 +239,19 @@ type planListData struct {
 }
 
 type planRowView struct {
-	Plan  partners.Plan
+	Plan  plans.Plan
 	Cells []string
 }
 
 func (b *ConsoleBilling) planList(c *gin.Context) {
-	st, v, ok := b.staff(c, "plans", partners.ActContractsRead)
+	st, v, ok := b.staff(c, "plans", staff.ActContractsRead)
 	if !ok {
 		return
 	}
 	b.renderPlans(c, st, v, http.StatusOK, contractFlashes[c.Query("done")], "")
 }
 
-func (b *ConsoleBilling) renderPlans(c *gin.Context, st *partners.StaffUser, v *consoleView, status int, flash, errMsg string) {
+func (b *ConsoleBilling) renderPlans(c *gin.Context, st *staff.Member, v *consoleView, status int, flash, errMsg string) {
 	ctx := c.Request.Context()
 	list, err := b.Plans.ListPlans(ctx)
 	if err != nil {
@@ -258,10 +260,10 @@ func (b *ConsoleBilling) renderPlans(c *gin.Context, st *partners.StaffUser, v *
 		return
 	}
 	ps, _ := b.Console.Partners.ListPartners(ctx)
-	d := planListData{consoleView: v, Plans: list, Groups: partners.APIGroups, CanWrite: partners.CanManagePlans(st.Role), Partners: ps}
-	for _, p := range append([]partners.Plan{partners.DefaultSandboxPlan(), partners.DefaultProductionPlan()}, list...) {
+	d := planListData{consoleView: v, Plans: list, Groups: plans.APIGroups, CanWrite: staff.Can(st.Role, staff.ActPlansManage), Partners: ps}
+	for _, p := range append([]plans.Plan{plans.DefaultSandboxPlan(), plans.DefaultProductionPlan()}, list...) {
 		row := planRowView{Plan: p}
-		for _, g := range partners.APIGroups {
+		for _, g := range plans.APIGroups {
 			cell := strconv.Itoa(p.Limits[g].Rate) + "/s, burst " + strconv.Itoa(p.Limits[g].Burst)
 			if v := p.Volumes[g]; v > 0 {
 				cell += "; " + strconv.FormatInt(v, 10) + " calls a month"
@@ -275,9 +277,9 @@ func (b *ConsoleBilling) renderPlans(c *gin.Context, st *partners.StaffUser, v *
 
 // limitsForm reads "<prefix>rate_<group>", "<prefix>burst_<group>" and
 // "<prefix>volume_<group>" fields; empty fields are left out.
-func limitsForm(c *gin.Context, prefix string) (map[string]partners.RateLimit, map[string]int64, error) {
-	limits, volumes := map[string]partners.RateLimit{}, map[string]int64{}
-	for _, g := range partners.APIGroups {
+func limitsForm(c *gin.Context, prefix string) (map[string]plans.RateLimit, map[string]int64, error) {
+	limits, volumes := map[string]plans.RateLimit{}, map[string]int64{}
+	for _, g := range plans.APIGroups {
 		rs, bs := strings.TrimSpace(c.PostForm(prefix+"rate_"+g)), strings.TrimSpace(c.PostForm(prefix+"burst_"+g))
 		if rs != "" || bs != "" {
 			r, err := intField(g+" rate", rs)
@@ -288,7 +290,7 @@ func limitsForm(c *gin.Context, prefix string) (map[string]partners.RateLimit, m
 			if err != nil {
 				return nil, nil, err
 			}
-			limits[g] = partners.RateLimit{Rate: int(r), Burst: int(bu)}
+			limits[g] = plans.RateLimit{Rate: int(r), Burst: int(bu)}
 		}
 		if vs := strings.TrimSpace(c.PostForm(prefix + "volume_" + g)); vs != "" {
 			n, err := intField(g+" monthly volume", vs)
@@ -302,13 +304,13 @@ func limitsForm(c *gin.Context, prefix string) (map[string]partners.RateLimit, m
 }
 
 func (b *ConsoleBilling) savePlan(c *gin.Context) {
-	st, v, ok := b.staff(c, "plans", partners.ActContractsRead)
+	st, v, ok := b.staff(c, "plans", staff.ActContractsRead)
 	if !ok {
 		return
 	}
 	limits, volumes, err := limitsForm(c, "")
 	if err == nil {
-		_, err = b.Plans.SavePlan(c.Request.Context(), st, partners.Plan{ID: strings.TrimSpace(c.PostForm("id")),
+		_, err = b.Plans.SavePlan(c.Request.Context(), st, plans.Plan{ID: strings.TrimSpace(c.PostForm("id")),
 			Name: c.PostForm("name"), Description: c.PostForm("description"), Limits: limits, Volumes: volumes})
 	}
 	if err != nil {
@@ -320,16 +322,16 @@ func (b *ConsoleBilling) savePlan(c *gin.Context) {
 }
 
 func (b *ConsoleBilling) assignPlan(c *gin.Context) {
-	st, v, ok := b.staff(c, "plans", partners.ActContractsRead)
+	st, v, ok := b.staff(c, "plans", staff.ActContractsRead)
 	if !ok {
 		return
 	}
 	limits, volumes, err := limitsForm(c, "o_")
 	partnerID := strings.TrimSpace(c.PostForm("partner_id"))
-	a := partners.PlanAssignment{Scope: partners.ScopePartner, SubjectID: partnerID, PlanID: strings.TrimSpace(c.PostForm("plan_id")),
+	a := plans.PlanAssignment{Scope: plans.ScopePartner, SubjectID: partnerID, PlanID: strings.TrimSpace(c.PostForm("plan_id")),
 		LimitOverrides: limits, VolumeOverrides: volumes}
 	if app := strings.TrimSpace(c.PostForm("app_id")); app != "" {
-		a.Scope, a.SubjectID = partners.ScopeApp, app
+		a.Scope, a.SubjectID = plans.ScopeApp, app
 		if err == nil {
 			var x *partners.App
 			if x, err = b.Console.Partners.App(c.Request.Context(), app); err == nil {

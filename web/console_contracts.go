@@ -13,6 +13,8 @@ import (
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/plans"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // ConsoleBilling serves the console's commercial pages: contracts (draft,
@@ -23,7 +25,7 @@ import (
 type ConsoleBilling struct {
 	Console   *Console
 	Contracts *contracts.Service
-	Plans     *partners.Plans
+	Plans     *plans.Service
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -61,30 +63,30 @@ func (b *ConsoleBilling) now() time.Time {
 }
 
 // BillingNavLinks are the console links this area adds for a role.
-func billingNavLinks(role partners.Role, current string) []navLink {
+func billingNavLinks(role staff.Role, current string) []navLink {
 	var out []navLink
-	if partners.Can(role, partners.ActContractsRead) {
+	if staff.Can(role, staff.ActContractsRead) {
 		out = append(out, navLink{"/console/contracts", "Contracts", current == "contracts"})
 		out = append(out, navLink{"/console/plans", "Plans", current == "plans"})
 	}
-	if partners.Can(role, partners.ActSettlementsRead) {
+	if staff.Can(role, staff.ActSettlementsRead) {
 		out = append(out, navLink{"/console/billing", "Billing", current == "billing"})
 	}
 	return out
 }
 
-func actorOf(st *partners.StaffUser) contracts.Actor {
-	return contracts.Actor{ID: st.ID, Role: string(st.Role)}
+func actorOf(st *staff.Member) contracts.Actor {
+	return contracts.Actor{ID: st.ID, Role: st.Role}
 }
 
 // staff signs the member in (as Console.staff) and requires read access.
-func (b *ConsoleBilling) staff(c *gin.Context, current string, need partners.Action) (*partners.StaffUser, *consoleView, bool) {
+func (b *ConsoleBilling) staff(c *gin.Context, current string, need staff.Action) (*staff.Member, *consoleView, bool) {
 	k := b.Console
 	st, v, ok := k.staff(c, current)
 	if !ok {
 		return nil, nil, false
 	}
-	if !partners.Can(st.Role, need) {
+	if !staff.Can(st.Role, need) {
 		k.problemPage(c, http.StatusForbidden, "Not allowed", "Your role ("+string(st.Role)+") may not see this page.", who(st))
 		return nil, nil, false
 	}
@@ -101,8 +103,9 @@ type contractListData struct {
 	*consoleView
 	Contracts []contractRow
 	Reminders []contractRow
-	CanWrite  bool
-	Partners  []partners.Partner
+	// CanDraft: the viewer may draft contracts (staff.ActContractsDraft).
+	CanDraft bool
+	Partners []partners.Partner
 }
 
 // reminderDue mirrors contracts.RenewalReminders' window for display (the
@@ -122,7 +125,7 @@ func (b *ConsoleBilling) partnerName(c *gin.Context, id string) string {
 }
 
 func (b *ConsoleBilling) contractList(c *gin.Context) {
-	st, v, ok := b.staff(c, "contracts", partners.ActContractsRead)
+	st, v, ok := b.staff(c, "contracts", staff.ActContractsRead)
 	if !ok {
 		return
 	}
@@ -133,7 +136,7 @@ func (b *ConsoleBilling) contractList(c *gin.Context) {
 		b.Console.problemPage(c, status, titleFor(status), msg, who(st))
 		return
 	}
-	d := contractListData{consoleView: v, CanWrite: partners.Can(st.Role, partners.ActContractsWrite) || st.Role == partners.RolePartnerManager}
+	d := contractListData{consoleView: v, CanDraft: staff.Can(st.Role, staff.ActContractsDraft)}
 	now := b.now()
 	for _, x := range list {
 		row := contractRow{Contract: x, PartnerName: b.partnerName(c, x.PartnerID), ReminderDue: reminderDue(x, now)}
@@ -328,7 +331,7 @@ func defaultTermsForm(partnerID string, now time.Time) termsForm {
 }
 
 func (b *ConsoleBilling) newContractForm(c *gin.Context) {
-	st, v, ok := b.staff(c, "contracts", partners.ActContractsRead)
+	st, v, ok := b.staff(c, "contracts", staff.ActContractsRead)
 	if !ok {
 		return
 	}
@@ -338,7 +341,7 @@ func (b *ConsoleBilling) newContractForm(c *gin.Context) {
 }
 
 func (b *ConsoleBilling) draftContract(c *gin.Context) {
-	st, v, ok := b.staff(c, "contracts", partners.ActContractsRead)
+	st, v, ok := b.staff(c, "contracts", staff.ActContractsRead)
 	if !ok {
 		return
 	}
@@ -365,15 +368,20 @@ type contractDetailData struct {
 	Versions    []contracts.Version
 	Latest      contracts.Version
 	Form        termsForm
-	CanWrite    bool
-	CanApprove  bool
-	CanEdit     bool
+	// CanSubmit … CanTerminate: what the viewer's role may do (staff.Can).
+	CanSubmit    bool
+	CanEditTerms bool
+	CanApprove   bool
+	CanReject    bool
+	CanTerminate bool
+	// Editable: the latest version's and the contract's status allow editing.
+	Editable    bool
 	Pending     bool
 	Mine        bool // the pending version was submitted by the viewer
 	ReminderDue bool
 }
 
-func (b *ConsoleBilling) renderContract(c *gin.Context, st *partners.StaffUser, v *consoleView, id string, status int, flash, errMsg string, form *termsForm) {
+func (b *ConsoleBilling) renderContract(c *gin.Context, st *staff.Member, v *consoleView, id string, status int, flash, errMsg string, form *termsForm) {
 	ctx := c.Request.Context()
 	ct, err := b.Contracts.Contract(ctx, id)
 	var vs []contracts.Version
@@ -386,15 +394,18 @@ func (b *ConsoleBilling) renderContract(c *gin.Context, st *partners.StaffUser, 
 		return
 	}
 	d := contractDetailData{consoleView: v, Contract: ct, PartnerName: b.partnerName(c, ct.PartnerID), Versions: vs,
-		CanWrite:    partners.Can(st.Role, partners.ActContractsWrite) || st.Role == partners.RolePartnerManager,
-		CanApprove:  partners.Can(st.Role, partners.ActContractsWrite),
-		ReminderDue: reminderDue(ct, b.now())}
+		CanSubmit:    staff.Can(st.Role, staff.ActContractsSubmit),
+		CanEditTerms: staff.Can(st.Role, staff.ActContractsEdit),
+		CanApprove:   staff.Can(st.Role, staff.ActContractsApprove),
+		CanReject:    staff.Can(st.Role, staff.ActContractsReject),
+		CanTerminate: staff.Can(st.Role, staff.ActContractsTerminate),
+		ReminderDue:  reminderDue(ct, b.now())}
 	if len(vs) > 0 {
 		d.Latest = vs[len(vs)-1]
 		d.Pending = d.Latest.Status == contracts.StatusPendingApproval
 		d.Mine = d.Pending && d.Latest.SubmittedBy == st.ID
-		d.CanEdit = d.Latest.Status == contracts.StatusDraft || d.Latest.Status == contracts.StatusActive || d.Latest.Status == contracts.VersionSuperseded
-		d.CanEdit = d.CanEdit && ct.Status != contracts.StatusExpired && ct.Status != contracts.StatusTerminated
+		d.Editable = d.Latest.Status == contracts.StatusDraft || d.Latest.Status == contracts.StatusActive || d.Latest.Status == contracts.VersionSuperseded
+		d.Editable = d.Editable && ct.Status != contracts.StatusExpired && ct.Status != contracts.StatusTerminated
 		d.Form = formOfTerms(ct.PartnerID, d.Latest.Terms)
 	}
 	if form != nil {
@@ -404,7 +415,7 @@ func (b *ConsoleBilling) renderContract(c *gin.Context, st *partners.StaffUser, 
 }
 
 func (b *ConsoleBilling) contractDetail(c *gin.Context) {
-	st, v, ok := b.staff(c, "contracts", partners.ActContractsRead)
+	st, v, ok := b.staff(c, "contracts", staff.ActContractsRead)
 	if !ok {
 		return
 	}
@@ -412,7 +423,7 @@ func (b *ConsoleBilling) contractDetail(c *gin.Context) {
 }
 
 func (b *ConsoleBilling) updateContract(c *gin.Context) {
-	st, v, ok := b.staff(c, "contracts", partners.ActContractsRead)
+	st, v, ok := b.staff(c, "contracts", staff.ActContractsRead)
 	if !ok {
 		return
 	}
@@ -431,7 +442,7 @@ func (b *ConsoleBilling) updateContract(c *gin.Context) {
 
 func (b *ConsoleBilling) contractAction(action string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		st, v, ok := b.staff(c, "contracts", partners.ActContractsRead)
+		st, v, ok := b.staff(c, "contracts", staff.ActContractsRead)
 		if !ok {
 			return
 		}

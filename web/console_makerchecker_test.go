@@ -19,6 +19,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // newConsoleEnv serves the staff console with its billing and contract pages
@@ -49,7 +50,7 @@ func newConsoleEnv(t *testing.T, limits map[string]int64) (*pagesEnv, *contracts
 }
 
 // staffBrowser creates a staff member and signs them in.
-func (e *pagesEnv) staffBrowser(adminID, email string, role partners.Role) (*browser, *partners.NewStaff) {
+func (e *pagesEnv) staffBrowser(adminID, email string, role staff.Role) (*browser, *staff.Created) {
 	e.t.Helper()
 	ns := e.newStaff(adminID, email, role)
 	b := e.browser()
@@ -88,10 +89,10 @@ func pendingApproval(t *testing.T, e *pagesEnv, kind string) partners.ApprovalRe
 func TestConsoleAppReinstatementNeedsARiskOfficer(t *testing.T) {
 	e, _ := newConsoleEnv(t, nil)
 	ctx := context.Background()
-	_, admin := e.staffBrowser("", "admin@bank.example", partners.RoleAdmin)
-	pmB, _ := e.staffBrowser(admin.Staff.ID, "pm@bank.example", partners.RolePartnerManager)
-	pm2B, _ := e.staffBrowser(admin.Staff.ID, "pm2@bank.example", partners.RolePartnerManager)
-	riskB, _ := e.staffBrowser(admin.Staff.ID, "risk@bank.example", partners.RoleRiskOfficer)
+	_, admin := e.staffBrowser("", "admin@bank.example", staff.RoleAdmin)
+	pmB, _ := e.staffBrowser(admin.Staff.ID, "pm@bank.example", staff.RolePartnerManager)
+	pm2B, _ := e.staffBrowser(admin.Staff.ID, "pm2@bank.example", staff.RolePartnerManager)
+	riskB, _ := e.staffBrowser(admin.Staff.ID, "risk@bank.example", staff.RoleRiskOfficer)
 	ownerID, pid := e.livePartner("owner@wallet.example", "Wallet Ltd")
 	app, err := e.svc.CreateApp(ctx, ownerID, pid, partners.AppInput{Name: "Wallet sandbox", Environment: "sandbox",
 		RedirectURIs: []string{"https://wallet.example/cb"}, Scopes: []string{"openid"}, JWKS: []byte(mustJWKS(t))})
@@ -149,10 +150,10 @@ func TestConsoleAppReinstatementNeedsARiskOfficer(t *testing.T) {
 // not lift a risk officer's suspension of a partner; the maker never approves.
 func TestConsolePartnerReinstatementNeedsARiskOfficer(t *testing.T) {
 	e, _ := newConsoleEnv(t, nil)
-	_, admin := e.staffBrowser("", "admin@bank.example", partners.RoleAdmin)
-	pmB, _ := e.staffBrowser(admin.Staff.ID, "pm@bank.example", partners.RolePartnerManager)
-	pm2B, _ := e.staffBrowser(admin.Staff.ID, "pm2@bank.example", partners.RolePartnerManager)
-	riskB, _ := e.staffBrowser(admin.Staff.ID, "risk@bank.example", partners.RoleRiskOfficer)
+	_, admin := e.staffBrowser("", "admin@bank.example", staff.RoleAdmin)
+	pmB, _ := e.staffBrowser(admin.Staff.ID, "pm@bank.example", staff.RolePartnerManager)
+	pm2B, _ := e.staffBrowser(admin.Staff.ID, "pm2@bank.example", staff.RolePartnerManager)
+	riskB, _ := e.staffBrowser(admin.Staff.ID, "risk@bank.example", staff.RoleRiskOfficer)
 	_, pid := e.livePartner("owner@wallet.example", "Wallet Ltd")
 	page := "/console/partners/" + pid
 
@@ -188,10 +189,10 @@ var adjIDRe = regexp.MustCompile(`id="pending-(adj_[A-Za-z0-9]+)"`)
 func TestConsoleCreditNotesAndAmounts(t *testing.T) {
 	e, cs := newConsoleEnv(t, map[string]int64{"EUR": 10000})
 	ctx := context.Background()
-	_, admin := e.staffBrowser("", "admin@bank.example", partners.RoleAdmin)
-	finB, fin := e.staffBrowser(admin.Staff.ID, "finance@bank.example", partners.RoleFinance)
-	fin2B, fin2 := e.staffBrowser(admin.Staff.ID, "finance2@bank.example", partners.RoleFinance)
-	audB, _ := e.staffBrowser(admin.Staff.ID, "auditor@bank.example", partners.RoleAuditor)
+	_, admin := e.staffBrowser("", "admin@bank.example", staff.RoleAdmin)
+	finB, fin := e.staffBrowser(admin.Staff.ID, "finance@bank.example", staff.RoleFinance)
+	fin2B, fin2 := e.staffBrowser(admin.Staff.ID, "finance2@bank.example", staff.RoleFinance)
+	audB, _ := e.staffBrowser(admin.Staff.ID, "auditor@bank.example", staff.RoleAuditor)
 	_, pid := e.livePartner("owner@wallet.example", "Wallet Ltd")
 	note := func(amount, currency string) url.Values {
 		return url.Values{"partner_id": {pid}, "period": {"2026-10"}, "kind": {"credit"}, "amount": {amount}, "currency": {currency}, "reason": {"outage"}}
@@ -292,9 +293,9 @@ func TestConsoleCreditNotesAndAmounts(t *testing.T) {
 // version and rewrote it cannot approve it once the maker resubmits it.
 func TestConsoleRewrittenContractNeedsAnotherApprover(t *testing.T) {
 	e, _ := newConsoleEnv(t, nil)
-	adminB, admin := e.staffBrowser("", "admin@bank.example", partners.RoleAdmin)
-	finB, _ := e.staffBrowser(admin.Staff.ID, "finance@bank.example", partners.RoleFinance)
-	fin2B, fin2 := e.staffBrowser(admin.Staff.ID, "finance2@bank.example", partners.RoleFinance)
+	adminB, admin := e.staffBrowser("", "admin@bank.example", staff.RoleAdmin)
+	finB, _ := e.staffBrowser(admin.Staff.ID, "finance@bank.example", staff.RoleFinance)
+	fin2B, fin2 := e.staffBrowser(admin.Staff.ID, "finance2@bank.example", staff.RoleFinance)
 	_, pid := e.livePartner("owner@wallet.example", "Wallet Ltd")
 	form := func(minimum string) url.Values {
 		return url.Values{"partner_id": {pid}, "start": {"2026-11-01"}, "end": {"2027-11-01"}, "auto_renew": {"1"}, "notice_days": {"60"},

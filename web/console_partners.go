@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 type statusOption struct {
@@ -95,7 +96,7 @@ func (s *staffEmails) of(id string) string {
 		return e
 	}
 	e := id
-	if st, err := s.k.Partners.Staff(s.ctx, id); err == nil {
+	if st, err := s.k.staffAccounts().Get(s.ctx, id); err == nil {
 		e = st.Email
 	}
 	s.cache[id] = e
@@ -104,7 +105,7 @@ func (s *staffEmails) of(id string) string {
 
 // pendingApprovals lists pending maker-checker requests (of one partner, or
 // all when partnerID is "").
-func (k *Console) pendingApprovals(ctx context.Context, st *partners.StaffUser, partnerID string, names map[string]string) []approvalView {
+func (k *Console) pendingApprovals(ctx context.Context, st *staff.Member, partnerID string, names map[string]string) []approvalView {
 	reqs, err := k.Partners.Approvals(ctx, partners.ApprovalPending)
 	if err != nil {
 		k.log().Error("web: list approvals", "err", err)
@@ -130,8 +131,8 @@ func (k *Console) pendingApprovals(ctx context.Context, st *partners.StaffUser, 
 		}
 		v.CanDecide = len(needs) > 0
 		for _, a := range needs {
-			v.CanDecide = v.CanDecide && partners.Can(st.Role, a)
-			v.NeedsRisk = v.NeedsRisk || a == partners.ActLiftRiskSuspension
+			v.CanDecide = v.CanDecide && staff.Can(st.Role, a)
+			v.NeedsRisk = v.NeedsRisk || a == staff.ActLiftRiskSuspension
 		}
 		out = append(out, v)
 	}
@@ -178,7 +179,7 @@ type partnerDetailData struct {
 }
 
 // renderPartner renders a partner's detail page with a message.
-func (k *Console) renderPartner(c *gin.Context, st *partners.StaffUser, v *consoleView, pid string, status int, flash, errMsg string, form *partners.DueDiligence) {
+func (k *Console) renderPartner(c *gin.Context, st *staff.Member, v *consoleView, pid string, status int, flash, errMsg string, form *partners.DueDiligence) {
 	ctx := c.Request.Context()
 	p, err := k.Partners.Partner(ctx, pid)
 	if err != nil {
@@ -186,7 +187,7 @@ func (k *Console) renderPartner(c *gin.Context, st *partners.StaffUser, v *conso
 		k.problemPage(c, code, titleFor(code), msg, who(st))
 		return
 	}
-	can := func(a partners.Action) bool { return partners.Can(st.Role, a) }
+	can := func(a staff.Action) bool { return staff.Can(st.Role, a) }
 	d := partnerDetailData{consoleView: v, Partner: p, StatusLabel: statusLabel(p.Status), Scores: []int{1, 2, 3, 4, 5},
 		AMLResults: []partners.AMLResult{partners.AMLClear, partners.AMLReview, partners.AMLHit}}
 	if a, err := k.Partners.LatestApplication(ctx, pid); err == nil {
@@ -212,8 +213,8 @@ func (k *Console) renderPartner(c *gin.Context, st *partners.StaffUser, v *conso
 		}
 	}
 	for _, a := range apps {
-		d.Apps = append(d.Apps, appRow{App: a, CanSuspend: a.Status == partners.AppActive && can(partners.ActSuspend),
-			CanReinstate:     a.Status == partners.AppSuspended && can(partners.ActReinstateRequest) && !pendingApp[a.ID],
+		d.Apps = append(d.Apps, appRow{App: a, CanSuspend: a.Status == partners.AppActive && can(staff.ActSuspend),
+			CanReinstate:     a.Status == partners.AppSuspended && can(staff.ActReinstateRequest) && !pendingApp[a.ID],
 			ReinstatePending: a.Status == partners.AppSuspended && pendingApp[a.ID]})
 		if a.Environment == oauth.EnvSandbox && a.Status != partners.AppRevoked {
 			d.SandboxApps = append(d.SandboxApps, a)
@@ -236,14 +237,14 @@ func (k *Console) renderPartner(c *gin.Context, st *partners.StaffUser, v *conso
 		d.LatestRun = &d.Runs[0]
 	}
 	s := p.Status
-	d.CanStartReview = s == partners.StatusApplied && can(partners.ActApplicationsReview)
-	d.CanRecordDD = s == partners.StatusUnderReview && can(partners.ActDueDiligence)
-	d.CanDecide = s == partners.StatusUnderReview && can(partners.ActApplicationsDecide)
-	d.CanCertify = (s == partners.StatusContracted || s == partners.StatusCertified) && can(partners.ActCertification) && len(d.SandboxApps) > 0
-	d.CanRequestGoLive = s == partners.StatusCertified && can(partners.ActGoLiveRequest) && !pendingKind[partners.KindGoLive]
-	d.CanSuspend = partners.CanTransition(s, partners.StatusSuspended) && can(partners.ActSuspend)
-	d.CanRequestReinstate = s == partners.StatusSuspended && can(partners.ActReinstateRequest) && !pendingKind[partners.KindReinstate]
-	d.CanTerminate = s != partners.StatusTerminated && can(partners.ActTerminate)
+	d.CanStartReview = s == partners.StatusApplied && can(staff.ActApplicationsReview)
+	d.CanRecordDD = s == partners.StatusUnderReview && can(staff.ActDueDiligence)
+	d.CanDecide = s == partners.StatusUnderReview && can(staff.ActApplicationsDecide)
+	d.CanCertify = (s == partners.StatusContracted || s == partners.StatusCertified) && can(staff.ActCertification) && len(d.SandboxApps) > 0
+	d.CanRequestGoLive = s == partners.StatusCertified && can(staff.ActGoLiveRequest) && !pendingKind[partners.KindGoLive]
+	d.CanSuspend = partners.CanTransition(s, partners.StatusSuspended) && can(staff.ActSuspend)
+	d.CanRequestReinstate = s == partners.StatusSuspended && can(staff.ActReinstateRequest) && !pendingKind[partners.KindReinstate]
+	d.CanTerminate = s != partners.StatusTerminated && can(staff.ActTerminate)
 	k.page(c, status, "console/partner", Page{Title: p.Name(), User: who(st), Flash: flash, Error: errMsg, Data: d})
 }
 

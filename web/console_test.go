@@ -12,22 +12,23 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 const staffPW = "a staff password 1"
 
 // newStaff creates a staff account (by the admin, or bootstrapped when
 // adminID is "").
-func (e *pagesEnv) newStaff(adminID, email string, role partners.Role) *partners.NewStaff {
+func (e *pagesEnv) newStaff(adminID, email string, role staff.Role) *staff.Created {
 	e.t.Helper()
 	var (
-		ns  *partners.NewStaff
+		ns  *staff.Created
 		err error
 	)
 	if adminID == "" {
-		ns, err = e.svc.BootstrapStaff(context.Background(), email, role)
+		ns, err = e.svc.Staff().Bootstrap(context.Background(), email, role)
 	} else {
-		ns, err = e.svc.CreateStaff(context.Background(), adminID, email, role)
+		ns, err = e.svc.Staff().Create(context.Background(), adminID, email, role)
 	}
 	if err != nil {
 		e.t.Fatal(err)
@@ -60,7 +61,7 @@ func wrongCode(t *testing.T, secret string) string {
 
 // staffSignIn signs in with password and TOTP and replaces the one-time
 // password when asked to.
-func (b *browser) staffSignIn(ns *partners.NewStaff) {
+func (b *browser) staffSignIn(ns *staff.Created) {
 	b.t.Helper()
 	b.get("/console/sign-in")
 	status, body := b.post("/console/sign-in", url.Values{"email": {ns.Staff.Email}, "password": {ns.OneTimePassword},
@@ -73,7 +74,7 @@ func (b *browser) staffSignIn(ns *partners.NewStaff) {
 
 func TestConsoleSignIn(t *testing.T) {
 	e := newPagesEnv(t, nil)
-	admin := e.newStaff("", "admin@bank.example", partners.RoleAdmin)
+	admin := e.newStaff("", "admin@bank.example", staff.RoleAdmin)
 	b := e.browser()
 	status, body := b.get("/console/partners")
 	want(t, "redirected to sign-in", status, body, 200, `<label for="code">Authenticator code</label>`)
@@ -114,7 +115,7 @@ func TestConsoleSignIn(t *testing.T) {
 	want(t, "fail/locked-out", status, body, 429, "Too many failed sign-in attempts; please try again after ")
 
 	// A new account must change its one-time password before anything else.
-	rm := e.newStaff(admin.Staff.ID, "risk@bank.example", partners.RoleRiskOfficer)
+	rm := e.newStaff(admin.Staff.ID, "risk@bank.example", staff.RoleRiskOfficer)
 	r := e.browser()
 	r.get("/console/sign-in")
 	status, body = r.post("/console/sign-in", url.Values{"email": {rm.Staff.Email}, "password": {rm.OneTimePassword},
@@ -133,10 +134,10 @@ func TestConsoleSignIn(t *testing.T) {
 func TestConsoleLifecycle(t *testing.T) {
 	e := newPagesEnv(t, nil)
 	ctx := context.Background()
-	admin := e.newStaff("", "admin@bank.example", partners.RoleAdmin)
-	pm := e.newStaff(admin.Staff.ID, "pm@bank.example", partners.RolePartnerManager)
-	risk := e.newStaff(admin.Staff.ID, "risk@bank.example", partners.RoleRiskOfficer)
-	aud := e.newStaff(admin.Staff.ID, "auditor@bank.example", partners.RoleAuditor)
+	admin := e.newStaff("", "admin@bank.example", staff.RoleAdmin)
+	pm := e.newStaff(admin.Staff.ID, "pm@bank.example", staff.RolePartnerManager)
+	risk := e.newStaff(admin.Staff.ID, "risk@bank.example", staff.RoleRiskOfficer)
+	aud := e.newStaff(admin.Staff.ID, "auditor@bank.example", staff.RoleAuditor)
 
 	ownerID, pid := e.verifiedUser("owner@wallet.example", "Wallet Ltd")
 	app, err := e.svc.CreateApp(ctx, ownerID, pid, partners.AppInput{Name: "Wallet sandbox", Environment: "sandbox",

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // contractedPartner takes a freshly signed-up partner through application,
@@ -31,7 +32,7 @@ type certFixture struct {
 	PartnerID, OwnerEmail, OwnerPassword string
 	ClientID                             string
 	Key                                  *TestClientKey
-	Staff                                *partners.NewStaff
+	Staff                                *staff.Created
 }
 
 func contractedPartner(t *testing.T, s *Server, redirect string) *certFixture {
@@ -47,7 +48,7 @@ func contractedPartner(t *testing.T, s *Server, redirect string) *certFixture {
 		t.Fatal(err)
 	}
 	f.PartnerID = su.Partner.ID
-	if f.Staff, err = ps.BootstrapStaff(ctx, "risk@bank.example", partners.RoleAdmin); err != nil {
+	if f.Staff, err = ps.Staff().Bootstrap(ctx, "risk@bank.example", staff.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
 	sid := f.Staff.Staff.ID

@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 func init() {
@@ -218,7 +219,7 @@ func (m *Main) cmdStaffCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ns, err := p.Services.Partners.BootstrapStaff(ctx, email, partners.Role(role))
+	ns, err := p.Services.Partners.Staff().Bootstrap(ctx, email, staff.Role(role))
 	if err != nil {
 		return explain(err)
 	}

@@ -71,7 +71,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if _, err := s.Partners.ResealStaffTOTP(ctx); err != nil {
+	if _, err := s.Partners.Staff().ResealTOTP(ctx); err != nil {
 		return fmt.Errorf("re-seal staff TOTP secrets: %w", err)
 	}
 	s.OAuth, err = oauth.New(oauth.Config{

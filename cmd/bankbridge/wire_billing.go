@@ -14,7 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/quota"
 	"github.com/bankbridge/bankbridge/contracts"
-	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/plans"
 	"github.com/bankbridge/bankbridge/web"
 )
 
@@ -22,7 +22,7 @@ import (
 // settlement. It is built by wireBilling and stored on Platform.billing.
 type billing struct {
 	Contracts *contracts.Service
-	Plans     *partners.Plans
+	Plans     *plans.Service
 	Quota     *apis.Quota
 	// Events forwards contracts' and plans' events (statement.issued,
 	// quota.threshold_reached) to the publisher set with SetPublisher; until
@@ -128,8 +128,8 @@ func toContractsUsage(r apis.UsageRecord) contracts.UsageRecord {
 	return out
 }
 
-// planPolicy adapts partners.Plans to apis.QuotaPolicy.
-type planPolicy struct{ plans *partners.Plans }
+// planPolicy adapts plans.Service to apis.QuotaPolicy.
+type planPolicy struct{ plans *plans.Service }
 
 // AppQuota implements apis.QuotaPolicy.
 func (pp planPolicy) AppQuota(ctx context.Context, partnerID, appID, env string) (apis.AppQuota, error) {
@@ -140,7 +140,7 @@ func (pp planPolicy) AppQuota(ctx context.Context, partnerID, appID, env string)
 	return toAppQuota(e), nil
 }
 
-func toAppQuota(e partners.EffectivePlan) apis.AppQuota {
+func toAppQuota(e plans.Effective) apis.AppQuota {
 	q := apis.AppQuota{Rates: map[string]quota.Limit{}, Volumes: map[string]int64{}}
 	for g, l := range e.Limits {
 		q.Rates[g] = quota.Limit{Name: g, Rate: l.Rate, Burst: l.Burst}
@@ -168,7 +168,7 @@ func (p *Platform) wireBilling(ctx context.Context) error {
 	b.Datasets.c = b.Contracts
 	b.Datasets.mu.Unlock()
 	s.Partners.SetContractChecker(b.Contracts)
-	b.Plans = partners.NewPlans(partners.PlansConfig{DB: p.DB, Events: b.Events, Now: now})
+	b.Plans = plans.New(plans.Config{DB: p.DB, Events: b.Events, Now: now})
 
 	qc := apis.QuotaConfig{Policy: planPolicy{b.Plans}, Seed: b.Contracts.MonthlyCount, Thresholds: b.Plans, Logger: p.Log}
 	if u := p.Config.RedisURL; u != "" {

@@ -24,6 +24,7 @@ import (
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // cpu is the process's user+system CPU time so far: with other work on the
@@ -72,8 +73,8 @@ func main() {
 		log.Fatal(err)
 	}
 	s := contracts.New(d, contracts.Options{Now: func() time.Time { return time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) }})
-	maker := contracts.Actor{ID: "stf_maker", Role: contracts.RoleFinance}
-	checker := contracts.Actor{ID: "stf_checker", Role: contracts.RoleAdmin}
+	maker := contracts.Actor{ID: "stf_maker", Role: staff.RoleFinance}
+	checker := contracts.Actor{ID: "stf_checker", Role: staff.RoleAdmin}
 	terms := contracts.Terms{
 		Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Currency: "EUR", NoticeDays: 60,
 		FeeSchedule: contracts.FeeSchedule{

@@ -1,4 +1,4 @@
-package partners
+package plans
 
 import (
 	"reflect"
@@ -9,14 +9,15 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
-func mustPlans(t *testing.T, d *db.DB, pub EventPublisher) *Plans {
+func mustPlans(t *testing.T, d *db.DB, pub EventPublisher) *Service {
 	t.Helper()
-	return NewPlans(PlansConfig{DB: d, Events: pub, Now: func() time.Time { return time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC) }})
+	return New(Config{DB: d, Events: pub, Now: func() time.Time { return time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC) }})
 }
 
-var finance = &StaffUser{ID: "stf_fin", Role: RoleFinance}
+var finance = &staff.Member{ID: "stf_fin", Role: staff.RoleFinance}
 
 func uniform(rate, burst int) map[string]RateLimit {
 	m := map[string]RateLimit{}
@@ -77,12 +78,12 @@ func TestPlanResolution(t *testing.T) {
 		}
 		for _, tc := range []struct {
 			name   string
-			st     *StaffUser
+			st     *staff.Member
 			a      PlanAssignment
 			code   problem.Code
 			detail string
 		}{
-			{"fail/role", &StaffUser{ID: "stf_r", Role: RoleRiskOfficer}, PlanAssignment{Scope: ScopeApp, SubjectID: "app_x"},
+			{"fail/role", &staff.Member{ID: "stf_r", Role: staff.RoleRiskOfficer}, PlanAssignment{Scope: ScopeApp, SubjectID: "app_x"},
 				problem.CodeForbidden, "only finance and admin staff may change plans"},
 			{"fail/scope", finance, PlanAssignment{Scope: "org", SubjectID: "x"}, problem.CodeValidation, `scope must be "partner" or "app"`},
 			{"fail/unknown-group", finance, PlanAssignment{Scope: ScopeApp, SubjectID: "app_x", LimitOverrides: map[string]RateLimit{"cards": {1, 1}}},

@@ -1,4 +1,8 @@
-package partners
+// Package plans holds plans and quotas: per-API-group rate limits and
+// monthly call volumes, their assignment to partners and apps, an app's
+// effective plan (Resolve) and the quota thresholds reached. Staff change
+// plans when staff.Can(role, staff.ActPlansManage).
+package plans
 
 import (
 	"context"
@@ -7,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -16,6 +21,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // API groups a plan rate-limits (they are also the metered API products).
@@ -176,8 +182,8 @@ func (a *PlanAssignment) Validate() error {
 	return validateVolumes("volume_overrides", a.VolumeOverrides)
 }
 
-// EffectivePlan is an app's plan after partner and app overrides.
-type EffectivePlan struct {
+// Effective is an app's plan after partner and app overrides.
+type Effective struct {
 	PlanID   string               `json:"plan_id"`
 	PlanName string               `json:"plan_name"`
 	Limits   map[string]RateLimit `json:"limits"`
@@ -187,8 +193,14 @@ type EffectivePlan struct {
 	Sources []string `json:"sources"`
 }
 
-// PlansConfig wires Plans.
-type PlansConfig struct {
+// EventPublisher writes a partner-facing event in the caller's transaction
+// (the webhooks outbox). Implemented by webhooks, wired in cmd.
+type EventPublisher interface {
+	Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error
+}
+
+// Config wires a Service.
+type Config struct {
 	DB *db.DB
 	// Events receives quota.threshold_reached in the threshold's transaction (nil: none).
 	Events EventPublisher
@@ -196,30 +208,26 @@ type PlansConfig struct {
 	Now func() time.Time
 }
 
-// Plans stores plans and their assignments, resolves an app's effective plan
-// and records the quota thresholds reached. Only staff for whom
-// CanManagePlans holds (finance and admin) change plans and assignments.
-type Plans struct {
+// Service stores plans and their assignments, resolves an app's effective
+// plan and records the quota thresholds reached. Only staff who may
+// staff.ActPlansManage (finance and admin) change plans and assignments.
+type Service struct {
 	db     *db.DB
 	events EventPublisher
 	now    func() time.Time
 }
 
-// NewPlans returns a Plans on a migrated database.
-func NewPlans(cfg PlansConfig) *Plans {
+// New returns a Service on a migrated database.
+func New(cfg Config) *Service {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Plans{db: cfg.DB, events: cfg.Events, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
+	return &Service{db: cfg.DB, events: cfg.Events, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
 }
 
 // SetPublisher sets (or clears) the event publisher.
-func (s *Plans) SetPublisher(p EventPublisher) { s.events = p }
-
-// CanManagePlans reports whether a staff role may change plans and assignments
-// (the same staff who write contracts: finance and admin).
-func CanManagePlans(role Role) bool { return Can(role, ActContractsWrite) }
+func (s *Service) SetPublisher(p EventPublisher) { s.events = p }
 
 type planRow struct {
 	ID          string `gorm:"primaryKey"`
@@ -261,13 +269,13 @@ func (r assignmentRow) assignment() (PlanAssignment, error) {
 	return a, json.Unmarshal([]byte(r.VolumeOverrides), &a.VolumeOverrides)
 }
 
-func staffEntry(st *StaffUser, action, objType, objID, partnerID string, details map[string]any) audit.Entry {
+func staffEntry(st *staff.Member, action, objType, objID, partnerID string, details map[string]any) audit.Entry {
 	return audit.Entry{ActorType: audit.ActorStaff, ActorID: st.ID, Action: action, ObjectType: objType, ObjectID: objID,
 		PartnerID: partnerID, Details: details}
 }
 
-func forbidPlans(st *StaffUser) error {
-	if st == nil || !CanManagePlans(st.Role) {
+func forbidPlans(st *staff.Member) error {
+	if st == nil || !staff.Can(st.Role, staff.ActPlansManage) {
 		return problem.New(problem.CodeForbidden, "only finance and admin staff may change plans")
 	}
 	return nil
@@ -275,7 +283,7 @@ func forbidPlans(st *StaffUser) error {
 
 // SavePlan creates a plan (p.ID "") or replaces one. Refusals: CodeForbidden
 // (role), CodeValidation, CodeNotFound (unknown id), CodeConflict (name taken).
-func (s *Plans) SavePlan(ctx context.Context, st *StaffUser, p Plan) (Plan, error) {
+func (s *Service) SavePlan(ctx context.Context, st *staff.Member, p Plan) (Plan, error) {
 	if err := forbidPlans(st); err != nil {
 		return Plan{}, err
 	}
@@ -324,7 +332,7 @@ func (s *Plans) SavePlan(ctx context.Context, st *StaffUser, p Plan) (Plan, erro
 }
 
 // Plan returns a stored plan or one of the default plans, or CodeNotFound.
-func (s *Plans) Plan(ctx context.Context, id string) (Plan, error) {
+func (s *Service) Plan(ctx context.Context, id string) (Plan, error) {
 	switch id {
 	case PlanSandboxDefault:
 		return DefaultSandboxPlan(), nil
@@ -343,7 +351,7 @@ func (s *Plans) Plan(ctx context.Context, id string) (Plan, error) {
 }
 
 // ListPlans returns the stored plans by name (the default plans are not listed).
-func (s *Plans) ListPlans(ctx context.Context) ([]Plan, error) {
+func (s *Service) ListPlans(ctx context.Context) ([]Plan, error) {
 	var rows []planRow
 	if err := s.db.DB.WithContext(ctx).Order("name").Find(&rows).Error; err != nil {
 		return nil, err
@@ -360,7 +368,7 @@ func (s *Plans) ListPlans(ctx context.Context) ([]Plan, error) {
 }
 
 // Assignment returns the assignment of a partner or app (ok false when none).
-func (s *Plans) Assignment(ctx context.Context, scope, subjectID string) (PlanAssignment, bool, error) {
+func (s *Service) Assignment(ctx context.Context, scope, subjectID string) (PlanAssignment, bool, error) {
 	var r assignmentRow
 	err := s.db.DB.WithContext(ctx).Where("scope = ? AND subject_id = ?", scope, subjectID).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -376,7 +384,7 @@ func (s *Plans) Assignment(ctx context.Context, scope, subjectID string) (PlanAs
 // Assign sets (replaces) the plan and overrides of a partner or app; partnerID
 // is the partner concerned (for the audit trail). Refusals: CodeForbidden,
 // CodeValidation, CodeNotFound (unknown plan).
-func (s *Plans) Assign(ctx context.Context, st *StaffUser, partnerID string, a PlanAssignment) error {
+func (s *Service) Assign(ctx context.Context, st *staff.Member, partnerID string, a PlanAssignment) error {
 	if err := forbidPlans(st); err != nil {
 		return err
 	}
@@ -409,7 +417,7 @@ func (s *Plans) Assign(ctx context.Context, st *StaffUser, partnerID string, a P
 
 // Unassign removes a partner's or app's assignment (a no-op when none).
 // Refusals: CodeForbidden.
-func (s *Plans) Unassign(ctx context.Context, st *StaffUser, partnerID, scope, subjectID string) error {
+func (s *Service) Unassign(ctx context.Context, st *staff.Member, partnerID, scope, subjectID string) error {
 	if err := forbidPlans(st); err != nil {
 		return err
 	}
@@ -426,17 +434,17 @@ func (s *Plans) Unassign(ctx context.Context, st *StaffUser, partnerID, scope, s
 // the partner's, else the environment's default (DefaultSandboxPlan for
 // sandbox apps, DefaultProductionPlan otherwise); then the partner's overrides
 // and the app's overrides, in that order, replace single groups or products.
-func (s *Plans) Resolve(ctx context.Context, partnerID, appID, env string) (EffectivePlan, error) {
+func (s *Service) Resolve(ctx context.Context, partnerID, appID, env string) (Effective, error) {
 	var rows []assignmentRow
 	if err := s.db.DB.WithContext(ctx).Where("(scope = ? AND subject_id = ?) OR (scope = ? AND subject_id = ?)",
 		ScopePartner, partnerID, ScopeApp, appID).Find(&rows).Error; err != nil {
-		return EffectivePlan{}, err
+		return Effective{}, err
 	}
 	var partnerA, appA *PlanAssignment
 	for _, r := range rows {
 		a, err := r.assignment()
 		if err != nil {
-			return EffectivePlan{}, err
+			return Effective{}, err
 		}
 		if r.Scope == ScopePartner {
 			partnerA = &a
@@ -459,7 +467,7 @@ func (s *Plans) Resolve(ctx context.Context, partnerID, appID, env string) (Effe
 	if planID != "" {
 		p, err := s.Plan(ctx, planID)
 		if err != nil && problem.CodeOf(err) != problem.CodeNotFound {
-			return EffectivePlan{}, err
+			return Effective{}, err
 		}
 		if err == nil { // a deleted plan falls back to the default
 			base = p
@@ -469,8 +477,8 @@ func (s *Plans) Resolve(ctx context.Context, partnerID, appID, env string) (Effe
 }
 
 // effective applies the overrides to base (a pure function, table-tested).
-func effective(base Plan, source string, partnerA, appA *PlanAssignment) EffectivePlan {
-	e := EffectivePlan{PlanID: base.ID, PlanName: base.Name, Limits: map[string]RateLimit{}, Volumes: map[string]int64{},
+func effective(base Plan, source string, partnerA, appA *PlanAssignment) Effective {
+	e := Effective{PlanID: base.ID, PlanName: base.Name, Limits: map[string]RateLimit{}, Volumes: map[string]int64{},
 		Sources: []string{source + " " + base.Name}}
 	for g, l := range base.Limits {
 		e.Limits[g] = l
@@ -515,7 +523,7 @@ func (thresholdRow) TableName() string { return "quota_thresholds" }
 // quota.threshold_reached in the same transaction. It reports whether this
 // call recorded it: the threshold is announced once per app, product, period
 // and percent however many nodes or calls report it.
-func (s *Plans) ThresholdReached(ctx context.Context, partnerID, appID, product, period string, percent int, used, volume int64) (bool, error) {
+func (s *Service) ThresholdReached(ctx context.Context, partnerID, appID, product, period string, percent int, used, volume int64) (bool, error) {
 	first := false
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		row := thresholdRow{AppID: appID, Product: product, Period: period, Percent: percent, PartnerID: partnerID,
@@ -536,7 +544,7 @@ func (s *Plans) ThresholdReached(ctx context.Context, partnerID, appID, product,
 }
 
 // Thresholds lists the thresholds an app reached in a period.
-func (s *Plans) Thresholds(ctx context.Context, appID, period string) (map[string][]int, error) {
+func (s *Service) Thresholds(ctx context.Context, appID, period string) (map[string][]int, error) {
 	var rows []thresholdRow
 	if err := s.db.DB.WithContext(ctx).Where("app_id = ? AND period = ?", appID, period).Order("product, percent").Find(&rows).Error; err != nil {
 		return nil, err
@@ -546,4 +554,30 @@ func (s *Plans) Thresholds(ctx context.Context, appID, period string) (map[strin
 		out[r.Product] = append(out[r.Product], r.Percent)
 	}
 	return out, nil
+}
+
+func invalid(format string, args ...any) *problem.Error {
+	return problem.New(problem.CodeValidation, format, args...)
+}
+
+func checkLen(field, v string, min, max int) error {
+	n := utf8.RuneCountInString(v)
+	if n < min {
+		if min == 1 {
+			return invalid("%s is required", field)
+		}
+		return invalid("%s must be at least %d characters", field, min)
+	}
+	if n > max {
+		return invalid("%s must be at most %d characters", field, max)
+	}
+	return nil
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("plans: " + err.Error())
+	}
+	return string(b)
 }

@@ -1,0 +1,132 @@
+package staff
+
+// Role is a staff role: a person at the bank (admin, partner_manager,
+// risk_officer, finance, auditor) or the platform itself (system). Member
+// (portal) roles are partners.Role.
+type Role string
+
+// The staff roles a person may hold.
+const (
+	RoleAdmin          Role = "admin"
+	RolePartnerManager Role = "partner_manager"
+	RoleRiskOfficer    Role = "risk_officer"
+	RoleFinance        Role = "finance"
+	RoleAuditor        Role = "auditor"
+)
+
+// RoleSystem is the role of the platform's own jobs (expiry, settlement from
+// the CLI or the scheduler). It has grants in the table but is never
+// assignable to a person (Assignable is false).
+const RoleSystem Role = "system"
+
+// Roles lists every staff role in the table, the assignable ones first.
+var Roles = []Role{RoleAdmin, RolePartnerManager, RoleRiskOfficer, RoleFinance, RoleAuditor, RoleSystem}
+
+// Assignable reports whether r is a role a staff account may hold (every
+// role but RoleSystem).
+func (r Role) Assignable() bool {
+	switch r {
+	case RoleAdmin, RolePartnerManager, RoleRiskOfficer, RoleFinance, RoleAuditor:
+		return true
+	}
+	return false
+}
+
+// Action is something a staff role may be allowed to do. Its string is the
+// phrase refusals show ("role auditor may not partners.suspend",
+// `role "auditor" may not terminate contracts`).
+type Action string
+
+// Partner lifecycle actions (the console's partner pages; partners enforces them).
+const (
+	ActPartnersRead       Action = "partners.read"
+	ActApplicationsReview Action = "applications.review" // start a review
+	ActApplicationsDecide Action = "applications.decide" // approve / reject an application
+	ActDueDiligence       Action = "due_diligence.record"
+	ActCertification      Action = "certification.record"
+	ActGoLiveRequest      Action = "go_live.request" // maker
+	ActGoLiveApprove      Action = "go_live.approve" // checker
+	ActSuspend            Action = "partners.suspend"
+	ActReinstateRequest   Action = "partners.reinstate.request" // maker
+	ActReinstateApprove   Action = "partners.reinstate.approve" // checker
+	// ActLiftRiskSuspension is what a checker also needs to reinstate a
+	// partner or an app that a risk officer suspended.
+	ActLiftRiskSuspension Action = "suspensions.lift_risk"
+	ActTerminate          Action = "partners.terminate"
+	ActAuditRead          Action = "audit.read"
+	ActStaffManage        Action = "staff.manage"
+)
+
+// Contract, ledger and settlement actions (contracts enforces them; the
+// console shows or hides controls by them).
+const (
+	ActContractsRead      Action = "read contracts" // contracts, statements, the ledger and plans
+	ActContractsDraft     Action = "draft contracts"
+	ActContractsEdit      Action = "edit contracts"
+	ActContractsSubmit    Action = "submit contracts"
+	ActContractsApprove   Action = "approve contracts"
+	ActContractsReject    Action = "reject contracts"
+	ActContractsTerminate Action = "terminate contracts"
+	ActAdjustmentsIssue   Action = "issue adjustments"
+	ActCreditNotesDecide  Action = "approve credit notes" // approve or reject a credit note over the limit
+	ActPostingsReverse    Action = "reverse postings"
+	ActSettlementsRun     Action = "run settlements"
+	// ActSettlementsRead and ActSettlementsWrite are the console's billing
+	// pages (usage, statements, settlement runs): see and change.
+	ActSettlementsRead  Action = "settlements.read"
+	ActSettlementsWrite Action = "settlements.write"
+	// ActPlansManage is changing plans and plan assignments (partners/plans).
+	ActPlansManage Action = "plans.manage"
+)
+
+// Actions lists every staff action; admin may do all of them.
+var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
+	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
+	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage,
+	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
+	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
+	ActSettlementsRead, ActSettlementsWrite, ActPlansManage}
+
+// grants is THE staff role → action table (admin is every action, filled in
+// init). Every role reads contracts.
+var grants = map[Role][]Action{
+	RolePartnerManager: {ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActCertification,
+		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate,
+		ActContractsRead, ActContractsDraft, ActContractsSubmit},
+	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
+		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead,
+		ActContractsRead},
+	RoleFinance: {ActPartnersRead,
+		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
+		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
+		ActSettlementsRead, ActSettlementsWrite, ActPlansManage},
+	RoleAuditor: {ActPartnersRead, ActAuditRead, ActContractsRead, ActSettlementsRead},
+	RoleSystem:  {ActContractsRead, ActSettlementsRun},
+}
+
+var can = map[Role]map[Action]bool{}
+
+func init() {
+	grants[RoleAdmin] = Actions
+	for r, acts := range grants {
+		can[r] = map[Action]bool{}
+		for _, a := range acts {
+			can[r][a] = true
+		}
+	}
+}
+
+// Can reports whether role may perform action. Unknown roles may do nothing.
+func Can(role Role, action Action) bool { return can[role][action] }
+
+// Capabilities returns the actions role may perform, in Actions order (for
+// pages that show or hide controls).
+func Capabilities(role Role) []Action {
+	var out []Action
+	for _, a := range Actions {
+		if can[role][a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
