@@ -245,8 +245,10 @@ func (p Page) Home() string {
 // AreaLabel names the portal or console in the header ("" elsewhere).
 func (p Page) AreaLabel() string { return areas[p.Area].label }
 
-// navBar is a signed-in area's navigation bar: its links and the sign-out
-// button (templates/partials/nav.html).
+// navBar is a signed-in area's navigation bar (templates/partials/nav.html):
+// its links, if any, and the sign-out button. Portal and console pages get
+// theirs from their data (navigator); the customer's consent list sets one
+// without links.
 type navBar struct {
 	// Label names the bar for assistive technology (the organisation, "Console").
 	Label string
