@@ -71,7 +71,12 @@ type consoleView struct {
 	Can map[string]bool
 }
 
-func (v *consoleView) navigation() *navBar { return v.Nav }
+func (v *consoleView) navigation() *navBar {
+	if v == nil {
+		return nil
+	}
+	return v.Nav
+}
 
 func (k *Console) page(c *gin.Context, status int, name string, pg Page) {
 	pg.Area = "console"

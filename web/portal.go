@@ -247,7 +247,12 @@ type orgView struct {
 // Base is the org path, e.g. /portal/orgs/ptn_….
 func (o *orgView) Base() string { return "/portal/orgs/" + o.Partner.ID }
 
-func (o *orgView) navigation() *navBar { return o.Nav }
+func (o *orgView) navigation() *navBar {
+	if o == nil {
+		return nil
+	}
+	return o.Nav
+}
 
 // org loads the signed-in user and the partner of the :pid path parameter. A
 // partner the user is not a member of is a 404 page. For POST requests it

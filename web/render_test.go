@@ -137,6 +137,8 @@ func TestFrame(t *testing.T) {
 			Nav: &navBar{Label: "Your consents", SignOut: "/customer/logout"}, Data: consentListData{dashboardView: dashboardView{Base: "/customer"}}},
 			[]string{`<nav class="subnav" aria-label="Your consents"><form method="post" action="/customer/logout"><input type="hidden" name="csrf_token" value="tok">`,
 				`<a class="brand" href="/">Bankbridge</a>`, "Sign out"}, []string{"<ul>"}},
+		{"ok/data-without-its-view", "problem", Page{Title: "Gone", Area: "portal", Data: appsData{}},
+			[]string{"<h1>Gone</h1>"}, []string{"<nav"}},
 		{"ok/portal-problem", "problem", Page{Title: "Not allowed", Area: "portal", Error: "No."},
 			[]string{`<p class="error" role="alert">No.</p>`, `<p><a href="/portal">Back to the developer portal</a></p>`}, []string{"<nav"}},
 		{"ok/console-problem", "problem", Page{Title: "Not allowed", Area: "console", Error: "No."},
