@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -78,9 +77,16 @@ func (k *Console) log() *slog.Logger {
 // consoleView is what every signed-in console page knows.
 type consoleView struct {
 	Staff *staff.Member
-	Nav   template.HTML
+	Nav   *navBar
 	// Can holds the staff member's allowed actions (keys are staff.Action strings).
 	Can map[string]bool
+}
+
+func (v *consoleView) navigation() *navBar {
+	if v == nil {
+		return nil
+	}
+	return v.Nav
 }
 
 func (k *Console) page(c *gin.Context, status int, name string, pg Page) {
@@ -92,7 +98,7 @@ func (k *Console) page(c *gin.Context, status int, name string, pg Page) {
 }
 
 func (k *Console) problemPage(c *gin.Context, status int, title, msg, user string) {
-	k.page(c, status, "console/problem", Page{Title: title, Error: msg, User: user})
+	k.page(c, status, "problem", Page{Title: title, Error: msg, User: user})
 }
 
 func who(st *staff.Member) string { return st.Email + " (" + string(st.Role) + ")" }
@@ -134,7 +140,7 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})
 	}
-	v.Nav = renderNav("Console", links, "/console/sign-out", k.CSRF.Token(c.Writer, c.Request))
+	v.Nav = &navBar{Label: "Console", Links: links, SignOut: "/console/sign-out"}
 	return st, v, true
 }
 

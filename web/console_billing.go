@@ -1,7 +1,6 @@
 package web
 
 import (
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -167,7 +166,6 @@ func parseAmount(s, currency string) (int64, error) {
 // StatementView is a statement as the printable pages show it.
 type StatementView struct {
 	contracts.Statement
-	Nav         template.HTML // console only
 	PartnerName string
 	CSVURL      string
 	BackURL     string
@@ -187,9 +185,9 @@ func (b *ConsoleBilling) statement(c *gin.Context) {
 		b.Console.problemPage(c, status, titleFor(status), msg, who(st))
 		return
 	}
-	v := StatementView{Statement: s, Nav: cv.Nav, PartnerName: b.partnerName(c, s.PartnerID),
+	v := StatementView{Statement: s, PartnerName: b.partnerName(c, s.PartnerID),
 		CSVURL: "/console/billing/statements/" + s.ID + "/csv", BackURL: "/console/billing"}
-	b.Console.page(c, http.StatusOK, "console/billing_statement", Page{Title: "Statement " + s.Period, User: who(st), Data: v})
+	b.Console.page(c, http.StatusOK, "statement", Page{Title: "Statement " + s.Period, User: who(st), Nav: cv.Nav, Data: v})
 }
 
 func (b *ConsoleBilling) statementCSV(c *gin.Context) {

@@ -13,7 +13,7 @@ import (
 func TestBillingPagesParse(t *testing.T) {
 	r := MustRenderer()
 	for _, p := range []string{"console/contracts", "console/contracts_form", "console/contracts_detail", "console/billing",
-		"console/billing_statement", "console/billing_reconcile", "console/billing_plans", "portal/billing", "portal/statement"} {
+		"statement", "console/billing_reconcile", "console/billing_plans", "portal/billing"} {
 		if !r.Has(p) {
 			t.Errorf("page %s missing", p)
 		}

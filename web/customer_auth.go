@@ -58,7 +58,7 @@ func (c *CustomerAuth) Error(w http.ResponseWriter, r *http.Request, p oauth.Err
 	if title == "" {
 		title = "Something went wrong"
 	}
-	c.Renderer.Render(w, status(p.Status), "error", Page{Title: title, Area: "error", Error: msg})
+	c.Renderer.Render(w, status(p.Status), "problem", Page{Title: title, Area: "error", Error: msg})
 }
 
 // CheckCSRF implements oauth.Pages.

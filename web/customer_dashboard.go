@@ -220,7 +220,8 @@ func (d *CustomerDashboard) renderList(c *gin.Context, customerID, name string, 
 	if flash != "" {
 		flash = "Consent withdrawn. The app can no longer use it."
 	}
-	d.page(c, status, "customer/consents", Page{Title: "Apps you have given access", User: name, Flash: flash, Error: errMsg, Data: data})
+	d.page(c, status, "customer/consents", Page{Title: "Apps you have given access", User: name, Flash: flash, Error: errMsg,
+		Nav: &navBar{Label: "Your consents", SignOut: d.base() + "/logout"}, Data: data})
 }
 
 func (d *CustomerDashboard) revoke(c *gin.Context) {

@@ -13,7 +13,7 @@ import (
 func NotFoundPage(pages *Renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Abort()
-		pages.Render(c.Writer, http.StatusNotFound, "error", Page{Title: "Not found", Area: "error",
+		pages.Render(c.Writer, http.StatusNotFound, "problem", Page{Title: "Not found", Area: "error",
 			Error: "There is no page at this address."})
 	}
 }
@@ -23,7 +23,7 @@ func NotFoundPage(pages *Renderer) gin.HandlerFunc {
 func MethodNotAllowedPage(pages *Renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Abort()
-		pages.Render(c.Writer, http.StatusMethodNotAllowed, "error", Page{Title: "Method not allowed", Area: "error",
+		pages.Render(c.Writer, http.StatusMethodNotAllowed, "problem", Page{Title: "Method not allowed", Area: "error",
 			Error: "This page does not accept " + c.Request.Method + " requests."})
 	}
 }

@@ -1,10 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -178,25 +176,6 @@ func safeNext(next, prefix string) string {
 	return ""
 }
 
-// navLink is one link in an in-page navigation bar.
-type navLink struct {
-	Href, Label string
-	Current     bool
-}
-
-var navTmpl = template.Must(template.New("nav").Parse(`<nav class="subnav" aria-label="{{.Label}}"><ul>` +
-	`{{range .Links}}<li><a href="{{.Href}}"{{if .Current}} aria-current="page"{{end}}>{{.Label}}</a></li>{{end}}</ul>` +
-	`<form method="post" action="{{.SignOut}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">` +
-	`<button type="submit" class="secondary small">Sign out</button></form></nav>`))
-
-func renderNav(label string, links []navLink, signOut, csrf string) template.HTML {
-	var b bytes.Buffer
-	if err := navTmpl.Execute(&b, map[string]any{"Label": label, "Links": links, "SignOut": signOut, "CSRF": csrf}); err != nil {
-		return ""
-	}
-	return template.HTML(b.String())
-}
-
 // page renders a portal page.
 func (p *Portal) page(c *gin.Context, status int, name string, pg Page) {
 	pg.Area = "portal"
@@ -208,7 +187,7 @@ func (p *Portal) page(c *gin.Context, status int, name string, pg Page) {
 
 // problemPage renders a refusal on its own page (403 CSRF, 404, …).
 func (p *Portal) problemPage(c *gin.Context, status int, title, msg, user string) {
-	p.page(c, status, "portal/problem", Page{Title: title, Error: msg, User: user})
+	p.page(c, status, "problem", Page{Title: title, Error: msg, User: user})
 }
 
 func (p *Portal) csrfFailed(c *gin.Context, user string) {
@@ -257,7 +236,7 @@ func (p *Portal) signedIn(c *gin.Context) (*portalUser, bool) {
 type orgView struct {
 	Partner            *partners.Partner
 	Role               partners.Role
-	Nav                template.HTML
+	Nav                *navBar
 	CanUpdateOrg       bool
 	CanSubmit          bool
 	CanManageTeam      bool
@@ -267,6 +246,13 @@ type orgView struct {
 
 // Base is the org path, e.g. /portal/orgs/ptn_….
 func (o *orgView) Base() string { return "/portal/orgs/" + o.Partner.ID }
+
+func (o *orgView) navigation() *navBar {
+	if o == nil {
+		return nil
+	}
+	return o.Nav
+}
 
 // org loads the signed-in user and the partner of the :pid path parameter. A
 // partner the user is not a member of is a 404 page. For POST requests it
@@ -302,7 +288,7 @@ func (p *Portal) org(c *gin.Context, current string) (*portalUser, *orgView, boo
 	for i := range links {
 		links[i].Current = links[i].Label == current
 	}
-	o.Nav = renderNav(pt.Name(), links, "/portal/sign-out", p.CSRF.Token(c.Writer, c.Request))
+	o.Nav = &navBar{Label: pt.Name(), Links: links, SignOut: "/portal/sign-out"}
 	return u, o, true
 }
 

@@ -103,7 +103,7 @@ func (b *PortalBilling) statement(c *gin.Context) {
 	}
 	v := StatementView{Statement: s, PartnerName: o.Partner.Name(), CSVURL: o.Base() + "/billing/statements/" + s.ID + "/csv",
 		BackURL: o.Base() + "/billing"}
-	b.Portal.Pages.Render(c.Writer, http.StatusOK, "portal/statement", Page{Title: "Statement " + s.Period, Area: "print", User: u.Email, Data: v})
+	b.Portal.Pages.Render(c.Writer, http.StatusOK, "statement", Page{Title: "Statement " + s.Period, Area: "print", User: u.Email, Data: v})
 }
 
 func (b *PortalBilling) csv(c *gin.Context) {

@@ -2,8 +2,13 @@
 // login, consent and consent dashboard, the partner developer portal and the
 // staff console. Templates and static assets are embedded with go:embed.
 //
-// Every page file in templates/ defines {{define "title"}} and
-// {{define "content"}}, and is rendered inside templates/layout.html.
+// Every page shares one frame, templates/layout.html: the header, the area's
+// navigation bar (Page.Nav), the flash and error messages and the footer. A
+// page file in templates/ (or templates/<area>/) defines {{define "title"}}
+// and {{define "content"}}; what more than one page shows is a partial in
+// templates/partials/, parsed into every page. Every template name other
+// than "title" and "content" is defined in exactly one file: NewRenderer
+// refuses a second definition rather than let one silently replace the other.
 package web
 
 import (
@@ -15,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"sort"
 	"strings"
 	"time"
 )
@@ -32,40 +38,123 @@ var Funcs = template.FuncMap{
 	"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 	"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 	"join":     strings.Join,
+	"lower":    strings.ToLower,
 	"upper":    strings.ToUpper,
 }
 
-// NewRenderer parses the layout and every page once, at start.
+// Template files of the frame, relative to the embedded assets.
+const (
+	layoutFile  = "templates/layout.html"
+	partialsDir = "templates/partials"
+)
+
+// pageSlots are the templates every page file defines and the layout calls.
+var pageSlots = map[string]bool{"title": true, "content": true}
+
+// NewRenderer parses the layout, the partials and every page once, at start.
 func NewRenderer() (*Renderer, error) {
-	layout, err := template.New("layout.html").Funcs(Funcs).ParseFS(assets, "templates/layout.html")
+	return newRenderer(assets)
+}
+
+func newRenderer(fsys fs.FS) (*Renderer, error) {
+	if err := checkDefinitions(fsys); err != nil {
+		return nil, err
+	}
+	frame, err := template.New(path.Base(layoutFile)).Funcs(Funcs).ParseFS(fsys, layoutFile)
 	if err != nil {
 		return nil, err
 	}
+	if partials, _ := fs.Glob(fsys, partialsDir+"/*.html"); len(partials) > 0 {
+		if frame, err = frame.ParseFS(fsys, partials...); err != nil {
+			return nil, err
+		}
+	}
 	r := &Renderer{pages: map[string]*template.Template{}}
-	err = fs.WalkDir(assets, "templates", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".html") || p == "templates/layout.html" {
-			return err
-		}
-		if strings.HasPrefix(path.Base(p), "_") { // partials: included by every page
-			return nil
-		}
-		t, err := layout.Clone()
+	err = forEachPage(fsys, func(p string) error {
+		t, err := frame.Clone()
 		if err != nil {
 			return err
 		}
-		if partials, _ := fs.Glob(assets, "templates/_*.html"); len(partials) > 0 {
-			if t, err = t.ParseFS(assets, partials...); err != nil {
-				return err
-			}
-		}
-		if t, err = t.ParseFS(assets, p); err != nil {
+		if t, err = t.ParseFS(fsys, p); err != nil {
 			return fmt.Errorf("web: parse %s: %w", p, err)
 		}
-		name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
-		r.pages[name] = t
+		r.pages[strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")] = t
 		return nil
 	})
 	return r, err
+}
+
+// forEachPage calls fn with the path of every page file: each .html file
+// under templates/ except the layout and the partials.
+func forEachPage(fsys fs.FS, fn func(p string) error) error {
+	return fs.WalkDir(fsys, "templates", func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && p == partialsDir:
+			return fs.SkipDir
+		case d.IsDir() || !strings.HasSuffix(p, ".html") || p == layoutFile:
+			return nil
+		}
+		return fn(p)
+	})
+}
+
+// checkDefinitions refuses a template set in which a name is defined by
+// more than one file (html/template would let the file parsed last win
+// without a word), and a layout or partial that defines a page slot.
+func checkDefinitions(fsys fs.FS) error {
+	files := []string{layoutFile}
+	partials, _ := fs.Glob(fsys, partialsDir+"/*.html")
+	files = append(files, partials...)
+	var pages []string
+	if err := forEachPage(fsys, func(p string) error { pages = append(pages, p); return nil }); err != nil {
+		return err
+	}
+	isPage := map[string]bool{}
+	for _, p := range pages {
+		isPage[p] = true
+	}
+	definedIn := map[string]string{}
+	for _, f := range append(files, pages...) {
+		names, err := definitions(fsys, f)
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			if pageSlots[name] {
+				if !isPage[f] {
+					return fmt.Errorf("web: %s defines %q, which only a page may define", f, name)
+				}
+				continue
+			}
+			if other, ok := definedIn[name]; ok {
+				return fmt.Errorf("web: template %q is defined in %s and again in %s", name, other, f)
+			}
+			definedIn[name] = f
+		}
+	}
+	return nil
+}
+
+// definitions lists the {{define}} names of one template file.
+func definitions(fsys fs.FS, file string) ([]string, error) {
+	text, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return nil, err
+	}
+	t, err := template.New(path.Base(file)).Funcs(Funcs).Parse(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("web: parse %s: %w", file, err)
+	}
+	var names []string
+	for _, d := range t.Templates() {
+		if d.Name() != t.Name() {
+			names = append(names, d.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 // MustRenderer is NewRenderer for tests and start-up: it panics on a template error.
@@ -77,17 +166,22 @@ func MustRenderer() *Renderer {
 	return r
 }
 
-// Render writes page with data and status. Rendering happens into a buffer so a
-// template error becomes a clean 500 rather than half a page.
-func (r *Renderer) Render(w http.ResponseWriter, status int, page string, data any) {
+// Render writes page with pg and status. When pg has no navigation bar of its
+// own, the one its Data carries (a signed-in portal or console page's) is
+// shown. Rendering happens into a buffer so a template error becomes a clean
+// 500 rather than half a page.
+func (r *Renderer) Render(w http.ResponseWriter, status int, page string, pg Page) {
 	t, ok := r.pages[page]
 	if !ok {
 		slog.Error("web: unknown page", "page", page)
 		http.Error(w, "page not found", http.StatusInternalServerError)
 		return
 	}
+	if n, ok := pg.Data.(navigator); ok && pg.Nav == nil {
+		pg.Nav = n.navigation()
+	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout.html", data); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout.html", pg); err != nil {
 		slog.Error("web: render", "page", page, "err", err)
 		http.Error(w, "The page could not be shown. Please try again.", http.StatusInternalServerError)
 		return
@@ -119,12 +213,57 @@ func Static() http.Handler {
 // Page is the data every page gets: its own fields go in Data.
 type Page struct {
 	Title string
-	// Area selects the header navigation: "customer", "portal" or "console".
+	// Area is the part of the site the page belongs to: "customer", "portal",
+	// "console", "docs", "print" (a printable document) or "error" (a page
+	// outside any area, whose Error the page itself shows).
 	Area      string
 	CSRFToken string
 	// User is the signed-in person's display name ("" when signed out).
-	User  string
+	User string
+	// Nav is the area's navigation bar, shown under the header (nil: none).
+	Nav   *navBar
 	Flash string
 	Error string
 	Data  any
 }
+
+// areas names the portal and the console and gives their home pages.
+var areas = map[string]struct{ home, label string }{
+	"portal":  {"/portal", "Developer portal"},
+	"console": {"/console", "Staff console"},
+}
+
+// Home is the page the header's brand link and a problem page lead back to:
+// the area's start page, else the site's.
+func (p Page) Home() string {
+	if a, ok := areas[p.Area]; ok {
+		return a.home
+	}
+	return "/"
+}
+
+// AreaLabel names the portal or console in the header ("" elsewhere).
+func (p Page) AreaLabel() string { return areas[p.Area].label }
+
+// navBar is a signed-in area's navigation bar (templates/partials/nav.html):
+// its links, if any, and the sign-out button. Portal and console pages get
+// theirs from their data (navigator); the customer's consent list sets one
+// without links.
+type navBar struct {
+	// Label names the bar for assistive technology (the organisation, "Console").
+	Label string
+	Links []navLink
+	// SignOut is the path the sign-out form posts to.
+	SignOut string
+}
+
+// navLink is one link of a navigation bar.
+type navLink struct {
+	Href, Label string
+	Current     bool
+}
+
+// navigator is page data that carries its area's navigation bar: every
+// signed-in portal page's data embeds an orgView, every console page's a
+// consoleView.
+type navigator interface{ navigation() *navBar }
