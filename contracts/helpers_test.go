@@ -38,7 +38,7 @@ type published struct {
 	Data                   map[string]any
 }
 
-// recorder is an EventPublisher standing in for the webhooks outbox (another
+// recorder is an events.Publisher standing in for the webhooks outbox (another
 // package): it records what it was given, and fails when told to.
 type recorder struct {
 	mu     sync.Mutex

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -16,7 +17,7 @@ import (
 // Options are the Service's collaborators; every field may be left zero.
 type Options struct {
 	// Events receives statement.issued in the statement's transaction (nil: none).
-	Events EventPublisher
+	Events events.Publisher
 	// Partners is told when a partner's contract becomes active (nil: nobody).
 	Partners PartnerHook
 	// Now is the clock (default time.Now().UTC()).
@@ -52,7 +53,7 @@ func (s *Service) CreditNoteLimit(currency string) int64 {
 // reconciliation. Its Ledger field is the double-entry ledger.
 type Service struct {
 	db       *db.DB
-	events   EventPublisher
+	events   events.Publisher
 	partners PartnerHook
 	now      func() time.Time
 	// creditLimits is Options.CreditNoteLimits (copied).

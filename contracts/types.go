@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -87,12 +85,6 @@ const (
 
 // PartnerAccount is the ledger account of a partner: PartnerAccount(AccountPartnerReceivable, "ptn_x").
 func PartnerAccount(kind, partnerID string) string { return kind + ":" + partnerID }
-
-// EventPublisher writes a partner-facing event (the webhook outbox) in tx, the
-// transaction of the change that caused it. Implemented by webhooks, wired in cmd.
-type EventPublisher interface {
-	Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error
-}
 
 // PartnerHook is told when a partner gets an active contract (partners moves it to
 // "contracted"). It is called after the commit and must be idempotent.

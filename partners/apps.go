@@ -326,12 +326,11 @@ func (s *Service) afterAppsChanged(ctx context.Context, appIDs ...string) {
 	for _, id := range appIDs {
 		s.cache.invalidateApp(id)
 	}
-	_, rev, _, _ := s.deps()
-	if rev == nil {
+	if s.revoker == nil {
 		return
 	}
 	for _, id := range appIDs {
-		if err := rev.RevokeClient(ctx, id); err != nil {
+		if err := s.revoker.RevokeClient(ctx, id); err != nil {
 			s.log.ErrorContext(ctx, "partners: revoke client tokens", "client_id", id, "err", err)
 		}
 	}

@@ -111,9 +111,12 @@ type env struct {
 	pub   *recPublisher
 	rev   *recRevoker
 	ev    *fixedEvidence
+	cfg   Config
 }
 
-func newEnv(t *testing.T, d *db.DB) *env {
+// newEnv builds a Service on d with recording fakes at its edges; edits
+// change its Config first.
+func newEnv(t *testing.T, d *db.DB, edits ...func(*Config)) *env {
 	t.Helper()
 	box, err := secrets.NewBox(bytes.Repeat([]byte{9}, 32))
 	if err != nil {
@@ -121,12 +124,24 @@ func newEnv(t *testing.T, d *db.DB) *env {
 	}
 	e := &env{t: t, d: d, clock: &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)},
 		pub: &recPublisher{}, rev: &recRevoker{}, ev: &fixedEvidence{checks: passingChecks}}
-	e.s, err = New(Config{DB: d, Box: box, Now: e.clock.now, Publisher: e.pub, Revoker: e.rev, Evidence: e.ev,
-		PortalURL: "https://bank.example/portal", RegistrationURL: "https://bank.example/register"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.cfg = Config{DB: d, Box: box, Now: e.clock.now, Publisher: e.pub, Revoker: e.rev, Evidence: e.ev,
+		PortalURL: "https://bank.example/portal", RegistrationURL: "https://bank.example/register"}
+	e.rebuild(edits...)
 	return e
+}
+
+// rebuild replaces e.s with a Service on the same database whose Config is
+// e's after edits (services take their collaborators at construction only).
+func (e *env) rebuild(edits ...func(*Config)) {
+	e.t.Helper()
+	for _, edit := range edits {
+		edit(&e.cfg)
+	}
+	s, err := New(e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.s = s
 }
 
 const testPassword = "correct horse battery"

@@ -183,7 +183,7 @@ func (s *Service) RecordCertification(ctx context.Context, staffID, partnerID, a
 // recordCertification runs and keeps a certification run for by, after
 // authorise (which loads the partner) allows it.
 func (s *Service) recordCertification(ctx context.Context, by actor, partnerID, appID string, authorise func(g *gorm.DB) (*Partner, error)) (*CertificationRun, error) {
-	_, _, _, ev := s.deps()
+	ev := s.evidence
 	if ev == nil {
 		return nil, problem.New(problem.CodeInternal, "certification checks are not configured")
 	}
@@ -403,7 +403,7 @@ func (s *Service) DecideApproval(ctx context.Context, checkerStaffID, requestID 
 	if !approve && reasons == "" {
 		return invalid("reasons are required to reject a request")
 	}
-	_, _, contracts, _ := s.deps()
+	contracts := s.contracts
 	// The contract check runs before the transaction: it reads another
 	// package's tables and must not wait on this transaction's locks (SQLite
 	// has one writer).

@@ -177,9 +177,8 @@ func TestLifecycleEveryTransition(t *testing.T) {
 
 func TestHappyLifecycle(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
 		contracts := &contractSet{m: map[string]bool{}}
-		e.s.SetContractChecker(contracts)
+		e := newEnv(t, d, func(c *Config) { c.Contracts = contracts })
 		pm, _ := e.staff(staff.RolePartnerManager)
 		risk, _ := e.staff(staff.RoleRiskOfficer)
 		owner, pid := e.signUp("owner@acme.example", "Acme")
@@ -515,7 +514,7 @@ func TestStatusChangeIsAtomic(t *testing.T) {
 		owner, pid := e.signUp("owner@acme.example", "Acme")
 		_, err := e.s.CreateApp(ctx, owner, pid, sandboxApp(t))
 		mustOK(t, err)
-		e.s.SetPublisher(failingPublisher{})
+		e.rebuild(func(c *Config) { c.Publisher = failingPublisher{} })
 		err = e.s.Suspend(ctx, risk, pid, "fraud")
 		if problem.CodeOf(err) != problem.CodeInternal || !strings.Contains(err.Error(), "outbox unavailable") {
 			t.Fatalf("err %v", err)
@@ -528,7 +527,7 @@ func TestStatusChangeIsAtomic(t *testing.T) {
 		if len(trail) != 0 || len(e.rev.list()) != 0 {
 			t.Fatalf("audit %v, revoked %v", trail, e.rev.list())
 		}
-		e.s.SetPublisher(nil) // nil publisher: events skipped
+		e.rebuild(func(c *Config) { c.Publisher = nil }) // nil publisher: events skipped
 		mustOK(t, e.s.Suspend(ctx, risk, pid, "fraud"))
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -18,18 +17,13 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
-
-// EventPublisher writes a partner-facing event in the caller's transaction
-// (the webhooks outbox). Implemented by webhooks, wired in cmd.
-type EventPublisher interface {
-	Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error
-}
 
 // ContractChecker tells go-live whether a partner has an active contract.
 // Implemented by contracts, wired in cmd.
@@ -39,13 +33,13 @@ type ContractChecker interface {
 
 // CertificationEvidence runs the platform's integration checks for a partner's
 // sandbox app (from the request logs owned by apis) and returns each check with
-// its evidence. Implemented in cmd/bankbridge (certification.go) over the
-// evidence queries of oauth and apis.
+// its evidence. Implemented by partners/certification over the evidence
+// queries of oauth, apis and webhooks.
 type CertificationEvidence interface {
 	Checks(ctx context.Context, partnerID, appID string) ([]CertificationCheck, error)
 }
 
-// Event types published through EventPublisher.
+// Event types published through the events.Publisher.
 const (
 	EventPartnerStatusChanged = "partner.status_changed"
 	EventAppSuspended         = "app.suspended"
@@ -61,8 +55,9 @@ type Config struct {
 	Staff *staff.Service
 	// Now is the clock (UTC); defaults to time.Now.
 	Now func() time.Time
-	// Publisher receives partner.status_changed and app.suspended in the tx.
-	Publisher EventPublisher
+	// Publisher receives partner.status_changed and app.suspended in the tx
+	// (nil: events are not published).
+	Publisher events.Publisher
 	// Revoker kills tokens of suspended/revoked apps after commit.
 	Revoker oauth.TokenRevoker
 	// Contracts, when set, must report an active contract before go-live.
@@ -91,8 +86,7 @@ type Service struct {
 	portalURL string
 	regURL    string
 
-	mu        sync.RWMutex
-	publisher EventPublisher
+	publisher events.Publisher
 	revoker   oauth.TokenRevoker
 	contracts ContractChecker
 	evidence  CertificationEvidence
@@ -132,28 +126,6 @@ func New(cfg Config) (*Service, error) {
 // Staff is the staff account service the lifecycle authorises staff with
 // (Config.Staff, or the one New built).
 func (s *Service) Staff() *staff.Service { return s.staff }
-
-// SetPublisher sets (or clears) the event publisher (for wiring order in cmd).
-func (s *Service) SetPublisher(p EventPublisher) { s.mu.Lock(); s.publisher = p; s.mu.Unlock() }
-
-// SetRevoker sets (or clears) the token revoker.
-func (s *Service) SetRevoker(r oauth.TokenRevoker) { s.mu.Lock(); s.revoker = r; s.mu.Unlock() }
-
-// SetContractChecker sets (or clears) the contract checker consulted by go-live.
-func (s *Service) SetContractChecker(c ContractChecker) { s.mu.Lock(); s.contracts = c; s.mu.Unlock() }
-
-// SetCertificationEvidence sets (or clears) the certification checks provider.
-func (s *Service) SetCertificationEvidence(e CertificationEvidence) {
-	s.mu.Lock()
-	s.evidence = e
-	s.mu.Unlock()
-}
-
-func (s *Service) deps() (EventPublisher, oauth.TokenRevoker, ContractChecker, CertificationEvidence) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.publisher, s.revoker, s.contracts, s.evidence
-}
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
 
@@ -270,11 +242,10 @@ func (s *Service) audit(ctx context.Context, tx *gorm.DB, a actor, action, objTy
 }
 
 func (s *Service) publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error {
-	pub, _, _, _ := s.deps()
-	if pub == nil {
+	if s.publisher == nil {
 		return nil
 	}
-	if err := pub.Publish(ctx, tx, eventType, partnerID, appID, data); err != nil {
+	if err := s.publisher.Publish(ctx, tx, eventType, partnerID, appID, data); err != nil {
 		return internal(err, "publish "+eventType)
 	}
 	return nil

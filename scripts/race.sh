@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== go test -race (concurrent packages)"
-CGO_ENABLED=1 go test -race -count=1 -p 2 -timeout 30m "$@" \
+# The multi-process crash tests (TestCrashLosesNothing, TestTwoDispatcherProcessesNeverOverlap)
+# run without -race in the main suite: under the race detector's slowdown a
+# lease can lapse and the at-least-once redelivery they rule out becomes legal.
+CGO_ENABLED=1 go test -race -count=1 -p 2 -timeout 30m -skip 'TestCrashLosesNothing|TestTwoDispatcherProcessesNeverOverlap' "$@" \
   ./internal/throttle ./internal/secrets ./internal/mail ./internal/db \
   ./apis/quota ./oauth/dpop ./oauth/keys ./oauth ./webhooks

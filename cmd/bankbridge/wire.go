@@ -13,12 +13,15 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/oauth/keys"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/partners/certification"
+	"github.com/bankbridge/bankbridge/partners/staff"
 	"github.com/bankbridge/bankbridge/web"
 	"github.com/bankbridge/bankbridge/webhooks"
 )
@@ -30,6 +33,7 @@ var normaliseOpenAPI = web.NormaliseOpenAPI
 type Services struct {
 	Keys     *keys.Manager
 	OAuth    *oauth.Server
+	Staff    *staff.Service
 	Partners *partners.Service
 	Core     *core.Reference
 	APIs     *apis.Service
@@ -39,18 +43,14 @@ type Services struct {
 	OpenAPI map[string]any
 }
 
-// lateRevoker lets services built before the authorization server revoke
-// tokens through it once it exists.
-type lateRevoker struct{ r oauth.TokenRevoker }
-
-func (l *lateRevoker) RevokeConsent(ctx context.Context, id string) error {
-	return l.r.RevokeConsent(ctx, id)
-}
-func (l *lateRevoker) RevokeClient(ctx context.Context, id string) error {
-	return l.r.RevokeClient(ctx, id)
-}
-
-// wire builds the domain services.
+// wire builds the domain services in dependency order: each is complete when
+// it is built, and nothing is bound later. The cycles the domains have on
+// paper are broken by their read-only or write-only parts, which need only
+// the database: oauth.Tokens (revocation and code-flow evidence, used by apis
+// and partners before the authorization server exists) and contracts.Scope
+// (active contract and data-sharing scope, used by apis and partners before
+// contracts' Service, which itself tells partners when a contract becomes
+// active).
 func (p *Platform) wire(ctx context.Context) error {
 	s := &p.Services
 	now := func() time.Time { return time.Now().UTC() }
@@ -62,17 +62,23 @@ func (p *Platform) wire(ctx context.Context) error {
 	if err := p.newWebhooks(); err != nil {
 		return err
 	}
-	revoker := &lateRevoker{}
-	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: revoker, Publisher: s.Events, Logger: p.Log, Datasets: p.datasetPolicy()})
+	tokens := oauth.NewTokens(p.DB.DB)
+	scope := contracts.NewScope(p.DB, now)
+	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: tokens, Publisher: s.Events, Logger: p.Log,
+		Datasets: apis.ContractDatasetPolicy{Contracts: scope}})
 	var err error
+	if s.Staff, err = staff.New(staff.Config{DB: p.DB, Box: p.Box, Now: now, Logger: p.Log}); err != nil {
+		return err
+	}
+	if _, err := s.Staff.ResealTOTP(ctx); err != nil {
+		return fmt.Errorf("re-seal staff TOTP secrets: %w", err)
+	}
 	if s.Partners, err = partners.New(partners.Config{
-		DB: p.DB, Box: p.Box, Logger: p.Log, Publisher: s.Events,
+		DB: p.DB, Box: p.Box, Staff: s.Staff, Logger: p.Log, Publisher: s.Events, Revoker: tokens, Contracts: scope,
+		Evidence:  certification.New(tokens, s.APIs, s.Webhooks),
 		PortalURL: p.Issuer + "/portal", RegistrationURL: p.Issuer + "/register",
 	}); err != nil {
 		return err
-	}
-	if _, err := s.Partners.Staff().ResealTOTP(ctx); err != nil {
-		return fmt.Errorf("re-seal staff TOTP secrets: %w", err)
 	}
 	s.OAuth, err = oauth.New(oauth.Config{
 		Issuer:               p.Issuer,
@@ -92,10 +98,8 @@ func (p *Platform) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	revoker.r = s.OAuth
-	s.Partners.SetRevoker(s.OAuth)
 	s.OpenAPI = apis.OpenAPI(p.Issuer)
-	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireCertification, p.wireWebhooks, p.wireMail} {
+	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireWebhooks, p.wireMail} {
 		if err := ext(ctx); err != nil {
 			return err
 		}
@@ -177,9 +181,8 @@ func (p *Platform) mount(r *gin.Engine) {
 	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
 		Requests: requestLog{s.APIs}, SandboxReset: sandboxReset{s.APIs}, DB: p.DB.DB, DevOutbox: p.Config.Mode.Development(),
 		RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
-	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, DB: p.DB.DB, Log: p.Log}).Register(r)
+	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Staff: s.Staff, DB: p.DB.DB, Log: p.Log}).Register(r)
 	p.mountBilling(r)
-	p.mountCertification(r)
 	p.mountWebhooks(r)
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
-	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/quota"
@@ -24,90 +22,9 @@ type billing struct {
 	Contracts *contracts.Service
 	Plans     *plans.Service
 	Quota     *apis.Quota
-	// Events forwards contracts' and plans' events (statement.issued,
-	// quota.threshold_reached) to the publisher set with SetPublisher; until
-	// then they are dropped.
-	Events   *latePublisher
-	Datasets *billingDatasets
 	// Distributed is true when rate limits and monthly counts live in Redis.
 	Distributed bool
 }
-
-// latePublisher lets services built now publish through a publisher wired
-// later (the webhooks outbox); nil drops events.
-type latePublisher struct {
-	mu sync.RWMutex
-	p  interface {
-		Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error
-	}
-}
-
-// Set installs the publisher.
-func (l *latePublisher) Set(p interface {
-	Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error
-}) {
-	l.mu.Lock()
-	l.p = p
-	l.mu.Unlock()
-}
-
-// Publish implements contracts.EventPublisher and partners.EventPublisher.
-func (l *latePublisher) Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error {
-	l.mu.RLock()
-	p := l.p
-	l.mu.RUnlock()
-	if p == nil {
-		return nil
-	}
-	return p.Publish(ctx, tx, eventType, partnerID, appID, data)
-}
-
-// SandboxDatasets is the documented sandbox allow-list: a partner without an
-// active contract (every partner before go-live, so every sandbox-only
-// partner) may receive these datasets from the sandbox's synthetic customers.
-// A partner with an active contract receives exactly its contract's
-// data-sharing scope (contracts.AllowedDatasets), in sandbox and production
-// alike; production apps exist only for contracted partners (go-live needs an
-// active contract), so production traffic is always bound by the contract.
-var SandboxDatasets = []string{apis.DatasetTransactionInsights, apis.DatasetRiskSignals}
-
-// billingDatasets is the apis.DatasetPolicy: contract scope once contracted,
-// the sandbox allow-list before. It is created before contracts exists (apis
-// is wired first) and bound in wireBilling.
-type billingDatasets struct {
-	mu sync.RWMutex
-	c  *contracts.Service
-}
-
-// AllowedDatasets implements apis.DatasetPolicy.
-func (b *billingDatasets) AllowedDatasets(ctx context.Context, partnerID string) ([]string, error) {
-	b.mu.RLock()
-	c := b.c
-	b.mu.RUnlock()
-	if c == nil {
-		return SandboxDatasets, nil
-	}
-	ok, err := c.HasActiveContract(ctx, partnerID)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return SandboxDatasets, nil
-	}
-	return c.AllowedDatasets(ctx, partnerID)
-}
-
-// billingState returns the billing area, creating its shell on first use
-// (wire.go asks for the dataset policy before wireBilling runs).
-func (p *Platform) billingState() *billing {
-	if p.billing == nil {
-		p.billing = &billing{Events: &latePublisher{}, Datasets: &billingDatasets{}}
-	}
-	return p.billing
-}
-
-// datasetPolicy is the apis.DatasetPolicy handed to apis.NewService.
-func (p *Platform) datasetPolicy() apis.DatasetPolicy { return p.billingState().Datasets }
 
 // usageRecorder adapts apis metering to contracts.RecordUsage.
 type usageRecorder struct{ c *contracts.Service }
@@ -153,22 +70,16 @@ func toAppQuota(e plans.Effective) apis.AppQuota {
 
 // wireBilling builds this area's services (called from wire, after the core services).
 func (p *Platform) wireBilling(ctx context.Context) error {
-	b := p.billingState()
+	b := &billing{}
+	p.billing = b
 	s := &p.Services
 	now := func() time.Time { return time.Now().UTC() }
-	if s.Webhooks != nil {
-		b.Events.Set(s.Events)
-	}
 	limits, err := contracts.ParseCreditNoteLimits(p.Config.CreditNoteLimits)
 	if err != nil {
 		return fmt.Errorf("--credit-note-limits: %w", err)
 	}
-	b.Contracts = contracts.New(p.DB, contracts.Options{Events: b.Events, Partners: s.Partners, Now: now, CreditNoteLimits: limits})
-	b.Datasets.mu.Lock()
-	b.Datasets.c = b.Contracts
-	b.Datasets.mu.Unlock()
-	s.Partners.SetContractChecker(b.Contracts)
-	b.Plans = plans.New(plans.Config{DB: p.DB, Events: b.Events, Now: now})
+	b.Contracts = contracts.New(p.DB, contracts.Options{Events: s.Events, Partners: s.Partners, Now: now, CreditNoteLimits: limits})
+	b.Plans = plans.New(plans.Config{DB: p.DB, Events: s.Events, Now: now})
 
 	qc := apis.QuotaConfig{Policy: planPolicy{b.Plans}, Seed: b.Contracts.MonthlyCount, Thresholds: b.Plans, Logger: p.Log}
 	if u := p.Config.RedisURL; u != "" {

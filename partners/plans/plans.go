@@ -18,6 +18,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -193,17 +194,11 @@ type Effective struct {
 	Sources []string `json:"sources"`
 }
 
-// EventPublisher writes a partner-facing event in the caller's transaction
-// (the webhooks outbox). Implemented by webhooks, wired in cmd.
-type EventPublisher interface {
-	Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error
-}
-
 // Config wires a Service.
 type Config struct {
 	DB *db.DB
 	// Events receives quota.threshold_reached in the threshold's transaction (nil: none).
-	Events EventPublisher
+	Events events.Publisher
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -213,7 +208,7 @@ type Config struct {
 // staff.ActPlansManage (finance and admin) change plans and assignments.
 type Service struct {
 	db     *db.DB
-	events EventPublisher
+	events events.Publisher
 	now    func() time.Time
 }
 
@@ -225,9 +220,6 @@ func New(cfg Config) *Service {
 	}
 	return &Service{db: cfg.DB, events: cfg.Events, now: func() time.Time { return now().UTC().Truncate(time.Microsecond) }}
 }
-
-// SetPublisher sets (or clears) the event publisher.
-func (s *Service) SetPublisher(p EventPublisher) { s.events = p }
 
 type planRow struct {
 	ID          string `gorm:"primaryKey"`

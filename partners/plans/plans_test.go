@@ -1,6 +1,7 @@
 package plans
 
 import (
+	"github.com/bankbridge/bankbridge/internal/events"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
-func mustPlans(t *testing.T, d *db.DB, pub EventPublisher) *Service {
+func mustPlans(t *testing.T, d *db.DB, pub events.Publisher) *Service {
 	t.Helper()
 	return New(Config{DB: d, Events: pub, Now: func() time.Time { return time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC) }})
 }
