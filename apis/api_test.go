@@ -22,6 +22,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -706,7 +707,7 @@ func testRequestLog(t *testing.T, e *env) {
 	wantStatus(t, e.do("POST", pisp+"/domestic-payments", ptok, paymentBody(cid, in), withKey("m1")), 201)
 	recs = e.usage.forApp(pp.app)
 	pay, replay := recs[len(recs)-2], recs[len(recs)-1]
-	if pay.Kind != apis.KindPayment || pay.Amount != (apis.Money{Minor: 700, Currency: "GBP"}) || !pay.Billable || pay.Product != apis.ProductPayments {
+	if pay.Kind != apis.KindPayment || pay.Amount != (money.Money{Minor: 700, Currency: "GBP"}) || !pay.Billable || pay.Product != apis.ProductPayments {
 		t.Fatalf("payment usage %+v", pay)
 	}
 	if replay.Billable {

@@ -15,6 +15,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -92,7 +93,7 @@ func TestResetSandbox(t *testing.T) {
 			t.Fatalf("carol's payment is %s", st)
 		}
 		aPending := &apis.Payment{ID: ids.New("pay"), ConsentID: ids.New("pcn"), PartnerID: a.id, ClientID: a.app,
-			Environment: oauth.EnvSandbox, DebtorAccountID: cur.ID, Amount: apis.Money{Minor: 300, Currency: "GBP"},
+			Environment: oauth.EnvSandbox, DebtorAccountID: cur.ID, Amount: money.Money{Minor: 300, Currency: "GBP"},
 			Initiation: &apis.Initiation{InstructionIdentification: "i", EndToEndIdentification: "e",
 				InstructedAmount: apis.OBAmount{Amount: "3.00", Currency: "GBP"},
 				CreditorAccount:  apis.OBAccountRef{SchemeName: core.SchemeSortCodeAccountNumber, Identification: externalCreditor, Name: "Payee Ltd"}},

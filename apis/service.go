@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -407,8 +408,8 @@ func (s *Service) PurgeRequestLog(ctx context.Context) (int64, error) {
 }
 
 func limitErr(which string, limit int64, currency string) *problem.Error {
-	return problem.New(problem.CodeLimitExceeded, "the %s limit is %s %s", which, FormatAmount(limit, currency), currency).
-		With("limit", FormatAmount(limit, currency)).With("currency", currency)
+	return problem.New(problem.CodeLimitExceeded, "the %s limit is %s %s", which, money.FormatAmount(limit, currency), currency).
+		With("limit", money.FormatAmount(limit, currency)).With("currency", currency)
 }
 
 // customerAccount loads an account of the customer in environment env; an
@@ -449,6 +450,6 @@ func consentTitle(typ string) string {
 	}
 }
 
-func formatMoney(m Money) string {
-	return fmt.Sprintf("%s %s", m.Currency, FormatAmount(m.Minor, m.Currency))
+func formatMoney(m money.Money) string {
+	return fmt.Sprintf("%s %s", m.Currency, money.FormatAmount(m.Minor, m.Currency))
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/money"
 	"gorm.io/gorm"
 )
 
@@ -86,7 +87,7 @@ func (r *consentRow) toConsent() (*Consent, error) {
 	c := &Consent{ID: r.ID, Type: r.Type, PartnerID: r.PartnerID, ClientID: r.ClientID,
 		Environment: r.Environment, Status: r.Status, CustomerID: r.CustomerID,
 		ExpiresAt: tv(r.ExpiresAt), TransactionFrom: tv(r.TransactionFrom), TransactionTo: tv(r.TransactionTo),
-		Amount:    Money{Minor: r.AmountMinor, Currency: r.Currency},
+		Amount:    money.Money{Minor: r.AmountMinor, Currency: r.Currency},
 		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC()}
 	for _, x := range []struct {
 		src string
@@ -126,7 +127,7 @@ func (paymentRow) TableName() string { return "api_payments" }
 func (r *paymentRow) toPayment() (*Payment, error) {
 	p := &Payment{ID: r.ID, ConsentID: r.ConsentID, PartnerID: r.PartnerID, ClientID: r.ClientID,
 		Environment: r.Environment, DebtorAccountID: r.DebtorAccountID,
-		Amount: Money{Minor: r.AmountMinor, Currency: r.Currency}, Status: r.Status, RejectReason: r.RejectReason,
+		Amount: money.Money{Minor: r.AmountMinor, Currency: r.Currency}, Status: r.Status, RejectReason: r.RejectReason,
 		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC(), Initiation: &Initiation{}}
 	if err := json.Unmarshal([]byte(r.Initiation), p.Initiation); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -162,7 +163,7 @@ func call(key, partner, product string, at time.Time) contracts.UsageRecord {
 func payment(key, partner string, amount int64, at time.Time) contracts.UsageRecord {
 	return contracts.UsageRecord{Key: key, PartnerID: partner, AppID: "app_" + partner, Environment: contracts.EnvProduction,
 		Product: "payments", Kind: contracts.KindPayment, Billable: true, Status: 201,
-		PaymentAmount: contracts.Money{Amount: amount, Currency: "EUR"}, At: at}
+		PaymentAmount: money.Money{Minor: amount, Currency: "EUR"}, At: at}
 }
 
 func keyf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -77,7 +77,7 @@ func (s *Service) Reconcile(ctx context.Context, period string) (Report, error) 
 			return Report{}, err
 		}
 		for _, a := range adjs {
-			signed := a.Amount.Amount
+			signed := a.Amount.Minor
 			if a.Kind == AdjustmentCredit {
 				signed = -signed
 			}

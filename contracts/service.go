@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -41,7 +42,7 @@ func (s *Service) CreditNoteLimit(currency string) int64 {
 		return n
 	}
 	n := int64(DefaultCreditNoteLimit)
-	for i := 0; i < MinorExponent(currency); i++ {
+	for i := 0; i < money.Decimals(currency); i++ {
 		n *= 10
 	}
 	return n

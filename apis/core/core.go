@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"errors"
+
+	"github.com/bankbridge/bankbridge/internal/money"
 )
 
 // Domain errors returned by every Core implementation. Callers match them with
@@ -69,7 +71,7 @@ type Core interface {
 	// CheckFunds reports whether the account could pay amount now (available
 	// balance including credit line ≥ amount, account enabled). Errors:
 	// ErrNotFound, ErrInvalid (non-positive amount), ErrCurrencyMismatch.
-	CheckFunds(ctx context.Context, accountID string, amount Amount) (bool, error)
+	CheckFunds(ctx context.Context, accountID string, amount money.Money) (bool, error)
 	// ExecutePayment moves money out of the debtor account, atomically and at
 	// most once per PaymentID: calling again with the same instruction returns the
 	// first result without moving money again. A payment the bank refuses is a

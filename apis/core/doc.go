@@ -11,7 +11,7 @@
 // adapter must pass; the reference core passes it on SQLite and PostgreSQL.
 //
 // Choices the port makes:
-//   - Money is Amount{Minor int64, Currency}; balances are signed (negative is
+//   - Money is money.Money{Minor, Currency} (internal/money); balances are signed (negative is
 //     a debit balance: overdrawn, or owed on a card), transaction and payment
 //     amounts positive with a Credit/Debit indicator (as Open Banking does).
 //   - Balances are InterimBooked and InterimAvailable; available includes the

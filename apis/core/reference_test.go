@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core/coretest"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -220,7 +221,7 @@ func testSeed(t *testing.T, e dbtest.Engine) {
 					return nil
 				}},
 				{"ok/carol-at-7.42", func() error {
-					if b := mustAccount(t, r, "carol.insufficient", core.AccountCurrent).Balance; b != core.GBP(742) {
+					if b := mustAccount(t, r, "carol.insufficient", core.AccountCurrent).Balance; b != money.GBP(742) {
 						return errors.New("carol's balance is " + b.String())
 					}
 					return nil
@@ -297,7 +298,7 @@ func TestResetSandbox(t *testing.T) {
 		zoe, _ := r.Accounts(ctx, own.ID)
 		res, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "pay-before-reset", DebtorAccountID: alice.ID,
 			Creditor: core.Creditor{SchemeName: zoe[0].SchemeName, Identification: zoe[0].Identification, Name: "Zoe"},
-			Amount:   core.GBP(5000), Reference: "GIFT"})
+			Amount:   money.GBP(5000), Reference: "GIFT"})
 		if err != nil || res.Status != core.PaymentAccepted {
 			t.Fatalf("payment: %+v %v", res, err)
 		}
@@ -353,7 +354,7 @@ func TestReversePaymentSyntheticOnly(t *testing.T) {
 			n++
 			res, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "pay-syn-" + strconv.Itoa(n), DebtorAccountID: debtor,
 				Creditor: core.Creditor{SchemeName: to.SchemeName, Identification: to.Identification, Name: to.HolderName},
-				Amount:   core.GBP(minor), Reference: "SYN"})
+				Amount:   money.GBP(minor), Reference: "SYN"})
 			if err != nil || res.Status != core.PaymentAccepted {
 				t.Fatalf("payment: %+v %v", res, err)
 			}
@@ -392,7 +393,7 @@ func TestReversePaymentSyntheticOnly(t *testing.T) {
 			res := pay(alice.ID, carol, 2000)
 			drained, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "pay-syn-drain", DebtorAccountID: carol.ID,
 				Creditor: core.Creditor{SchemeName: core.SchemeSortCodeAccountNumber, Identification: "20000012345678", Name: "Acme"},
-				Amount:   core.GBP(carol.Balance.Minor + 2000), Reference: "ALL"})
+				Amount:   money.GBP(carol.Balance.Minor + 2000), Reference: "ALL"})
 			if err != nil || drained.Status != core.PaymentAccepted {
 				t.Fatalf("carol spends everything: %+v %v", drained, err)
 			}
@@ -545,7 +546,7 @@ func BenchmarkExecutePayment(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					n++ // a new payment every time (a repeated id would only read the stored result)
 					res, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "bench-" + strconv.Itoa(n),
-						DebtorAccountID: acc, Creditor: cr, Amount: core.GBP(1), Reference: "BENCH"})
+						DebtorAccountID: acc, Creditor: cr, Amount: money.GBP(1), Reference: "BENCH"})
 					if err != nil || res.Status != core.PaymentAccepted {
 						b.Fatalf("%+v %v", res, err)
 					}

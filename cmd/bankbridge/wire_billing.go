@@ -123,7 +123,7 @@ func toContractsUsage(r apis.UsageRecord) contracts.UsageRecord {
 	out := contracts.UsageRecord{Key: r.Key, PartnerID: r.PartnerID, AppID: r.AppID, Environment: r.Environment,
 		Product: r.Product, Kind: r.Kind, Billable: r.Billable, Status: r.Status, At: r.At}
 	if r.Kind == apis.KindPayment {
-		out.PaymentAmount = contracts.Money{Amount: r.Amount.Minor, Currency: r.Amount.Currency}
+		out.PaymentAmount = r.Amount
 	}
 	return out
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -223,7 +224,7 @@ func testCustomers(t *testing.T, f *Fixture) {
 			return err
 		}},
 		{"fail/funds-unknown", func() error {
-			_, err := c.CheckFunds(ctx, "acc_unknown", core.Amount{Minor: 1, Currency: f.Currency})
+			_, err := c.CheckFunds(ctx, "acc_unknown", money.Money{Minor: 1, Currency: f.Currency})
 			return err
 		}},
 		{"fail/payment-unknown", func() error { _, err := c.Payment(ctx, "pay_unknown"); return err }},
@@ -394,12 +395,12 @@ func testCursorRefusals(t *testing.T, f *Fixture) {
 
 func testFunds(t *testing.T, f *Fixture) {
 	c := f.Core
-	amt := func(m int64) core.Amount { return core.Amount{Minor: m, Currency: f.Currency} }
+	amt := func(m int64) money.Money { return money.Money{Minor: m, Currency: f.Currency} }
 	funded, _ := c.Account(ctx, f.FundedAccountID)
 	for _, tc := range []struct {
 		name    string
 		account string
-		amount  core.Amount
+		amount  money.Money
 		want    bool
 		err     error
 	}{
@@ -411,7 +412,7 @@ func testFunds(t *testing.T, f *Fixture) {
 		{"ok/blocked", f.BlockedAccountID, amt(1), false, nil},
 		{"fail/zero", f.FundedAccountID, amt(0), false, core.ErrInvalid},
 		{"fail/negative", f.FundedAccountID, amt(-5), false, core.ErrInvalid},
-		{"fail/currency", f.FundedAccountID, core.Amount{Minor: 100, Currency: "XTS"}, false, core.ErrCurrencyMismatch},
+		{"fail/currency", f.FundedAccountID, money.Money{Minor: 100, Currency: "XTS"}, false, core.ErrCurrencyMismatch},
 		{"fail/unknown", "acc_unknown", amt(100), false, core.ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -434,8 +435,8 @@ func payID(prefix string) string {
 
 func testPayments(t *testing.T, f *Fixture) {
 	c := f.Core
-	amt := func(m int64) core.Amount { return core.Amount{Minor: m, Currency: f.Currency} }
-	pay := func(debtor string, cr core.Creditor, a core.Amount) core.PaymentInstruction {
+	amt := func(m int64) money.Money { return money.Money{Minor: m, Currency: f.Currency} }
+	pay := func(debtor string, cr core.Creditor, a money.Money) core.PaymentInstruction {
 		return core.PaymentInstruction{PaymentID: payID("pay"), DebtorAccountID: debtor, Creditor: cr, Amount: a, Reference: "CONFORMANCE"}
 	}
 	self, _ := c.Account(ctx, f.FundedAccountID)
@@ -456,7 +457,7 @@ func testPayments(t *testing.T, f *Fixture) {
 		{"fail/creditor-unknown-here", pay(f.FundedAccountID, f.UnknownInternalCreditor, amt(100)), core.PaymentRejected, core.RejectCreditorInvalid, false},
 		{"fail/creditor-is-debtor", pay(f.FundedAccountID, core.Creditor{SchemeName: self.SchemeName, Identification: self.Identification, Name: "Me"}, amt(100)), core.PaymentRejected, core.RejectCreditorInvalid, false},
 		{"fail/creditor-closed", pay(f.FundedAccountID, creditorOf(t, c, f.ClosedAccountID), amt(100)), core.PaymentRejected, core.RejectCreditorUnavailable, false},
-		{"fail/currency", pay(f.FundedAccountID, f.ExternalCreditor, core.Amount{Minor: 100, Currency: "XTS"}), core.PaymentRejected, core.RejectCurrencyMismatch, false},
+		{"fail/currency", pay(f.FundedAccountID, f.ExternalCreditor, money.Money{Minor: 100, Currency: "XTS"}), core.PaymentRejected, core.RejectCurrencyMismatch, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := c.Account(ctx, tc.in.DebtorAccountID)
@@ -532,7 +533,7 @@ func creditorOf(t *testing.T, c core.Core, accountID string) core.Creditor {
 func testIdempotency(t *testing.T, f *Fixture) {
 	c := f.Core
 	in := core.PaymentInstruction{PaymentID: payID("idem"), DebtorAccountID: f.FundedAccountID, Creditor: f.InternalCreditor,
-		Amount: core.Amount{Minor: 777, Currency: f.Currency}, Reference: "TWICE"}
+		Amount: money.Money{Minor: 777, Currency: f.Currency}, Reference: "TWICE"}
 	before, _ := c.Account(ctx, f.FundedAccountID)
 	first, err := c.ExecutePayment(ctx, in)
 	if err != nil || first.Status != core.PaymentAccepted {
@@ -559,7 +560,7 @@ func testIdempotency(t *testing.T, f *Fixture) {
 	})
 	t.Run("ok/rejected-stays-rejected", func(t *testing.T) {
 		rej := core.PaymentInstruction{PaymentID: payID("idem-rej"), DebtorAccountID: f.PoorAccountID, Creditor: f.ExternalCreditor,
-			Amount: core.Amount{Minor: 1000, Currency: f.Currency}}
+			Amount: money.Money{Minor: 1000, Currency: f.Currency}}
 		r1, err1 := c.ExecutePayment(ctx, rej)
 		r2, err2 := c.ExecutePayment(ctx, rej)
 		if err1 != nil || err2 != nil || r1.Status != core.PaymentRejected || *r1 != *r2 {
@@ -618,7 +619,7 @@ func testConcurrentPayments(t *testing.T, f *Fixture) {
 			<-start
 			results[i], errs[i] = c.ExecutePayment(ctx, core.PaymentInstruction{
 				PaymentID: payID(fmt.Sprintf("conc%d", i)), DebtorAccountID: f.DrainAccountID, Creditor: f.ExternalCreditor,
-				Amount: core.Amount{Minor: each, Currency: f.Currency}, Reference: "RACE"})
+				Amount: money.Money{Minor: each, Currency: f.Currency}, Reference: "RACE"})
 		}(i)
 	}
 	close(start)
@@ -670,7 +671,7 @@ func testOppositeTransfers(t *testing.T, f *Fixture) {
 		go func(i int) {
 			defer wg.Done()
 			in := core.PaymentInstruction{PaymentID: payID("swap"), DebtorAccountID: a.ID, Creditor: toB,
-				Amount: core.Amount{Minor: 100, Currency: f.Currency}, Reference: "SWAP"}
+				Amount: money.Money{Minor: 100, Currency: f.Currency}, Reference: "SWAP"}
 			if i%2 == 1 {
 				in.DebtorAccountID, in.Creditor = b.ID, toA
 			}
@@ -706,7 +707,7 @@ func testOppositeTransfers(t *testing.T, f *Fixture) {
 func testReversal(t *testing.T, f *Fixture) {
 	c := f.Core
 	rv := c.(core.SandboxReverser)
-	amt := core.Amount{Minor: 1999, Currency: f.Currency}
+	amt := money.Money{Minor: 1999, Currency: f.Currency}
 	execute := func(t *testing.T, debtor string, cr core.Creditor) *core.PaymentResult {
 		t.Helper()
 		res, err := c.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: payID("rev"), DebtorAccountID: debtor,
@@ -813,7 +814,7 @@ func testReversal(t *testing.T, f *Fixture) {
 		CheckAgrees(t, c, f.InternalCreditorAccountID)
 	})
 	rejected, err := c.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: payID("rev-rej"), DebtorAccountID: f.PoorAccountID,
-		Creditor: f.ExternalCreditor, Amount: core.Amount{Minor: 1000, Currency: f.Currency}, Reference: "POOR"})
+		Creditor: f.ExternalCreditor, Amount: money.Money{Minor: 1000, Currency: f.Currency}, Reference: "POOR"})
 	if err != nil || rejected.Status != core.PaymentRejected {
 		t.Fatalf("payment from the poor account: %+v, %v", rejected, err)
 	}
@@ -913,7 +914,7 @@ func testEnvironmentsNeverMeet(t *testing.T, f *Fixture) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			type state struct {
-				balance core.Amount
+				balance money.Money
 				entries int
 			}
 			read := func(id string) state {
@@ -925,7 +926,7 @@ func testEnvironmentsNeverMeet(t *testing.T, f *Fixture) {
 			}
 			debtorBefore, creditorBefore := read(tc.debtor), read(tc.creditorAccount)
 			in := core.PaymentInstruction{PaymentID: payID("env"), DebtorAccountID: tc.debtor, Creditor: tc.creditor,
-				Amount: core.Amount{Minor: 500, Currency: f.Currency}, Reference: "NEVER MEET"}
+				Amount: money.Money{Minor: 500, Currency: f.Currency}, Reference: "NEVER MEET"}
 			res, err := c.ExecutePayment(ctx, in)
 			if err != nil {
 				t.Fatalf("ExecutePayment: %v", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/money"
 )
 
 // cpu is the process's user+system CPU time so far: with other work on the
@@ -109,7 +110,7 @@ func main() {
 			Kind: contracts.KindCall, Product: products[rng.Intn(len(products))], Billable: rng.Intn(50) != 0, Status: 200,
 			At: start.Add(time.Duration(rng.Int63n(int64(31 * 24 * time.Hour))))}
 		if rng.Intn(8) == 0 {
-			r.Kind, r.Product, r.PaymentAmount = contracts.KindPayment, "payments", contracts.Money{Amount: rng.Int63n(500_000), Currency: "EUR"}
+			r.Kind, r.Product, r.PaymentAmount = contracts.KindPayment, "payments", money.Money{Minor: rng.Int63n(500_000), Currency: "EUR"}
 		}
 		buf = append(buf, r)
 		if len(buf) == *batch || i == *records-1 {
