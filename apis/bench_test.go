@@ -8,13 +8,12 @@ import (
 	"net/http"
 	"testing"
 
-	"sort"
-	"time"
-
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/oauth"
+	"sort"
+	"time"
 )
 
 // Benchmarks go through the real middleware chain (interaction id, request
