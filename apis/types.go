@@ -28,6 +28,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
@@ -104,7 +105,7 @@ type Consent struct {
 	Type        string
 	PartnerID   string
 	ClientID    string
-	Environment string
+	Environment environment.Environment
 	Status      string
 	// CustomerID and AccountIDs are bound when the customer authorises.
 	CustomerID string
@@ -445,7 +446,7 @@ type Payment struct {
 	ConsentID       string
 	PartnerID       string
 	ClientID        string
-	Environment     string
+	Environment     environment.Environment
 	DebtorAccountID string
 	Amount          money.Money
 	Initiation      *Initiation
@@ -475,17 +476,17 @@ func DefaultLimits() Limits {
 
 // RequestLogEntry is one logged resource call (no bodies, no tokens).
 type RequestLogEntry struct {
-	ID            int64     `json:"id"`
-	At            time.Time `json:"at"`
-	ClientID      string    `json:"client_id"`
-	PartnerID     string    `json:"partner_id"`
-	Environment   string    `json:"environment"`
-	Method        string    `json:"method"`
-	Path          string    `json:"path"`
-	Status        int       `json:"status"`
-	LatencyUS     int64     `json:"latency_us"`
-	InteractionID string    `json:"interaction_id"`
-	ProblemType   string    `json:"problem_type,omitempty"`
+	ID            int64                   `json:"id"`
+	At            time.Time               `json:"at"`
+	ClientID      string                  `json:"client_id"`
+	PartnerID     string                  `json:"partner_id"`
+	Environment   environment.Environment `json:"environment"`
+	Method        string                  `json:"method"`
+	Path          string                  `json:"path"`
+	Status        int                     `json:"status"`
+	LatencyUS     int64                   `json:"latency_us"`
+	InteractionID string                  `json:"interaction_id"`
+	ProblemType   string                  `json:"problem_type,omitempty"`
 }
 
 // RequestLogFilter narrows RequestLog; zero fields match everything.
@@ -501,7 +502,7 @@ type UsageRecord struct {
 	Key         string // unique per call (a fresh id): record it at most once
 	PartnerID   string
 	AppID       string // client_id
-	Environment string
+	Environment environment.Environment
 	Product     string // accounts | payments | consents | data_sharing
 	Kind        string // call | payment
 	Billable    bool   // 2xx and not an idempotent replay

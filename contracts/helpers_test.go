@@ -13,6 +13,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
@@ -156,12 +157,12 @@ func mustRecord(t testing.TB, s *contracts.Service, rs ...contracts.UsageRecord)
 }
 
 func call(key, partner, product string, at time.Time) contracts.UsageRecord {
-	return contracts.UsageRecord{Key: key, PartnerID: partner, AppID: "app_" + partner, Environment: contracts.EnvProduction,
+	return contracts.UsageRecord{Key: key, PartnerID: partner, AppID: "app_" + partner, Environment: environment.Production,
 		Product: product, Kind: contracts.KindCall, Billable: true, Status: 200, At: at}
 }
 
 func payment(key, partner string, amount int64, at time.Time) contracts.UsageRecord {
-	return contracts.UsageRecord{Key: key, PartnerID: partner, AppID: "app_" + partner, Environment: contracts.EnvProduction,
+	return contracts.UsageRecord{Key: key, PartnerID: partner, AppID: "app_" + partner, Environment: environment.Production,
 		Product: "payments", Kind: contracts.KindPayment, Billable: true, Status: 201,
 		PaymentAmount: money.Money{Minor: amount, Currency: "EUR"}, At: at}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 )
 
@@ -31,7 +32,7 @@ func genMonth(rng *rand.Rand, partners, n int) []contracts.UsageRecord {
 		case 0:
 			r.Billable, r.Status = false, 403
 		case 1:
-			r.Environment = contracts.EnvSandbox
+			r.Environment = environment.Sandbox
 		case 2:
 			r.At = start.Add(-time.Nanosecond) // September
 		case 3:

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
@@ -308,7 +309,7 @@ func (s *Service) aggregateUsage(ctx context.Context, g *gorm.DB, partnerID, cur
 	err := g.WithContext(ctx).Raw(`SELECT product, kind, currency, COUNT(*) AS n, COALESCE(SUM(amount), 0) AS amount
 		FROM usage_records
 		WHERE partner_id = ? AND at >= ? AND at < ? AND environment = ? AND billable = ?
-		GROUP BY product, kind, currency`, partnerID, start, end, EnvProduction, true).Scan(&rows).Error
+		GROUP BY product, kind, currency`, partnerID, start, end, environment.Production, true).Scan(&rows).Error
 	u := UsageTotals{Calls: map[string]int64{}, ForeignCounts: map[string]int64{}}
 	for _, r := range rows {
 		switch {

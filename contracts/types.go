@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
@@ -52,12 +53,6 @@ const (
 const (
 	KindCall    = "call"
 	KindPayment = "payment"
-)
-
-// Environments billed and recorded.
-const (
-	EnvSandbox    = "sandbox"
-	EnvProduction = "production"
 )
 
 // Adjustment kinds: a credit note lowers what the partner owes, a debit note raises it.
@@ -396,16 +391,16 @@ type Version struct {
 
 // UsageRecord is one metered event: a call or a payment.
 type UsageRecord struct {
-	Key           string      // unique: a replay of the same key is not recorded again
-	PartnerID     string      // ptn_…
-	AppID         string      // app_…
-	Environment   string      // sandbox | production
-	Product       string      // accounts | payments | data_sharing | consents | webhooks …
-	Kind          string      // call | payment
-	Billable      bool        // false for calls refused by the platform's checks
-	Status        int         // HTTP status answered
-	PaymentAmount money.Money // payments only: the payment's value
-	At            time.Time   // when; stored in UTC
+	Key           string                  // unique: a replay of the same key is not recorded again
+	PartnerID     string                  // ptn_…
+	AppID         string                  // app_…
+	Environment   environment.Environment // sandbox | production
+	Product       string                  // accounts | payments | data_sharing | consents | webhooks …
+	Kind          string                  // call | payment
+	Billable      bool                    // false for calls refused by the platform's checks
+	Status        int                     // HTTP status answered
+	PaymentAmount money.Money             // payments only: the payment's value
+	At            time.Time               // when; stored in UTC
 }
 
 // Validate checks the record before it is stored.
@@ -417,7 +412,7 @@ func (r UsageRecord) Validate() error {
 	if r.PartnerID == "" {
 		f.add("partner_id", "is required")
 	}
-	if r.Environment != EnvSandbox && r.Environment != EnvProduction {
+	if r.Environment != environment.Sandbox && r.Environment != environment.Production {
 		f.add("environment", "must be sandbox or production")
 	}
 	if !nameRE.MatchString(r.Product) {
@@ -446,15 +441,15 @@ func (r UsageRecord) Validate() error {
 
 // UsageRow is usage aggregated per day, app, environment, product, kind and currency.
 type UsageRow struct {
-	Day           string `json:"day"` // YYYY-MM-DD (UTC)
-	AppID         string `json:"app_id"`
-	Environment   string `json:"environment"`
-	Product       string `json:"product"`
-	Kind          string `json:"kind"`
-	Currency      string `json:"currency"` // payments only
-	Count         int64  `json:"count"`    // every record
-	Billable      int64  `json:"billable"` // billable records
-	PaymentAmount int64  `json:"payment_amount"`
+	Day           string                  `json:"day"` // YYYY-MM-DD (UTC)
+	AppID         string                  `json:"app_id"`
+	Environment   environment.Environment `json:"environment"`
+	Product       string                  `json:"product"`
+	Kind          string                  `json:"kind"`
+	Currency      string                  `json:"currency"` // payments only
+	Count         int64                   `json:"count"`    // every record
+	Billable      int64                   `json:"billable"` // billable records
+	PaymentAmount int64                   `json:"payment_amount"`
 }
 
 // Statement is one partner's settlement for one month.

@@ -1,5 +1,7 @@
 package partners
 
+import "github.com/bankbridge/bankbridge/internal/environment"
+
 // Action is something a staff member or a partner member may be allowed to do.
 type Action string
 
@@ -85,7 +87,7 @@ func Capabilities(role Role) []Action {
 }
 
 // appAction is the member action needed to change an app of env.
-func appAction(env string) Action {
+func appAction(env environment.Environment) Action {
 	if env == "production" {
 		return ActAppsProduction
 	}

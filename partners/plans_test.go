@@ -8,6 +8,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -53,7 +54,8 @@ func TestPlanResolution(t *testing.T) {
 		sb := DefaultSandboxPlan()
 		for _, tc := range []struct {
 			name               string
-			partner, app, env  string
+			partner, app       string
+			env                environment.Environment
 			planID             string
 			accounts, payments RateLimit
 			accountsVolume     int64

@@ -37,7 +37,7 @@ var (
 // conformance suite in package coretest states the behaviour precisely.
 //
 // Sandbox and production never meet. Every customer belongs to exactly one
-// environment (Customer.Environment: oauth.EnvSandbox or oauth.EnvProduction)
+// environment (Customer.Environment: environment.Sandbox or environment.Production)
 // and every account to its customer's (Account.Environment). The platform
 // only lets an app reach customers of its own environment; the core enforces
 // the money side itself: ExecutePayment never moves money between a sandbox

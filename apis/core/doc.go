@@ -30,7 +30,7 @@
 //     idempotent by PaymentID: a retry returns the first result and moves no
 //     money; the same id with a different instruction is ErrIdempotencyConflict.
 //   - Every customer and account belongs to one environment (sandbox or
-//     production, the oauth.EnvSandbox / oauth.EnvProduction names) and the
+//     production, the environment.Sandbox / environment.Production names) and the
 //     two never meet: no payment moves money between them (a creditor of the
 //     other environment is RejectCreditorInvalid, like an unknown account).
 //

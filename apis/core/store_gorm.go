@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -17,7 +18,7 @@ import (
 
 type customerRow struct {
 	ID               string `gorm:"primaryKey"`
-	Environment      string
+	Environment      environment.Environment
 	Username         string
 	PasswordHash     string
 	DisplayName      string
@@ -39,7 +40,7 @@ func (r *customerRow) toCustomer() *Customer {
 type accountRow struct {
 	ID               string `gorm:"primaryKey"`
 	CustomerID       string
-	Environment      string // the customer's
+	Environment      environment.Environment // the customer's
 	Type             string
 	SubType          string
 	Nickname         string

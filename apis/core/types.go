@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 )
 
@@ -29,11 +30,11 @@ const ConsentBehaviourReject = "reject"
 // Customer is a bank customer (a person who logs in at the bank).
 type Customer struct {
 	ID string // cus_…
-	// Environment is where the customer lives, oauth.EnvSandbox (synthetic
-	// test customers) or oauth.EnvProduction (the bank's real customers):
+	// Environment is where the customer lives, environment.Sandbox (synthetic
+	// test customers) or environment.Production (the bank's real customers):
 	// only apps of that environment may sign them in, read their accounts or
 	// pay from them. Usernames are unique per environment.
-	Environment string
+	Environment environment.Environment
 	Username    string
 	DisplayName string
 	Status      string // CustomerActive or CustomerLocked
@@ -75,9 +76,9 @@ const (
 type Account struct {
 	ID          string // acc_…
 	CustomerID  string
-	Environment string // the customer's: oauth.EnvSandbox or oauth.EnvProduction
-	Type        string // AccountCurrent, AccountSavings, AccountCreditCard
-	SubType     string // SubTypeCurrentAccount, SubTypeSavings, SubTypeCreditCard
+	Environment environment.Environment // the customer's: environment.Sandbox or environment.Production
+	Type        string                  // AccountCurrent, AccountSavings, AccountCreditCard
+	SubType     string                  // SubTypeCurrentAccount, SubTypeSavings, SubTypeCreditCard
 	Nickname    string
 	HolderName  string // the name on the account
 	Currency    string

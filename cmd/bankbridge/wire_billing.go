@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/quota"
 	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/web"
 )
@@ -132,7 +133,7 @@ func toContractsUsage(r apis.UsageRecord) contracts.UsageRecord {
 type planPolicy struct{ plans *partners.Plans }
 
 // AppQuota implements apis.QuotaPolicy.
-func (pp planPolicy) AppQuota(ctx context.Context, partnerID, appID, env string) (apis.AppQuota, error) {
+func (pp planPolicy) AppQuota(ctx context.Context, partnerID, appID string, env environment.Environment) (apis.AppQuota, error) {
 	e, err := pp.plans.Resolve(ctx, partnerID, appID, env)
 	if err != nil {
 		return apis.AppQuota{}, err
@@ -231,7 +232,7 @@ func (p *Platform) runContractJobs(ctx context.Context, at time.Time) {
 // quotaUsage shows an app's monthly usage against its plan in the portal.
 type quotaUsage struct{ q *apis.Quota }
 
-func (u quotaUsage) AppUsage(ctx context.Context, partnerID, appID, env string) ([]web.QuotaUsage, error) {
+func (u quotaUsage) AppUsage(ctx context.Context, partnerID, appID string, env environment.Environment) ([]web.QuotaUsage, error) {
 	rows, err := u.q.Usage(ctx, partnerID, appID, env)
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -56,9 +57,9 @@ type Fixture struct {
 	DrainAccountID string
 	// Currency of all the accounts above.
 	Currency string
-	// Environment (oauth.EnvSandbox or oauth.EnvProduction) of CustomerID,
+	// Environment (environment.Sandbox or environment.Production) of CustomerID,
 	// the logins and every account above.
-	Environment string
+	Environment environment.Environment
 	// OtherEnvironmentAccountID is an enabled account in Currency with at
 	// least 10.00 available, of a customer of the other environment;
 	// OtherEnvironmentCreditor identifies it by sort code and account number.
@@ -77,11 +78,11 @@ type Fixture struct {
 }
 
 // otherEnvironment is the environment that is not env.
-func otherEnvironment(env string) string {
-	if env == oauth.EnvProduction {
-		return oauth.EnvSandbox
+func otherEnvironment(env environment.Environment) environment.Environment {
+	if env == environment.Production {
+		return environment.Sandbox
 	}
-	return oauth.EnvProduction
+	return environment.Production
 }
 
 // Run runs the suite.
@@ -185,8 +186,8 @@ func CheckAgrees(tb testing.TB, c core.Core, accountID string) []core.Transactio
 
 func testCustomers(t *testing.T, f *Fixture) {
 	c := f.Core
-	if f.Environment != oauth.EnvSandbox && f.Environment != oauth.EnvProduction {
-		t.Fatalf("fixture Environment %q is neither %q nor %q", f.Environment, oauth.EnvSandbox, oauth.EnvProduction)
+	if f.Environment != environment.Sandbox && f.Environment != environment.Production {
+		t.Fatalf("fixture Environment %q is neither %q nor %q", f.Environment, environment.Sandbox, environment.Production)
 	}
 	cus, err := c.Customer(ctx, f.CustomerID)
 	if err != nil || cus.ID != f.CustomerID || cus.DisplayName == "" || cus.Environment != f.Environment {
@@ -844,8 +845,10 @@ func testAuthenticate(t *testing.T, f *Fixture) {
 	a := f.Authenticator
 	env, other := f.Environment, otherEnvironment(f.Environment)
 	type authCase struct {
-		name, env, user, pass, wantID string
-		wantErr                       error
+		name               string
+		env                environment.Environment
+		user, pass, wantID string
+		wantErr            error
 	}
 	cases := []authCase{
 		{"ok/login", env, f.Login.Username, f.Login.Password, f.Login.CustomerID, nil},
