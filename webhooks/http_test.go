@@ -90,7 +90,7 @@ func TestAPIEndpoints(t *testing.T) {
 		runDispatchers(t, s, 1, DispatcherOptions{})
 
 		st, _, m := api.do("a1", "POST", "/webhook-endpoints", `{"url":"`+rc.URL+`/in","event_types":["payment.created","consent.revoked"],"description":"main"}`)
-		if st != 201 || !strings.HasPrefix(m["secret"].(string), "whsec_") || m["app_id"] != appA1 || m["environment"] != environment.Sandbox || m["enabled"] != true || m["signing"] != SigningHMAC {
+		if st != 201 || !strings.HasPrefix(m["secret"].(string), "whsec_") || m["app_id"] != appA1 || m["environment"] != string(environment.Sandbox) || m["enabled"] != true || m["signing"] != SigningHMAC {
 			t.Fatalf("create: %d %v", st, m)
 		}
 		id, secret := m["id"].(string), m["secret"].(string)
