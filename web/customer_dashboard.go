@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -91,7 +92,7 @@ func (d *CustomerDashboard) kind() string {
 // Register mounts the dashboard routes under its environment's path.
 func (d *CustomerDashboard) Register(r gin.IRouter) {
 	if d.Environment != environment.Sandbox && d.Environment != environment.Production {
-		panic("web: CustomerDashboard.Environment must be environment.Sandbox or environment.Production, not " + `"` + d.Environment + `"`)
+		panic("web: CustomerDashboard.Environment must be environment.Sandbox or environment.Production, not " + strconv.Quote(string(d.Environment)))
 	}
 	b := d.base()
 	r.GET(b, func(c *gin.Context) { c.Redirect(http.StatusSeeOther, b+"/consents") })

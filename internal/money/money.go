@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -49,8 +50,15 @@ func Decimals(currency string) int {
 	return 2
 }
 
-// Currencies returns the number of currencies the table lists.
-func Currencies() int { return len(exponents) }
+// Currencies returns every currency code the table lists, sorted.
+func Currencies() []string {
+	codes := make([]string, 0, len(exponents))
+	for c := range exponents {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	return codes
+}
 
 var obAmount = regexp.MustCompile(`^\d{1,13}$|^\d{1,13}\.\d{1,5}$`)
 

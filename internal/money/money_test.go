@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,6 +164,9 @@ func TestParseAmount(t *testing.T) {
 		{"ok/yen", "1200", "JPY", 1200, ""},
 		{"ok/three decimals", "1.234", "BHD", 1234, ""},
 		{"ok/13 digits", "9999999999999.99", "GBP", 999999999999999, ""},
+		{"ok/any-table-currency-isk", "1200", "ISK", 1200, ""},
+		{"ok/any-table-currency-clf", "1.2345", "CLF", 12345, ""},
+		{"fail/no-minor-unit-xau", "1", "XAU", 0, `currency "XAU" is not supported`},
 		{"fail/too many decimals", "10.505", "GBP", 0, `amount "10.505" has more decimals than GBP allows (2)`},
 		{"fail/trailing zero beyond exponent", "10.500", "GBP", 0, `amount "10.500" has more decimals than GBP allows (2)`},
 		{"fail/decimals on yen", "1.5", "JPY", 0, `amount "1.5" has more decimals than JPY allows (0)`},
@@ -238,8 +242,14 @@ func TestExponent(t *testing.T) {
 			}
 		})
 	}
-	if n := money.Currencies(); n != 164 {
-		t.Fatalf("Currencies() = %d, want 164", n)
+	codes := money.Currencies()
+	if len(codes) != 164 || !slices.IsSorted(codes) {
+		t.Fatalf("Currencies() = %d codes (sorted %v), want 164 sorted", len(codes), slices.IsSorted(codes))
+	}
+	for _, c := range codes {
+		if _, ok := money.Exponent(c); !ok || len(c) != 3 || strings.ToUpper(c) != c {
+			t.Fatalf("Currencies() lists %q", c)
+		}
 	}
 }
 
@@ -286,7 +296,7 @@ func TestProperties(t *testing.T) {
 	for range 200 {
 		amounts = append(amounts, 1+rng.Int64N(9_999_999_999_999))
 	}
-	for _, cur := range []string{"GBP", "EUR", "JPY", "KRW", "BHD", "KWD", "CLF", "UYW", "XOF", "USD"} {
+	for _, cur := range money.Currencies() {
 		exp, ok := money.Exponent(cur)
 		if !ok {
 			t.Fatalf("%s not listed", cur)
