@@ -30,7 +30,12 @@ func GBP(minor int64) Money { return Money{Minor: minor, Currency: "GBP"} }
 
 // String renders m as its currency followed by the signed amount in the
 // currency's own decimals: "GBP -12.34", "JPY 1234", "BHD 1.234".
-func (m Money) String() string { return m.Currency + " " + FormatMinor(m.Minor, m.Currency) }
+func (m Money) String() string { return m.Currency + " " + m.Major() }
+
+// Major renders m's signed amount in the currency's major unit with its own
+// decimals, without the code: "-12.34" GBP, "1234" JPY, "1.234" BHD
+// (FormatMinor).
+func (m Money) Major() string { return FormatMinor(m.Minor, m.Currency) }
 
 // Exponent is the minor-unit exponent of the ISO 4217 currency code cur (0 for
 // JPY, 2 for GBP, 3 for BHD, 4 for CLF) and whether the table lists cur. Codes

@@ -318,6 +318,9 @@ func TestProperties(t *testing.T) {
 				if _, frac, _ := strings.Cut(major, "."); len(frac) != exp {
 					t.Fatalf("FormatMinor(%d, %s) = %q has %d decimals, want %d", v, cur, major, len(frac), exp)
 				}
+				if m := (money.Money{Minor: v, Currency: cur}); m.Major() != major {
+					t.Fatalf("Major = %q, want %q", m.Major(), major)
+				}
 				if s := (money.Money{Minor: v, Currency: cur}).String(); s != cur+" "+major {
 					t.Fatalf("String = %q, want %q", s, cur+" "+major)
 				}
