@@ -22,6 +22,8 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -42,7 +44,7 @@ func TestAPIs(t *testing.T) {
 }
 
 func testAccountAccess(t *testing.T, e *env) {
-	p := e.partner("ptn_accounts", oauth.EnvSandbox)
+	p := e.partner("ptn_accounts", environment.Sandbox)
 	alice := e.customer("alice")
 	cur, sav := alice.account(core.AccountCurrent), alice.account(core.AccountSavings)
 
@@ -159,7 +161,7 @@ func testAccountAccess(t *testing.T, e *env) {
 }
 
 func testPayment(t *testing.T, e *env) {
-	p := e.partner("ptn_payments", oauth.EnvSandbox)
+	p := e.partner("ptn_payments", environment.Sandbox)
 	alice, bob := e.customer("alice"), e.customer("bob")
 	cur := alice.account(core.AccountCurrent)
 	in := initiation("10.50", bob.account(core.AccountCurrent).Identification, "Bob Okonkwo", "Dinner")
@@ -250,7 +252,7 @@ func testPayment(t *testing.T, e *env) {
 }
 
 func testDataSharing(t *testing.T, e *env) {
-	p := e.partner("ptn_risk", oauth.EnvSandbox)
+	p := e.partner("ptn_risk", environment.Sandbox)
 	alice := e.customer("alice")
 	cur := alice.account(core.AccountCurrent)
 	r := e.do("POST", dataPath+"/data-sharing-consents", p.token, map[string]any{"Data": map[string]any{
@@ -284,7 +286,7 @@ func testDataSharing(t *testing.T, e *env) {
 }
 
 func testRevocation(t *testing.T, e *env) {
-	p := e.partner("ptn_revoke", oauth.EnvSandbox)
+	p := e.partner("ptn_revoke", environment.Sandbox)
 	alice := e.customer("alice")
 	cur := alice.account(core.AccountCurrent)
 
@@ -326,9 +328,9 @@ func testRevocation(t *testing.T, e *env) {
 }
 
 func testRefusals(t *testing.T, e *env) {
-	p := e.partner("ptn_refusals", oauth.EnvSandbox)
-	other := e.partner("ptn_other", oauth.EnvSandbox)
-	prod := e.partner("ptn_prod", oauth.EnvProduction)
+	p := e.partner("ptn_refusals", environment.Sandbox)
+	other := e.partner("ptn_other", environment.Sandbox)
+	prod := e.partner("ptn_prod", environment.Production)
 	alice, bob, carol := e.customer("alice"), e.customer("bob"), e.customer("carol.insufficient")
 	cur, sav := alice.account(core.AccountCurrent), alice.account(core.AccountSavings)
 	bobCur := bob.account(core.AccountCurrent)
@@ -455,7 +457,7 @@ func testRefusals(t *testing.T, e *env) {
 
 	t.Run("ok/the same key in sandbox and production are two keys", func(t *testing.T) {
 		e.t = t
-		prodApp := e.partner(p.id, oauth.EnvProduction) // the same partner's production app
+		prodApp := e.partner(p.id, environment.Production) // the same partner's production app
 		body := accountConsentBody(apis.PermBalances)
 		r1 := e.do("POST", aisp+"/account-access-consents", p.token, body, withKey("k-both"))
 		wantStatus(t, r1, 201)
@@ -544,7 +546,7 @@ func testRefusals(t *testing.T, e *env) {
 
 	t.Run("fail/account closed after authorisation is a rejected payment", func(t *testing.T) {
 		e.t = t
-		c, err := e.core.CreateCustomer(ctx, oauth.EnvSandbox, "closing.customer", "sandbox-password-1", "Closing Customer")
+		c, err := e.core.CreateCustomer(ctx, environment.Sandbox, "closing.customer", "sandbox-password-1", "Closing Customer")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -593,7 +595,7 @@ func testRefusals(t *testing.T, e *env) {
 
 	t.Run("fail/velocity", func(t *testing.T) {
 		e.t = t
-		vp := e.partner("ptn_velocity", oauth.EnvProduction)
+		vp := e.partner("ptn_velocity", environment.Production)
 		realAlice := e.productionCustomer("alice")
 		debtor := realAlice.account(core.AccountCurrent).ID
 		for i := 0; i < 2; i++ {
@@ -609,7 +611,7 @@ func testRefusals(t *testing.T, e *env) {
 }
 
 func testConcurrentPayments(t *testing.T, e *env) {
-	p := e.partner("ptn_concurrent", oauth.EnvSandbox)
+	p := e.partner("ptn_concurrent", environment.Sandbox)
 	alice := e.customer("alice")
 	cur := alice.account(core.AccountCurrent)
 	in := initiation("12.34", externalCreditor, "Acme Ltd", "CONC")
@@ -659,7 +661,7 @@ func testConcurrentPayments(t *testing.T, e *env) {
 }
 
 func testRequestLog(t *testing.T, e *env) {
-	p := e.partner("ptn_log", oauth.EnvSandbox)
+	p := e.partner("ptn_log", environment.Sandbox)
 	alice := e.customer("alice")
 	cur := alice.account(core.AccountCurrent)
 	_, tok := p.accountConsent(alice, allPerms, cur.ID)
@@ -671,7 +673,7 @@ func testRequestLog(t *testing.T, e *env) {
 		t.Fatalf("RequestLog: %+v %v", entries, err)
 	}
 	if got := entries[1]; got.Path != aisp+"/accounts/"+cur.ID+"/balances" || got.Status != 200 || got.Method != "GET" ||
-		got.InteractionID == "" || got.ClientID != p.app || got.Environment != oauth.EnvSandbox {
+		got.InteractionID == "" || got.ClientID != p.app || got.Environment != environment.Sandbox {
 		t.Fatalf("entry %+v", got)
 	}
 	if entries[0].ProblemType != "not_found" {
@@ -699,14 +701,14 @@ func testRequestLog(t *testing.T, e *env) {
 	}
 
 	// A payment is metered as a payment with its amount; its replay is not billable.
-	pp := e.partner("ptn_meter", oauth.EnvSandbox)
+	pp := e.partner("ptn_meter", environment.Sandbox)
 	in := initiation("7.00", externalCreditor, "Acme Ltd", "M")
 	cid, ptok := pp.paymentConsent(alice, cur.ID, in)
 	wantStatus(t, e.do("POST", pisp+"/domestic-payments", ptok, paymentBody(cid, in), withKey("m1")), 201)
 	wantStatus(t, e.do("POST", pisp+"/domestic-payments", ptok, paymentBody(cid, in), withKey("m1")), 201)
 	recs = e.usage.forApp(pp.app)
 	pay, replay := recs[len(recs)-2], recs[len(recs)-1]
-	if pay.Kind != apis.KindPayment || pay.Amount != (apis.Money{Minor: 700, Currency: "GBP"}) || !pay.Billable || pay.Product != apis.ProductPayments {
+	if pay.Kind != apis.KindPayment || pay.Amount != (money.Money{Minor: 700, Currency: "GBP"}) || !pay.Billable || pay.Product != apis.ProductPayments {
 		t.Fatalf("payment usage %+v", pay)
 	}
 	if replay.Billable {
@@ -716,8 +718,8 @@ func testRequestLog(t *testing.T, e *env) {
 
 func testBroker(t *testing.T, e *env) {
 	b := e.svc.Broker()
-	p := e.partner("ptn_broker", oauth.EnvSandbox)
-	other := e.partner("ptn_broker2", oauth.EnvSandbox)
+	p := e.partner("ptn_broker", environment.Sandbox)
+	other := e.partner("ptn_broker2", environment.Sandbox)
 	alice, bob, frank := e.customer("alice"), e.customer("bob"), e.customer("frank.closed")
 	if got := strings.Join(b.Types(), ","); got != "account_access,payment_initiation,data_sharing" {
 		t.Fatalf("Types %s", got)
@@ -840,7 +842,7 @@ func TestPurgeRequestLog(t *testing.T) {
 				at = now.Add(-time.Duration(i) * time.Second)
 			}
 			if err := (apis.GormStore{}).LogRequest(ctx, d.DB, &apis.RequestLogEntry{At: at, PartnerID: "ptn_purge",
-				ClientID: "app_purge", Environment: oauth.EnvSandbox, Method: "GET", Path: fmt.Sprintf("/p/%d", i), Status: 200}); err != nil {
+				ClientID: "app_purge", Environment: environment.Sandbox, Method: "GET", Path: fmt.Sprintf("/p/%d", i), Status: 200}); err != nil {
 				t.Fatal(err)
 			}
 		}

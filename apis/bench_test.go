@@ -11,6 +11,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 	"sort"
 	"time"
@@ -48,7 +49,7 @@ func BenchmarkTransactions(b *testing.B) {
 	for _, eng := range dbtest.Engines() {
 		b.Run(eng.Name, func(b *testing.B) {
 			e := newEnv(b, eng.Open(b))
-			p := e.partner("ptn_bench", oauth.EnvSandbox)
+			p := e.partner("ptn_bench", environment.Sandbox)
 			alice := e.customer("alice")
 			cur := alice.account(core.AccountCurrent)
 			_, tok := p.accountConsent(alice, allPerms, cur.ID)
@@ -69,7 +70,7 @@ func BenchmarkDomesticPayment(b *testing.B) {
 	for _, eng := range dbtest.Engines() {
 		b.Run(eng.Name, func(b *testing.B) {
 			e := newEnv(b, eng.Open(b))
-			p := e.partner("ptn_bench", oauth.EnvSandbox)
+			p := e.partner("ptn_bench", environment.Sandbox)
 			alice := e.customer("alice")
 			cur := alice.account(core.AccountCurrent)
 			cc := &oauth.AccessContext{ClientID: p.app, PartnerID: p.id, Environment: p.envn}

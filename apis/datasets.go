@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -112,7 +113,7 @@ func (s *Service) insights(ctx context.Context, c *Consent, now time.Time) (*Dat
 	}
 	byMonth := map[string][]CategoryTotal{}
 	for k, v := range sums {
-		byMonth[k.month] = append(byMonth[k.month], CategoryTotal{Category: k.cat, Currency: k.cur, Amount: FormatAmount(v, k.cur), Count: counts[k]})
+		byMonth[k.month] = append(byMonth[k.month], CategoryTotal{Category: k.cat, Currency: k.cur, Amount: money.FormatAmount(v, k.cur), Count: counts[k]})
 	}
 	for m := from; !m.After(now); m = m.AddDate(0, 1, 0) {
 		cats := byMonth[m.Format("2006-01")]
@@ -133,7 +134,7 @@ func (s *Service) insights(ctx context.Context, c *Consent, now time.Time) (*Dat
 // incomeBand puts an average monthly income (major units) in a band.
 func incomeBand(minor int64, currency string) string {
 	major := minor / 100
-	if currencyExponents[currency] == 0 {
+	if exp, _ := money.Exponent(currency); exp == 0 {
 		major = minor
 	}
 	switch {

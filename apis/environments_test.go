@@ -8,6 +8,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -20,12 +21,12 @@ func TestEnvironmentsNeverMeet(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
 		b := e.svc.Broker()
-		sbx := e.partner("ptn_env", oauth.EnvSandbox)
-		prd := e.partner("ptn_env", oauth.EnvProduction) // the same partner, live
+		sbx := e.partner("ptn_env", environment.Sandbox)
+		prd := e.partner("ptn_env", environment.Production) // the same partner, live
 		alice, bob := e.customer("alice"), e.customer("bob")
 		realAlice := e.productionCustomer("alice")
 		cur, realCur := alice.account(core.AccountCurrent), realAlice.account(core.AccountCurrent)
-		if alice.id == realAlice.id || cur.Environment != oauth.EnvSandbox || realCur.Environment != oauth.EnvProduction {
+		if alice.id == realAlice.id || cur.Environment != environment.Sandbox || realCur.Environment != environment.Production {
 			t.Fatalf("sandbox alice %s %+v, production alice %s %+v", alice.id, cur, realAlice.id, realCur)
 		}
 
@@ -45,12 +46,12 @@ func TestEnvironmentsNeverMeet(t *testing.T) {
 			app      *partner
 			customer *customer
 			account  string
-			env      string // the app's environment, named in the error
+			env      environment.Environment // the app's environment, named in the error
 		}{
-			{"fail/production app, sandbox persona", prd, alice, cur.ID, oauth.EnvProduction},
-			{"fail/sandbox app, production customer", sbx, realAlice, realCur.ID, oauth.EnvSandbox},
+			{"fail/production app, sandbox persona", prd, alice, cur.ID, environment.Production},
+			{"fail/sandbox app, production customer", sbx, realAlice, realCur.ID, environment.Sandbox},
 		} {
-			want := "apis: the customer belongs to another environment: customer " + tc.customer.id + " is not a " + tc.env + " customer"
+			want := "apis: the customer belongs to another environment: customer " + tc.customer.id + " is not a " + string(tc.env) + " customer"
 			for _, step := range []struct {
 				name string
 				call func(det []oauth.AuthorizationDetail, id string) error
@@ -122,7 +123,7 @@ func TestEnvironmentsNeverMeet(t *testing.T) {
 			wantStatus(t, e.do("GET", aisp+"/accounts", tok, nil), 200)
 			for _, table := range []string{"core_customers", "core_accounts"} {
 				col := map[string]string{"core_customers": "id", "core_accounts": "customer_id"}[table]
-				if err := e.d.Exec("UPDATE "+table+" SET environment = ? WHERE "+col+" = ?", oauth.EnvSandbox, moved.id).Error; err != nil {
+				if err := e.d.Exec("UPDATE "+table+" SET environment = ? WHERE "+col+" = ?", environment.Sandbox, moved.id).Error; err != nil {
 					t.Fatal(err)
 				}
 			}

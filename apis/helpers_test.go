@@ -24,6 +24,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -191,10 +192,10 @@ func newEnv(tb testing.TB, d *db.DB) *env {
 	e.policy = apis.StaticDatasetPolicy{Default: []string{apis.DatasetTransactionInsights},
 		ByPartner: map[string][]string{"ptn_risk": {apis.DatasetTransactionInsights, apis.DatasetRiskSignals}}}
 	e.svc = apis.NewService(apis.Config{DB: d, Core: e.core, Publisher: e.pub, Revoker: e.rev, Datasets: e.policy,
-		Limits: map[string]apis.Limits{
-			oauth.EnvSandbox: {PerPayment: 2_500_000, PerConsent: 2_500_000, PerPartnerDaily: 1_000_000_000,
+		Limits: map[environment.Environment]apis.Limits{
+			environment.Sandbox: {PerPayment: 2_500_000, PerConsent: 2_500_000, PerPartnerDaily: 1_000_000_000,
 				VelocityCount: 100000, VelocityWindow: time.Minute},
-			oauth.EnvProduction: prodLimits,
+			environment.Production: prodLimits,
 		},
 		Now: e.clock.now})
 	h := apis.NewHandler(apis.HandlerConfig{Service: e.svc, Verifier: e.verifier, Usage: e.usage, BaseURL: baseURL})
@@ -210,13 +211,13 @@ type partner struct {
 	e     *env
 	id    string
 	app   string
-	envn  string
+	envn  environment.Environment
 	token string
 }
 
-func (e *env) partner(id, environment string) *partner {
-	p := &partner{e: e, id: id, app: ids.New("app"), envn: environment, token: "cc-" + ids.Random(12)}
-	e.verifier.add(p.token, &oauth.AccessContext{ClientID: p.app, PartnerID: id, Environment: environment,
+func (e *env) partner(id string, envn environment.Environment) *partner {
+	p := &partner{e: e, id: id, app: ids.New("app"), envn: envn, token: "cc-" + ids.Random(12)}
+	e.verifier.add(p.token, &oauth.AccessContext{ClientID: p.app, PartnerID: id, Environment: envn,
 		Scopes: []string{apis.ScopeAccounts, apis.ScopePayments, apis.ScopeDataSharing}})
 	return p
 }
@@ -339,7 +340,7 @@ type customer struct {
 // CreateCustomer in the sandbox).
 func (e *env) customer(username string) *customer {
 	e.t.Helper()
-	return e.customerIn(oauth.EnvSandbox, username)
+	return e.customerIn(environment.Sandbox, username)
 }
 
 // productionPassword is the password of every production customer tests make.
@@ -351,23 +352,23 @@ const productionPassword = "production-password-1"
 // production apps cannot reach.
 func (e *env) productionCustomer(username string) *customer {
 	e.t.Helper()
-	if _, err := e.core.CustomerByUsername(ctx, oauth.EnvProduction, username); errors.Is(err, core.ErrNotFound) {
-		if _, err := e.core.CreateCustomer(ctx, oauth.EnvProduction, username, productionPassword, "Real "+username); err != nil {
+	if _, err := e.core.CustomerByUsername(ctx, environment.Production, username); errors.Is(err, core.ErrNotFound) {
+		if _, err := e.core.CreateCustomer(ctx, environment.Production, username, productionPassword, "Real "+username); err != nil {
 			e.t.Fatalf("CreateCustomer(production %s): %v", username, err)
 		}
 		// The simulated ninety days of history may end overdrawn: give the
 		// test customer enough for the payments the tests make.
 		if err := e.d.Exec(`UPDATE core_accounts SET balance_minor = balance_minor + 1000000 WHERE customer_id IN
-			(SELECT id FROM core_customers WHERE environment = ? AND username = ?)`, oauth.EnvProduction, username).Error; err != nil {
+			(SELECT id FROM core_customers WHERE environment = ? AND username = ?)`, environment.Production, username).Error; err != nil {
 			e.t.Fatal(err)
 		}
 	}
-	return e.customerIn(oauth.EnvProduction, username)
+	return e.customerIn(environment.Production, username)
 }
 
-func (e *env) customerIn(environment, username string) *customer {
+func (e *env) customerIn(env environment.Environment, username string) *customer {
 	e.t.Helper()
-	c, err := e.core.CustomerByUsername(ctx, environment, username)
+	c, err := e.core.CustomerByUsername(ctx, env, username)
 	if err != nil {
 		e.t.Fatal(err)
 	}

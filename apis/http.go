@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/httpx"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -343,8 +344,8 @@ type obAmountOut struct {
 	Currency string `json:"Currency"`
 }
 
-func amountOut(m core.Amount) obAmountOut {
-	return obAmountOut{Amount: FormatAmount(m.Minor, m.Currency), Currency: m.Currency}
+func amountOut(m money.Money) obAmountOut {
+	return obAmountOut{Amount: money.FormatAmount(m.Minor, m.Currency), Currency: m.Currency}
 }
 
 type obCreditLine struct {

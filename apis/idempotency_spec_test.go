@@ -12,7 +12,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
-	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // officialPOSTs reads the official UK OB v3.1.11 documents and returns, for
@@ -85,7 +85,7 @@ func TestIdempotencyKeyWhereTheSpecRequiresIt(t *testing.T) {
 	}
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		p := e.partner("ptn_idem", oauth.EnvSandbox)
+		p := e.partner("ptn_idem", environment.Sandbox)
 		alice := e.customer("alice")
 		debtor := alice.account(core.AccountCurrent).ID
 		// Each case builds a fresh, valid request for a served POST route.

@@ -26,8 +26,8 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/secrets"
-	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/oauth/keys"
 )
 
@@ -272,7 +272,7 @@ func TestJWSResponseSigning(t *testing.T) {
 		for _, alg := range []string{"PS256", "ES256"} {
 			t.Run("ok/"+alg, func(t *testing.T) {
 				e := newJWSEnv(t, d, alg)
-				p := e.partner("ptn_jws_"+alg, oauth.EnvSandbox)
+				p := e.partner("ptn_jws_"+alg, environment.Sandbox)
 				alice := e.customer("alice")
 				cur := alice.account(core.AccountCurrent)
 				in := initiation("5.00", externalCreditor, "Acme Ltd", "INV-1")
@@ -313,8 +313,8 @@ func TestJWSResponseSigning(t *testing.T) {
 func TestJWSRequestVerification(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newJWSEnv(t, d, "PS256")
-		p := e.partner("ptn_jws_req", oauth.EnvSandbox)
-		strict := e.partner("ptn_jws_strict", oauth.EnvSandbox)
+		p := e.partner("ptn_jws_req", environment.Sandbox)
+		strict := e.partner("ptn_jws_strict", environment.Sandbox)
 		cs := newClientSigner(t, "partner-key-1")
 		e.clients.sets[p.app] = cs.jwks()
 		e.clients.sets[strict.app] = cs.jwks()

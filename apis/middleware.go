@@ -18,6 +18,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/httpx"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -115,7 +116,7 @@ func (h *Handler) meter() gin.HandlerFunc {
 			Product: c.GetString(keyProduct), Kind: KindCall, Status: status, At: start.UTC(),
 			Billable: status >= 200 && status < 300 && !c.GetBool(keyReplay)}
 		if v, ok := c.Get(keyAmount); ok {
-			rec.Kind, rec.Amount = KindPayment, v.(Money)
+			rec.Kind, rec.Amount = KindPayment, v.(money.Money)
 		}
 		if h.quota != nil {
 			h.quota.count(ctx, rec)

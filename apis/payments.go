@@ -13,6 +13,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -90,7 +91,7 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 		}
 		if total+m.Minor > lim.PerPartnerDaily {
 			return limitErr("daily partner", lim.PerPartnerDaily, m.Currency).
-				With("used_today", FormatAmount(total, m.Currency))
+				With("used_today", money.FormatAmount(total, m.Currency))
 		}
 		n, err := s.store.DebtorCountSince(ctx, tx, p.DebtorAccountID, now.Add(-lim.VelocityWindow))
 		if err != nil {
@@ -143,7 +144,7 @@ func (s *Service) execute(ctx context.Context, p *Payment, actor Actor) {
 		PaymentID: p.ID, DebtorAccountID: p.DebtorAccountID,
 		Creditor: core.Creditor{SchemeName: p.Initiation.CreditorAccount.SchemeName,
 			Identification: p.Initiation.CreditorAccount.Identification, Name: p.Initiation.CreditorAccount.Name},
-		Amount:    core.Amount{Minor: p.Amount.Minor, Currency: p.Amount.Currency},
+		Amount:    money.Money{Minor: p.Amount.Minor, Currency: p.Amount.Currency},
 		Reference: p.Initiation.Reference(),
 	})
 	next, reason := "", ""
@@ -230,7 +231,7 @@ func (s *Service) FundsConfirmation(ctx context.Context, c *Consent) (bool, time
 	if len(c.AccountIDs) != 1 {
 		return false, time.Time{}, problem.New(problem.CodeConsentNotAuthorised, "consent %s has no debtor account", c.ID)
 	}
-	ok, err := s.core.CheckFunds(ctx, c.AccountIDs[0], core.Amount{Minor: c.Amount.Minor, Currency: c.Amount.Currency})
+	ok, err := s.core.CheckFunds(ctx, c.AccountIDs[0], money.Money{Minor: c.Amount.Minor, Currency: c.Amount.Currency})
 	if errors.Is(err, core.ErrCurrencyMismatch) {
 		ok, err = false, nil
 	}

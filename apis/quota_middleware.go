@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/apis/quota"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -26,7 +27,7 @@ type AppQuota struct {
 // QuotaPolicy resolves an app's effective plan. Implemented by partners'
 // plans (adapted in cmd).
 type QuotaPolicy interface {
-	AppQuota(ctx context.Context, partnerID, appID, env string) (AppQuota, error)
+	AppQuota(ctx context.Context, partnerID, appID string, env environment.Environment) (AppQuota, error)
 }
 
 // ThresholdNotifier records that an app reached percent (80 or 100) of a
@@ -99,7 +100,7 @@ func NewQuota(cfg QuotaConfig) *Quota {
 
 // Effective returns an app's quota from the per-node cache, resolving it at
 // most once per CacheTTL.
-func (q *Quota) Effective(ctx context.Context, partnerID, appID, env string) (AppQuota, error) {
+func (q *Quota) Effective(ctx context.Context, partnerID, appID string, env environment.Environment) (AppQuota, error) {
 	now := q.cfg.Now()
 	q.mu.Lock()
 	e, ok := q.cache[appID]
@@ -169,7 +170,7 @@ func (u ProductUsage) Percent() int {
 }
 
 // Usage returns an app's usage of every product this month (for the portal).
-func (q *Quota) Usage(ctx context.Context, partnerID, appID, env string) ([]ProductUsage, error) {
+func (q *Quota) Usage(ctx context.Context, partnerID, appID string, env environment.Environment) ([]ProductUsage, error) {
 	aq, err := q.Effective(ctx, partnerID, appID, env)
 	if err != nil {
 		return nil, err

@@ -20,15 +20,15 @@ import (
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
-	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners/plans"
 )
 
 // staticQuota gives every app the same plan.
 type staticQuota apis.AppQuota
 
-func (s staticQuota) AppQuota(context.Context, string, string, string) (apis.AppQuota, error) {
+func (s staticQuota) AppQuota(context.Context, string, string, environment.Environment) (apis.AppQuota, error) {
 	return apis.AppQuota(s), nil
 }
 
@@ -58,7 +58,7 @@ func TestQuotaRateLimit(t *testing.T) {
 		q := apis.NewQuota(apis.QuotaConfig{Limiter: lim, Now: e.clock.now,
 			Policy: staticQuota{Rates: map[string]quota.Limit{apis.ProductConsents: {Name: "consents", Rate: 1, Burst: 2}}}})
 		withQuota(t, e, q, e.usage)
-		p := e.partner("ptn_rl", oauth.EnvSandbox)
+		p := e.partner("ptn_rl", environment.Sandbox)
 		path := aisp + "/account-access-consents/cns_unknown"
 		for i, tc := range []struct {
 			name      string
@@ -108,7 +108,7 @@ func TestQuotaMonthlyVolume(t *testing.T) {
 			Seed: cs.MonthlyCount, Thresholds: plans, Now: e.clock.now,
 			Policy: staticQuota{Volumes: map[string]int64{apis.ProductConsents: 10}}})
 		withQuota(t, e, q, e.usage)
-		p := e.partner("ptn_vol", oauth.EnvSandbox)
+		p := e.partner("ptn_vol", environment.Sandbox)
 		events := func() string { return strings.Join(pub.events, "; ") }
 		for i := 1; i <= 10; i++ {
 			r := e.do("POST", aisp+"/account-access-consents", p.token, accountConsentBody(apis.PermAccountsBasic))
@@ -133,7 +133,7 @@ func TestQuotaMonthlyVolume(t *testing.T) {
 		if len(pub.events) != 2 {
 			t.Fatalf("events %v", pub.events)
 		}
-		u, err := q.Usage(ctx, "ptn_vol", p.app, oauth.EnvSandbox)
+		u, err := q.Usage(ctx, "ptn_vol", p.app, environment.Sandbox)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +175,7 @@ func BenchmarkQuotaOverhead(b *testing.B) {
 					}
 				}
 				withQuota(b, e, q, usage)
-				p := e.partner("ptn_bench", oauth.EnvSandbox)
+				p := e.partner("ptn_bench", environment.Sandbox)
 				alice := e.customer("alice")
 				cur := alice.account(core.AccountCurrent)
 				_, tok := p.accountConsent(alice, allPerms, cur.ID)
@@ -218,7 +218,7 @@ func BenchmarkQuotaDecision(b *testing.B) {
 			be.ctr.Seed(ctx, "app_b:accounts:"+time.Now().UTC().Format("2006-01"), 0, time.Hour)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				aq, err := q.Effective(ctx, "ptn_b", "app_b", oauth.EnvSandbox)
+				aq, err := q.Effective(ctx, "ptn_b", "app_b", environment.Sandbox)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -248,7 +248,7 @@ func BenchmarkMeteringInsert(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if err := rec.RecordUsage(ctx, apis.UsageRecord{Key: ids.New("use"), PartnerID: "ptn_b", AppID: "app_b",
-					Environment: oauth.EnvSandbox, Product: apis.ProductAccounts, Kind: apis.KindCall, Billable: true, Status: 200, At: time.Now().UTC()}); err != nil {
+					Environment: environment.Sandbox, Product: apis.ProductAccounts, Kind: apis.KindCall, Billable: true, Status: 200, At: time.Now().UTC()}); err != nil {
 					b.Fatal(err)
 				}
 			}

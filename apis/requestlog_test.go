@@ -8,7 +8,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
-	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // TestRequestLogBounded: the request log keeps only requests with a verified
@@ -18,7 +18,7 @@ import (
 func TestRequestLogBounded(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		p := e.partner("ptn_bounded", oauth.EnvSandbox)
+		p := e.partner("ptn_bounded", environment.Sandbox)
 		alice := e.customer("alice")
 		cur := alice.account(core.AccountCurrent)
 		_, tok := p.accountConsent(alice, allPerms, cur.ID)
@@ -54,7 +54,7 @@ func TestRequestLogBounded(t *testing.T) {
 				!strings.HasSuffix(got.Path, "…") || strings.Contains(got.Path, "?") {
 				t.Fatalf("path of %d bytes: %.80q…", len(got.Path), got.Path)
 			}
-			if got.ClientID != p.app || got.PartnerID != p.id || got.Environment != oauth.EnvSandbox || got.Status != r.status {
+			if got.ClientID != p.app || got.PartnerID != p.id || got.Environment != environment.Sandbox || got.Status != r.status {
 				t.Fatalf("entry %+v", got)
 			}
 		})

@@ -10,8 +10,8 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
-	"github.com/bankbridge/bankbridge/oauth"
 )
 
 // SandboxReversalReason is the reason ResetSandbox gives the core for each
@@ -80,10 +80,10 @@ func (s *Service) ResetSandbox(ctx context.Context, partnerID string, actor Acto
 	}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var err error
-		if rep.RequestLogDeleted, err = s.store.DeleteRequestLog(ctx, tx, partnerID, oauth.EnvSandbox); err != nil {
+		if rep.RequestLogDeleted, err = s.store.DeleteRequestLog(ctx, tx, partnerID, environment.Sandbox); err != nil {
 			return err
 		}
-		if rep.IdempotencyKeysDeleted, err = s.store.DeleteKeys(ctx, tx, partnerID, oauth.EnvSandbox); err != nil {
+		if rep.IdempotencyKeysDeleted, err = s.store.DeleteKeys(ctx, tx, partnerID, environment.Sandbox); err != nil {
 			return err
 		}
 		notReversed := make([]string, len(rep.NotReversed))
@@ -92,7 +92,7 @@ func (s *Service) ResetSandbox(ctx context.Context, partnerID string, actor Acto
 		}
 		return audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "sandbox.reset",
 			ObjectType: "partner", ObjectID: partnerID, PartnerID: partnerID, InteractionID: actor.InteractionID,
-			Details: map[string]any{"environment": oauth.EnvSandbox, "consents_revoked": rep.ConsentsRevoked,
+			Details: map[string]any{"environment": environment.Sandbox, "consents_revoked": rep.ConsentsRevoked,
 				"payments_reversed": rep.PaymentsReversed, "reversed_payment_ids": rep.ReversedPaymentIDs,
 				"payments_not_reversed": notReversed, "reversal_supported": !rep.ReversalUnsupported,
 				"request_log_deleted": rep.RequestLogDeleted, "idempotency_keys_deleted": rep.IdempotencyKeysDeleted}})
@@ -106,7 +106,7 @@ func (s *Service) ResetSandbox(ctx context.Context, partnerID string, actor Acto
 // resetConsents revokes the partner's open sandbox consents through revoke,
 // the path every revocation takes.
 func (s *Service) resetConsents(ctx context.Context, rep *SandboxReset, actor Actor) error {
-	open, err := s.store.PartnerConsents(ctx, s.db.DB, rep.PartnerID, oauth.EnvSandbox,
+	open, err := s.store.PartnerConsents(ctx, s.db.DB, rep.PartnerID, environment.Sandbox,
 		StatusAwaitingAuthorisation, StatusAuthorised)
 	if err != nil {
 		return err
@@ -142,7 +142,7 @@ func (s *Service) reversePayments(ctx context.Context, rep *SandboxReset, actor 
 		rep.ReversalUnsupported = true
 		return nil
 	}
-	payments, err := s.store.PartnerPayments(ctx, s.db.DB, rep.PartnerID, oauth.EnvSandbox,
+	payments, err := s.store.PartnerPayments(ctx, s.db.DB, rep.PartnerID, environment.Sandbox,
 		PaymentPending, PaymentAcceptedSettlementInProcess, PaymentAcceptedSettlementCompleted)
 	if err != nil {
 		return err

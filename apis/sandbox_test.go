@@ -14,8 +14,9 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
-	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/internal/money"
 )
 
 // balanceOf reads an account's booked balance.
@@ -56,9 +57,9 @@ func (p *partner) pay(cust *customer, amount, creditor, ref string) (paymentID, 
 func TestResetSandbox(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		a := e.partner("ptn_reset_a", oauth.EnvSandbox)
-		aProd := e.partner("ptn_reset_a", oauth.EnvProduction)
-		b := e.partner("ptn_reset_b", oauth.EnvSandbox)
+		a := e.partner("ptn_reset_a", environment.Sandbox)
+		aProd := e.partner("ptn_reset_a", environment.Production)
+		b := e.partner("ptn_reset_b", environment.Sandbox)
 		alice, bob, carol := e.customer("alice"), e.customer("bob"), e.customer("carol.insufficient")
 		cur, bobCur := alice.account(core.AccountCurrent), bob.account(core.AccountCurrent)
 		aliceStart, bobStart := e.balanceOf(cur.ID), e.balanceOf(bobCur.ID)
@@ -92,7 +93,7 @@ func TestResetSandbox(t *testing.T) {
 			t.Fatalf("carol's payment is %s", st)
 		}
 		aPending := &apis.Payment{ID: ids.New("pay"), ConsentID: ids.New("pcn"), PartnerID: a.id, ClientID: a.app,
-			Environment: oauth.EnvSandbox, DebtorAccountID: cur.ID, Amount: apis.Money{Minor: 300, Currency: "GBP"},
+			Environment: environment.Sandbox, DebtorAccountID: cur.ID, Amount: money.Money{Minor: 300, Currency: "GBP"},
 			Initiation: &apis.Initiation{InstructionIdentification: "i", EndToEndIdentification: "e",
 				InstructedAmount: apis.OBAmount{Amount: "3.00", Currency: "GBP"},
 				CreditorAccount:  apis.OBAccountRef{SchemeName: core.SchemeSortCodeAccountNumber, Identification: externalCreditor, Name: "Payee Ltd"}},
@@ -109,10 +110,10 @@ func TestResetSandbox(t *testing.T) {
 		wantStatus(t, e.do("GET", aisp+"/accounts", aTok, nil), 200)
 		wantStatus(t, e.do("GET", aisp+"/accounts", bTok, nil), 200)
 
-		sandboxA := []any{a.id, oauth.EnvSandbox}
+		sandboxA := []any{a.id, environment.Sandbox}
 		bLogBefore, bKeysBefore := e.rows("request_log", "partner_id = ?", b.id), e.rows("idempotency_keys", "partner_id = ?", b.id)
-		prodLogBefore := e.rows("request_log", "partner_id = ? AND environment = ?", a.id, oauth.EnvProduction)
-		prodKeysBefore := e.rows("idempotency_keys", "partner_id = ? AND environment = ?", a.id, oauth.EnvProduction)
+		prodLogBefore := e.rows("request_log", "partner_id = ? AND environment = ?", a.id, environment.Production)
+		prodKeysBefore := e.rows("idempotency_keys", "partner_id = ? AND environment = ?", a.id, environment.Production)
 		aLogBefore := e.rows("request_log", "partner_id = ? AND environment = ?", sandboxA...)
 		aKeysBefore := e.rows("idempotency_keys", "partner_id = ? AND environment = ?", sandboxA...)
 		if aLogBefore == 0 || aKeysBefore == 0 || bLogBefore == 0 || bKeysBefore == 0 || prodLogBefore == 0 || prodKeysBefore == 0 {
@@ -200,10 +201,10 @@ func TestResetSandbox(t *testing.T) {
 					return fmt.Errorf("A's production consent is %s", s)
 				}
 				wantStatus(e.t, e.do("GET", aisp+"/accounts", aProdTok, nil), 200)
-				if n := e.rows("idempotency_keys", "partner_id = ? AND environment = ?", a.id, oauth.EnvProduction); n != prodKeysBefore {
+				if n := e.rows("idempotency_keys", "partner_id = ? AND environment = ?", a.id, environment.Production); n != prodKeysBefore {
 					return fmt.Errorf("A's production idempotency keys %d → %d", prodKeysBefore, n)
 				}
-				if n := e.rows("request_log", "partner_id = ? AND environment = ?", a.id, oauth.EnvProduction); n < prodLogBefore {
+				if n := e.rows("request_log", "partner_id = ? AND environment = ?", a.id, environment.Production); n < prodLogBefore {
 					return fmt.Errorf("A's production request log %d → %d", prodLogBefore, n)
 				}
 				return nil
@@ -325,7 +326,7 @@ func TestResetSandbox(t *testing.T) {
 func TestResetSandboxWithoutReverser(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
-		p := e.partner("ptn_reset_plain", oauth.EnvSandbox)
+		p := e.partner("ptn_reset_plain", environment.Sandbox)
 		alice := e.customer("alice")
 		cur := alice.account(core.AccountCurrent)
 		start := e.balanceOf(cur.ID)

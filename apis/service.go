@@ -13,7 +13,9 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -31,7 +33,7 @@ type Config struct {
 	// Datasets defaults to DefaultDatasetPolicy.
 	Datasets DatasetPolicy
 	// Limits per environment; an environment not listed gets DefaultLimits.
-	Limits map[string]Limits
+	Limits map[environment.Environment]Limits
 	// PaymentConsentLifetime is how long a payment consent may be authorised
 	// and used (shown as CutOffDateTime); default 24 h.
 	PaymentConsentLifetime time.Duration
@@ -49,7 +51,7 @@ type Service struct {
 	publisher EventPublisher
 	revoker   oauth.TokenRevoker
 	datasets  DatasetPolicy
-	limits    map[string]Limits
+	limits    map[environment.Environment]Limits
 	payLife   time.Duration
 	now       func() time.Time
 	log       *slog.Logger
@@ -80,7 +82,7 @@ func NewService(cfg Config) *Service {
 }
 
 // LimitsFor returns the payment limits of an environment.
-func (s *Service) LimitsFor(env string) Limits {
+func (s *Service) LimitsFor(env environment.Environment) Limits {
 	if l, ok := s.limits[env]; ok {
 		return l
 	}
@@ -407,13 +409,13 @@ func (s *Service) PurgeRequestLog(ctx context.Context) (int64, error) {
 }
 
 func limitErr(which string, limit int64, currency string) *problem.Error {
-	return problem.New(problem.CodeLimitExceeded, "the %s limit is %s %s", which, FormatAmount(limit, currency), currency).
-		With("limit", FormatAmount(limit, currency)).With("currency", currency)
+	return problem.New(problem.CodeLimitExceeded, "the %s limit is %s %s", which, money.FormatAmount(limit, currency), currency).
+		With("limit", money.FormatAmount(limit, currency)).With("currency", currency)
 }
 
 // customerAccount loads an account of the customer in environment env; an
 // account of another customer or of the other environment is not found.
-func (s *Service) customerAccount(ctx context.Context, env, customerID, accountID string) (*core.Account, error) {
+func (s *Service) customerAccount(ctx context.Context, env environment.Environment, customerID, accountID string) (*core.Account, error) {
 	a, err := s.core.Account(ctx, accountID)
 	if errors.Is(err, core.ErrNotFound) || (err == nil && (a.CustomerID != customerID || a.Environment != env)) {
 		return nil, errNotFound("account", accountID)
@@ -427,7 +429,7 @@ var ErrWrongEnvironment = errors.New("apis: the customer belongs to another envi
 
 // customerIn loads a customer who must belong to environment env. Errors:
 // ErrWrongEnvironment (wrapped), core.ErrNotFound, or the core's error.
-func (s *Service) customerIn(ctx context.Context, env, customerID string) (*core.Customer, error) {
+func (s *Service) customerIn(ctx context.Context, env environment.Environment, customerID string) (*core.Customer, error) {
 	cust, err := s.core.Customer(ctx, customerID)
 	if err != nil {
 		return nil, err
@@ -449,6 +451,6 @@ func consentTitle(typ string) string {
 	}
 }
 
-func formatMoney(m Money) string {
-	return fmt.Sprintf("%s %s", m.Currency, FormatAmount(m.Minor, m.Currency))
+func formatMoney(m money.Money) string {
+	return fmt.Sprintf("%s %s", m.Currency, money.FormatAmount(m.Minor, m.Currency))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"gorm.io/gorm"
 )
 
@@ -27,7 +28,7 @@ const (
 // IdempotencyRecord is one stored idempotency key and, when done, its response.
 type IdempotencyRecord struct {
 	PartnerID      string
-	Environment    string // of the request that claimed the key (sandbox reset deletes by it)
+	Environment    environment.Environment // of the request that claimed the key (sandbox reset deletes by it)
 	Key            string
 	RequestHash    string
 	Status         string // KeyInProgress or KeyDone
@@ -60,7 +61,7 @@ type Store interface {
 	SetPaymentStatus(ctx context.Context, g *gorm.DB, p *Payment, from string) error
 	// PartnerTotalSince sums the partner's non-rejected payments in currency
 	// created at or after since, in env.
-	PartnerTotalSince(ctx context.Context, g *gorm.DB, partnerID, env, currency string, since time.Time) (int64, error)
+	PartnerTotalSince(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, currency string, since time.Time) (int64, error)
 	// DebtorCountSince counts payments from the debtor account since.
 	DebtorCountSince(ctx context.Context, g *gorm.DB, accountID string, since time.Time) (int64, error)
 	// RejectedCount counts rejected payments per debtor account among ids.
@@ -71,15 +72,15 @@ type Store interface {
 	// deleted first (keys live 24 h).
 	ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord, notBefore time.Time) error
 	// Key returns the key row of partnerID in env, or ErrNotFound.
-	Key(ctx context.Context, g *gorm.DB, partnerID, env, key string) (*IdempotencyRecord, error)
+	Key(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, key string) (*IdempotencyRecord, error)
 	// FinishKey stores the response and marks the key done.
 	FinishKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord) error
 	// ReleaseKey deletes an in-progress key (the request failed with a 5xx).
-	ReleaseKey(ctx context.Context, g *gorm.DB, partnerID, env, key string) error
+	ReleaseKey(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, key string) error
 
 	// DeleteKeys deletes the partner's idempotency keys claimed in env and
 	// returns how many it deleted.
-	DeleteKeys(ctx context.Context, g *gorm.DB, partnerID, env string) (int64, error)
+	DeleteKeys(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment) (int64, error)
 
 	// LogRequest appends a request log entry; a path longer than
 	// MaxLoggedPath bytes is cut to it.
@@ -88,12 +89,12 @@ type Store interface {
 	RequestLog(ctx context.Context, g *gorm.DB, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error)
 	// DeleteRequestLog deletes the partner's entries in env and returns how
 	// many it deleted.
-	DeleteRequestLog(ctx context.Context, g *gorm.DB, partnerID, env string) (int64, error)
+	DeleteRequestLog(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment) (int64, error)
 
 	// PartnerConsents lists the partner's consents in env whose status is one
 	// of statuses, oldest first.
-	PartnerConsents(ctx context.Context, g *gorm.DB, partnerID, env string, statuses ...string) ([]Consent, error)
+	PartnerConsents(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, statuses ...string) ([]Consent, error)
 	// PartnerPayments lists the partner's payments in env whose status is one
 	// of statuses, oldest first.
-	PartnerPayments(ctx context.Context, g *gorm.DB, partnerID, env string, statuses ...string) ([]Payment, error)
+	PartnerPayments(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, statuses ...string) ([]Payment, error)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"gorm.io/gorm"
 )
 
@@ -20,7 +22,7 @@ type consentRow struct {
 	Type            string
 	PartnerID       string
 	ClientID        string
-	Environment     string
+	Environment     environment.Environment
 	Status          string
 	CustomerID      string
 	AccountIDs      string `gorm:"column:account_ids"`
@@ -86,7 +88,7 @@ func (r *consentRow) toConsent() (*Consent, error) {
 	c := &Consent{ID: r.ID, Type: r.Type, PartnerID: r.PartnerID, ClientID: r.ClientID,
 		Environment: r.Environment, Status: r.Status, CustomerID: r.CustomerID,
 		ExpiresAt: tv(r.ExpiresAt), TransactionFrom: tv(r.TransactionFrom), TransactionTo: tv(r.TransactionTo),
-		Amount:    Money{Minor: r.AmountMinor, Currency: r.Currency},
+		Amount:    money.Money{Minor: r.AmountMinor, Currency: r.Currency},
 		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC()}
 	for _, x := range []struct {
 		src string
@@ -110,7 +112,7 @@ type paymentRow struct {
 	ConsentID       string
 	PartnerID       string
 	ClientID        string
-	Environment     string
+	Environment     environment.Environment
 	DebtorAccountID string
 	AmountMinor     int64
 	Currency        string
@@ -126,7 +128,7 @@ func (paymentRow) TableName() string { return "api_payments" }
 func (r *paymentRow) toPayment() (*Payment, error) {
 	p := &Payment{ID: r.ID, ConsentID: r.ConsentID, PartnerID: r.PartnerID, ClientID: r.ClientID,
 		Environment: r.Environment, DebtorAccountID: r.DebtorAccountID,
-		Amount: Money{Minor: r.AmountMinor, Currency: r.Currency}, Status: r.Status, RejectReason: r.RejectReason,
+		Amount: money.Money{Minor: r.AmountMinor, Currency: r.Currency}, Status: r.Status, RejectReason: r.RejectReason,
 		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC(), Initiation: &Initiation{}}
 	if err := json.Unmarshal([]byte(r.Initiation), p.Initiation); err != nil {
 		return nil, err
@@ -135,9 +137,9 @@ func (r *paymentRow) toPayment() (*Payment, error) {
 }
 
 type idempotencyRow struct {
-	PartnerID      string `gorm:"primaryKey"`
-	Key            string `gorm:"primaryKey"`
-	Environment    string `gorm:"primaryKey"`
+	PartnerID      string                  `gorm:"primaryKey"`
+	Key            string                  `gorm:"primaryKey"`
+	Environment    environment.Environment `gorm:"primaryKey"`
 	RequestHash    string
 	Status         string
 	ResponseStatus int
@@ -153,7 +155,7 @@ type requestLogRow struct {
 	At            time.Time
 	ClientID      string
 	PartnerID     string
-	Environment   string
+	Environment   environment.Environment
 	Method        string
 	Path          string
 	Status        int
@@ -255,7 +257,7 @@ func (GormStore) SetPaymentStatus(ctx context.Context, g *gorm.DB, p *Payment, f
 }
 
 // PartnerTotalSince implements Store.
-func (GormStore) PartnerTotalSince(ctx context.Context, g *gorm.DB, partnerID, env, currency string, since time.Time) (int64, error) {
+func (GormStore) PartnerTotalSince(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, currency string, since time.Time) (int64, error) {
 	var total int64
 	err := g.WithContext(ctx).Model(&paymentRow{}).
 		Where("partner_id = ? AND environment = ? AND currency = ? AND created_at >= ? AND status <> ?",
@@ -307,7 +309,7 @@ func (GormStore) ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord,
 }
 
 // Key implements Store.
-func (GormStore) Key(ctx context.Context, g *gorm.DB, partnerID, env, key string) (*IdempotencyRecord, error) {
+func (GormStore) Key(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, key string) (*IdempotencyRecord, error) {
 	var r idempotencyRow
 	err := g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND key = ?", partnerID, env, key).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -329,7 +331,7 @@ func (GormStore) FinishKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord
 }
 
 // ReleaseKey implements Store.
-func (GormStore) ReleaseKey(ctx context.Context, g *gorm.DB, partnerID, env, key string) error {
+func (GormStore) ReleaseKey(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, key string) error {
 	return g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND key = ? AND status = ?", partnerID, env, key, KeyInProgress).
 		Delete(&idempotencyRow{}).Error
 }
@@ -384,19 +386,19 @@ func (GormStore) RequestLog(ctx context.Context, g *gorm.DB, partnerID, clientID
 }
 
 // DeleteKeys implements Store.
-func (GormStore) DeleteKeys(ctx context.Context, g *gorm.DB, partnerID, env string) (int64, error) {
+func (GormStore) DeleteKeys(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment) (int64, error) {
 	res := g.WithContext(ctx).Where("partner_id = ? AND environment = ?", partnerID, env).Delete(&idempotencyRow{})
 	return res.RowsAffected, res.Error
 }
 
 // DeleteRequestLog implements Store.
-func (GormStore) DeleteRequestLog(ctx context.Context, g *gorm.DB, partnerID, env string) (int64, error) {
+func (GormStore) DeleteRequestLog(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment) (int64, error) {
 	res := g.WithContext(ctx).Where("partner_id = ? AND environment = ?", partnerID, env).Delete(&requestLogRow{})
 	return res.RowsAffected, res.Error
 }
 
 // PartnerConsents implements Store.
-func (GormStore) PartnerConsents(ctx context.Context, g *gorm.DB, partnerID, env string, statuses ...string) ([]Consent, error) {
+func (GormStore) PartnerConsents(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, statuses ...string) ([]Consent, error) {
 	var rows []consentRow
 	if err := g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND status IN ?", partnerID, env, statuses).
 		Order("created_at, id").Find(&rows).Error; err != nil {
@@ -414,7 +416,7 @@ func (GormStore) PartnerConsents(ctx context.Context, g *gorm.DB, partnerID, env
 }
 
 // PartnerPayments implements Store.
-func (GormStore) PartnerPayments(ctx context.Context, g *gorm.DB, partnerID, env string, statuses ...string) ([]Payment, error) {
+func (GormStore) PartnerPayments(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, statuses ...string) ([]Payment, error) {
 	var rows []paymentRow
 	if err := g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND status IN ?", partnerID, env, statuses).
 		Order("created_at, id").Find(&rows).Error; err != nil {

@@ -24,12 +24,12 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -105,7 +105,7 @@ type Consent struct {
 	Type        string
 	PartnerID   string
 	ClientID    string
-	Environment string
+	Environment environment.Environment
 	Status      string
 	// CustomerID and AccountIDs are bound when the customer authorises.
 	CustomerID string
@@ -119,7 +119,7 @@ type Consent struct {
 	// Payment initiation.
 	Initiation *Initiation
 	Risk       map[string]any
-	Amount     Money
+	Amount     money.Money
 	// ExpiresAt is the consent's expiry (zero: open-ended account access).
 	ExpiresAt       time.Time
 	CreatedAt       time.Time
@@ -150,66 +150,6 @@ func (c *Consent) OBStatus() string {
 		return StatusAuthorised
 	}
 	return c.Status
-}
-
-// Money is an amount in minor units of an ISO 4217 currency.
-type Money struct {
-	Minor    int64
-	Currency string
-}
-
-// currencyExponents lists the ISO 4217 minor-unit exponents of the currencies
-// amounts are accepted in.
-var currencyExponents = map[string]int{
-	"GBP": 2, "EUR": 2, "USD": 2, "CHF": 2, "SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2,
-	"CAD": 2, "AUD": 2, "JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3,
-}
-
-var obAmount = regexp.MustCompile(`^\d{1,13}$|^\d{1,13}\.\d{1,5}$`)
-
-// ParseAmount parses an Open Banking decimal amount string ("10.50") exactly
-// into minor units of currency. It refuses a malformed amount, an unknown
-// currency, more decimals than the currency has, zero and overflow.
-func ParseAmount(s, currency string) (int64, error) {
-	exp, ok := currencyExponents[currency]
-	if !ok {
-		return 0, fmt.Errorf("currency %q is not supported", currency)
-	}
-	if !obAmount.MatchString(s) {
-		return 0, fmt.Errorf("amount %q is not a decimal of up to 13 digits and 5 decimals", s)
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	if len(frac) > exp {
-		return 0, fmt.Errorf("amount %q has more decimals than %s allows (%d)", s, currency, exp)
-	}
-	frac += strings.Repeat("0", exp-len(frac))
-	n, err := strconv.ParseInt(whole+frac, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("amount %q is too large", s)
-	}
-	if n <= 0 {
-		return 0, fmt.Errorf("amount %q must be positive", s)
-	}
-	return n, nil
-}
-
-// FormatAmount formats |minor| in currency as an Open Banking decimal string.
-func FormatAmount(minor int64, currency string) string {
-	if minor < 0 {
-		minor = -minor
-	}
-	exp, ok := currencyExponents[currency]
-	if !ok {
-		exp = 2
-	}
-	s := strconv.FormatInt(minor, 10)
-	if exp == 0 {
-		return s
-	}
-	if len(s) <= exp {
-		s = strings.Repeat("0", exp-len(s)+1) + s
-	}
-	return s[:len(s)-exp] + "." + s[len(s)-exp:]
 }
 
 // FieldError is one field-level validation failure (problem extension "errors").
@@ -365,7 +305,7 @@ func (in *Initiation) canonical() string {
 }
 
 // validate checks the initiation's fields and returns the parsed amount.
-func (in *Initiation) validate(f *fieldErrors, prefix string) Money {
+func (in *Initiation) validate(f *fieldErrors, prefix string) money.Money {
 	p := prefix + ".Initiation."
 	lenCheck := func(field, v string, min, max int) {
 		if len(v) < min || len(v) > max {
@@ -374,11 +314,11 @@ func (in *Initiation) validate(f *fieldErrors, prefix string) Money {
 	}
 	lenCheck("InstructionIdentification", in.InstructionIdentification, 1, 35)
 	lenCheck("EndToEndIdentification", in.EndToEndIdentification, 1, 35)
-	var m Money
-	if minor, err := ParseAmount(in.InstructedAmount.Amount, in.InstructedAmount.Currency); err != nil {
+	var m money.Money
+	if minor, err := money.ParseAmount(in.InstructedAmount.Amount, in.InstructedAmount.Currency); err != nil {
 		f.add(p+"InstructedAmount", "%s", err.Error())
 	} else {
-		m = Money{Minor: minor, Currency: in.InstructedAmount.Currency}
+		m = money.Money{Minor: minor, Currency: in.InstructedAmount.Currency}
 	}
 	checkAccount := func(field string, a *OBAccountRef, nameRequired bool) {
 		switch {
@@ -419,7 +359,7 @@ type OBWriteDomesticConsent4 struct {
 }
 
 // Validate checks the request and returns the parsed instructed amount.
-func (r *OBWriteDomesticConsent4) Validate() (Money, error) {
+func (r *OBWriteDomesticConsent4) Validate() (money.Money, error) {
 	var f fieldErrors
 	if r.Risk == nil {
 		f.add("Risk", "is required")
@@ -441,7 +381,7 @@ type OBWriteDomestic2 struct {
 }
 
 // Validate checks the request and returns the parsed instructed amount.
-func (r *OBWriteDomestic2) Validate() (Money, error) {
+func (r *OBWriteDomestic2) Validate() (money.Money, error) {
 	var f fieldErrors
 	if r.Risk == nil {
 		f.add("Risk", "is required")
@@ -506,9 +446,9 @@ type Payment struct {
 	ConsentID       string
 	PartnerID       string
 	ClientID        string
-	Environment     string
+	Environment     environment.Environment
 	DebtorAccountID string
-	Amount          Money
+	Amount          money.Money
 	Initiation      *Initiation
 	Status          string
 	RejectReason    string // the core's reason, when Rejected
@@ -536,17 +476,17 @@ func DefaultLimits() Limits {
 
 // RequestLogEntry is one logged resource call (no bodies, no tokens).
 type RequestLogEntry struct {
-	ID            int64     `json:"id"`
-	At            time.Time `json:"at"`
-	ClientID      string    `json:"client_id"`
-	PartnerID     string    `json:"partner_id"`
-	Environment   string    `json:"environment"`
-	Method        string    `json:"method"`
-	Path          string    `json:"path"`
-	Status        int       `json:"status"`
-	LatencyUS     int64     `json:"latency_us"`
-	InteractionID string    `json:"interaction_id"`
-	ProblemType   string    `json:"problem_type,omitempty"`
+	ID            int64                   `json:"id"`
+	At            time.Time               `json:"at"`
+	ClientID      string                  `json:"client_id"`
+	PartnerID     string                  `json:"partner_id"`
+	Environment   environment.Environment `json:"environment"`
+	Method        string                  `json:"method"`
+	Path          string                  `json:"path"`
+	Status        int                     `json:"status"`
+	LatencyUS     int64                   `json:"latency_us"`
+	InteractionID string                  `json:"interaction_id"`
+	ProblemType   string                  `json:"problem_type,omitempty"`
 }
 
 // RequestLogFilter narrows RequestLog; zero fields match everything.
@@ -562,12 +502,12 @@ type UsageRecord struct {
 	Key         string // unique per call (a fresh id): record it at most once
 	PartnerID   string
 	AppID       string // client_id
-	Environment string
+	Environment environment.Environment
 	Product     string // accounts | payments | consents | data_sharing
 	Kind        string // call | payment
 	Billable    bool   // 2xx and not an idempotent replay
 	Status      int
-	Amount      Money // payments only
+	Amount      money.Money // payments only
 	At          time.Time
 }
 

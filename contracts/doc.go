@@ -30,7 +30,8 @@
 //
 // # Money and rounding
 //
-// Money is int64 minor units plus an ISO 4217 currency; rates are basis points.
+// Money is money.Money (internal/money): int64 minor units plus an ISO 4217
+// currency; rates are basis points.
 // Per-call prices are given in micro-minor units (millionths of a minor unit) per
 // call, so 0.25 cent per call is UnitPriceMicros 250000 in EUR. Every statement
 // line is computed exactly (math/big) and rounded once, half-even on minor units

@@ -13,6 +13,8 @@ import (
 
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -156,14 +158,14 @@ func mustRecord(t testing.TB, s *contracts.Service, rs ...contracts.UsageRecord)
 }
 
 func call(key, partner, product string, at time.Time) contracts.UsageRecord {
-	return contracts.UsageRecord{Key: key, PartnerID: partner, AppID: "app_" + partner, Environment: contracts.EnvProduction,
+	return contracts.UsageRecord{Key: key, PartnerID: partner, AppID: "app_" + partner, Environment: environment.Production,
 		Product: product, Kind: contracts.KindCall, Billable: true, Status: 200, At: at}
 }
 
 func payment(key, partner string, amount int64, at time.Time) contracts.UsageRecord {
-	return contracts.UsageRecord{Key: key, PartnerID: partner, AppID: "app_" + partner, Environment: contracts.EnvProduction,
+	return contracts.UsageRecord{Key: key, PartnerID: partner, AppID: "app_" + partner, Environment: environment.Production,
 		Product: "payments", Kind: contracts.KindPayment, Billable: true, Status: 201,
-		PaymentAmount: contracts.Money{Amount: amount, Currency: "EUR"}, At: at}
+		PaymentAmount: money.Money{Minor: amount, Currency: "EUR"}, At: at}
 }
 
 func keyf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -7,6 +7,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -30,7 +31,7 @@ func TestCreditNoteAboveLimitNeedsSecondApprover(t *testing.T) {
 			CreditNoteLimits: map[string]int64{"EUR": 10000}})
 		e.activeContract(t, "ptn_a", standardTerms())
 		mustRecord(t, e.s, call("a1", "ptn_a", "accounts", date(2026, 10, 3)))
-		eur := func(n int64) contracts.Money { return contracts.Money{Amount: n, Currency: "EUR"} }
+		eur := func(n int64) money.Money { return money.Money{Minor: n, Currency: "EUR"} }
 		recv := contracts.PartnerAccount(contracts.AccountPartnerReceivable, "ptn_a")
 		balance := func() int64 {
 			b, err := e.s.Ledger.Balance(ctx, recv, "EUR")

@@ -8,6 +8,8 @@ import (
 
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 )
 
 // genMonth makes a random month of usage for partners ptn_p0…ptn_pN: calls on
@@ -30,7 +32,7 @@ func genMonth(rng *rand.Rand, partners, n int) []contracts.UsageRecord {
 		case 0:
 			r.Billable, r.Status = false, 403
 		case 1:
-			r.Environment = contracts.EnvSandbox
+			r.Environment = environment.Sandbox
 		case 2:
 			r.At = start.Add(-time.Nanosecond) // September
 		case 3:
@@ -143,7 +145,7 @@ func TestSettlementProperties(t *testing.T) {
 						t.Fatal(err)
 					}
 					e.clock.Set(date(2026, 11, 1).Add(time.Hour))
-					if _, err := e.s.IssueAdjustment(ctx, maker, "ptn_p0", "2026-10", contracts.AdjustmentCredit, contracts.Money{Amount: credit, Currency: "EUR"}, "outage credit"); err != nil {
+					if _, err := e.s.IssueAdjustment(ctx, maker, "ptn_p0", "2026-10", contracts.AdjustmentCredit, money.Money{Minor: credit, Currency: "EUR"}, "outage credit"); err != nil {
 						t.Fatal(err)
 					}
 					run, err := e.s.Settle(ctx, "2026-10", date(2026, 11, 2))

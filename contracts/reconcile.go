@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -77,7 +78,7 @@ func (s *Service) Reconcile(ctx context.Context, period string) (Report, error) 
 			return Report{}, err
 		}
 		for _, a := range adjs {
-			signed := a.Amount.Amount
+			signed := a.Amount.Minor
 			if a.Kind == AdjustmentCredit {
 				signed = -signed
 			}
@@ -92,7 +93,7 @@ func (s *Service) Reconcile(ctx context.Context, period string) (Report, error) 
 	}
 	if err := g.Raw(`SELECT partner_id, COUNT(*) AS n FROM usage_records
 		WHERE at >= ? AND at < ? AND environment = ? AND billable = ? GROUP BY partner_id ORDER BY partner_id`,
-		start, end, EnvProduction, true).Scan(&metered).Error; err != nil {
+		start, end, environment.Production, true).Scan(&metered).Error; err != nil {
 		return Report{}, err
 	}
 	for _, m := range metered {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/events"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -43,7 +44,7 @@ func (s *Service) CreditNoteLimit(currency string) int64 {
 		return n
 	}
 	n := int64(DefaultCreditNoteLimit)
-	for i := 0; i < MinorExponent(currency); i++ {
+	for i := 0; i < money.Decimals(currency); i++ {
 		n *= 10
 	}
 	return n

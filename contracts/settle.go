@@ -10,7 +10,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -37,7 +39,7 @@ func GraduatedCharges(tiers []Tier, calls int64) []TierCharge {
 		}
 		q := upper - t.From
 		out = append(out, TierCharge{From: t.From, To: t.To, Quantity: q, UnitPriceMicros: t.UnitPriceMicros,
-			Amount: MulDivHalfEven(q, t.UnitPriceMicros, MicrosPerMinor)})
+			Amount: money.MulDivHalfEven(q, t.UnitPriceMicros, money.MicrosPerMinor)})
 	}
 	return out
 }
@@ -97,10 +99,10 @@ func ComputeLines(terms Terms, u UsageTotals, adjustments []Adjustment) []Line {
 	var paymentRevenue int64
 	if u.Payments > 0 {
 		pf := terms.FeeSchedule.PaymentFee
-		fixed := MulDivHalfEven(u.Payments, pf.FixedMinor, 1)
-		add(Line{Kind: LinePaymentFixedFee, Product: "payments", Quantity: u.Payments, UnitPriceMicros: pf.FixedMinor * MicrosPerMinor,
+		fixed := money.MulDivHalfEven(u.Payments, pf.FixedMinor, 1)
+		add(Line{Kind: LinePaymentFixedFee, Product: "payments", Quantity: u.Payments, UnitPriceMicros: pf.FixedMinor * money.MicrosPerMinor,
 			Amount: fixed, Description: "payment fees, fixed per payment"})
-		value := MulDivHalfEven(u.PaymentValue, pf.BPS, BPSDenominator)
+		value := money.MulDivHalfEven(u.PaymentValue, pf.BPS, money.BPSDenominator)
 		add(Line{Kind: LinePaymentValueFee, Product: "payments", Quantity: u.Payments, RateBPS: pf.BPS, Base: u.PaymentValue,
 			Amount: value, Description: "payment fees, basis points of value"})
 		paymentRevenue = fixed + value
@@ -108,16 +110,16 @@ func ComputeLines(terms Terms, u UsageTotals, adjustments []Adjustment) []Line {
 		if len(terms.RevenueShare.Tiers) > 0 {
 			rate := ShareRate(terms.RevenueShare, u.PaymentValue)
 			add(Line{Kind: LineRevenueShare, Product: "payments", Quantity: u.Payments, RateBPS: rate, Base: paymentRevenue,
-				Amount:      -MulDivHalfEven(paymentRevenue, rate, BPSDenominator),
-				Description: fmt.Sprintf("revenue share at payment volume %s", FormatMinor(u.PaymentValue, terms.Currency))})
+				Amount:      -money.MulDivHalfEven(paymentRevenue, rate, money.BPSDenominator),
+				Description: fmt.Sprintf("revenue share at payment volume %s", money.FormatMinor(u.PaymentValue, terms.Currency))})
 		}
 	}
 	if min := terms.FeeSchedule.MonthlyMinimum; min > feesTotal {
 		add(Line{Kind: LineMinimumTopUp, Base: feesTotal, Amount: min - feesTotal,
-			Description: fmt.Sprintf("minimum commitment %s", FormatMinor(min, terms.Currency))})
+			Description: fmt.Sprintf("minimum commitment %s", money.FormatMinor(min, terms.Currency))})
 	}
 	for _, a := range adjustments {
-		amt := a.Amount.Amount
+		amt := a.Amount.Minor
 		if a.Kind == AdjustmentCredit {
 			amt = -amt
 		}
@@ -308,7 +310,7 @@ func (s *Service) aggregateUsage(ctx context.Context, g *gorm.DB, partnerID, cur
 	err := g.WithContext(ctx).Raw(`SELECT product, kind, currency, COUNT(*) AS n, COALESCE(SUM(amount), 0) AS amount
 		FROM usage_records
 		WHERE partner_id = ? AND at >= ? AND at < ? AND environment = ? AND billable = ?
-		GROUP BY product, kind, currency`, partnerID, start, end, EnvProduction, true).Scan(&rows).Error
+		GROUP BY product, kind, currency`, partnerID, start, end, environment.Production, true).Scan(&rows).Error
 	u := UsageTotals{Calls: map[string]int64{}, ForeignCounts: map[string]int64{}}
 	for _, r := range rows {
 		switch {
@@ -345,7 +347,7 @@ type adjustmentRow struct {
 func (adjustmentRow) TableName() string { return "adjustments" }
 
 func (r adjustmentRow) adjustment() Adjustment {
-	a := Adjustment{ID: r.ID, PartnerID: r.PartnerID, Period: r.Period, Kind: r.Kind, Amount: Money{r.Amount, r.Currency},
+	a := Adjustment{ID: r.ID, PartnerID: r.PartnerID, Period: r.Period, Kind: r.Kind, Amount: money.Money{Minor: r.Amount, Currency: r.Currency},
 		Reason: r.Reason, PostingID: r.PostingID, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), Status: r.Status,
 		DecidedBy: r.DecidedBy, DecidedAt: utcPtr(r.DecidedAt), DecisionReason: r.DecisionReason}
 	if r.StatementID != nil {

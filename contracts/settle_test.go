@@ -11,6 +11,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -34,7 +35,7 @@ func octoberUsage(p string) []contracts.UsageRecord {
 	refused := call(p+"-refused", p, "accounts", date(2026, 10, 7))
 	refused.Billable, refused.Status = false, 403
 	sandbox := call(p+"-sandbox", p, "accounts", date(2026, 10, 7))
-	sandbox.Environment = contracts.EnvSandbox
+	sandbox.Environment = environment.Sandbox
 	return append(rs, refused, sandbox, call(p+"-nov", p, "accounts", date(2026, 11, 1)))
 }
 

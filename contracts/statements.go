@@ -13,6 +13,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -80,10 +81,10 @@ func (s *Service) StatementCSV(ctx context.Context, partnerID, statementID strin
 	for _, l := range st.Lines {
 		w.Write([]string{st.ID, st.PartnerID, st.Period, st.Currency, strconv.Itoa(l.Seq), l.Kind, l.Product, i(l.TierFrom, 10),
 			i(l.TierTo, 10), i(l.Quantity, 10), i(l.UnitPriceMicros, 10), i(l.RateBPS, 10), i(l.Base, 10), i(l.Amount, 10),
-			FormatMinor(l.Amount, st.Currency), l.Reference, csvSafe(l.Description)})
+			money.FormatMinor(l.Amount, st.Currency), l.Reference, csvSafe(l.Description)})
 	}
 	w.Write([]string{st.ID, st.PartnerID, st.Period, st.Currency, "", "net", "", "", "", "", "", "", "", i(st.Net, 10),
-		FormatMinor(st.Net, st.Currency), "", st.Direction})
+		money.FormatMinor(st.Net, st.Currency), "", st.Direction})
 	w.Flush()
 	return buf.Bytes(), w.Error()
 }
@@ -107,7 +108,7 @@ func AdjustmentKey(adjustmentID string) string { return "adjustment:" + adjustme
 // currency is not issued yet: it is returned in status pending_approval, without
 // a posting, until ApproveAdjustment. Refusals: CodeForbidden (role),
 // CodeValidation (with field errors).
-func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, period, kind string, amount Money, reason string) (Adjustment, error) {
+func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, period, kind string, amount money.Money, reason string) (Adjustment, error) {
 	if err := authorize(actor, staff.ActAdjustmentsIssue); err != nil {
 		return Adjustment{}, err
 	}
@@ -121,7 +122,7 @@ func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, p
 	if kind != AdjustmentCredit && kind != AdjustmentDebit {
 		f.add("kind", "must be credit or debit")
 	}
-	if amount.Amount <= 0 {
+	if amount.Minor <= 0 {
 		f.add("amount.amount", "must be positive")
 	}
 	if !currencyRE.MatchString(amount.Currency) {
@@ -133,10 +134,10 @@ func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, p
 	if err := f.err("adjustment"); err != nil {
 		return Adjustment{}, err
 	}
-	row := adjustmentRow{ID: ids.New("adj"), PartnerID: partnerID, Period: period, Kind: kind, Amount: amount.Amount,
+	row := adjustmentRow{ID: ids.New("adj"), PartnerID: partnerID, Period: period, Kind: kind, Amount: amount.Minor,
 		Currency: amount.Currency, Reason: reason, CreatedBy: actor.ID, CreatedAt: s.now(), Status: AdjustmentIssued}
 	limit := s.CreditNoteLimit(amount.Currency)
-	if kind == AdjustmentCredit && amount.Amount > limit {
+	if kind == AdjustmentCredit && amount.Minor > limit {
 		row.Status = AdjustmentPending
 	}
 	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
@@ -146,7 +147,7 @@ func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, p
 			}
 			return audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorStaff, ActorID: actor.ID, Action: "adjustment.requested",
 				ObjectType: "adjustment", ObjectID: row.ID, PartnerID: partnerID,
-				Details: map[string]any{"kind": kind, "amount": amount.Amount, "currency": amount.Currency, "period": period,
+				Details: map[string]any{"kind": kind, "amount": amount.Minor, "currency": amount.Currency, "period": period,
 					"reason": reason, "limit": limit}})
 		}
 		if err := s.postAdjustment(ctx, tx, &row); err != nil {
@@ -157,7 +158,7 @@ func (s *Service) IssueAdjustment(ctx context.Context, actor Actor, partnerID, p
 		}
 		return audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorStaff, ActorID: actor.ID, Action: "adjustment.issued",
 			ObjectType: "adjustment", ObjectID: row.ID, PartnerID: partnerID,
-			Details: map[string]any{"kind": kind, "amount": amount.Amount, "currency": amount.Currency, "period": period, "reason": reason}})
+			Details: map[string]any{"kind": kind, "amount": amount.Minor, "currency": amount.Currency, "period": period, "reason": reason}})
 	})
 	if err != nil {
 		return Adjustment{}, err

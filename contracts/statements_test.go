@@ -8,6 +8,7 @@ import (
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -18,14 +19,14 @@ func TestAdjustmentsAndCSV(t *testing.T) {
 		e.activeContract(t, "ptn_a", standardTerms())
 		e.activeContract(t, "ptn_b", standardTerms())
 		mustRecord(t, e.s, call("a1", "ptn_a", "accounts", date(2026, 10, 3)), call("a2", "ptn_a", "accounts", date(2026, 11, 3)))
-		eur := func(n int64) contracts.Money { return contracts.Money{Amount: n, Currency: "EUR"} }
+		eur := func(n int64) money.Money { return money.Money{Minor: n, Currency: "EUR"} }
 		fe := func(field, reason string) contracts.FieldError {
 			return contracts.FieldError{Field: field, Reason: reason}
 		}
 
 		_, err := e.s.IssueAdjustment(ctx, contracts.Actor{ID: "stf_pm", Role: staff.RolePartnerManager}, "ptn_a", "2026-10", contracts.AdjustmentCredit, eur(100), "x")
 		wantProblem(t, err, problem.CodeForbidden, `role "partner_manager" may not issue adjustments`)
-		_, err = e.s.IssueAdjustment(ctx, maker, "", "2026-1", "refund", contracts.Money{Amount: 0, Currency: "eu"}, " ")
+		_, err = e.s.IssueAdjustment(ctx, maker, "", "2026-1", "refund", money.Money{Minor: 0, Currency: "eu"}, " ")
 		wantFields(t, err, "adjustment is invalid", fe("partner_id", "is required"), fe("period", "must be YYYY-MM"), fe("kind", "must be credit or debit"),
 			fe("amount.amount", "must be positive"), fe("amount.currency", "must be an ISO 4217 code of three upper-case letters"), fe("reason", "is required"))
 
@@ -191,7 +192,7 @@ func TestSettlePayable(t *testing.T) {
 		e.activeContract(t, "ptn_a", terms)
 		e.activeContract(t, "ptn_b", terms)
 		mustRecord(t, e.s, payment("a1", "ptn_a", 10000, date(2026, 10, 3)), payment("b1", "ptn_b", 10000, date(2026, 10, 3)))
-		if _, err := e.s.IssueAdjustment(ctx, maker, "ptn_b", "2026-10", contracts.AdjustmentCredit, contracts.Money{Amount: 500, Currency: "EUR"}, "goodwill"); err != nil {
+		if _, err := e.s.IssueAdjustment(ctx, maker, "ptn_b", "2026-10", contracts.AdjustmentCredit, money.Money{Minor: 500, Currency: "EUR"}, "goodwill"); err != nil {
 			t.Fatal(err)
 		}
 		run, err := e.s.Settle(ctx, "2026-10", date(2026, 11, 1))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -40,12 +42,6 @@ const (
 const (
 	KindCall    = "call"
 	KindPayment = "payment"
-)
-
-// Environments billed and recorded.
-const (
-	EnvSandbox    = "sandbox"
-	EnvProduction = "production"
 )
 
 // Adjustment kinds: a credit note lowers what the partner owes, a debit note raises it.
@@ -248,7 +244,7 @@ func (p PaymentFee) validate(f *fieldErrors, path string) {
 	if p.FixedMinor < 0 || p.FixedMinor > MaxFixedFeeMinor {
 		f.add(path+".fixed_minor", "must be between 0 and %d", int64(MaxFixedFeeMinor))
 	}
-	if p.BPS < 0 || p.BPS > BPSDenominator {
+	if p.BPS < 0 || p.BPS > money.BPSDenominator {
 		f.add(path+".bps", "must be between 0 and 10000")
 	}
 }
@@ -285,7 +281,7 @@ func (r RevenueShare) Validate() error {
 
 func (r RevenueShare) validate(f *fieldErrors, path string) {
 	for i, t := range r.Tiers {
-		if t.BPS < 0 || t.BPS > BPSDenominator {
+		if t.BPS < 0 || t.BPS > money.BPSDenominator {
 			f.add(fmt.Sprintf("%s.tiers[%d].bps", path, i), "must be between 0 and 10000")
 		}
 	}
@@ -378,16 +374,16 @@ type Version struct {
 
 // UsageRecord is one metered event: a call or a payment.
 type UsageRecord struct {
-	Key           string    // unique: a replay of the same key is not recorded again
-	PartnerID     string    // ptn_…
-	AppID         string    // app_…
-	Environment   string    // sandbox | production
-	Product       string    // accounts | payments | data_sharing | consents | webhooks …
-	Kind          string    // call | payment
-	Billable      bool      // false for calls refused by the platform's checks
-	Status        int       // HTTP status answered
-	PaymentAmount Money     // payments only: the payment's value
-	At            time.Time // when; stored in UTC
+	Key           string                  // unique: a replay of the same key is not recorded again
+	PartnerID     string                  // ptn_…
+	AppID         string                  // app_…
+	Environment   environment.Environment // sandbox | production
+	Product       string                  // accounts | payments | data_sharing | consents | webhooks …
+	Kind          string                  // call | payment
+	Billable      bool                    // false for calls refused by the platform's checks
+	Status        int                     // HTTP status answered
+	PaymentAmount money.Money             // payments only: the payment's value
+	At            time.Time               // when; stored in UTC
 }
 
 // Validate checks the record before it is stored.
@@ -399,7 +395,7 @@ func (r UsageRecord) Validate() error {
 	if r.PartnerID == "" {
 		f.add("partner_id", "is required")
 	}
-	if r.Environment != EnvSandbox && r.Environment != EnvProduction {
+	if r.Environment != environment.Sandbox && r.Environment != environment.Production {
 		f.add("environment", "must be sandbox or production")
 	}
 	if !nameRE.MatchString(r.Product) {
@@ -407,11 +403,11 @@ func (r UsageRecord) Validate() error {
 	}
 	switch r.Kind {
 	case KindCall:
-		if r.PaymentAmount != (Money{}) {
+		if r.PaymentAmount != (money.Money{}) {
 			f.add("payment_amount", "must be empty for a call")
 		}
 	case KindPayment:
-		if r.PaymentAmount.Amount < 0 {
+		if r.PaymentAmount.Minor < 0 {
 			f.add("payment_amount.amount", "must not be negative")
 		}
 		if !currencyRE.MatchString(r.PaymentAmount.Currency) {
@@ -428,15 +424,15 @@ func (r UsageRecord) Validate() error {
 
 // UsageRow is usage aggregated per day, app, environment, product, kind and currency.
 type UsageRow struct {
-	Day           string `json:"day"` // YYYY-MM-DD (UTC)
-	AppID         string `json:"app_id"`
-	Environment   string `json:"environment"`
-	Product       string `json:"product"`
-	Kind          string `json:"kind"`
-	Currency      string `json:"currency"` // payments only
-	Count         int64  `json:"count"`    // every record
-	Billable      int64  `json:"billable"` // billable records
-	PaymentAmount int64  `json:"payment_amount"`
+	Day           string                  `json:"day"` // YYYY-MM-DD (UTC)
+	AppID         string                  `json:"app_id"`
+	Environment   environment.Environment `json:"environment"`
+	Product       string                  `json:"product"`
+	Kind          string                  `json:"kind"`
+	Currency      string                  `json:"currency"` // payments only
+	Count         int64                   `json:"count"`    // every record
+	Billable      int64                   `json:"billable"` // billable records
+	PaymentAmount int64                   `json:"payment_amount"`
 }
 
 // Statement is one partner's settlement for one month.
@@ -485,16 +481,16 @@ type Line struct {
 
 // Adjustment is a credit or debit note issued by staff.
 type Adjustment struct {
-	ID          string    `json:"id"`
-	PartnerID   string    `json:"partner_id"`
-	Period      string    `json:"period"` // the period it concerns
-	Kind        string    `json:"kind"`   // credit | debit
-	Amount      Money     `json:"amount"` // positive
-	Reason      string    `json:"reason"`
-	StatementID string    `json:"statement_id,omitempty"` // set when a statement carries it
-	PostingID   string    `json:"posting_id"`             // "" until issued
-	CreatedBy   string    `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string      `json:"id"`
+	PartnerID   string      `json:"partner_id"`
+	Period      string      `json:"period"` // the period it concerns
+	Kind        string      `json:"kind"`   // credit | debit
+	Amount      money.Money `json:"amount"` // positive
+	Reason      string      `json:"reason"`
+	StatementID string      `json:"statement_id,omitempty"` // set when a statement carries it
+	PostingID   string      `json:"posting_id"`             // "" until issued
+	CreatedBy   string      `json:"created_by"`
+	CreatedAt   time.Time   `json:"created_at"`
 	// Status is issued, pending_approval or rejected.
 	Status string `json:"status"`
 	// DecidedBy, DecidedAt and DecisionReason record the second approver's

@@ -35,7 +35,7 @@ const onConflictKey = ` ON CONFLICT (key) DO NOTHING`
 
 func usageArgs(r UsageRecord) []any {
 	return []any{r.Key, r.PartnerID, r.AppID, r.Environment, r.Product, r.Kind, r.Billable, r.Status,
-		r.PaymentAmount.Amount, r.PaymentAmount.Currency, r.At.UTC()}
+		r.PaymentAmount.Minor, r.PaymentAmount.Currency, r.At.UTC()}
 }
 
 // RecordUsage stores one usage record with a single INSERT … ON CONFLICT (key) DO

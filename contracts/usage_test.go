@@ -83,7 +83,7 @@ func TestRecordUsageRefusals(t *testing.T) {
 			{"fail/no-partner", func(r *contracts.UsageRecord) { r.PartnerID = "" }, []contracts.FieldError{fe("partner_id", "is required")}},
 			{"fail/environment", func(r *contracts.UsageRecord) { r.Environment = "prod" }, []contracts.FieldError{fe("environment", "must be sandbox or production")}},
 			{"fail/kind", func(r *contracts.UsageRecord) { r.Kind = "refund" }, []contracts.FieldError{fe("kind", "must be call or payment")}},
-			{"fail/negative-payment", func(r *contracts.UsageRecord) { r.PaymentAmount.Amount = -1 }, []contracts.FieldError{fe("payment_amount.amount", "must not be negative")}},
+			{"fail/negative-payment", func(r *contracts.UsageRecord) { r.PaymentAmount.Minor = -1 }, []contracts.FieldError{fe("payment_amount.amount", "must not be negative")}},
 			{"fail/payment-currency", func(r *contracts.UsageRecord) { r.PaymentAmount.Currency = "" },
 				[]contracts.FieldError{fe("payment_amount.currency", "must be an ISO 4217 code of three upper-case letters")}},
 			{"fail/call-with-amount", func(r *contracts.UsageRecord) { r.Kind = contracts.KindCall }, []contracts.FieldError{fe("payment_amount", "must be empty for a call")}},

@@ -15,12 +15,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
-)
 
-// Environment names where an app may run.
-const (
-	EnvSandbox    = "sandbox"
-	EnvProduction = "production"
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // Client is what the authorization server needs to know about a registered
@@ -30,8 +26,8 @@ type Client struct {
 	ID           string // client_id (the app's public id, app_…)
 	Name         string // shown to the customer on the consent page
 	PartnerID    string
-	PartnerName  string // shown to the customer on the consent page
-	Environment  string // EnvSandbox or EnvProduction
+	PartnerName  string                  // shown to the customer on the consent page
+	Environment  environment.Environment // environment.Sandbox or environment.Production
 	RedirectURIs []string
 	Scopes       []string        // scopes the client may request
 	JWKS         json.RawMessage // inline JWK Set, or
@@ -83,18 +79,18 @@ var (
 // CustomerAuthenticator checks a bank customer's login. Implemented by the
 // bank's core port (the reference core in sandbox).
 //
-// Every bank customer belongs to exactly one environment, EnvSandbox (the
-// synthetic test customers) or EnvProduction (the bank's real customers), and
+// Every bank customer belongs to exactly one environment, environment.Sandbox (the
+// synthetic test customers) or environment.Production (the bank's real customers), and
 // the two never meet: a sandbox app signs in only sandbox customers, a
 // production app only production customers.
 type CustomerAuthenticator interface {
 	// Authenticate returns the internal id of the customer of environment
-	// (the signing-in app's: EnvSandbox or EnvProduction) with that username
+	// (the signing-in app's: environment.Sandbox or environment.Production) with that username
 	// and password, or ErrBadCredentials, or ErrCustomerLocked. A username
 	// that exists only in the other environment is ErrBadCredentials exactly
 	// like an unknown username, at the same cost (the same password hashing
 	// work), so nothing tells which environment a username lives in.
-	Authenticate(ctx context.Context, environment, username, password string) (customerID string, err error)
+	Authenticate(ctx context.Context, env environment.Environment, username, password string) (customerID string, err error)
 	// DisplayName returns how to greet the customer, or ErrCustomerUnknown.
 	DisplayName(ctx context.Context, customerID string) (string, error)
 }
@@ -175,7 +171,7 @@ var ErrInvalidAuthorizationDetails = errors.New("invalid_authorization_details")
 type AccessContext struct {
 	ClientID    string
 	PartnerID   string
-	Environment string
+	Environment environment.Environment
 	// CustomerID is the bank's internal customer id for tokens from the code
 	// flow; empty for client_credentials tokens.
 	CustomerID           string

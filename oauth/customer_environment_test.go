@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -21,7 +22,7 @@ func TestLoginUsesTheClientsEnvironment(t *testing.T) {
 		h := newHarness(t, d, nil)
 		prod := newTestClient(t, "app_prod", h.ts.URL, h.now)
 		h.clients.put(oauth.Client{ID: prod.id, Name: "Live Wallet", PartnerID: "ptn_1", PartnerName: "Acme Payments",
-			Environment: oauth.EnvProduction, RedirectURIs: []string{redirectURI},
+			Environment: environment.Production, RedirectURIs: []string{redirectURI},
 			Scopes: []string{"openid", "accounts"}, JWKS: prod.jwks(), Active: true})
 		errRe := regexp.MustCompile(`<p class="error">([^<]*)</p>`)
 		login := func(t *testing.T, c *testClient, username, password string) (int, string, string) {

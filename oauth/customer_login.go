@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 )
 
@@ -32,12 +33,12 @@ var customerLoginPolicy = throttle.Policy{
 // username) — whether or not such a customer exists — and on the client
 // address in ctx (throttle.WithClient) before the password is checked, and
 // refused without checking it over a limit. environment is the signing-in
-// app's (EnvSandbox or EnvProduction): only that environment's customers can
+// app's (environment.Sandbox or environment.Production): only that environment's customers can
 // sign in (see CustomerAuthenticator). Errors: ErrLoginThrottled,
 // ErrBadCredentials, ErrCustomerLocked, or the authenticator's other errors
 // (secrets.ErrBusy, storage), which do not count as attempts.
-func (s *Server) AuthenticateCustomer(ctx context.Context, environment, username, password string) (string, error) {
-	account := environment + ":" + strings.ToLower(strings.TrimSpace(username))
+func (s *Server) AuthenticateCustomer(ctx context.Context, env environment.Environment, username, password string) (string, error) {
+	account := string(env) + ":" + strings.ToLower(strings.TrimSpace(username))
 	att, err := throttle.NewStore(s.store.db, s.now).Limiter(customerSurface, customerLoginPolicy).
 		Begin(ctx, account, throttle.Address(ctx))
 	if errors.Is(err, throttle.ErrLocked) {
@@ -46,7 +47,7 @@ func (s *Server) AuthenticateCustomer(ctx context.Context, environment, username
 	if err != nil {
 		return "", err
 	}
-	id, err := s.deps.Customers.Authenticate(ctx, environment, username, password)
+	id, err := s.deps.Customers.Authenticate(ctx, env, username, password)
 	switch {
 	case err == nil:
 		if err := att.Succeeded(ctx); err != nil {
@@ -73,8 +74,8 @@ func (s *Server) ThrottledCustomers() CustomerAuthenticator { return throttled{s
 
 type throttled struct{ s *Server }
 
-func (t throttled) Authenticate(ctx context.Context, environment, username, password string) (string, error) {
-	return t.s.AuthenticateCustomer(ctx, environment, username, password)
+func (t throttled) Authenticate(ctx context.Context, env environment.Environment, username, password string) (string, error) {
+	return t.s.AuthenticateCustomer(ctx, env, username, password)
 }
 
 func (t throttled) DisplayName(ctx context.Context, customerID string) (string, error) {

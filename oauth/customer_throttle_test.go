@@ -16,6 +16,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -44,10 +45,10 @@ func newCountingCustomers(tb testing.TB) *countingCustomers {
 	return c
 }
 
-func (c *countingCustomers) Authenticate(_ context.Context, env, username, password string) (string, error) {
+func (c *countingCustomers) Authenticate(_ context.Context, env environment.Environment, username, password string) (string, error) {
 	c.checks.Add(1)
 	h, ok := c.hashes[username]
-	if !ok || env != oauth.EnvSandbox {
+	if !ok || env != environment.Sandbox {
 		if err := secrets.BurnPasswordCheck(password); err != nil {
 			return "", err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -83,7 +84,7 @@ func TestCodeFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ac.ClientID != c.id || ac.PartnerID != "ptn_1" || ac.CustomerID != "cus_alice" || !ac.HasScope("accounts") ||
-			ac.JKT != c.jkt() || len(ac.ConsentIDs()) != 1 || ac.ConsentIDs()[0] != "cns_1" || ac.Environment != oauth.EnvSandbox {
+			ac.JKT != c.jkt() || len(ac.ConsentIDs()) != 1 || ac.ConsentIDs()[0] != "cns_1" || ac.Environment != environment.Sandbox {
 			t.Fatalf("access context %+v", ac)
 		}
 

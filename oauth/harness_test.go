@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
@@ -54,11 +55,11 @@ func (f *fakeClients) setActive(id string, active bool) {
 // are sandbox customers; production has its own alice ("production horse").
 type fakeCustomers struct{}
 
-func (fakeCustomers) Authenticate(_ context.Context, env, username, password string) (string, error) {
+func (fakeCustomers) Authenticate(_ context.Context, env environment.Environment, username, password string) (string, error) {
 	switch {
-	case env == oauth.EnvProduction && username == "alice" && password == "production horse":
+	case env == environment.Production && username == "alice" && password == "production horse":
 		return "cus_prod_alice", nil
-	case env != oauth.EnvSandbox:
+	case env != environment.Sandbox:
 		return "", oauth.ErrBadCredentials
 	case username == "alice" && password == "correct horse":
 		return "cus_alice", nil
@@ -219,7 +220,7 @@ func newHarness(tb testing.TB, d *db.DB, mut func(*oauth.Config, *oauth.Deps)) *
 	for i, c := range []*testClient{h.client, h.other} {
 		h.clients.put(oauth.Client{
 			ID: c.id, Name: "Wallet " + fmt.Sprint(i+1), PartnerID: fmt.Sprintf("ptn_%d", i+1), PartnerName: "Acme Payments",
-			Environment: oauth.EnvSandbox, RedirectURIs: []string{redirectURI},
+			Environment: environment.Sandbox, RedirectURIs: []string{redirectURI},
 			Scopes: []string{"openid", "accounts", "payments"}, JWKS: c.jwks(), Active: true,
 		})
 	}

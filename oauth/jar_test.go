@@ -11,6 +11,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -49,7 +50,7 @@ func TestJAR(t *testing.T) {
 			require bool
 		}{{rsaClient, rsaJWKS, false}, {strict, strict.jwks(), true}} {
 			h.clients.put(oauth.Client{ID: tc.cl.id, Name: "Wallet", PartnerID: "ptn_1", PartnerName: "Acme Payments",
-				Environment: oauth.EnvSandbox, RedirectURIs: []string{redirectURI}, Scopes: []string{"openid", "accounts", "payments"},
+				Environment: environment.Sandbox, RedirectURIs: []string{redirectURI}, Scopes: []string{"openid", "accounts", "payments"},
 				JWKS: tc.jwks, Active: true, RequireSignedRequestObject: tc.require})
 		}
 

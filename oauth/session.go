@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/ory/fosite"
 )
 
@@ -13,10 +14,10 @@ import (
 // code, access and refresh token: who the grant is for, which DPoP key it is
 // bound to and which consents it carries.
 type Session struct {
-	Subject     string `json:"sub,omitempty"` // the bank's customer id; empty for client_credentials
-	ClientID    string `json:"client_id,omitempty"`
-	PartnerID   string `json:"partner_id,omitempty"`
-	Environment string `json:"env,omitempty"`
+	Subject     string                  `json:"sub,omitempty"` // the bank's customer id; empty for client_credentials
+	ClientID    string                  `json:"client_id,omitempty"`
+	PartnerID   string                  `json:"partner_id,omitempty"`
+	Environment environment.Environment `json:"env,omitempty"`
 	// JKT is the DPoP key thumbprint the tokens are bound to (RFC 9449 §6).
 	JKT string `json:"jkt,omitempty"`
 	// CodeJKT is the key the authorization code is bound to (dpop_jkt at PAR, §10).

@@ -8,19 +8,19 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
-	"github.com/bankbridge/bankbridge/oauth"
 )
 
 // AppInput describes a new app.
 type AppInput struct {
-	Name         string          `json:"name"`
-	Environment  string          `json:"environment"`
-	RedirectURIs []string        `json:"redirect_uris"`
-	Scopes       []string        `json:"scopes"`
-	JWKS         json.RawMessage `json:"jwks,omitempty"`
-	JWKSURI      string          `json:"jwks_uri,omitempty"`
+	Name         string                  `json:"name"`
+	Environment  environment.Environment `json:"environment"`
+	RedirectURIs []string                `json:"redirect_uris"`
+	Scopes       []string                `json:"scopes"`
+	JWKS         json.RawMessage         `json:"jwks,omitempty"`
+	JWKSURI      string                  `json:"jwks_uri,omitempty"`
 	// RequireSignedRequests: the app's payment requests must carry a UK OB
 	// x-jws-signature (App.RequireSignedRequests).
 	RequireSignedRequests bool `json:"require_signed_requests,omitempty"`
@@ -50,11 +50,11 @@ func (in AppInput) app(partnerID string, now time.Time) *App {
 
 // checkAppAllowed refuses apps for partners that cannot have them: none for
 // suspended or terminated partners, production only when live.
-func checkAppAllowed(p *Partner, env string) error {
+func checkAppAllowed(p *Partner, env environment.Environment) error {
 	switch {
 	case p.Status == StatusSuspended || p.Status == StatusTerminated:
 		return problem.New(problem.CodeInvalidState, "cannot create an app: partner is %s", p.Status)
-	case env == oauth.EnvProduction && p.Status != StatusLive:
+	case env == environment.Production && p.Status != StatusLive:
 		return problem.New(problem.CodeInvalidState, "cannot create a production app: partner is %s (needs live); use the sandbox until go-live", p.Status)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners/staff"
@@ -26,9 +27,10 @@ func TestRedirectURIs(t *testing.T) {
 		long += "aaaaaaaaaa"
 	}
 	for _, tc := range []struct {
-		name, env string
-		uris      []string
-		detail    string
+		name   string
+		env    environment.Environment
+		uris   []string
+		detail string
 	}{
 		{"ok/https", "production", []string{"https://wallet.example/cb"}, ""},
 		{"ok/https-port-query", "production", []string{"https://wallet.example:8443/cb?x=1"}, ""},
@@ -225,7 +227,7 @@ func TestOAuthClientActive(t *testing.T) {
 		mustOK(t, err)
 		for _, st := range Statuses {
 			for _, a := range []*App{sb, prod} {
-				want := st != StatusSuspended && st != StatusTerminated && (a.Environment == oauth.EnvSandbox || st == StatusLive)
+				want := st != StatusSuspended && st != StatusTerminated && (a.Environment == environment.Sandbox || st == StatusLive)
 				name := fmt.Sprintf("%s/%s", a.Environment, st)
 				t.Run(name, func(t *testing.T) {
 					e.force(p.ID, st, "")
@@ -238,7 +240,7 @@ func TestOAuthClientActive(t *testing.T) {
 			}
 		}
 		for _, st := range []string{AppSuspended, AppRevoked} {
-			if ClientActive(st, oauth.EnvSandbox, StatusLive) {
+			if ClientActive(st, environment.Sandbox, StatusLive) {
 				t.Fatalf("app %s active", st)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -68,21 +69,21 @@ type ClientMetadata struct {
 
 // ClientInformation is the RFC 7591 §3.2.1 / RFC 7592 §3 response.
 type ClientInformation struct {
-	ClientID                    string          `json:"client_id"`
-	ClientIDIssuedAt            int64           `json:"client_id_issued_at"`
-	ClientName                  string          `json:"client_name"`
-	RedirectURIs                []string        `json:"redirect_uris"`
-	Scope                       string          `json:"scope"`
-	JWKS                        json.RawMessage `json:"jwks,omitempty"`
-	JWKSURI                     string          `json:"jwks_uri,omitempty"`
-	TokenEndpointAuthMethod     string          `json:"token_endpoint_auth_method"`
-	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
-	GrantTypes                  []string        `json:"grant_types"`
-	ResponseTypes               []string        `json:"response_types"`
-	RequireSignedRequestObject  bool            `json:"require_signed_request_object"`
-	Environment                 string          `json:"environment"` // Bankbridge extension
-	RegistrationAccessToken     string          `json:"registration_access_token,omitempty"`
-	RegistrationClientURI       string          `json:"registration_client_uri,omitempty"`
+	ClientID                    string                  `json:"client_id"`
+	ClientIDIssuedAt            int64                   `json:"client_id_issued_at"`
+	ClientName                  string                  `json:"client_name"`
+	RedirectURIs                []string                `json:"redirect_uris"`
+	Scope                       string                  `json:"scope"`
+	JWKS                        json.RawMessage         `json:"jwks,omitempty"`
+	JWKSURI                     string                  `json:"jwks_uri,omitempty"`
+	TokenEndpointAuthMethod     string                  `json:"token_endpoint_auth_method"`
+	TokenEndpointAuthSigningAlg string                  `json:"token_endpoint_auth_signing_alg,omitempty"`
+	GrantTypes                  []string                `json:"grant_types"`
+	ResponseTypes               []string                `json:"response_types"`
+	RequireSignedRequestObject  bool                    `json:"require_signed_request_object"`
+	Environment                 environment.Environment `json:"environment"` // Bankbridge extension
+	RegistrationAccessToken     string                  `json:"registration_access_token,omitempty"`
+	RegistrationClientURI       string                  `json:"registration_client_uri,omitempty"`
 }
 
 var (
@@ -91,7 +92,7 @@ var (
 )
 
 // parseMetadata checks metadata and turns it into app fields.
-func parseMetadata(body []byte, env string) (*ClientMetadata, *AppInput, error) {
+func parseMetadata(body []byte, env environment.Environment) (*ClientMetadata, *AppInput, error) {
 	var md ClientMetadata
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&md); err != nil {
@@ -189,14 +190,14 @@ func requireSignedRequestObject(tx *gorm.DB, appID string) (bool, error) {
 // (0 = DefaultInitialTokenTTL). The token is returned once; only its hash is
 // kept. Errors: CodeNotFound, CodeForbidden, CodeValidation, CodeInvalidState
 // (production before live).
-func (s *Service) IssueInitialAccessToken(ctx context.Context, userID, partnerID, env string, ttl time.Duration) (string, time.Time, error) {
+func (s *Service) IssueInitialAccessToken(ctx context.Context, userID, partnerID string, env environment.Environment, ttl time.Duration) (string, time.Time, error) {
 	if ttl == 0 {
 		ttl = DefaultInitialTokenTTL
 	}
 	if ttl < time.Minute || ttl > MaxInitialTokenTTL {
 		return "", time.Time{}, invalid("ttl must be between 1 minute and 30 days")
 	}
-	if env != oauth.EnvSandbox && env != oauth.EnvProduction {
+	if env != environment.Sandbox && env != environment.Production {
 		return "", time.Time{}, invalid("environment must be sandbox or production, got %q", env)
 	}
 	token, hash := newToken("bbiat_")
@@ -300,7 +301,7 @@ func (s *Service) RegisterClient(ctx context.Context, initialToken string, metad
 // creatorGone checks, when a token is used, that the member who created it
 // is still a member of partnerID with a role that may change apps of env. It
 // returns why not ("" when the member still may), or a storage error.
-func (s *Service) creatorGone(tx *gorm.DB, userID, partnerID, env string) (string, error) {
+func (s *Service) creatorGone(tx *gorm.DB, userID, partnerID string, env environment.Environment) (string, error) {
 	var m Membership
 	err := tx.Where("partner_id = ? AND user_id = ?", partnerID, userID).Take(&m).Error
 	switch {
@@ -309,7 +310,7 @@ func (s *Service) creatorGone(tx *gorm.DB, userID, partnerID, env string) (strin
 	case err != nil:
 		return "", internal(err, "load membership")
 	case !Can(m.Role, appAction(env)):
-		return "the member who created it no longer has a role that may change " + env + " apps", nil
+		return "the member who created it no longer has a role that may change " + string(env) + " apps", nil
 	}
 	return "", nil
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
-	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // TestRegistrationRequireSignedRequestObject: the RFC 9101 §10.5 client
@@ -24,7 +24,7 @@ func TestRegistrationRequireSignedRequestObject(t *testing.T) {
 		srv := httptest.NewServer(r)
 		defer srv.Close()
 		owner, pid := e.signUp("owner@acme.example", "Acme")
-		iat, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, oauth.EnvSandbox, 0)
+		iat, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, environment.Sandbox, 0)
 		mustOK(t, err)
 
 		res := call(t, "POST", srv.URL+"/register", iat, "application/json", metadata(t, func(m map[string]any) { m["require_signed_request_object"] = true }))

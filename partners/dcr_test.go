@@ -14,8 +14,8 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
-	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
@@ -89,14 +89,14 @@ func TestDynamicClientRegistration(t *testing.T) {
 		owner, pid := e.signUp("owner@acme.example", "Acme")
 		viewer := e.member(owner, pid, "viewer@acme.example", RoleViewer)
 
-		_, _, err := e.s.IssueInitialAccessToken(ctx, viewer, pid, oauth.EnvSandbox, 0)
+		_, _, err := e.s.IssueInitialAccessToken(ctx, viewer, pid, environment.Sandbox, 0)
 		wantProblem(t, err, problem.CodeForbidden, "role viewer may not apps.write.sandbox")
-		_, _, err = e.s.IssueInitialAccessToken(ctx, owner, pid, oauth.EnvProduction, 0)
+		_, _, err = e.s.IssueInitialAccessToken(ctx, owner, pid, environment.Production, 0)
 		wantProblem(t, err, problem.CodeInvalidState, "cannot create a production app: partner is sandbox (needs live); use the sandbox until go-live")
-		_, _, err = e.s.IssueInitialAccessToken(ctx, owner, pid, oauth.EnvSandbox, time.Second)
+		_, _, err = e.s.IssueInitialAccessToken(ctx, owner, pid, environment.Sandbox, time.Second)
 		wantProblem(t, err, problem.CodeValidation, "ttl must be between 1 minute and 30 days")
 
-		iat, exp, err := e.s.IssueInitialAccessToken(ctx, owner, pid, oauth.EnvSandbox, 0)
+		iat, exp, err := e.s.IssueInitialAccessToken(ctx, owner, pid, environment.Sandbox, 0)
 		mustOK(t, err)
 		if !exp.Equal(e.clock.now().Add(DefaultInitialTokenTTL)) {
 			t.Fatalf("expiry %v", exp)
@@ -157,13 +157,13 @@ func TestDynamicClientRegistration(t *testing.T) {
 		}
 		c, err := e.s.OAuthClient(ctx, clientID)
 		mustOK(t, err)
-		if !c.Active || c.PartnerID != pid || c.Environment != oauth.EnvSandbox {
+		if !c.Active || c.PartnerID != pid || c.Environment != environment.Sandbox {
 			t.Fatalf("client %+v", c)
 		}
 		wantRegError(t, call(t, "POST", srv.URL+"/register", iat, "application/json", metadata(t, nil)),
 			401, ErrInvalidToken, "the initial access token was already used")
 
-		iat2, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, oauth.EnvSandbox, time.Minute)
+		iat2, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, environment.Sandbox, time.Minute)
 		mustOK(t, err)
 		e.clock.advance(time.Minute)
 		wantRegError(t, call(t, "POST", srv.URL+"/register", iat2, "application/json", metadata(t, nil)),
@@ -209,7 +209,7 @@ func TestDynamicClientRegistration(t *testing.T) {
 		wantRegError(t, call(t, "GET", uri, rat, "", ""), 401, ErrInvalidToken, "the registration access token is not valid for this client")
 
 		// A token issued before the partner was suspended cannot register.
-		iat3, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, oauth.EnvSandbox, 0)
+		iat3, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, environment.Sandbox, 0)
 		mustOK(t, err)
 		risk, _ := e.staff(staff.RoleRiskOfficer)
 		mustOK(t, e.s.Suspend(ctx, risk, pid, "review"))
@@ -227,7 +227,7 @@ func TestRegistrationBodyLimit(t *testing.T) {
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	owner, pid := e.signUp("owner@acme.example", "Acme")
-	iat, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, oauth.EnvSandbox, 0)
+	iat, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, environment.Sandbox, 0)
 	mustOK(t, err)
 	big := `{"client_name":"` + string(bytes.Repeat([]byte("a"), maxRegistrationBody)) + `"}`
 	wantRegError(t, call(t, "POST", srv.URL+"/register", iat, "application/json", big), 400, ErrInvalidClientMetadata,
@@ -253,7 +253,7 @@ func TestRegistrationTokensDieWithTheirCreatorsMembership(t *testing.T) {
 
 		register := func(userID string) (clientID, rat string) {
 			t.Helper()
-			iat, _, err := e.s.IssueInitialAccessToken(ctx, userID, pid, oauth.EnvSandbox, 0)
+			iat, _, err := e.s.IssueInitialAccessToken(ctx, userID, pid, environment.Sandbox, 0)
 			mustOK(t, err)
 			res := call(t, "POST", srv.URL+"/register", iat, "application/json", metadata(t, nil))
 			if res.status != http.StatusCreated {
@@ -272,7 +272,7 @@ func TestRegistrationTokensDieWithTheirCreatorsMembership(t *testing.T) {
 		ownerApp, ownerRAT := register(owner)
 		readOK("ok/leaver-still-member", leaverApp, leaverRAT)
 		readOK("ok/demoted-still-developer", demotedApp, demotedRAT)
-		lateIAT, _, err := e.s.IssueInitialAccessToken(ctx, late, pid, oauth.EnvSandbox, 0)
+		lateIAT, _, err := e.s.IssueInitialAccessToken(ctx, late, pid, environment.Sandbox, 0)
 		mustOK(t, err)
 
 		mustOK(t, e.s.RemoveMember(ctx, owner, pid, leaver))

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // Fuzz targets for every parser of partner input. Seed corpora live in
@@ -39,9 +39,9 @@ func FuzzRedirectURI(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, raw string, sandbox bool) {
-		env := oauth.EnvProduction
+		env := environment.Production
 		if sandbox {
-			env = oauth.EnvSandbox
+			env = environment.Sandbox
 		}
 		if ValidateRedirectURIs(env, []string{raw}) != nil {
 			return
@@ -68,7 +68,7 @@ func FuzzClientMetadata(f *testing.F) {
 	f.Add([]byte(`{"redirect_uris":["http://localhost/cb"],"jwks_uri":"https://w.example/jwks","scope":"openid payments","grant_types":["client_credentials"]}`))
 	f.Add([]byte(`{"redirect_uris":[]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, env := range []string{oauth.EnvSandbox, oauth.EnvProduction} {
+		for _, env := range []environment.Environment{environment.Sandbox, environment.Production} {
 			md, in, err := parseMetadata(body, env)
 			if err != nil {
 				if _, ok := err.(*RegistrationError); !ok {

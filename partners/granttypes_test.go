@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -35,7 +36,7 @@ func TestRegisteredGrantTypes(t *testing.T) {
 		}
 		register := func(t *testing.T, mut func(m map[string]any)) httpResult {
 			t.Helper()
-			iat, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, oauth.EnvSandbox, 0)
+			iat, _, err := e.s.IssueInitialAccessToken(ctx, owner, pid, environment.Sandbox, 0)
 			mustOK(t, err)
 			return call(t, "POST", srv.URL+"/register", iat, "application/json", metadata(t, mut))
 		}

@@ -13,9 +13,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
-	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
@@ -227,12 +227,12 @@ func testJWKS(t testing.TB) json.RawMessage {
 }
 
 func sandboxApp(t testing.TB) AppInput {
-	return AppInput{Name: "Wallet sandbox", Environment: oauth.EnvSandbox, RedirectURIs: []string{"http://localhost:3000/cb"},
+	return AppInput{Name: "Wallet sandbox", Environment: environment.Sandbox, RedirectURIs: []string{"http://localhost:3000/cb"},
 		Scopes: []string{"openid", "accounts"}, JWKS: testJWKS(t)}
 }
 
 func prodApp(t testing.TB) AppInput {
-	return AppInput{Name: "Wallet", Environment: oauth.EnvProduction, RedirectURIs: []string{"https://wallet.example/cb"},
+	return AppInput{Name: "Wallet", Environment: environment.Production, RedirectURIs: []string{"https://wallet.example/cb"},
 		Scopes: []string{"openid", "accounts", "payments"}, JWKS: testJWKS(t)}
 }
 

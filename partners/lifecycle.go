@@ -7,9 +7,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
-	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
@@ -200,7 +200,7 @@ func (s *Service) recordCertification(ctx context.Context, by actor, partnerID, 
 	if err != nil {
 		return nil, err
 	}
-	if a.Environment != oauth.EnvSandbox {
+	if a.Environment != environment.Sandbox {
 		return nil, invalid("certification runs against a sandbox app; %s is %s", a.ID, a.Environment)
 	}
 	started := s.clock()

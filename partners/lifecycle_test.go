@@ -14,8 +14,8 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
-	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
@@ -214,7 +214,7 @@ func TestHappyLifecycle(t *testing.T) {
 		mustOK(t, err)
 		c, err := e.s.OAuthClient(ctx, prod.ID)
 		mustOK(t, err)
-		if !c.Active || c.PartnerName != "Acme Payments Ltd" || c.Environment != oauth.EnvProduction {
+		if !c.Active || c.PartnerName != "Acme Payments Ltd" || c.Environment != environment.Production {
 			t.Fatalf("client %+v", c)
 		}
 

@@ -1,5 +1,7 @@
 package partners
 
+import "github.com/bankbridge/bankbridge/internal/environment"
+
 // Action is something a partner member (portal user) may be allowed to do.
 // Staff actions are staff.Action.
 type Action string
@@ -49,7 +51,7 @@ func Capabilities(role Role) []Action {
 }
 
 // appAction is the member action needed to change an app of env.
-func appAction(env string) Action {
+func appAction(env environment.Environment) Action {
 	if env == "production" {
 		return ActAppsProduction
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -28,21 +29,21 @@ func (s *Service) OAuthClient(ctx context.Context, clientID string) (*oauth.Clie
 	}
 	gen := s.cache.generation()
 	var row struct {
-		ID           string `gorm:"column:id"`
-		Name         string `gorm:"column:name"`
-		PartnerID    string `gorm:"column:partner_id"`
-		Environment  string `gorm:"column:environment"`
-		RedirectURIs string `gorm:"column:redirect_uris"`
-		Scopes       string `gorm:"column:scopes"`
-		JWKS         string `gorm:"column:jwks"`
-		JWKSURI      string `gorm:"column:jwks_uri"`
-		GrantTypes   string `gorm:"column:grant_types"`
-		RequireJWS   bool   `gorm:"column:require_signed_requests"`
-		RequireJAR   bool   `gorm:"column:require_signed_request_object"`
-		Status       string `gorm:"column:status"`
-		LegalName    string `gorm:"column:legal_name"`
-		TradingName  string `gorm:"column:trading_name"`
-		PartnerState string `gorm:"column:partner_state"`
+		ID           string                  `gorm:"column:id"`
+		Name         string                  `gorm:"column:name"`
+		PartnerID    string                  `gorm:"column:partner_id"`
+		Environment  environment.Environment `gorm:"column:environment"`
+		RedirectURIs string                  `gorm:"column:redirect_uris"`
+		Scopes       string                  `gorm:"column:scopes"`
+		JWKS         string                  `gorm:"column:jwks"`
+		JWKSURI      string                  `gorm:"column:jwks_uri"`
+		GrantTypes   string                  `gorm:"column:grant_types"`
+		RequireJWS   bool                    `gorm:"column:require_signed_requests"`
+		RequireJAR   bool                    `gorm:"column:require_signed_request_object"`
+		Status       string                  `gorm:"column:status"`
+		LegalName    string                  `gorm:"column:legal_name"`
+		TradingName  string                  `gorm:"column:trading_name"`
+		PartnerState string                  `gorm:"column:partner_state"`
 	}
 	res := s.db.WithContext(ctx).Raw(`SELECT a.id, a.name, a.partner_id, a.environment, a.redirect_uris, a.scopes,
 		a.jwks, a.jwks_uri, a.grant_types, a.require_signed_requests, a.require_signed_request_object, a.status, p.legal_name, p.trading_name, p.status AS partner_state
@@ -95,14 +96,14 @@ func GrantTypesOf(stored string) []string {
 
 // ClientActive is the Active rule of OAuthClient as a function of the app's
 // status and environment and the partner's status.
-func ClientActive(appStatus, env string, partner Status) bool {
+func ClientActive(appStatus string, env environment.Environment, partner Status) bool {
 	if appStatus != AppActive || partner == StatusSuspended || partner == StatusTerminated {
 		return false
 	}
 	switch env {
-	case oauth.EnvSandbox:
+	case environment.Sandbox:
 		return true
-	case oauth.EnvProduction:
+	case environment.Production:
 		return partner == StatusLive
 	}
 	return false

@@ -7,9 +7,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/secrets"
-	"github.com/bankbridge/bankbridge/oauth"
 )
 
 // Demo sandbox data created by SeedSandbox.
@@ -77,7 +77,7 @@ func (s *Service) SeedSandbox(ctx context.Context) (*SeedResult, error) {
 		}
 		res.PartnerID = m.PartnerID
 		var a App
-		err = tx.Where("partner_id = ? AND name = ? AND environment = ?", m.PartnerID, SeedAppName, oauth.EnvSandbox).Take(&a).Error
+		err = tx.Where("partner_id = ? AND name = ? AND environment = ?", m.PartnerID, SeedAppName, environment.Sandbox).Take(&a).Error
 		switch {
 		case isNotFound(err):
 			id := ids.New("app")
@@ -85,7 +85,7 @@ func (s *Service) SeedSandbox(ctx context.Context) (*SeedResult, error) {
 			if err != nil {
 				return internal(err, "generate demo key")
 			}
-			a = App{ID: id, PartnerID: m.PartnerID, Name: SeedAppName, Environment: oauth.EnvSandbox,
+			a = App{ID: id, PartnerID: m.PartnerID, Name: SeedAppName, Environment: environment.Sandbox,
 				RedirectURIs: []string{SeedRedirectURI}, Scopes: append([]string(nil), KnownScopes...), JWKS: string(pub),
 				Status: AppActive, CreatedAt: now, UpdatedAt: now}
 			if err := s.insertApp(ctx, tx, &a, systemActor("seed")); err != nil {

@@ -17,8 +17,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
-	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
@@ -501,11 +501,11 @@ type App struct {
 	ID           string `gorm:"primaryKey"`
 	PartnerID    string
 	Name         string
-	Environment  string   // oauth.EnvSandbox or oauth.EnvProduction
-	RedirectURIs []string `gorm:"serializer:json;column:redirect_uris"`
-	Scopes       []string `gorm:"serializer:json"`
-	JWKS         string   `gorm:"column:jwks"`     // inline JWK Set (JSON), or
-	JWKSURI      string   `gorm:"column:jwks_uri"` // where to fetch it
+	Environment  environment.Environment // environment.Sandbox or environment.Production
+	RedirectURIs []string                `gorm:"serializer:json;column:redirect_uris"`
+	Scopes       []string                `gorm:"serializer:json"`
+	JWKS         string                  `gorm:"column:jwks"`     // inline JWK Set (JSON), or
+	JWKSURI      string                  `gorm:"column:jwks_uri"` // where to fetch it
 	// GrantTypes are the grant types the app registered (RFC 7591
 	// grant_types), space separated; "" means all three (see GrantTypesOf).
 	GrantTypes string
@@ -530,7 +530,7 @@ func (a *App) Validate() error {
 	if err := checkLen("name", a.Name, 1, 100); err != nil {
 		return err
 	}
-	if a.Environment != oauth.EnvSandbox && a.Environment != oauth.EnvProduction {
+	if a.Environment != environment.Sandbox && a.Environment != environment.Production {
 		return invalid("environment must be sandbox or production, got %q", a.Environment)
 	}
 	if err := ValidateRedirectURIs(a.Environment, a.RedirectURIs); err != nil {
@@ -553,7 +553,7 @@ func (a *App) Validate() error {
 // ValidateRedirectURIs checks redirect URIs: 1–10, each absolute https without
 // fragment or credentials; in sandbox also http://localhost or
 // http://127.0.0.1 (any port). Errors are CodeValidation.
-func ValidateRedirectURIs(env string, uris []string) error {
+func ValidateRedirectURIs(env environment.Environment, uris []string) error {
 	if len(uris) == 0 {
 		return invalid("at least one redirect URI is required")
 	}
@@ -586,7 +586,7 @@ func ValidateRedirectURIs(env string, uris []string) error {
 			if h != "localhost" && h != "127.0.0.1" {
 				return invalid("redirect URI %q: http is only allowed for localhost or 127.0.0.1", raw)
 			}
-			if env != oauth.EnvSandbox {
+			if env != environment.Sandbox {
 				return invalid("redirect URI %q: http (localhost) is only allowed for sandbox apps", raw)
 			}
 		default:
@@ -625,7 +625,7 @@ func ValidateScopes(scopes []string) error {
 type InitialAccessToken struct {
 	TokenHash   string `gorm:"primaryKey" json:"-"`
 	PartnerID   string
-	Environment string
+	Environment environment.Environment
 	CreatedBy   string
 	ExpiresAt   time.Time
 	UsedAt      *time.Time
@@ -638,7 +638,7 @@ func (InitialAccessToken) TableName() string { return "initial_access_tokens" }
 
 // Validate checks environment and expiry.
 func (t *InitialAccessToken) Validate() error {
-	if t.Environment != oauth.EnvSandbox && t.Environment != oauth.EnvProduction {
+	if t.Environment != environment.Sandbox && t.Environment != environment.Production {
 		return invalid("environment must be sandbox or production, got %q", t.Environment)
 	}
 	if t.PartnerID == "" || t.TokenHash == "" || t.ExpiresAt.IsZero() {

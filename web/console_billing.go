@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/plans"
 	"github.com/bankbridge/bankbridge/partners/staff"
@@ -38,7 +39,7 @@ type statementRow struct {
 }
 
 // Money renders minor units in the statement's currency.
-func (s statementRow) Money(v int64) string { return contracts.FormatMinor(v, s.Currency) }
+func (s statementRow) Money(v int64) string { return money.FormatMinor(v, s.Currency) }
 
 func (b *ConsoleBilling) billingHome(c *gin.Context) {
 	st, v, ok := b.staff(c, "billing", staff.ActSettlementsRead)
@@ -110,7 +111,7 @@ func (b *ConsoleBilling) issueAdjustment(c *gin.Context) {
 	if err == nil {
 		adj, err = b.Contracts.IssueAdjustment(c.Request.Context(), actorOf(st), strings.TrimSpace(c.PostForm("partner_id")),
 			strings.TrimSpace(c.PostForm("period")), c.PostForm("kind"),
-			contracts.Money{Amount: amount, Currency: currency}, strings.TrimSpace(c.PostForm("reason")))
+			money.Money{Minor: amount, Currency: currency}, strings.TrimSpace(c.PostForm("reason")))
 	}
 	if err != nil {
 		status, msg := problemMessage(b.Console, "issue adjustment", err)
@@ -150,10 +151,10 @@ func (b *ConsoleBilling) decideAdjustment(approve bool) gin.HandlerFunc {
 
 // parseAmount reads a decimal amount in the currency's major unit ("12.05"
 // EUR, "1200" JPY, "1.250" BHD) as minor units of currency, exactly, with
-// contracts.ParseMajor: no more decimals than the currency has (ISO 4217
+// money.ParseMajor: no more decimals than the currency has (ISO 4217
 // minor unit), and more than zero.
 func parseAmount(s, currency string) (int64, error) {
-	n, err := contracts.ParseMajor(s, currency)
+	n, err := money.ParseMajor(s, currency)
 	if err != nil {
 		return 0, err
 	}
@@ -172,7 +173,7 @@ type StatementView struct {
 }
 
 // Money renders minor units in the statement's currency.
-func (s StatementView) Money(v int64) string { return contracts.FormatMinor(v, s.Currency) }
+func (s StatementView) Money(v int64) string { return money.FormatMinor(v, s.Currency) }
 
 func (b *ConsoleBilling) statement(c *gin.Context) {
 	st, cv, ok := b.staff(c, "billing", staff.ActSettlementsRead)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -216,7 +216,7 @@ func (k *Console) renderPartner(c *gin.Context, st *staff.Member, v *consoleView
 		d.Apps = append(d.Apps, appRow{App: a, CanSuspend: a.Status == partners.AppActive && can(staff.ActSuspend),
 			CanReinstate:     a.Status == partners.AppSuspended && can(staff.ActReinstateRequest) && !pendingApp[a.ID],
 			ReinstatePending: a.Status == partners.AppSuspended && pendingApp[a.ID]})
-		if a.Environment == oauth.EnvSandbox && a.Status != partners.AppRevoked {
+		if a.Environment == environment.Sandbox && a.Status != partners.AppRevoked {
 			d.SandboxApps = append(d.SandboxApps, a)
 		}
 	}

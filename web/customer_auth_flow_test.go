@@ -23,6 +23,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
@@ -41,8 +42,8 @@ func (f flowClients) Client(_ context.Context, id string) (*oauth.Client, error)
 
 type flowCustomers struct{}
 
-func (flowCustomers) Authenticate(_ context.Context, env, u, p string) (string, error) {
-	if env == oauth.EnvSandbox && u == "alice" && p == "pw" {
+func (flowCustomers) Authenticate(_ context.Context, env environment.Environment, u, p string) (string, error) {
+	if env == environment.Sandbox && u == "alice" && p == "pw" {
 		return "cus_alice", nil
 	}
 	return "", oauth.ErrBadCredentials
@@ -67,7 +68,7 @@ func TestCustomerAuthFlow(t *testing.T) {
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Use: "sig", Algorithm: "ES256"}}})
-	client := oauth.Client{ID: "app_web", Name: "Pocket Wallet", PartnerID: "ptn_1", PartnerName: "Acme Payments", Environment: oauth.EnvSandbox,
+	client := oauth.Client{ID: "app_web", Name: "Pocket Wallet", PartnerID: "ptn_1", PartnerName: "Acme Payments", Environment: environment.Sandbox,
 		RedirectURIs: []string{"https://wallet.example/cb"}, Scopes: []string{"openid", "accounts"}, JWKS: set, Active: true}
 	srv, err := oauth.New(oauth.Config{Issuer: ts.URL, GlobalSecret: make([]byte, 32), PairwiseSecret: make([]byte, 32)}, oauth.Deps{
 		DB: d, Keys: km, Clients: flowClients{client}, Customers: flowCustomers{}, Pages: NewCustomerAuth(MustRenderer(), false),

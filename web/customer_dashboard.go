@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
@@ -56,10 +58,10 @@ const (
 // /sandbox/customer, where partner developers see the customer's side of
 // their tests. A customer of one environment can never sign in to the other's.
 type CustomerDashboard struct {
-	// Environment is whose customers sign in here: oauth.EnvProduction (at
-	// CustomerDashboardPath) or oauth.EnvSandbox (at
+	// Environment is whose customers sign in here: environment.Production (at
+	// CustomerDashboardPath) or environment.Sandbox (at
 	// SandboxCustomerDashboardPath). Register panics on anything else.
-	Environment string
+	Environment environment.Environment
 	Pages       *Renderer
 	CSRF        CSRF
 	Sessions    *Sessions
@@ -73,7 +75,7 @@ type CustomerDashboard struct {
 
 // base is the dashboard's path prefix.
 func (d *CustomerDashboard) base() string {
-	if d.Environment == oauth.EnvSandbox {
+	if d.Environment == environment.Sandbox {
 		return SandboxCustomerDashboardPath
 	}
 	return CustomerDashboardPath
@@ -81,7 +83,7 @@ func (d *CustomerDashboard) base() string {
 
 // kind is the dashboard's session kind.
 func (d *CustomerDashboard) kind() string {
-	if d.Environment == oauth.EnvSandbox {
+	if d.Environment == environment.Sandbox {
 		return SessionSandboxCustomer
 	}
 	return SessionCustomer
@@ -89,8 +91,8 @@ func (d *CustomerDashboard) kind() string {
 
 // Register mounts the dashboard routes under its environment's path.
 func (d *CustomerDashboard) Register(r gin.IRouter) {
-	if d.Environment != oauth.EnvSandbox && d.Environment != oauth.EnvProduction {
-		panic("web: CustomerDashboard.Environment must be oauth.EnvSandbox or oauth.EnvProduction, not " + `"` + d.Environment + `"`)
+	if d.Environment != environment.Sandbox && d.Environment != environment.Production {
+		panic("web: CustomerDashboard.Environment must be environment.Sandbox or environment.Production, not " + strconv.Quote(string(d.Environment)))
 	}
 	b := d.base()
 	r.GET(b, func(c *gin.Context) { c.Redirect(http.StatusSeeOther, b+"/consents") })
@@ -113,11 +115,11 @@ type customerLoginData struct {
 }
 
 func (d *CustomerDashboard) view() dashboardView {
-	return dashboardView{Base: d.base(), Sandbox: d.Environment == oauth.EnvSandbox}
+	return dashboardView{Base: d.base(), Sandbox: d.Environment == environment.Sandbox}
 }
 
 func (d *CustomerDashboard) loginTitle() string {
-	if d.Environment == oauth.EnvSandbox {
+	if d.Environment == environment.Sandbox {
 		return "Sign in to the sandbox bank"
 	}
 	return "Sign in to your bank"

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -25,19 +26,19 @@ import (
 // persona alice (password "sandbox-pw") and bob ("pw").
 type fakeCustomers struct{}
 
-func (fakeCustomers) Authenticate(_ context.Context, env, u, p string) (string, error) {
+func (fakeCustomers) Authenticate(_ context.Context, env environment.Environment, u, p string) (string, error) {
 	switch {
 	case u == "mallory":
 		return "", oauth.ErrLoginThrottled
 	case u == "busy":
 		return "", fmt.Errorf("check password: %w", secrets.ErrBusy)
-	case u == "dave.locked" && env == oauth.EnvProduction:
+	case u == "dave.locked" && env == environment.Production:
 		return "", oauth.ErrCustomerLocked
-	case u == "alice" && p == "pw" && env == oauth.EnvProduction:
+	case u == "alice" && p == "pw" && env == environment.Production:
 		return "cus_alice", nil
-	case u == "alice" && p == "sandbox-pw" && env == oauth.EnvSandbox:
+	case u == "alice" && p == "sandbox-pw" && env == environment.Sandbox:
 		return "cus_sandbox_alice", nil
-	case u == "bob" && p == "pw" && env == oauth.EnvSandbox:
+	case u == "bob" && p == "pw" && env == environment.Sandbox:
 		return "cus_bob", nil
 	}
 	return "", oauth.ErrBadCredentials
@@ -67,7 +68,7 @@ func TestCustomerDashboard(t *testing.T) {
 	}}
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
-	(&CustomerDashboard{Environment: oauth.EnvProduction, Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB}, Customers: fakeCustomers{},
+	(&CustomerDashboard{Environment: environment.Production, Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB}, Customers: fakeCustomers{},
 		Consents: consents, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)
 	srv := httptest.NewServer(r)
 	defer srv.Close()
@@ -153,7 +154,7 @@ func TestCustomerDashboardEnvironments(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	sessions := &Sessions{DB: d.DB}
-	for _, env := range []string{oauth.EnvProduction, oauth.EnvSandbox} {
+	for _, env := range []environment.Environment{environment.Production, environment.Sandbox} {
 		(&CustomerDashboard{Environment: env, Pages: MustRenderer(), Sessions: sessions, Customers: fakeCustomers{}, Consents: consents,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -74,14 +75,14 @@ func TestLoginEnvironments(t *testing.T) {
 		}
 		// The bank's real customers: one named like the sandbox persona alice,
 		// and one whose username exists in production only.
-		realAlice, err := ref.CreateCustomer(ctx, oauth.EnvProduction, "alice", "production-password-1", "Alice Real")
+		realAlice, err := ref.CreateCustomer(ctx, environment.Production, "alice", "production-password-1", "Alice Real")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ref.CreateCustomer(ctx, oauth.EnvProduction, "zed.real", "production-password-1", "Zed Real"); err != nil {
+		if _, err := ref.CreateCustomer(ctx, environment.Production, "zed.real", "production-password-1", "Zed Real"); err != nil {
 			t.Fatal(err)
 		}
-		sandboxAlice, err := ref.CustomerByUsername(ctx, oauth.EnvSandbox, "alice")
+		sandboxAlice, err := ref.CustomerByUsername(ctx, environment.Sandbox, "alice")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +99,7 @@ func TestLoginEnvironments(t *testing.T) {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Use: "sig", Algorithm: "ES256"}}})
 		clients := multiClients{}
-		for id, env := range map[string]string{"app_sandbox": oauth.EnvSandbox, "app_production": oauth.EnvProduction} {
+		for id, env := range map[string]environment.Environment{"app_sandbox": environment.Sandbox, "app_production": environment.Production} {
 			clients[id] = oauth.Client{ID: id, Name: "Pocket Wallet", PartnerID: "ptn_1", PartnerName: "Acme Payments", Environment: env,
 				RedirectURIs: []string{"https://wallet.example/cb"}, Scopes: []string{"openid", "accounts"}, JWKS: set, Active: true}
 		}

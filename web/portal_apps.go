@@ -12,7 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/partners"
 )
 
@@ -82,7 +82,7 @@ func (p *Portal) apps(c *gin.Context) {
 	}
 	d := appsData{orgView: o, CanProductionNow: o.Partner.Status == partners.StatusLive && o.CanWriteProduction}
 	for _, a := range list {
-		if a.Environment == oauth.EnvProduction {
+		if a.Environment == environment.Production {
 			d.Production = append(d.Production, a)
 		} else {
 			d.Sandbox = append(d.Sandbox, a)
@@ -97,8 +97,10 @@ func (p *Portal) apps(c *gin.Context) {
 
 // appForm is the create-app form's values.
 type appForm struct {
-	Name, Environment, RedirectURIs, JWKS, JWKSURI string
-	Scopes                                         map[string]bool
+	Name                        string
+	Environment                 environment.Environment
+	RedirectURIs, JWKS, JWKSURI string
+	Scopes                      map[string]bool
 }
 
 type newAppData struct {
@@ -128,7 +130,7 @@ func (p *Portal) newAppForm(c *gin.Context) {
 	if !ok {
 		return
 	}
-	in := appForm{Environment: oauth.EnvSandbox, Scopes: map[string]bool{"openid": true, "accounts": true}}
+	in := appForm{Environment: environment.Sandbox, Scopes: map[string]bool{"openid": true, "accounts": true}}
 	p.page(c, http.StatusOK, "portal/app_new", Page{Title: "Create an app", User: u.Email, Data: p.newAppData(o, in)})
 }
 
@@ -137,7 +139,7 @@ func (p *Portal) createApp(c *gin.Context) {
 	if !ok {
 		return
 	}
-	in := appForm{Name: c.PostForm("name"), Environment: c.PostForm("environment"), RedirectURIs: c.PostForm("redirect_uris"),
+	in := appForm{Name: c.PostForm("name"), Environment: environment.Environment(c.PostForm("environment")), RedirectURIs: c.PostForm("redirect_uris"),
 		JWKS: strings.TrimSpace(c.PostForm("jwks")), JWKSURI: strings.TrimSpace(c.PostForm("jwks_uri")), Scopes: map[string]bool{}}
 	scopes := c.PostFormArray("scopes")
 	for _, s := range scopes {
@@ -201,8 +203,8 @@ func (p *Portal) renderApp(c *gin.Context, u *portalUser, o *orgView, status int
 	p.page(c, status, "portal/app", Page{Title: a.Name, User: u.Email, Flash: flash, Error: errMsg, Data: d})
 }
 
-func partnerAppAction(env string) partners.Action {
-	if env == oauth.EnvProduction {
+func partnerAppAction(env environment.Environment) partners.Action {
+	if env == environment.Production {
 		return partners.ActAppsProduction
 	}
 	return partners.ActAppsSandbox
@@ -317,7 +319,7 @@ func (p *Portal) requestLog(c *gin.Context) {
 
 type regTokenData struct {
 	*orgView
-	Environment      string
+	Environment      environment.Environment
 	Token            string
 	ExpiresAt        time.Time
 	RegistrationURL  string
@@ -337,7 +339,7 @@ func (p *Portal) registrationTokenForm(c *gin.Context) {
 		return
 	}
 	p.page(c, http.StatusOK, "portal/registration_token", Page{Title: "Dynamic client registration", User: u.Email,
-		Data: regTokenData{orgView: o, Environment: oauth.EnvSandbox, RegistrationURL: p.regURL(),
+		Data: regTokenData{orgView: o, Environment: environment.Sandbox, RegistrationURL: p.regURL(),
 			CanProductionNow: o.Partner.Status == partners.StatusLive && o.CanWriteProduction}})
 }
 
@@ -346,7 +348,7 @@ func (p *Portal) issueRegistrationToken(c *gin.Context) {
 	if !ok {
 		return
 	}
-	d := regTokenData{orgView: o, Environment: c.PostForm("environment"), RegistrationURL: p.regURL(),
+	d := regTokenData{orgView: o, Environment: environment.Environment(c.PostForm("environment")), RegistrationURL: p.regURL(),
 		CanProductionNow: o.Partner.Status == partners.StatusLive && o.CanWriteProduction}
 	tok, exp, err := p.Partners.IssueInitialAccessToken(c.Request.Context(), u.ID, o.Partner.ID, d.Environment, 0)
 	if err != nil {

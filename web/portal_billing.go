@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/partners"
 )
 
@@ -25,7 +26,7 @@ type QuotaUsage struct {
 // QuotaUsageSource reads an app's monthly usage and limits (wired in cmd
 // from apis.Quota).
 type QuotaUsageSource interface {
-	AppUsage(ctx context.Context, partnerID, appID, env string) ([]QuotaUsage, error)
+	AppUsage(ctx context.Context, partnerID, appID string, env environment.Environment) ([]QuotaUsage, error)
 }
 
 // PortalBilling serves the partner's billing pages: each app's usage against

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/partners"
 )
 
@@ -51,7 +51,7 @@ func (p *Portal) renderCertification(c *gin.Context, u *portalUser, o *orgView, 
 		return
 	}
 	for _, a := range list {
-		if a.Environment == oauth.EnvSandbox && a.Status != partners.AppRevoked {
+		if a.Environment == environment.Sandbox && a.Status != partners.AppRevoked {
 			d.SandboxApps = append(d.SandboxApps, a)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 func TestCatalogue(t *testing.T) {
@@ -88,7 +90,7 @@ func FuzzValidateURL(f *testing.F) {
 		f.Add(u)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		if s.validateURL(t.Context(), raw, EnvProduction) == "" {
+		if s.validateURL(t.Context(), raw, environment.Production) == "" {
 			u, err := url.Parse(raw)
 			if err != nil || u.Scheme != "https" || u.User != nil {
 				t.Fatalf("accepted %q for production", raw)

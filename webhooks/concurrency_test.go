@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // Two nodes (each its own Service, as two processes would have) with several
@@ -47,7 +48,7 @@ func TestDispatchersNeverOverlap(t *testing.T) {
 			}
 			w.WriteHeader(http.StatusOK)
 		})
-		e, creds := mustCreate(t, s1, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
+		e, creds := mustCreate(t, s1, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
 		runDispatchers(t, s1, 2, DispatcherOptions{Workers: 4})
 		runDispatchers(t, s2, 2, DispatcherOptions{Workers: 4})
 		const n = 200
@@ -102,7 +103,7 @@ func TestNotifyWakesOtherNodes(t *testing.T) {
 		}
 	}
 	rc := newReceiver(t, nil)
-	ep, _ := mustCreate(t, publisher, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
+	ep, _ := mustCreate(t, publisher, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
 	runDispatchers(t, deliverer, 1, DispatcherOptions{PollInterval: 10 * time.Minute})
 	select {
 	case <-listening:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 )
 
@@ -86,7 +87,7 @@ func TestCrashLosesNothing(t *testing.T) {
 				time.Sleep(3 * time.Millisecond)
 				w.WriteHeader(http.StatusOK)
 			})
-			ep, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
+			ep, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
 			for i := 0; i < n; i++ {
 				mustPublish(t, s, d, Event{Type: "payment.created", PartnerID: partnerA, AppID: appA1, Data: map[string]any{"payment_id": fmt.Sprint("pay_", i)}})
 			}
@@ -240,7 +241,7 @@ func TestTwoDispatcherProcessesNeverOverlap(t *testing.T) {
 				mu.Unlock()
 				w.WriteHeader(http.StatusOK)
 			})
-			ep, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
+			ep, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
 			// A long lease: a slow machine must not turn into a retaken claim
 			// (that would be the lease working, not an overlap).
 			env = append(env, helperLease+"=30s")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/netguard"
 )
@@ -21,8 +22,8 @@ func TestDeliverSignedAndVerified(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := mustService(t, d, nil)
 		rc := newReceiver(t, nil)
-		hm, creds := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL + "/hmac", EventTypes: []string{"payment.created"}})
-		ed, edCreds := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL + "/ed", EventTypes: []string{"payment.created"}, Signing: SigningEd25519})
+		hm, creds := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL + "/hmac", EventTypes: []string{"payment.created"}})
+		ed, edCreds := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL + "/ed", EventTypes: []string{"payment.created"}, Signing: SigningEd25519})
 		runDispatchers(t, s, 1, DispatcherOptions{})
 		for i := 0; i < 5; i++ {
 			mustPublish(t, s, d, Event{Type: "payment.created", PartnerID: partnerA, AppID: appA1, Data: map[string]any{"payment_id": fmt.Sprintf("pay_%d", i)}})
@@ -65,8 +66,8 @@ func TestRotationOverlap(t *testing.T) {
 		s := mustService(t, d, func(c *Config) { c.Clock = clk.Now })
 		rc := newReceiver(t, nil)
 		ctx := context.Background()
-		hm, old := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"consent.revoked"}})
-		ed, oldEd := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"consent.revoked"}, Signing: SigningEd25519})
+		hm, old := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"consent.revoked"}})
+		ed, oldEd := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"consent.revoked"}, Signing: SigningEd25519})
 		runDispatchers(t, s, 1, DispatcherOptions{})
 		_, fresh, err := s.RotateSecret(ctx, scA1, hm.ID, -1)
 		if err != nil || fresh.Secret == "" || fresh.Secret == old.Secret || fresh.PreviousValidUntil == nil || !fresh.PreviousValidUntil.Equal(clk.Now().Truncate(time.Microsecond).Add(24*time.Hour)) {
@@ -136,7 +137,7 @@ func TestFailingReceiverRecovers(t *testing.T) {
 			}
 			w.WriteHeader(http.StatusOK)
 		})
-		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.status_changed"}})
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.status_changed"}})
 		runDispatchers(t, s, 2, DispatcherOptions{Workers: 4})
 		const n = 20
 		for i := 0; i < n; i++ {
@@ -180,7 +181,7 @@ func TestDeadLetter(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := mustService(t, d, func(c *Config) { c.Schedule = []time.Duration{0, time.Millisecond, time.Millisecond} })
 		rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
-		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"statement.issued"}})
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"statement.issued"}})
 		runDispatchers(t, s, 1, DispatcherOptions{})
 		mustPublish(t, s, d, Event{ID: "evt_dead", Type: "statement.issued", PartnerID: partnerA, Data: map[string]any{"statement_id": "stm_1"}})
 		eventually(t, "dead-lettered", func() bool { return deliveryStatuses(t, d, e.ID)[StatusDead] == 1 })
@@ -207,7 +208,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 		dbtest.MustPartnerOwner(t, d, partnerA, "owner1@a.example")
 		dbtest.MustPartnerOwner(t, d, partnerA, "owner2@a.example")
 		rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) })
-		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"app.suspended"}})
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"app.suspended"}})
 		runDispatchers(t, s, 1, DispatcherOptions{})
 		mustPublish(t, s, d, Event{Type: "app.suspended", PartnerID: partnerA, AppID: appA1})
 		eventually(t, "cancelled", func() bool { return deliveryStatuses(t, d, e.ID)[StatusCancelled] == 1 })
@@ -255,7 +256,7 @@ func TestRetryAfterRespected(t *testing.T) {
 			}
 			w.WriteHeader(http.StatusAccepted)
 		})
-		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"quota.threshold_reached"}})
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"quota.threshold_reached"}})
 		runDispatchers(t, s, 1, DispatcherOptions{})
 		t0 := clk.Now().Truncate(time.Microsecond)
 		mustPublish(t, s, d, Event{Type: "quota.threshold_reached", PartnerID: partnerA, Data: map[string]any{"threshold_bp": 8000}})
@@ -299,7 +300,7 @@ func TestDisableAfterContinuousFailure(t *testing.T) {
 			c.DisableAfter = 3 * 24 * time.Hour
 		})
 		rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
-		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"consent.expired"}})
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"consent.expired"}})
 		runDispatchers(t, s, 1, DispatcherOptions{})
 		mustPublish(t, s, d, Event{Type: "consent.expired", PartnerID: partnerA, AppID: appA1, Data: map[string]any{"consent_id": "cns_9"}})
 		for day := 1; day <= 4; day++ {
@@ -344,7 +345,7 @@ func TestNoRedirectsFollowed(t *testing.T) {
 		rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, target.URL+"/elsewhere", http.StatusTemporaryRedirect)
 		})
-		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
 		runDispatchers(t, s, 1, DispatcherOptions{})
 		mustPublish(t, s, d, Event{Type: "payment.created", PartnerID: partnerA, AppID: appA1})
 		eventually(t, "dead", func() bool { return deliveryStatuses(t, d, e.ID)[StatusDead] == 1 })
@@ -370,9 +371,9 @@ func TestConnectTimeRefusal(t *testing.T) {
 		rc := newReceiver(t, nil)
 		port := rc.Listener.Addr().(interface{ String() string }).String()
 		port = port[strings.LastIndex(port, ":"):]
-		e, _ := mustCreate(t, s, scA1, EnvProduction, EndpointInput{URL: "https://localhost" + port + "/hook", EventTypes: []string{"payment.created"}})
+		e, _ := mustCreate(t, s, scA1, environment.Production, EndpointInput{URL: "https://localhost" + port + "/hook", EventTypes: []string{"payment.created"}})
 		// A sandbox endpoint at the same place is allowed (AllowLoopback).
-		sb, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: "http://127.0.0.1" + port + "/hook", EventTypes: []string{"payment.created"}})
+		sb, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: "http://127.0.0.1" + port + "/hook", EventTypes: []string{"payment.created"}})
 		runDispatchers(t, s, 1, DispatcherOptions{})
 		mustPublish(t, s, d, Event{Type: "payment.created", PartnerID: partnerA, AppID: appA1})
 		eventually(t, "both settled", func() bool {
@@ -454,7 +455,7 @@ func TestSendTestAndResponseCap(t *testing.T) {
 		s := mustService(t, d, nil)
 		big := strings.Repeat("x", 200<<10)
 		rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) { w.Write([]byte(big)) })
-		e, creds := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
+		e, creds := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
 		runDispatchers(t, s, 1, DispatcherOptions{})
 		id, err := s.SendTest(context.Background(), scA1, e.ID)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/netguard"
 )
@@ -42,7 +43,7 @@ type DispatcherOptions struct {
 type Dispatcher struct {
 	s       *Service
 	o       DispatcherOptions
-	clients map[string]*retryablehttp.Client // by environment
+	clients map[environment.Environment]*retryablehttp.Client // by environment
 }
 
 // NewDispatcher makes a dispatcher for s.
@@ -60,8 +61,8 @@ func NewDispatcher(s *Service, o DispatcherOptions) *Dispatcher {
 	if o.Lease <= 0 {
 		o.Lease = 2*(s.cfg.ConnectTimeout+s.cfg.ResponseTimeout) + 30*time.Second
 	}
-	d := &Dispatcher{s: s, o: o, clients: map[string]*retryablehttp.Client{}}
-	for _, env := range []string{EnvSandbox, EnvProduction} {
+	d := &Dispatcher{s: s, o: o, clients: map[environment.Environment]*retryablehttp.Client{}}
+	for _, env := range environment.All() {
 		d.clients[env] = s.newClient(s.policy(env), o.Workers)
 	}
 	return d
@@ -282,7 +283,7 @@ func (d *Dispatcher) post(ctx context.Context, ep *endpointRow, id string, paylo
 	}
 	client := d.clients[ep.Environment]
 	if client == nil {
-		client = d.clients[EnvProduction]
+		client = d.clients[environment.Production]
 	}
 	t0 := time.Now()
 	resp, err := client.Do(req)

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
+
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
@@ -47,16 +49,16 @@ func validateDescription(d string) error {
 	return nil
 }
 
-func (s *Service) checkURL(ctx context.Context, raw, env string) error {
+func (s *Service) checkURL(ctx context.Context, raw string, env environment.Environment) error {
 	if d := s.validateURL(ctx, raw, env); d != "" {
 		return problem.New(problem.CodeValidation, "%s", d)
 	}
 	return nil
 }
 
-func validEnv(env string) error {
-	if env != EnvSandbox && env != EnvProduction {
-		return problem.New(problem.CodeValidation, "environment must be %q or %q", EnvSandbox, EnvProduction)
+func validEnv(env environment.Environment) error {
+	if env != environment.Sandbox && env != environment.Production {
+		return problem.New(problem.CodeValidation, "environment must be %q or %q", environment.Sandbox, environment.Production)
 	}
 	return nil
 }
@@ -74,7 +76,7 @@ func (s *Service) audit(ctx context.Context, tx *gorm.DB, sc Scope, action, id s
 // env (the app's environment) and returns it with its credentials, shown once.
 // Errors: validation_failed (url, event_types, signing, description), conflict
 // (too many endpoints).
-func (s *Service) CreateEndpoint(ctx context.Context, sc Scope, env string, in EndpointInput) (*Endpoint, *Credentials, error) {
+func (s *Service) CreateEndpoint(ctx context.Context, sc Scope, env environment.Environment, in EndpointInput) (*Endpoint, *Credentials, error) {
 	if sc.PartnerID == "" || sc.AppID == "" {
 		return nil, nil, problem.New(problem.CodeValidation, "an endpoint belongs to one app: partner and app are required")
 	}

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 )
 
@@ -189,7 +190,7 @@ func eventually(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
-func mustCreate(tb testing.TB, s *Service, sc Scope, env string, in EndpointInput) (*Endpoint, *Credentials) {
+func mustCreate(tb testing.TB, s *Service, sc Scope, env environment.Environment, in EndpointInput) (*Endpoint, *Credentials) {
 	tb.Helper()
 	e, c, err := s.CreateEndpoint(context.Background(), sc, env, in)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/httpx"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -105,7 +106,7 @@ func (h *Handler) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-func (h *Handler) scope(c *gin.Context) (Scope, string) {
+func (h *Handler) scope(c *gin.Context) (Scope, environment.Environment) {
 	ac := c.MustGet(accessKey).(*oauth.AccessContext)
 	return Scope{PartnerID: ac.PartnerID, AppID: ac.ClientID, Actor: ac.ClientID, InteractionID: httpx.InteractionIDOf(c)}, ac.Environment
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/httpx"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -31,11 +32,11 @@ func (f fakeAuth) VerifyRequest(_ context.Context, r *http.Request) (*oauth.Acce
 }
 
 var testTokens = fakeAuth{
-	"a1":       {ClientID: appA1, PartnerID: partnerA, Environment: EnvSandbox, Scopes: []string{"webhooks"}},
-	"a2":       {ClientID: appA2, PartnerID: partnerA, Environment: EnvSandbox, Scopes: []string{"webhooks"}},
-	"b1":       {ClientID: appB1, PartnerID: partnerB, Environment: EnvProduction, Scopes: []string{"webhooks"}},
-	"noscope":  {ClientID: appA1, PartnerID: partnerA, Environment: EnvSandbox, Scopes: []string{"accounts"}},
-	"customer": {ClientID: appA1, PartnerID: partnerA, Environment: EnvSandbox, Scopes: []string{"webhooks"}, CustomerID: "cus_1"},
+	"a1":       {ClientID: appA1, PartnerID: partnerA, Environment: environment.Sandbox, Scopes: []string{"webhooks"}},
+	"a2":       {ClientID: appA2, PartnerID: partnerA, Environment: environment.Sandbox, Scopes: []string{"webhooks"}},
+	"b1":       {ClientID: appB1, PartnerID: partnerB, Environment: environment.Production, Scopes: []string{"webhooks"}},
+	"noscope":  {ClientID: appA1, PartnerID: partnerA, Environment: environment.Sandbox, Scopes: []string{"accounts"}},
+	"customer": {ClientID: appA1, PartnerID: partnerA, Environment: environment.Sandbox, Scopes: []string{"webhooks"}, CustomerID: "cus_1"},
 }
 
 type apiClient struct {
@@ -89,7 +90,7 @@ func TestAPIEndpoints(t *testing.T) {
 		runDispatchers(t, s, 1, DispatcherOptions{})
 
 		st, _, m := api.do("a1", "POST", "/webhook-endpoints", `{"url":"`+rc.URL+`/in","event_types":["payment.created","consent.revoked"],"description":"main"}`)
-		if st != 201 || !strings.HasPrefix(m["secret"].(string), "whsec_") || m["app_id"] != appA1 || m["environment"] != EnvSandbox || m["enabled"] != true || m["signing"] != SigningHMAC {
+		if st != 201 || !strings.HasPrefix(m["secret"].(string), "whsec_") || m["app_id"] != appA1 || m["environment"] != string(environment.Sandbox) || m["enabled"] != true || m["signing"] != SigningHMAC {
 			t.Fatalf("create: %d %v", st, m)
 		}
 		id, secret := m["id"].(string), m["secret"].(string)
@@ -158,7 +159,7 @@ func TestAPIRefusals(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := mustService(t, d, func(c *Config) { c.AllowLoopback = false })
 		api := newAPI(t, s)
-		e, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA1}, EnvProduction, EndpointInput{URL: "https://hooks.example.com/a", EventTypes: []string{"payment.created"}})
+		e, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA1}, environment.Production, EndpointInput{URL: "https://hooks.example.com/a", EventTypes: []string{"payment.created"}})
 		ok := `{"url":"https://hooks.example.com/x","event_types":["payment.created"]}`
 		cases := []struct {
 			name, token, method, path, body string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -40,8 +41,8 @@ func TestReplayLimits(t *testing.T) {
 			c.ReplayDailyDeliveries = 10
 		})
 		ctx := context.Background()
-		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: "https://hooks.example.com/in", EventTypes: []string{"payment.created"}})
-		other, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: "https://hooks.example.com/two", EventTypes: []string{"payment.created"}})
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: "https://hooks.example.com/in", EventTypes: []string{"payment.created"}})
+		other, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: "https://hooks.example.com/two", EventTypes: []string{"payment.created"}})
 		for i := range 4 {
 			mustPublish(t, s, d, Event{ID: fmt.Sprintf("evt_lim%d", i), Type: "payment.created", PartnerID: partnerA, AppID: appA1, Data: map[string]any{}})
 		}
@@ -112,7 +113,7 @@ func TestReplayLimits(t *testing.T) {
 			limited(t, err, "this would queue 1 deliveries, and replays and test events may queue at most 10 per partner per UTC day (0 left today)")
 		})
 		t.Run("ok/other partners have their own budget", func(t *testing.T) {
-			eb, _ := mustCreate(t, s, scB1, EnvProduction, EndpointInput{URL: "https://hooks.example.com/b", EventTypes: []string{"payment.created"}})
+			eb, _ := mustCreate(t, s, scB1, environment.Production, EndpointInput{URL: "https://hooks.example.com/b", EventTypes: []string{"payment.created"}})
 			if _, err := s.SendTest(ctx, scB1, eb.ID); err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +139,7 @@ func TestReplayWindowConcurrent(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := mustService(t, d, nil)
 		ctx := context.Background()
-		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: "https://hooks.example.com/in", EventTypes: []string{"payment.created"}})
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: "https://hooks.example.com/in", EventTypes: []string{"payment.created"}})
 		mustPublish(t, s, d, Event{ID: "evt_conc", Type: "payment.created", PartnerID: partnerA, AppID: appA1, Data: map[string]any{}})
 		const n = 12
 		errs := make([]error, n)
@@ -182,7 +183,7 @@ func TestReplayLimitHTTP(t *testing.T) {
 		clk := newClock()
 		s := mustService(t, d, func(c *Config) { c.Clock = clk.Now })
 		api := newAPI(t, s)
-		e, _ := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: "https://hooks.example.com/in", EventTypes: []string{"payment.created"}})
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: "https://hooks.example.com/in", EventTypes: []string{"payment.created"}})
 		body := `{"from":"2020-01-01T00:00:00Z","to":"2100-01-01T00:00:00Z"}`
 		if st, _, m := api.do("a1", "POST", "/webhook-endpoints/"+e.ID+"/replay", body); st != 202 {
 			t.Fatalf("first replay: %d %v", st, m)

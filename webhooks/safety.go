@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/netguard"
 )
 
@@ -21,15 +22,15 @@ var ErrForbiddenAddress = netguard.ErrForbiddenAddress
 
 // policy is the destination policy for one environment: loopback only for
 // sandbox endpoints, and only when the AllowLoopback setting says so.
-func (s *Service) policy(env string) netguard.Policy {
-	return netguard.Policy{AllowLoopback: env == EnvSandbox && s.cfg.AllowLoopback}
+func (s *Service) policy(env environment.Environment) netguard.Policy {
+	return netguard.Policy{AllowLoopback: env == environment.Sandbox && s.cfg.AllowLoopback}
 }
 
 // validateURL checks an endpoint URL for its environment: absolute http(s), no
 // credentials or fragment, https unless a sandbox endpoint with AllowLoopback
 // targets a loopback host, and every address the host resolves to allowed.
 // It returns the detail to show on refusal ("" when valid).
-func (s *Service) validateURL(ctx context.Context, raw, env string) string {
+func (s *Service) validateURL(ctx context.Context, raw string, env environment.Environment) string {
 	if len(raw) > 2048 {
 		return "url must be at most 2048 characters"
 	}

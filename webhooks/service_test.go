@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -29,45 +30,45 @@ func TestCreateEndpointValidation(t *testing.T) {
 		cases := []struct {
 			name   string
 			s      *Service
-			env    string
+			env    environment.Environment
 			in     EndpointInput
 			detail string // "" = ok
 			code   problem.Code
 		}{
-			{"ok/production-https", strict, EnvProduction, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: types}, "", ""},
-			{"ok/production-https-public-ip", strict, EnvProduction, EndpointInput{URL: "https://93.184.216.34/bb", EventTypes: types}, "", ""},
-			{"ok/sandbox-loopback-allowed", loose, EnvSandbox, EndpointInput{URL: "http://127.0.0.1:8080/x", EventTypes: types}, "", ""},
-			{"ok/sandbox-localhost-allowed", loose, EnvSandbox, EndpointInput{URL: "http://localhost:8080/x", EventTypes: types, Signing: SigningEd25519}, "", ""},
-			{"fail/production-http", strict, EnvProduction, EndpointInput{URL: "http://hooks.example.com/bb", EventTypes: types}, "url must use https", problem.CodeValidation},
-			{"fail/production-http-even-with-allow-loopback", loose, EnvProduction, EndpointInput{URL: "http://hooks.example.com/bb", EventTypes: types}, "url must use https", problem.CodeValidation},
-			{"fail/production-loopback", loose, EnvProduction, EndpointInput{URL: "https://127.0.0.1/bb", EventTypes: types}, `url host "127.0.0.1": 127.0.0.1 is a loopback address`, problem.CodeValidation},
-			{"fail/production-localhost", loose, EnvProduction, EndpointInput{URL: "https://localhost/bb", EventTypes: types}, `url host "localhost": 127.0.0.1 is a loopback address`, problem.CodeValidation},
-			{"fail/production-ipv6-loopback", strict, EnvProduction, EndpointInput{URL: "https://[::1]/bb", EventTypes: types}, `url host "::1": ::1 is a loopback address`, problem.CodeValidation},
-			{"fail/production-resolves-ipv6-loopback", strict, EnvProduction, EndpointInput{URL: "https://v6loop.example.com/bb", EventTypes: types}, `url host "v6loop.example.com": ::1 is a loopback address`, problem.CodeValidation},
-			{"fail/production-private-10", strict, EnvProduction, EndpointInput{URL: "https://10.0.0.7/bb", EventTypes: types}, `url host "10.0.0.7": 10.0.0.7 is a private address`, problem.CodeValidation},
-			{"fail/production-resolves-private", strict, EnvProduction, EndpointInput{URL: "https://private.example.com/bb", EventTypes: types}, `url host "private.example.com": 10.1.2.3 is a private address`, problem.CodeValidation},
-			{"fail/production-one-of-many-private", strict, EnvProduction, EndpointInput{URL: "https://mixed.example.com/bb", EventTypes: types}, `url host "mixed.example.com": 192.168.1.1 is a private address`, problem.CodeValidation},
-			{"fail/production-link-local", strict, EnvProduction, EndpointInput{URL: "https://169.254.169.254/latest", EventTypes: types}, `url host "169.254.169.254": 169.254.169.254 is a link-local address`, problem.CodeValidation},
-			{"fail/production-resolves-link-local", strict, EnvProduction, EndpointInput{URL: "https://meta.example.com/", EventTypes: types}, `url host "meta.example.com": 169.254.169.254 is a link-local address`, problem.CodeValidation},
-			{"fail/production-ipv4-compatible-loopback", loose, EnvProduction, EndpointInput{URL: "https://[::7f00:1]/bb", EventTypes: types}, `url host "::7f00:1": ::7f00:1 is in ::/96 (deprecated IPv4-compatible address, RFC 4291 §2.5.5.1)`, problem.CodeValidation},
-			{"fail/production-6to4-metadata", strict, EnvProduction, EndpointInput{URL: "https://[2002:a9fe:a9fe::]/latest", EventTypes: types}, `url host "2002:a9fe:a9fe::": 2002:a9fe:a9fe:: is a 6to4 address (2002::/16, RFC 3056) embedding 169.254.169.254, a link-local address`, problem.CodeValidation},
-			{"fail/production-resolves-nat64-metadata", strict, EnvProduction, EndpointInput{URL: "https://nat64.example.com/", EventTypes: types}, `url host "nat64.example.com": 64:ff9b::a9fe:a9fe is a NAT64 address (64:ff9b::/96, RFC 6052) embedding 169.254.169.254, a link-local address`, problem.CodeValidation},
-			{"fail/production-teredo", strict, EnvProduction, EndpointInput{URL: "https://[2001::a9fe:a9fe]/", EventTypes: types}, `url host "2001::a9fe:a9fe": 2001::a9fe:a9fe is in 2001::/32 (Teredo, RFC 4380, RFC 8190)`, problem.CodeValidation},
-			{"fail/production-multicast", strict, EnvProduction, EndpointInput{URL: "https://224.0.0.1/", EventTypes: types}, `url host "224.0.0.1": 224.0.0.1 is a multicast address`, problem.CodeValidation},
-			{"fail/production-unspecified", strict, EnvProduction, EndpointInput{URL: "https://0.0.0.0/", EventTypes: types}, `url host "0.0.0.0": 0.0.0.0 is an unspecified address`, problem.CodeValidation},
-			{"fail/sandbox-loopback-not-allowed", strict, EnvSandbox, EndpointInput{URL: "https://127.0.0.1/x", EventTypes: types}, `url host "127.0.0.1": 127.0.0.1 is a loopback address`, problem.CodeValidation},
-			{"fail/sandbox-http-not-allowed", strict, EnvSandbox, EndpointInput{URL: "http://hooks.example.com/x", EventTypes: types}, "url must use https", problem.CodeValidation},
-			{"fail/sandbox-http-public-with-allow-loopback", loose, EnvSandbox, EndpointInput{URL: "http://hooks.example.com/x", EventTypes: types}, "url must use https", problem.CodeValidation},
-			{"fail/sandbox-private-with-allow-loopback", loose, EnvSandbox, EndpointInput{URL: "http://10.0.0.1/x", EventTypes: types}, `url host "10.0.0.1": 10.0.0.1 is a private address`, problem.CodeValidation},
-			{"fail/not-a-url", strict, EnvProduction, EndpointInput{URL: "hooks.example.com/bb", EventTypes: types}, "url must be an absolute http(s) URL", problem.CodeValidation},
-			{"fail/ftp", strict, EnvProduction, EndpointInput{URL: "ftp://hooks.example.com/bb", EventTypes: types}, "url must be an absolute http(s) URL", problem.CodeValidation},
-			{"fail/credentials", strict, EnvProduction, EndpointInput{URL: "https://u:p@hooks.example.com/bb", EventTypes: types}, "url must not contain credentials", problem.CodeValidation},
-			{"fail/unresolvable", strict, EnvProduction, EndpointInput{URL: "https://nowhere.example.com/bb", EventTypes: types}, `url host "nowhere.example.com" does not resolve`, problem.CodeValidation},
-			{"fail/unknown-event-type", strict, EnvProduction, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: []string{"payment.created", "payment.exploded"}}, `unknown event type "payment.exploded"`, problem.CodeValidation},
-			{"fail/test-type-not-subscribable", strict, EnvProduction, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: []string{TestEventType}}, `unknown event type "webhook.test"`, problem.CodeValidation},
-			{"fail/no-event-types", strict, EnvProduction, EndpointInput{URL: "https://hooks.example.com/bb"}, "event_types must list at least one event type", problem.CodeValidation},
-			{"fail/duplicate-event-type", strict, EnvProduction, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: []string{"payment.created", "payment.created"}}, `event type "payment.created" listed twice`, problem.CodeValidation},
-			{"fail/signing", strict, EnvProduction, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: types, Signing: "rsa"}, `signing must be "hmac-sha256" or "ed25519"`, problem.CodeValidation},
+			{"ok/production-https", strict, environment.Production, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: types}, "", ""},
+			{"ok/production-https-public-ip", strict, environment.Production, EndpointInput{URL: "https://93.184.216.34/bb", EventTypes: types}, "", ""},
+			{"ok/sandbox-loopback-allowed", loose, environment.Sandbox, EndpointInput{URL: "http://127.0.0.1:8080/x", EventTypes: types}, "", ""},
+			{"ok/sandbox-localhost-allowed", loose, environment.Sandbox, EndpointInput{URL: "http://localhost:8080/x", EventTypes: types, Signing: SigningEd25519}, "", ""},
+			{"fail/production-http", strict, environment.Production, EndpointInput{URL: "http://hooks.example.com/bb", EventTypes: types}, "url must use https", problem.CodeValidation},
+			{"fail/production-http-even-with-allow-loopback", loose, environment.Production, EndpointInput{URL: "http://hooks.example.com/bb", EventTypes: types}, "url must use https", problem.CodeValidation},
+			{"fail/production-loopback", loose, environment.Production, EndpointInput{URL: "https://127.0.0.1/bb", EventTypes: types}, `url host "127.0.0.1": 127.0.0.1 is a loopback address`, problem.CodeValidation},
+			{"fail/production-localhost", loose, environment.Production, EndpointInput{URL: "https://localhost/bb", EventTypes: types}, `url host "localhost": 127.0.0.1 is a loopback address`, problem.CodeValidation},
+			{"fail/production-ipv6-loopback", strict, environment.Production, EndpointInput{URL: "https://[::1]/bb", EventTypes: types}, `url host "::1": ::1 is a loopback address`, problem.CodeValidation},
+			{"fail/production-resolves-ipv6-loopback", strict, environment.Production, EndpointInput{URL: "https://v6loop.example.com/bb", EventTypes: types}, `url host "v6loop.example.com": ::1 is a loopback address`, problem.CodeValidation},
+			{"fail/production-private-10", strict, environment.Production, EndpointInput{URL: "https://10.0.0.7/bb", EventTypes: types}, `url host "10.0.0.7": 10.0.0.7 is a private address`, problem.CodeValidation},
+			{"fail/production-resolves-private", strict, environment.Production, EndpointInput{URL: "https://private.example.com/bb", EventTypes: types}, `url host "private.example.com": 10.1.2.3 is a private address`, problem.CodeValidation},
+			{"fail/production-one-of-many-private", strict, environment.Production, EndpointInput{URL: "https://mixed.example.com/bb", EventTypes: types}, `url host "mixed.example.com": 192.168.1.1 is a private address`, problem.CodeValidation},
+			{"fail/production-link-local", strict, environment.Production, EndpointInput{URL: "https://169.254.169.254/latest", EventTypes: types}, `url host "169.254.169.254": 169.254.169.254 is a link-local address`, problem.CodeValidation},
+			{"fail/production-resolves-link-local", strict, environment.Production, EndpointInput{URL: "https://meta.example.com/", EventTypes: types}, `url host "meta.example.com": 169.254.169.254 is a link-local address`, problem.CodeValidation},
+			{"fail/production-ipv4-compatible-loopback", loose, environment.Production, EndpointInput{URL: "https://[::7f00:1]/bb", EventTypes: types}, `url host "::7f00:1": ::7f00:1 is in ::/96 (deprecated IPv4-compatible address, RFC 4291 §2.5.5.1)`, problem.CodeValidation},
+			{"fail/production-6to4-metadata", strict, environment.Production, EndpointInput{URL: "https://[2002:a9fe:a9fe::]/latest", EventTypes: types}, `url host "2002:a9fe:a9fe::": 2002:a9fe:a9fe:: is a 6to4 address (2002::/16, RFC 3056) embedding 169.254.169.254, a link-local address`, problem.CodeValidation},
+			{"fail/production-resolves-nat64-metadata", strict, environment.Production, EndpointInput{URL: "https://nat64.example.com/", EventTypes: types}, `url host "nat64.example.com": 64:ff9b::a9fe:a9fe is a NAT64 address (64:ff9b::/96, RFC 6052) embedding 169.254.169.254, a link-local address`, problem.CodeValidation},
+			{"fail/production-teredo", strict, environment.Production, EndpointInput{URL: "https://[2001::a9fe:a9fe]/", EventTypes: types}, `url host "2001::a9fe:a9fe": 2001::a9fe:a9fe is in 2001::/32 (Teredo, RFC 4380, RFC 8190)`, problem.CodeValidation},
+			{"fail/production-multicast", strict, environment.Production, EndpointInput{URL: "https://224.0.0.1/", EventTypes: types}, `url host "224.0.0.1": 224.0.0.1 is a multicast address`, problem.CodeValidation},
+			{"fail/production-unspecified", strict, environment.Production, EndpointInput{URL: "https://0.0.0.0/", EventTypes: types}, `url host "0.0.0.0": 0.0.0.0 is an unspecified address`, problem.CodeValidation},
+			{"fail/sandbox-loopback-not-allowed", strict, environment.Sandbox, EndpointInput{URL: "https://127.0.0.1/x", EventTypes: types}, `url host "127.0.0.1": 127.0.0.1 is a loopback address`, problem.CodeValidation},
+			{"fail/sandbox-http-not-allowed", strict, environment.Sandbox, EndpointInput{URL: "http://hooks.example.com/x", EventTypes: types}, "url must use https", problem.CodeValidation},
+			{"fail/sandbox-http-public-with-allow-loopback", loose, environment.Sandbox, EndpointInput{URL: "http://hooks.example.com/x", EventTypes: types}, "url must use https", problem.CodeValidation},
+			{"fail/sandbox-private-with-allow-loopback", loose, environment.Sandbox, EndpointInput{URL: "http://10.0.0.1/x", EventTypes: types}, `url host "10.0.0.1": 10.0.0.1 is a private address`, problem.CodeValidation},
+			{"fail/not-a-url", strict, environment.Production, EndpointInput{URL: "hooks.example.com/bb", EventTypes: types}, "url must be an absolute http(s) URL", problem.CodeValidation},
+			{"fail/ftp", strict, environment.Production, EndpointInput{URL: "ftp://hooks.example.com/bb", EventTypes: types}, "url must be an absolute http(s) URL", problem.CodeValidation},
+			{"fail/credentials", strict, environment.Production, EndpointInput{URL: "https://u:p@hooks.example.com/bb", EventTypes: types}, "url must not contain credentials", problem.CodeValidation},
+			{"fail/unresolvable", strict, environment.Production, EndpointInput{URL: "https://nowhere.example.com/bb", EventTypes: types}, `url host "nowhere.example.com" does not resolve`, problem.CodeValidation},
+			{"fail/unknown-event-type", strict, environment.Production, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: []string{"payment.created", "payment.exploded"}}, `unknown event type "payment.exploded"`, problem.CodeValidation},
+			{"fail/test-type-not-subscribable", strict, environment.Production, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: []string{TestEventType}}, `unknown event type "webhook.test"`, problem.CodeValidation},
+			{"fail/no-event-types", strict, environment.Production, EndpointInput{URL: "https://hooks.example.com/bb"}, "event_types must list at least one event type", problem.CodeValidation},
+			{"fail/duplicate-event-type", strict, environment.Production, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: []string{"payment.created", "payment.created"}}, `event type "payment.created" listed twice`, problem.CodeValidation},
+			{"fail/signing", strict, environment.Production, EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: types, Signing: "rsa"}, `signing must be "hmac-sha256" or "ed25519"`, problem.CodeValidation},
 			{"fail/environment", strict, "staging", EndpointInput{URL: "https://hooks.example.com/bb", EventTypes: types}, `environment must be "sandbox" or "production"`, problem.CodeValidation},
 		}
 		for _, tc := range cases {
@@ -94,7 +95,7 @@ func TestCreateEndpointValidation(t *testing.T) {
 func TestSecretSealedAtRest(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := mustService(t, d, nil)
-		e, creds := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA1}, EnvSandbox, EndpointInput{URL: "http://127.0.0.1:1/", EventTypes: []string{"payment.created"}})
+		e, creds := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA1}, environment.Sandbox, EndpointInput{URL: "http://127.0.0.1:1/", EventTypes: []string{"payment.created"}})
 		var r endpointRow
 		if err := d.Where("id = ?", e.ID).Take(&r).Error; err != nil {
 			t.Fatal(err)
@@ -117,12 +118,12 @@ func TestPublishOutbox(t *testing.T) {
 		s := mustService(t, d, nil)
 		ctx := context.Background()
 		url := "http://127.0.0.1:1/"
-		a1, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA1}, EnvSandbox, EndpointInput{URL: url, EventTypes: []string{"payment.created", "partner.status_changed"}})
-		a1b, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA1}, EnvSandbox, EndpointInput{URL: url, EventTypes: []string{"consent.revoked"}})
-		a2, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA2}, EnvSandbox, EndpointInput{URL: url, EventTypes: []string{"payment.created", "partner.status_changed"}})
+		a1, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA1}, environment.Sandbox, EndpointInput{URL: url, EventTypes: []string{"payment.created", "partner.status_changed"}})
+		a1b, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA1}, environment.Sandbox, EndpointInput{URL: url, EventTypes: []string{"consent.revoked"}})
+		a2, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA2}, environment.Sandbox, EndpointInput{URL: url, EventTypes: []string{"payment.created", "partner.status_changed"}})
 		off := false
-		a2off, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA2}, EnvSandbox, EndpointInput{URL: url, EventTypes: []string{"partner.status_changed"}, Enabled: &off})
-		b1, _ := mustCreate(t, s, Scope{PartnerID: partnerB, AppID: appB1}, EnvSandbox, EndpointInput{URL: url, EventTypes: []string{"payment.created", "partner.status_changed"}})
+		a2off, _ := mustCreate(t, s, Scope{PartnerID: partnerA, AppID: appA2}, environment.Sandbox, EndpointInput{URL: url, EventTypes: []string{"partner.status_changed"}, Enabled: &off})
+		b1, _ := mustCreate(t, s, Scope{PartnerID: partnerB, AppID: appB1}, environment.Sandbox, EndpointInput{URL: url, EventTypes: []string{"payment.created", "partner.status_changed"}})
 
 		// Rolled back with the caller's change: nothing written.
 		boom := errors.New("state change failed")
@@ -180,7 +181,7 @@ func TestEndpointLifecycle(t *testing.T) {
 		s := mustService(t, d, nil)
 		ctx := context.Background()
 		sc := Scope{PartnerID: partnerA, AppID: appA1}
-		e, _ := mustCreate(t, s, sc, EnvProduction, EndpointInput{URL: "https://hooks.example.com/a", EventTypes: []string{"payment.created"}, Description: "main"})
+		e, _ := mustCreate(t, s, sc, environment.Production, EndpointInput{URL: "https://hooks.example.com/a", EventTypes: []string{"payment.created"}, Description: "main"})
 		for _, other := range []Scope{{PartnerID: partnerA, AppID: appA2}, {PartnerID: partnerB, AppID: appA1}, {PartnerID: partnerB}} {
 			if _, err := s.GetEndpoint(ctx, other, e.ID); err == nil {
 				t.Fatalf("scope %+v sees the endpoint", other)

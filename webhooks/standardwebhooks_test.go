@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // e2eEnv, when "1" (CI), turns a missing node or node_modules into a failure.
@@ -33,7 +34,7 @@ func TestStandardWebhooksJS(t *testing.T) {
 	d := dbtest.MustSQLite(t)
 	s := mustService(t, d, nil)
 	rc := newReceiver(t, nil)
-	e, creds := mustCreate(t, s, scA1, EnvSandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created", "consent.authorised"}})
+	e, creds := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created", "consent.authorised"}})
 	runDispatchers(t, s, 1, DispatcherOptions{})
 	for i := 0; i < 5; i++ {
 		mustPublish(t, s, d, Event{Type: "payment.created", PartnerID: partnerA, AppID: appA1, Data: map[string]any{"payment_id": fmt.Sprint("pay_", i), "amount": "1250", "currency": "EUR", "note": "naïve ☃ \"quoted\""}})

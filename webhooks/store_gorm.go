@@ -3,6 +3,8 @@ package webhooks
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // Rows as stored (see migration 0050_webhooks.sql).
@@ -11,7 +13,7 @@ type endpointRow struct {
 	ID               string `gorm:"primaryKey"`
 	PartnerID        string
 	AppID            string
-	Environment      string
+	Environment      environment.Environment
 	URL              string `gorm:"column:url"`
 	Description      string
 	EventTypes       string // JSON array

@@ -13,6 +13,8 @@ package webhooks
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // Event is what other packages publish (see Service.Publish).
@@ -41,16 +43,16 @@ const (
 
 // Endpoint is a partner app's webhook subscription. It never holds the secret.
 type Endpoint struct {
-	ID             string   `json:"id"`
-	PartnerID      string   `json:"partner_id"`
-	AppID          string   `json:"app_id"`
-	Environment    string   `json:"environment"`
-	URL            string   `json:"url"`
-	Description    string   `json:"description"`
-	EventTypes     []string `json:"event_types"`
-	Enabled        bool     `json:"enabled"`
-	DisabledReason string   `json:"disabled_reason,omitempty"`
-	Signing        string   `json:"signing"`
+	ID             string                  `json:"id"`
+	PartnerID      string                  `json:"partner_id"`
+	AppID          string                  `json:"app_id"`
+	Environment    environment.Environment `json:"environment"`
+	URL            string                  `json:"url"`
+	Description    string                  `json:"description"`
+	EventTypes     []string                `json:"event_types"`
+	Enabled        bool                    `json:"enabled"`
+	DisabledReason string                  `json:"disabled_reason,omitempty"`
+	Signing        string                  `json:"signing"`
 	// PublicKey ("whpk_…") and KeyID are set for Ed25519 endpoints.
 	PublicKey string `json:"public_key,omitempty"`
 	KeyID     string `json:"key_id,omitempty"`
@@ -180,10 +182,3 @@ type body struct {
 	Timestamp time.Time       `json:"timestamp"`
 	Data      json.RawMessage `json:"data"`
 }
-
-// Environments of an endpoint (the same names as oauth.EnvSandbox and
-// oauth.EnvProduction).
-const (
-	EnvSandbox    = "sandbox"
-	EnvProduction = "production"
-)

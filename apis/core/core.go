@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"errors"
+
+	"github.com/bankbridge/bankbridge/internal/money"
 )
 
 // Domain errors returned by every Core implementation. Callers match them with
@@ -35,7 +37,7 @@ var (
 // conformance suite in package coretest states the behaviour precisely.
 //
 // Sandbox and production never meet. Every customer belongs to exactly one
-// environment (Customer.Environment: oauth.EnvSandbox or oauth.EnvProduction)
+// environment (Customer.Environment: environment.Sandbox or environment.Production)
 // and every account to its customer's (Account.Environment). The platform
 // only lets an app reach customers of its own environment; the core enforces
 // the money side itself: ExecutePayment never moves money between a sandbox
@@ -69,7 +71,7 @@ type Core interface {
 	// CheckFunds reports whether the account could pay amount now (available
 	// balance including credit line ≥ amount, account enabled). Errors:
 	// ErrNotFound, ErrInvalid (non-positive amount), ErrCurrencyMismatch.
-	CheckFunds(ctx context.Context, accountID string, amount Amount) (bool, error)
+	CheckFunds(ctx context.Context, accountID string, amount money.Money) (bool, error)
 	// ExecutePayment moves money out of the debtor account, atomically and at
 	// most once per PaymentID: calling again with the same instruction returns the
 	// first result without moving money again. A payment the bank refuses is a

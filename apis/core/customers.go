@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -26,15 +27,15 @@ import (
 // oauth.ErrBadCredentials; oauth.ErrCustomerLocked is only answered after the
 // right password, so it does not reveal which usernames exist. Throttling
 // repeated failures is the authorization server's job. An environment other
-// than oauth.EnvSandbox or oauth.EnvProduction is ErrInvalid (a wiring bug).
+// than environment.Sandbox or environment.Production is ErrInvalid (a wiring bug).
 // When the process's password-hashing slots are all taken the answer is
 // secrets.ErrBusy (nothing was checked; not a wrong password).
-func (r *Reference) Authenticate(ctx context.Context, environment, username, password string) (string, error) {
-	if err := checkEnvironment(environment); err != nil {
+func (r *Reference) Authenticate(ctx context.Context, env environment.Environment, username, password string) (string, error) {
+	if err := checkEnvironment(env); err != nil {
 		return "", err
 	}
 	var row customerRow
-	err := r.db.WithContext(ctx).Where("environment = ? AND username = ?", environment, normaliseUsername(username)).Take(&row).Error
+	err := r.db.WithContext(ctx).Where("environment = ? AND username = ?", env, normaliseUsername(username)).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		if err := secrets.BurnPasswordCheck(password); err != nil {
 			return "", err // secrets.ErrBusy: nothing was checked
@@ -70,10 +71,10 @@ func (r *Reference) DisplayName(ctx context.Context, customerID string) (string,
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
 
-// checkEnvironment accepts oauth.EnvSandbox and oauth.EnvProduction.
-func checkEnvironment(env string) error {
-	if env != oauth.EnvSandbox && env != oauth.EnvProduction {
-		return fmt.Errorf("%w: environment must be %q or %q, not %q", ErrInvalid, oauth.EnvSandbox, oauth.EnvProduction, env)
+// checkEnvironment accepts environment.Sandbox and environment.Production.
+func checkEnvironment(env environment.Environment) error {
+	if env != environment.Sandbox && env != environment.Production {
+		return fmt.Errorf("%w: environment must be %q or %q, not %q", ErrInvalid, environment.Sandbox, environment.Production, env)
 	}
 	return nil
 }
@@ -81,16 +82,16 @@ func checkEnvironment(env string) error {
 func normaliseUsername(u string) string { return strings.ToLower(strings.TrimSpace(u)) }
 
 // CreateCustomer adds a (non-synthetic) customer of environment
-// (oauth.EnvSandbox or oauth.EnvProduction) with a current account of that
+// (environment.Sandbox or environment.Production) with a current account of that
 // environment holding a starting balance and ninety days of history, for
 // `bankbridge customers create`. The username is lower-cased; it must be 3–64
 // of a-z 0-9 . _ - and free in that environment (the other environment may
 // use it too). Errors: ErrInvalid (unknown environment, bad username,
 // password of fewer than 8 or more than 72 bytes, empty or over-long display
 // name), ErrUsernameTaken.
-func (r *Reference) CreateCustomer(ctx context.Context, environment, username, password, displayName string) (*Customer, error) {
+func (r *Reference) CreateCustomer(ctx context.Context, env environment.Environment, username, password, displayName string) (*Customer, error) {
 	username, displayName = normaliseUsername(username), strings.TrimSpace(displayName)
-	if err := checkEnvironment(environment); err != nil {
+	if err := checkEnvironment(env); err != nil {
 		return nil, err
 	}
 	switch {
@@ -112,10 +113,10 @@ func (r *Reference) CreateCustomer(ctx context.Context, environment, username, p
 	rng := rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	now := r.now().Truncate(time.Second)
 	start := dayOf(now).AddDate(0, 0, -90)
-	c := customerRow{ID: ids.New("cus"), Environment: environment, Username: username, PasswordHash: hash,
+	c := customerRow{ID: ids.New("cus"), Environment: env, Username: username, PasswordHash: hash,
 		DisplayName: displayName, Status: CustomerActive, CreatedAt: now}
 	for attempt := 0; ; attempt++ {
-		acc := &simAccount{row: newAccountRow(ids.New("acc"), c.ID, environment, displayName, AccountCurrent, "Current account", start.Add(-24*time.Hour))}
+		acc := &simAccount{row: newAccountRow(ids.New("acc"), c.ID, env, displayName, AccountCurrent, "Current account", start.Add(-24*time.Hour))}
 		acc.row.BalanceMinor = 100000 + rng.Int64N(150000)
 		// Numbers 2xxxxxxx–9xxxxxxx: seeded personas use 1xxxxxxx.
 		acc.row.setSortCodeAccountNumber(fmt.Sprintf("%d%07d", 2+rng.IntN(8), rng.IntN(10000000)))
@@ -132,7 +133,7 @@ func (r *Reference) CreateCustomer(ctx context.Context, environment, username, p
 		}
 		err = r.writeTx(ctx, func(tx *gorm.DB) error {
 			var n int64
-			if err := tx.Model(&customerRow{}).Where("environment = ? AND username = ?", environment, username).Count(&n).Error; err != nil {
+			if err := tx.Model(&customerRow{}).Where("environment = ? AND username = ?", env, username).Count(&n).Error; err != nil {
 				return err
 			}
 			if n > 0 {
@@ -162,9 +163,9 @@ func (r *Reference) CreateCustomer(ctx context.Context, environment, username, p
 // CustomerByUsername returns the customer of environment with that login
 // name (any case), or ErrNotFound. For the CLI, tests and the sandbox
 // portal's persona list.
-func (r *Reference) CustomerByUsername(ctx context.Context, environment, username string) (*Customer, error) {
+func (r *Reference) CustomerByUsername(ctx context.Context, env environment.Environment, username string) (*Customer, error) {
 	var row customerRow
-	err := r.db.WithContext(ctx).Where("environment = ? AND username = ?", environment, normaliseUsername(username)).Take(&row).Error
+	err := r.db.WithContext(ctx).Where("environment = ? AND username = ?", env, normaliseUsername(username)).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}

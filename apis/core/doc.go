@@ -11,7 +11,7 @@
 // adapter must pass; the reference core passes it on SQLite and PostgreSQL.
 //
 // Choices the port makes:
-//   - Money is Amount{Minor int64, Currency}; balances are signed (negative is
+//   - Money is money.Money{Minor, Currency} (internal/money); balances are signed (negative is
 //     a debit balance: overdrawn, or owed on a card), transaction and payment
 //     amounts positive with a Credit/Debit indicator (as Open Banking does).
 //   - Balances are InterimBooked and InterimAvailable; available includes the
@@ -30,7 +30,7 @@
 //     idempotent by PaymentID: a retry returns the first result and moves no
 //     money; the same id with a different instruction is ErrIdempotencyConflict.
 //   - Every customer and account belongs to one environment (sandbox or
-//     production, the oauth.EnvSandbox / oauth.EnvProduction names) and the
+//     production, the environment.Sandbox / environment.Production names) and the
 //     two never meet: no payment moves money between them (a creditor of the
 //     other environment is RejectCreditorInvalid, like an unknown account).
 //

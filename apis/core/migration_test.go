@@ -10,7 +10,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
-	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // TestMigrationEnvironments upgrades a database from before customers had an
@@ -84,16 +84,16 @@ func TestMigrationEnvironments(t *testing.T) {
 
 			r := core.NewReference(d, core.Options{})
 			c, err := r.Customer(ctx, "cus_old")
-			if err != nil || c.Environment != oauth.EnvSandbox {
+			if err != nil || c.Environment != environment.Sandbox {
 				t.Fatalf("old customer %+v, %v; want a sandbox customer", c, err)
 			}
-			if a, err := r.Account(ctx, "acc_old"); err != nil || a.Environment != oauth.EnvSandbox {
+			if a, err := r.Account(ctx, "acc_old"); err != nil || a.Environment != environment.Sandbox {
 				t.Fatalf("old account %+v, %v; want a sandbox account", a, err)
 			}
-			if _, err := r.CustomerByUsername(ctx, oauth.EnvProduction, "jo.old"); err == nil {
+			if _, err := r.CustomerByUsername(ctx, environment.Production, "jo.old"); err == nil {
 				t.Fatal("the old customer is reachable in production")
 			}
-			if _, err := r.CreateCustomer(ctx, oauth.EnvProduction, "jo.old", "correct horse", "Jo Real"); err != nil {
+			if _, err := r.CreateCustomer(ctx, environment.Production, "jo.old", "correct horse", "Jo Real"); err != nil {
 				t.Fatalf("the username is not free in production: %v", err)
 			}
 			var kinds []string

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"gorm.io/gorm"
 )
@@ -108,7 +109,7 @@ func (r *Reference) execute(tx *gorm.DB, in PaymentInstruction) (*paymentRow, er
 	// The debtor's environment is the whole bank this payment sees: an
 	// account of the other environment is no account of ours to it (and is
 	// never locked by it).
-	var debtorEnv []string
+	var debtorEnv []environment.Environment
 	if err := tx.Model(&accountRow{}).Where("id = ?", in.DebtorAccountID).Pluck("environment", &debtorEnv).Error; err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -169,7 +170,7 @@ func (r *Reference) Transactions(ctx context.Context, accountID string, q Transa
 }
 
 // CheckFunds implements Core.
-func (r *Reference) CheckFunds(ctx context.Context, accountID string, amount Amount) (bool, error) {
+func (r *Reference) CheckFunds(ctx context.Context, accountID string, amount money.Money) (bool, error) {
 	if amount.Minor <= 0 {
 		return false, fmt.Errorf("%w: amount must be positive", ErrInvalid)
 	}

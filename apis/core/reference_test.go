@@ -14,6 +14,8 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core/coretest"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -42,7 +44,7 @@ func MustSeeded(tb testing.TB, d *db.DB) (*core.Reference, *core.SeedReport) {
 
 func mustCustomer(tb testing.TB, r *core.Reference, username string) *core.Customer {
 	tb.Helper()
-	c, err := r.CustomerByUsername(ctx, oauth.EnvSandbox, username)
+	c, err := r.CustomerByUsername(ctx, environment.Sandbox, username)
 	if err != nil {
 		tb.Fatalf("CustomerByUsername(%s): %v", username, err)
 	}
@@ -73,7 +75,7 @@ const productionPassword = "production-password-1"
 // her current account.
 func mustProductionAlice(tb testing.TB, r *core.Reference) (*core.Customer, core.Account) {
 	tb.Helper()
-	c, err := r.CreateCustomer(ctx, oauth.EnvProduction, "alice", productionPassword, "Alice Real")
+	c, err := r.CreateCustomer(ctx, environment.Production, "alice", productionPassword, "Alice Real")
 	if err != nil {
 		tb.Fatalf("CreateCustomer(production alice): %v", err)
 	}
@@ -102,7 +104,7 @@ func fixture(t *testing.T, d *db.DB) *coretest.Fixture {
 		BlockedAccountID:          mustAccount(t, r, "grace.blocked", core.AccountCurrent).ID,
 		DrainAccountID:            mustAccount(t, r, "bob", core.AccountSavings).ID,
 		Currency:                  "GBP",
-		Environment:               oauth.EnvSandbox,
+		Environment:               environment.Sandbox,
 		OtherEnvironmentAccountID: prodAcc.ID,
 		OtherEnvironmentCreditor: core.Creditor{SchemeName: prodAcc.SchemeName, Identification: prodAcc.Identification,
 			Name: prodAcc.HolderName},
@@ -165,13 +167,13 @@ func testSeed(t *testing.T, e dbtest.Engine) {
 		}
 		snap := takeSnapshot(t, r)
 		for _, c := range snap.Customers {
-			if c.Environment != oauth.EnvSandbox || !c.Synthetic {
+			if c.Environment != environment.Sandbox || !c.Synthetic {
 				t.Fatalf("persona %s is not a synthetic sandbox customer: %+v", c.Username, c)
 			}
 		}
 		n := 0
 		for _, a := range snap.Accounts {
-			if a.Environment != oauth.EnvSandbox {
+			if a.Environment != environment.Sandbox {
 				t.Fatalf("persona account %s is in environment %q", a.ID, a.Environment)
 			}
 			txns := coretest.CheckAgrees(t, r, a.ID)
@@ -220,7 +222,7 @@ func testSeed(t *testing.T, e dbtest.Engine) {
 					return nil
 				}},
 				{"ok/carol-at-7.42", func() error {
-					if b := mustAccount(t, r, "carol.insufficient", core.AccountCurrent).Balance; b != core.GBP(742) {
+					if b := mustAccount(t, r, "carol.insufficient", core.AccountCurrent).Balance; b != money.GBP(742) {
 						return errors.New("carol's balance is " + b.String())
 					}
 					return nil
@@ -288,7 +290,7 @@ func testSeed(t *testing.T, e dbtest.Engine) {
 func TestResetSandbox(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, rep := MustSeeded(t, d)
-		own, err := r.CreateCustomer(ctx, oauth.EnvSandbox, "zoe.tester", "correct horse", "Zoe Tester")
+		own, err := r.CreateCustomer(ctx, environment.Sandbox, "zoe.tester", "correct horse", "Zoe Tester")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +299,7 @@ func TestResetSandbox(t *testing.T) {
 		zoe, _ := r.Accounts(ctx, own.ID)
 		res, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "pay-before-reset", DebtorAccountID: alice.ID,
 			Creditor: core.Creditor{SchemeName: zoe[0].SchemeName, Identification: zoe[0].Identification, Name: "Zoe"},
-			Amount:   core.GBP(5000), Reference: "GIFT"})
+			Amount:   money.GBP(5000), Reference: "GIFT"})
 		if err != nil || res.Status != core.PaymentAccepted {
 			t.Fatalf("payment: %+v %v", res, err)
 		}
@@ -320,7 +322,7 @@ func TestResetSandbox(t *testing.T) {
 			t.Fatalf("zoe's account after reset: %+v %v", z, err)
 		}
 		// Production is untouched, though its customer shares a persona's username.
-		if c, err := r.CustomerByUsername(ctx, oauth.EnvProduction, "alice"); err != nil || c.Environment != oauth.EnvProduction {
+		if c, err := r.CustomerByUsername(ctx, environment.Production, "alice"); err != nil || c.Environment != environment.Production {
 			t.Fatalf("production alice after reset: %+v %v", c, err)
 		}
 		if a, err := r.Account(ctx, prod.ID); err != nil || a.Balance != prod.Balance {
@@ -339,7 +341,7 @@ func TestResetSandbox(t *testing.T) {
 func TestReversePaymentSyntheticOnly(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, _ := MustSeeded(t, d)
-		own, err := r.CreateCustomer(ctx, oauth.EnvSandbox, "zoe.tester", "correct horse", "Zoe Tester")
+		own, err := r.CreateCustomer(ctx, environment.Sandbox, "zoe.tester", "correct horse", "Zoe Tester")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +355,7 @@ func TestReversePaymentSyntheticOnly(t *testing.T) {
 			n++
 			res, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "pay-syn-" + strconv.Itoa(n), DebtorAccountID: debtor,
 				Creditor: core.Creditor{SchemeName: to.SchemeName, Identification: to.Identification, Name: to.HolderName},
-				Amount:   core.GBP(minor), Reference: "SYN"})
+				Amount:   money.GBP(minor), Reference: "SYN"})
 			if err != nil || res.Status != core.PaymentAccepted {
 				t.Fatalf("payment: %+v %v", res, err)
 			}
@@ -392,7 +394,7 @@ func TestReversePaymentSyntheticOnly(t *testing.T) {
 			res := pay(alice.ID, carol, 2000)
 			drained, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "pay-syn-drain", DebtorAccountID: carol.ID,
 				Creditor: core.Creditor{SchemeName: core.SchemeSortCodeAccountNumber, Identification: "20000012345678", Name: "Acme"},
-				Amount:   core.GBP(carol.Balance.Minor + 2000), Reference: "ALL"})
+				Amount:   money.GBP(carol.Balance.Minor + 2000), Reference: "ALL"})
 			if err != nil || drained.Status != core.PaymentAccepted {
 				t.Fatalf("carol spends everything: %+v %v", drained, err)
 			}
@@ -414,43 +416,45 @@ func TestReversePaymentSyntheticOnly(t *testing.T) {
 func TestCreateCustomer(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, _ := MustSeeded(t, d)
-		c, err := r.CreateCustomer(ctx, oauth.EnvSandbox, "  Zoe.Tester ", "correct horse", "Zoe Tester")
+		c, err := r.CreateCustomer(ctx, environment.Sandbox, "  Zoe.Tester ", "correct horse", "Zoe Tester")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Username != "zoe.tester" || c.Synthetic || c.Status != core.CustomerActive || c.Environment != oauth.EnvSandbox {
+		if c.Username != "zoe.tester" || c.Synthetic || c.Status != core.CustomerActive || c.Environment != environment.Sandbox {
 			t.Fatalf("customer %+v", c)
 		}
 		accs, err := r.Accounts(ctx, c.ID)
 		if err != nil || len(accs) != 1 || accs[0].Type != core.AccountCurrent || accs[0].Status != core.AccountEnabled ||
-			accs[0].Environment != oauth.EnvSandbox {
+			accs[0].Environment != environment.Sandbox {
 			t.Fatalf("accounts %+v, %v", accs, err)
 		}
 		if txns := coretest.CheckAgrees(t, r, accs[0].ID); len(txns) < 20 {
 			t.Fatalf("only %d transactions of history", len(txns))
 		}
-		if id, err := r.Authenticate(ctx, oauth.EnvSandbox, "ZOE.TESTER", "correct horse"); err != nil || id != c.ID {
+		if id, err := r.Authenticate(ctx, environment.Sandbox, "ZOE.TESTER", "correct horse"); err != nil || id != c.ID {
 			t.Fatalf("Authenticate = %q, %v", id, err)
 		}
 		// The same username in production is another customer, with its own
 		// password and accounts; each environment signs in only its own.
-		p, err := r.CreateCustomer(ctx, oauth.EnvProduction, "zoe.tester", "other horse", "Zoe Real")
+		p, err := r.CreateCustomer(ctx, environment.Production, "zoe.tester", "other horse", "Zoe Real")
 		if err != nil {
 			t.Fatalf("same username in production: %v", err)
 		}
 		paccs, err := r.Accounts(ctx, p.ID)
-		if p.ID == c.ID || p.Environment != oauth.EnvProduction || err != nil || len(paccs) != 1 ||
-			paccs[0].Environment != oauth.EnvProduction || paccs[0].Identification == accs[0].Identification {
+		if p.ID == c.ID || p.Environment != environment.Production || err != nil || len(paccs) != 1 ||
+			paccs[0].Environment != environment.Production || paccs[0].Identification == accs[0].Identification {
 			t.Fatalf("production customer %+v, accounts %+v, %v", p, paccs, err)
 		}
 		for _, tc := range []struct {
-			name, env, pass, wantID string
-			wantErr                 error
+			name         string
+			env          environment.Environment
+			pass, wantID string
+			wantErr      error
 		}{
-			{"ok/sandbox-gets-sandbox-zoe", oauth.EnvSandbox, "correct horse", c.ID, nil},
-			{"ok/production-gets-production-zoe", oauth.EnvProduction, "other horse", p.ID, nil},
-			{"fail/sandbox-with-production-password", oauth.EnvSandbox, "other horse", "", oauth.ErrBadCredentials},
-			{"fail/production-with-sandbox-password", oauth.EnvProduction, "correct horse", "", oauth.ErrBadCredentials},
+			{"ok/sandbox-gets-sandbox-zoe", environment.Sandbox, "correct horse", c.ID, nil},
+			{"ok/production-gets-production-zoe", environment.Production, "other horse", p.ID, nil},
+			{"fail/sandbox-with-production-password", environment.Sandbox, "other horse", "", oauth.ErrBadCredentials},
+			{"fail/production-with-sandbox-password", environment.Production, "correct horse", "", oauth.ErrBadCredentials},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				id, err := r.Authenticate(ctx, tc.env, "zoe.tester", tc.pass)
@@ -459,24 +463,26 @@ func TestCreateCustomer(t *testing.T) {
 				}
 			})
 		}
-		for _, env := range []string{oauth.EnvSandbox, oauth.EnvProduction} {
+		for _, env := range []environment.Environment{environment.Sandbox, environment.Production} {
 			if got, err := r.CustomerByUsername(ctx, env, "Zoe.Tester"); err != nil || got.Environment != env {
 				t.Fatalf("CustomerByUsername(%s) = %+v, %v", env, got, err)
 			}
 		}
 		for _, tc := range []struct {
-			name, env, user, pass, display string
-			want                           error
+			name                string
+			env                 environment.Environment
+			user, pass, display string
+			want                error
 		}{
-			{"fail/username-taken", oauth.EnvSandbox, "zoe.tester", "correct horse", "Z", core.ErrUsernameTaken},
-			{"fail/username-taken-in-production", oauth.EnvProduction, "ZOE.tester", "correct horse", "Z", core.ErrUsernameTaken},
-			{"fail/username-taken-persona-other-case", oauth.EnvSandbox, "ALICE", "correct horse", "A", core.ErrUsernameTaken},
+			{"fail/username-taken", environment.Sandbox, "zoe.tester", "correct horse", "Z", core.ErrUsernameTaken},
+			{"fail/username-taken-in-production", environment.Production, "ZOE.tester", "correct horse", "Z", core.ErrUsernameTaken},
+			{"fail/username-taken-persona-other-case", environment.Sandbox, "ALICE", "correct horse", "A", core.ErrUsernameTaken},
 			{"fail/environment-unknown", "staging", "zoe4", "correct horse", "Z", core.ErrInvalid},
 			{"fail/environment-empty", "", "zoe5", "correct horse", "Z", core.ErrInvalid},
-			{"fail/username-short", oauth.EnvSandbox, "zo", "correct horse", "Z", core.ErrInvalid},
-			{"fail/username-chars", oauth.EnvSandbox, "zoe tester", "correct horse", "Z", core.ErrInvalid},
-			{"fail/password-short", oauth.EnvSandbox, "zoe2", "short", "Z", core.ErrInvalid},
-			{"fail/display-name-empty", oauth.EnvSandbox, "zoe3", "correct horse", "  ", core.ErrInvalid},
+			{"fail/username-short", environment.Sandbox, "zo", "correct horse", "Z", core.ErrInvalid},
+			{"fail/username-chars", environment.Sandbox, "zoe tester", "correct horse", "Z", core.ErrInvalid},
+			{"fail/password-short", environment.Sandbox, "zoe2", "short", "Z", core.ErrInvalid},
+			{"fail/display-name-empty", environment.Sandbox, "zoe3", "correct horse", "  ", core.ErrInvalid},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if _, err := r.CreateCustomer(ctx, tc.env, tc.user, tc.pass, tc.display); !errors.Is(err, tc.want) {
@@ -485,7 +491,7 @@ func TestCreateCustomer(t *testing.T) {
 			})
 		}
 		t.Run("ok/persona-username-free-in-production", func(t *testing.T) {
-			if _, err := r.CreateCustomer(ctx, oauth.EnvProduction, "ALICE", "correct horse", "Alice Real"); err != nil {
+			if _, err := r.CreateCustomer(ctx, environment.Production, "ALICE", "correct horse", "Alice Real"); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -496,14 +502,14 @@ func TestAuthenticateErrorsAreOAuthSentinels(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		r, _ := MustSeeded(t, d)
 		var a oauth.CustomerAuthenticator = r
-		if _, err := a.Authenticate(ctx, oauth.EnvSandbox, "erin.rejects", core.SandboxPassword); err != nil {
+		if _, err := a.Authenticate(ctx, environment.Sandbox, "erin.rejects", core.SandboxPassword); err != nil {
 			t.Fatalf("erin logs in: %v", err)
 		}
-		if _, err := a.Authenticate(ctx, oauth.EnvSandbox, "dave.locked", core.SandboxPassword); !errors.Is(err, oauth.ErrCustomerLocked) {
+		if _, err := a.Authenticate(ctx, environment.Sandbox, "dave.locked", core.SandboxPassword); !errors.Is(err, oauth.ErrCustomerLocked) {
 			t.Fatalf("dave: %v", err)
 		}
 		// Personas are sandbox customers: a production app cannot sign them in.
-		if _, err := a.Authenticate(ctx, oauth.EnvProduction, "erin.rejects", core.SandboxPassword); !errors.Is(err, oauth.ErrBadCredentials) {
+		if _, err := a.Authenticate(ctx, environment.Production, "erin.rejects", core.SandboxPassword); !errors.Is(err, oauth.ErrBadCredentials) {
 			t.Fatalf("erin from production: %v", err)
 		}
 		// A wiring bug (no environment) is refused, never a sign-in.
@@ -545,7 +551,7 @@ func BenchmarkExecutePayment(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					n++ // a new payment every time (a repeated id would only read the stored result)
 					res, err := r.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: "bench-" + strconv.Itoa(n),
-						DebtorAccountID: acc, Creditor: cr, Amount: core.GBP(1), Reference: "BENCH"})
+						DebtorAccountID: acc, Creditor: cr, Amount: money.GBP(1), Reference: "BENCH"})
 					if err != nil || res.Status != core.PaymentAccepted {
 						b.Fatalf("%+v %v", res, err)
 					}

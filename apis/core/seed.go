@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/secrets"
-	"github.com/bankbridge/bankbridge/oauth"
 	"gorm.io/gorm"
 )
 
@@ -184,7 +184,7 @@ func generate(now time.Time, rng *rand.Rand) []seededCustomer {
 	usedNumbers := map[string]bool{}
 	var out []seededCustomer
 	for _, ps := range personaSpecs {
-		c := customerRow{ID: detID(rng, "cus"), Environment: oauth.EnvSandbox, Username: ps.Username, DisplayName: ps.DisplayName,
+		c := customerRow{ID: detID(rng, "cus"), Environment: environment.Sandbox, Username: ps.Username, DisplayName: ps.DisplayName,
 			Status: CustomerActive, ConsentBehaviour: ps.ConsentBehaviour, Synthetic: true,
 			CreatedAt: start.AddDate(-3, 0, rng.IntN(365))}
 		if ps.Locked {
@@ -234,7 +234,7 @@ func generate(now time.Time, rng *rand.Rand) []seededCustomer {
 
 // newAccountRow fills an account's fixed fields (identification set by the
 // caller); env is the customer's environment.
-func newAccountRow(id, customerID, env, holder, typ, nickname string, opened time.Time) accountRow {
+func newAccountRow(id, customerID string, env environment.Environment, holder, typ, nickname string, opened time.Time) accountRow {
 	sub := map[string]string{AccountCurrent: SubTypeCurrentAccount, AccountSavings: SubTypeSavings,
 		AccountCreditCard: SubTypeCreditCard}[typ]
 	return accountRow{ID: id, CustomerID: customerID, Environment: env, Type: typ, SubType: sub, Nickname: nickname,
@@ -248,7 +248,7 @@ func (r *accountRow) setSortCodeAccountNumber(number string) {
 }
 
 // Seed creates the sandbox personas (Personas), customers of the sandbox
-// environment (oauth.EnvSandbox), with their accounts and a year of
+// environment (environment.Sandbox), with their accounts and a year of
 // transactions ending at opts.Now. It is idempotent: a persona whose
 // username exists in the sandbox is skipped (reported in Skipped), so running it twice adds
 // nothing. Everything is inserted in one transaction, in batches.
@@ -271,7 +271,7 @@ func (r *Reference) seed(tx *gorm.DB, opts SeedOptions) (*SeedReport, error) {
 	}
 	all := generate(opts.Now, opts.Random)
 	var existing []string
-	if err := tx.Model(&customerRow{}).Where("environment = ? AND username IN ?", oauth.EnvSandbox, personaUsernames()).
+	if err := tx.Model(&customerRow{}).Where("environment = ? AND username IN ?", environment.Sandbox, personaUsernames()).
 		Pluck("username", &existing).Error; err != nil {
 		return nil, err
 	}
@@ -336,17 +336,17 @@ func (r *Reference) ResetSandbox(ctx context.Context) (*SeedReport, error) {
 	var rep *SeedReport
 	err := r.writeTx(ctx, func(tx *gorm.DB) error {
 		synthetic := tx.Session(&gorm.Session{NewDB: true}).Model(&accountRow{}).Select("id").
-			Where("synthetic = ? AND environment = ?", true, oauth.EnvSandbox)
+			Where("synthetic = ? AND environment = ?", true, environment.Sandbox)
 		if err := tx.Where("account_id IN (?)", synthetic).Delete(&transactionRow{}).Error; err != nil {
 			return err
 		}
 		if err := tx.Where("debtor_account_id IN (?)", synthetic).Delete(&paymentRow{}).Error; err != nil {
 			return err
 		}
-		if err := tx.Where("synthetic = ? AND environment = ?", true, oauth.EnvSandbox).Delete(&accountRow{}).Error; err != nil {
+		if err := tx.Where("synthetic = ? AND environment = ?", true, environment.Sandbox).Delete(&accountRow{}).Error; err != nil {
 			return err
 		}
-		if err := tx.Where("synthetic = ? AND environment = ?", true, oauth.EnvSandbox).Delete(&customerRow{}).Error; err != nil {
+		if err := tx.Where("synthetic = ? AND environment = ?", true, environment.Sandbox).Delete(&customerRow{}).Error; err != nil {
 			return err
 		}
 		var err error

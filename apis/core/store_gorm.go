@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -16,7 +18,7 @@ import (
 
 type customerRow struct {
 	ID               string `gorm:"primaryKey"`
-	Environment      string
+	Environment      environment.Environment
 	Username         string
 	PasswordHash     string
 	DisplayName      string
@@ -38,7 +40,7 @@ func (r *customerRow) toCustomer() *Customer {
 type accountRow struct {
 	ID               string `gorm:"primaryKey"`
 	CustomerID       string
-	Environment      string // the customer's
+	Environment      environment.Environment // the customer's
 	Type             string
 	SubType          string
 	Nickname         string
@@ -67,8 +69,8 @@ func (r *accountRow) toAccount() Account {
 		HolderName: r.HolderName, Currency: r.Currency, SchemeName: r.SchemeName,
 		Identification: r.Identification, SortCode: r.SortCode, AccountNumber: r.AccountNumber,
 		MaskedPAN: r.MaskedPAN, Status: r.Status, StatusUpdated: r.StatusUpdatedAt.UTC(),
-		OpenedAt: r.OpenedAt.UTC(), Balance: Amount{r.BalanceMinor, r.Currency},
-		CreditLimit: Amount{r.CreditLimitMinor, r.Currency},
+		OpenedAt: r.OpenedAt.UTC(), Balance: money.Money{Minor: r.BalanceMinor, Currency: r.Currency},
+		CreditLimit: money.Money{Minor: r.CreditLimitMinor, Currency: r.Currency},
 	}
 }
 
@@ -100,12 +102,12 @@ func (transactionRow) TableName() string { return "core_transactions" }
 func (r *transactionRow) toTransaction() Transaction {
 	return Transaction{
 		ID: r.ID, AccountID: r.AccountID, BookedAt: r.BookedAt.UTC(), ValueAt: r.ValueAt.UTC(),
-		Amount: Amount{r.AmountMinor, r.Currency}, CreditDebit: r.CreditDebit, Status: r.Status,
+		Amount: money.Money{Minor: r.AmountMinor, Currency: r.Currency}, CreditDebit: r.CreditDebit, Status: r.Status,
 		Method: r.Method, Category: r.Category, MerchantName: r.MerchantName,
 		MerchantCategoryCode: r.MerchantCategoryCode, Description: r.Description, Reference: r.Reference,
 		CounterpartyName: r.CounterpartyName, CounterpartyScheme: r.CounterpartyScheme,
 		CounterpartyIdentification: r.CounterpartyIdentification,
-		BalanceAfter:               Amount{r.BalanceAfterMinor, r.Currency}, PaymentID: r.PaymentID,
+		BalanceAfter:               money.Money{Minor: r.BalanceAfterMinor, Currency: r.Currency}, PaymentID: r.PaymentID,
 	}
 }
 

@@ -4,28 +4,10 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 )
-
-// Amount is money: an integer count of minor units (pence for GBP) and an ISO
-// 4217 currency code. Balances may be negative; transaction and payment amounts
-// are positive.
-type Amount struct {
-	Minor    int64
-	Currency string
-}
-
-// GBP returns minor pence as a GBP Amount.
-func GBP(minor int64) Amount { return Amount{Minor: minor, Currency: "GBP"} }
-
-// String formats the amount as "GBP 12.34" (for logs and tests; the API layer
-// formats Open Banking amounts itself).
-func (a Amount) String() string {
-	sign, m := "", a.Minor
-	if m < 0 {
-		sign, m = "-", -m
-	}
-	return fmt.Sprintf("%s %s%d.%02d", a.Currency, sign, m/100, m%100)
-}
 
 var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 
@@ -48,11 +30,11 @@ const ConsentBehaviourReject = "reject"
 // Customer is a bank customer (a person who logs in at the bank).
 type Customer struct {
 	ID string // cus_…
-	// Environment is where the customer lives, oauth.EnvSandbox (synthetic
-	// test customers) or oauth.EnvProduction (the bank's real customers):
+	// Environment is where the customer lives, environment.Sandbox (synthetic
+	// test customers) or environment.Production (the bank's real customers):
 	// only apps of that environment may sign them in, read their accounts or
 	// pay from them. Usernames are unique per environment.
-	Environment string
+	Environment environment.Environment
 	Username    string
 	DisplayName string
 	Status      string // CustomerActive or CustomerLocked
@@ -94,9 +76,9 @@ const (
 type Account struct {
 	ID          string // acc_…
 	CustomerID  string
-	Environment string // the customer's: oauth.EnvSandbox or oauth.EnvProduction
-	Type        string // AccountCurrent, AccountSavings, AccountCreditCard
-	SubType     string // SubTypeCurrentAccount, SubTypeSavings, SubTypeCreditCard
+	Environment environment.Environment // the customer's: environment.Sandbox or environment.Production
+	Type        string                  // AccountCurrent, AccountSavings, AccountCreditCard
+	SubType     string                  // SubTypeCurrentAccount, SubTypeSavings, SubTypeCreditCard
 	Nickname    string
 	HolderName  string // the name on the account
 	Currency    string
@@ -111,13 +93,13 @@ type Account struct {
 	Status         string // AccountEnabled, AccountClosed, AccountBlocked
 	StatusUpdated  time.Time
 	OpenedAt       time.Time
-	Balance        Amount // booked balance; negative when overdrawn or owed on a card
-	CreditLimit    Amount // arranged overdraft or card limit (0 when none)
+	Balance        money.Money // booked balance; negative when overdrawn or owed on a card
+	CreditLimit    money.Money // arranged overdraft or card limit (0 when none)
 }
 
 // Available is the amount the account can pay now: balance plus credit line.
-func (a *Account) Available() Amount {
-	return Amount{Minor: a.Balance.Minor + a.CreditLimit.Minor, Currency: a.Currency}
+func (a *Account) Available() money.Money {
+	return money.Money{Minor: a.Balance.Minor + a.CreditLimit.Minor, Currency: a.Currency}
 }
 
 // Balance types served (Open Banking OBBalanceType1Code).
@@ -136,14 +118,14 @@ const (
 type CreditLine struct {
 	Included bool // whether Amount is included in the balance it is attached to
 	Type     string
-	Amount   Amount
+	Amount   money.Money
 }
 
 // Balance is one balance of an account at a moment.
 type Balance struct {
 	AccountID   string
-	Type        string // BalanceInterimBooked or BalanceInterimAvailable
-	Amount      Amount // signed: negative is a debit balance
+	Type        string      // BalanceInterimBooked or BalanceInterimAvailable
+	Amount      money.Money // signed: negative is a debit balance
 	DateTime    time.Time
 	CreditLines []CreditLine
 }
@@ -203,11 +185,11 @@ type Transaction struct {
 	AccountID   string
 	BookedAt    time.Time
 	ValueAt     time.Time
-	Amount      Amount // always positive
-	CreditDebit string // Credit or Debit
-	Status      string // StatusBooked
-	Method      string // Method…
-	Category    string // Category…
+	Amount      money.Money // always positive
+	CreditDebit string      // Credit or Debit
+	Status      string      // StatusBooked
+	Method      string      // Method…
+	Category    string      // Category…
 	// MerchantName and MerchantCategoryCode (ISO 18245) are set for card
 	// transactions.
 	MerchantName         string
@@ -220,7 +202,7 @@ type Transaction struct {
 	CounterpartyIdentification string
 	// BalanceAfter is the account's booked balance right after this entry: the
 	// newest entry's BalanceAfter equals the account's booked balance.
-	BalanceAfter Amount
+	BalanceAfter money.Money
 	PaymentID    string // set for entries made by ExecutePayment (and by ReversePayment: the reversed payment's id)
 }
 
@@ -281,8 +263,8 @@ type PaymentInstruction struct {
 	PaymentID       string
 	DebtorAccountID string
 	Creditor        Creditor
-	Amount          Amount // positive, in the debtor account's currency
-	Reference       string // shown on both sides' statements (≤ 35 characters)
+	Amount          money.Money // positive, in the debtor account's currency
+	Reference       string      // shown on both sides' statements (≤ 35 characters)
 }
 
 // Validate checks the instruction's shape (not whether the bank accepts it).

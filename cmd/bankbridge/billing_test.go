@@ -22,6 +22,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/partners"
 )
@@ -327,9 +328,9 @@ func TestUsageAdapter(t *testing.T) {
 			contracts.UsageRecord{Key: "use_2", PartnerID: "ptn_a", AppID: "app_a", Environment: "sandbox", Product: "consents",
 				Kind: contracts.KindCall, Status: 429, At: at}},
 		{"ok/payment", apis.UsageRecord{Key: "use_3", PartnerID: "ptn_a", AppID: "app_a", Environment: "production", Product: "payments",
-			Kind: apis.KindPayment, Billable: true, Status: 201, Amount: apis.Money{Minor: 1050, Currency: "EUR"}, At: at},
+			Kind: apis.KindPayment, Billable: true, Status: 201, Amount: money.Money{Minor: 1050, Currency: "EUR"}, At: at},
 			contracts.UsageRecord{Key: "use_3", PartnerID: "ptn_a", AppID: "app_a", Environment: "production", Product: "payments",
-				Kind: contracts.KindPayment, Billable: true, Status: 201, PaymentAmount: contracts.Money{Amount: 1050, Currency: "EUR"}, At: at}},
+				Kind: contracts.KindPayment, Billable: true, Status: 201, PaymentAmount: money.Money{Minor: 1050, Currency: "EUR"}, At: at}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := toContractsUsage(tc.in)

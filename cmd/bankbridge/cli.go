@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
-	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -102,7 +102,7 @@ func (m *Main) cmdAppsCreate(ctx context.Context, args []string) error {
 	if err := m.required("apps create", "partner", partnerID, "name", name); err != nil {
 		return err
 	}
-	in := partners.AppInput{Name: name, Environment: env, RedirectURIs: redirects, Scopes: strings.Fields(scope), JWKSURI: jwksURI,
+	in := partners.AppInput{Name: name, Environment: environment.Environment(env), RedirectURIs: redirects, Scopes: strings.Fields(scope), JWKSURI: jwksURI,
 		RequireSignedRequests: requireSigned}
 	if jwksFile != "" {
 		b, err := os.ReadFile(jwksFile)
@@ -139,7 +139,7 @@ func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 		fs.StringVar(&username, "username", "", "the customer's bank login (unique per environment)")
 		fs.StringVar(&password, "password", "", "the customer's password")
 		fs.StringVar(&name, "name", "", "display name (default: the username)")
-		fs.StringVar(&env, "env", oauth.EnvSandbox, "sandbox (a test customer for partners' sandbox apps) or production (a real customer)")
+		fs.StringVar(&env, "env", string(environment.Sandbox), "sandbox (a test customer for partners' sandbox apps) or production (a real customer)")
 		fs.BoolVar(&asJSON, "json", false, "print the customer as JSON")
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 	if err := m.required("customers create", "username", username, "password", password); err != nil {
 		return err
 	}
-	if env != oauth.EnvSandbox && env != oauth.EnvProduction {
+	if !environment.Environment(env).Valid() {
 		fmt.Fprintf(m.Stderr, "bankbridge customers create: --env must be sandbox or production, got %q\n", env)
 		return errUsage
 	}
@@ -159,7 +159,7 @@ func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cus, err := p.Services.Core.CreateCustomer(ctx, env, username, password, name)
+	cus, err := p.Services.Core.CreateCustomer(ctx, environment.Environment(env), username, password, name)
 	if errors.Is(err, core.ErrUsernameTaken) {
 		return fmt.Errorf("username %q is already taken in %s", username, env)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/web"
 )
@@ -32,7 +33,7 @@ func TestPortalSandboxResetWired(t *testing.T) {
 			pid := su.Partner.ID
 			var req apis.OBReadConsent1
 			req.Data.Permissions, req.Risk = []string{apis.PermAccountsBasic}, map[string]any{}
-			ac := &oauth.AccessContext{PartnerID: pid, ClientID: "app_reset", Environment: oauth.EnvSandbox}
+			ac := &oauth.AccessContext{PartnerID: pid, ClientID: "app_reset", Environment: environment.Sandbox}
 			c, err := svc.APIs.CreateAccountConsent(ctx, ac, &req, apis.Actor{Type: audit.ActorPartner, ID: ac.ClientID})
 			if err != nil {
 				t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -159,7 +160,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))
 	// The customers' dashboard, once per environment: production customers at
 	// /customer, the sandbox personas at /sandbox/customer.
-	for _, env := range []string{oauth.EnvProduction, oauth.EnvSandbox} {
+	for _, env := range []environment.Environment{environment.Production, environment.Sandbox} {
 		(&web.CustomerDashboard{Environment: env, Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
 			Consents: customerConsents{s.APIs, s.Partners, s.Core}, Log: p.Log}).Register(r)
 	}

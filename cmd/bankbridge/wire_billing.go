@@ -12,6 +12,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/quota"
 	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/partners/plans"
 	"github.com/bankbridge/bankbridge/web"
 )
@@ -40,7 +41,7 @@ func toContractsUsage(r apis.UsageRecord) contracts.UsageRecord {
 	out := contracts.UsageRecord{Key: r.Key, PartnerID: r.PartnerID, AppID: r.AppID, Environment: r.Environment,
 		Product: r.Product, Kind: r.Kind, Billable: r.Billable, Status: r.Status, At: r.At}
 	if r.Kind == apis.KindPayment {
-		out.PaymentAmount = contracts.Money{Amount: r.Amount.Minor, Currency: r.Amount.Currency}
+		out.PaymentAmount = r.Amount
 	}
 	return out
 }
@@ -49,7 +50,7 @@ func toContractsUsage(r apis.UsageRecord) contracts.UsageRecord {
 type planPolicy struct{ plans *plans.Service }
 
 // AppQuota implements apis.QuotaPolicy.
-func (pp planPolicy) AppQuota(ctx context.Context, partnerID, appID, env string) (apis.AppQuota, error) {
+func (pp planPolicy) AppQuota(ctx context.Context, partnerID, appID string, env environment.Environment) (apis.AppQuota, error) {
 	e, err := pp.plans.Resolve(ctx, partnerID, appID, env)
 	if err != nil {
 		return apis.AppQuota{}, err
@@ -142,7 +143,7 @@ func (p *Platform) runContractJobs(ctx context.Context, at time.Time) {
 // quotaUsage shows an app's monthly usage against its plan in the portal.
 type quotaUsage struct{ q *apis.Quota }
 
-func (u quotaUsage) AppUsage(ctx context.Context, partnerID, appID, env string) ([]web.QuotaUsage, error) {
+func (u quotaUsage) AppUsage(ctx context.Context, partnerID, appID string, env environment.Environment) ([]web.QuotaUsage, error) {
 	rows, err := u.q.Usage(ctx, partnerID, appID, env)
 	if err != nil {
 		return nil, err

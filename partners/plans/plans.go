@@ -18,10 +18,10 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
-	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
@@ -426,7 +426,7 @@ func (s *Service) Unassign(ctx context.Context, st *staff.Member, partnerID, sco
 // the partner's, else the environment's default (DefaultSandboxPlan for
 // sandbox apps, DefaultProductionPlan otherwise); then the partner's overrides
 // and the app's overrides, in that order, replace single groups or products.
-func (s *Service) Resolve(ctx context.Context, partnerID, appID, env string) (Effective, error) {
+func (s *Service) Resolve(ctx context.Context, partnerID, appID string, env environment.Environment) (Effective, error) {
 	var rows []assignmentRow
 	if err := s.db.DB.WithContext(ctx).Where("(scope = ? AND subject_id = ?) OR (scope = ? AND subject_id = ?)",
 		ScopePartner, partnerID, ScopeApp, appID).Find(&rows).Error; err != nil {
@@ -445,10 +445,10 @@ func (s *Service) Resolve(ctx context.Context, partnerID, appID, env string) (Ef
 		}
 	}
 	base := DefaultProductionPlan()
-	if env == oauth.EnvSandbox {
+	if env == environment.Sandbox {
 		base = DefaultSandboxPlan()
 	}
-	source := "default " + env + " plan"
+	source := "default " + string(env) + " plan"
 	planID := ""
 	switch {
 	case appA != nil && appA.PlanID != "":

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -55,7 +56,8 @@ func TestPlanResolution(t *testing.T) {
 		sb := DefaultSandboxPlan()
 		for _, tc := range []struct {
 			name               string
-			partner, app, env  string
+			partner, app       string
+			env                environment.Environment
 			planID             string
 			accounts, payments RateLimit
 			accountsVolume     int64

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -55,9 +57,9 @@ type Fixture struct {
 	DrainAccountID string
 	// Currency of all the accounts above.
 	Currency string
-	// Environment (oauth.EnvSandbox or oauth.EnvProduction) of CustomerID,
+	// Environment (environment.Sandbox or environment.Production) of CustomerID,
 	// the logins and every account above.
-	Environment string
+	Environment environment.Environment
 	// OtherEnvironmentAccountID is an enabled account in Currency with at
 	// least 10.00 available, of a customer of the other environment;
 	// OtherEnvironmentCreditor identifies it by sort code and account number.
@@ -76,11 +78,11 @@ type Fixture struct {
 }
 
 // otherEnvironment is the environment that is not env.
-func otherEnvironment(env string) string {
-	if env == oauth.EnvProduction {
-		return oauth.EnvSandbox
+func otherEnvironment(env environment.Environment) environment.Environment {
+	if env == environment.Production {
+		return environment.Sandbox
 	}
-	return oauth.EnvProduction
+	return environment.Production
 }
 
 // Run runs the suite.
@@ -184,8 +186,8 @@ func CheckAgrees(tb testing.TB, c core.Core, accountID string) []core.Transactio
 
 func testCustomers(t *testing.T, f *Fixture) {
 	c := f.Core
-	if f.Environment != oauth.EnvSandbox && f.Environment != oauth.EnvProduction {
-		t.Fatalf("fixture Environment %q is neither %q nor %q", f.Environment, oauth.EnvSandbox, oauth.EnvProduction)
+	if f.Environment != environment.Sandbox && f.Environment != environment.Production {
+		t.Fatalf("fixture Environment %q is neither %q nor %q", f.Environment, environment.Sandbox, environment.Production)
 	}
 	cus, err := c.Customer(ctx, f.CustomerID)
 	if err != nil || cus.ID != f.CustomerID || cus.DisplayName == "" || cus.Environment != f.Environment {
@@ -223,7 +225,7 @@ func testCustomers(t *testing.T, f *Fixture) {
 			return err
 		}},
 		{"fail/funds-unknown", func() error {
-			_, err := c.CheckFunds(ctx, "acc_unknown", core.Amount{Minor: 1, Currency: f.Currency})
+			_, err := c.CheckFunds(ctx, "acc_unknown", money.Money{Minor: 1, Currency: f.Currency})
 			return err
 		}},
 		{"fail/payment-unknown", func() error { _, err := c.Payment(ctx, "pay_unknown"); return err }},
@@ -394,12 +396,12 @@ func testCursorRefusals(t *testing.T, f *Fixture) {
 
 func testFunds(t *testing.T, f *Fixture) {
 	c := f.Core
-	amt := func(m int64) core.Amount { return core.Amount{Minor: m, Currency: f.Currency} }
+	amt := func(m int64) money.Money { return money.Money{Minor: m, Currency: f.Currency} }
 	funded, _ := c.Account(ctx, f.FundedAccountID)
 	for _, tc := range []struct {
 		name    string
 		account string
-		amount  core.Amount
+		amount  money.Money
 		want    bool
 		err     error
 	}{
@@ -411,7 +413,7 @@ func testFunds(t *testing.T, f *Fixture) {
 		{"ok/blocked", f.BlockedAccountID, amt(1), false, nil},
 		{"fail/zero", f.FundedAccountID, amt(0), false, core.ErrInvalid},
 		{"fail/negative", f.FundedAccountID, amt(-5), false, core.ErrInvalid},
-		{"fail/currency", f.FundedAccountID, core.Amount{Minor: 100, Currency: "XTS"}, false, core.ErrCurrencyMismatch},
+		{"fail/currency", f.FundedAccountID, money.Money{Minor: 100, Currency: "XTS"}, false, core.ErrCurrencyMismatch},
 		{"fail/unknown", "acc_unknown", amt(100), false, core.ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -434,8 +436,8 @@ func payID(prefix string) string {
 
 func testPayments(t *testing.T, f *Fixture) {
 	c := f.Core
-	amt := func(m int64) core.Amount { return core.Amount{Minor: m, Currency: f.Currency} }
-	pay := func(debtor string, cr core.Creditor, a core.Amount) core.PaymentInstruction {
+	amt := func(m int64) money.Money { return money.Money{Minor: m, Currency: f.Currency} }
+	pay := func(debtor string, cr core.Creditor, a money.Money) core.PaymentInstruction {
 		return core.PaymentInstruction{PaymentID: payID("pay"), DebtorAccountID: debtor, Creditor: cr, Amount: a, Reference: "CONFORMANCE"}
 	}
 	self, _ := c.Account(ctx, f.FundedAccountID)
@@ -456,7 +458,7 @@ func testPayments(t *testing.T, f *Fixture) {
 		{"fail/creditor-unknown-here", pay(f.FundedAccountID, f.UnknownInternalCreditor, amt(100)), core.PaymentRejected, core.RejectCreditorInvalid, false},
 		{"fail/creditor-is-debtor", pay(f.FundedAccountID, core.Creditor{SchemeName: self.SchemeName, Identification: self.Identification, Name: "Me"}, amt(100)), core.PaymentRejected, core.RejectCreditorInvalid, false},
 		{"fail/creditor-closed", pay(f.FundedAccountID, creditorOf(t, c, f.ClosedAccountID), amt(100)), core.PaymentRejected, core.RejectCreditorUnavailable, false},
-		{"fail/currency", pay(f.FundedAccountID, f.ExternalCreditor, core.Amount{Minor: 100, Currency: "XTS"}), core.PaymentRejected, core.RejectCurrencyMismatch, false},
+		{"fail/currency", pay(f.FundedAccountID, f.ExternalCreditor, money.Money{Minor: 100, Currency: "XTS"}), core.PaymentRejected, core.RejectCurrencyMismatch, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := c.Account(ctx, tc.in.DebtorAccountID)
@@ -532,7 +534,7 @@ func creditorOf(t *testing.T, c core.Core, accountID string) core.Creditor {
 func testIdempotency(t *testing.T, f *Fixture) {
 	c := f.Core
 	in := core.PaymentInstruction{PaymentID: payID("idem"), DebtorAccountID: f.FundedAccountID, Creditor: f.InternalCreditor,
-		Amount: core.Amount{Minor: 777, Currency: f.Currency}, Reference: "TWICE"}
+		Amount: money.Money{Minor: 777, Currency: f.Currency}, Reference: "TWICE"}
 	before, _ := c.Account(ctx, f.FundedAccountID)
 	first, err := c.ExecutePayment(ctx, in)
 	if err != nil || first.Status != core.PaymentAccepted {
@@ -559,7 +561,7 @@ func testIdempotency(t *testing.T, f *Fixture) {
 	})
 	t.Run("ok/rejected-stays-rejected", func(t *testing.T) {
 		rej := core.PaymentInstruction{PaymentID: payID("idem-rej"), DebtorAccountID: f.PoorAccountID, Creditor: f.ExternalCreditor,
-			Amount: core.Amount{Minor: 1000, Currency: f.Currency}}
+			Amount: money.Money{Minor: 1000, Currency: f.Currency}}
 		r1, err1 := c.ExecutePayment(ctx, rej)
 		r2, err2 := c.ExecutePayment(ctx, rej)
 		if err1 != nil || err2 != nil || r1.Status != core.PaymentRejected || *r1 != *r2 {
@@ -618,7 +620,7 @@ func testConcurrentPayments(t *testing.T, f *Fixture) {
 			<-start
 			results[i], errs[i] = c.ExecutePayment(ctx, core.PaymentInstruction{
 				PaymentID: payID(fmt.Sprintf("conc%d", i)), DebtorAccountID: f.DrainAccountID, Creditor: f.ExternalCreditor,
-				Amount: core.Amount{Minor: each, Currency: f.Currency}, Reference: "RACE"})
+				Amount: money.Money{Minor: each, Currency: f.Currency}, Reference: "RACE"})
 		}(i)
 	}
 	close(start)
@@ -670,7 +672,7 @@ func testOppositeTransfers(t *testing.T, f *Fixture) {
 		go func(i int) {
 			defer wg.Done()
 			in := core.PaymentInstruction{PaymentID: payID("swap"), DebtorAccountID: a.ID, Creditor: toB,
-				Amount: core.Amount{Minor: 100, Currency: f.Currency}, Reference: "SWAP"}
+				Amount: money.Money{Minor: 100, Currency: f.Currency}, Reference: "SWAP"}
 			if i%2 == 1 {
 				in.DebtorAccountID, in.Creditor = b.ID, toA
 			}
@@ -706,7 +708,7 @@ func testOppositeTransfers(t *testing.T, f *Fixture) {
 func testReversal(t *testing.T, f *Fixture) {
 	c := f.Core
 	rv := c.(core.SandboxReverser)
-	amt := core.Amount{Minor: 1999, Currency: f.Currency}
+	amt := money.Money{Minor: 1999, Currency: f.Currency}
 	execute := func(t *testing.T, debtor string, cr core.Creditor) *core.PaymentResult {
 		t.Helper()
 		res, err := c.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: payID("rev"), DebtorAccountID: debtor,
@@ -813,7 +815,7 @@ func testReversal(t *testing.T, f *Fixture) {
 		CheckAgrees(t, c, f.InternalCreditorAccountID)
 	})
 	rejected, err := c.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: payID("rev-rej"), DebtorAccountID: f.PoorAccountID,
-		Creditor: f.ExternalCreditor, Amount: core.Amount{Minor: 1000, Currency: f.Currency}, Reference: "POOR"})
+		Creditor: f.ExternalCreditor, Amount: money.Money{Minor: 1000, Currency: f.Currency}, Reference: "POOR"})
 	if err != nil || rejected.Status != core.PaymentRejected {
 		t.Fatalf("payment from the poor account: %+v, %v", rejected, err)
 	}
@@ -843,8 +845,10 @@ func testAuthenticate(t *testing.T, f *Fixture) {
 	a := f.Authenticator
 	env, other := f.Environment, otherEnvironment(f.Environment)
 	type authCase struct {
-		name, env, user, pass, wantID string
-		wantErr                       error
+		name               string
+		env                environment.Environment
+		user, pass, wantID string
+		wantErr            error
 	}
 	cases := []authCase{
 		{"ok/login", env, f.Login.Username, f.Login.Password, f.Login.CustomerID, nil},
@@ -913,7 +917,7 @@ func testEnvironmentsNeverMeet(t *testing.T, f *Fixture) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			type state struct {
-				balance core.Amount
+				balance money.Money
 				entries int
 			}
 			read := func(id string) state {
@@ -925,7 +929,7 @@ func testEnvironmentsNeverMeet(t *testing.T, f *Fixture) {
 			}
 			debtorBefore, creditorBefore := read(tc.debtor), read(tc.creditorAccount)
 			in := core.PaymentInstruction{PaymentID: payID("env"), DebtorAccountID: tc.debtor, Creditor: tc.creditor,
-				Amount: core.Amount{Minor: 500, Currency: f.Currency}, Reference: "NEVER MEET"}
+				Amount: money.Money{Minor: 500, Currency: f.Currency}, Reference: "NEVER MEET"}
 			res, err := c.ExecutePayment(ctx, in)
 			if err != nil {
 				t.Fatalf("ExecutePayment: %v", err)

@@ -23,8 +23,10 @@ import (
 
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/internal/money"
 )
 
 // cpu is the process's user+system CPU time so far: with other work on the
@@ -106,11 +108,11 @@ func main() {
 	buf := make([]contracts.UsageRecord, 0, *batch)
 	for i := 0; i < *records; i++ {
 		p := fmt.Sprintf("ptn_%03d", rng.Intn(*partners))
-		r := contracts.UsageRecord{Key: fmt.Sprintf("int-%09d", i), PartnerID: p, AppID: "app_" + p, Environment: contracts.EnvProduction,
+		r := contracts.UsageRecord{Key: fmt.Sprintf("int-%09d", i), PartnerID: p, AppID: "app_" + p, Environment: environment.Production,
 			Kind: contracts.KindCall, Product: products[rng.Intn(len(products))], Billable: rng.Intn(50) != 0, Status: 200,
 			At: start.Add(time.Duration(rng.Int63n(int64(31 * 24 * time.Hour))))}
 		if rng.Intn(8) == 0 {
-			r.Kind, r.Product, r.PaymentAmount = contracts.KindPayment, "payments", contracts.Money{Amount: rng.Int63n(500_000), Currency: "EUR"}
+			r.Kind, r.Product, r.PaymentAmount = contracts.KindPayment, "payments", money.Money{Minor: rng.Int63n(500_000), Currency: "EUR"}
 		}
 		buf = append(buf, r)
 		if len(buf) == *batch || i == *records-1 {

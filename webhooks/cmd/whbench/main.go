@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/webhooks"
@@ -101,7 +102,7 @@ func main() {
 	}))
 	defer rcv.Close()
 	sc := webhooks.Scope{PartnerID: "ptn_bench", AppID: "app_bench"}
-	if _, _, err := s.CreateEndpoint(ctx, sc, webhooks.EnvSandbox, webhooks.EndpointInput{URL: rcv.URL, EventTypes: []string{"payment.created"}}); err != nil {
+	if _, _, err := s.CreateEndpoint(ctx, sc, environment.Sandbox, webhooks.EndpointInput{URL: rcv.URL, EventTypes: []string{"payment.created"}}); err != nil {
 		log.Fatal(err)
 	}
 	publish := func(s *webhooks.Service, id string) time.Time {
