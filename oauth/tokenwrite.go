@@ -11,25 +11,33 @@ import (
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 )
 
+// The token endpoint's writes (the hot path). Its pieces:
+//
+//   - internal/sqldialect: the one place that spells SQL per engine, and the
+//     one replay write (Claim) for used_jtis and oauth_client_assertions;
+//   - tokensql.go: the statements, bound to the store's engine once;
+//   - stmtcache.go: those statements prepared once on the pool;
+//   - batcher.go: the group commit used where one statement cannot hold a
+//     request's writes (SQLite);
+//   - this file: what a request has to write (pendingWrites) and writing it.
+//
 // A token request records two replay ids — its DPoP proof's (jkt:jti) and
 // its client assertion's (client_id|jti) — and, on success, its token. When
-// the DPoP replay store is the SQL store on the server's own database, the
-// token endpoint verifies everything first without writing and then records
-// the ids with one transaction (pendingWrites):
+// the DPoP replay store is the SQL store on the server's own database
+// (Store.useReplay), the token endpoint verifies everything first without
+// writing and then records the ids atomically together:
 //
-//   - client_credentials: both ids and the access token row in the token's
-//     own transaction, begun only once every check has passed;
-//   - other grants: both ids in one transaction at the end of client
-//     authentication, before any grant handler runs;
+//   - client_credentials: both ids and the access token row together, once
+//     every check has passed;
+//   - other grants: both ids together at the end of client authentication,
+//     before any grant handler runs;
 //   - a refused request: whatever was verified (the proof always, the
-//     assertion once authenticated) in one transaction before answering.
+//     assertion once authenticated) before answering.
 //
 // A taken id writes nothing and stops the request's later writes, so the
-// request is refused, and the ids end up, exactly as when they were written
-// one by one: a replayed proof first (nothing else recorded, as when it was
-// checked before client authentication), then a replayed assertion (the
-// proof's id stays recorded). The ids stay in the database (used_jtis,
-// oauth_client_assertions) until they expire, as before, and no answer is
+// request is refused: a replayed proof first (nothing else is recorded),
+// then a replayed assertion (the proof's id stays recorded). The ids stay in
+// used_jtis and oauth_client_assertions until they expire, and no answer is
 // sent before the commit that holds them.
 type pendingWrites struct {
 	proof *dpop.Proof
@@ -106,9 +114,8 @@ func (s *Store) writePending(ctx context.Context, pw *pendingWrites, row *tokenR
 // writeTx writes jobs in one transaction and sets each job's refusal. The
 // returned error (begin or commit failed) applies to the jobs without one.
 // Per job: the proof's id; if it was free, the assertion's id; if that was
-// free too, the token. A taken id writes nothing (INSERT … ON CONFLICT DO
-// UPDATE … WHERE expired), so no job's refusal needs a rollback and the ids
-// end as they did when each was its own statement.
+// free too, the token. A taken id writes nothing (sqldialect.Claim), so no
+// job's refusal needs a rollback.
 func (s *Store) writeTx(ctx context.Context, jobs []*writeJob) (err error) {
 	sqlTx, err := s.stmts.db.BeginTx(ctx, nil)
 	if err != nil {
