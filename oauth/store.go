@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -415,18 +416,36 @@ type resourceRow struct {
 	ExpiresAt            time.Time
 }
 
+// resourceTokenSQL selects a resourceRow by signature and kind.
+const resourceTokenSQL = `SELECT request_id, client_id, subject, jkt, scopes, authorization_details, active, expires_at
+	FROM oauth_tokens WHERE signature = ? AND kind = ?`
+
 // accessTokenForResource returns the access token row stored under
 // signature, active or not, expired or not (the resource server tells those
 // apart). Errors: fosite.ErrNotFound when there is none, or the database's.
 func (s *Store) accessTokenForResource(ctx context.Context, signature string) (*resourceRow, error) {
 	var row resourceRow
-	res := s.db.WithContext(ctx).Raw(`SELECT request_id, client_id, subject, jkt, scopes, authorization_details, active, expires_at
-		FROM oauth_tokens WHERE signature = ? AND kind = ?`, signature, kindAccess).Scan(&row)
-	if res.Error != nil {
-		return nil, res.Error
+	if s.stmts == nil {
+		res := s.db.WithContext(ctx).Raw(resourceTokenSQL, signature, kindAccess).Scan(&row)
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if res.RowsAffected == 0 {
+			return nil, fosite.ErrNotFound
+		}
+		return &row, nil
 	}
-	if res.RowsAffected == 0 {
+	st, err := s.stmts.prepared(ctx, s.sql.resourceToken)
+	if err != nil {
+		return nil, err
+	}
+	err = st.QueryRowContext(ctx, signature, kindAccess).Scan(&row.RequestID, &row.ClientID, &row.Subject, &row.JKT,
+		&row.Scopes, &row.AuthorizationDetails, &row.Active, &row.ExpiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
 	}
 	return &row, nil
 }

@@ -70,6 +70,8 @@ type tokenSQL struct {
 	assertion    string // clientAssertions.Insert(): jti, expiry, now
 	token        string // insertTokenSQL: tokenRow.args()
 	tokenConsent string // insertTokenConsentSQL: consent id, request id
+	// resourceToken is resourceTokenSQL (the resource server's lookup).
+	resourceToken string
 	// With Dialect.WritableCTE and the DPoP replay store on the same
 	// database (else empty): a token request's writes as one statement,
 	// atomic on its own — the assertion id only if the proof id was free,
@@ -86,6 +88,8 @@ func newTokenSQL(d sqldialect.Dialect, replay *sqldialect.Claim) tokenSQL {
 		assertion:    d.Bind(clientAssertions.Insert()),
 		token:        d.Bind(insertTokenSQL),
 		tokenConsent: d.Bind(insertTokenConsentSQL),
+
+		resourceToken: d.Bind(resourceTokenSQL),
 	}
 	if replay == nil || !d.WritableCTE() {
 		return t

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -102,9 +103,11 @@ type GormReplayStore struct {
 
 	g *gorm.DB
 	// sqlDB is the pool behind g (nil if gorm has none: Use then goes
-	// through gorm); insert is Claim().Insert() bound to g's dialect.
+	// through gorm); insert is Claim().Insert() bound to g's dialect, and
+	// stmt is insert prepared on sqlDB by the first Use.
 	sqlDB  *sql.DB
 	insert string
+	stmt   atomic.Pointer[sql.Stmt]
 }
 
 // usedJTIs is the replay table: a key is free again once its expiry is at
@@ -138,7 +141,11 @@ func (s *GormReplayStore) Claim() sqldialect.Claim { return usedJTIs }
 // held by an unexpired use. Concurrent uses of one key: exactly one wins.
 func (s *GormReplayStore) Use(ctx context.Context, key string, exp time.Time) error {
 	if s.sqlDB != nil {
-		return s.UseIn(ctx, s.sqlDB, key, exp)
+		st, err := s.prepared(ctx)
+		if err != nil {
+			return err
+		}
+		return s.UseIn(ctx, stmtExecer{st}, key, exp)
 	}
 	res := s.g.WithContext(ctx).Exec(usedJTIs.Insert(), key, exp.UTC(), s.now())
 	if res.Error != nil {
@@ -148,6 +155,31 @@ func (s *GormReplayStore) Use(ctx context.Context, key string, exp time.Time) er
 		return ErrReplay
 	}
 	return nil
+}
+
+// prepared returns the store's insert prepared on its pool. Preparing is
+// not cancelled with ctx: the statement outlives the call.
+func (s *GormReplayStore) prepared(ctx context.Context) (*sql.Stmt, error) {
+	if st := s.stmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := s.sqlDB.PrepareContext(context.WithoutCancel(ctx), s.insert)
+	if err != nil {
+		return nil, err
+	}
+	if !s.stmt.CompareAndSwap(nil, st) {
+		_ = st.Close()
+		return s.stmt.Load(), nil
+	}
+	return st, nil
+}
+
+// stmtExecer runs a prepared statement as an Execer (the query argument is
+// the statement's own).
+type stmtExecer struct{ st *sql.Stmt }
+
+func (e stmtExecer) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return e.st.ExecContext(ctx, args...)
 }
 
 // Execer is what UseIn needs of a transaction: *sql.Tx, *sql.Conn and
