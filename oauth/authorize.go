@@ -3,42 +3,18 @@ package oauth
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
-	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 )
-
-// interaction is the server-side state of one authorization between the
-// login and consent pages (oauth_interactions), keyed by the SHA-256 of an
-// unguessable id the pages carry in a hidden field.
-type interaction struct {
-	ID         string `gorm:"primaryKey"`
-	ClientID   string
-	CustomerID string
-	AuthTime   *time.Time
-	Request    string
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-}
-
-func (interaction) TableName() string { return "oauth_interactions" }
-
-func hashID(id string) string {
-	h := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(h[:])
-}
 
 func randomID() string {
 	b := make([]byte, 32)
@@ -76,9 +52,9 @@ func (s *Server) handleAuthorize(c *gin.Context) {
 	}
 	id := randomID()
 	now := s.now()
-	if err := s.store.db.WithContext(ctx).Create(&interaction{
-		ID: hashID(id), ClientID: client.ID, Request: raw, CreatedAt: now, ExpiresAt: now.Add(interactionLifetime),
-	}).Error; err != nil {
+	if err := s.store.createInteraction(ctx, id, &interaction{
+		ClientID: client.ID, Request: raw, CreatedAt: now, ExpiresAt: now.Add(interactionLifetime),
+	}); err != nil {
 		s.authorizeError(ctx, w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
@@ -124,12 +100,10 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, t
 }
 
 // loadInteraction returns the in-flight authorization named in the form.
+// Errors: errInteractionGone, or storage and decoding errors.
 func (s *Server) loadInteraction(ctx context.Context, id string) (*interaction, fosite.AuthorizeRequester, error) {
-	if id == "" || len(id) > 100 {
-		return nil, nil, gorm.ErrRecordNotFound
-	}
-	var in interaction
-	if err := s.store.db.WithContext(ctx).Where("id = ? AND expires_at > ?", hashID(id), s.now()).Take(&in).Error; err != nil {
+	in, err := s.store.liveInteraction(ctx, id)
+	if err != nil {
 		return nil, nil, err
 	}
 	req, err := s.store.decodeRequest(ctx, in.Request, nil)
@@ -140,7 +114,7 @@ func (s *Server) loadInteraction(ctx context.Context, id string) (*interaction, 
 	if !ok {
 		return nil, nil, errors.New("oauth: interaction without authorization request")
 	}
-	return &in, ar, nil
+	return in, ar, nil
 }
 
 // handleAuthorizePost handles the login and consent forms.
@@ -213,11 +187,10 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.deps.Pages.Login(w, r, page)
 		return
 	}
-	now := s.now()
-	g := s.store.db.WithContext(ctx)
-	res := g.Model(&interaction{}).Where("id = ? AND customer_id = ''", in.ID).
-		Updates(map[string]any{"customer_id": customerID, "auth_time": now})
-	if res.Error != nil || res.RowsAffected != 1 {
+	if err := s.store.signInInteraction(ctx, in, customerID, s.now()); err != nil {
+		if !errors.Is(err, errInteractionGone) {
+			s.log.Error("oauth: record login", "err", err)
+		}
 		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
 		return
 	}
@@ -255,8 +228,10 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return
 	}
 	// The interaction is used once: whoever deletes it goes on.
-	res := s.store.db.WithContext(ctx).Exec(`DELETE FROM oauth_interactions WHERE id = ?`, in.ID)
-	if res.Error != nil || res.RowsAffected != 1 {
+	if err := s.store.consumeInteraction(ctx, in); err != nil {
+		if !errors.Is(err, errInteractionGone) {
+			s.log.Error("oauth: consume interaction", "err", err)
+		}
 		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
 		return
 	}
@@ -279,7 +254,9 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 		if msg := s.checkSelection(ctx, client, in.CustomerID, details, selected); msg != "" {
 			// Put the interaction back so the customer can correct the choice.
-			s.store.db.WithContext(ctx).Create(in)
+			if err := s.store.restoreInteraction(ctx, in); err != nil {
+				s.log.Error("oauth: restore interaction", "err", err)
+			}
 			s.showConsent(ctx, w, r, id, ar, client, in.CustomerID, msg, http.StatusBadRequest)
 			return
 		}

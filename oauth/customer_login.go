@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/throttle"
@@ -16,6 +17,14 @@ var ErrLoginThrottled = errors.New("oauth: too many failed logins")
 
 // customerSurface names the customer logins' counters in internal/throttle.
 const customerSurface = "customer"
+
+// Customer login throttling. internal/throttle owns the attempt counts (its
+// login_throttle table, for every sign-in surface); the authorization server
+// keeps no table of its own.
+const (
+	maxLoginFailures = 5
+	loginLockFor     = 15 * time.Minute
+)
 
 // customerLoginPolicy is the customer login throttle: maxLoginFailures per
 // username and client address in loginLockFor, and throttle.DefaultPolicy's
@@ -39,8 +48,7 @@ var customerLoginPolicy = throttle.Policy{
 // (secrets.ErrBusy, storage), which do not count as attempts.
 func (s *Server) AuthenticateCustomer(ctx context.Context, env environment.Environment, username, password string) (string, error) {
 	account := string(env) + ":" + strings.ToLower(strings.TrimSpace(username))
-	att, err := throttle.NewStore(s.store.db, s.now).Limiter(customerSurface, customerLoginPolicy).
-		Begin(ctx, account, throttle.Address(ctx))
+	att, err := s.logins.Begin(ctx, account, throttle.Address(ctx))
 	if errors.Is(err, throttle.ErrLocked) {
 		return "", ErrLoginThrottled
 	}

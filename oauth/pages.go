@@ -102,9 +102,3 @@ func describeScopes(scopes []string) []ScopeText {
 
 // interactionLifetime is how long a customer has to log in and decide.
 const interactionLifetime = 15 * time.Minute
-
-// Login throttling.
-const (
-	maxLoginFailures = 5
-	loginLockFor     = 15 * time.Minute
-)

@@ -6,25 +6,14 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
+
+	"github.com/ory/fosite"
 
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 )
 
 // resourceAlgs is the algs parameter of WWW-Authenticate (RFC 9449 §7.1).
 const resourceAlgs = `algs="ES256 PS256"`
-
-// resourceRow is the slice of an access token row a resource request needs.
-type resourceRow struct {
-	RequestID            string
-	ClientID             string
-	Subject              string
-	JKT                  string `gorm:"column:jkt"`
-	Scopes               string
-	AuthorizationDetails string
-	Active               bool
-	ExpiresAt            time.Time
-}
 
 // VerifyRequest implements ResourceVerifier: it requires Authorization: DPoP
 // with one of our access tokens and a DPoP proof for this request (htm, htu =
@@ -51,15 +40,13 @@ func (s *Server) VerifyRequest(ctx context.Context, r *http.Request) (*AccessCon
 		return nil, s.tokenError("The access token is not valid.")
 	}
 	sig := s.strategy.AccessTokenSignature(ctx, token)
-	var row resourceRow
-	res := s.store.db.WithContext(ctx).Raw(`SELECT request_id, client_id, subject, jkt, scopes, authorization_details, active, expires_at
-		FROM oauth_tokens WHERE signature = ? AND kind = ?`, sig, kindAccess).Scan(&row)
-	if res.Error != nil {
+	row, err := s.store.accessTokenForResource(ctx, sig)
+	if err != nil && !errors.Is(err, fosite.ErrNotFound) {
 		return nil, &ResourceError{Status: http.StatusInternalServerError, Code: "server_error", Description: "token lookup failed"}
 	}
 	now := s.now()
 	switch {
-	case res.RowsAffected == 0 || !row.Active:
+	case err != nil || !row.Active:
 		return nil, s.tokenError("The access token is not active.")
 	case !row.ExpiresAt.After(now):
 		return nil, s.tokenError("The access token has expired.")

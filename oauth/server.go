@@ -21,6 +21,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/netguard"
+	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/oauth/keys"
 )
@@ -110,11 +111,13 @@ type Deps struct {
 
 // Server is Bankbridge's FAPI 2.0 authorization server.
 type Server struct {
-	cfg       Config
-	deps      Deps
-	now       func() time.Time
-	log       *slog.Logger
-	store     *Store
+	cfg   Config
+	deps  Deps
+	now   func() time.Time
+	log   *slog.Logger
+	store *Store
+	// logins is the customer login throttle (customerLoginPolicy).
+	logins    *throttle.Limiter
 	provider  fosite.OAuth2Provider
 	fcfg      *fosite.Config
 	strategy  *hmacStrategy
@@ -169,8 +172,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, deps: deps, now: func() time.Time { return now().UTC() }, log: log}
 	s.store = NewStore(deps.DB.DB, deps.Clients, s.now)
-	if g, ok := deps.DPoPReplay.(*dpop.GormReplayStore); ok && g.Shares(deps.DB.DB) && s.store.sqlDB != nil {
-		s.store.replay = g
+	s.logins = throttle.NewStore(deps.DB.DB, s.now).Limiter(customerSurface, customerLoginPolicy)
+	if g, ok := deps.DPoPReplay.(*dpop.GormReplayStore); ok {
+		s.store.useReplay(g)
 	}
 	s.jwks = newJWKSCache(s.now, deps.HTTPClient, netguard.Policy{AllowLoopback: cfg.JWKSAllowLoopback})
 	nonceKey := hmac.New(sha256.New, cfg.GlobalSecret)

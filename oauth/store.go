@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -20,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/oauth/dpop"
+	"github.com/bankbridge/bankbridge/oauth/internal/sqldialect"
 )
 
 // Token kinds stored in oauth_tokens.kind.
@@ -40,16 +40,18 @@ type Store struct {
 	db      *gorm.DB
 	clients ClientRegistry
 	now     func() time.Time
-	// sqlDB is the pool behind db (nil if gorm has none); dollar selects
-	// PostgreSQL's $n placeholders for statements run on it.
-	sqlDB  *sql.DB
-	dollar bool
-	// replay, when set, is the DPoP replay store on the same database: token
-	// requests record their ids with their token (see pendingWrites).
+	dialect sqldialect.Dialect
+	// sql is the token hot path's SQL in dialect's spelling.
+	sql tokenSQL
+	// stmts prepares sql's statements once on the pool behind db (nil if
+	// gorm has none: then the replay store is never folded in).
+	stmts *stmtCache
+	// replay, when set (useReplay), is the DPoP replay store on the same
+	// database: token requests record their ids with their token (see
+	// pendingWrites).
 	replay *dpop.GormReplayStore
-	// stmts are the hot path's statements prepared on sqlDB (query → *sql.Stmt).
-	stmts sync.Map
-	// batch group-commits token requests' writes on SQLite.
+	// batch group-commits token requests' writes where the dialect has no
+	// data-modifying WITH (SQLite).
 	batch batcher
 }
 
@@ -67,12 +69,26 @@ func NewStore(db *gorm.DB, clients ClientRegistry, now func() time.Time) *Store 
 	if now == nil {
 		now = time.Now
 	}
-	st := &Store{db: db, clients: clients, now: now}
+	d := sqldialect.Of(db)
+	st := &Store{db: db, clients: clients, now: now, dialect: d, sql: newTokenSQL(d, nil)}
 	if sqlDB, err := db.DB(); err == nil {
-		st.sqlDB = sqlDB
+		st.stmts = &stmtCache{db: sqlDB}
 	}
-	st.dollar = db.Dialector != nil && db.Dialector.Name() == "postgres"
+	st.batch.write = func(jobs []*writeJob) error { return st.writeTx(context.Background(), jobs) }
 	return st
+}
+
+// useReplay makes token requests record their DPoP proof ids in r, within
+// their own writes, when r writes to the store's database (r.Shares) and the
+// store has a pool; it reports whether it did.
+func (s *Store) useReplay(r *dpop.GormReplayStore) bool {
+	if r == nil || s.stmts == nil || !r.Shares(s.db) {
+		return false
+	}
+	claim := r.Claim()
+	s.replay = r
+	s.sql = newTokenSQL(s.dialect, &claim)
+	return true
 }
 
 type tokenRow struct {
@@ -305,7 +321,7 @@ func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
 	// One statement: insert, or take over an expired row; a live row is left
 	// alone and nothing is affected.
-	res := s.tx(ctx).Exec(assertionSQL, jti, exp.UTC(), s.now().UTC())
+	res := s.tx(ctx).Exec(clientAssertions.Insert(), jti, exp.UTC(), s.now().UTC())
 	if res.Error != nil {
 		return res.Error
 	}
@@ -365,11 +381,11 @@ func (s *Store) create(ctx context.Context, kind, signature string, r fosite.Req
 		return s.writePending(ctx, pw, &row, consents)
 	}
 	g := s.tx(ctx)
-	if err := g.Exec(tokenSQL, row.args()...).Error; err != nil {
+	if err := g.Exec(insertTokenSQL, row.args()...).Error; err != nil {
 		return err
 	}
 	for _, c := range consents {
-		if err := g.Exec(tokenConsentSQL, c, row.RequestID).Error; err != nil {
+		if err := g.Exec(insertTokenConsentSQL, c, row.RequestID).Error; err != nil {
 			return err
 		}
 	}
@@ -380,6 +396,52 @@ func (s *Store) get(ctx context.Context, kind, signature string) (*tokenRow, err
 	var row tokenRow
 	err := s.tx(ctx).Where("signature = ? AND kind = ?", signature, kind).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &row, nil
+}
+
+// resourceRow is the slice of an access token row a resource request needs.
+type resourceRow struct {
+	RequestID            string
+	ClientID             string
+	Subject              string
+	JKT                  string `gorm:"column:jkt"`
+	Scopes               string
+	AuthorizationDetails string
+	Active               bool
+	ExpiresAt            time.Time
+}
+
+// resourceTokenSQL selects a resourceRow by signature and kind.
+const resourceTokenSQL = `SELECT request_id, client_id, subject, jkt, scopes, authorization_details, active, expires_at
+	FROM oauth_tokens WHERE signature = ? AND kind = ?`
+
+// accessTokenForResource returns the access token row stored under
+// signature, active or not, expired or not (the resource server tells those
+// apart). Errors: fosite.ErrNotFound when there is none, or the database's.
+func (s *Store) accessTokenForResource(ctx context.Context, signature string) (*resourceRow, error) {
+	var row resourceRow
+	if s.stmts == nil {
+		res := s.db.WithContext(ctx).Raw(resourceTokenSQL, signature, kindAccess).Scan(&row)
+		if res.Error != nil {
+			return nil, res.Error
+		}
+		if res.RowsAffected == 0 {
+			return nil, fosite.ErrNotFound
+		}
+		return &row, nil
+	}
+	st, err := s.stmts.prepared(ctx, s.sql.resourceToken)
+	if err != nil {
+		return nil, err
+	}
+	err = st.QueryRowContext(ctx, signature, kindAccess).Scan(&row.RequestID, &row.ClientID, &row.Subject, &row.JKT,
+		&row.Scopes, &row.AuthorizationDetails, &row.Active, &row.ExpiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fosite.ErrNotFound
 	}
 	if err != nil {
@@ -609,9 +671,10 @@ func (s *Store) DeletePARSession(ctx context.Context, requestURI string) error {
 }
 
 // DeleteExpired removes rows that expired before cutoff: tokens, used
-// assertion ids, abandoned interactions, old login-failure counts and
-// orphaned consent links. Run it now and then (housekeeping), e.g. with
-// cutoff = now.
+// assertion ids, abandoned interactions and orphaned consent links. Run it
+// now and then (housekeeping), e.g. with cutoff = now. Customer login
+// attempts are not here: internal/throttle counts them (login_throttle) and
+// purges its own rows.
 func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) error {
 	g := s.tx(ctx)
 	for _, q := range []string{

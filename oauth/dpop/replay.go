@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/oauth/internal/sqldialect"
 )
 
 // ErrReplay is returned by ReplayStore.Use for a key already recorded and not
@@ -99,12 +102,26 @@ type GormReplayStore struct {
 	Now func() time.Time
 
 	g *gorm.DB
+	// sqlDB is the pool behind g (nil if gorm has none: Use then goes
+	// through gorm); insert is Claim().Insert() bound to g's dialect, and
+	// stmt is insert prepared on sqlDB by the first Use.
+	sqlDB  *sql.DB
+	insert string
+	stmt   atomic.Pointer[sql.Stmt]
 }
+
+// usedJTIs is the replay table: a key is free again once its expiry is at
+// or before the cutoff.
+var usedJTIs = sqldialect.Claim{Table: "used_jtis", Key: "key", FreeAtExpiry: true}
 
 // NewGormReplayStore makes a ReplayStore (a *GormReplayStore) on the
 // used_jtis table. Call its Purge now and then to delete expired rows.
 func NewGormReplayStore(g *gorm.DB) ReplayStore {
-	return &GormReplayStore{g: g}
+	s := &GormReplayStore{g: g, insert: sqldialect.Of(g).Bind(usedJTIs.Insert())}
+	if sqlDB, err := g.DB(); err == nil {
+		s.sqlDB = sqlDB
+	}
+	return s
 }
 
 func (s *GormReplayStore) now() time.Time {
@@ -114,11 +131,23 @@ func (s *GormReplayStore) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Use implements ReplayStore with one INSERT … ON CONFLICT statement: the row
-// is taken when absent or expired, and nothing changes (ErrReplay) when it is
+// Claim is the store's replay write (sqldialect.Claim on used_jtis), for
+// callers that record a proof's key inside a larger statement of their own
+// (a data-modifying WITH); its cutoff argument is Cutoff().
+func (s *GormReplayStore) Claim() sqldialect.Claim { return usedJTIs }
+
+// Use implements ReplayStore with the one statement of Claim: the row is
+// taken when absent or expired, and nothing changes (ErrReplay) when it is
 // held by an unexpired use. Concurrent uses of one key: exactly one wins.
 func (s *GormReplayStore) Use(ctx context.Context, key string, exp time.Time) error {
-	res := s.g.WithContext(ctx).Exec(useSQL, key, exp.UTC(), s.now())
+	if s.sqlDB != nil {
+		st, err := s.prepared(ctx)
+		if err != nil {
+			return err
+		}
+		return s.UseIn(ctx, stmtExecer{st}, key, exp)
+	}
+	res := s.g.WithContext(ctx).Exec(usedJTIs.Insert(), key, exp.UTC(), s.now())
 	if res.Error != nil {
 		return res.Error
 	}
@@ -128,16 +157,30 @@ func (s *GormReplayStore) Use(ctx context.Context, key string, exp time.Time) er
 	return nil
 }
 
-// useSQL takes a key when absent or expired (the one statement of Use).
-// Placeholders are ? (gorm rewrites them for PostgreSQL).
-const useSQL = `INSERT INTO used_jtis (key, expires_at) VALUES (?, ?)
-		 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-		 WHERE used_jtis.expires_at <= ?`
+// prepared returns the store's insert prepared on its pool. Preparing is
+// not cancelled with ctx: the statement outlives the call.
+func (s *GormReplayStore) prepared(ctx context.Context) (*sql.Stmt, error) {
+	if st := s.stmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := s.sqlDB.PrepareContext(context.WithoutCancel(ctx), s.insert)
+	if err != nil {
+		return nil, err
+	}
+	if !s.stmt.CompareAndSwap(nil, st) {
+		_ = st.Close()
+		return s.stmt.Load(), nil
+	}
+	return st, nil
+}
 
-// useSQLDollar is useSQL with PostgreSQL's numbered placeholders.
-const useSQLDollar = `INSERT INTO used_jtis (key, expires_at) VALUES ($1, $2)
-		 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-		 WHERE used_jtis.expires_at <= $3`
+// stmtExecer runs a prepared statement as an Execer (the query argument is
+// the statement's own).
+type stmtExecer struct{ st *sql.Stmt }
+
+func (e stmtExecer) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return e.st.ExecContext(ctx, args...)
+}
 
 // Execer is what UseIn needs of a transaction: *sql.Tx, *sql.Conn and
 // *sql.DB all qualify.
@@ -146,16 +189,12 @@ type Execer interface {
 }
 
 // UseIn is Use run on ex, typically a transaction on the store's database,
-// so the key is recorded atomically with the caller's other writes; dollar
-// selects PostgreSQL's $n placeholders (SQLite takes either). Like Use it
-// returns ErrReplay for a key already recorded and unexpired. On PostgreSQL
-// an error other than ErrReplay aborts the transaction; ErrReplay does not.
-func (s *GormReplayStore) UseIn(ctx context.Context, ex Execer, dollar bool, key string, exp time.Time) error {
-	q := useSQL
-	if dollar {
-		q = useSQLDollar
-	}
-	res, err := ex.ExecContext(ctx, q, key, exp.UTC(), s.now())
+// so the key is recorded atomically with the caller's other writes. Like Use
+// it returns ErrReplay for a key already recorded and unexpired. On
+// PostgreSQL an error other than ErrReplay aborts the transaction; ErrReplay
+// does not.
+func (s *GormReplayStore) UseIn(ctx context.Context, ex Execer, key string, exp time.Time) error {
+	res, err := ex.ExecContext(ctx, s.insert, key, exp.UTC(), s.now())
 	if err != nil {
 		return err
 	}

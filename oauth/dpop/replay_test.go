@@ -129,14 +129,13 @@ func gormUseIn(t *testing.T, d *db.DB, s *GormReplayStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dollar := d.Dialect == db.Postgres
 	pfx := ids.Random(8) + "/"
 	useIn := func(key string, commit bool) error {
 		tx, err := sqlDB.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = s.UseIn(ctx, tx, dollar, key, t0.Add(time.Minute))
+		err = s.UseIn(ctx, tx, key, t0.Add(time.Minute))
 		if commit && err == nil {
 			if cerr := tx.Commit(); cerr != nil {
 				t.Fatal(cerr)
