@@ -590,11 +590,6 @@ func (s *Service) RenewalReminders(ctx context.Context, now time.Time) ([]Contra
 	return out, nil
 }
 
-// activeRow is the partner's active contract in force now, if any.
-func (s *Service) activeRow(ctx context.Context, partnerID string) (contractRow, bool, error) {
-	return s.Scope.activeRow(ctx, partnerID)
-}
-
 // Contract returns one contract, or CodeNotFound.
 func (s *Service) Contract(ctx context.Context, id string) (Contract, error) {
 	var r contractRow

@@ -25,8 +25,8 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
-	"github.com/bankbridge/bankbridge/partners/staff"
 	"github.com/bankbridge/bankbridge/internal/money"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // cpu is the process's user+system CPU time so far: with other work on the
