@@ -395,6 +395,8 @@ func testRefusals(t *testing.T, e *env) {
 			status: 404, code: "not_found", detail: "domestic payment " + otherPay + " not found"},
 		{name: "fail/client token on a customer endpoint", method: "GET", path: aisp + "/accounts", token: p.token,
 			status: 403, code: "forbidden", detail: "this endpoint needs an access token the customer authorised"},
+		{name: "fail/verifier server error", method: "GET", path: aisp + "/accounts", token: "broken",
+			status: 500, code: "internal_error", detail: "token lookup failed"},
 		{name: "fail/insufficient scope", method: "POST", path: pisp + "/domestic-payments", token: fullTok, body: paymentBody(payCID, in),
 			status: 403, code: "insufficient_scope", detail: "the access token lacks scope payments",
 			wwwAuth: `DPoP error="insufficient_scope", error_description="the access token lacks scope payments", scope="payments"`},

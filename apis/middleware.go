@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -150,36 +149,10 @@ func boundPath(p string) string {
 	return p[:cut] + ellipsis
 }
 
-var resourceCodes = map[string]problem.Code{
-	"invalid_token":      problem.CodeInvalidToken,
-	"invalid_dpop_proof": problem.CodeInvalidDPoPProof,
-	"use_dpop_nonce":     problem.CodeInvalidDPoPProof,
-	"insufficient_scope": problem.CodeInsufficientScope,
-	"invalid_request":    problem.CodeInvalidRequest,
-}
-
-// renderResourceError answers a token/DPoP refusal with its own status,
-// WWW-Authenticate and DPoP-Nonce headers and a problem+json body.
+// renderResourceError answers a token/DPoP refusal as every partner API
+// does (oauth.AbortResource), remembering its code for the request log.
 func renderResourceError(c *gin.Context, re *oauth.ResourceError) {
-	code, ok := resourceCodes[re.Code]
-	if !ok {
-		code = problem.CodeUnauthorized
-	}
-	c.Set(keyProblem, string(code))
-	b := problem.BodyOf(problem.New(code, "%s", re.Description), c.Request.URL.Path)
-	if re.Status != 0 {
-		b.Status = re.Status
-	}
-	if re.WWWAuthenticate != "" {
-		c.Header("WWW-Authenticate", re.WWWAuthenticate)
-	}
-	if re.DPoPNonce != "" {
-		c.Header("DPoP-Nonce", re.DPoPNonce)
-	}
-	buf, _ := json.Marshal(b)
-	c.Header("Cache-Control", "no-store")
-	c.Data(b.Status, problem.MediaType, append(buf, '\n'))
-	c.Abort()
+	c.Set(keyProblem, string(oauth.AbortResource(c, re)))
 }
 
 // authenticate verifies the DPoP-bound access token and its proof.
@@ -203,9 +176,7 @@ func (h *Handler) authenticate() gin.HandlerFunc {
 func (h *Handler) scope(s string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !accessOf(c).HasScope(s) {
-			renderResourceError(c, &oauth.ResourceError{Status: http.StatusForbidden, Code: "insufficient_scope",
-				Description:     "the access token lacks scope " + s,
-				WWWAuthenticate: `DPoP error="insufficient_scope", error_description="the access token lacks scope ` + s + `", scope="` + s + `"`})
+			renderResourceError(c, oauth.InsufficientScope(s))
 		}
 	}
 }
