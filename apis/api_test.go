@@ -481,7 +481,7 @@ func testRefusals(t *testing.T, e *env) {
 		raw, _ := json.Marshal(accountConsentBody(apis.PermBalances))
 		sum := sha256.Sum256([]byte("POST\n" + path + "\n" + string(raw)))
 		rec := &apis.IdempotencyRecord{PartnerID: p.id, Environment: p.envn, Key: "k-flight", RequestHash: hex.EncodeToString(sum[:]), CreatedAt: e.clock.now()}
-		if err := (apis.GormStore{}).ClaimKey(ctx, e.d.DB, rec, e.clock.now().Add(-apis.IdempotencyTTL)); err != nil {
+		if err := apis.NewGormStore(e.d).ClaimKey(ctx, rec, e.clock.now().Add(-apis.IdempotencyTTL)); err != nil {
 			t.Fatal(err)
 		}
 		g := gin.New()
@@ -841,7 +841,7 @@ func TestPurgeRequestLog(t *testing.T) {
 			if i >= 2500 {
 				at = now.Add(-time.Duration(i) * time.Second)
 			}
-			if err := (apis.GormStore{}).LogRequest(ctx, d.DB, &apis.RequestLogEntry{At: at, PartnerID: "ptn_purge",
+			if err := apis.NewGormStore(d).LogRequest(ctx, &apis.RequestLogEntry{At: at, PartnerID: "ptn_purge",
 				ClientID: "app_purge", Environment: oauth.EnvSandbox, Method: "GET", Path: fmt.Sprintf("/p/%d", i), Status: 200}); err != nil {
 				t.Fatal(err)
 			}

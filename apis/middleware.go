@@ -107,7 +107,7 @@ func (h *Handler) meter() gin.HandlerFunc {
 			LatencyUS: time.Since(start).Microseconds(), InteractionID: httpx.InteractionIDOf(c),
 			ProblemType: c.GetString(keyProblem),
 			ClientID:    ac.ClientID, PartnerID: ac.PartnerID, Environment: ac.Environment}
-		if err := h.svc.store.LogRequest(ctx, h.svc.db.DB, e); err != nil {
+		if err := h.svc.store.LogRequest(ctx, e); err != nil {
 			h.svc.log.ErrorContext(ctx, "apis: request log", "err", err)
 		}
 		rec := UsageRecord{Key: ids.New("use"), PartnerID: ac.PartnerID, AppID: ac.ClientID, Environment: ac.Environment,
@@ -292,7 +292,7 @@ func (h *Handler) idempotent(required bool) gin.HandlerFunc {
 		ctx := c.Request.Context()
 		rec := &IdempotencyRecord{PartnerID: ac.PartnerID, Environment: ac.Environment, Key: key,
 			RequestHash: hex.EncodeToString(sum.Sum(nil)), CreatedAt: h.svc.now()}
-		err = h.svc.store.ClaimKey(ctx, h.svc.db.DB, rec, rec.CreatedAt.Add(-IdempotencyTTL))
+		err = h.svc.store.ClaimKey(ctx, rec, rec.CreatedAt.Add(-IdempotencyTTL))
 		if errors.Is(err, ErrKeyTaken) {
 			h.replay(c, rec)
 			return
@@ -307,13 +307,13 @@ func (h *Handler) idempotent(required bool) gin.HandlerFunc {
 		c.Writer = w.ResponseWriter
 		bg := context.WithoutCancel(ctx)
 		if w.Status() >= 500 {
-			if err := h.svc.store.ReleaseKey(bg, h.svc.db.DB, rec.PartnerID, rec.Environment, rec.Key); err != nil {
+			if err := h.svc.store.ReleaseKey(bg, rec.PartnerID, rec.Environment, rec.Key); err != nil {
 				h.svc.log.ErrorContext(bg, "apis: release idempotency key", "err", err)
 			}
 			return
 		}
 		rec.ResponseStatus, rec.ResponseType, rec.ResponseBody = w.Status(), w.Header().Get("Content-Type"), w.buf.Bytes()
-		if err := h.svc.store.FinishKey(bg, h.svc.db.DB, rec); err != nil {
+		if err := h.svc.store.FinishKey(bg, rec); err != nil {
 			h.svc.log.ErrorContext(bg, "apis: finish idempotency key", "err", err)
 		}
 	}
@@ -323,7 +323,7 @@ func (h *Handler) replay(c *gin.Context, want *IdempotencyRecord) {
 	ctx := c.Request.Context()
 	deadline := time.Now().Add(h.wait)
 	for {
-		got, err := h.svc.store.Key(ctx, h.svc.db.DB, want.PartnerID, want.Environment, want.Key)
+		got, err := h.svc.store.Key(ctx, want.PartnerID, want.Environment, want.Key)
 		if errors.Is(err, ErrNotFound) { // the first attempt failed and released it
 			abort(c, problem.New(problem.CodeIdempotencyInFlight, "a request with %s %q failed; retry it", IdempotencyHeader, want.Key))
 			return
