@@ -303,9 +303,20 @@ func (h *Handler) idempotent(required bool) gin.HandlerFunc {
 		}
 		w := &captureWriter{ResponseWriter: c.Writer}
 		c.Writer = w
+		bg := context.WithoutCancel(ctx)
+		defer func() {
+			if v := recover(); v != nil {
+				// The handler panicked (the platform's recovery answers 500):
+				// free the key as after any 5xx, so a retry runs.
+				c.Writer = w.ResponseWriter
+				if err := h.svc.store.ReleaseKey(bg, rec.PartnerID, rec.Environment, rec.Key); err != nil {
+					h.svc.log.ErrorContext(bg, "apis: release idempotency key", "err", err)
+				}
+				panic(v)
+			}
+		}()
 		c.Next()
 		c.Writer = w.ResponseWriter
-		bg := context.WithoutCancel(ctx)
 		if w.Status() >= 500 {
 			if err := h.svc.store.ReleaseKey(bg, rec.PartnerID, rec.Environment, rec.Key); err != nil {
 				h.svc.log.ErrorContext(bg, "apis: release idempotency key", "err", err)
