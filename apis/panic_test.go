@@ -20,7 +20,9 @@ import (
 // panicPolicy is a DatasetPolicy that panics (a bug in a dependency).
 type panicPolicy struct{}
 
-func (panicPolicy) AllowedDatasets(context.Context, string) ([]string, error) { panic("policy exploded") }
+func (panicPolicy) AllowedDatasets(context.Context, string) ([]string, error) {
+	panic("policy exploded")
+}
 
 // TestPanicReleasesIdempotencyKey: a handler that panics under an
 // idempotency key answers problem+json 500 (the platform's recovery) and
