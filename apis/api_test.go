@@ -397,6 +397,8 @@ func testRefusals(t *testing.T, e *env) {
 			status: 404, code: "not_found", detail: "domestic payment " + otherPay + " not found"},
 		{name: "fail/client token on a customer endpoint", method: "GET", path: aisp + "/accounts", token: p.token,
 			status: 403, code: "forbidden", detail: "this endpoint needs an access token the customer authorised"},
+		{name: "fail/verifier server error", method: "GET", path: aisp + "/accounts", token: "broken",
+			status: 500, code: "internal_error", detail: "token lookup failed"},
 		{name: "fail/insufficient scope", method: "POST", path: pisp + "/domestic-payments", token: fullTok, body: paymentBody(payCID, in),
 			status: 403, code: "insufficient_scope", detail: "the access token lacks scope payments",
 			wwwAuth: `DPoP error="insufficient_scope", error_description="the access token lacks scope payments", scope="payments"`},
@@ -481,7 +483,7 @@ func testRefusals(t *testing.T, e *env) {
 		raw, _ := json.Marshal(accountConsentBody(apis.PermBalances))
 		sum := sha256.Sum256([]byte("POST\n" + path + "\n" + string(raw)))
 		rec := &apis.IdempotencyRecord{PartnerID: p.id, Environment: p.envn, Key: "k-flight", RequestHash: hex.EncodeToString(sum[:]), CreatedAt: e.clock.now()}
-		if err := (apis.GormStore{}).ClaimKey(ctx, e.d.DB, rec, e.clock.now().Add(-apis.IdempotencyTTL)); err != nil {
+		if err := apis.NewGormStore(e.d).ClaimKey(ctx, rec, e.clock.now().Add(-apis.IdempotencyTTL)); err != nil {
 			t.Fatal(err)
 		}
 		g := gin.New()
@@ -841,7 +843,7 @@ func TestPurgeRequestLog(t *testing.T) {
 			if i >= 2500 {
 				at = now.Add(-time.Duration(i) * time.Second)
 			}
-			if err := (apis.GormStore{}).LogRequest(ctx, d.DB, &apis.RequestLogEntry{At: at, PartnerID: "ptn_purge",
+			if err := apis.NewGormStore(d).LogRequest(ctx, &apis.RequestLogEntry{At: at, PartnerID: "ptn_purge",
 				ClientID: "app_purge", Environment: environment.Sandbox, Method: "GET", Path: fmt.Sprintf("/p/%d", i), Status: 200}); err != nil {
 				t.Fatal(err)
 			}

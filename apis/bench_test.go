@@ -14,7 +14,10 @@ import (
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 	"sort"
+	"sync/atomic"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Benchmarks go through the real middleware chain (interaction id, request
@@ -55,6 +58,7 @@ func BenchmarkTransactions(b *testing.B) {
 			_, tok := p.accountConsent(alice, allPerms, cur.ID)
 			path := aisp + "/accounts/" + cur.ID + "/transactions"
 			lat := make([]time.Duration, 0, b.N)
+			n := countQueries(b, e.d.DB)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
@@ -62,6 +66,7 @@ func BenchmarkTransactions(b *testing.B) {
 				lat = append(lat, time.Since(t0))
 			}
 			reportPercentiles(b, lat)
+			b.ReportMetric(float64(n.Load())/float64(b.N), "queries/op")
 		})
 	}
 }
@@ -77,9 +82,12 @@ func BenchmarkDomesticPayment(b *testing.B) {
 			in := initiation("0.01", externalCreditor, "Acme Ltd", "BENCH")
 			raw, _ := json.Marshal(map[string]any{"Data": map[string]any{"Initiation": in}, "Risk": map[string]any{}})
 			lat := make([]time.Duration, 0, b.N)
+			n := countQueries(b, e.d.DB)
+			var setup int64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
+				q0 := n.Load()
 				var req apis.OBWriteDomesticConsent4
 				if err := json.Unmarshal(raw, &req); err != nil {
 					b.Fatal(err)
@@ -97,12 +105,14 @@ func BenchmarkDomesticPayment(b *testing.B) {
 				e.verifier.add(tok, &oauth.AccessContext{ClientID: p.app, PartnerID: p.id, Environment: p.envn,
 					CustomerID: alice.id, Scopes: []string{apis.ScopePayments}, AuthorizationDetails: out})
 				body, _ := json.Marshal(paymentBody(c.ID, in))
+				setup += n.Load() - q0
 				b.StartTimer()
 				t0 := time.Now()
 				benchDo(b, e, "POST", pisp+"/domestic-payments", tok, fmt.Sprintf("k-%d", i), body)
 				lat = append(lat, time.Since(t0))
 			}
 			reportPercentiles(b, lat)
+			b.ReportMetric(float64(n.Load()-setup)/float64(b.N), "queries/op")
 		})
 	}
 }
@@ -115,4 +125,25 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// countQueries counts the SQL statements gorm sends on g from now on (every
+// statement of the request: apis, the reference core, the request log).
+func countQueries(b *testing.B, g *gorm.DB) *atomic.Int64 {
+	n := new(atomic.Int64)
+	inc := func(*gorm.DB) { n.Add(1) }
+	cb := g.Callback()
+	for _, err := range []error{
+		cb.Create().After("gorm:create").Register("bench:count_create", inc),
+		cb.Query().After("gorm:query").Register("bench:count_query", inc),
+		cb.Update().After("gorm:update").Register("bench:count_update", inc),
+		cb.Delete().After("gorm:delete").Register("bench:count_delete", inc),
+		cb.Row().After("gorm:row").Register("bench:count_row", inc),
+		cb.Raw().After("gorm:raw").Register("bench:count_raw", inc),
+	} {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return n
 }

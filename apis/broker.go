@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -221,7 +219,7 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 		c.AccountIDs = picked
 	}
 	var out []oauth.AuthorizationDetail
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.store.Tx(ctx, func(ctx context.Context) error {
 		out = nil
 		for i, c := range consents {
 			c.StatusUpdatedAt, c.CustomerID = s.now(), customerID
@@ -231,13 +229,13 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 			} else {
 				c.Status, c.AccountIDs = StatusRejected, nil
 			}
-			if err := s.store.SetConsentStatus(ctx, tx, c, StatusAwaitingAuthorisation); err != nil {
-				if errors.Is(err, errStale) {
+			if err := s.store.SetConsentStatus(ctx, c, StatusAwaitingAuthorisation); err != nil {
+				if errors.Is(err, ErrStale) {
 					return invalidDetails("consent %s was decided concurrently", c.ID)
 				}
 				return err
 			}
-			if err := audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorCustomer, ActorID: customerID, Action: action,
+			if err := s.store.Audit(ctx, audit.Entry{ActorType: audit.ActorCustomer, ActorID: customerID, Action: action,
 				ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID,
 				Details: map[string]any{"client_id": client.ID, "accounts": c.AccountIDs}}); err != nil {
 				return err
@@ -249,7 +247,7 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 			if !c.ExpiresAt.IsZero() {
 				data["expires_at"] = c.ExpiresAt.Format(time.RFC3339)
 			}
-			if err := s.publish(ctx, tx, "consent.authorised", c.PartnerID, c.ClientID, data); err != nil {
+			if err := s.publish(ctx, "consent.authorised", c.PartnerID, c.ClientID, data); err != nil {
 				return err
 			}
 			d := details[i]

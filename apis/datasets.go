@@ -157,7 +157,7 @@ func (s *Service) riskSignals(ctx context.Context, c *Consent, now time.Time) (*
 		from = incomeFrom
 	}
 	res := &DatasetResult{Dataset: DatasetRiskSignals, AccountIds: c.AccountIDs, From: from, To: now}
-	returned, err := s.store.RejectedCount(ctx, s.db.DB, c.AccountIDs)
+	returned, err := s.store.RejectedCount(ctx, c.AccountIDs)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
 )
@@ -77,6 +78,9 @@ func (f *fakeVerifier) VerifyRequest(_ context.Context, r *http.Request) (*oauth
 	if r.Header.Get("DPoP") == "" {
 		return nil, &oauth.ResourceError{Status: 401, Code: "invalid_dpop_proof", Description: "DPoP proof missing",
 			WWWAuthenticate: wwwAuthDPoP, DPoPNonce: "nonce-1"}
+	}
+	if tok == "broken" { // the verifier's own failure (its database, say)
+		return nil, &oauth.ResourceError{Status: 500, Code: "server_error", Description: "token lookup failed"}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -317,6 +321,9 @@ func wantProblem(tb testing.TB, r *response, status int, code, detail string) {
 	}
 	if detail != "" && m["detail"] != detail {
 		tb.Fatalf("detail = %q\n want %q", m["detail"], detail)
+	}
+	if want := problem.Code(code).Title(); m["title"] != want {
+		tb.Fatalf("title = %v, want %q", m["title"], want)
 	}
 	if r.header.Get("x-fapi-interaction-id") == "" {
 		tb.Fatal("no x-fapi-interaction-id on a problem response")

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -109,7 +108,7 @@ func (h *Handler) meter() gin.HandlerFunc {
 			LatencyUS: time.Since(start).Microseconds(), InteractionID: httpx.InteractionIDOf(c),
 			ProblemType: c.GetString(keyProblem),
 			ClientID:    ac.ClientID, PartnerID: ac.PartnerID, Environment: ac.Environment}
-		if err := h.svc.store.LogRequest(ctx, h.svc.db.DB, e); err != nil {
+		if err := h.svc.store.LogRequest(ctx, e); err != nil {
 			h.svc.log.ErrorContext(ctx, "apis: request log", "err", err)
 		}
 		rec := UsageRecord{Key: ids.New("use"), PartnerID: ac.PartnerID, AppID: ac.ClientID, Environment: ac.Environment,
@@ -151,36 +150,10 @@ func boundPath(p string) string {
 	return p[:cut] + ellipsis
 }
 
-var resourceCodes = map[string]problem.Code{
-	"invalid_token":      problem.CodeInvalidToken,
-	"invalid_dpop_proof": problem.CodeInvalidDPoPProof,
-	"use_dpop_nonce":     problem.CodeInvalidDPoPProof,
-	"insufficient_scope": problem.CodeInsufficientScope,
-	"invalid_request":    problem.CodeInvalidRequest,
-}
-
-// renderResourceError answers a token/DPoP refusal with its own status,
-// WWW-Authenticate and DPoP-Nonce headers and a problem+json body.
+// renderResourceError answers a token/DPoP refusal as every partner API
+// does (oauth.AbortResource), remembering its code for the request log.
 func renderResourceError(c *gin.Context, re *oauth.ResourceError) {
-	code, ok := resourceCodes[re.Code]
-	if !ok {
-		code = problem.CodeUnauthorized
-	}
-	c.Set(keyProblem, string(code))
-	b := problem.BodyOf(problem.New(code, "%s", re.Description), c.Request.URL.Path)
-	if re.Status != 0 {
-		b.Status = re.Status
-	}
-	if re.WWWAuthenticate != "" {
-		c.Header("WWW-Authenticate", re.WWWAuthenticate)
-	}
-	if re.DPoPNonce != "" {
-		c.Header("DPoP-Nonce", re.DPoPNonce)
-	}
-	buf, _ := json.Marshal(b)
-	c.Header("Cache-Control", "no-store")
-	c.Data(b.Status, problem.MediaType, append(buf, '\n'))
-	c.Abort()
+	c.Set(keyProblem, string(oauth.AbortResource(c, re)))
 }
 
 // authenticate verifies the DPoP-bound access token and its proof.
@@ -204,9 +177,7 @@ func (h *Handler) authenticate() gin.HandlerFunc {
 func (h *Handler) scope(s string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !accessOf(c).HasScope(s) {
-			renderResourceError(c, &oauth.ResourceError{Status: http.StatusForbidden, Code: "insufficient_scope",
-				Description:     "the access token lacks scope " + s,
-				WWWAuthenticate: `DPoP error="insufficient_scope", error_description="the access token lacks scope ` + s + `", scope="` + s + `"`})
+			renderResourceError(c, oauth.InsufficientScope(s))
 		}
 	}
 }
@@ -322,7 +293,7 @@ func (h *Handler) idempotent(required bool) gin.HandlerFunc {
 		ctx := c.Request.Context()
 		rec := &IdempotencyRecord{PartnerID: ac.PartnerID, Environment: ac.Environment, Key: key,
 			RequestHash: hex.EncodeToString(sum.Sum(nil)), CreatedAt: h.svc.now()}
-		err = h.svc.store.ClaimKey(ctx, h.svc.db.DB, rec, rec.CreatedAt.Add(-IdempotencyTTL))
+		err = h.svc.store.ClaimKey(ctx, rec, rec.CreatedAt.Add(-IdempotencyTTL))
 		if errors.Is(err, ErrKeyTaken) {
 			h.replay(c, rec)
 			return
@@ -333,17 +304,28 @@ func (h *Handler) idempotent(required bool) gin.HandlerFunc {
 		}
 		w := &captureWriter{ResponseWriter: c.Writer}
 		c.Writer = w
+		bg := context.WithoutCancel(ctx)
+		defer func() {
+			if v := recover(); v != nil {
+				// The handler panicked (the platform's recovery answers 500):
+				// free the key as after any 5xx, so a retry runs.
+				c.Writer = w.ResponseWriter
+				if err := h.svc.store.ReleaseKey(bg, rec.PartnerID, rec.Environment, rec.Key); err != nil {
+					h.svc.log.ErrorContext(bg, "apis: release idempotency key", "err", err)
+				}
+				panic(v)
+			}
+		}()
 		c.Next()
 		c.Writer = w.ResponseWriter
-		bg := context.WithoutCancel(ctx)
 		if w.Status() >= 500 {
-			if err := h.svc.store.ReleaseKey(bg, h.svc.db.DB, rec.PartnerID, rec.Environment, rec.Key); err != nil {
+			if err := h.svc.store.ReleaseKey(bg, rec.PartnerID, rec.Environment, rec.Key); err != nil {
 				h.svc.log.ErrorContext(bg, "apis: release idempotency key", "err", err)
 			}
 			return
 		}
 		rec.ResponseStatus, rec.ResponseType, rec.ResponseBody = w.Status(), w.Header().Get("Content-Type"), w.buf.Bytes()
-		if err := h.svc.store.FinishKey(bg, h.svc.db.DB, rec); err != nil {
+		if err := h.svc.store.FinishKey(bg, rec); err != nil {
 			h.svc.log.ErrorContext(bg, "apis: finish idempotency key", "err", err)
 		}
 	}
@@ -353,7 +335,7 @@ func (h *Handler) replay(c *gin.Context, want *IdempotencyRecord) {
 	ctx := c.Request.Context()
 	deadline := time.Now().Add(h.wait)
 	for {
-		got, err := h.svc.store.Key(ctx, h.svc.db.DB, want.PartnerID, want.Environment, want.Key)
+		got, err := h.svc.store.Key(ctx, want.PartnerID, want.Environment, want.Key)
 		if errors.Is(err, ErrNotFound) { // the first attempt failed and released it
 			abort(c, problem.New(problem.CodeIdempotencyInFlight, "a request with %s %q failed; retry it", IdempotencyHeader, want.Key))
 			return

@@ -3,15 +3,11 @@ package apis
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"strconv"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
-	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
@@ -74,18 +70,14 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 	p := &Payment{ID: ids.New("pay"), ConsentID: c.ID, PartnerID: ac.PartnerID, ClientID: ac.ClientID,
 		Environment: ac.Environment, DebtorAccountID: c.AccountIDs[0], Amount: m, Initiation: &in,
 		Status: PaymentPending, CreatedAt: now, StatusUpdatedAt: now}
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-		if s.db.Dialect == db.Postgres {
-			// Serialise one partner's payments so the daily total cannot be
-			// overrun by concurrent payments (SQLite serialises writers anyway).
-			h := fnv.New64a()
-			h.Write([]byte("apis.payments:" + ac.PartnerID))
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(h.Sum64())).Error; err != nil {
-				return err
-			}
+	err = s.store.Tx(ctx, func(ctx context.Context) error {
+		// Serialise one partner's payments so the daily total cannot be
+		// overrun by concurrent payments.
+		if err := s.store.LockPartnerPayments(ctx, ac.PartnerID); err != nil {
+			return err
 		}
 		dayStart := now.Truncate(24 * time.Hour)
-		total, err := s.store.PartnerTotalSince(ctx, tx, ac.PartnerID, ac.Environment, m.Currency, dayStart)
+		total, err := s.store.PartnerTotalSince(ctx, ac.PartnerID, ac.Environment, m.Currency, dayStart)
 		if err != nil {
 			return err
 		}
@@ -93,7 +85,7 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 			return limitErr("daily partner", lim.PerPartnerDaily, m.Currency).
 				With("used_today", money.FormatAmount(total, m.Currency))
 		}
-		n, err := s.store.DebtorCountSince(ctx, tx, p.DebtorAccountID, now.Add(-lim.VelocityWindow))
+		n, err := s.store.DebtorCountSince(ctx, p.DebtorAccountID, now.Add(-lim.VelocityWindow))
 		if err != nil {
 			return err
 		}
@@ -103,30 +95,30 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 		}
 		consumed := *c
 		consumed.Status, consumed.StatusUpdatedAt = StatusConsumed, now
-		if err := s.store.SetConsentStatus(ctx, tx, &consumed, StatusAuthorised); err != nil {
-			if errors.Is(err, errStale) {
+		if err := s.store.SetConsentStatus(ctx, &consumed, StatusAuthorised); err != nil {
+			if errors.Is(err, ErrStale) {
 				return problem.New(problem.CodeConsentConsumed, "consent %s has been used by a payment", c.ID)
 			}
 			return err
 		}
-		if err := audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.consumed",
+		if err := s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.consumed",
 			ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID, InteractionID: actor.InteractionID,
 			Details: map[string]any{"payment_id": p.ID}}); err != nil {
 			return err
 		}
-		if err := s.store.CreatePayment(ctx, tx, p); err != nil {
+		if err := s.store.CreatePayment(ctx, p); err != nil {
 			if errors.Is(err, ErrConsentUsed) {
 				return problem.New(problem.CodeConsentConsumed, "consent %s has been used by a payment", c.ID)
 			}
 			return err
 		}
-		if err := audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.created",
+		if err := s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.created",
 			ObjectType: "payment", ObjectID: p.ID, PartnerID: p.PartnerID, InteractionID: actor.InteractionID,
 			Details: map[string]any{"consent_id": c.ID, "amount": strconv.FormatInt(m.Minor, 10), "currency": m.Currency,
 				"debtor_account_id": p.DebtorAccountID}}); err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, "payment.created", p.PartnerID, p.ClientID, map[string]any{
+		return s.publish(ctx, "payment.created", p.PartnerID, p.ClientID, map[string]any{
 			"payment_id": p.ID, "consent_id": c.ID, "amount": strconv.FormatInt(m.Minor, 10),
 			"currency": m.Currency, "status": p.Status})
 	})
@@ -168,24 +160,24 @@ func (s *Service) setPaymentStatus(ctx context.Context, p *Payment, next, reason
 	prev := p.Status
 	upd := *p
 	upd.Status, upd.RejectReason, upd.StatusUpdatedAt = next, reason, s.now()
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		if err := s.store.SetPaymentStatus(ctx, tx, &upd, prev); err != nil {
+	err := s.store.Tx(ctx, func(ctx context.Context) error {
+		if err := s.store.SetPaymentStatus(ctx, &upd, prev); err != nil {
 			return err
 		}
 		details := map[string]any{"previous_status": prev, "status": next}
 		if reason != "" {
 			details["reason"] = reason
 		}
-		if err := audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.status_changed",
+		if err := s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.status_changed",
 			ObjectType: "payment", ObjectID: p.ID, PartnerID: p.PartnerID, InteractionID: actor.InteractionID,
 			Details: details}); err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, "payment.status_changed", p.PartnerID, p.ClientID, map[string]any{
+		return s.publish(ctx, "payment.status_changed", p.PartnerID, p.ClientID, map[string]any{
 			"payment_id": p.ID, "previous_status": prev, "status": next})
 	})
-	if errors.Is(err, errStale) { // another request moved it: show theirs
-		fresh, err := s.store.Payment(ctx, s.db.DB, p.ID)
+	if errors.Is(err, ErrStale) { // another request moved it: show theirs
+		fresh, err := s.store.Payment(ctx, p.ID)
 		if err != nil {
 			return err
 		}
@@ -201,7 +193,7 @@ func (s *Service) setPaymentStatus(ctx context.Context, p *Payment, next, reason
 // GetPayment returns one of the caller's payments, advancing its status from
 // what the core reports (see the settlement model above).
 func (s *Service) GetPayment(ctx context.Context, ac *oauth.AccessContext, id string, actor Actor) (*Payment, error) {
-	p, err := s.store.Payment(ctx, s.db.DB, id)
+	p, err := s.store.Payment(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && (p.PartnerID != ac.PartnerID || p.Environment != ac.Environment)) {
 		return nil, errNotFound("domestic payment", id)
 	}

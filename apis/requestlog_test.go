@@ -73,10 +73,10 @@ func TestLogRequestBoundsPath(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := &apis.RequestLogEntry{At: seedNow, PartnerID: "ptn_store", ClientID: "app_store", Method: "GET",
 			Path: "/" + strings.Repeat("é", 2000), Status: 404}
-		if err := (apis.GormStore{}).LogRequest(ctx, d.DB, e); err != nil {
+		if err := apis.NewGormStore(d).LogRequest(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		got, err := (apis.GormStore{}).RequestLog(ctx, d.DB, "ptn_store", "", apis.RequestLogFilter{})
+		got, err := apis.NewGormStore(d).RequestLog(ctx, "ptn_store", "", apis.RequestLogFilter{})
 		if err != nil || len(got) != 1 {
 			t.Fatalf("%v %v", got, err)
 		}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"gorm.io/gorm"
-
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/environment"
@@ -78,19 +76,19 @@ func (s *Service) ResetSandbox(ctx context.Context, partnerID string, actor Acto
 	if err := s.reversePayments(ctx, rep, actor); err != nil {
 		return nil, err
 	}
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.store.Tx(ctx, func(ctx context.Context) error {
 		var err error
-		if rep.RequestLogDeleted, err = s.store.DeleteRequestLog(ctx, tx, partnerID, environment.Sandbox); err != nil {
+		if rep.RequestLogDeleted, err = s.store.DeleteRequestLog(ctx, partnerID, environment.Sandbox); err != nil {
 			return err
 		}
-		if rep.IdempotencyKeysDeleted, err = s.store.DeleteKeys(ctx, tx, partnerID, environment.Sandbox); err != nil {
+		if rep.IdempotencyKeysDeleted, err = s.store.DeleteKeys(ctx, partnerID, environment.Sandbox); err != nil {
 			return err
 		}
 		notReversed := make([]string, len(rep.NotReversed))
 		for i, n := range rep.NotReversed {
 			notReversed[i] = n.PaymentID
 		}
-		return audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "sandbox.reset",
+		return s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "sandbox.reset",
 			ObjectType: "partner", ObjectID: partnerID, PartnerID: partnerID, InteractionID: actor.InteractionID,
 			Details: map[string]any{"environment": environment.Sandbox, "consents_revoked": rep.ConsentsRevoked,
 				"payments_reversed": rep.PaymentsReversed, "reversed_payment_ids": rep.ReversedPaymentIDs,
@@ -106,7 +104,7 @@ func (s *Service) ResetSandbox(ctx context.Context, partnerID string, actor Acto
 // resetConsents revokes the partner's open sandbox consents through revoke,
 // the path every revocation takes.
 func (s *Service) resetConsents(ctx context.Context, rep *SandboxReset, actor Actor) error {
-	open, err := s.store.PartnerConsents(ctx, s.db.DB, rep.PartnerID, environment.Sandbox,
+	open, err := s.store.PartnerConsents(ctx, rep.PartnerID, environment.Sandbox,
 		StatusAwaitingAuthorisation, StatusAuthorised)
 	if err != nil {
 		return err
@@ -142,7 +140,7 @@ func (s *Service) reversePayments(ctx context.Context, rep *SandboxReset, actor 
 		rep.ReversalUnsupported = true
 		return nil
 	}
-	payments, err := s.store.PartnerPayments(ctx, s.db.DB, rep.PartnerID, environment.Sandbox,
+	payments, err := s.store.PartnerPayments(ctx, rep.PartnerID, environment.Sandbox,
 		PaymentPending, PaymentAcceptedSettlementInProcess, PaymentAcceptedSettlementCompleted)
 	if err != nil {
 		return err
@@ -174,8 +172,8 @@ func (s *Service) reversePayments(ctx context.Context, rep *SandboxReset, actor 
 		}
 		rep.PaymentsReversed++
 		rep.ReversedPaymentIDs = append(rep.ReversedPaymentIDs, p.ID)
-		err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-			return audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.reversed",
+		err = s.store.Tx(ctx, func(ctx context.Context) error {
+			return s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.reversed",
 				ObjectType: "payment", ObjectID: p.ID, PartnerID: p.PartnerID, InteractionID: actor.InteractionID,
 				Details: map[string]any{"reason": SandboxReversalReason, "amount": strconv.FormatInt(p.Amount.Minor, 10),
 					"currency": p.Amount.Currency, "debtor_account_id": p.DebtorAccountID,

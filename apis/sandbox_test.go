@@ -98,7 +98,7 @@ func TestResetSandbox(t *testing.T) {
 				InstructedAmount: apis.OBAmount{Amount: "3.00", Currency: "GBP"},
 				CreditorAccount:  apis.OBAccountRef{SchemeName: core.SchemeSortCodeAccountNumber, Identification: externalCreditor, Name: "Payee Ltd"}},
 			Status: apis.PaymentPending, CreatedAt: e.clock.now(), StatusUpdatedAt: e.clock.now()}
-		if err := (apis.GormStore{}).CreatePayment(ctx, d.DB, aPending); err != nil {
+		if err := apis.NewGormStore(d).CreatePayment(ctx, aPending); err != nil {
 			t.Fatal(err)
 		}
 		// B in the sandbox: an authorised consent and a payment from alice.

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
@@ -24,7 +22,7 @@ import (
 type Config struct {
 	DB   *db.DB
 	Core core.Core
-	// Store defaults to GormStore.
+	// Store defaults to NewGormStore(DB).
 	Store Store
 	// Publisher receives consent.* and payment.* events in the change's tx (nil: none).
 	Publisher EventPublisher
@@ -45,7 +43,6 @@ type Config struct {
 
 // Service is the consents, payments and data-sharing logic.
 type Service struct {
-	db        *db.DB
 	core      core.Core
 	store     Store
 	publisher EventPublisher
@@ -59,10 +56,10 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(cfg Config) *Service {
-	s := &Service{db: cfg.DB, core: cfg.Core, store: cfg.Store, publisher: cfg.Publisher, revoker: cfg.Revoker,
+	s := &Service{core: cfg.Core, store: cfg.Store, publisher: cfg.Publisher, revoker: cfg.Revoker,
 		datasets: cfg.Datasets, limits: cfg.Limits, payLife: cfg.PaymentConsentLifetime, log: cfg.Logger}
 	if s.store == nil {
-		s.store = GormStore{}
+		s.store = NewGormStore(cfg.DB)
 	}
 	if s.datasets == nil {
 		s.datasets = DefaultDatasetPolicy()
@@ -89,11 +86,12 @@ func (s *Service) LimitsFor(env environment.Environment) Limits {
 	return DefaultLimits()
 }
 
-func (s *Service) publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error {
+// publish hands an event to the publisher in the transaction in ctx.
+func (s *Service) publish(ctx context.Context, eventType, partnerID, appID string, data map[string]any) error {
 	if s.publisher == nil {
 		return nil
 	}
-	return s.publisher.Publish(ctx, tx, eventType, partnerID, appID, data)
+	return s.store.Publish(ctx, s.publisher, eventType, partnerID, appID, data)
 }
 
 // Actor identifies who changes something, for the audit trail.
@@ -112,11 +110,11 @@ func (s *Service) newConsent(ac *oauth.AccessContext, typ string) *Consent {
 }
 
 func (s *Service) insertConsent(ctx context.Context, c *Consent, actor Actor) error {
-	return s.db.Tx(ctx, func(tx *gorm.DB) error {
-		if err := s.store.CreateConsent(ctx, tx, c); err != nil {
+	return s.store.Tx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateConsent(ctx, c); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.created",
+		return s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.created",
 			ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID, InteractionID: actor.InteractionID,
 			Details: map[string]any{"type": c.Type, "status": c.Status}})
 	})
@@ -181,7 +179,7 @@ func (s *Service) datasetAllowed(ctx context.Context, partnerID, dataset string)
 // consent loads a consent and persists its expiry when due (publishing
 // consent.expired once).
 func (s *Service) consent(ctx context.Context, id string) (*Consent, error) {
-	c, err := s.store.Consent(ctx, s.db.DB, id)
+	c, err := s.store.Consent(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -195,21 +193,21 @@ func (s *Service) consent(ctx context.Context, id string) (*Consent, error) {
 
 func (s *Service) expire(ctx context.Context, c *Consent) error {
 	from := c.Status
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.store.Tx(ctx, func(ctx context.Context) error {
 		c.Status, c.StatusUpdatedAt = StatusExpired, s.now()
-		if err := s.store.SetConsentStatus(ctx, tx, c, from); err != nil {
+		if err := s.store.SetConsentStatus(ctx, c, from); err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorSystem, ActorID: "apis", Action: "consent.expired",
+		if err := s.store.Audit(ctx, audit.Entry{ActorType: audit.ActorSystem, ActorID: "apis", Action: "consent.expired",
 			ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID,
 			Details: map[string]any{"previous_status": from, "expires_at": c.ExpiresAt}}); err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, "consent.expired", c.PartnerID, c.ClientID, map[string]any{
+		return s.publish(ctx, "consent.expired", c.PartnerID, c.ClientID, map[string]any{
 			"consent_id": c.ID, "consent_type": c.Type, "expired_at": c.ExpiresAt.Format(time.RFC3339)})
 	})
-	if errors.Is(err, errStale) { // someone else moved it first: read what they wrote
-		fresh, err := s.store.Consent(ctx, s.db.DB, c.ID)
+	if errors.Is(err, ErrStale) { // someone else moved it first: read what they wrote
+		fresh, err := s.store.Consent(ctx, c.ID)
 		if err != nil {
 			return err
 		}
@@ -265,20 +263,20 @@ func (s *Service) revoke(ctx context.Context, c *Consent, actor Actor, by string
 		return problem.New(problem.CodeInvalidState, "consent %s is %s and cannot be revoked", c.ID, c.Status)
 	}
 	from := c.Status
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.store.Tx(ctx, func(ctx context.Context) error {
 		c.Status, c.StatusUpdatedAt = StatusRevoked, s.now()
-		if err := s.store.SetConsentStatus(ctx, tx, c, from); err != nil {
+		if err := s.store.SetConsentStatus(ctx, c, from); err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.revoked",
+		if err := s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.revoked",
 			ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID, InteractionID: actor.InteractionID,
 			Details: map[string]any{"previous_status": from, "revoked_by": by}}); err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, "consent.revoked", c.PartnerID, c.ClientID, map[string]any{
+		return s.publish(ctx, "consent.revoked", c.PartnerID, c.ClientID, map[string]any{
 			"consent_id": c.ID, "consent_type": c.Type, "revoked_by": by})
 	})
-	if errors.Is(err, errStale) {
+	if errors.Is(err, ErrStale) {
 		return problem.New(problem.CodeConflict, "consent %s changed concurrently; retry", c.ID)
 	}
 	if err != nil {
@@ -297,7 +295,7 @@ func (s *Service) revoke(ctx context.Context, c *Consent, actor Actor, by string
 // ListForCustomer lists the consents a customer authorised (or was asked for
 // and decided), newest first, with expiry brought up to date.
 func (s *Service) ListForCustomer(ctx context.Context, customerID string) ([]Consent, error) {
-	cs, err := s.store.ConsentsForCustomer(ctx, s.db.DB, customerID)
+	cs, err := s.store.ConsentsForCustomer(ctx, customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -368,14 +366,13 @@ func (s *Service) RequestLog(ctx context.Context, partnerID, clientID string, f 
 	if partnerID == "" {
 		return nil, problem.New(problem.CodeValidation, "partner id is required")
 	}
-	return s.store.RequestLog(ctx, s.db.DB, partnerID, clientID, f)
+	return s.store.RequestLog(ctx, partnerID, clientID, f)
 }
 
 // PurgeIdempotencyKeys deletes idempotency keys older than IdempotencyTTL
 // (run it periodically; a key is also renewed when reused after its TTL).
 func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
-	res := s.db.WithContext(ctx).Where("created_at < ?", s.now().Add(-IdempotencyTTL)).Delete(&idempotencyRow{})
-	return res.RowsAffected, res.Error
+	return s.store.PurgeKeys(ctx, s.now().Add(-IdempotencyTTL))
 }
 
 // RequestLogRetention is how long request-log entries are kept (the portal
@@ -395,13 +392,12 @@ func (s *Service) PurgeRequestLog(ctx context.Context) (int64, error) {
 	cutoff := s.now().Add(-RequestLogRetention).UTC()
 	var total int64
 	for i := 0; i < 100; i++ {
-		res := s.db.WithContext(ctx).Exec(`DELETE FROM request_log WHERE at < ? AND id IN
-			(SELECT id FROM request_log ORDER BY id LIMIT ?)`, cutoff, requestLogPurgeBatch)
-		if res.Error != nil {
-			return total, res.Error
+		n, err := s.store.PurgeRequestLog(ctx, cutoff, requestLogPurgeBatch)
+		if err != nil {
+			return total, err
 		}
-		total += res.RowsAffected
-		if res.RowsAffected < requestLogPurgeBatch {
+		total += n
+		if n < requestLogPurgeBatch {
 			break
 		}
 	}

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/environment"
-	"gorm.io/gorm"
 )
 
 // Store errors.
@@ -17,6 +17,9 @@ var (
 	ErrConsentUsed = errors.New("apis: consent already has a payment")
 	// ErrKeyTaken: the idempotency key row exists already.
 	ErrKeyTaken = errors.New("apis: idempotency key exists")
+	// ErrStale: the row was not in the status the change expected (another
+	// request moved it first).
+	ErrStale = errors.New("apis: row changed concurrently")
 )
 
 // Idempotency key statuses.
@@ -38,63 +41,99 @@ type IdempotencyRecord struct {
 	CreatedAt      time.Time
 }
 
-// Store is the apis package's persistence. Every method takes the gorm handle
-// to run on (a transaction, or the database).
+// Store is the apis package's persistence. A transaction travels in the
+// context: Tx passes fn a context that carries it, and every method called
+// with that context runs in it; called with any other context a method runs
+// on its own. Errors not named in a method's comment are the database's
+// (unexpected, rendered as internal errors).
 type Store interface {
-	// CreateConsent inserts c.
-	CreateConsent(ctx context.Context, g *gorm.DB, c *Consent) error
+	// Tx runs fn in one transaction carried by the context fn receives; it
+	// commits when fn returns nil and rolls back otherwise, returning fn's
+	// error unchanged. Called with a context that already carries a
+	// transaction, fn joins it (no nested transaction).
+	Tx(ctx context.Context, fn func(ctx context.Context) error) error
+	// LockPartnerPayments serialises one partner's payment creation until the
+	// transaction in ctx ends, so a daily total read after the lock cannot be
+	// overrun by a concurrent payment. It must be called inside Tx. An engine
+	// that serialises writers anyway may do nothing.
+	LockPartnerPayments(ctx context.Context, partnerID string) error
+	// Audit records e in the transaction in ctx (audit.Record), so the
+	// trail commits or rolls back with the change it describes.
+	Audit(ctx context.Context, e audit.Entry) error
+	// Publish hands the event to pub in the transaction in ctx (the webhook
+	// outbox commits with the change); pub's error is returned as is.
+	Publish(ctx context.Context, pub EventPublisher, eventType, partnerID, appID string, data map[string]any) error
+
+	// CreateConsent inserts c (its id must be new).
+	CreateConsent(ctx context.Context, c *Consent) error
 	// Consent returns one consent, or ErrNotFound.
-	Consent(ctx context.Context, g *gorm.DB, id string) (*Consent, error)
+	Consent(ctx context.Context, id string) (*Consent, error)
 	// SetConsentStatus moves the consent from one of from to c.Status (also
-	// writing CustomerID, AccountIDs and StatusUpdatedAt); errStale when the
-	// consent is not in one of from.
-	SetConsentStatus(ctx context.Context, g *gorm.DB, c *Consent, from ...string) error
-	// ConsentsForCustomer lists a customer's consents, newest first.
-	ConsentsForCustomer(ctx context.Context, g *gorm.DB, customerID string) ([]Consent, error)
+	// writing CustomerID, AccountIDs and StatusUpdatedAt); ErrStale when the
+	// consent is not in one of from (or does not exist).
+	SetConsentStatus(ctx context.Context, c *Consent, from ...string) error
+	// ConsentsForCustomer lists a customer's consents, newest first (none: an
+	// empty list, no error).
+	ConsentsForCustomer(ctx context.Context, customerID string) ([]Consent, error)
 
 	// CreatePayment inserts p; ErrConsentUsed when its consent has a payment.
-	CreatePayment(ctx context.Context, g *gorm.DB, p *Payment) error
+	CreatePayment(ctx context.Context, p *Payment) error
 	// Payment returns one payment, or ErrNotFound.
-	Payment(ctx context.Context, g *gorm.DB, id string) (*Payment, error)
+	Payment(ctx context.Context, id string) (*Payment, error)
 	// SetPaymentStatus moves the payment from status from to p.Status (with
-	// RejectReason and StatusUpdatedAt); errStale when it is not in from.
-	SetPaymentStatus(ctx context.Context, g *gorm.DB, p *Payment, from string) error
+	// RejectReason and StatusUpdatedAt); ErrStale when it is not in from (or
+	// does not exist).
+	SetPaymentStatus(ctx context.Context, p *Payment, from string) error
 	// PartnerTotalSince sums the partner's non-rejected payments in currency
-	// created at or after since, in env.
-	PartnerTotalSince(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, currency string, since time.Time) (int64, error)
-	// DebtorCountSince counts payments from the debtor account since.
-	DebtorCountSince(ctx context.Context, g *gorm.DB, accountID string, since time.Time) (int64, error)
-	// RejectedCount counts rejected payments per debtor account among ids.
-	RejectedCount(ctx context.Context, g *gorm.DB, accountIDs []string) (map[string]int64, error)
+	// created at or after since, in env (0 when none).
+	PartnerTotalSince(ctx context.Context, partnerID string, env environment.Environment, currency string, since time.Time) (int64, error)
+	// DebtorCountSince counts payments from the debtor account created at or
+	// after since.
+	DebtorCountSince(ctx context.Context, accountID string, since time.Time) (int64, error)
+	// RejectedCount counts rejected payments per debtor account among ids
+	// (accounts without any are absent from the map).
+	RejectedCount(ctx context.Context, accountIDs []string) (map[string]int64, error)
 
 	// ClaimKey inserts an in-progress key row; ErrKeyTaken when it exists. A
-	// key is scoped to (partner, environment). Rows older than notBefore are
-	// deleted first (keys live 24 h).
-	ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord, notBefore time.Time) error
+	// key is scoped to (partner, environment). A row of the same key created
+	// before notBefore is deleted first (keys live IdempotencyTTL).
+	ClaimKey(ctx context.Context, r *IdempotencyRecord, notBefore time.Time) error
 	// Key returns the key row of partnerID in env, or ErrNotFound.
-	Key(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, key string) (*IdempotencyRecord, error)
-	// FinishKey stores the response and marks the key done.
-	FinishKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord) error
-	// ReleaseKey deletes an in-progress key (the request failed with a 5xx).
-	ReleaseKey(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, key string) error
-
+	Key(ctx context.Context, partnerID string, env environment.Environment, key string) (*IdempotencyRecord, error)
+	// FinishKey stores the response and marks the key done (no error when the
+	// key is gone).
+	FinishKey(ctx context.Context, r *IdempotencyRecord) error
+	// ReleaseKey deletes an in-progress key (the request failed with a 5xx);
+	// a done or missing key is left as it is, without error.
+	ReleaseKey(ctx context.Context, partnerID string, env environment.Environment, key string) error
 	// DeleteKeys deletes the partner's idempotency keys claimed in env and
 	// returns how many it deleted.
-	DeleteKeys(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment) (int64, error)
+	DeleteKeys(ctx context.Context, partnerID string, env environment.Environment) (int64, error)
+	// PurgeKeys deletes every key created before notBefore and returns how
+	// many it deleted.
+	PurgeKeys(ctx context.Context, notBefore time.Time) (int64, error)
 
-	// LogRequest appends a request log entry; a path longer than
-	// MaxLoggedPath bytes is cut to it.
-	LogRequest(ctx context.Context, g *gorm.DB, e *RequestLogEntry) error
-	// RequestLog lists a partner's entries, newest first.
-	RequestLog(ctx context.Context, g *gorm.DB, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error)
+	// LogRequest appends a request log entry and sets e.ID; a path longer
+	// than MaxLoggedPath bytes is cut to it.
+	LogRequest(ctx context.Context, e *RequestLogEntry) error
+	// RequestLog lists a partner's entries (of clientID, unless ""), newest
+	// first, filtered by f; f.Limit ≤ 0 means 100, at most 1000.
+	RequestLog(ctx context.Context, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error)
+	// LatestSuccess returns the newest 2xx entry of one of clientIDs for
+	// method on a path starting with pathPrefix (taken literally), or nil and
+	// no error when there is none.
+	LatestSuccess(ctx context.Context, clientIDs []string, method, pathPrefix string) (*RequestLogEntry, error)
 	// DeleteRequestLog deletes the partner's entries in env and returns how
 	// many it deleted.
-	DeleteRequestLog(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment) (int64, error)
+	DeleteRequestLog(ctx context.Context, partnerID string, env environment.Environment) (int64, error)
+	// PurgeRequestLog looks at the batch oldest entries (by id) and deletes
+	// those logged before notBefore, returning how many it deleted.
+	PurgeRequestLog(ctx context.Context, notBefore time.Time, batch int) (int64, error)
 
 	// PartnerConsents lists the partner's consents in env whose status is one
 	// of statuses, oldest first.
-	PartnerConsents(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, statuses ...string) ([]Consent, error)
+	PartnerConsents(ctx context.Context, partnerID string, env environment.Environment, statuses ...string) ([]Consent, error)
 	// PartnerPayments lists the partner's payments in env whose status is one
 	// of statuses, oldest first.
-	PartnerPayments(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, statuses ...string) ([]Payment, error)
+	PartnerPayments(ctx context.Context, partnerID string, env environment.Environment, statuses ...string) ([]Payment, error)
 }

@@ -4,18 +4,70 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"strings"
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/db"
 )
 
-// GormStore is the Store on the platform database (migration 0040_apis.sql).
-type GormStore struct{}
+// GormStore is the Store on the platform database (migrations
+// 0040_apis.sql, 0041_idempotency_key_environment.sql).
+type GormStore struct {
+	db *db.DB
+}
 
-var _ Store = GormStore{}
+var _ Store = (*GormStore)(nil)
+
+// NewGormStore returns the Store on d.
+func NewGormStore(d *db.DB) *GormStore { return &GormStore{db: d} }
+
+// txKey is the context key of the transaction Tx opened on one database.
+type txKey struct{ db *db.DB }
+
+// handle is the transaction in ctx, else the database, bound to ctx.
+func (s *GormStore) handle(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{s.db}).(*gorm.DB); ok {
+		return tx.WithContext(ctx)
+	}
+	return s.db.DB.WithContext(ctx)
+}
+
+// Tx implements Store.
+func (s *GormStore) Tx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{s.db}).(*gorm.DB); ok {
+		return fn(ctx)
+	}
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
+		return fn(context.WithValue(ctx, txKey{s.db}, tx))
+	})
+}
+
+// LockPartnerPayments implements Store: a transaction-scoped advisory lock on
+// PostgreSQL; nothing on SQLite, which serialises writers anyway.
+func (s *GormStore) LockPartnerPayments(ctx context.Context, partnerID string) error {
+	if s.db.Dialect != db.Postgres {
+		return nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte("apis.payments:" + partnerID))
+	return s.handle(ctx).Exec("SELECT pg_advisory_xact_lock(?)", int64(h.Sum64())).Error
+}
+
+// Audit implements Store.
+func (s *GormStore) Audit(ctx context.Context, e audit.Entry) error {
+	return audit.Record(ctx, s.handle(ctx), e)
+}
+
+// Publish implements Store.
+func (s *GormStore) Publish(ctx context.Context, pub EventPublisher, eventType, partnerID, appID string, data map[string]any) error {
+	return pub.Publish(ctx, s.handle(ctx), eventType, partnerID, appID, data)
+}
 
 type consentRow struct {
 	ID              string `gorm:"primaryKey"`
@@ -167,14 +219,14 @@ type requestLogRow struct {
 func (requestLogRow) TableName() string { return "request_log" }
 
 // CreateConsent implements Store.
-func (GormStore) CreateConsent(ctx context.Context, g *gorm.DB, c *Consent) error {
-	return g.WithContext(ctx).Create(toConsentRow(c)).Error
+func (s *GormStore) CreateConsent(ctx context.Context, c *Consent) error {
+	return s.handle(ctx).Create(toConsentRow(c)).Error
 }
 
 // Consent implements Store.
-func (GormStore) Consent(ctx context.Context, g *gorm.DB, id string) (*Consent, error) {
+func (s *GormStore) Consent(ctx context.Context, id string) (*Consent, error) {
 	var r consentRow
-	err := g.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	err := s.handle(ctx).Where("id = ?", id).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -185,23 +237,23 @@ func (GormStore) Consent(ctx context.Context, g *gorm.DB, id string) (*Consent, 
 }
 
 // SetConsentStatus implements Store.
-func (GormStore) SetConsentStatus(ctx context.Context, g *gorm.DB, c *Consent, from ...string) error {
-	res := g.WithContext(ctx).Model(&consentRow{}).Where("id = ? AND status IN ?", c.ID, from).
+func (s *GormStore) SetConsentStatus(ctx context.Context, c *Consent, from ...string) error {
+	res := s.handle(ctx).Model(&consentRow{}).Where("id = ? AND status IN ?", c.ID, from).
 		Updates(map[string]any{"status": c.Status, "customer_id": c.CustomerID,
 			"account_ids": strList(c.AccountIDs), "status_updated_at": c.StatusUpdatedAt.UTC()})
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return errStale
+		return ErrStale
 	}
 	return nil
 }
 
 // ConsentsForCustomer implements Store.
-func (GormStore) ConsentsForCustomer(ctx context.Context, g *gorm.DB, customerID string) ([]Consent, error) {
+func (s *GormStore) ConsentsForCustomer(ctx context.Context, customerID string) ([]Consent, error) {
 	var rows []consentRow
-	if err := g.WithContext(ctx).Where("customer_id = ?", customerID).
+	if err := s.handle(ctx).Where("customer_id = ?", customerID).
 		Order("created_at DESC, id DESC").Find(&rows).Error; err != nil {
 		return nil, err
 	}
@@ -217,8 +269,8 @@ func (GormStore) ConsentsForCustomer(ctx context.Context, g *gorm.DB, customerID
 }
 
 // CreatePayment implements Store.
-func (GormStore) CreatePayment(ctx context.Context, g *gorm.DB, p *Payment) error {
-	err := g.WithContext(ctx).Create(&paymentRow{ID: p.ID, ConsentID: p.ConsentID, PartnerID: p.PartnerID,
+func (s *GormStore) CreatePayment(ctx context.Context, p *Payment) error {
+	err := s.handle(ctx).Create(&paymentRow{ID: p.ID, ConsentID: p.ConsentID, PartnerID: p.PartnerID,
 		ClientID: p.ClientID, Environment: p.Environment, DebtorAccountID: p.DebtorAccountID,
 		AmountMinor: p.Amount.Minor, Currency: p.Amount.Currency, Initiation: p.Initiation.canonical(),
 		Status: p.Status, RejectReason: p.RejectReason, CreatedAt: p.CreatedAt.UTC(),
@@ -230,9 +282,9 @@ func (GormStore) CreatePayment(ctx context.Context, g *gorm.DB, p *Payment) erro
 }
 
 // Payment implements Store.
-func (GormStore) Payment(ctx context.Context, g *gorm.DB, id string) (*Payment, error) {
+func (s *GormStore) Payment(ctx context.Context, id string) (*Payment, error) {
 	var r paymentRow
-	err := g.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	err := s.handle(ctx).Where("id = ?", id).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -243,23 +295,23 @@ func (GormStore) Payment(ctx context.Context, g *gorm.DB, id string) (*Payment, 
 }
 
 // SetPaymentStatus implements Store.
-func (GormStore) SetPaymentStatus(ctx context.Context, g *gorm.DB, p *Payment, from string) error {
-	res := g.WithContext(ctx).Model(&paymentRow{}).Where("id = ? AND status = ?", p.ID, from).
+func (s *GormStore) SetPaymentStatus(ctx context.Context, p *Payment, from string) error {
+	res := s.handle(ctx).Model(&paymentRow{}).Where("id = ? AND status = ?", p.ID, from).
 		Updates(map[string]any{"status": p.Status, "reject_reason": p.RejectReason,
 			"status_updated_at": p.StatusUpdatedAt.UTC()})
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return errStale
+		return ErrStale
 	}
 	return nil
 }
 
 // PartnerTotalSince implements Store.
-func (GormStore) PartnerTotalSince(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, currency string, since time.Time) (int64, error) {
+func (s *GormStore) PartnerTotalSince(ctx context.Context, partnerID string, env environment.Environment, currency string, since time.Time) (int64, error) {
 	var total int64
-	err := g.WithContext(ctx).Model(&paymentRow{}).
+	err := s.handle(ctx).Model(&paymentRow{}).
 		Where("partner_id = ? AND environment = ? AND currency = ? AND created_at >= ? AND status <> ?",
 			partnerID, env, currency, since.UTC(), PaymentRejected).
 		Select("COALESCE(SUM(amount_minor), 0)").Scan(&total).Error
@@ -267,15 +319,15 @@ func (GormStore) PartnerTotalSince(ctx context.Context, g *gorm.DB, partnerID st
 }
 
 // DebtorCountSince implements Store.
-func (GormStore) DebtorCountSince(ctx context.Context, g *gorm.DB, accountID string, since time.Time) (int64, error) {
+func (s *GormStore) DebtorCountSince(ctx context.Context, accountID string, since time.Time) (int64, error) {
 	var n int64
-	err := g.WithContext(ctx).Model(&paymentRow{}).
+	err := s.handle(ctx).Model(&paymentRow{}).
 		Where("debtor_account_id = ? AND created_at >= ?", accountID, since.UTC()).Count(&n).Error
 	return n, err
 }
 
 // RejectedCount implements Store.
-func (GormStore) RejectedCount(ctx context.Context, g *gorm.DB, accountIDs []string) (map[string]int64, error) {
+func (s *GormStore) RejectedCount(ctx context.Context, accountIDs []string) (map[string]int64, error) {
 	var rows []struct {
 		DebtorAccountID string
 		N               int64
@@ -284,7 +336,7 @@ func (GormStore) RejectedCount(ctx context.Context, g *gorm.DB, accountIDs []str
 	if len(accountIDs) == 0 {
 		return out, nil
 	}
-	err := g.WithContext(ctx).Model(&paymentRow{}).Select("debtor_account_id, COUNT(*) AS n").
+	err := s.handle(ctx).Model(&paymentRow{}).Select("debtor_account_id, COUNT(*) AS n").
 		Where("debtor_account_id IN ? AND status = ?", accountIDs, PaymentRejected).
 		Group("debtor_account_id").Scan(&rows).Error
 	for _, r := range rows {
@@ -294,8 +346,8 @@ func (GormStore) RejectedCount(ctx context.Context, g *gorm.DB, accountIDs []str
 }
 
 // ClaimKey implements Store.
-func (GormStore) ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord, notBefore time.Time) error {
-	g = g.WithContext(ctx)
+func (s *GormStore) ClaimKey(ctx context.Context, r *IdempotencyRecord, notBefore time.Time) error {
+	g := s.handle(ctx)
 	if err := g.Where("partner_id = ? AND environment = ? AND key = ? AND created_at < ?", r.PartnerID, r.Environment, r.Key, notBefore.UTC()).
 		Delete(&idempotencyRow{}).Error; err != nil {
 		return err
@@ -309,9 +361,9 @@ func (GormStore) ClaimKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord,
 }
 
 // Key implements Store.
-func (GormStore) Key(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, key string) (*IdempotencyRecord, error) {
+func (s *GormStore) Key(ctx context.Context, partnerID string, env environment.Environment, key string) (*IdempotencyRecord, error) {
 	var r idempotencyRow
-	err := g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND key = ?", partnerID, env, key).Take(&r).Error
+	err := s.handle(ctx).Where("partner_id = ? AND environment = ? AND key = ?", partnerID, env, key).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -324,24 +376,24 @@ func (GormStore) Key(ctx context.Context, g *gorm.DB, partnerID string, env envi
 }
 
 // FinishKey implements Store.
-func (GormStore) FinishKey(ctx context.Context, g *gorm.DB, r *IdempotencyRecord) error {
-	return g.WithContext(ctx).Model(&idempotencyRow{}).Where("partner_id = ? AND environment = ? AND key = ?", r.PartnerID, r.Environment, r.Key).
+func (s *GormStore) FinishKey(ctx context.Context, r *IdempotencyRecord) error {
+	return s.handle(ctx).Model(&idempotencyRow{}).Where("partner_id = ? AND environment = ? AND key = ?", r.PartnerID, r.Environment, r.Key).
 		Updates(map[string]any{"status": KeyDone, "response_status": r.ResponseStatus,
 			"response_type": r.ResponseType, "response_body": r.ResponseBody}).Error
 }
 
 // ReleaseKey implements Store.
-func (GormStore) ReleaseKey(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, key string) error {
-	return g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND key = ? AND status = ?", partnerID, env, key, KeyInProgress).
+func (s *GormStore) ReleaseKey(ctx context.Context, partnerID string, env environment.Environment, key string) error {
+	return s.handle(ctx).Where("partner_id = ? AND environment = ? AND key = ? AND status = ?", partnerID, env, key, KeyInProgress).
 		Delete(&idempotencyRow{}).Error
 }
 
 // LogRequest implements Store.
-func (GormStore) LogRequest(ctx context.Context, g *gorm.DB, e *RequestLogEntry) error {
+func (s *GormStore) LogRequest(ctx context.Context, e *RequestLogEntry) error {
 	r := requestLogRow{At: e.At.UTC(), ClientID: e.ClientID, PartnerID: e.PartnerID, Environment: e.Environment,
 		Method: e.Method, Path: boundPath(e.Path), Status: e.Status, LatencyUS: e.LatencyUS,
 		InteractionID: e.InteractionID, ProblemType: e.ProblemType}
-	if err := g.WithContext(ctx).Create(&r).Error; err != nil {
+	if err := s.handle(ctx).Create(&r).Error; err != nil {
 		return err
 	}
 	e.ID = r.ID
@@ -349,8 +401,8 @@ func (GormStore) LogRequest(ctx context.Context, g *gorm.DB, e *RequestLogEntry)
 }
 
 // RequestLog implements Store.
-func (GormStore) RequestLog(ctx context.Context, g *gorm.DB, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error) {
-	q := g.WithContext(ctx).Model(&requestLogRow{}).Where("partner_id = ?", partnerID)
+func (s *GormStore) RequestLog(ctx context.Context, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error) {
+	q := s.handle(ctx).Model(&requestLogRow{}).Where("partner_id = ?", partnerID)
 	if clientID != "" {
 		q = q.Where("client_id = ?", clientID)
 	}
@@ -377,30 +429,28 @@ func (GormStore) RequestLog(ctx context.Context, g *gorm.DB, partnerID, clientID
 		return nil, err
 	}
 	out := make([]RequestLogEntry, len(rows))
-	for i, r := range rows {
-		out[i] = RequestLogEntry{ID: r.ID, At: r.At.UTC(), ClientID: r.ClientID, PartnerID: r.PartnerID,
-			Environment: r.Environment, Method: r.Method, Path: r.Path, Status: r.Status, LatencyUS: r.LatencyUS,
-			InteractionID: r.InteractionID, ProblemType: r.ProblemType}
+	for i := range rows {
+		out[i] = rows[i].toEntry()
 	}
 	return out, nil
 }
 
 // DeleteKeys implements Store.
-func (GormStore) DeleteKeys(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment) (int64, error) {
-	res := g.WithContext(ctx).Where("partner_id = ? AND environment = ?", partnerID, env).Delete(&idempotencyRow{})
+func (s *GormStore) DeleteKeys(ctx context.Context, partnerID string, env environment.Environment) (int64, error) {
+	res := s.handle(ctx).Where("partner_id = ? AND environment = ?", partnerID, env).Delete(&idempotencyRow{})
 	return res.RowsAffected, res.Error
 }
 
 // DeleteRequestLog implements Store.
-func (GormStore) DeleteRequestLog(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment) (int64, error) {
-	res := g.WithContext(ctx).Where("partner_id = ? AND environment = ?", partnerID, env).Delete(&requestLogRow{})
+func (s *GormStore) DeleteRequestLog(ctx context.Context, partnerID string, env environment.Environment) (int64, error) {
+	res := s.handle(ctx).Where("partner_id = ? AND environment = ?", partnerID, env).Delete(&requestLogRow{})
 	return res.RowsAffected, res.Error
 }
 
 // PartnerConsents implements Store.
-func (GormStore) PartnerConsents(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, statuses ...string) ([]Consent, error) {
+func (s *GormStore) PartnerConsents(ctx context.Context, partnerID string, env environment.Environment, statuses ...string) ([]Consent, error) {
 	var rows []consentRow
-	if err := g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND status IN ?", partnerID, env, statuses).
+	if err := s.handle(ctx).Where("partner_id = ? AND environment = ? AND status IN ?", partnerID, env, statuses).
 		Order("created_at, id").Find(&rows).Error; err != nil {
 		return nil, err
 	}
@@ -416,9 +466,9 @@ func (GormStore) PartnerConsents(ctx context.Context, g *gorm.DB, partnerID stri
 }
 
 // PartnerPayments implements Store.
-func (GormStore) PartnerPayments(ctx context.Context, g *gorm.DB, partnerID string, env environment.Environment, statuses ...string) ([]Payment, error) {
+func (s *GormStore) PartnerPayments(ctx context.Context, partnerID string, env environment.Environment, statuses ...string) ([]Payment, error) {
 	var rows []paymentRow
-	if err := g.WithContext(ctx).Where("partner_id = ? AND environment = ? AND status IN ?", partnerID, env, statuses).
+	if err := s.handle(ctx).Where("partner_id = ? AND environment = ? AND status IN ?", partnerID, env, statuses).
 		Order("created_at, id").Find(&rows).Error; err != nil {
 		return nil, err
 	}
@@ -431,4 +481,44 @@ func (GormStore) PartnerPayments(ctx context.Context, g *gorm.DB, partnerID stri
 		out = append(out, *p)
 	}
 	return out, nil
+}
+
+// PurgeKeys implements Store.
+func (s *GormStore) PurgeKeys(ctx context.Context, notBefore time.Time) (int64, error) {
+	res := s.handle(ctx).Where("created_at < ?", notBefore.UTC()).Delete(&idempotencyRow{})
+	return res.RowsAffected, res.Error
+}
+
+// PurgeRequestLog implements Store.
+func (s *GormStore) PurgeRequestLog(ctx context.Context, notBefore time.Time, batch int) (int64, error) {
+	res := s.handle(ctx).Exec(`DELETE FROM request_log WHERE at < ? AND id IN
+		(SELECT id FROM request_log ORDER BY id LIMIT ?)`, notBefore.UTC(), batch)
+	return res.RowsAffected, res.Error
+}
+
+// LatestSuccess implements Store.
+func (s *GormStore) LatestSuccess(ctx context.Context, clientIDs []string, method, pathPrefix string) (*RequestLogEntry, error) {
+	if len(clientIDs) == 0 {
+		return nil, nil
+	}
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(pathPrefix)
+	var r requestLogRow
+	res := s.handle(ctx).Model(&requestLogRow{}).
+		Where("client_id IN ? AND method = ? AND status >= 200 AND status < 300", clientIDs, method).
+		Where(`path LIKE ? ESCAPE '\'`, esc+"%").
+		Order("at DESC, id DESC").Limit(1).Find(&r)
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return nil, nil
+	}
+	e := r.toEntry()
+	return &e, nil
+}
+
+func (r *requestLogRow) toEntry() RequestLogEntry {
+	return RequestLogEntry{ID: r.ID, At: r.At.UTC(), ClientID: r.ClientID, PartnerID: r.PartnerID,
+		Environment: r.Environment, Method: r.Method, Path: r.Path, Status: r.Status, LatencyUS: r.LatencyUS,
+		InteractionID: r.InteractionID, ProblemType: r.ProblemType}
 }

@@ -20,7 +20,6 @@ package apis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -553,5 +552,3 @@ func DefaultDatasetPolicy() DatasetPolicy {
 func errNotFound(kind, id string) error {
 	return problem.New(problem.CodeNotFound, "%s %s not found", kind, id)
 }
-
-var errStale = errors.New("apis: row changed concurrently")

@@ -64,38 +64,19 @@ func (h *Handler) Register(r gin.IRouter) {
 
 const accessKey = "bankbridge.webhooks.access"
 
-var resourceCodes = map[string]problem.Code{
-	"invalid_token":      problem.CodeInvalidToken,
-	"invalid_dpop_proof": problem.CodeInvalidDPoPProof,
-	"use_dpop_nonce":     problem.CodeInvalidDPoPProof,
-	"insufficient_scope": problem.CodeInsufficientScope,
-	"invalid_request":    problem.CodeInvalidRequest,
-}
-
 func (h *Handler) authenticate(c *gin.Context) {
 	ac, err := h.auth.VerifyRequest(c.Request.Context(), c.Request)
 	if err != nil {
 		var re *oauth.ResourceError
 		if errors.As(err, &re) {
-			if re.WWWAuthenticate != "" {
-				c.Header("WWW-Authenticate", re.WWWAuthenticate)
-			}
-			if re.DPoPNonce != "" {
-				c.Header("DPoP-Nonce", re.DPoPNonce)
-			}
-			code, ok := resourceCodes[re.Code]
-			if !ok {
-				code = problem.CodeUnauthorized
-			}
-			httpx.Abort(c, problem.New(code, "%s", re.Description))
+			oauth.AbortResource(c, re)
 			return
 		}
 		httpx.Abort(c, err)
 		return
 	}
 	if !ac.HasScope(ScopeWebhooks) {
-		c.Header("WWW-Authenticate", `DPoP error="insufficient_scope", error_description="scope webhooks required", scope="webhooks"`)
-		httpx.Abort(c, problem.New(problem.CodeInsufficientScope, "the access token lacks scope %q", ScopeWebhooks))
+		oauth.AbortResource(c, oauth.InsufficientScope(ScopeWebhooks))
 		return
 	}
 	if ac.CustomerID != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/httpx"
+	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -26,6 +27,9 @@ func (f fakeAuth) VerifyRequest(_ context.Context, r *http.Request) (*oauth.Acce
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "DPoP ")
 	if ac, ok := f[tok]; ok {
 		return ac, nil
+	}
+	if tok == "broken" { // the verifier's own failure (its database, say)
+		return nil, &oauth.ResourceError{Status: 500, Code: "server_error", Description: "token lookup failed"}
 	}
 	return nil, &oauth.ResourceError{Status: 401, Code: "invalid_token", Description: "token unknown or expired",
 		WWWAuthenticate: `DPoP error="invalid_token", algs="ES256 PS256"`}
@@ -168,7 +172,8 @@ func TestAPIRefusals(t *testing.T) {
 		}{
 			{"fail/no-token", "", "GET", "/webhook-endpoints", "", 401, "invalid_token", "token unknown or expired", `DPoP error="invalid_token", algs="ES256 PS256"`},
 			{"fail/bad-token", "nope", "POST", "/webhook-endpoints", ok, 401, "invalid_token", "token unknown or expired", `DPoP error="invalid_token", algs="ES256 PS256"`},
-			{"fail/missing-scope", "noscope", "GET", "/webhook-endpoints", "", 403, "insufficient_scope", `the access token lacks scope "webhooks"`, `DPoP error="insufficient_scope", error_description="scope webhooks required", scope="webhooks"`},
+			{"fail/verifier-server-error", "broken", "GET", "/webhook-endpoints", "", 500, "internal_error", "token lookup failed", ""},
+			{"fail/missing-scope", "noscope", "GET", "/webhook-endpoints", "", 403, "insufficient_scope", "the access token lacks scope webhooks", `DPoP error="insufficient_scope", error_description="the access token lacks scope webhooks", scope="webhooks"`},
 			{"fail/customer-token", "customer", "GET", "/webhook-endpoints", "", 403, "forbidden", "webhook endpoints are managed with a client_credentials token, not a customer's token", ""},
 			{"fail/other-app-get", "a2", "GET", "/webhook-endpoints/" + e.ID, "", 404, "not_found", "webhook endpoint " + e.ID + " not found", ""},
 			{"fail/other-partner-get", "b1", "GET", "/webhook-endpoints/" + e.ID, "", 404, "not_found", "webhook endpoint " + e.ID + " not found", ""},
@@ -199,6 +204,9 @@ func TestAPIRefusals(t *testing.T) {
 				st, h, m := api.do(tc.token, tc.method, tc.path, tc.body)
 				if st != tc.status || m["code"] != tc.code || m["detail"] != tc.detail || m["type"] != "urn:bankbridge:problem:"+tc.code {
 					t.Fatalf("got %d %v, want %d %s: %s", st, m, tc.status, tc.code, tc.detail)
+				}
+				if want := problem.Code(tc.code).Title(); m["title"] != want {
+					t.Fatalf("title %v, want %q", m["title"], want)
 				}
 				if h.Get("Content-Type") != "application/problem+json" {
 					t.Fatalf("content-type %q", h.Get("Content-Type"))

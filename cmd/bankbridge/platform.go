@@ -15,6 +15,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/httpx"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/web"
 )
 
@@ -106,10 +107,7 @@ func (p *Platform) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
-		p.Log.Error("panic serving request", "path", c.Request.URL.Path, "panic", err)
-		httpx.Abort(c, fmt.Errorf("panic: %v", err))
-	}))
+	r.Use(p.recoverPanics())
 	r.Use(httpx.InteractionID(), p.accessLog())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
@@ -140,6 +138,24 @@ func (p *Platform) routes() *gin.Engine {
 	})
 	p.mount(r)
 	return r
+}
+
+// recoverPanics answers a panicking handler with a 500 in the form of its
+// surface: problem+json under the partner APIs, RFC 6749 JSON
+// {"error":"server_error"} at the authorization server's JSON endpoints, the
+// HTML error page everywhere else (portal, console, customer pages, docs).
+func (p *Platform) recoverPanics() gin.HandlerFunc {
+	page := web.ServerErrorPage(p.Pages)
+	return httpx.Recover(p.Log, func(c *gin.Context, err error) {
+		switch path := c.Request.URL.Path; {
+		case partnerAPIPath(path):
+			httpx.Abort(c, err)
+		case oauth.JSONEndpoint(path):
+			httpx.OAuthServerError(c)
+		default:
+			page(c)
+		}
+	})
 }
 
 // partnerAPIPrefixes are the partner APIs' path prefixes: an unknown route or

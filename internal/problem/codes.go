@@ -22,9 +22,6 @@ const (
 	CodeInvalidJWSSignature Code = "invalid_jws_signature"
 	CodeInsufficientScope   Code = "insufficient_scope"
 	CodeForbidden           Code = "forbidden"
-	CodePartnerInactive     Code = "partner_inactive"
-	CodeAppInactive         Code = "app_inactive"
-	CodeEnvironmentMismatch Code = "environment_mismatch"
 	CodeDatasetNotAllowed   Code = "dataset_not_allowed"
 
 	CodeConsentNotAuthorised Code = "consent_not_authorised"
@@ -45,7 +42,6 @@ const (
 
 	CodeMakerChecker Code = "maker_checker_violation"
 	CodeInvalidState Code = "invalid_state_transition"
-	CodeCSRF         Code = "csrf_failed"
 	CodeLockedOut    Code = "locked_out"
 	CodeBusy         Code = "server_busy"
 )
@@ -70,9 +66,6 @@ var codes = map[Code]codeInfo{
 	CodeInvalidJWSSignature: {http.StatusBadRequest, "Invalid message signature"},
 	CodeInsufficientScope:   {http.StatusForbidden, "Insufficient scope"},
 	CodeForbidden:           {http.StatusForbidden, "Forbidden"},
-	CodePartnerInactive:     {http.StatusForbidden, "Partner not active"},
-	CodeAppInactive:         {http.StatusForbidden, "App not active"},
-	CodeEnvironmentMismatch: {http.StatusForbidden, "Environment mismatch"},
 	CodeDatasetNotAllowed:   {http.StatusForbidden, "Dataset not allowed for this partner"},
 
 	CodeConsentNotAuthorised: {http.StatusForbidden, "Consent not authorised"},
@@ -93,7 +86,6 @@ var codes = map[Code]codeInfo{
 
 	CodeMakerChecker: {http.StatusForbidden, "Maker-checker violation"},
 	CodeInvalidState: {http.StatusConflict, "Invalid state transition"},
-	CodeCSRF:         {http.StatusForbidden, "CSRF check failed"},
 	CodeLockedOut:    {http.StatusTooManyRequests, "Too many attempts"},
 	CodeBusy:         {http.StatusServiceUnavailable, "Server busy"},
 }

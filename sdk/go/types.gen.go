@@ -935,16 +935,13 @@ func (e PaymentStatusReason) Valid() bool {
 // Defines values for ProblemCode.
 const (
 	ProblemCodeAccountNotInConsent          ProblemCode = "account_not_in_consent"
-	ProblemCodeAppInactive                  ProblemCode = "app_inactive"
 	ProblemCodeConflict                     ProblemCode = "conflict"
 	ProblemCodeConsentConsumed              ProblemCode = "consent_consumed"
 	ProblemCodeConsentExpired               ProblemCode = "consent_expired"
 	ProblemCodeConsentMismatch              ProblemCode = "consent_mismatch"
 	ProblemCodeConsentNotAuthorised         ProblemCode = "consent_not_authorised"
 	ProblemCodeConsentRevoked               ProblemCode = "consent_revoked"
-	ProblemCodeCsrfFailed                   ProblemCode = "csrf_failed"
 	ProblemCodeDatasetNotAllowed            ProblemCode = "dataset_not_allowed"
-	ProblemCodeEnvironmentMismatch          ProblemCode = "environment_mismatch"
 	ProblemCodeForbidden                    ProblemCode = "forbidden"
 	ProblemCodeIdempotencyKeyMissing        ProblemCode = "idempotency_key_missing"
 	ProblemCodeIdempotencyKeyReused         ProblemCode = "idempotency_key_reused"
@@ -962,7 +959,6 @@ const (
 	ProblemCodeMalformedJson                ProblemCode = "malformed_json"
 	ProblemCodeMethodNotAllowed             ProblemCode = "method_not_allowed"
 	ProblemCodeNotFound                     ProblemCode = "not_found"
-	ProblemCodePartnerInactive              ProblemCode = "partner_inactive"
 	ProblemCodePermissionMissing            ProblemCode = "permission_missing"
 	ProblemCodeQuotaExhausted               ProblemCode = "quota_exhausted"
 	ProblemCodeRateLimited                  ProblemCode = "rate_limited"
@@ -978,8 +974,6 @@ func (e ProblemCode) Valid() bool {
 	switch e {
 	case ProblemCodeAccountNotInConsent:
 		return true
-	case ProblemCodeAppInactive:
-		return true
 	case ProblemCodeConflict:
 		return true
 	case ProblemCodeConsentConsumed:
@@ -992,11 +986,7 @@ func (e ProblemCode) Valid() bool {
 		return true
 	case ProblemCodeConsentRevoked:
 		return true
-	case ProblemCodeCsrfFailed:
-		return true
 	case ProblemCodeDatasetNotAllowed:
-		return true
-	case ProblemCodeEnvironmentMismatch:
 		return true
 	case ProblemCodeForbidden:
 		return true
@@ -1031,8 +1021,6 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeMethodNotAllowed:
 		return true
 	case ProblemCodeNotFound:
-		return true
-	case ProblemCodePartnerInactive:
 		return true
 	case ProblemCodePermissionMissing:
 		return true
