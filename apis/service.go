@@ -12,6 +12,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
@@ -25,7 +26,7 @@ type Config struct {
 	// Store defaults to NewGormStore(DB).
 	Store Store
 	// Publisher receives consent.* and payment.* events in the change's tx (nil: none).
-	Publisher EventPublisher
+	Publisher events.Publisher
 	// Revoker kills a revoked consent's tokens after commit (nil: none).
 	Revoker oauth.TokenRevoker
 	// Datasets defaults to DefaultDatasetPolicy.
@@ -45,7 +46,7 @@ type Config struct {
 type Service struct {
 	core      core.Core
 	store     Store
-	publisher EventPublisher
+	publisher events.Publisher
 	revoker   oauth.TokenRevoker
 	datasets  DatasetPolicy
 	limits    map[environment.Environment]Limits

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/events"
 )
 
 // Store errors.
@@ -62,7 +63,7 @@ type Store interface {
 	Audit(ctx context.Context, e audit.Entry) error
 	// Publish hands the event to pub in the transaction in ctx (the webhook
 	// outbox commits with the change); pub's error is returned as is.
-	Publish(ctx context.Context, pub EventPublisher, eventType, partnerID, appID string, data map[string]any) error
+	Publish(ctx context.Context, pub events.Publisher, eventType, partnerID, appID string, data map[string]any) error
 
 	// CreateConsent inserts c (its id must be new).
 	CreateConsent(ctx context.Context, c *Consent) error

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bankbridge/bankbridge/internal/environment"
-	"github.com/bankbridge/bankbridge/internal/money"
 	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/events"
+	"github.com/bankbridge/bankbridge/internal/money"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
@@ -65,7 +67,7 @@ func (s *GormStore) Audit(ctx context.Context, e audit.Entry) error {
 }
 
 // Publish implements Store.
-func (s *GormStore) Publish(ctx context.Context, pub EventPublisher, eventType, partnerID, appID string, data map[string]any) error {
+func (s *GormStore) Publish(ctx context.Context, pub events.Publisher, eventType, partnerID, appID string, data map[string]any) error {
 	return pub.Publish(ctx, s.handle(ctx), eventType, partnerID, appID, data)
 }
 

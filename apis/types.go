@@ -25,8 +25,6 @@ import (
 	"slices"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
@@ -514,11 +512,6 @@ type UsageRecord struct {
 // Implemented by contracts (wired in cmd).
 type UsageRecorder interface {
 	RecordUsage(ctx context.Context, rec UsageRecord) error
-}
-
-// EventPublisher writes a partner-facing event (the webhook outbox) in tx.
-type EventPublisher interface {
-	Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error
 }
 
 // DatasetPolicy says which datasets a partner may receive (its contract's

@@ -15,6 +15,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -40,7 +41,7 @@ type Services struct {
 	APIs     *apis.Service
 	Webhooks *webhooks.Service
 	// Events publishes into the webhooks outbox in the caller's transaction.
-	Events  eventPublisher
+	Events  events.Publisher
 	OpenAPI map[string]any
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/bankbridge/bankbridge/webhooks"
 )
 
-// eventPublisher adapts the webhooks outbox to the EventPublisher interface
+// eventPublisher adapts the webhooks outbox to events.Publisher, the interface
 // partners, apis and contracts publish through (in the caller's transaction).
 type eventPublisher struct{ w *webhooks.Service }
 
