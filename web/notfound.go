@@ -6,7 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// NotFoundPage is the answer to an unknown page path: the "error" page with
+// NotFoundPage is the answer to an unknown page path: the "problem" page with
 // status 404. The platform's router uses it for every path outside the
 // partner APIs, and loopbackOnly refuses with it, so a refused route looks
 // exactly like one that does not exist.
@@ -19,7 +19,7 @@ func NotFoundPage(pages *Renderer) gin.HandlerFunc {
 }
 
 // MethodNotAllowedPage answers a page path that exists for other methods
-// (the router has set the Allow header): the "error" page with status 405.
+// (the router has set the Allow header): the "problem" page with status 405.
 func MethodNotAllowedPage(pages *Renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Abort()

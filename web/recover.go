@@ -7,12 +7,12 @@ import (
 )
 
 // ServerErrorPage answers a page request that failed inside the server (a
-// panic, say): the "error" page with status 500. Nothing of the failure is
+// panic, say): the "problem" page with status 500. Nothing of the failure is
 // shown.
 func ServerErrorPage(pages *Renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Abort()
-		pages.Render(c.Writer, http.StatusInternalServerError, "error", Page{Title: "Something went wrong", Area: "error",
+		pages.Render(c.Writer, http.StatusInternalServerError, "problem", Page{Title: "Something went wrong", Area: "error",
 			Error: "The page could not be shown. Please try again in a moment."})
 	}
 }
