@@ -708,6 +708,38 @@ func TestLogin(t *testing.T) {
 	})
 }
 
+// otherNodeFirst is a Store where another node records an assertion with the
+// same counter between this node's checks and its RecordUse.
+type otherNodeFirst struct{ Store }
+
+func (s otherNodeFirst) RecordUse(ctx context.Context, customerID, id string, signCount uint32, backupState bool, at time.Time) error {
+	if err := s.Store.RecordUse(ctx, customerID, id, signCount, backupState, at); err != nil {
+		return err
+	}
+	return s.Store.RecordUse(ctx, customerID, id, signCount, backupState, at)
+}
+
+// TestLoginCounterRace: when another node accepted an assertion with the same
+// counter after this node read the stored one, the conditional UPDATE refuses.
+func TestLoginCounterRace(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		c := newCustomer()
+		a := newSoftAuthenticator(t, testOrigin)
+		f.register(t, c, a, "Key")
+		racing, err := New(Config{Issuer: testIssuer, Store: otherNodeFirst{NewGormStore(d)}, Now: f.clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := racing.BeginLogin(ctx, c.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = racing.FinishLogin(ctx, b.CeremonyID, c.ID, a.get(t, b.Options, nil), nil)
+		mustRefuse(t, err, ErrClonedAuthenticator)
+	})
+}
+
 func TestRemove(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
