@@ -360,15 +360,18 @@ func TestRegistration(t *testing.T) {
 			mustRefuse(t, err, ErrCeremonyNotFound)
 		})
 
-		for _, name := range []string{"", "   ", "tab\there", strings.Repeat("é", 65)} {
-			t.Run("fail/invalid-name", func(t *testing.T) {
+		for _, tc := range []struct{ name, passkey string }{
+			{"fail/name-empty", ""}, {"fail/name-blank", "   "}, {"fail/name-control", "tab\there"},
+			{"fail/name-too-long", strings.Repeat("é", 65)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
 				c := newCustomer()
 				a := newSoftAuthenticator(t, testOrigin)
 				b, err := f.svc.BeginRegistration(ctx, c)
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, nil), name)
+				_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, nil), tc.passkey)
 				mustRefuse(t, err, ErrInvalidName)
 				// A bad name leaves the ceremony unused.
 				if _, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, nil), strings.Repeat("é", 64)); err != nil {
@@ -400,9 +403,17 @@ func TestRegistration(t *testing.T) {
 			mustHaveNoPasskey(t, f, c.ID)
 		})
 
-		for _, c := range []Customer{{ID: "usr_x", Username: "u"}, {ID: "cus_x", Username: " "}, {}} {
-			t.Run("fail/invalid-customer", func(t *testing.T) {
-				_, err := f.svc.BeginRegistration(ctx, c)
+		for _, tc := range []struct {
+			name string
+			c    Customer
+		}{
+			{"fail/customer-not-cus", Customer{ID: "usr_x", Username: "u"}},
+			{"fail/customer-no-username", Customer{ID: "cus_x", Username: " "}},
+			{"fail/customer-id-too-long", Customer{ID: "cus_" + strings.Repeat("x", 61), Username: "u"}},
+			{"fail/customer-empty", Customer{}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := f.svc.BeginRegistration(ctx, tc.c)
 				mustRefuse(t, err, ErrInvalidCustomer)
 			})
 		}
