@@ -10,7 +10,9 @@
 // REDIRECT_URI (intercepted, never served), USERNAME, PASSWORD, SCOPE
 // (default "openid"), DECISION ("authorise" | "deny"), JARM ("1": ask for a
 // JWT-secured authorization response), JAR ("1": push a signed request
-// object), ARTIFACTS, CHROMIUM.
+// object), ACR_VALUES and CLAIMS (pushed as acr_values and claims when set),
+// REFRESH ("1": refresh the tokens and read the refreshed id_token),
+// ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
 import * as client from 'openid-client'
 import * as oauth from 'oauth4webapi'
@@ -35,6 +37,8 @@ run(async step => {
     redirect_uri: env.REDIRECT_URI, scope: env.SCOPE || 'openid',
     code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
   }
+  if (env.ACR_VALUES) parameters.acr_values = env.ACR_VALUES
+  if (env.CLAIMS) parameters.claims = env.CLAIMS
   let pushed = parameters
   if (env.JAR === '1') {
     // A signed request object (RFC 9101) pushed through PAR.
@@ -55,13 +59,22 @@ run(async step => {
     tokens = await client.authorizationCodeGrant(config, cb, { pkceCodeVerifier: codeVerifier, idTokenExpected: true }, undefined, { DPoP })
   } catch (err) {
     if (err instanceof client.AuthorizationResponseError) {
-      step('authorization_error', { error: err.error })
+      step('authorization_error', { error: err.error, error_description: err.error_description })
       return
     }
     throw err
   }
   const claims = tokens.claims()
-  step('token', { token_type: tokens.token_type, has_refresh_token: !!tokens.refresh_token, id_token_aud: claims?.aud, id_token_iss: claims?.iss })
+  step('token', { token_type: tokens.token_type, has_refresh_token: !!tokens.refresh_token, id_token_aud: claims?.aud, id_token_iss: claims?.iss,
+    id_token_acr: claims?.acr, id_token_amr: Array.isArray(claims?.amr) ? claims.amr.join(' ') : claims?.amr })
+  if (env.REFRESH === '1') {
+    // The refreshed id_token (OpenID Connect Core §12.2), validated by the
+    // library, says the same about the customer's authentication.
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP })
+    const rc = refreshed.claims()
+    step('refresh', { has_id_token: !!refreshed.id_token, same_sub: rc?.sub === claims?.sub, same_auth_time: rc?.auth_time === claims?.auth_time,
+      id_token_acr: rc?.acr, id_token_amr: Array.isArray(rc?.amr) ? rc.amr.join(' ') : rc?.amr })
+  }
 
   const rs = await Client.create({ issuer: env.ISSUER, clientId: env.CLIENT_ID, privateJwk: env.CLIENT_JWK })
   step('introspection_discovery', { algs: rs.as.introspection_signing_alg_values_supported })

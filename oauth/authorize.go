@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
@@ -244,6 +245,17 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		s.authorizeError(ctx, w, r, ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
 		return
 	}
+	// How the customer authenticated; the client's essential acr request
+	// must be met before any consent is authorised.
+	var signedInAt time.Time
+	if in.AuthTime != nil {
+		signedInAt = *in.AuthTime
+	}
+	auth := passwordAuthentication(signedInAt)
+	if !meetsEssentialACR(sess.RequestedACR, auth.ACR) {
+		s.authorizeError(ctx, w, r, ar, errEssentialACR(sess.RequestedACR))
+		return
+	}
 	details := sess.AuthorizationDetails
 	if len(details) > 0 && s.deps.Consents != nil {
 		selected := map[string][]string{}
@@ -286,11 +298,8 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		CodeJKT:              sess.CodeJKT,
 		AuthorizationDetails: details,
 		Nonce:                sess.Nonce,
-		ACR:                  ACRPassword,
 	}
-	if in.AuthTime != nil {
-		ns.AuthTime = in.AuthTime.UTC()
-	}
+	ns.setAuthentication(auth)
 	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, ns)
 	if err != nil {
 		s.authorizeError(ctx, w, r, ar, err)

@@ -157,6 +157,30 @@ type ConsentBroker interface {
 // its own login adds a second factor.
 const ACRPassword = "urn:openbanking:psd2:ca"
 
+// ACRStrong is the id_token's acr for a customer who passed strong customer
+// authentication (two independent factors, PSD2 RTS article 4): the UK Open
+// Banking value. It satisfies a request for ACRStrong or ACRPassword.
+const ACRStrong = "urn:openbanking:psd2:sca"
+
+// Authentication methods (RFC 8176 §2) an id_token's amr lists.
+const (
+	AMRPassword    = "pwd" // a password
+	AMROTP         = "otp" // a one-time code (an authenticator app, TOTP)
+	AMRHardwareKey = "hwk" // proof of possession of a hardware-secured key (a device-bound passkey)
+	AMRSoftwareKey = "swk" // proof of possession of a software-secured key (a synced passkey)
+	AMRMultiFactor = "mfa" // more than one factor
+)
+
+// Authentication is how the customer authenticated in one authorization, as
+// the flow records it in the Session and the id_token reports it: ACR
+// (ACRPassword or ACRStrong), AMR (RFC 8176 values such as
+// []string{AMRPassword}) and the time of the authentication (auth_time).
+type Authentication struct {
+	ACR  string
+	AMR  []string
+	Time time.Time
+}
+
 // ErrConsentRejected is returned (wrapped) by ConsentBroker.Decide when the
 // bank itself rejects what the customer approved (a sandbox persona scripted
 // to reject every consent, say): the consents are already marked Rejected and

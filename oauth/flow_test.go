@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -141,6 +142,17 @@ func TestCodeFlow(t *testing.T) {
 
 func checkIDToken(t *testing.T, h *harness, raw string) {
 	t.Helper()
+	claims := idTokenClaims(t, h, raw)
+	if claims["iss"] != h.ts.URL || claims["aud"] != "app_one" || claims["nonce"] != "nonce-abc" || claims["auth_time"] == nil || claims["acr"] != oauth.ACRPassword ||
+		fmt.Sprint(claims["amr"]) != "[pwd]" || claims["sub"] == "cus_alice" || len(claims["sub"].(string)) != 43 {
+		t.Fatalf("id_token claims %v", claims)
+	}
+}
+
+// idTokenClaims verifies an id_token's signature with the server's JWKS and
+// returns its claims.
+func idTokenClaims(t *testing.T, h *harness, raw string) map[string]any {
+	t.Helper()
 	resp, err := http.Get(h.ts.URL + "/jwks.json")
 	if err != nil {
 		t.Fatal(err)
@@ -162,10 +174,7 @@ func checkIDToken(t *testing.T, h *harness, raw string) {
 	if err := tok.Claims(keys[0].Key, &claims); err != nil {
 		t.Fatal(err)
 	}
-	if claims["iss"] != h.ts.URL || claims["aud"] != "app_one" || claims["nonce"] != "nonce-abc" || claims["auth_time"] == nil || claims["acr"] != oauth.ACRPassword ||
-		claims["sub"] == "cus_alice" || len(claims["sub"].(string)) != 43 {
-		t.Fatalf("id_token claims %v", claims)
-	}
+	return claims
 }
 
 func wantResourceErr(t *testing.T, err error, desc string) *oauth.ResourceError {

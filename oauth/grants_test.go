@@ -74,6 +74,9 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 			"authorization_details_types_supported":            `["account_access","payment_initiation"]`,
 			"subject_types_supported":                          `["pairwise"]`,
 			"id_token_signing_alg_values_supported":            `["ES256"]`,
+			"acr_values_supported":                             `["urn:openbanking:psd2:ca","urn:openbanking:psd2:sca"]`,
+			"claims_supported":                                 `["iss","sub","aud","exp","iat","auth_time","nonce","acr","amr"]`,
+			"claims_parameter_supported":                       "true",
 			"introspection_endpoint_auth_methods_supported":    `["private_key_jwt"]`,
 			"revocation_endpoint_auth_methods_supported":       `["private_key_jwt"]`,
 		}

@@ -21,7 +21,6 @@ var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 // does not support, refused at PAR with a precise error.
 var unsupportedAuthorizeParams = map[string]*fosite.RFC6749Error{
 	"registration": fosite.ErrRegistrationNotSupported.WithHint("The 'registration' parameter is not supported."),
-	"claims":       fosite.ErrInvalidRequest.WithHint("The 'claims' parameter is not supported."),
 }
 
 // handlePAR is the pushed authorization request endpoint (RFC 9126).
@@ -91,6 +90,11 @@ func (s *Server) handlePAR(c *gin.Context) {
 		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
 		return
 	}
+	acr, err := parseACRRequest(r.PostForm)
+	if err != nil {
+		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
+		return
+	}
 	details, err := s.parseDetails(ctx, client, r.PostForm["authorization_details"])
 	if err != nil {
 		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
@@ -103,6 +107,7 @@ func (s *Server) handlePAR(c *gin.Context) {
 		CodeJKT:              jkt,
 		AuthorizationDetails: details,
 		Nonce:                r.PostForm.Get("nonce"),
+		RequestedACR:         acr,
 	}
 	resp, err := s.provider.NewPushedAuthorizeResponse(ctx, ar, sess)
 	if err != nil {

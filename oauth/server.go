@@ -329,8 +329,9 @@ func (s *Server) buildDiscovery() map[string]any {
 		"id_token_signing_alg_values_supported":                    []string{"ES256"},
 		"subject_types_supported":                                  []string{"pairwise"},
 		"scopes_supported":                                         scopes,
-		"claims_supported":                                         []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr"},
-		"acr_values_supported":                                     []string{ACRPassword},
+		"claims_supported":                                         []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr"},
+		"claims_parameter_supported":                               true,
+		"acr_values_supported":                                     []string{ACRPassword, ACRStrong},
 		"tls_client_certificate_bound_access_tokens":               false,
 	}
 }

@@ -21,13 +21,19 @@ type Session struct {
 	// JKT is the DPoP key thumbprint the tokens are bound to (RFC 9449 §6).
 	JKT string `json:"jkt,omitempty"`
 	// CodeJKT is the key the authorization code is bound to (dpop_jkt at PAR, §10).
-	CodeJKT              string                         `json:"code_jkt,omitempty"`
-	AuthorizationDetails []AuthorizationDetail          `json:"authorization_details,omitempty"`
-	Nonce                string                         `json:"nonce,omitempty"`
-	AuthTime             time.Time                      `json:"auth_time,omitempty"`
-	ACR                  string                         `json:"acr,omitempty"` // how the customer authenticated (ACRPassword)
-	ExpiresAt            map[fosite.TokenType]time.Time `json:"expires_at,omitempty"`
-	Extra                map[string]string              `json:"extra,omitempty"`
+	CodeJKT              string                `json:"code_jkt,omitempty"`
+	AuthorizationDetails []AuthorizationDetail `json:"authorization_details,omitempty"`
+	Nonce                string                `json:"nonce,omitempty"`
+	AuthTime             time.Time             `json:"auth_time,omitempty"`
+	// ACR and AMR say how the customer authenticated (ACRPassword or
+	// ACRStrong; RFC 8176 methods): the id_token's acr and amr.
+	ACR string   `json:"acr,omitempty"`
+	AMR []string `json:"amr,omitempty"`
+	// RequestedACR is the acr the client asked for at PAR (acr_values or
+	// the claims parameter); nil when it asked for none.
+	RequestedACR *ACRRequest                    `json:"requested_acr,omitempty"`
+	ExpiresAt    map[fosite.TokenType]time.Time `json:"expires_at,omitempty"`
+	Extra        map[string]string              `json:"extra,omitempty"`
 }
 
 // SetExpiresAt implements fosite.Session.
@@ -67,6 +73,14 @@ func (s *Session) Clone() fosite.Session {
 		c.AuthorizationDetails = nil
 		_ = json.Unmarshal(b, &c.AuthorizationDetails)
 	}
+	if s.AMR != nil {
+		c.AMR = append([]string(nil), s.AMR...)
+	}
+	if s.RequestedACR != nil {
+		r := *s.RequestedACR
+		r.Values = append([]string(nil), s.RequestedACR.Values...)
+		c.RequestedACR = &r
+	}
 	if s.Extra != nil {
 		c.Extra = make(map[string]string, len(s.Extra))
 		for k, v := range s.Extra {
@@ -74,6 +88,16 @@ func (s *Session) Clone() fosite.Session {
 		}
 	}
 	return &c
+}
+
+// setAuthentication records how the customer authenticated: the id_token's
+// acr, amr and auth_time.
+func (s *Session) setAuthentication(a Authentication) {
+	s.ACR = a.ACR
+	s.AMR = append([]string(nil), a.AMR...)
+	if !a.Time.IsZero() {
+		s.AuthTime = a.Time.UTC()
+	}
 }
 
 // consentIDs lists the consent ids the session's authorization details name.

@@ -245,7 +245,7 @@ func (h *bindingHandler) PopulateTokenEndpointResponse(ctx context.Context, r fo
 		resp.SetExtra("authorization_details", sess.AuthorizationDetails)
 	}
 	if r.GetGrantTypes().ExactOne("authorization_code") && r.GetGrantedScopes().Has("openid") {
-		idt, err := h.s.idToken(ctx, r)
+		idt, err := h.s.idToken(ctx, r, true)
 		if err != nil {
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
@@ -254,8 +254,11 @@ func (h *bindingHandler) PopulateTokenEndpointResponse(ctx context.Context, r fo
 	return nil
 }
 
-// idToken signs the OpenID Connect id_token (ES256) for a code grant.
-func (s *Server) idToken(ctx context.Context, r fosite.Requester) (string, error) {
+// idToken signs the OpenID Connect id_token (ES256) of a grant: for the
+// code grant with the request's nonce; for a refresh (OpenID Connect Core
+// §12.2) without one, with the same sub, aud, auth_time, acr and amr as the
+// code grant's.
+func (s *Server) idToken(ctx context.Context, r fosite.Requester, withNonce bool) (string, error) {
 	sess := sessionOf(r)
 	kid, key, err := s.deps.Keys.Signing(ctx, "ES256")
 	if err != nil {
@@ -277,11 +280,14 @@ func (s *Server) idToken(ctx context.Context, r fosite.Requester) (string, error
 	if !sess.AuthTime.IsZero() {
 		claims["auth_time"] = sess.AuthTime.Unix()
 	}
-	if sess.Nonce != "" {
+	if withNonce && sess.Nonce != "" {
 		claims["nonce"] = sess.Nonce
 	}
 	if sess.ACR != "" {
 		claims["acr"] = sess.ACR
+	}
+	if len(sess.AMR) > 0 {
+		claims["amr"] = sess.AMR
 	}
 	return jwt.Signed(signer).Claims(claims).Serialize()
 }
@@ -387,6 +393,14 @@ func (h *refreshHandler) PopulateTokenEndpointResponse(ctx context.Context, r fo
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
+	// Signed before anything is written, so a signing failure leaves the
+	// refresh token as it was.
+	var idt string
+	if r.GetGrantedScopes().Has("openid") {
+		if idt, err = s.idToken(ctx, r, false); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
 	storeReq := r.Sanitize(nil)
 	storeReq.SetID(r.GetID())
 	ctx, err = s.store.BeginTX(ctx)
@@ -426,6 +440,9 @@ func (h *refreshHandler) PopulateTokenEndpointResponse(ctx context.Context, r fo
 	resp.SetScopes(r.GetGrantedScopes())
 	if len(sess.AuthorizationDetails) > 0 {
 		resp.SetExtra("authorization_details", sess.AuthorizationDetails)
+	}
+	if idt != "" {
+		resp.SetExtra("id_token", idt)
 	}
 	return nil
 }

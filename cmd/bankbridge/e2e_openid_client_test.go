@@ -12,7 +12,10 @@ import (
 // oauth4webapi validates an RFC 9701 signed introspection response (typ,
 // iss, aud = the client, signature against the bank's JWKS). With JARM the
 // library asks for response_mode=jwt and verifies the signed response; with
-// JAR it pushes only a signed request object (RFC 9101).
+// JAR it pushes only a signed request object (RFC 9101). The id_token and
+// the refreshed one say acr ca and amr pwd, a voluntary acr_values sca does
+// not block, and an essential acr sca request (claims, in a request object)
+// is answered access_denied.
 func TestE2EOpenIDClient(t *testing.T) {
 	requireE2E(t, true)
 	for name, url := range engineURLs(t) {
@@ -25,7 +28,13 @@ func TestE2EOpenIDClient(t *testing.T) {
 				"SCOPE": "openid", "CHROMIUM": chromiumPath(), "ARTIFACTS": ""}
 
 			t.Run("ok/authorise without state", func(t *testing.T) {
-				res := runNode(t, "openid-client-flow.mjs", base)
+				env := map[string]string{}
+				for k, v := range base {
+					env[k] = v
+				}
+				env["ACR_VALUES"] = "urn:openbanking:psd2:sca" // voluntary: never blocks
+				env["REFRESH"] = "1"
+				res := runNode(t, "openid-client-flow.mjs", env)
 				if res.Error != nil {
 					b, _ := json.MarshalIndent(res, "", "  ")
 					t.Fatalf("flow failed:\n%s", b)
@@ -41,6 +50,13 @@ func TestE2EOpenIDClient(t *testing.T) {
 					{"token", "has_refresh_token", true},
 					{"token", "id_token_aud", cid},
 					{"token", "id_token_iss", s.URL},
+					{"token", "id_token_acr", "urn:openbanking:psd2:ca"},
+					{"token", "id_token_amr", "pwd"},
+					{"refresh", "has_id_token", true},
+					{"refresh", "same_sub", true},
+					{"refresh", "same_auth_time", true},
+					{"refresh", "id_token_acr", "urn:openbanking:psd2:ca"},
+					{"refresh", "id_token_amr", "pwd"},
 					{"signed_introspection", "content_type", "application/token-introspection+jwt"},
 					{"signed_introspection", "active", true},
 					{"signed_introspection", "client_id", cid},
@@ -79,6 +95,20 @@ func TestE2EOpenIDClient(t *testing.T) {
 				par, cb, tok := res.Step("par"), res.Step("callback"), res.Step("token")
 				if par == nil || par["pushed"] != "client_id request" || cb == nil || cb["params"] != "response" || tok == nil || tok["id_token_aud"] != cid {
 					t.Fatalf("JAR: want only client_id and request pushed, a signed response and tokens, got %+v", res.Steps)
+				}
+			})
+			t.Run("fail/essential acr sca with JAR", func(t *testing.T) {
+				env := map[string]string{}
+				for k, v := range base {
+					env[k] = v
+				}
+				env["JAR"] = "1"
+				env["CLAIMS"] = `{"id_token":{"acr":{"essential":true,"values":["urn:openbanking:psd2:sca"]}}}`
+				res := runNode(t, "openid-client-flow.mjs", env)
+				st := res.Step("authorization_error")
+				const want = "The resource owner or authorization server denied the request. The customer's authentication does not meet the essential acr urn:openbanking:psd2:sca."
+				if st == nil || st["error"] != "access_denied" || st["error_description"] != want {
+					t.Fatalf("essential acr: want access_denied %q at the partner, got %+v (error %+v)", want, res.Steps, res.Error)
 				}
 			})
 			t.Run("fail/deny with JARM", func(t *testing.T) {
