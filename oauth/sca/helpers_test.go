@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth/sca"
@@ -139,5 +140,40 @@ func wantErr(t *testing.T, err error, want ...error) {
 	}
 	if len(want) == 1 && want[0] != throttle.ErrLocked && err != want[0] {
 		t.Fatalf("err = %#v, want exactly %v", err, want[0])
+	}
+}
+
+func TestNew(t *testing.T) {
+	key := make([]byte, 32)
+	box, err := secrets.NewBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dbtest.MustSQLite(t)
+	store, th := sca.NewGormStore(d), throttle.NewStore(d.DB, nil)
+	bad := sca.DefaultSettings()
+	bad.LowValue.MaxCount = 0
+	for name, tc := range map[string]struct {
+		cfg  sca.Config
+		want string
+	}{
+		"ok/defaults":       {sca.Config{Store: store, Box: box, Throttle: th}, ""},
+		"fail/no store":     {sca.Config{Box: box, Throttle: th}, "sca: invalid argument: sca.New needs a Store, a Box and a Throttle"},
+		"fail/no box":       {sca.Config{Store: store, Throttle: th}, "sca: invalid argument: sca.New needs a Store, a Box and a Throttle"},
+		"fail/no throttle":  {sca.Config{Store: store, Box: box}, "sca: invalid argument: sca.New needs a Store, a Box and a Throttle"},
+		"fail/bad settings": {sca.Config{Store: store, Box: box, Throttle: th, Settings: bad}, "sca: invalid argument: low-value max count must be at least 1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			svc, err := sca.New(tc.cfg)
+			if tc.want == "" {
+				if err != nil || svc == nil {
+					t.Fatalf("New = %v, %v", svc, err)
+				}
+				return
+			}
+			if !errors.Is(err, sca.ErrInvalid) || err.Error() != tc.want {
+				t.Fatalf("err = %v, want %s", err, tc.want)
+			}
+		})
 	}
 }

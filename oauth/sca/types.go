@@ -95,19 +95,18 @@ func (p Payee) Account() Account {
 	return Account{Scheme: p.Scheme, Identification: p.Identification}
 }
 
-// normalise returns a in its comparison form: scheme and identification
-// without white space (IBANs are written in groups) and upper-cased, so
+// normalise returns a in its comparison form: the scheme (a name from a
+// fixed list, such as "UK.OBIE.IBAN") trimmed, the identification without
+// white space (IBANs are written in groups) and upper-cased, so
 // "gb29 nwbk 6016 1331 9268 19" and "GB29NWBK60161331926819" are one account.
 func (a Account) normalise() Account {
-	strip := func(s string) string {
-		return strings.ToUpper(strings.Map(func(r rune) rune {
-			if unicode.IsSpace(r) {
-				return -1
-			}
-			return r
-		}, s))
-	}
-	return Account{Scheme: strip(a.Scheme), Identification: strip(a.Identification)}
+	id := strings.ToUpper(strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, a.Identification))
+	return Account{Scheme: strings.TrimSpace(a.Scheme), Identification: id}
 }
 
 // Validate reports an account without a scheme or an identification.
@@ -126,8 +125,8 @@ func (a Account) Validate() error {
 
 // TrustedPayee is a payee the customer marked trusted (PSD2 RTS art. 13).
 type TrustedPayee struct {
-	// Payee is the payee as it was trusted; Scheme and Identification are
-	// in their normalised form (no white space, upper case).
+	// Payee is the payee as it was trusted, its account normalised (the
+	// identification without white space, upper case).
 	Payee
 	CreatedAt time.Time
 }
