@@ -170,3 +170,45 @@ func TestConfirmations(t *testing.T) {
 		}
 	})
 }
+
+func TestConfirmWithFactor(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := mustService(t, d, sca.Config{})
+		secret := f.mustTOTP(t, "cus_1")
+		codes, err := f.svc.GenerateRecoveryCodes(ctx, "cus_1")
+		wantErr(t, err)
+		f.clock.advance(30 * time.Second)
+		hashA := sca.LinkHash(consentA, amountA, payeeA)
+		good := code(t, secret, f.clock.now())
+
+		// Invalid arguments are refused before the code is spent.
+		if err := f.svc.ConfirmWithTOTP(ctx, "int_1", "cus_1", "nothex", good, "192.0.2.1"); !errors.Is(err, sca.ErrInvalid) {
+			t.Fatalf("bad link hash: %v, want ErrInvalid", err)
+		}
+		if _, err := f.svc.ConfirmWithRecoveryCode(ctx, "", "cus_1", hashA, codes[0], "192.0.2.1"); !errors.Is(err, sca.ErrInvalid) {
+			t.Fatalf("no interaction: %v, want ErrInvalid", err)
+		}
+		// A wrong code records nothing.
+		wantErr(t, f.svc.ConfirmWithTOTP(ctx, "int_1", "cus_1", hashA, wrongCode(t, secret, f.clock.now()), "192.0.2.1"), sca.ErrInvalidCode)
+		_, err = f.svc.CheckConfirmation(ctx, "int_1", "cus_1", hashA)
+		wantErr(t, err, sca.ErrNoConfirmation)
+
+		wantErr(t, f.svc.ConfirmWithTOTP(ctx, "int_1", "cus_1", hashA, good, "192.0.2.1"))
+		wantErr(t, f.svc.ConfirmWithTOTP(ctx, "int_2", "cus_1", hashA, good, "192.0.2.1"), sca.ErrCodeUsed)
+		c, err := f.svc.CheckConfirmation(ctx, "int_1", "cus_1", hashA)
+		if err != nil || c.Method != sca.MethodTOTP || !c.ConfirmedAt.Equal(f.clock.now()) {
+			t.Fatalf("TOTP confirmation = %+v, %v", c, err)
+		}
+
+		n, err := f.svc.ConfirmWithRecoveryCode(ctx, "int_3", "cus_1", hashA, codes[0], "192.0.2.1")
+		if err != nil || n != 9 {
+			t.Fatalf("recovery confirmation: %d, %v", n, err)
+		}
+		_, err = f.svc.ConfirmWithRecoveryCode(ctx, "int_4", "cus_1", hashA, codes[0], "192.0.2.1")
+		wantErr(t, err, sca.ErrRecoveryCodeUsed)
+		c, err = f.svc.CheckConfirmation(ctx, "int_3", "cus_1", hashA)
+		if err != nil || c.Method != sca.MethodRecovery {
+			t.Fatalf("recovery confirmation = %+v, %v", c, err)
+		}
+	})
+}

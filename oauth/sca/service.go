@@ -251,6 +251,35 @@ func (s *Service) VerifyTOTP(ctx context.Context, customerID, code, addr string)
 	return nil
 }
 
+// ConfirmWithTOTP is VerifyTOTP followed, when the code is accepted, by
+// RecordConfirmation of the interaction with linkHash and MethodTOTP at the
+// Service's clock: the customer's code confirms what linkHash binds.
+// Errors: those of VerifyTOTP and RecordConfirmation.
+func (s *Service) ConfirmWithTOTP(ctx context.Context, interactionID, customerID, linkHash, code, addr string) error {
+	if err := s.checkConfirmationArgs(interactionID, customerID, linkHash, MethodTOTP); err != nil {
+		return err
+	}
+	if err := s.VerifyTOTP(ctx, customerID, code, addr); err != nil {
+		return err
+	}
+	return s.RecordConfirmation(ctx, interactionID, customerID, linkHash, MethodTOTP, s.clock())
+}
+
+// ConfirmWithRecoveryCode is UseRecoveryCode followed, when the code is
+// accepted, by RecordConfirmation of the interaction with linkHash and
+// MethodRecovery at the Service's clock. It returns how many unused codes
+// are left. Errors: those of UseRecoveryCode and RecordConfirmation.
+func (s *Service) ConfirmWithRecoveryCode(ctx context.Context, interactionID, customerID, linkHash, code, addr string) (int, error) {
+	if err := s.checkConfirmationArgs(interactionID, customerID, linkHash, MethodRecovery); err != nil {
+		return 0, err
+	}
+	n, err := s.UseRecoveryCode(ctx, customerID, code, addr)
+	if err != nil {
+		return 0, err
+	}
+	return n, s.RecordConfirmation(ctx, interactionID, customerID, linkHash, MethodRecovery, s.clock())
+}
+
 // RemoveTOTP removes the customer's authenticator app, active or pending
 // (the caller asks for a fresh authentication first). Errors: ErrInvalid,
 // ErrNoTOTP.
@@ -449,6 +478,16 @@ func validLinkHash(h string) bool {
 // (the interaction's confirmation was consumed, or is another
 // customer's).
 func (s *Service) RecordConfirmation(ctx context.Context, interactionID, customerID, linkHash, method string, at time.Time) error {
+	if err := s.checkConfirmationArgs(interactionID, customerID, linkHash, method); err != nil {
+		return err
+	}
+	at = at.UTC()
+	return s.store.PutConfirmation(ctx, Confirmation{InteractionID: interactionID, CustomerID: customerID,
+		LinkHash: linkHash, Method: method, ConfirmedAt: at, ExpiresAt: at.Add(s.ttl)})
+}
+
+// checkConfirmationArgs reports the ErrInvalid of RecordConfirmation.
+func (s *Service) checkConfirmationArgs(interactionID, customerID, linkHash, method string) error {
 	if err := needCustomer(customerID); err != nil {
 		return err
 	}
@@ -460,9 +499,7 @@ func (s *Service) RecordConfirmation(ctx context.Context, interactionID, custome
 	case method != MethodTOTP && method != MethodWebAuthn && method != MethodRecovery:
 		return fmt.Errorf("%w: unknown confirmation method %q", ErrInvalid, method)
 	}
-	at = at.UTC()
-	return s.store.PutConfirmation(ctx, Confirmation{InteractionID: interactionID, CustomerID: customerID,
-		LinkHash: linkHash, Method: method, ConfirmedAt: at, ExpiresAt: at.Add(s.ttl)})
+	return nil
 }
 
 // CheckConfirmation consumes the customer's confirmation of the

@@ -93,7 +93,8 @@ type Store interface {
 	// Errors: ErrNotFound.
 	TOTP(ctx context.Context, customerID string) (TOTPRecord, error)
 	// ActivateTOTP activates the pending factor whose sealed secret is
-	// secretSealed, recording step as its last accepted step.
+	// secretSealed, recording step as its last accepted step (the factor
+	// stays never used: LastUsedAt nil).
 	// Errors: ErrNotFound when there is no such pending factor (replaced
 	// or confirmed meanwhile).
 	ActivateTOTP(ctx context.Context, customerID, secretSealed string, step int64, at time.Time) error

@@ -101,8 +101,8 @@ FROM customer_totp WHERE customer_id = ?`, customerID).Scan(&rows).Error
 
 // ActivateTOTP implements Store.
 func (s *GormStore) ActivateTOTP(ctx context.Context, customerID, secretSealed string, step int64, at time.Time) error {
-	res := s.handle(ctx).Exec(`UPDATE customer_totp SET status = 'active', last_step = ?, confirmed_at = ?, last_used_at = ?
-WHERE customer_id = ? AND status = 'pending' AND secret_sealed = ?`, step, ts(at), ts(at), customerID, secretSealed)
+	res := s.handle(ctx).Exec(`UPDATE customer_totp SET status = 'active', last_step = ?, confirmed_at = ?
+WHERE customer_id = ? AND status = 'pending' AND secret_sealed = ?`, step, ts(at), customerID, secretSealed)
 	if res.Error != nil {
 		return storageErr("activate TOTP", res.Error)
 	}
