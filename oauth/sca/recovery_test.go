@@ -211,3 +211,54 @@ func TestFactors(t *testing.T) {
 		}
 	})
 }
+
+// TestRegenerateRace: concurrent regenerations leave exactly one set, one
+// of those returned.
+func TestRegenerateRace(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := mustService(t, d, sca.Config{Policy: throttle.Policy{Account: throttle.Rule{Limit: 1000, Window: time.Hour}}})
+		nodes := []*sca.Service{f.svc, f.node(t, sca.Config{Policy: throttle.Policy{Account: throttle.Rule{Limit: 1000, Window: time.Hour}}})}
+		const n = 6
+		sets := make([][]string, n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				var err error
+				if sets[i], err = nodes[i%2].GenerateRecoveryCodes(ctx, "cus_1"); err != nil {
+					t.Errorf("GenerateRecoveryCodes: %v", err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		var stored int
+		if err := d.Raw(`SELECT COUNT(*) FROM customer_recovery_codes WHERE customer_id = 'cus_1'`).Scan(&stored).Error; err != nil {
+			t.Fatal(err)
+		}
+		if stored != sca.RecoveryCodeCount {
+			t.Fatalf("%d codes stored, want %d", stored, sca.RecoveryCodeCount)
+		}
+		whole := 0
+		for _, set := range sets {
+			valid := 0
+			for _, c := range set {
+				if _, err := f.svc.UseRecoveryCode(ctx, "cus_1", c, "192.0.2.1"); err == nil {
+					valid++
+				} else if err != sca.ErrInvalidRecoveryCode {
+					t.Fatalf("err = %v", err)
+				}
+			}
+			switch valid {
+			case sca.RecoveryCodeCount:
+				whole++
+			case 0:
+			default:
+				t.Fatalf("a set with %d valid codes", valid)
+			}
+		}
+		if whole != 1 {
+			t.Fatalf("%d sets valid, want 1", whole)
+		}
+	})
+}

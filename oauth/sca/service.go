@@ -526,10 +526,7 @@ func (s *Service) TrustPayee(ctx context.Context, customerID string, p Payee) er
 	if err := needCustomer(customerID); err != nil {
 		return err
 	}
-	if strings.TrimSpace(p.Name) == "" {
-		return fmt.Errorf("%w: payee name is empty", ErrInvalid)
-	}
-	if err := p.Account().Validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return err
 	}
 	return s.store.TrustPayee(ctx, customerID, p, s.clock())

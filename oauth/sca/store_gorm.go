@@ -3,6 +3,7 @@ package sca
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"gorm.io/gorm"
@@ -137,10 +138,30 @@ func (s *GormStore) DeleteTOTP(ctx context.Context, customerID string) error {
 	return nil
 }
 
-// ReplaceRecoveryCodes implements Store.
+// lockCustomer serialises the transactions in ctx that replace what of one
+// customer: a transaction-scoped advisory lock on PostgreSQL (where two
+// concurrent delete-then-insert transactions would otherwise leave both new
+// sets); nothing on SQLite, which serialises writers anyway.
+func (s *GormStore) lockCustomer(ctx context.Context, what, customerID string) error {
+	if s.db.Dialect != db.Postgres {
+		return nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte("sca." + what + ":" + customerID))
+	if err := s.handle(ctx).Exec("SELECT pg_advisory_xact_lock(?)", int64(h.Sum64())).Error; err != nil {
+		return storageErr("lock "+what, err)
+	}
+	return nil
+}
+
+// ReplaceRecoveryCodes implements Store: one transaction, serialised per
+// customer, so concurrent replacements leave exactly one set.
 func (s *GormStore) ReplaceRecoveryCodes(ctx context.Context, customerID string, hashes []string, at time.Time) error {
 	return s.Tx(ctx, func(ctx context.Context) error {
 		h := s.handle(ctx)
+		if err := s.lockCustomer(ctx, "recovery-codes", customerID); err != nil {
+			return err
+		}
 		if err := h.Exec(`DELETE FROM customer_recovery_codes WHERE customer_id = ?`, customerID).Error; err != nil {
 			return storageErr("delete recovery codes", err)
 		}

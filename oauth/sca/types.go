@@ -12,6 +12,12 @@
 // that two nodes racing never both accept the same thing. Wrong codes are
 // counted on every node through internal/throttle (surface ThrottleSurface).
 //
+// The code checks (VerifyTOTP, UseRecoveryCode, ConfirmWith…) are not to be
+// called inside a transaction of the caller's: the throttle counts each
+// attempt on its own connection before the code is checked, so that the
+// count stands whatever the outcome (on SQLite it would wait on the
+// caller's own write lock).
+//
 // Errors are the sentinel values of store.go, matched with errors.Is; a
 // throttle refusal is a *throttle.LockedError (errors.Is throttle.ErrLocked).
 package sca
@@ -121,6 +127,14 @@ func (a Account) Validate() error {
 		return fmt.Errorf("%w: account scheme or identification is too long", ErrInvalid)
 	}
 	return nil
+}
+
+// Validate reports a payee without a name or with an invalid account.
+func (p Payee) Validate() error {
+	if strings.TrimSpace(p.Name) == "" {
+		return fmt.Errorf("%w: payee name is empty", ErrInvalid)
+	}
+	return p.Account().Validate()
 }
 
 // TrustedPayee is a payee the customer marked trusted (PSD2 RTS art. 13).
