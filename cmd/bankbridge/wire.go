@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/oauth/keys"
+	"github.com/bankbridge/bankbridge/oauth/passkeys"
+	"github.com/bankbridge/bankbridge/oauth/sca"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/certification"
 	"github.com/bankbridge/bankbridge/partners/staff"
@@ -37,6 +40,13 @@ type Services struct {
 	OAuth    *oauth.Server
 	Staff    *staff.Service
 	Partners *partners.Service
+	// SCA holds the customers' second factors (TOTP, recovery codes), the
+	// dynamic-linking confirmations and the exemption rules.
+	SCA *sca.Service
+	// Passkeys runs the customers' WebAuthn ceremonies; nil when the issuer
+	// cannot be a WebAuthn relying party (an IP address, or plain http on a
+	// host other than localhost: browsers refuse WebAuthn there).
+	Passkeys *passkeys.Service
 	Core     *core.Reference
 	APIs     *apis.Service
 	Webhooks *webhooks.Service
@@ -62,6 +72,9 @@ func (p *Platform) wire(ctx context.Context) error {
 	}
 	s.Core = core.NewReference(p.DB, core.Options{CursorKey: secrets.DeriveKey(p.Master, "core-cursor")})
 	if err := p.newWebhooks(); err != nil {
+		return err
+	}
+	if err := p.wireCustomerFactors(now); err != nil {
 		return err
 	}
 	tokens := oauth.NewTokens(p.DB.DB)
@@ -124,10 +137,17 @@ func (p *Platform) housekeeping(now func() time.Time) {
 		"idempotency_keys": func(ctx context.Context) error { _, err := s.APIs.PurgeIdempotencyKeys(ctx); return err },
 		"request_log":      func(ctx context.Context) error { _, err := s.APIs.PurgeRequestLog(ctx); return err },
 		"signing_keys":     func(ctx context.Context) error { _, err := s.Keys.PruneRetired(ctx); return err },
+		"sca_confirmations": func(ctx context.Context) error {
+			_, err := sca.NewGormStore(p.DB).PurgeConfirmations(ctx, now())
+			return err
+		},
 		"login_throttle": func(ctx context.Context) error {
 			_, err := throttle.NewStore(p.DB.DB, now).Purge(ctx, now())
 			return err
 		},
+	}
+	if s.Passkeys != nil {
+		jobs["passkey_ceremonies"] = func(ctx context.Context) error { _, err := s.Passkeys.Purge(ctx); return err }
 	}
 	p.bg = append(p.bg, func(ctx context.Context) {
 		t := time.NewTicker(5 * time.Minute)
@@ -218,5 +238,28 @@ func (p *Platform) seed(ctx context.Context) error {
 	p.Log.Info("sandbox seeded", "customers", rep.Customers, "transactions", rep.Transactions,
 		"demo_partner", demo.PartnerID, "demo_client_id", demo.AppID, "demo_key_file", keyFile,
 		"portal_login", demo.Email)
+	return nil
+}
+
+// wireCustomerFactors builds the customers' second-factor services (issue 13:
+// the authorization flow and the dashboard use them next). Passkeys are off,
+// with a log line, when the issuer cannot be a WebAuthn relying party; in
+// production the issuer is https, so they are always on there.
+func (p *Platform) wireCustomerFactors(now func() time.Time) error {
+	s := &p.Services
+	var err error
+	s.SCA, err = sca.New(sca.Config{Store: sca.NewGormStore(p.DB), Box: p.Box, Throttle: throttle.NewStore(p.DB.DB, now),
+		Settings: sca.DefaultSettings(), Now: now})
+	if err != nil {
+		return fmt.Errorf("sca: %w", err)
+	}
+	s.Passkeys, err = passkeys.New(passkeys.Config{Issuer: p.Issuer, Store: passkeys.NewGormStore(p.DB), Now: now})
+	switch {
+	case errors.Is(err, passkeys.ErrIssuerIPAddress), errors.Is(err, passkeys.ErrIssuerNotSecure):
+		p.Log.Info("passkeys off: WebAuthn needs the issuer on a domain name (http://localhost:PORT in development)", "issuer", p.Issuer)
+		s.Passkeys = nil
+	case err != nil:
+		return fmt.Errorf("passkeys: %w", err)
+	}
 	return nil
 }
