@@ -188,6 +188,24 @@ func testPayment(t *testing.T, e *env) {
 			t.Fatalf("account %+v selected wrongly", a)
 		}
 	}
+	// What dynamic linking will bind the customer's confirmation to.
+	wantSummary := oauth.PaymentSummary{Amount: money.Money{Minor: 1050, Currency: "GBP"}, PayeeName: "Bob Okonkwo",
+		PayeeScheme: "UK.OBIE.SortCodeAccountNumber", PayeeIdentification: bob.account(core.AccountCurrent).Identification}
+	if descs[0].Payment == nil || *descs[0].Payment != wantSummary {
+		t.Fatalf("payment summary %+v, want %+v", descs[0].Payment, wantSummary)
+	}
+	// Bob paying into his own account is a payment between own accounts.
+	ownIn := initiation("5.00", bob.account(core.AccountCurrent).Identification, "Bob Okonkwo", "Savings")
+	r = e.do("POST", pisp+"/domestic-payment-consents", p.token,
+		map[string]any{"Data": map[string]any{"Initiation": ownIn}, "Risk": map[string]any{"PaymentContextCode": "PartyToParty"}})
+	wantStatus(t, r, 201)
+	own, err := e.svc.Broker().Describe(ctx, p.client(), bob.id, []oauth.AuthorizationDetail{{Type: apis.TypePaymentInitiation, ConsentID: r.data(t)["ConsentId"].(string)}})
+	if err != nil || own[0].Payment == nil || !own[0].Payment.PayeeIsOwnAccount {
+		t.Fatalf("own-account summary %+v, %v", own, err)
+	}
+	if descs[0].Payment.PayeeIsOwnAccount {
+		t.Fatal("alice paying bob is not an own-account payment")
+	}
 	tok := p.authorise(apis.TypePaymentInitiation, cid, alice, cur.ID)
 
 	r = e.do("GET", pisp+"/domestic-payment-consents/"+cid, p.token, nil)

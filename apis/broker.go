@@ -96,6 +96,7 @@ func (b Broker) Describe(ctx context.Context, client *oauth.Client, customerID s
 			SelectMode: "multi", Lines: c.PlainLines()}
 		if c.Type == TypePaymentInitiation {
 			desc.SelectMode = "single"
+			desc.Payment = paymentSummary(c, accounts)
 		}
 		if !c.ExpiresAt.IsZero() {
 			desc.Lines = append(desc.Lines, "Until "+c.ExpiresAt.Format("2 January 2006 15:04 MST"))
@@ -117,6 +118,20 @@ func (b Broker) Describe(ctx context.Context, client *oauth.Client, customerID s
 		out = append(out, desc)
 	}
 	return out, nil
+}
+
+// paymentSummary is the amount and payee of payment consent c; the payee is
+// the customer's own account when one of accounts has the creditor account's
+// scheme and identification.
+func paymentSummary(c *Consent, accounts []core.Account) *oauth.PaymentSummary {
+	cr := c.Initiation.CreditorAccount
+	ps := &oauth.PaymentSummary{Amount: c.Amount, PayeeName: cr.Name, PayeeScheme: cr.SchemeName, PayeeIdentification: cr.Identification}
+	for _, a := range accounts {
+		if a.SchemeName == cr.SchemeName && a.Identification == cr.Identification {
+			ps.PayeeIsOwnAccount = true
+		}
+	}
+	return ps
 }
 
 func window(from, to time.Time) string {

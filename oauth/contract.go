@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/money"
 )
 
 // Client is what the authorization server needs to know about a registered
@@ -117,6 +118,23 @@ type ConsentDescription struct {
 	// one (the debtor account) for a payment, none when nothing is chosen.
 	Accounts   []SelectableAccount
 	SelectMode string // "multi", "single" or "none"
+	// Payment is what a payment consent asks the customer to confirm (nil
+	// for other consents): the terms strong customer authentication's
+	// dynamic linking binds the confirmation to.
+	Payment *PaymentSummary
+}
+
+// PaymentSummary is the amount and payee of a payment consent: what the
+// customer confirms, and what dynamic linking (PSD2 RTS art. 5) binds that
+// confirmation to, so that a change to any of them voids it.
+type PaymentSummary struct {
+	Amount              money.Money
+	PayeeName           string
+	PayeeScheme         string // e.g. UK.OBIE.SortCodeAccountNumber
+	PayeeIdentification string
+	// PayeeIsOwnAccount: the payee account is one of the customer's own
+	// accounts (the exemption of PSD2 RTS art. 15).
+	PayeeIsOwnAccount bool
 }
 
 // SelectableAccount is one of the customer's accounts offered on the consent page.
