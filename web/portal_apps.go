@@ -24,6 +24,11 @@ type PersonaView struct {
 	Description string // who they are and what they hold
 	Purpose     string // what a tester uses them for
 	Behaviour   string // special behaviour in words ("Every consent is rejected", "Sign-in is locked"), or ""
+	// TOTPSecret is the base32 secret of the persona's authenticator app
+	// and TOTPURI its otpauth:// key URI; both "" when the persona has no
+	// second factor.
+	TOTPSecret string
+	TOTPURI    string
 }
 
 // SandboxPersonas lists the sandbox's synthetic customers (wired from

@@ -65,7 +65,9 @@ func newSandboxResetEnv(t *testing.T, reset SandboxResetter) *pagesEnv {
 	r := gin.New()
 	p := &Portal{Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB}, Partners: svc, DB: d.DB, Log: log,
 		Personas: SandboxPersonasFunc(func() []PersonaView {
-			return []PersonaView{{Username: "alice", Password: "sandbox-password-1", DisplayName: "Alice Fairweather"}}
+			return []PersonaView{{Username: "alice", Password: "sandbox-password-1", DisplayName: "Alice Fairweather"},
+				{Username: "hana.totp", Password: "sandbox-password-1", DisplayName: "Hana Sato", TOTPSecret: "BMDNPK4343MSOHIOY4YDFODPIZI6P4HK",
+					TOTPURI: "otpauth://totp/Bankbridge:hana.totp?algorithm=SHA1&digits=6&issuer=Bankbridge&period=30&secret=BMDNPK4343MSOHIOY4YDFODPIZI6P4HK"}}
 		})}
 	if reset != nil {
 		p.SandboxReset = reset
@@ -213,4 +215,20 @@ func TestPortalSandboxReset(t *testing.T) {
 		status, body = b.post(page+"/reset", confirmed)
 		want(t, "post", status, body, 404, msgResetUnavailable)
 	})
+}
+
+func TestPortalSandboxPersonasSecondFactor(t *testing.T) {
+	e := newSandboxResetEnv(t, nil)
+	_, pid := e.verifiedUser("owner@wallet.example", "Wallet Ltd")
+	b := e.browser()
+	b.signIn("owner@wallet.example", testPW)
+	status, body := b.get("/portal/orgs/" + pid + "/sandbox-customers")
+	for name, text := range map[string]string{
+		"ok/totp-persona-shows-secret-and-uri": `<td data-label="Second factor">Authenticator app (TOTP)<br>Secret: <code>BMDNPK4343MSOHIOY4YDFODPIZI6P4HK</code>` +
+			`<br><span class="muted">otpauth URI:</span> <code>otpauth://totp/Bankbridge:hana.totp?algorithm=SHA1&amp;digits=6&amp;issuer=Bankbridge&amp;period=30&amp;secret=BMDNPK4343MSOHIOY4YDFODPIZI6P4HK</code></td>`,
+		"ok/persona-without-factor": `<td data-label="Password"><code>sandbox-password-1</code></td>
+    <td data-label="Second factor"><span class="muted">None</span></td>`,
+	} {
+		t.Run(name, func(t *testing.T) { want(t, name, status, body, 200, text) })
+	}
 }

@@ -83,6 +83,11 @@
 // between a customer's own accounts are booked). Generation is deterministic
 // for a seed and an end time, ids included, so the sandbox is the same after
 // every ResetSandbox; Seed is idempotent (existing personas are skipped).
+// Second factors live outside the core: one persona (hana.totp) has an
+// authenticator app whose secret, SandboxTOTPSecret, is derived from the
+// seed and documented; Seed and ResetSandbox enrol it through
+// Options.SandboxFactors (oauth/sca in cmd), keeping an app already active.
+// The others (ivan.nofactor on purpose) have no second factor.
 // CreateCustomer adds a customer of either environment for `bankbridge
 // customers create --env sandbox|production` with a current account and
 // ninety days of history.

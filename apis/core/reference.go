@@ -24,6 +24,21 @@ type Options struct {
 	CursorKey []byte
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SandboxFactors enrols the sandbox personas' second factors (a
+	// Persona's TOTPSecret) after Seed and ResetSandbox; nil means the
+	// personas get none.
+	SandboxFactors SandboxFactors
+}
+
+// SandboxFactors sets up the second factors of sandbox personas; the
+// customers' second factors live outside the core (wired to oauth/sca in
+// cmd).
+type SandboxFactors interface {
+	// EnrollSandboxTOTP makes the base32 secret the active authenticator
+	// app of the sandbox customer customerID (labelled username). It is
+	// called after every Seed, so it must be idempotent: a customer whose
+	// app is already active keeps it and gets nil.
+	EnrollSandboxTOTP(ctx context.Context, customerID, username, secret string) error
 }
 
 // Reference is the embedded reference core: the sandbox bank (and the
@@ -34,6 +49,7 @@ type Reference struct {
 	db        *db.DB
 	cursorKey []byte
 	now       func() time.Time
+	factors   SandboxFactors
 }
 
 var (
@@ -55,7 +71,7 @@ func NewReference(d *db.DB, opts Options) *Reference {
 	if now == nil {
 		now = time.Now
 	}
-	return &Reference{db: d, cursorKey: key, now: func() time.Time { return now().UTC() }}
+	return &Reference{db: d, cursorKey: key, now: func() time.Time { return now().UTC() }, factors: opts.SandboxFactors}
 }
 
 // Customer implements Core.

@@ -162,7 +162,7 @@ func testSeed(t *testing.T, e dbtest.Engine) {
 		r, rep := MustSeeded(t, d)
 		t.Logf("%s: seeded %d customers, %d accounts, %d transactions in %s", d.Dialect, rep.Customers, rep.Accounts,
 			rep.Transactions, time.Since(started).Round(time.Millisecond))
-		if rep.Customers != len(core.Personas()) || rep.Accounts != 12 || rep.Transactions < 3000 || len(rep.Skipped) != 0 {
+		if rep.Customers != len(core.Personas()) || rep.Accounts != 16 || rep.Transactions < 3000 || len(rep.Skipped) != 0 {
 			t.Fatalf("report %+v", rep)
 		}
 		snap := takeSnapshot(t, r)

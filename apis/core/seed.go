@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -31,6 +33,11 @@ type Persona struct {
 	// or "reject" (the consent layer rejects every consent this persona is asked for).
 	ConsentBehaviour string
 	Locked           bool // login fails with oauth.ErrCustomerLocked
+	// TOTPSecret is the RFC 4648 base32 secret (no padding) of the
+	// persona's authenticator app (RFC 6238: SHA-1, 6 digits, 30-second
+	// steps), documented like the password; "" when the persona has no
+	// second factor. See SandboxTOTPSecret.
+	TOTPSecret string
 }
 
 type accountSpec struct {
@@ -43,6 +50,7 @@ type accountSpec struct {
 
 type personaSpec struct {
 	Persona
+	totp     bool          // the persona has an authenticator app (Persona.TOTPSecret)
 	accounts []accountSpec // current first, then savings and/or card
 	profile  func(now time.Time) profile
 }
@@ -133,16 +141,59 @@ var personaSpecs = []personaSpec{
 				landlord: "Cityside Homes", spendBps: 9000, blockCurrentAt: dayOf(now).AddDate(0, 0, -12)}
 		},
 	},
+	{
+		Persona: Persona{Username: "hana.totp", Password: SandboxPassword, DisplayName: "Hana Sato",
+			Description: "Architect with a current account and a savings account, who has set up an authenticator app (TOTP) as her second factor. A year of history.",
+			Purpose:     "Strong customer authentication with an authenticator app: after the password the bank asks for a 6-digit code. Add the secret (or the otpauth URI) shown here to any authenticator app, or compute the code from it (RFC 6238: SHA-1, 6 digits, 30-second steps). Each code is accepted once; 5 wrong codes lock the factor for 15 minutes."},
+		totp: true,
+		accounts: []accountSpec{
+			{typ: AccountCurrent, nickname: "Current account", startBalance: 98000},
+			{typ: AccountSavings, nickname: "Savings", startBalance: 620000},
+		},
+		profile: func(time.Time) profile {
+			return profile{salary: 362000, employer: "Sato Architects LLP", payday: 24, rent: 142000,
+				landlord: "Harbour Lettings", spendBps: 10000, saveMonthly: 30000}
+		},
+	},
+	{
+		Persona: Persona{Username: "ivan.nofactor", Password: SandboxPassword, DisplayName: "Ivan Petrov",
+			Description: "Courier with a current account and a credit card (£1,000 limit); he has set up no second factor: no passkey, no authenticator app. A year of history.",
+			Purpose:     "A customer without a second factor: sign-in is by password alone, so wherever the bank requires strong customer authentication (a payment that is not exempt) he cannot authorise, and the partner is refused."},
+		accounts: []accountSpec{
+			{typ: AccountCurrent, nickname: "Current account", startBalance: 43000},
+			{typ: AccountCreditCard, nickname: "Card", creditLimit: 100000},
+		},
+		profile: func(time.Time) profile {
+			return profile{salary: 205000, employer: "Swift Couriers Ltd", payday: 28, rent: 88000,
+				landlord: "Cityside Homes", spendBps: 9500, cardShareBps: 3000}
+		},
+	},
 }
 
 // Personas lists the sandbox customers Seed creates, with their documented
-// credentials and purpose.
+// credentials (TOTPSecret set for those with an authenticator app) and
+// purpose.
 func Personas() []Persona {
 	out := make([]Persona, len(personaSpecs))
 	for i, s := range personaSpecs {
 		out[i] = s.Persona
+		if s.totp {
+			out[i].TOTPSecret = SandboxTOTPSecret(s.Username)
+		}
 	}
 	return out
+}
+
+// SandboxTOTPSecret is the authenticator-app secret of the sandbox persona
+// username: 160 bits derived from DefaultSeed and the username (SHA-256,
+// truncated), base32 without padding. Like the personas' ids and password
+// it is the same on every installation and after every re-seed, so it can
+// be documented and used by tests; it is still stored sealed, like any
+// customer's secret. It secures nothing real: sandbox personas hold no real
+// money and reach only sandbox apps.
+func SandboxTOTPSecret(username string) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "bankbridge sandbox totp/%d/%s", DefaultSeed, username))
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:20])
 }
 
 // SeedOptions drives Seed.
@@ -251,7 +302,10 @@ func (r *accountRow) setSortCodeAccountNumber(number string) {
 // environment (environment.Sandbox), with their accounts and a year of
 // transactions ending at opts.Now. It is idempotent: a persona whose
 // username exists in the sandbox is skipped (reported in Skipped), so running it twice adds
-// nothing. Everything is inserted in one transaction, in batches.
+// nothing. Everything is inserted in one transaction, in batches. Then,
+// with Options.SandboxFactors, the personas with a TOTPSecret get it as
+// their authenticator app (one that is already active is kept); an error
+// there leaves the customers seeded, and running Seed again completes it.
 func (r *Reference) Seed(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
 	var rep *SeedReport
 	err := r.writeTx(ctx, func(tx *gorm.DB) error {
@@ -259,7 +313,33 @@ func (r *Reference) Seed(ctx context.Context, opts SeedOptions) (*SeedReport, er
 		rep, err = r.seed(tx, opts)
 		return err
 	})
-	return rep, err
+	if err != nil {
+		return nil, err
+	}
+	return rep, r.enrollSandboxFactors(ctx)
+}
+
+// enrollSandboxFactors enrols the authenticator apps of the personas that
+// have one, through r.factors (nothing without it). It runs after the
+// seeding transaction commits: the factors live in another domain's tables,
+// written in transactions of their own.
+func (r *Reference) enrollSandboxFactors(ctx context.Context) error {
+	if r.factors == nil {
+		return nil
+	}
+	for _, p := range Personas() {
+		if p.TOTPSecret == "" {
+			continue
+		}
+		c, err := r.CustomerByUsername(ctx, environment.Sandbox, p.Username)
+		if err != nil {
+			return fmt.Errorf("core: seed: find persona %s: %w", p.Username, err)
+		}
+		if err := r.factors.EnrollSandboxTOTP(ctx, c.ID, p.Username, p.TOTPSecret); err != nil {
+			return fmt.Errorf("core: seed: authenticator app of %s: %w", p.Username, err)
+		}
+	}
+	return nil
 }
 
 func (r *Reference) seed(tx *gorm.DB, opts SeedOptions) (*SeedReport, error) {
@@ -330,7 +410,8 @@ func personaUsernames() []string {
 
 // ResetSandbox deletes every synthetic sandbox customer, their accounts,
 // transactions and the payments made from them, and seeds the personas afresh
-// (default seed, history ending now), in one transaction. Customers made with
+// (default seed, history ending now), in one transaction; then enrols the
+// personas' authenticator apps as Seed does. Customers made with
 // CreateCustomer, and everything in production, are kept.
 func (r *Reference) ResetSandbox(ctx context.Context) (*SeedReport, error) {
 	var rep *SeedReport
@@ -353,5 +434,8 @@ func (r *Reference) ResetSandbox(ctx context.Context) (*SeedReport, error) {
 		rep, err = r.seed(tx, SeedOptions{})
 		return err
 	})
-	return rep, err
+	if err != nil {
+		return nil, err
+	}
+	return rep, r.enrollSandboxFactors(ctx)
 }

@@ -2,14 +2,29 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/oauth/sca"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/web"
 )
+
+// sandboxFactors enrols the sandbox personas' authenticator apps in
+// oauth/sca for the reference core's Seed: a persona whose app is already
+// active keeps it.
+type sandboxFactors struct{ sca *sca.Service }
+
+// EnrollSandboxTOTP implements core.SandboxFactors.
+func (f sandboxFactors) EnrollSandboxTOTP(ctx context.Context, customerID, username, secret string) error {
+	if _, err := f.sca.EnrollTOTP(ctx, customerID, username, secret); err != nil && !errors.Is(err, sca.ErrTOTPEnrolled) {
+		return err
+	}
+	return nil
+}
 
 // customerConsents shows apis consents on the customer's dashboard, with the
 // partner's and app's names from partners.

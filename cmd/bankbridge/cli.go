@@ -13,6 +13,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth/sca"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -131,16 +132,20 @@ func (m *Main) cmdAppsCreate(ctx context.Context, args []string) error {
 
 // cmdCustomersCreate creates a bank customer in the reference core, in the
 // sandbox (the default: reachable by every partner's sandbox apps) or in
-// production (reachable only by live partners' production apps).
+// production (reachable only by live partners' production apps). With
+// --totp it also sets up an active authenticator app for the customer
+// (sca.EnrollTOTP, a new random secret) and prints its secret and otpauth
+// URI, once: they are stored only sealed.
 func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 	var username, password, name, env string
-	var asJSON bool
+	var asJSON, withTOTP bool
 	c, err := m.parseCommon("customers create", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&username, "username", "", "the customer's bank login (unique per environment)")
 		fs.StringVar(&password, "password", "", "the customer's password")
 		fs.StringVar(&name, "name", "", "display name (default: the username)")
 		fs.StringVar(&env, "env", string(environment.Sandbox), "sandbox (a test customer for partners' sandbox apps) or production (a real customer)")
 		fs.BoolVar(&asJSON, "json", false, "print the customer as JSON")
+		fs.BoolVar(&withTOTP, "totp", false, "also set up an authenticator app (TOTP) and print its secret and otpauth URI")
 	})
 	if err != nil {
 		return err
@@ -167,10 +172,20 @@ func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 		return explain(err)
 	}
 	out := map[string]any{"id": cus.ID, "username": cus.Username, "name": cus.DisplayName, "environment": cus.Environment}
+	var app sca.TOTPEnrollment
+	if withTOTP {
+		if app, err = p.Services.SCA.EnrollTOTP(ctx, cus.ID, cus.Username, ""); err != nil {
+			return fmt.Errorf("customer %s (%s) was created, but its authenticator app was not set up: %w", cus.Username, cus.ID, err)
+		}
+		out["totp_secret"], out["otpauth_uri"] = app.Secret, app.URI
+	}
 	if asJSON {
 		return m.printJSON(out)
 	}
 	fmt.Fprintf(m.Stdout, "created %s customer %s (%s)\n", cus.Environment, cus.Username, cus.ID)
+	if withTOTP {
+		fmt.Fprintf(m.Stdout, "authenticator app (TOTP) secret: %s\nenrol: %s\n", app.Secret, app.URI)
+	}
 	return nil
 }
 

@@ -7,7 +7,30 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/bankbridge/bankbridge/oauth/sca"
 )
+
+// mustVerifyTOTP checks that the current code of secret verifies as the
+// customer's second factor on the server (sca.VerifyTOTP), once.
+func mustVerifyTOTP(t *testing.T, s *Server, customerID, secret string) {
+	t.Helper()
+	code, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := s.Main.Platform.Services.SCA
+	if err := svc.VerifyTOTP(context.Background(), customerID, code, "192.0.2.10"); err != nil {
+		t.Fatalf("VerifyTOTP(%s) with a code of the printed secret: %v", customerID, err)
+	}
+	if err := svc.VerifyTOTP(context.Background(), customerID, code, "192.0.2.10"); err != sca.ErrCodeUsed {
+		t.Fatalf("VerifyTOTP(%s) with the same code again: %v, want %v", customerID, err, sca.ErrCodeUsed)
+	}
+}
 
 // runCLIErr runs a command expected to fail and returns its output and error.
 func runCLIErr(t *testing.T, s *Server, args ...string) (string, error) {
@@ -28,6 +51,12 @@ func TestOperatorCommands(t *testing.T) {
 		if id, _ := c["id"].(string); !strings.HasPrefix(id, "cus_") || c["username"] != "jo.tester" || c["environment"] != "sandbox" {
 			t.Fatalf("customer %v (the default environment is sandbox)", c)
 		}
+		if _, ok := c["totp_secret"]; ok {
+			t.Fatalf("customer %v: a TOTP secret without --totp", c)
+		}
+		if has, err := s.Main.Platform.Services.SCA.HasSecondFactor(context.Background(), c["id"].(string)); err != nil || has {
+			t.Fatalf("customer without --totp: HasSecondFactor = %v, %v", has, err)
+		}
 		sandboxJo = c["id"].(string)
 	})
 	t.Run("ok/customers-create-production-same-username", func(t *testing.T) {
@@ -47,6 +76,41 @@ func TestOperatorCommands(t *testing.T) {
 		if err != nil || !strings.HasPrefix(out.String(), "created production customer kim.real (cus_") {
 			t.Fatalf("err %v\n%s", err, out.String())
 		}
+	})
+	for _, env := range []string{"sandbox", "production"} {
+		t.Run("ok/customers-create-totp-json-"+env, func(t *testing.T) {
+			c := runCLI(t, s, "customers", "create", "--env", env, "--username", "tia.totp", "--password", "a-long-password-4", "--totp", "--json")
+			id, _ := c["id"].(string)
+			secret, _ := c["totp_secret"].(string)
+			uri, _ := c["otpauth_uri"].(string)
+			if !strings.HasPrefix(id, "cus_") || c["environment"] != env || len(secret) != 32 {
+				t.Fatalf("customer %v: want a 160-bit base32 totp_secret", c)
+			}
+			key, err := otp.NewKeyFromURL(uri)
+			if err != nil || key.Secret() != secret || key.Issuer() != "Bankbridge" || key.AccountName() != "tia.totp" {
+				t.Fatalf("otpauth_uri %q: %v", uri, err)
+			}
+			mustVerifyTOTP(t, s, id, secret)
+		})
+	}
+	t.Run("ok/customers-create-totp-text", func(t *testing.T) {
+		var out bytes.Buffer
+		m := NewMain(&out, &out)
+		err := m.Run(context.Background(), []string{"customers", "create", "--username", "uma.totp", "--password", "a-long-password-5",
+			"--totp", "--data-dir", s.DataDir, "--log-level", "warn"})
+		m.Close()
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if err != nil || len(lines) != 3 || !strings.HasPrefix(lines[0], "created sandbox customer uma.totp (cus_") ||
+			!strings.HasPrefix(lines[1], "authenticator app (TOTP) secret: ") ||
+			!strings.HasPrefix(lines[2], "enrol: otpauth://totp/Bankbridge:uma.totp?") {
+			t.Fatalf("err %v\n%s", err, out.String())
+		}
+		secret := strings.TrimPrefix(lines[1], "authenticator app (TOTP) secret: ")
+		if !strings.Contains(lines[2], "secret="+secret) {
+			t.Fatalf("URI %s does not carry the secret %s", lines[2], secret)
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(lines[0], "created sandbox customer uma.totp ("), ")")
+		mustVerifyTOTP(t, s, id, secret)
 	})
 	for _, tc := range []struct{ name, env, want string }{
 		{"fail/customers-create-duplicate", "sandbox", `username "jo.tester" is already taken in sandbox`},

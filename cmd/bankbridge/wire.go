@@ -70,11 +70,14 @@ func (p *Platform) wire(ctx context.Context) error {
 	if err := s.Keys.EnsureKeys(ctx, "ES256", "PS256"); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	s.Core = core.NewReference(p.DB, core.Options{CursorKey: secrets.DeriveKey(p.Master, "core-cursor")})
-	if err := p.newWebhooks(); err != nil {
+	// The second factors first: the core's sandbox seed enrols the
+	// personas' authenticator apps through them.
+	if err := p.wireCustomerFactors(now); err != nil {
 		return err
 	}
-	if err := p.wireCustomerFactors(now); err != nil {
+	s.Core = core.NewReference(p.DB, core.Options{CursorKey: secrets.DeriveKey(p.Master, "core-cursor"),
+		SandboxFactors: sandboxFactors{s.SCA}})
+	if err := p.newWebhooks(); err != nil {
 		return err
 	}
 	tokens := oauth.NewTokens(p.DB.DB)
@@ -185,21 +188,7 @@ func (p *Platform) mount(r *gin.Engine) {
 		(&web.CustomerDashboard{Environment: env, Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
 			Consents: customerConsents{s.APIs, s.Partners, s.Core}, Log: p.Log}).Register(r)
 	}
-	personas := web.SandboxPersonasFunc(func() []web.PersonaView {
-		var out []web.PersonaView
-		for _, x := range core.Personas() {
-			v := web.PersonaView{Username: x.Username, Password: x.Password, DisplayName: x.DisplayName,
-				Description: x.Description, Purpose: x.Purpose}
-			switch {
-			case x.ConsentBehaviour == core.ConsentBehaviourReject:
-				v.Behaviour = "Every consent is rejected"
-			case x.Locked:
-				v.Behaviour = "Sign-in is locked"
-			}
-			out = append(out, v)
-		}
-		return out
-	})
+	personas := web.SandboxPersonasFunc(sandboxPersonaViews)
 	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
 		Requests: requestLog{s.APIs}, SandboxReset: sandboxReset{s.APIs}, DB: p.DB.DB, DevOutbox: p.Config.Mode.Development(),
 		RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
@@ -262,4 +251,27 @@ func (p *Platform) wireCustomerFactors(now func() time.Time) error {
 		return fmt.Errorf("passkeys: %w", err)
 	}
 	return nil
+}
+
+// sandboxPersonaViews lists core's sandbox personas as the portal shows
+// them: credentials, special behaviour in words, and the authenticator
+// app's secret and otpauth URI of those that have one.
+func sandboxPersonaViews() []web.PersonaView {
+	var out []web.PersonaView
+	for _, x := range core.Personas() {
+		v := web.PersonaView{Username: x.Username, Password: x.Password, DisplayName: x.DisplayName,
+			Description: x.Description, Purpose: x.Purpose}
+		switch {
+		case x.ConsentBehaviour == core.ConsentBehaviourReject:
+			v.Behaviour = "Every consent is rejected"
+		case x.Locked:
+			v.Behaviour = "Sign-in is locked"
+		}
+		if x.TOTPSecret != "" {
+			v.TOTPSecret = x.TOTPSecret
+			v.TOTPURI, _ = sca.TOTPURI(x.Username, x.TOTPSecret) // valid: core's tests check the personas' secrets
+		}
+		out = append(out, v)
+	}
+	return out
 }
