@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/oauth/passkeys"
+	"github.com/bankbridge/bankbridge/oauth/sca"
 )
 
 // CustomerConsent is one consent as the customer's dashboard shows it.
@@ -70,7 +73,19 @@ type CustomerDashboard struct {
 	// It is asked only for customers of Environment.
 	Customers oauth.CustomerAuthenticator
 	Consents  CustomerConsents
-	Log       *slog.Logger
+	// SCA is the customers' second factors; when set, the dashboard has a
+	// Security page (authenticator app, recovery codes, passkeys).
+	SCA *sca.Service
+	// Passkeys registers and removes passkeys; nil when the issuer cannot be
+	// a WebAuthn relying party (the Security page then says so).
+	Passkeys *passkeys.Service
+	// Usernames names the signed-in customer for the Security page (needed
+	// with SCA).
+	Usernames CustomerUsernames
+	// DB is where the Security page records the audit entries of changes the
+	// second-factor services do not audit themselves (nil: none recorded).
+	DB  *gorm.DB
+	Log *slog.Logger
 }
 
 // base is the dashboard's path prefix.
@@ -101,6 +116,9 @@ func (d *CustomerDashboard) Register(r gin.IRouter) {
 	r.POST(b+"/logout", d.logout)
 	r.GET(b+"/consents", d.list)
 	r.POST(b+"/consents/:id/revoke", d.revoke)
+	if d.SCA != nil {
+		d.registerSecurity(r, b)
+	}
 }
 
 // dashboardView is what every dashboard page shows of the dashboard itself.
@@ -223,7 +241,7 @@ func (d *CustomerDashboard) renderList(c *gin.Context, customerID, name string, 
 		flash = "Consent withdrawn. The app can no longer use it."
 	}
 	d.page(c, status, "customer/consents", Page{Title: "Apps you have given access", User: name, Flash: flash, Error: errMsg,
-		Nav: &navBar{Label: "Your consents", SignOut: d.base() + "/logout"}, Data: data})
+		Nav: d.nav(d.base() + "/consents"), Data: data})
 }
 
 func (d *CustomerDashboard) revoke(c *gin.Context) {
