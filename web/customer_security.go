@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"strings"
 
@@ -98,7 +99,9 @@ type totpSetupView struct {
 	// Secret is the base32 secret in groups of four ("" when it is not shown
 	// again: after a wrong code).
 	Secret string
-	URI    string
+	// URI is the otpauth:// key URI, trusted as a link target: html/template
+	// would otherwise refuse its scheme (only ever the URI BeginTOTP built).
+	URI template.URL
 }
 
 // recoveryCodesView is the page that shows new recovery codes once.
@@ -120,6 +123,15 @@ func groupSecret(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// otpauthURL is uri as a link target when it is an otpauth://totp/ URI,
+// else "" (no link).
+func otpauthURL(uri string) template.URL {
+	if !strings.HasPrefix(uri, "otpauth://totp/") {
+		return ""
+	}
+	return template.URL(uri)
 }
 
 // security shows the customer's second factors.
@@ -210,7 +222,7 @@ func (d *CustomerDashboard) beginTOTP(c *gin.Context) {
 		return
 	}
 	d.page(c, http.StatusOK, "customer/security_totp", Page{Title: "Set up an authenticator app", User: name,
-		Nav: d.nav(d.base() + "/security"), Data: totpSetupView{dashboardView: d.view(), Secret: groupSecret(en.Secret), URI: en.URI}})
+		Nav: d.nav(d.base() + "/security"), Data: totpSetupView{dashboardView: d.view(), Secret: groupSecret(en.Secret), URI: otpauthURL(en.URI)}})
 }
 
 func (d *CustomerDashboard) confirmTOTP(c *gin.Context) {
