@@ -125,11 +125,11 @@ func newSecurityFixture(t *testing.T, d *db.DB, env environment.Environment, wit
 }
 
 var (
-	secCSRFRe  = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-	secAlertRe = regexp.MustCompile(`(?s)<p class="error" role="alert">(.*?)</p>`)
-	secFlashRe = regexp.MustCompile(`(?s)<p class="flash" role="status">(.*?)</p>`)
-	totpSecretRe   = regexp.MustCompile(`<code id="totp-secret" class="wrap">([A-Z2-7 ]+)</code>`)
-	recoveryCodesRe    = regexp.MustCompile(`<li><code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</code></li>`)
+	secCSRFRe       = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	secAlertRe      = regexp.MustCompile(`(?s)<p class="error" role="alert">(.*?)</p>`)
+	secFlashRe      = regexp.MustCompile(`(?s)<p class="flash" role="status">(.*?)</p>`)
+	totpSecretRe    = regexp.MustCompile(`<code id="totp-secret" class="wrap">([A-Z2-7 ]+)</code>`)
+	recoveryCodesRe = regexp.MustCompile(`<li><code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</code></li>`)
 )
 
 // secBrowser is one signed-in customer's secBrowser.
