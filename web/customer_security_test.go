@@ -132,7 +132,7 @@ var (
 	recoveryCodesRe = regexp.MustCompile(`<li><code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</code></li>`)
 )
 
-// secBrowser is one signed-in customer's secBrowser.
+// secBrowser is one signed-in customer's browser.
 type secBrowser struct {
 	t      *testing.T
 	srv    string
@@ -175,7 +175,7 @@ func (b *secBrowser) get(path string) secAnswer {
 	return b.do(req)
 }
 
-// post posts form (with the secBrowser's CSRF token unless noCSRF).
+// post posts form (with the browser's CSRF token unless noCSRF).
 func (b *secBrowser) post(path string, form url.Values, noCSRF bool) secAnswer {
 	b.t.Helper()
 	if form == nil {
@@ -214,7 +214,7 @@ func (b *secBrowser) postJSON(path string, body any, noCSRF bool) (int, map[stri
 	return resp.StatusCode, out
 }
 
-// newSecBrowser opens a secBrowser on base and, when user is set, signs in.
+// newSecBrowser opens a browser on base and, when user is set, signs in.
 func newSecBrowser(t *testing.T, srv, base, user string) *secBrowser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
