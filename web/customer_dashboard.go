@@ -56,7 +56,9 @@ const (
 )
 
 // CustomerDashboard serves one environment's customer dashboard: sign-in, the
-// list of consents the customer has given, and revocation. Production
+// list of consents the customer has given, and revocation; with SCA set, also
+// the Security page of the customer's second factors (customer_security.go).
+// Production
 // customers use /customer; the same dashboard for the sandbox personas is at
 // /sandbox/customer, where partner developers see the customer's side of
 // their tests. A customer of one environment can never sign in to the other's.
