@@ -39,6 +39,7 @@ const (
 	msgTOTPEnrolled      = "An authenticator app is already set up. Remove it first to set up another."
 	msgNoTOTP            = "No authenticator app is set up."
 	msgWrongPassword     = "The password is not right. Nothing was removed."
+	msgWrongPasswordNew  = "The password is not right. No new codes were made; your old codes still work."
 	msgPasswordThrottled = "Too many wrong attempts. For your safety, signing in is blocked for 15 minutes at most. Please try again later."
 	msgSignInLocked      = "This sign-in is locked. Please wait 15 minutes or call the bank."
 	msgBusy              = "We are very busy just now. Please try again in a moment."
@@ -266,6 +267,10 @@ func (d *CustomerDashboard) newRecoveryCodes(c *gin.Context) {
 	if !ok || !d.postForm(c, id, name) {
 		return
 	}
+	if status, msg := d.freshPassword(c, id, msgWrongPasswordNew); status != 0 {
+		d.renderSecurity(c, id, name, status, "", msg)
+		return
+	}
 	ctx := c.Request.Context()
 	codes, err := d.SCA.GenerateRecoveryCodes(ctx, id)
 	if err != nil {
@@ -279,10 +284,11 @@ func (d *CustomerDashboard) newRecoveryCodes(c *gin.Context) {
 		Data: recoveryCodesView{dashboardView: d.view(), Codes: codes}})
 }
 
-// freshPassword checks the password the customer re-entered on a removal
-// form with the sign-in's throttled authenticator. It answers the status
-// and message of a refusal, or 0 and "".
-func (d *CustomerDashboard) freshPassword(c *gin.Context, customerID string) (int, string) {
+// freshPassword checks the password the customer re-entered (to remove a
+// factor or replace the recovery codes) with the sign-in's throttled
+// authenticator, within the request. It answers the status and message of a
+// refusal (wrong: the message of a wrong password), or 0 and "".
+func (d *CustomerDashboard) freshPassword(c *gin.Context, customerID, wrong string) (int, string) {
 	ctx := c.Request.Context()
 	username, err := d.username(ctx, customerID)
 	if err != nil {
@@ -294,7 +300,7 @@ func (d *CustomerDashboard) freshPassword(c *gin.Context, customerID string) (in
 	case err == nil && got == customerID:
 		return 0, ""
 	case err == nil, errors.Is(err, oauth.ErrBadCredentials):
-		return http.StatusUnauthorized, msgWrongPassword
+		return http.StatusUnauthorized, wrong
 	case errors.Is(err, oauth.ErrLoginThrottled):
 		return http.StatusTooManyRequests, msgPasswordThrottled
 	case errors.Is(err, oauth.ErrCustomerLocked):
@@ -311,7 +317,7 @@ func (d *CustomerDashboard) removeTOTP(c *gin.Context) {
 	if !ok || !d.postForm(c, id, name) {
 		return
 	}
-	if status, msg := d.freshPassword(c, id); status != 0 {
+	if status, msg := d.freshPassword(c, id, msgWrongPassword); status != 0 {
 		d.renderSecurity(c, id, name, status, "", msg)
 		return
 	}
@@ -338,7 +344,7 @@ func (d *CustomerDashboard) removePasskey(c *gin.Context) {
 		d.renderSecurity(c, id, name, http.StatusNotFound, "", msgPasskeysOff)
 		return
 	}
-	if status, msg := d.freshPassword(c, id); status != 0 {
+	if status, msg := d.freshPassword(c, id, msgWrongPassword); status != 0 {
 		d.renderSecurity(c, id, name, status, "", msg)
 		return
 	}

@@ -46,7 +46,7 @@ var securityNow = time.Date(2026, 12, 4, 10, 0, 15, 0, time.UTC)
 
 // secCustomers is an authenticator of production customers alice ("pw")
 // and bob ("pw") that, like the throttled one, answers
-// oauth.ErrLoginThrottled once a customer has had 3 wrong passwords.
+// oauth.ErrLoginThrottled once a customer has had 5 wrong passwords.
 type secCustomers struct {
 	mu    sync.Mutex
 	wrong map[string]int
@@ -61,7 +61,7 @@ func (f *secCustomers) Authenticate(_ context.Context, env environment.Environme
 	switch {
 	case !ok || env != environment.Production:
 		return "", oauth.ErrBadCredentials
-	case f.wrong[u] >= 3:
+	case f.wrong[u] >= 5:
 		return "", oauth.ErrLoginThrottled
 	case p != "pw":
 		f.wrong[u]++
@@ -376,8 +376,28 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 				t.Fatalf("%d %q", a.status, a.alert)
 			}
 		})
+		for i, tc := range []struct {
+			name string
+			form url.Values
+		}{
+			{"fail/new-codes-without-password", url.Values{}},
+			{"fail/new-codes-wrong-password", url.Values{"password": {"nope"}}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := b.post("/customer/security/recovery-codes", tc.form, false)
+				if a.status != 401 || a.alert != msgWrongPasswordNew || recoveryCodesRe.MatchString(a.body) {
+					t.Fatalf("%d %q", a.status, a.alert)
+				}
+				if len(codes) == 0 {
+					t.Fatal("no first codes")
+				}
+				if n, err := f.sca.UseRecoveryCode(ctx, "cus_alice", codes[1+i], "192.0.2.1"); err != nil || n != 9-i {
+					t.Fatalf("an old code after a refused replacement: %d %v", n, err)
+				}
+			})
+		}
 		t.Run("ok/new-recovery-codes-replace-the-old", func(t *testing.T) {
-			a := b.post("/customer/security/recovery-codes", nil, false)
+			a := b.post("/customer/security/recovery-codes", url.Values{"password": {"pw"}}, false)
 			var fresh []string
 			for _, m := range recoveryCodesRe.FindAllStringSubmatch(a.body, -1) {
 				fresh = append(fresh, m[1])
@@ -437,7 +457,7 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 		t.Run("fail/remove-throttled", func(t *testing.T) {
 			bob := newSecBrowser(t, f.srv.URL, "/customer", "bob")
 			bob.get("/customer/security")
-			for i := 0; i < 3; i++ {
+			for i := 0; i < 5; i++ {
 				bob.post("/customer/security/totp/remove", url.Values{"password": {"nope"}}, false)
 			}
 			a := bob.post("/customer/security/totp/remove", url.Values{"password": {"pw"}}, false)
