@@ -106,7 +106,9 @@ func (d *CustomerDashboard) kind() string {
 	return SessionCustomer
 }
 
-// Register mounts the dashboard routes under its environment's path.
+// Register mounts the dashboard routes under its environment's path (and the
+// Security page's when SCA is set). It panics on an Environment other than
+// Sandbox or Production, and on SCA without Usernames (wiring bugs).
 func (d *CustomerDashboard) Register(r gin.IRouter) {
 	if d.Environment != environment.Sandbox && d.Environment != environment.Production {
 		panic("web: CustomerDashboard.Environment must be environment.Sandbox or environment.Production, not " + strconv.Quote(string(d.Environment)))
@@ -119,6 +121,9 @@ func (d *CustomerDashboard) Register(r gin.IRouter) {
 	r.GET(b+"/consents", d.list)
 	r.POST(b+"/consents/:id/revoke", d.revoke)
 	if d.SCA != nil {
+		if d.Usernames == nil {
+			panic("web: CustomerDashboard.SCA needs Usernames")
+		}
 		d.registerSecurity(r, b)
 	}
 }

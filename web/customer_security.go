@@ -183,11 +183,9 @@ func (d *CustomerDashboard) record(ctx context.Context, customerID, action, obje
 	}
 }
 
-// username is the signed-in customer's username.
+// username is the signed-in customer's username (Register made sure
+// Usernames is set).
 func (d *CustomerDashboard) username(ctx context.Context, customerID string) (string, error) {
-	if d.Usernames == nil {
-		return "", errors.New("web: CustomerDashboard.Usernames is nil")
-	}
 	return d.Usernames.Username(ctx, customerID)
 }
 

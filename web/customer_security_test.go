@@ -717,3 +717,14 @@ func TestPasskeysScriptServed(t *testing.T) {
 		t.Fatalf("%d\n%s", rec.Code, body)
 	}
 }
+
+// TestCustomerSecurityWiring: the Security page without Usernames is a
+// wiring bug, refused at Register.
+func TestCustomerSecurityWiring(t *testing.T) {
+	defer func() {
+		if recover() != "web: CustomerDashboard.SCA needs Usernames" {
+			t.Fatal("Register with SCA and no Usernames did not panic")
+		}
+	}()
+	(&CustomerDashboard{Environment: environment.Production, Pages: MustRenderer(), SCA: &sca.Service{}}).Register(gin.New())
+}
