@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/oauth/passkeys"
+	"github.com/bankbridge/bankbridge/oauth/sca"
 )
 
 // CustomerConsent is one consent as the customer's dashboard shows it.
@@ -53,7 +56,9 @@ const (
 )
 
 // CustomerDashboard serves one environment's customer dashboard: sign-in, the
-// list of consents the customer has given, and revocation. Production
+// list of consents the customer has given, and revocation; with SCA set, also
+// the Security page of the customer's second factors (customer_security.go).
+// Production
 // customers use /customer; the same dashboard for the sandbox personas is at
 // /sandbox/customer, where partner developers see the customer's side of
 // their tests. A customer of one environment can never sign in to the other's.
@@ -70,7 +75,19 @@ type CustomerDashboard struct {
 	// It is asked only for customers of Environment.
 	Customers oauth.CustomerAuthenticator
 	Consents  CustomerConsents
-	Log       *slog.Logger
+	// SCA is the customers' second factors; when set, the dashboard has a
+	// Security page (authenticator app, recovery codes, passkeys).
+	SCA *sca.Service
+	// Passkeys registers and removes passkeys; nil when the issuer cannot be
+	// a WebAuthn relying party (the Security page then says so).
+	Passkeys *passkeys.Service
+	// Usernames names the signed-in customer for the Security page (needed
+	// with SCA).
+	Usernames CustomerUsernames
+	// DB is where the Security page records the audit entries of changes the
+	// second-factor services do not audit themselves (nil: none recorded).
+	DB  *gorm.DB
+	Log *slog.Logger
 }
 
 // base is the dashboard's path prefix.
@@ -89,7 +106,9 @@ func (d *CustomerDashboard) kind() string {
 	return SessionCustomer
 }
 
-// Register mounts the dashboard routes under its environment's path.
+// Register mounts the dashboard routes under its environment's path (and the
+// Security page's when SCA is set). It panics on an Environment other than
+// Sandbox or Production, and on SCA without Usernames (wiring bugs).
 func (d *CustomerDashboard) Register(r gin.IRouter) {
 	if d.Environment != environment.Sandbox && d.Environment != environment.Production {
 		panic("web: CustomerDashboard.Environment must be environment.Sandbox or environment.Production, not " + strconv.Quote(string(d.Environment)))
@@ -101,6 +120,12 @@ func (d *CustomerDashboard) Register(r gin.IRouter) {
 	r.POST(b+"/logout", d.logout)
 	r.GET(b+"/consents", d.list)
 	r.POST(b+"/consents/:id/revoke", d.revoke)
+	if d.SCA != nil {
+		if d.Usernames == nil {
+			panic("web: CustomerDashboard.SCA needs Usernames")
+		}
+		d.registerSecurity(r, b)
+	}
 }
 
 // dashboardView is what every dashboard page shows of the dashboard itself.
@@ -223,7 +248,7 @@ func (d *CustomerDashboard) renderList(c *gin.Context, customerID, name string, 
 		flash = "Consent withdrawn. The app can no longer use it."
 	}
 	d.page(c, status, "customer/consents", Page{Title: "Apps you have given access", User: name, Flash: flash, Error: errMsg,
-		Nav: &navBar{Label: "Your consents", SignOut: d.base() + "/logout"}, Data: data})
+		Nav: d.nav(d.base() + "/consents"), Data: data})
 }
 
 func (d *CustomerDashboard) revoke(c *gin.Context) {

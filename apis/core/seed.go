@@ -144,7 +144,7 @@ var personaSpecs = []personaSpec{
 	{
 		Persona: Persona{Username: "hana.totp", Password: SandboxPassword, DisplayName: "Hana Sato",
 			Description: "Architect with a current account and a savings account, who has set up an authenticator app (TOTP) as her second factor. A year of history.",
-			Purpose:     "Strong customer authentication with an authenticator app: after the password the bank asks for a 6-digit code. Add the secret (or the otpauth URI) shown here to any authenticator app, or compute the code from it (RFC 6238: SHA-1, 6 digits, 30-second steps). Each code is accepted once; 5 wrong codes lock the factor for 15 minutes."},
+			Purpose:     "A customer with an authenticator app as second factor (shown on the dashboard's Security page). Add the secret (or the otpauth URI) shown here to any authenticator app, or compute the code from it (RFC 6238: SHA-1, 6 digits, 30-second steps). Each code is accepted once; 5 wrong codes lock the factor for 15 minutes."},
 		totp: true,
 		accounts: []accountSpec{
 			{typ: AccountCurrent, nickname: "Current account", startBalance: 98000},
@@ -158,7 +158,7 @@ var personaSpecs = []personaSpec{
 	{
 		Persona: Persona{Username: "ivan.nofactor", Password: SandboxPassword, DisplayName: "Ivan Petrov",
 			Description: "Courier with a current account and a credit card (£1,000 limit); he has set up no second factor: no passkey, no authenticator app. A year of history.",
-			Purpose:     "A customer without a second factor: sign-in is by password alone, so wherever the bank requires strong customer authentication (a payment that is not exempt) he cannot authorise, and the partner is refused."},
+			Purpose:     "A customer without a second factor: no passkey, no authenticator app; he signs in by password alone."},
 		accounts: []accountSpec{
 			{typ: AccountCurrent, nickname: "Current account", startBalance: 43000},
 			{typ: AccountCreditCard, nickname: "Card", creditLimit: 100000},

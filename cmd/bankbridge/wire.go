@@ -186,7 +186,8 @@ func (p *Platform) mount(r *gin.Engine) {
 	// /customer, the sandbox personas at /sandbox/customer.
 	for _, env := range []environment.Environment{environment.Production, environment.Sandbox} {
 		(&web.CustomerDashboard{Environment: env, Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
-			Consents: customerConsents{s.APIs, s.Partners, s.Core}, Log: p.Log}).Register(r)
+			Consents: customerConsents{s.APIs, s.Partners, s.Core}, SCA: s.SCA, Passkeys: s.Passkeys,
+			Usernames: customerUsernames{s.Core}, DB: p.DB.DB, Log: p.Log}).Register(r)
 	}
 	personas := web.SandboxPersonasFunc(sandboxPersonaViews)
 	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
@@ -274,4 +275,16 @@ func sandboxPersonaViews() []web.PersonaView {
 		out = append(out, v)
 	}
 	return out
+}
+
+// customerUsernames tells the dashboard's Security page a customer's
+// username, from the bank's core.
+type customerUsernames struct{ core *core.Reference }
+
+func (u customerUsernames) Username(ctx context.Context, customerID string) (string, error) {
+	c, err := u.core.Customer(ctx, customerID)
+	if err != nil {
+		return "", err
+	}
+	return c.Username, nil
 }
