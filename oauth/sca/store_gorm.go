@@ -24,25 +24,12 @@ var _ Store = (*GormStore)(nil)
 // NewGormStore returns the Store on d.
 func NewGormStore(d *db.DB) *GormStore { return &GormStore{db: d} }
 
-// txKey is the context key of the transaction Tx opened on one database.
-type txKey struct{ db *db.DB }
+// handle is the transaction of ctx (see Tx), else the database, bound to ctx.
+func (s *GormStore) handle(ctx context.Context) *gorm.DB { return s.db.Conn(ctx) }
 
-// handle is the transaction in ctx, else the database, bound to ctx.
-func (s *GormStore) handle(ctx context.Context) *gorm.DB {
-	if tx, ok := ctx.Value(txKey{s.db}).(*gorm.DB); ok {
-		return tx.WithContext(ctx)
-	}
-	return s.db.DB.WithContext(ctx)
-}
-
-// Tx implements Store.
+// Tx implements Store: the transaction travels in ctx (db.TxContext).
 func (s *GormStore) Tx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{s.db}).(*gorm.DB); ok {
-		return fn(ctx)
-	}
-	return s.db.Tx(ctx, func(tx *gorm.DB) error {
-		return fn(context.WithValue(ctx, txKey{s.db}, tx))
-	})
+	return s.db.TxContext(ctx, fn)
 }
 
 // ts is t as stored: UTC, microseconds (PostgreSQL's precision).
