@@ -5,8 +5,9 @@
 //
 // This file is the package's contract with the rest of the platform. oauth
 // imports no other domain package: cmd plugs partners (ClientRegistry), the
-// reference core (CustomerAuthenticator), apis (ConsentBroker) and web (Pages)
-// into these interfaces.
+// reference core (CustomerAuthenticator), apis (ConsentBroker), web (Pages)
+// and oauth/sca (SecondFactors) into these interfaces. Of oauth/sca, oauth
+// itself uses only the pure dynamic-linking hash (sca.LinkHash).
 package oauth
 
 import (
@@ -169,15 +170,18 @@ type ConsentBroker interface {
 }
 
 // ACRPassword is the id_token's acr (OpenID Connect Core §2) for a customer
-// who signed in with username and password: one factor, so it is the UK
-// Open Banking value for customer authentication, not for strong customer
-// authentication ("urn:openbanking:psd2:sca"), which a bank would claim once
-// its own login adds a second factor.
+// who signed in with username and password alone (a customer without an
+// authenticator app, or a server without SecondFactors): one factor, so it
+// is the UK Open Banking value for customer authentication, not for strong
+// customer authentication (ACRStrong).
 const ACRPassword = "urn:openbanking:psd2:ca"
 
 // ACRStrong is the id_token's acr for a customer who passed strong customer
 // authentication (two independent factors, PSD2 RTS article 4): the UK Open
-// Banking value. It satisfies a request for ACRStrong or ACRPassword.
+// Banking value. It satisfies a request for ACRStrong or ACRPassword. The
+// flow gives it to a customer who confirmed the authorization with an
+// authenticator-app code or a recovery code after the password (amr
+// [pwd otp mfa]).
 const ACRStrong = "urn:openbanking:psd2:sca"
 
 // Authentication methods (RFC 8176 §2) an id_token's amr lists.
