@@ -194,18 +194,20 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.deps.Pages.Login(w, r, page)
 		return
 	}
-	if err := s.store.signInInteraction(ctx, in, customerID, s.now()); err != nil {
-		if !errors.Is(err, errInteractionGone) {
-			s.log.Error("oauth: record login", "err", err)
-		}
-		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
-		return
-	}
+	// Whether a second factor follows, asked before the interaction is
+	// signed in so that a failure leaves the login form usable.
 	need, err := s.needsSCA(ctx, customerID)
 	if err != nil {
 		s.log.Error("oauth: second factors", "err", err)
 		page.Error, page.Status = "We could not check your details just now. Please try again in a moment.", http.StatusServiceUnavailable
 		s.deps.Pages.Login(w, r, page)
+		return
+	}
+	if err := s.store.signInInteraction(ctx, in, customerID, s.now()); err != nil {
+		if !errors.Is(err, errInteractionGone) {
+			s.log.Error("oauth: record login", "err", err)
+		}
+		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
 		return
 	}
 	if need {
