@@ -140,6 +140,12 @@ func (s *Server) handleAuthorizePost(c *gin.Context) {
 	switch r.PostForm.Get(FieldStep) {
 	case StepLogin:
 		s.login(ctx, w, r, in, ar, client)
+	case StepSCA:
+		if in.CustomerID == "" {
+			s.errorPage(w, r, http.StatusBadRequest, "Please log in first", "Please go back to the app and start again.")
+			return
+		}
+		s.confirmSCA(ctx, w, r, in, ar, client)
 	case StepConsent:
 		if in.CustomerID == "" {
 			s.errorPage(w, r, http.StatusBadRequest, "Please log in first", "Please go back to the app and start again.")
@@ -188,11 +194,24 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.deps.Pages.Login(w, r, page)
 		return
 	}
+	// Whether a second factor follows, asked before the interaction is
+	// signed in so that a failure leaves the login form usable.
+	need, err := s.needsSCA(ctx, customerID)
+	if err != nil {
+		s.log.Error("oauth: second factors", "err", err)
+		page.Error, page.Status = "We could not check your details just now. Please try again in a moment.", http.StatusServiceUnavailable
+		s.deps.Pages.Login(w, r, page)
+		return
+	}
 	if err := s.store.signInInteraction(ctx, in, customerID, s.now()); err != nil {
 		if !errors.Is(err, errInteractionGone) {
 			s.log.Error("oauth: record login", "err", err)
 		}
 		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
+		return
+	}
+	if need {
+		s.showSCA(ctx, w, r, r.PostForm.Get(FieldInteraction), ar, client, customerID, false, "", http.StatusOK)
 		return
 	}
 	s.showConsent(ctx, w, r, r.PostForm.Get(FieldInteraction), ar, client, customerID, "", http.StatusOK)
@@ -252,13 +271,26 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		signedInAt = *in.AuthTime
 	}
 	auth := passwordAuthentication(signedInAt)
-	if !meetsEssentialACR(sess.RequestedACR, auth.ACR) {
+	// A customer with an authenticator app confirmed with it on the SCA
+	// page (checked below, once the account choice is final): the
+	// authentication is then strong.
+	needSCA, err := s.needsSCA(ctx, in.CustomerID)
+	if err != nil {
+		s.authorizeError(ctx, w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	achievable := auth.ACR
+	if needSCA {
+		achievable = ACRStrong
+	}
+	if !meetsEssentialACR(sess.RequestedACR, achievable) {
 		s.authorizeError(ctx, w, r, ar, errEssentialACR(sess.RequestedACR))
 		return
 	}
 	details := sess.AuthorizationDetails
-	if len(details) > 0 && s.deps.Consents != nil {
-		selected := map[string][]string{}
+	hasConsents := len(details) > 0 && s.deps.Consents != nil
+	selected := map[string][]string{}
+	if hasConsents {
 		for _, d := range details {
 			if d.ConsentID != "" {
 				selected[d.ConsentID] = r.PostForm[FieldAccountsPrefix+d.ConsentID]
@@ -272,6 +304,18 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 			s.showConsent(ctx, w, r, id, ar, client, in.CustomerID, msg, http.StatusBadRequest)
 			return
 		}
+	}
+	if needSCA {
+		// Dynamic linking: the confirmation must be of what is authorised
+		// now; nothing is approved otherwise.
+		strong, err := s.strongAuthentication(ctx, id, client, in.CustomerID, ar, auth)
+		if err != nil {
+			s.authorizeError(ctx, w, r, ar, err)
+			return
+		}
+		auth = strong
+	}
+	if hasConsents {
 		enriched, err := s.deps.Consents.Decide(ctx, client, in.CustomerID, details, true, selected)
 		if err != nil {
 			if errors.Is(err, ErrInvalidAuthorizationDetails) {

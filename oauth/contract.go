@@ -5,8 +5,9 @@
 //
 // This file is the package's contract with the rest of the platform. oauth
 // imports no other domain package: cmd plugs partners (ClientRegistry), the
-// reference core (CustomerAuthenticator), apis (ConsentBroker) and web (Pages)
-// into these interfaces.
+// reference core (CustomerAuthenticator), apis (ConsentBroker), web (Pages)
+// and oauth/sca (SecondFactors) into these interfaces. Of oauth/sca, oauth
+// itself uses only the pure dynamic-linking hash (sca.LinkHash).
 package oauth
 
 import (
@@ -169,15 +170,18 @@ type ConsentBroker interface {
 }
 
 // ACRPassword is the id_token's acr (OpenID Connect Core §2) for a customer
-// who signed in with username and password: one factor, so it is the UK
-// Open Banking value for customer authentication, not for strong customer
-// authentication ("urn:openbanking:psd2:sca"), which a bank would claim once
-// its own login adds a second factor.
+// who signed in with username and password alone (a customer without an
+// authenticator app, or a server without SecondFactors): one factor, so it
+// is the UK Open Banking value for customer authentication, not for strong
+// customer authentication (ACRStrong).
 const ACRPassword = "urn:openbanking:psd2:ca"
 
 // ACRStrong is the id_token's acr for a customer who passed strong customer
 // authentication (two independent factors, PSD2 RTS article 4): the UK Open
-// Banking value. It satisfies a request for ACRStrong or ACRPassword.
+// Banking value. It satisfies a request for ACRStrong or ACRPassword. The
+// flow gives it to a customer who confirmed the authorization with an
+// authenticator-app code or a recovery code after the password (amr
+// [pwd otp mfa]).
 const ACRStrong = "urn:openbanking:psd2:sca"
 
 // Authentication methods (RFC 8176 §2) an id_token's amr lists.
@@ -272,4 +276,56 @@ type TokenRevoker interface {
 	RevokeConsent(ctx context.Context, consentID string) error
 	// RevokeClient revokes every token issued to clientID.
 	RevokeClient(ctx context.Context, clientID string) error
+}
+
+// Refusals of a SecondFactors, matched with errors.Is (an implementation
+// wraps its own error in one of them).
+var (
+	// ErrSecondFactorWrong: the code is not the customer's (a wrong
+	// authenticator code or recovery code).
+	ErrSecondFactorWrong = errors.New("oauth: wrong second-factor code")
+	// ErrSecondFactorUsed: the code was right but was already used (an
+	// authenticator code of a time step already accepted, a recovery code
+	// already spent).
+	ErrSecondFactorUsed = errors.New("oauth: second-factor code already used")
+	// ErrSecondFactorLocked: too many wrong codes; the customer's second
+	// factor is locked for a while (on every node). It may come joined with
+	// ErrSecondFactorWrong or ErrSecondFactorUsed when the wrong code just
+	// spent the budget.
+	ErrSecondFactorLocked = errors.New("oauth: second factor locked after too many wrong codes")
+	// ErrNoSecondFactor: the customer has no authenticator app to confirm with.
+	ErrNoSecondFactor = errors.New("oauth: the customer has no authenticator app")
+	// ErrNotConfirmed: the interaction has no usable confirmation (never
+	// confirmed, already used, or expired).
+	ErrNotConfirmed = errors.New("oauth: the interaction was not confirmed with a second factor")
+	// ErrConfirmationChanged: what is being authorised now is not what the
+	// customer confirmed (dynamic linking, PSD2 RTS art. 5); the
+	// confirmation is void for good.
+	ErrConfirmationChanged = errors.New("oauth: the payment changed after the customer confirmed it")
+)
+
+// SecondFactors is what the authorization flow needs of strong customer
+// authentication (implemented in cmd over oauth/sca's Service). A customer
+// with an authenticator app confirms each authorization with a code after
+// the password; the confirmation is bound to the interaction and to a link
+// hash of what is authorised (linkHash in authorize_sca.go) and consumed at
+// approval. The client address for the code throttle is the one
+// throttle.WithClient put in ctx.
+type SecondFactors interface {
+	// HasAuthenticatorApp reports whether the customer has an active
+	// authenticator app (and so must confirm with it).
+	HasAuthenticatorApp(ctx context.Context, customerID string) (bool, error)
+	// ConfirmTOTP checks a code of the customer's authenticator app and, if
+	// it is accepted, records the interaction's confirmation of link.
+	// Errors: ErrSecondFactorWrong, ErrSecondFactorUsed,
+	// ErrSecondFactorLocked, ErrNoSecondFactor, or others (storage).
+	ConfirmTOTP(ctx context.Context, interactionID, customerID, code, link string) error
+	// ConfirmRecoveryCode is ConfirmTOTP with one of the customer's recovery
+	// codes (spent by the check).
+	ConfirmRecoveryCode(ctx context.Context, interactionID, customerID, code, link string) error
+	// CheckConfirmation consumes the interaction's confirmation if it was of
+	// link (what is authorised now) and returns the RFC 8176 amr value of
+	// the method confirmed with (AMROTP for a code). It succeeds once.
+	// Errors: ErrNotConfirmed, ErrConfirmationChanged, or others.
+	CheckConfirmation(ctx context.Context, interactionID, customerID, link string) (amr string, err error)
 }

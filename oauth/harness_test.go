@@ -88,6 +88,9 @@ type fakeConsents struct {
 	mu      sync.Mutex
 	status  map[string]string // awaiting, authorised, rejected, revoked
 	decided map[string][]string
+	// payments are the amount and payee of payment consents (Describe's
+	// PaymentSummary); nil for none.
+	payments map[string]oauth.PaymentSummary
 }
 
 func (f *fakeConsents) Types() []string { return []string{"account_access", "payment_initiation"} }
@@ -104,6 +107,8 @@ func (f *fakeConsents) CheckPushed(_ context.Context, _ *oauth.Client, details [
 }
 
 func (f *fakeConsents) Describe(_ context.Context, _ *oauth.Client, _ string, details []oauth.AuthorizationDetail) ([]oauth.ConsentDescription, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var out []oauth.ConsentDescription
 	for _, d := range details {
 		cd := oauth.ConsentDescription{Type: d.Type, ConsentID: d.ConsentID, ExpiresAt: time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)}
@@ -113,6 +118,9 @@ func (f *fakeConsents) Describe(_ context.Context, _ *oauth.Client, _ string, de
 		} else {
 			cd.Title, cd.SelectMode = "Read your account information", "multi"
 			cd.Lines = []string{"Your account names and numbers", "Your balances", "Your transactions"}
+		}
+		if p, ok := f.payments[d.ConsentID]; ok {
+			cd.Payment = &p
 		}
 		cd.Accounts = []oauth.SelectableAccount{
 			{ID: "acc_1", Label: "Current account", Masked: "•••• 1234"},
@@ -182,7 +190,7 @@ func newHarness(tb testing.TB, d *db.DB, mut func(*oauth.Config, *oauth.Deps)) *
 	gin.SetMode(gin.ReleaseMode)
 	h := &harness{tb: tb, db: d,
 		clients:  &fakeClients{m: map[string]oauth.Client{}},
-		consents: &fakeConsents{status: map[string]string{}, decided: map[string][]string{}},
+		consents: &fakeConsents{status: map[string]string{}, decided: map[string][]string{}, payments: map[string]oauth.PaymentSummary{}},
 	}
 	e := gin.New()
 	h.ts = httptest.NewServer(e)

@@ -12,6 +12,9 @@ type Pages interface {
 	Login(w http.ResponseWriter, r *http.Request, p LoginPage)
 	// Consent shows what the partner's app asks for and the Authorise / Deny form.
 	Consent(w http.ResponseWriter, r *http.Request, p ConsentPage)
+	// SCA asks a customer with an authenticator app for its code (or a
+	// recovery code) after the password, showing the payments confirmed.
+	SCA(w http.ResponseWriter, r *http.Request, p SCAPage)
 	// Error shows an error the customer cannot be sent back to the app with.
 	Error(w http.ResponseWriter, r *http.Request, p ErrorPage)
 	// CheckCSRF reports whether a POSTed form carries the right CSRF token
@@ -22,10 +25,14 @@ type Pages interface {
 // Form field names the pages post back to /authorize.
 const (
 	FieldInteraction = "interaction" // the in-flight authorization's id
-	FieldStep        = "step"        // "login" or "consent"
+	FieldStep        = "step"        // "login", "sca" or "consent"
 	FieldUsername    = "username"
 	FieldPassword    = "password"
 	FieldDecision    = "decision" // "approve" or "deny"
+	// FieldCode is the second-factor code on the SCA page; FieldMethod says
+	// which kind it is: MethodTOTP or MethodRecoveryCode.
+	FieldCode   = "code"
+	FieldMethod = "method"
 	// FieldAccountsPrefix + consent id carries the accounts chosen for a consent.
 	FieldAccountsPrefix = "accounts."
 )
@@ -33,6 +40,7 @@ const (
 // Values of FieldStep and FieldDecision.
 const (
 	StepLogin       = "login"
+	StepSCA         = "sca"
 	StepConsent     = "consent"
 	DecisionApprove = "approve"
 	DecisionDeny    = "deny"
@@ -63,6 +71,31 @@ type ConsentPage struct {
 	Details []ConsentDescription
 	Error   string
 	Status  int
+}
+
+// Values of FieldMethod on the SCA page.
+const (
+	MethodTOTP         = "totp"     // a code of the authenticator app
+	MethodRecoveryCode = "recovery" // one of the customer's recovery codes
+)
+
+// SCAPage is the data of the strong customer authentication page: the
+// second factor asked for after the password.
+type SCAPage struct {
+	Action        string
+	InteractionID string
+	ClientName    string
+	PartnerName   string
+	CustomerName  string
+	// Payments are the payment consents being confirmed (amount and payee
+	// as the customer must see them: dynamic linking binds the code to
+	// them); empty when no payment is asked for.
+	Payments []PaymentSummary
+	// Recovery is true when the recovery-code form was the one sent (to
+	// show it open after a refusal).
+	Recovery bool
+	Error    string
+	Status   int
 }
 
 // ScopeText is one requested scope and what it means in plain words.

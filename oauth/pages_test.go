@@ -29,6 +29,14 @@ var testTmpl = template.Must(template.New("").Parse(`
 {{range .P.Details}}<h2>{{.Title}}</h2><ul>{{range .Lines}}<li>{{.}}</li>{{end}}</ul><p>{{.ExpiresAt.Format "2 Jan 2006"}}</p>{{$c := .ConsentID}}{{$m := .SelectMode}}
 {{range .Accounts}}<label><input type="{{if eq $m "multi"}}checkbox{{else}}radio{{end}}" name="accounts.{{$c}}" value="{{.ID}}"> {{.Label}}</label>{{end}}{{end}}
 <button type="submit" name="decision" value="approve">Authorise</button><button type="submit" name="decision" value="deny">Deny</button></form>{{end}}
+{{define "sca"}}<h1>Confirm it is you</h1><p>{{.P.CustomerName}} {{.P.ClientName}}</p><p class="error">{{.P.Error}}</p>
+{{range .P.Payments}}<p class="payment">{{.Amount.Major}} {{.Amount.Currency}} to {{.PayeeName}}</p>{{end}}
+<form method="post" action="{{.P.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<input type="hidden" name="interaction" value="{{.P.InteractionID}}"><input type="hidden" name="step" value="sca"><input type="hidden" name="method" value="totp">
+<label for="code">Authenticator code</label><input id="code" name="code"><button type="submit">Confirm</button></form>
+<form method="post" action="{{.P.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<input type="hidden" name="interaction" value="{{.P.InteractionID}}"><input type="hidden" name="step" value="sca"><input type="hidden" name="method" value="recovery">
+<label for="recovery_code">Use a recovery code</label><input id="recovery_code" name="code"><button type="submit">Confirm</button></form>{{end}}
 {{define "error"}}<h1>{{.P.Title}}</h1><p>{{.P.Message}}</p><p id="code">{{.P.Code}}</p><p id="hint">{{.P.Hint}}</p>{{end}}
 `))
 
@@ -61,6 +69,10 @@ func (p testPages) Login(w http.ResponseWriter, r *http.Request, lp oauth.LoginP
 
 func (p testPages) Consent(w http.ResponseWriter, r *http.Request, cp oauth.ConsentPage) {
 	p.render(w, r, "consent", cp.Status, cp)
+}
+
+func (p testPages) SCA(w http.ResponseWriter, r *http.Request, sp oauth.SCAPage) {
+	p.render(w, r, "sca", sp.Status, sp)
 }
 
 func (p testPages) Error(w http.ResponseWriter, r *http.Request, ep oauth.ErrorPage) {

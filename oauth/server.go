@@ -98,6 +98,9 @@ type Deps struct {
 	Customers CustomerAuthenticator
 	Consents  ConsentBroker // may be nil: no authorization_details types
 	Pages     Pages
+	// SecondFactors may be nil: then no customer is asked for a second
+	// factor and every authentication is ACRPassword.
+	SecondFactors SecondFactors
 	// DPoPReplay records DPoP proof ids (use dpop.NewGormReplayStore or the
 	// Redis store when several nodes run).
 	DPoPReplay dpop.ReplayStore

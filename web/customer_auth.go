@@ -43,6 +43,16 @@ func (c *CustomerAuth) Consent(w http.ResponseWriter, r *http.Request, p oauth.C
 	})
 }
 
+// SCA implements oauth.Pages: the authenticator-app code after the
+// password (a recovery code as the alternative), with the payments being
+// confirmed.
+func (c *CustomerAuth) SCA(w http.ResponseWriter, r *http.Request, p oauth.SCAPage) {
+	c.Renderer.Render(w, status(p.Status), "customer/sca", Page{
+		Title: "Confirm it is you", Area: "customer", CSRFToken: c.CSRF.Token(w, r),
+		User: p.CustomerName, Error: p.Error, Data: p,
+	})
+}
+
 // Error implements oauth.Pages: the message in plain words, then the OAuth
 // error code and hint for the app's developer.
 func (c *CustomerAuth) Error(w http.ResponseWriter, r *http.Request, p oauth.ErrorPage) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -60,6 +61,26 @@ func TestCustomerAuthPages(t *testing.T) {
 			if !strings.Contains(body, want) {
 				t.Fatalf("consent page lacks %q:\n%s", want, body)
 			}
+		}
+	})
+	t.Run("ok/sca", func(t *testing.T) {
+		rec, body := render(func(w http.ResponseWriter, r *http.Request) {
+			p.SCA(w, r, oauth.SCAPage{Action: "/authorize", InteractionID: "int-3", ClientName: "Pocket Wallet", PartnerName: "Acme Payments",
+				CustomerName: "Alice Example", Payments: []oauth.PaymentSummary{{Amount: money.GBP(1250), PayeeName: "Corner Shop"}},
+				Error: "That code is not right.", Status: 401})
+		})
+		for _, want := range []string{"<h1>Confirm it is you</h1>", "Pocket Wallet", "Acme Payments",
+			`<label for="code">Authenticator code</label>`, `id="code" name="code"`, `autocomplete="one-time-code"`,
+			"<summary>Use a recovery code</summary>", `<label for="recovery_code">Recovery code</label>`, `id="recovery_code" name="code"`,
+			`name="method" value="totp"`, `name="method" value="recovery"`, `name="step" value="sca"`, `name="interaction" value="int-3"`,
+			"Amount: <strong>12.50 GBP</strong>", "To: <strong>Corner Shop</strong>",
+			`role="alert">That code is not right.`, `name="csrf_token"`} {
+			if !strings.Contains(body, want) {
+				t.Fatalf("SCA page lacks %q:\n%s", want, body)
+			}
+		}
+		if rec.Code != 401 {
+			t.Fatalf("status %d", rec.Code)
 		}
 	})
 	t.Run("ok/error", func(t *testing.T) {

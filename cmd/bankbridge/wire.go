@@ -109,9 +109,10 @@ func (p *Platform) wire(ctx context.Context) error {
 		SecureCookies:        strings.HasPrefix(p.Issuer, "https://"),
 	}, oauth.Deps{
 		DB: p.DB, Keys: s.Keys, Clients: s.Partners.Registry(), Customers: s.Core,
-		Consents:   s.APIs.Broker(),
-		Pages:      web.NewCustomerAuth(p.Pages, strings.HasPrefix(p.Issuer, "https://")),
-		DPoPReplay: dpop.NewGormReplayStore(p.DB.DB), Now: now, Logger: p.Log,
+		Consents:      s.APIs.Broker(),
+		Pages:         web.NewCustomerAuth(p.Pages, strings.HasPrefix(p.Issuer, "https://")),
+		SecondFactors: secondFactors{s.SCA},
+		DPoPReplay:    dpop.NewGormReplayStore(p.DB.DB), Now: now, Logger: p.Log,
 	})
 	if err != nil {
 		return err
