@@ -144,7 +144,7 @@ var personaSpecs = []personaSpec{
 	{
 		Persona: Persona{Username: "hana.totp", Password: SandboxPassword, DisplayName: "Hana Sato",
 			Description: "Architect with a current account and a savings account, who has set up an authenticator app (TOTP) as her second factor. A year of history.",
-			Purpose:     "A customer with an authenticator app as second factor (shown on the dashboard's Security page). Add the secret (or the otpauth URI) shown here to any authenticator app, or compute the code from it (RFC 6238: SHA-1, 6 digits, 30-second steps). Each code is accepted once; 5 wrong codes lock the factor for 15 minutes."},
+			Purpose:     "Strong customer authentication with an authenticator app: after the password the bank asks for a 6-digit code (for a payment, next to its amount and payee), and the id_token says acr urn:openbanking:psd2:sca, amr pwd otp mfa. Add the secret (or the otpauth URI) shown here to any authenticator app, or compute the code from it (RFC 6238: SHA-1, 6 digits, 30-second steps). Each code is accepted once; 5 wrong codes lock the factor for 15 minutes."},
 		totp: true,
 		accounts: []accountSpec{
 			{typ: AccountCurrent, nickname: "Current account", startBalance: 98000},
