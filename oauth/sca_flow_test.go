@@ -2,7 +2,6 @@ package oauth_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -21,55 +20,8 @@ import (
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/oauth/sca"
+	"github.com/bankbridge/bankbridge/oauth/secondfactors"
 )
-
-// scaFactors is oauth.SecondFactors over the real *sca.Service, mapped the
-// way cmd/bankbridge's adapter maps it (cmd is a main package the tests
-// cannot import).
-type scaFactors struct{ svc *sca.Service }
-
-func (f scaFactors) HasAuthenticatorApp(ctx context.Context, customerID string) (bool, error) {
-	return f.svc.HasSecondFactor(ctx, customerID)
-}
-
-func (f scaFactors) ConfirmTOTP(ctx context.Context, interactionID, customerID, code, link string) error {
-	return scaCodeRefusal(f.svc.ConfirmWithTOTP(ctx, interactionID, customerID, link, code, throttle.Address(ctx)))
-}
-
-func (f scaFactors) ConfirmRecoveryCode(ctx context.Context, interactionID, customerID, code, link string) error {
-	_, err := f.svc.ConfirmWithRecoveryCode(ctx, interactionID, customerID, link, code, throttle.Address(ctx))
-	return scaCodeRefusal(err)
-}
-
-func (f scaFactors) CheckConfirmation(ctx context.Context, interactionID, customerID, link string) (string, error) {
-	c, err := f.svc.CheckConfirmation(ctx, interactionID, customerID, link)
-	switch {
-	case errors.Is(err, sca.ErrConfirmationVoided):
-		return "", fmt.Errorf("%w: %w", oauth.ErrConfirmationChanged, err)
-	case errors.Is(err, sca.ErrNoConfirmation), errors.Is(err, sca.ErrConfirmationUsed), errors.Is(err, sca.ErrConfirmationExpired):
-		return "", fmt.Errorf("%w: %w", oauth.ErrNotConfirmed, err)
-	case err != nil:
-		return "", err
-	}
-	if c.Method == sca.MethodTOTP {
-		return sca.AMRTOTP, nil
-	}
-	return sca.AMRRecovery, nil
-}
-
-func scaCodeRefusal(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, throttle.ErrLocked):
-		return fmt.Errorf("%w: %w", oauth.ErrSecondFactorLocked, err)
-	case errors.Is(err, sca.ErrCodeUsed), errors.Is(err, sca.ErrRecoveryCodeUsed):
-		return fmt.Errorf("%w: %w", oauth.ErrSecondFactorUsed, err)
-	case errors.Is(err, sca.ErrInvalidCode), errors.Is(err, sca.ErrInvalidRecoveryCode):
-		return fmt.Errorf("%w: %w", oauth.ErrSecondFactorWrong, err)
-	}
-	return err
-}
 
 // aliceTOTPSecret is alice's authenticator app in these tests (160 bits).
 const aliceTOTPSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -120,7 +72,7 @@ func TestSCAFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h = newHarness(t, d, func(_ *oauth.Config, deps *oauth.Deps) { deps.SecondFactors = scaFactors{svc} })
+		h = newHarness(t, d, func(_ *oauth.Config, deps *oauth.Deps) { deps.SecondFactors = secondfactors.New(svc) })
 		c := h.client
 		ctx := context.Background()
 		if _, err := svc.EnrollTOTP(ctx, "cus_alice", "alice", aliceTOTPSecret); err != nil {

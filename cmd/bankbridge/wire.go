@@ -24,6 +24,7 @@ import (
 	"github.com/bankbridge/bankbridge/oauth/keys"
 	"github.com/bankbridge/bankbridge/oauth/passkeys"
 	"github.com/bankbridge/bankbridge/oauth/sca"
+	"github.com/bankbridge/bankbridge/oauth/secondfactors"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/certification"
 	"github.com/bankbridge/bankbridge/partners/staff"
@@ -111,7 +112,7 @@ func (p *Platform) wire(ctx context.Context) error {
 		DB: p.DB, Keys: s.Keys, Clients: s.Partners.Registry(), Customers: s.Core,
 		Consents:      s.APIs.Broker(),
 		Pages:         web.NewCustomerAuth(p.Pages, strings.HasPrefix(p.Issuer, "https://")),
-		SecondFactors: secondFactors{s.SCA},
+		SecondFactors: secondfactors.New(s.SCA),
 		DPoPReplay:    dpop.NewGormReplayStore(p.DB.DB), Now: now, Logger: p.Log,
 	})
 	if err != nil {

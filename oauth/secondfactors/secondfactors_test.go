@@ -1,4 +1,4 @@
-package main
+package secondfactors_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/oauth/sca"
+	"github.com/bankbridge/bankbridge/oauth/secondfactors"
 )
 
 // TestSecondFactorsAdapter: oauth's SecondFactors over the real
@@ -37,7 +38,7 @@ func TestSecondFactorsAdapter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := secondFactors{svc}
+		f := secondfactors.New(svc)
 		const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 		code := func() string {
 			c, err := totp.GenerateCodeCustom(secret, now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
