@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -796,7 +797,7 @@ func testBroker(t *testing.T, e *env) {
 		{"fail/another customer's account", frank.id, []string{alice.account(core.AccountCurrent).ID}, "invalid_authorization_details: account " + alice.account(core.AccountCurrent).ID + " is not one of the customer's accounts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := b.Decide(ctx, p.client(), tc.customer, det, true, map[string][]string{id: tc.selected})
+			_, err := b.Decide(ctx, p.client(), tc.customer, det, true, map[string][]string{id: tc.selected}, nil)
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("Decide = %v, want %s", err, tc.want)
 			}
@@ -807,7 +808,7 @@ func testBroker(t *testing.T, e *env) {
 		r := e.do("POST", aisp+"/account-access-consents", p.token, accountConsentBody(apis.PermAccountsDetail))
 		eid := r.data(t)["ConsentId"].(string)
 		edet := []oauth.AuthorizationDetail{{Type: apis.TypeAccountAccess, ConsentID: eid}}
-		out, err := b.Decide(ctx, p.client(), erin.id, edet, true, map[string][]string{eid: {erin.account(core.AccountCurrent).ID}})
+		out, err := b.Decide(ctx, p.client(), erin.id, edet, true, map[string][]string{eid: {erin.account(core.AccountCurrent).ID}}, nil)
 		if !errors.Is(err, oauth.ErrConsentRejected) || out != nil {
 			t.Fatalf("Decide = %v, %v; want oauth.ErrConsentRejected", out, err)
 		}
@@ -820,7 +821,7 @@ func testBroker(t *testing.T, e *env) {
 		}
 	})
 	// Denial rejects; the consent cannot be decided again.
-	if out, err := b.Decide(ctx, p.client(), bob.id, det, false, nil); err != nil || out != nil {
+	if out, err := b.Decide(ctx, p.client(), bob.id, det, false, nil, nil); err != nil || out != nil {
 		t.Fatalf("deny: %v %v", out, err)
 	}
 	r = e.do("GET", aisp+"/account-access-consents/"+id, p.token, nil)
@@ -836,10 +837,21 @@ func testBroker(t *testing.T, e *env) {
 	// Approval enriches the details with the chosen accounts.
 	r = e.do("POST", aisp+"/account-access-consents", p.token, accountConsentBody(apis.PermBalances))
 	id2 := r.data(t)["ConsentId"].(string)
+	how := oauth.ConsentAuthorisation{ACR: oauth.ACRStrong, AMR: []string{"pwd", "otp", "mfa"}, Reason: "the customer performed strong customer authentication"}
 	out, err := b.Decide(ctx, p.client(), alice.id, []oauth.AuthorizationDetail{{Type: apis.TypeAccountAccess, ConsentID: id2, Extra: map[string]any{"x": 1}}},
-		true, map[string][]string{id2: {alice.account(core.AccountCurrent).ID}})
+		true, map[string][]string{id2: {alice.account(core.AccountCurrent).ID}}, map[string]oauth.ConsentAuthorisation{id2: how})
 	if err != nil || len(out) != 1 || out[0].ConsentID != id2 || fmt.Sprint(out[0].Extra["accounts"]) != "["+alice.account(core.AccountCurrent).ID+"]" || out[0].Extra["x"] != 1 {
 		t.Fatalf("Decide approve: %+v %v", out, err)
+	}
+	// How the customer authorised it is on the consent and in the audit trail.
+	if c, err := apis.NewGormStore(e.d).Consent(ctx, id2); err != nil || !reflect.DeepEqual(c.Authorisation, how) {
+		t.Fatalf("consent authorisation = %+v, %v; want %+v", c.Authorisation, err, how)
+	}
+	var details string
+	if err := e.d.DB.Raw(`SELECT details FROM audit_events WHERE action = 'consent.authorised' AND object_id = ?`, id2).Scan(&details).Error; err != nil ||
+		!strings.Contains(details, `"acr":"urn:openbanking:psd2:sca"`) || !strings.Contains(details, `"amr":["pwd","otp","mfa"]`) ||
+		!strings.Contains(details, `"sca_reason":"the customer performed strong customer authentication"`) || strings.Contains(details, "sca_exemption") {
+		t.Fatalf("audit details = %s, %v", details, err)
 	}
 	if ok, err := b.Active(ctx, id2); !ok || err != nil {
 		t.Fatalf("Active = %v %v", ok, err)

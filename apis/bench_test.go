@@ -8,14 +8,15 @@ import (
 	"net/http"
 	"testing"
 
+	"sort"
+	"sync/atomic"
+	"time"
+
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
-	"sort"
-	"sync/atomic"
-	"time"
 
 	"gorm.io/gorm"
 )
@@ -97,7 +98,7 @@ func BenchmarkDomesticPayment(b *testing.B) {
 					b.Fatal(err)
 				}
 				det := []oauth.AuthorizationDetail{{Type: apis.TypePaymentInitiation, ConsentID: c.ID}}
-				out, err := e.svc.Broker().Decide(ctx, p.client(), alice.id, det, true, map[string][]string{c.ID: {cur.ID}})
+				out, err := e.svc.Broker().Decide(ctx, p.client(), alice.id, det, true, map[string][]string{c.ID: {cur.ID}}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -176,7 +176,7 @@ func masked(a *core.Account) string {
 // consents Rejected and returns nil. A customer of another environment than
 // the client's (whose consents these are) is refused either way
 // (ErrWrongEnvironment) and nothing is recorded.
-func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID string, details []oauth.AuthorizationDetail, approve bool, selected map[string][]string) ([]oauth.AuthorizationDetail, error) {
+func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID string, details []oauth.AuthorizationDetail, approve bool, selected map[string][]string, how map[string]oauth.ConsentAuthorisation) ([]oauth.AuthorizationDetail, error) {
 	s := b.s
 	cust, err := s.customerIn(ctx, client.Environment, customerID)
 	if err != nil {
@@ -241,6 +241,7 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 			action := "consent.rejected"
 			if approve {
 				c.Status, action = StatusAuthorised, "consent.authorised"
+				c.Authorisation = how[c.ID]
 			} else {
 				c.Status, c.AccountIDs = StatusRejected, nil
 			}
@@ -252,7 +253,7 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 			}
 			if err := s.store.Audit(ctx, audit.Entry{ActorType: audit.ActorCustomer, ActorID: customerID, Action: action,
 				ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID,
-				Details: map[string]any{"client_id": client.ID, "accounts": c.AccountIDs}}); err != nil {
+				Details: auditDetails(client.ID, c)}); err != nil {
 				return err
 			}
 			if !approve {
@@ -282,6 +283,23 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 		return nil, fmt.Errorf("%w: customer %s is a sandbox persona that rejects every consent", oauth.ErrConsentRejected, customerID)
 	}
 	return out, nil
+}
+
+// auditDetails are the audit entry details of the customer's decision on
+// c: the client, the accounts and, on approval, how the customer
+// authenticated (acr, amr) and the SCA exemption granted, with its reason.
+func auditDetails(clientID string, c *Consent) map[string]any {
+	d := map[string]any{"client_id": clientID, "accounts": c.AccountIDs}
+	if a := c.Authorisation; a.ACR != "" {
+		d["acr"], d["amr"] = a.ACR, a.AMR
+		if a.Exemption != "" {
+			d["sca_exemption"] = a.Exemption
+		}
+		if a.Reason != "" {
+			d["sca_reason"] = a.Reason
+		}
+	}
+	return d
 }
 
 // Active implements oauth.ConsentBroker: an Authorised, unexpired consent, or

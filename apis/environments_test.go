@@ -61,11 +61,11 @@ func TestEnvironmentsNeverMeet(t *testing.T) {
 					return err
 				}},
 				{"approve", func(det []oauth.AuthorizationDetail, id string) error {
-					_, err := b.Decide(ctx, tc.app.client(), tc.customer.id, det, true, map[string][]string{id: {tc.account}})
+					_, err := b.Decide(ctx, tc.app.client(), tc.customer.id, det, true, map[string][]string{id: {tc.account}}, nil)
 					return err
 				}},
 				{"deny", func(det []oauth.AuthorizationDetail, _ string) error {
-					_, err := b.Decide(ctx, tc.app.client(), tc.customer.id, det, false, nil)
+					_, err := b.Decide(ctx, tc.app.client(), tc.customer.id, det, false, nil, nil)
 					return err
 				}},
 			} {
@@ -89,7 +89,7 @@ func TestEnvironmentsNeverMeet(t *testing.T) {
 		t.Run("fail/sandbox customer picks a production account", func(t *testing.T) {
 			e.t = t
 			id, det := newConsent(sbx)
-			_, err := b.Decide(ctx, sbx.client(), alice.id, det, true, map[string][]string{id: {realCur.ID}})
+			_, err := b.Decide(ctx, sbx.client(), alice.id, det, true, map[string][]string{id: {realCur.ID}}, nil)
 			if want := "invalid_authorization_details: account " + realCur.ID + " is not one of the customer's accounts"; err == nil || err.Error() != want {
 				t.Fatalf("err = %v, want %s", err, want)
 			}

@@ -405,7 +405,7 @@ func (p *partner) authorise(typ, consentID string, cust *customer, accounts ...s
 	if err := b.CheckPushed(ctx, p.client(), details); err != nil {
 		e.t.Fatalf("CheckPushed: %v", err)
 	}
-	out, err := b.Decide(ctx, p.client(), cust.id, details, true, map[string][]string{consentID: accounts})
+	out, err := b.Decide(ctx, p.client(), cust.id, details, true, map[string][]string{consentID: accounts}, nil)
 	if err != nil {
 		e.t.Fatalf("Decide: %v", err)
 	}

@@ -70,7 +70,8 @@ type Store interface {
 	// Consent returns one consent, or ErrNotFound.
 	Consent(ctx context.Context, id string) (*Consent, error)
 	// SetConsentStatus moves the consent from one of from to c.Status (also
-	// writing CustomerID, AccountIDs and StatusUpdatedAt); ErrStale when the
+	// writing CustomerID, AccountIDs, Authorisation and StatusUpdatedAt);
+	// ErrStale when the
 	// consent is not in one of from (or does not exist).
 	SetConsentStatus(ctx context.Context, c *Consent, from ...string) error
 	// ConsentsForCustomer lists a customer's consents, newest first (none: an

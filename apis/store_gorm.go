@@ -13,6 +13,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/money"
+	"github.com/bankbridge/bankbridge/oauth"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
@@ -76,6 +77,10 @@ type consentRow struct {
 	Risk            string
 	AmountMinor     int64
 	Currency        string
+	SCAACR          string `gorm:"column:sca_acr"`
+	SCAAMR          string `gorm:"column:sca_amr"`
+	SCAExemption    string `gorm:"column:sca_exemption"`
+	SCAReason       string `gorm:"column:sca_reason"`
 	CreatedAt       time.Time
 	StatusUpdatedAt time.Time
 }
@@ -115,6 +120,8 @@ func toConsentRow(c *Consent) *consentRow {
 		AccountIDs: strList(c.AccountIDs), Permissions: strList(c.Permissions), Datasets: strList(c.Datasets),
 		ExpiresAt: tp(c.ExpiresAt), TransactionFrom: tp(c.TransactionFrom), TransactionTo: tp(c.TransactionTo),
 		Risk: "{}", AmountMinor: c.Amount.Minor, Currency: c.Amount.Currency,
+		SCAACR: c.Authorisation.ACR, SCAAMR: strings.Join(c.Authorisation.AMR, " "),
+		SCAExemption: c.Authorisation.Exemption, SCAReason: c.Authorisation.Reason,
 		CreatedAt: c.CreatedAt.UTC(), StatusUpdatedAt: c.StatusUpdatedAt.UTC()}
 	if c.Initiation != nil {
 		r.Initiation = c.Initiation.canonical()
@@ -130,7 +137,9 @@ func (r *consentRow) toConsent() (*Consent, error) {
 		Environment: r.Environment, Status: r.Status, CustomerID: r.CustomerID,
 		ExpiresAt: tv(r.ExpiresAt), TransactionFrom: tv(r.TransactionFrom), TransactionTo: tv(r.TransactionTo),
 		Amount:    money.Money{Minor: r.AmountMinor, Currency: r.Currency},
-		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC()}
+		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC(),
+		Authorisation: oauth.ConsentAuthorisation{ACR: r.SCAACR, AMR: strings.Fields(r.SCAAMR),
+			Exemption: r.SCAExemption, Reason: r.SCAReason}}
 	for _, x := range []struct {
 		src string
 		dst any
@@ -229,7 +238,9 @@ func (s *GormStore) Consent(ctx context.Context, id string) (*Consent, error) {
 func (s *GormStore) SetConsentStatus(ctx context.Context, c *Consent, from ...string) error {
 	res := s.handle(ctx).Model(&consentRow{}).Where("id = ? AND status IN ?", c.ID, from).
 		Updates(map[string]any{"status": c.Status, "customer_id": c.CustomerID,
-			"account_ids": strList(c.AccountIDs), "status_updated_at": c.StatusUpdatedAt.UTC()})
+			"account_ids": strList(c.AccountIDs), "status_updated_at": c.StatusUpdatedAt.UTC(),
+			"sca_acr": c.Authorisation.ACR, "sca_amr": strings.Join(c.Authorisation.AMR, " "),
+			"sca_exemption": c.Authorisation.Exemption, "sca_reason": c.Authorisation.Reason})
 	if res.Error != nil {
 		return res.Error
 	}

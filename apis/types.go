@@ -28,6 +28,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth"
 )
 
 // Consent types (RFC 9396 authorization_details types).
@@ -118,7 +119,11 @@ type Consent struct {
 	Risk       map[string]any
 	Amount     money.Money
 	// ExpiresAt is the consent's expiry (zero: open-ended account access).
-	ExpiresAt       time.Time
+	ExpiresAt time.Time
+	// Authorisation is how the customer authorised the consent (strong
+	// customer authentication, or the exemption that spared it); zero until
+	// then.
+	Authorisation   oauth.ConsentAuthorisation
 	CreatedAt       time.Time
 	StatusUpdatedAt time.Time
 }

@@ -146,6 +146,12 @@ func (s *Server) handleAuthorizePost(c *gin.Context) {
 			return
 		}
 		s.confirmSCA(ctx, w, r, in, ar, client)
+	case StepNoSecondFactor:
+		if in.CustomerID == "" {
+			s.errorPage(w, r, http.StatusBadRequest, "Please log in first", "Please go back to the app and start again.")
+			return
+		}
+		s.leaveWithoutSecondFactor(ctx, w, r, in, ar, client)
 	case StepConsent:
 		if in.CustomerID == "" {
 			s.errorPage(w, r, http.StatusBadRequest, "Please log in first", "Please go back to the app and start again.")
@@ -194,11 +200,12 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.deps.Pages.Login(w, r, page)
 		return
 	}
-	// Whether a second factor follows, asked before the interaction is
-	// signed in so that a failure leaves the login form usable.
-	need, err := s.needsSCA(ctx, customerID)
+	// Whether a second factor follows (or cannot), asked before the
+	// interaction is signed in so that a failure leaves the login form
+	// usable.
+	plan, err := s.planSCA(ctx, client, customerID, ar)
 	if err != nil {
-		s.log.Error("oauth: second factors", "err", err)
+		s.log.Error("oauth: plan SCA", "err", err)
 		page.Error, page.Status = "We could not check your details just now. Please try again in a moment.", http.StatusServiceUnavailable
 		s.deps.Pages.Login(w, r, page)
 		return
@@ -210,7 +217,11 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
 		return
 	}
-	if need {
+	switch {
+	case plan.refusal != "":
+		s.showNoSecondFactor(ctx, w, r, r.PostForm.Get(FieldInteraction), client, customerID, plan)
+		return
+	case plan.sca:
 		s.showSCA(ctx, w, r, r.PostForm.Get(FieldInteraction), ar, client, customerID, false, "", http.StatusOK)
 		return
 	}
@@ -256,11 +267,7 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return
 	}
 	if decision == DecisionDeny {
-		if len(sess.AuthorizationDetails) > 0 && s.deps.Consents != nil {
-			if _, err := s.deps.Consents.Decide(ctx, client, in.CustomerID, sess.AuthorizationDetails, false, nil); err != nil {
-				s.log.Error("oauth: record denial", "err", err)
-			}
-		}
+		s.rejectConsents(ctx, client, in.CustomerID, ar)
 		s.authorizeError(ctx, w, r, ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
 		return
 	}
@@ -271,20 +278,26 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		signedInAt = *in.AuthTime
 	}
 	auth := passwordAuthentication(signedInAt)
-	// A customer with an authenticator app confirmed with it on the SCA
-	// page (checked below, once the account choice is final): the
-	// authentication is then strong.
-	needSCA, err := s.needsSCA(ctx, in.CustomerID)
+	// What the authorization needs, decided again on what is authorised
+	// now: a customer the plan sends through SCA confirmed on the SCA page
+	// (checked below, once the account choice is final); a payment an
+	// exemption spares claims it.
+	plan, err := s.planSCA(ctx, client, in.CustomerID, ar)
 	if err != nil {
 		s.authorizeError(ctx, w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
 	achievable := auth.ACR
-	if needSCA {
+	if plan.hasFactor {
 		achievable = ACRStrong
 	}
 	if !meetsEssentialACR(sess.RequestedACR, achievable) {
 		s.authorizeError(ctx, w, r, ar, errEssentialACR(sess.RequestedACR))
+		return
+	}
+	if plan.refusal != "" {
+		s.rejectConsents(ctx, client, in.CustomerID, ar)
+		s.authorizeError(ctx, w, r, ar, fosite.ErrAccessDenied.WithHint(plan.refusal))
 		return
 	}
 	details := sess.AuthorizationDetails
@@ -305,7 +318,7 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return
 		}
 	}
-	if needSCA {
+	if plan.sca {
 		// Dynamic linking: the confirmation must be of what is authorised
 		// now; nothing is approved otherwise.
 		strong, err := s.strongAuthentication(ctx, id, client, in.CustomerID, ar, auth)
@@ -314,9 +327,13 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return
 		}
 		auth = strong
+		s.afterSCA(ctx, in.CustomerID)
+	} else if err := s.claimExemptions(ctx, in.CustomerID, plan); err != nil {
+		s.authorizeError(ctx, w, r, ar, err)
+		return
 	}
 	if hasConsents {
-		enriched, err := s.deps.Consents.Decide(ctx, client, in.CustomerID, details, true, selected)
+		enriched, err := s.deps.Consents.Decide(ctx, client, in.CustomerID, details, true, selected, plan.authorisations(auth))
 		if err != nil {
 			if errors.Is(err, ErrInvalidAuthorizationDetails) {
 				s.authorizeError(ctx, w, r, ar, errInvalidDetails(err.Error()))

@@ -161,9 +161,10 @@ type ConsentBroker interface {
 	// Describe explains the details to the logged-in customer.
 	Describe(ctx context.Context, client *Client, customerID string, details []AuthorizationDetail) ([]ConsentDescription, error)
 	// Decide records the customer's decision. On approval it binds each consent to
-	// the customer and the selected accounts (keyed by consent id) and returns the
-	// details to put in the token; on denial it marks them rejected.
-	Decide(ctx context.Context, client *Client, customerID string, details []AuthorizationDetail, approve bool, selected map[string][]string) ([]AuthorizationDetail, error)
+	// the customer and the selected accounts (keyed by consent id), records how
+	// each was authorised (how, keyed by consent id) and returns the details to
+	// put in the token; on denial it marks them rejected (how is nil).
+	Decide(ctx context.Context, client *Client, customerID string, details []AuthorizationDetail, approve bool, selected map[string][]string, how map[string]ConsentAuthorisation) ([]AuthorizationDetail, error)
 	// Active reports whether the consent behind a token is still usable; a token
 	// refresh or introspection of a token whose consent is not active fails.
 	Active(ctx context.Context, consentID string) (bool, error)
@@ -328,4 +329,58 @@ type SecondFactors interface {
 	// the method confirmed with (AMROTP for a code). It succeeds once.
 	// Errors: ErrNotConfirmed, ErrConfirmationChanged, or others.
 	CheckConfirmation(ctx context.Context, interactionID, customerID, link string) (amr string, err error)
+}
+
+// The exemptions from strong customer authentication a payment may be
+// authorised under (PaymentAssessment.Exemption, ConsentAuthorisation).
+const (
+	ExemptionLowValue           = "low_value"           // PSD2 RTS art. 16
+	ExemptionTrustedBeneficiary = "trusted_beneficiary" // PSD2 RTS art. 13
+	ExemptionOwnAccounts        = "own_accounts"        // PSD2 RTS art. 15
+)
+
+// PaymentAssessment is whether a payment needs strong customer
+// authentication or which exemption spares it, and why (for the consent
+// and the audit trail).
+type PaymentAssessment struct {
+	SCARequired bool
+	// Exemption is one of the Exemption… values, "" when SCA is required.
+	Exemption string
+	Reason    string
+}
+
+// ErrExemptionSpent is returned (wrapped) by SCAExemptions.Claim when the
+// low-value exemption's limits were reached since the assessment (another
+// payment claimed the last allowance): the payment now needs SCA.
+var ErrExemptionSpent = errors.New("oauth: the low-value exemption's limits were reached")
+
+// SCAExemptions are the bank's exemptions from strong customer
+// authentication for payments (PSD2 RTS art. 10–18), each a bank setting
+// that can be switched off (implemented in cmd over oauth/sca). Without
+// one, every payment of a customer with a second factor needs SCA.
+type SCAExemptions interface {
+	// Assess decides whether the customer's payment needs SCA or which
+	// exemption applies. It claims nothing.
+	Assess(ctx context.Context, customerID string, p PaymentSummary) (PaymentAssessment, error)
+	// Claim spends what an exemption counts (the low-value counters) when
+	// the payment is authorised under it; other exemptions claim nothing.
+	// Errors: ErrExemptionSpent, or others (storage).
+	Claim(ctx context.Context, customerID string, p PaymentSummary, a PaymentAssessment) error
+	// AfterSCA resets what counts towards the exemptions (the low-value
+	// counters) once the customer performed SCA.
+	AfterSCA(ctx context.Context, customerID string) error
+}
+
+// ConsentAuthorisation is how the customer authorised one consent, as the
+// ConsentBroker stores it on the consent and in the audit trail: the
+// authentication (ACR, AMR) and, for a payment authorised without SCA,
+// the exemption and its reason.
+type ConsentAuthorisation struct {
+	ACR string
+	AMR []string
+	// Exemption is one of the Exemption… values when the consent was
+	// authorised without SCA under it, "" otherwise.
+	Exemption string
+	// Reason says in plain words why SCA was or was not performed.
+	Reason string
 }

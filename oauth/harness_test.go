@@ -51,8 +51,8 @@ func (f *fakeClients) setActive(id string, active bool) {
 	f.m[id] = c
 }
 
-// fakeCustomers is a CustomerAuthenticator over a map: alice, bob and carol
-// are sandbox customers; production has its own alice ("production horse").
+// fakeCustomers is a CustomerAuthenticator over a map: alice, bob, carol
+// (locked) and dave are sandbox customers; production has its own alice ("production horse").
 type fakeCustomers struct{}
 
 func (fakeCustomers) Authenticate(_ context.Context, env environment.Environment, username, password string) (string, error) {
@@ -65,6 +65,8 @@ func (fakeCustomers) Authenticate(_ context.Context, env environment.Environment
 		return "cus_alice", nil
 	case username == "bob" && password == "battery staple":
 		return "cus_bob", nil
+	case username == "dave" && password == "correct horse battery":
+		return "cus_dave", nil
 	case username == "carol":
 		return "", oauth.ErrCustomerLocked
 	}
@@ -77,6 +79,8 @@ func (fakeCustomers) DisplayName(_ context.Context, id string) (string, error) {
 		return "Alice Example", nil
 	case "cus_bob":
 		return "Bob Example", nil
+	case "cus_dave":
+		return "Dave Example", nil
 	case "cus_prod_alice":
 		return "Alice Production", nil
 	}
@@ -88,6 +92,8 @@ type fakeConsents struct {
 	mu      sync.Mutex
 	status  map[string]string // awaiting, authorised, rejected, revoked
 	decided map[string][]string
+	// how is how each approved consent was authorised.
+	how map[string]oauth.ConsentAuthorisation
 	// payments are the amount and payee of payment consents (Describe's
 	// PaymentSummary); nil for none.
 	payments map[string]oauth.PaymentSummary
@@ -131,7 +137,7 @@ func (f *fakeConsents) Describe(_ context.Context, _ *oauth.Client, _ string, de
 	return out, nil
 }
 
-func (f *fakeConsents) Decide(_ context.Context, _ *oauth.Client, _ string, details []oauth.AuthorizationDetail, approve bool, selected map[string][]string) ([]oauth.AuthorizationDetail, error) {
+func (f *fakeConsents) Decide(_ context.Context, _ *oauth.Client, _ string, details []oauth.AuthorizationDetail, approve bool, selected map[string][]string, how map[string]oauth.ConsentAuthorisation) ([]oauth.AuthorizationDetail, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []oauth.AuthorizationDetail
@@ -146,6 +152,7 @@ func (f *fakeConsents) Decide(_ context.Context, _ *oauth.Client, _ string, deta
 		}
 		f.status[d.ConsentID] = "authorised"
 		f.decided[d.ConsentID] = selected[d.ConsentID]
+		f.how[d.ConsentID] = how[d.ConsentID]
 		e := d
 		e.Extra = map[string]any{"accounts": selected[d.ConsentID]}
 		out = append(out, e)
@@ -190,7 +197,7 @@ func newHarness(tb testing.TB, d *db.DB, mut func(*oauth.Config, *oauth.Deps)) *
 	gin.SetMode(gin.ReleaseMode)
 	h := &harness{tb: tb, db: d,
 		clients:  &fakeClients{m: map[string]oauth.Client{}},
-		consents: &fakeConsents{status: map[string]string{}, decided: map[string][]string{}, payments: map[string]oauth.PaymentSummary{}},
+		consents: &fakeConsents{status: map[string]string{}, decided: map[string][]string{}, how: map[string]oauth.ConsentAuthorisation{}, payments: map[string]oauth.PaymentSummary{}},
 	}
 	e := gin.New()
 	h.ts = httptest.NewServer(e)

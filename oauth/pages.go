@@ -3,6 +3,8 @@ package oauth
 import (
 	"net/http"
 	"time"
+
+	"github.com/bankbridge/bankbridge/internal/environment"
 )
 
 // Pages renders the bank customer's pages of the authorization flow. web
@@ -15,6 +17,10 @@ type Pages interface {
 	// SCA asks a customer with an authenticator app for its code (or a
 	// recovery code) after the password, showing the payments confirmed.
 	SCA(w http.ResponseWriter, r *http.Request, p SCAPage)
+	// NoSecondFactor tells a customer without a second factor that what
+	// the app asks for needs one and how to set it up; its form
+	// (StepNoSecondFactor) takes the customer back to the app.
+	NoSecondFactor(w http.ResponseWriter, r *http.Request, p NoSecondFactorPage)
 	// Error shows an error the customer cannot be sent back to the app with.
 	Error(w http.ResponseWriter, r *http.Request, p ErrorPage)
 	// CheckCSRF reports whether a POSTed form carries the right CSRF token
@@ -39,11 +45,14 @@ const (
 
 // Values of FieldStep and FieldDecision.
 const (
-	StepLogin       = "login"
-	StepSCA         = "sca"
-	StepConsent     = "consent"
-	DecisionApprove = "approve"
-	DecisionDeny    = "deny"
+	StepLogin   = "login"
+	StepSCA     = "sca"
+	StepConsent = "consent"
+	// StepNoSecondFactor is the no-second-factor page's form: back to the
+	// app (access_denied).
+	StepNoSecondFactor = "no_second_factor"
+	DecisionApprove    = "approve"
+	DecisionDeny       = "deny"
 )
 
 // LoginPage is the data of the login page.
@@ -95,6 +104,23 @@ type SCAPage struct {
 	// show it open after a refusal).
 	Recovery bool
 	Error    string
+	Status   int
+}
+
+// NoSecondFactorPage is the data of the page shown to a customer without a
+// second factor when what the app asks for needs strong customer
+// authentication.
+type NoSecondFactorPage struct {
+	Action        string
+	InteractionID string
+	ClientName    string
+	PartnerName   string
+	CustomerName  string
+	// Environment is the client's (and the customer's): where the
+	// customer's Security page is.
+	Environment environment.Environment
+	// Payments are the payments asked for; empty for account access.
+	Payments []PaymentSummary
 	Status   int
 }
 

@@ -37,6 +37,11 @@ var testTmpl = template.Must(template.New("").Parse(`
 <form method="post" action="{{.P.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <input type="hidden" name="interaction" value="{{.P.InteractionID}}"><input type="hidden" name="step" value="sca"><input type="hidden" name="method" value="recovery">
 <label for="recovery_code">Use a recovery code</label><input id="recovery_code" name="code"><button type="submit">Confirm</button></form>{{end}}
+{{define "no_second_factor"}}<h1>Set up a second factor first</h1><p>{{.P.CustomerName}} {{.P.ClientName}} {{.P.Environment}}</p>
+{{range .P.Payments}}<p class="payment">{{.Amount.Major}} {{.Amount.Currency}} to {{.PayeeName}}</p>{{end}}
+<form method="post" action="{{.P.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<input type="hidden" name="interaction" value="{{.P.InteractionID}}"><input type="hidden" name="step" value="no_second_factor">
+<button type="submit">Back to the app</button></form>{{end}}
 {{define "error"}}<h1>{{.P.Title}}</h1><p>{{.P.Message}}</p><p id="code">{{.P.Code}}</p><p id="hint">{{.P.Hint}}</p>{{end}}
 `))
 
@@ -73,6 +78,10 @@ func (p testPages) Consent(w http.ResponseWriter, r *http.Request, cp oauth.Cons
 
 func (p testPages) SCA(w http.ResponseWriter, r *http.Request, sp oauth.SCAPage) {
 	p.render(w, r, "sca", sp.Status, sp)
+}
+
+func (p testPages) NoSecondFactor(w http.ResponseWriter, r *http.Request, np oauth.NoSecondFactorPage) {
+	p.render(w, r, "no_second_factor", np.Status, np)
 }
 
 func (p testPages) Error(w http.ResponseWriter, r *http.Request, ep oauth.ErrorPage) {

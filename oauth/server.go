@@ -68,6 +68,14 @@ type Config struct {
 	// on the address actually dialled (internal/netguard), so a partner
 	// cannot make the authorization server call into the bank's network.
 	JWKSAllowLoopback bool
+	// RequireSCAForAccountAccess refuses account access and data sharing
+	// to a customer without a second factor (access_denied); off, such a
+	// customer grants it with the password alone (acr ACRPassword).
+	RequireSCAForAccountAccess bool
+	// Reauthentication is how old the customer's authentication behind a
+	// refresh token may be (PSD2 RTS art. 10a: SCA renewed at least every
+	// 180 days for account access); default DefaultReauthentication.
+	Reauthentication time.Duration
 	// SecureCookies marks the customer pages' cookies Secure (HTTPS). oauth
 	// itself sets no cookie: cmd passes this to the Pages implementation
 	// (web.NewCustomerAuth).
@@ -81,6 +89,8 @@ const (
 	DefaultAuthCodeLifetime     = 60 * time.Second
 	DefaultPARLifetime          = 60 * time.Second
 	DefaultRefreshGraceWindow   = 30 * time.Second
+	// DefaultReauthentication is PSD2 RTS art. 10a's 180 days.
+	DefaultReauthentication = 180 * 24 * time.Hour
 )
 
 // KeySource is what the server needs from oauth/keys.Manager: the current
@@ -101,6 +111,9 @@ type Deps struct {
 	// SecondFactors may be nil: then no customer is asked for a second
 	// factor and every authentication is ACRPassword.
 	SecondFactors SecondFactors
+	// Exemptions are the bank's exemptions from SCA for payments; nil means
+	// none (every payment of a customer with a second factor needs SCA).
+	Exemptions SCAExemptions
 	// DPoPReplay records DPoP proof ids (use dpop.NewGormReplayStore or the
 	// Redis store when several nodes run).
 	DPoPReplay dpop.ReplayStore
@@ -159,6 +172,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	def(&cfg.AuthCodeLifetime, DefaultAuthCodeLifetime)
 	def(&cfg.PARLifetime, DefaultPARLifetime)
 	def(&cfg.RefreshGraceWindow, DefaultRefreshGraceWindow)
+	def(&cfg.Reauthentication, DefaultReauthentication)
 	if cfg.AuthCodeLifetime > 60*time.Second {
 		return nil, errors.New("oauth: Config.AuthCodeLifetime may not exceed 60 s")
 	}

@@ -362,6 +362,12 @@ func (h *refreshHandler) HandleTokenEndpointRequest(ctx context.Context, r fosit
 			}
 		}
 	}
+	// PSD2 RTS art. 10a: the customer's authentication behind a grant is
+	// renewed at least every Config.Reauthentication (180 days); after
+	// that the partner sends the customer through authorization again.
+	if !sess.AuthTime.IsZero() && s.now().Sub(sess.AuthTime) > s.cfg.Reauthentication {
+		return fosite.ErrInvalidGrant.WithHintf("The customer authenticated more than %d days ago; send the customer through authorization again.", int(s.cfg.Reauthentication.Hours()/24))
+	}
 	granted := orig.GetGrantedScopes()
 	for _, sc := range r.GetRequestedScopes() {
 		if !granted.Has(sc) {

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -50,6 +51,28 @@ func (c *CustomerAuth) SCA(w http.ResponseWriter, r *http.Request, p oauth.SCAPa
 	c.Renderer.Render(w, status(p.Status), "customer/sca", Page{
 		Title: "Confirm it is you", Area: "customer", CSRFToken: c.CSRF.Token(w, r),
 		User: p.CustomerName, Error: p.Error, Data: p,
+	})
+}
+
+// noSecondFactorView is the no-second-factor page's data: the flow's, and
+// where the customer's Security page is.
+type noSecondFactorView struct {
+	oauth.NoSecondFactorPage
+	SecurityURL string
+}
+
+// NoSecondFactor implements oauth.Pages: what the app asks for needs a
+// second factor the customer has not set up; the page says how to set one
+// up (the dashboard's Security page of the customer's environment) and
+// takes the customer back to the app.
+func (c *CustomerAuth) NoSecondFactor(w http.ResponseWriter, r *http.Request, p oauth.NoSecondFactorPage) {
+	base := CustomerDashboardPath
+	if p.Environment == environment.Sandbox {
+		base = SandboxCustomerDashboardPath
+	}
+	c.Renderer.Render(w, status(p.Status), "customer/no_second_factor", Page{
+		Title: "Set up a second factor first", Area: "customer", CSRFToken: c.CSRF.Token(w, r),
+		User: p.CustomerName, Data: noSecondFactorView{NoSecondFactorPage: p, SecurityURL: base + "/security"},
 	})
 }
 

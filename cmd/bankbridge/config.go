@@ -58,6 +58,8 @@ type Config struct {
 	// parsed by Validate.
 	TrustedProxiesList string
 	TrustedProxies     httpx.TrustedProxies
+	// SCA are the bank's strong customer authentication settings.
+	SCA SCAConfig
 }
 
 // envOr returns the environment variable's value or def.
@@ -125,6 +127,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	c.EncryptionKey = strings.TrimSpace(os.Getenv(secrets.KeyEnv))
 	fs.StringVar(&c.CreditNoteLimits, "credit-note-limits", envOr("BANKBRIDGE_CREDIT_NOTE_LIMITS", ""), "largest credit note one staff member may issue alone, per currency in major units, e.g. EUR=1000,JPY=100000; larger ones need a second approver; unlisted currencies: 1000 (env BANKBRIDGE_CREDIT_NOTE_LIMITS)")
 	fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", envOr("BANKBRIDGE_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of the reverse proxies whose X-Forwarded-For names the client (for sign-in throttling by client address); empty trusts none (env BANKBRIDGE_TRUSTED_PROXIES)")
+	c.SCA.flags(fs)
 	fs.IntVar(&c.Dispatchers, "webhook-dispatchers", envInt("BANKBRIDGE_WEBHOOK_DISPATCHERS", 2), "webhook dispatcher workers in this process; 0 disables delivery on this node (env BANKBRIDGE_WEBHOOK_DISPATCHERS)")
 }
 
@@ -185,6 +188,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--trusted-proxies: %v", err)
 	}
 	c.TrustedProxies = proxies
+	if err := c.SCA.validate(!c.Mode.Development()); err != nil {
+		return err
+	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
 		return err

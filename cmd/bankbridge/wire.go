@@ -100,19 +100,22 @@ func (p *Platform) wire(ctx context.Context) error {
 		return err
 	}
 	s.OAuth, err = oauth.New(oauth.Config{
-		Issuer:               p.Issuer,
-		AccessTokenLifetime:  p.Config.AccessTokenLifetime,
-		RefreshTokenLifetime: p.Config.RefreshTokenLifetime,
-		RotateRefreshTokens:  p.Config.RotateRefreshTokens,
-		DPoPRequireNonce:     p.Config.DPoPRequireNonce,
-		GlobalSecret:         secrets.DeriveKey(p.Master, "fosite-hmac"),
-		PairwiseSecret:       secrets.DeriveKey(p.Master, "pairwise-sub"),
-		SecureCookies:        strings.HasPrefix(p.Issuer, "https://"),
+		Issuer:                     p.Issuer,
+		AccessTokenLifetime:        p.Config.AccessTokenLifetime,
+		RefreshTokenLifetime:       p.Config.RefreshTokenLifetime,
+		RotateRefreshTokens:        p.Config.RotateRefreshTokens,
+		DPoPRequireNonce:           p.Config.DPoPRequireNonce,
+		GlobalSecret:               secrets.DeriveKey(p.Master, "fosite-hmac"),
+		PairwiseSecret:             secrets.DeriveKey(p.Master, "pairwise-sub"),
+		SecureCookies:              strings.HasPrefix(p.Issuer, "https://"),
+		RequireSCAForAccountAccess: p.Config.SCA.RequireForAccountAccess,
+		Reauthentication:           p.Config.SCA.Reauthentication,
 	}, oauth.Deps{
 		DB: p.DB, Keys: s.Keys, Clients: s.Partners.Registry(), Customers: s.Core,
 		Consents:      s.APIs.Broker(),
 		Pages:         web.NewCustomerAuth(p.Pages, strings.HasPrefix(p.Issuer, "https://")),
 		SecondFactors: secondfactors.New(s.SCA),
+		Exemptions:    secondfactors.NewExemptions(s.SCA),
 		DPoPReplay:    dpop.NewGormReplayStore(p.DB.DB), Now: now, Logger: p.Log,
 	})
 	if err != nil {
@@ -241,7 +244,7 @@ func (p *Platform) wireCustomerFactors(now func() time.Time) error {
 	s := &p.Services
 	var err error
 	s.SCA, err = sca.New(sca.Config{Store: sca.NewGormStore(p.DB), Box: p.Box, Throttle: throttle.NewStore(p.DB.DB, now),
-		Settings: sca.DefaultSettings(), Now: now})
+		Settings: p.Config.SCA.Settings, Now: now})
 	if err != nil {
 		return fmt.Errorf("sca: %w", err)
 	}
