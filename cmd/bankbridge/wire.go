@@ -248,6 +248,12 @@ func (p *Platform) wireCustomerFactors(now func() time.Time) error {
 	if err != nil {
 		return fmt.Errorf("sca: %w", err)
 	}
+	access := accountAccessSCAWhenEnrolled
+	if p.Config.SCA.RequireForAccountAccess {
+		access = accountAccessSCARequired
+	}
+	p.Log.Debug("strong customer authentication", "exemptions", p.Config.SCA.describe(), "account_access", access,
+		"reauthentication", p.Config.SCA.Reauthentication)
 	s.Passkeys, err = passkeys.New(passkeys.Config{Issuer: p.Issuer, Store: passkeys.NewGormStore(p.DB), Now: now})
 	switch {
 	case errors.Is(err, passkeys.ErrIssuerIPAddress), errors.Is(err, passkeys.ErrIssuerNotSecure):
