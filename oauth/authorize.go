@@ -235,15 +235,13 @@ func (s *Server) showConsent(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	page := ConsentPage{Action: pathAuthorize, InteractionID: id, ClientName: client.Name, PartnerName: client.PartnerName,
 		CustomerName: name, Scopes: describeScopes(ar.GetRequestedScopes()), Error: msg, Status: status}
-	if sess := sessionOf(ar); sess != nil && len(sess.AuthorizationDetails) > 0 && s.deps.Consents != nil {
-		descs, err := s.deps.Consents.Describe(ctx, client, customerID, sess.AuthorizationDetails)
-		if err != nil {
-			s.log.Error("oauth: describe consent", "err", err)
-			s.errorPage(w, r, http.StatusBadRequest, "We cannot show this request", "The request from the app is no longer valid. Please go back to the app and start again.")
-			return
-		}
-		page.Details = descs
+	plan, err := s.planSCA(ctx, client, customerID, ar)
+	if err != nil {
+		s.log.Error("oauth: describe consent", "err", err)
+		s.errorPage(w, r, http.StatusBadRequest, "We cannot show this request", "The request from the app is no longer valid. Please go back to the app and start again.")
+		return
 	}
+	page.Details, page.TrustOffers = plan.descs, s.trustOffers(plan)
 	s.deps.Pages.Consent(w, r, page)
 }
 
@@ -347,6 +345,9 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return
 		}
 		details = enriched
+		if plan.sca {
+			s.trustPayees(ctx, r, in.CustomerID, plan)
+		}
 	}
 	for _, sc := range ar.GetRequestedScopes() {
 		ar.GrantScope(sc)

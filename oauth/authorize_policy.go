@@ -215,3 +215,40 @@ func (s *Server) rejectConsents(ctx context.Context, client *Client, customerID 
 		s.log.Error("oauth: record rejection", "err", err)
 	}
 }
+
+// trustOffers are the payments of p whose payee the customer may trust: in
+// an authorization with SCA, when the bank exempts payments to trusted
+// payees, for payments that needed SCA (a payee already trusted would have
+// spared it) to a payee with an account.
+func (s *Server) trustOffers(p scaPlan) []TrustOffer {
+	if !p.sca || s.deps.Exemptions == nil || !s.deps.Exemptions.TrustsPayees() {
+		return nil
+	}
+	var out []TrustOffer
+	for _, d := range p.descs {
+		a, ok := p.payments[d.ConsentID]
+		if !ok || !a.SCARequired || d.Payment.PayeeScheme == "" || d.Payment.PayeeIdentification == "" {
+			continue
+		}
+		out = append(out, TrustOffer{ConsentID: d.ConsentID, PayeeName: d.Payment.PayeeName})
+	}
+	return out
+}
+
+// trustPayees adds to the customer's trusted payees the payees the
+// customer chose to trust on the consent page (only offered ones, only
+// after SCA); a failure is logged (the payment is authorised either way).
+func (s *Server) trustPayees(ctx context.Context, r *http.Request, customerID string, p scaPlan) {
+	for _, o := range s.trustOffers(p) {
+		if r.PostForm.Get(FieldTrustPrefix+o.ConsentID) != "1" {
+			continue
+		}
+		for _, d := range p.descs {
+			if d.ConsentID == o.ConsentID {
+				if err := s.deps.Exemptions.TrustPayee(ctx, customerID, *d.Payment); err != nil {
+					s.log.Error("oauth: trust payee", "err", err)
+				}
+			}
+		}
+	}
+}

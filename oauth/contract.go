@@ -369,6 +369,13 @@ type SCAExemptions interface {
 	// AfterSCA resets what counts towards the exemptions (the low-value
 	// counters) once the customer performed SCA.
 	AfterSCA(ctx context.Context, customerID string) error
+	// TrustsPayees reports whether payments to trusted payees are exempt
+	// (and so whether the customer is offered to trust a payee).
+	TrustsPayees() bool
+	// TrustPayee adds the payment's payee to the customer's trusted payees;
+	// the flow calls it only after the customer performed SCA (PSD2 RTS
+	// art. 13 asks SCA to create or amend the list).
+	TrustPayee(ctx context.Context, customerID string, p PaymentSummary) error
 }
 
 // ConsentAuthorisation is how the customer authorised one consent, as the

@@ -41,6 +41,9 @@ const (
 	FieldMethod = "method"
 	// FieldAccountsPrefix + consent id carries the accounts chosen for a consent.
 	FieldAccountsPrefix = "accounts."
+	// FieldTrustPrefix + consent id is "1" when the customer trusts the
+	// payment's payee (ConsentPage.TrustOffers).
+	FieldTrustPrefix = "trust."
 )
 
 // Values of FieldStep and FieldDecision.
@@ -78,8 +81,18 @@ type ConsentPage struct {
 	// Details explains each authorization_details entry (title, lines,
 	// expiry, accounts to choose).
 	Details []ConsentDescription
-	Error   string
-	Status  int
+	// TrustOffers are the payments whose payee the customer may add to the
+	// trusted payees (offered after SCA, when the bank exempts payments to
+	// trusted payees and the payee is not trusted yet).
+	TrustOffers []TrustOffer
+	Error       string
+	Status      int
+}
+
+// TrustOffer is the offer to trust one payment's payee.
+type TrustOffer struct {
+	ConsentID string
+	PayeeName string
 }
 
 // Values of FieldMethod on the SCA page.

@@ -28,6 +28,7 @@ var testTmpl = template.Must(template.New("").Parse(`
 <ul>{{range .P.Scopes}}<li>{{.Text}}</li>{{end}}</ul>
 {{range .P.Details}}<h2>{{.Title}}</h2><ul>{{range .Lines}}<li>{{.}}</li>{{end}}</ul><p>{{.ExpiresAt.Format "2 Jan 2006"}}</p>{{$c := .ConsentID}}{{$m := .SelectMode}}
 {{range .Accounts}}<label><input type="{{if eq $m "multi"}}checkbox{{else}}radio{{end}}" name="accounts.{{$c}}" value="{{.ID}}"> {{.Label}}</label>{{end}}{{end}}
+{{range .P.TrustOffers}}<label><input type="checkbox" name="trust.{{.ConsentID}}" value="1"> Trust {{.PayeeName}}</label>{{end}}
 <button type="submit" name="decision" value="approve">Authorise</button><button type="submit" name="decision" value="deny">Deny</button></form>{{end}}
 {{define "sca"}}<h1>Confirm it is you</h1><p>{{.P.CustomerName}} {{.P.ClientName}}</p><p class="error">{{.P.Error}}</p>
 {{range .P.Payments}}<p class="payment">{{.Amount.Major}} {{.Amount.Currency}} to {{.PayeeName}}</p>{{end}}

@@ -273,6 +273,58 @@ func TestSCAPolicy(t *testing.T) {
 			}
 		})
 
+		t.Run("ok/after SCA the customer may trust the payee; the next payment to it is exempt", func(t *testing.T) {
+			pay := shop(6000)
+			pay.PayeeName, pay.PayeeIdentification = "Piano Teacher", "20000011112222"
+			consent, resp, page, verifier := e.start(t, "alice", "correct horse", pay)
+			mustSCAPage(t, resp, page)
+			in, csrf := formFields(t, page)
+			resp, page = h.client.postPage("/authorize", url.Values{"interaction": {in}, "csrf_token": {csrf}, "step": {"sca"},
+				"method": {"totp"}, "code": {totpCode(t, h.now().Add(time.Duration(e.offset.Load())))}})
+			mustConsentPage(t, resp, page)
+			offer := `<input type="checkbox" name="trust.` + consent + `" value="1"> Trust Piano Teacher`
+			if !strings.Contains(page, offer) {
+				t.Fatalf("consent page after SCA lacks the trust offer:\n%s", page)
+			}
+			loc := h.decide(h.client, page, "approve", url.Values{"accounts." + consent: {"acc_1"}, "trust." + consent: {"1"}})
+			if resp, tok := h.exchange(h.client, loc.Query().Get("code"), verifier); resp.StatusCode != http.StatusOK {
+				t.Fatalf("token: %d %v", resp.StatusCode, tok)
+			}
+			trusted, err := e.svc.TrustedPayees(ctx, "cus_alice")
+			if err != nil || len(trusted) != 1 || trusted[0].Name != "Piano Teacher" || trusted[0].Identification != "20000011112222" {
+				t.Fatalf("trusted payees %+v, %v", trusted, err)
+			}
+			consent, resp, page, verifier = e.start(t, "alice", "correct horse", pay)
+			mustConsentPage(t, resp, page)
+			if strings.Contains(page, "Trust Piano Teacher") {
+				t.Fatalf("trust offered without SCA:\n%s", page)
+			}
+			e.approve(t, consent, page, verifier)
+			if got := e.how(consent); got.Exemption != oauth.ExemptionTrustedBeneficiary {
+				t.Fatalf("authorisation %+v", got)
+			}
+		})
+
+		t.Run("fail/a trust field posted without SCA trusts nobody", func(t *testing.T) {
+			pay := shop(1500)
+			pay.PayeeName, pay.PayeeIdentification = "Sneaky Ltd", "20000099998888"
+			consent, resp, page, verifier := e.start(t, "dave", "correct horse battery", pay)
+			mustConsentPage(t, resp, page)
+			loc := h.decide(h.client, page, "approve", url.Values{"accounts." + consent: {"acc_1"}, "trust." + consent: {"1"}})
+			if resp, tok := h.exchange(h.client, loc.Query().Get("code"), verifier); resp.StatusCode != http.StatusOK {
+				t.Fatalf("token: %d %v", resp.StatusCode, tok)
+			}
+			trusted, err := e.svc.TrustedPayees(ctx, "cus_dave")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range trusted {
+				if p.Name == "Sneaky Ltd" {
+					t.Fatalf("dave trusts %+v without SCA", p)
+				}
+			}
+		})
+
 		t.Run("ok/payment to the customer's own account spares SCA", func(t *testing.T) {
 			pay := shop(50000)
 			pay.PayeeName, pay.PayeeIsOwnAccount = "Dave's savings", true

@@ -45,3 +45,16 @@ func TestNoSecondFactorPage(t *testing.T) {
 		})
 	}
 }
+
+// TestConsentPageTrustOffer: after SCA the consent page offers to trust the
+// payment's payee, with an accessible checkbox per offer.
+func TestConsentPageTrustOffer(t *testing.T) {
+	p := NewCustomerAuth(MustRenderer(), false)
+	rec := httptest.NewRecorder()
+	p.Consent(rec, httptest.NewRequest("POST", "/authorize", nil), oauth.ConsentPage{Action: "/authorize", InteractionID: "int-11",
+		ClientName: "Pocket Wallet", TrustOffers: []oauth.TrustOffer{{ConsentID: "pcn_7", PayeeName: "Piano Teacher"}}})
+	want := `<label><input type="checkbox" name="trust.pcn_7" value="1"> Trust Piano Teacher: future payments to them may not ask for your second factor</label>`
+	if body := rec.Body.String(); !strings.Contains(body, want) {
+		t.Fatalf("consent page lacks %q:\n%s", want, body)
+	}
+}

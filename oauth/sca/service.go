@@ -103,6 +103,9 @@ func New(c Config) (*Service, error) {
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
 
+// Settings are the bank's exemption settings the Service applies.
+func (s *Service) Settings() Settings { return s.settings }
+
 func needCustomer(customerID string) error {
 	if strings.TrimSpace(customerID) == "" {
 		return fmt.Errorf("%w: customer id is empty", ErrInvalid)

@@ -65,3 +65,11 @@ func (e Exemptions) Claim(ctx context.Context, customerID string, p oauth.Paymen
 func (e Exemptions) AfterSCA(ctx context.Context, customerID string) error {
 	return e.sca.ResetAfterSCA(ctx, customerID)
 }
+
+// TrustsPayees implements oauth.SCAExemptions.
+func (e Exemptions) TrustsPayees() bool { return e.sca.Settings().TrustedBeneficiaries }
+
+// TrustPayee implements oauth.SCAExemptions (sca.Service.TrustPayee).
+func (e Exemptions) TrustPayee(ctx context.Context, customerID string, p oauth.PaymentSummary) error {
+	return e.sca.TrustPayee(ctx, customerID, sca.Payee{Name: p.PayeeName, Scheme: p.PayeeScheme, Identification: p.PayeeIdentification})
+}
