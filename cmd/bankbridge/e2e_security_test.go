@@ -10,13 +10,15 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 )
 
-// TestSecurityPasskeyBrowser: sandbox personas add a passkey on the
-// dashboard's Security page in chromium, with Chrome's virtual authenticator
-// (e2e/passkey-enrol.mjs); the server runs with --issuer
-// http://localhost:PORT, so passkeys are on. Once with the browser's
-// WebAuthn JSON helpers, once with them hidden (passkeys.js's own base64url
-// coding). The credential the authenticator made is the one the page lists,
-// and the page loads without errors.
+// TestSecurityPasskeyBrowser: sandbox personas without a second factor
+// confirm it's them with their password, add a passkey on the dashboard's
+// Security page in chromium, with Chrome's virtual authenticator
+// (e2e/passkey-enrol.mjs), then confirm with the password and the passkey
+// and remove it; the server runs with --issuer http://localhost:PORT, so
+// passkeys are on. Once with the browser's WebAuthn JSON helpers, once with
+// them hidden (passkeys.js's own base64url coding). The credential the
+// authenticator made is the one the page lists, the step-up with it signs
+// (its counter moves), and the pages load without errors.
 func TestSecurityPasskeyBrowser(t *testing.T) {
 	requireE2E(t, true)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -66,6 +68,25 @@ func TestSecurityPasskeyBrowser(t *testing.T) {
 				t.Fatalf("the page lists %v, the authenticator holds %s", added["listed"], id)
 			}
 			if errs, _ := added["errors"].([]any); len(errs) != 0 {
+				t.Fatalf("browser errors: %v", errs)
+			}
+			if su := res.Step("password_step_up"); su == nil || !strings.HasSuffix(su["url"].(string), "/sandbox/customer/security?done=stepped-up") {
+				t.Fatalf("password step-up: %+v", su)
+			}
+			su := res.Step("passkey_step_up")
+			confirm, _ := su["confirm"].(map[string]any)
+			counts, _ := su["signCount"].([]any)
+			if su == nil || !strings.HasSuffix(su["url"].(string), "/sandbox/customer/security?done=stepped-up") ||
+				confirm["password"] != true || confirm["code"] != float64(0) || confirm["passwordOnly"] != float64(0) ||
+				len(counts) != 1 || counts[0].(float64) < 1 {
+				t.Fatalf("passkey step-up: %+v", su)
+			}
+			removed := res.Step("removed")
+			if removed == nil || !strings.HasSuffix(removed["url"].(string), "/sandbox/customer/security?done=passkey-removed") ||
+				removed["listed"] != float64(0) || !strings.Contains(removed["text"].(string), "You have no passkey yet.") {
+				t.Fatalf("after removing: %+v", removed)
+			}
+			if errs, _ := removed["errors"].([]any); len(errs) != 0 {
 				t.Fatalf("browser errors: %v", errs)
 			}
 		})
