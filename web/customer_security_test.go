@@ -908,7 +908,7 @@ func TestCustomerSecurityPasskeys(t *testing.T) {
 			if status != 403 || body["detail"] != msgStepUpFirst {
 				t.Fatalf("%d %v", status, body)
 			}
-			if a := b.stepUp("/customer", "pw", ""); a.status != 422 || a.alert != msgStepUpNeedCode {
+			if a := b.stepUp("/customer", "pw", ""); a.status != 422 || a.alert != msgStepUpNeedPasskey {
 				t.Fatalf("password only: %d %q", a.status, a.alert)
 			}
 		})
@@ -1057,7 +1057,8 @@ func TestPasskeysScriptServed(t *testing.T) {
 	Static().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/passkeys.js", nil))
 	body := rec.Body.String()
 	if rec.Code != 200 || !strings.Contains(body, "parseCreationOptionsFromJSON") || !strings.Contains(body, "X-CSRF-Token") ||
-		!strings.Contains(body, "navigator.credentials.create") {
+		!strings.Contains(body, "navigator.credentials.create") || !strings.Contains(body, "navigator.credentials.get") ||
+		!strings.Contains(body, "parseRequestOptionsFromJSON") || !strings.Contains(body, "step-up-passkey") {
 		t.Fatalf("%d\n%s", rec.Code, body)
 	}
 }

@@ -22,6 +22,7 @@ const (
 	msgStepUpFirst        = "For your safety, first confirm it's you at the top of this page. Nothing was changed."
 	msgStepUpWrongPw      = "The password is not right. Please try again."
 	msgStepUpNeedCode     = "Please also enter the code your authenticator app shows now or one of your recovery codes, or use a passkey."
+	msgStepUpNeedPasskey  = "Please confirm with your passkey as well: enter your password and press “Use a passkey”."
 	msgStepUpWrongCode    = "That code is not right. Please check your authenticator app and try again."
 	msgStepUpWrongRec     = "That recovery code is not right. Please check it and try again."
 	msgStepUpCodeUsed     = "That code was already used. Please wait for the next code in your authenticator app."
@@ -214,7 +215,11 @@ func (d *CustomerDashboard) stepUp(c *gin.Context) {
 	strength := fs.strength()
 	code := strings.Join(strings.Fields(c.PostForm("code")), "")
 	if strength == StepUpStrong && code == "" {
-		d.refuseStepUp(c, sess, name, http.StatusUnprocessableEntity, msgStepUpNeedCode, "no_code", "")
+		msg := msgStepUpNeedCode
+		if !fs.TOTP && !fs.RecoveryCodes {
+			msg = msgStepUpNeedPasskey
+		}
+		d.refuseStepUp(c, sess, name, http.StatusUnprocessableEntity, msg, "no_code", "")
 		return
 	}
 	if status, msg := d.freshPassword(c, id, c.PostForm("password"), msgStepUpWrongPw); status != 0 {

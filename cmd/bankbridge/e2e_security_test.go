@@ -6,6 +6,9 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/bankbridge/bankbridge/apis/core"
 )
@@ -90,5 +93,51 @@ func TestSecurityPasskeyBrowser(t *testing.T) {
 				t.Fatalf("browser errors: %v", errs)
 			}
 		})
+	}
+}
+
+// TestSecurityTOTPStepUpBrowser: the sandbox persona with an authenticator
+// app (hana.totp) makes new recovery codes on the dashboard's Security page
+// in chromium (e2e/totp-stepup.mjs) only after confirming it's them with the
+// password and a current code: the password alone is not accepted, nor a
+// wrong code.
+func TestSecurityTOTPStepUpBrowser(t *testing.T) {
+	requireE2E(t, true)
+	s := MustStart(t, "")
+	secret := core.SandboxTOTPSecret("hana.totp")
+	now := time.Now()
+	code, err := totp.GenerateCode(secret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "000000"
+	for _, at := range []time.Time{now.Add(-30 * time.Second), now, now.Add(30 * time.Second), now.Add(60 * time.Second)} {
+		if c, _ := totp.GenerateCode(secret, at); c == wrong {
+			wrong = "111111"
+		}
+	}
+	res := runNode(t, "totp-stepup.mjs", map[string]string{"ISSUER": s.Issuer, "USERNAME": "hana.totp", "PASSWORD": core.SandboxPassword,
+		"CODE": code, "WRONG": wrong, "ARTIFACTS": artifactsDir(t)})
+	if res.Error != nil {
+		t.Fatalf("browser: %+v\n%+v", *res.Error, res.Steps)
+	}
+	if page := res.Step("security_page"); page == nil || page["newCodes"] != float64(0) ||
+		!strings.Contains(page["text"].(string), "enter your password and a code from your authenticator app or one of your recovery codes") {
+		t.Fatalf("security page: %+v", page)
+	}
+	if p := res.Step("password_only"); p == nil || p["missing"] != true || !strings.HasSuffix(p["url"].(string), "/sandbox/customer/security") {
+		t.Fatalf("password only: %+v", p)
+	}
+	w := res.Step("wrong_code")
+	if alerts, _ := w["alerts"].([]any); len(alerts) != 1 || alerts[0] != "That code is not right. Please check your authenticator app and try again." ||
+		!strings.HasSuffix(w["url"].(string), "/sandbox/customer/security/step-up") {
+		t.Fatalf("wrong code: %+v", w)
+	}
+	if su := res.Step("stepped_up"); su == nil || !strings.HasSuffix(su["url"].(string), "/sandbox/customer/security?done=stepped-up") {
+		t.Fatalf("step-up: %+v", su)
+	}
+	c := res.Step("codes")
+	if errs, _ := c["errors"].([]any); c["codes"] != float64(10) || len(errs) != 0 {
+		t.Fatalf("codes: %+v", c)
 	}
 }
