@@ -1,14 +1,19 @@
 // A sandbox persona adds a passkey on the customer dashboard's Security page
 // in Debian's chromium, with Chrome's virtual authenticator (CDP WebAuthn
 // domain: CTAP2, internal transport, resident key, user verification) standing
-// in for the device. The page's passkeys.js fetches the creation options,
-// calls navigator.credentials.create and posts the credential back.
+// in for the device. The persona has no second factor yet, so it first
+// confirms it's them with the password alone ("Confirm it's you"); then the
+// page's passkeys.js fetches the creation options, calls
+// navigator.credentials.create and posts the credential back. With the
+// passkey added, changing factors needs the password and the passkey: the
+// persona confirms with both ("Use a passkey": navigator.credentials.get)
+// and removes the passkey.
 //
 // Env: ISSUER (http://localhost:PORT: WebAuthn needs a domain name, and
 //   localhost counts as a secure context), USERNAME, PASSWORD, CHROMIUM,
 //   ARTIFACTS (optional screenshots), BY_HAND=1 to hide the browser's JSON
-//   helpers (parseCreationOptionsFromJSON, toJSON) so the script's own
-//   base64url coding runs.
+//   helpers (parseCreationOptionsFromJSON, parseRequestOptionsFromJSON,
+//   toJSON) so the script's own base64url coding runs.
 // Output: one JSON object on stdout: {steps: [...], error?}.
 import { chromium } from 'playwright-core'
 import { mkdirSync } from 'node:fs'
@@ -27,6 +32,7 @@ run(async step => {
     if (env.BY_HAND === '1') {
       await page.addInitScript(() => {
         delete PublicKeyCredential.parseCreationOptionsFromJSON
+        delete PublicKeyCredential.parseRequestOptionsFromJSON
         delete PublicKeyCredential.prototype.toJSON
       })
     }
@@ -46,9 +52,15 @@ run(async step => {
     await page.getByRole('heading', { name: 'Apps you have given access' }).waitFor({ timeout: 15000 })
     await page.getByRole('link', { name: 'Security' }).click()
     await page.getByRole('heading', { name: 'Passkeys', level: 2 }).waitFor({ timeout: 15000 })
-    await page.getByLabel('Name for this passkey').waitFor({ state: 'visible', timeout: 15000 })
     step('security_page', { text: await page.locator('main').innerText() })
     await shot(page, 'security')
+
+    // No second factor yet: the password alone confirms it's the persona.
+    await page.getByLabel('Your password').fill(env.PASSWORD)
+    await page.getByRole('button', { name: "Confirm it's you" }).click()
+    await page.getByText('Thank you. For the next 5 minutes you can change your second factors.').waitFor({ timeout: 15000 })
+    await page.getByLabel('Name for this passkey').waitFor({ state: 'visible', timeout: 15000 })
+    step('password_step_up', { url: page.url() })
 
     await page.getByLabel('Name for this passkey').fill('Test laptop')
     await page.getByRole('button', { name: 'Add a passkey' }).click()
@@ -66,7 +78,36 @@ run(async step => {
       credentials: credentials.map(c => ({ id: c.credentialId, resident: c.isResidentCredential, rpId: c.rpId })),
       errors,
       byHand: await page.evaluate(() => typeof PublicKeyCredential.parseCreationOptionsFromJSON !== 'function' &&
+        typeof PublicKeyCredential.parseRequestOptionsFromJSON !== 'function' &&
         typeof PublicKeyCredential.prototype.toJSON !== 'function'),
+    })
+
+    // Now the passkey is a second factor: the password alone is not enough,
+    // the password and the passkey are.
+    const confirm = {
+      password: await page.getByLabel('Your password').isVisible(),
+      code: await page.getByLabel('Authenticator code').count(),
+      passwordOnly: await page.getByRole('button', { name: "Confirm it's you" }).count(),
+    }
+    await page.getByLabel('Your password').fill(env.PASSWORD)
+    await page.getByRole('button', { name: 'Use a passkey' }).click()
+    try {
+      await page.getByText('Thank you. For the next 5 minutes you can change your second factors.').waitFor({ timeout: 15000 })
+    } catch (err) {
+      throw new Error('no passkey step-up; page says: ' + (await page.locator('main').innerText()).slice(0, 800) + '; errors: ' + errors.join(' | '))
+    }
+    const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId })
+    step('passkey_step_up', { url: page.url(), confirm, signCount: after.credentials.map(c => c.signCount) })
+    await shot(page, 'security-stepped-up')
+
+    await page.getByText('Remove Test laptop').click()
+    await page.getByRole('button', { name: 'Remove this passkey' }).click()
+    await page.getByText('The passkey was removed.').waitFor({ timeout: 15000 })
+    step('removed', {
+      url: page.url(),
+      text: await page.locator('main').innerText(),
+      listed: await page.locator('section[aria-labelledby="passkeys-h"] h3').count(),
+      errors,
     })
   } finally {
     await browser.close()

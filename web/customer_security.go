@@ -38,8 +38,6 @@ const (
 	msgTOTPSetupGone     = "This setup has expired or was replaced by a newer one. Please start again."
 	msgTOTPEnrolled      = "An authenticator app is already set up. Remove it first to set up another."
 	msgNoTOTP            = "No authenticator app is set up."
-	msgWrongPassword     = "The password is not right. Nothing was removed."
-	msgWrongPasswordNew  = "The password is not right. No new codes were made; your old codes still work."
 	msgPasswordThrottled = "Too many wrong attempts. For your safety, signing in is blocked for 15 minutes at most. Please try again later."
 	msgSignInLocked      = "This sign-in is locked. Please wait 15 minutes or call the bank."
 	msgBusy              = "We are very busy just now. Please try again in a moment."
@@ -51,15 +49,19 @@ const (
 // securityDone are the Security page's flashes after a redirect, by the
 // "done" query value.
 var securityDone = map[string]string{
-	"totp-removed":    "The authenticator app was removed.",
-	"passkey-added":   "Your passkey was added.",
-	"passkey-removed": "The passkey was removed.",
+	"totp-removed":       "The authenticator app was removed.",
+	"passkey-added":      "Your passkey was added.",
+	"passkey-removed":    "The passkey was removed.",
+	stepUpDoneQueryValue: msgStepUpDone,
 }
 
 // registerSecurity mounts the Security page's routes under b (Register
 // calls it when d.SCA is set).
 func (d *CustomerDashboard) registerSecurity(r gin.IRouter, b string) {
 	r.GET(b+"/security", d.security)
+	r.POST(b+"/security/step-up", d.stepUp)
+	r.POST(b+"/security/step-up/passkey/options", d.stepUpPasskeyOptions)
+	r.POST(b+"/security/step-up/passkey", d.stepUpPasskey)
 	r.POST(b+"/security/totp", d.beginTOTP)
 	r.POST(b+"/security/totp/confirm", d.confirmTOTP)
 	r.POST(b+"/security/totp/remove", d.removeTOTP)
@@ -92,6 +94,13 @@ type securityView struct {
 	PasskeysOn    bool
 	// DefaultPasskeyName fills the passkey name field.
 	DefaultPasskeyName string
+	// SteppedUp: the session holds the step-up that changes need now, so
+	// the page offers them; else it asks to confirm it's the customer.
+	SteppedUp bool
+	// NeedStrong: the customer has a second factor, so the step-up needs
+	// one too (AskCode: an authenticator or recovery code can be entered;
+	// AskPasskey: a passkey can be used).
+	NeedStrong, AskCode, AskPasskey bool
 }
 
 // totpSetupView is the authenticator app setup page's data.
@@ -137,15 +146,16 @@ func otpauthURL(uri string) template.URL {
 
 // security shows the customer's second factors.
 func (d *CustomerDashboard) security(c *gin.Context) {
-	id, name, ok := d.signedIn(c)
-	if !ok {
+	sess, name := d.session(c)
+	if sess == nil {
 		return
 	}
-	d.renderSecurity(c, id, name, http.StatusOK, securityDone[c.Query("done")], "")
+	d.renderSecurity(c, sess, name, http.StatusOK, securityDone[c.Query("done")], "")
 }
 
-func (d *CustomerDashboard) renderSecurity(c *gin.Context, customerID, name string, status int, flash, errMsg string) {
+func (d *CustomerDashboard) renderSecurity(c *gin.Context, sess *Session, name string, status int, flash, errMsg string) {
 	ctx := c.Request.Context()
+	customerID := sess.SubjectID
 	data := securityView{dashboardView: d.view(), PasskeysOn: d.Passkeys != nil, DefaultPasskeyName: DefaultPasskeyName}
 	factors, err := d.SCA.Factors(ctx, customerID)
 	if err == nil && d.Passkeys != nil {
@@ -165,19 +175,30 @@ func (d *CustomerDashboard) renderSecurity(c *gin.Context, customerID, name stri
 			data.RecoveryCodes = &factors[i]
 		}
 	}
+	fs := customerFactors{TOTP: data.TOTP != nil, RecoveryCodes: data.RecoveryCodes != nil && data.RecoveryCodes.Remaining > 0,
+		Passkeys: len(data.Passkeys)}
+	data.NeedStrong = fs.strength() == StepUpStrong
+	data.AskCode = data.NeedStrong && (fs.TOTP || fs.RecoveryCodes)
+	data.AskPasskey = data.NeedStrong && fs.Passkeys > 0
+	data.SteppedUp = err == nil && d.Sessions.SteppedUp(sess, fs.strength())
 	d.page(c, status, "customer/security", Page{Title: "Security", User: name, Flash: flash, Error: errMsg,
 		Nav: d.nav(d.base() + "/security"), Data: data})
 }
 
-// record writes an audit entry of the customer's own change, after the
-// change (the second-factor services commit on their own); a failure is
-// logged, the change stands.
-func (d *CustomerDashboard) record(ctx context.Context, customerID, action, objectType, objectID string) {
+// record writes an audit entry of the customer's own change (or step-up,
+// or refusal), after the change (the second-factor services commit on their
+// own); a failure is logged, the change stands. details (may be nil) are
+// recorded with the environment.
+func (d *CustomerDashboard) record(ctx context.Context, customerID, action, objectType, objectID string, details map[string]any) {
 	if d.DB == nil {
 		return
 	}
+	all := map[string]any{"environment": string(d.Environment)}
+	for k, v := range details {
+		all[k] = v
+	}
 	err := audit.Record(ctx, d.DB.WithContext(ctx), audit.Entry{ActorType: audit.ActorCustomer, ActorID: customerID,
-		Action: action, ObjectType: objectType, ObjectID: objectID, Details: map[string]any{"environment": string(d.Environment)}})
+		Action: action, ObjectType: objectType, ObjectID: objectID, Details: all})
 	if err != nil {
 		d.Log.Error("audit second-factor change", "action", action, "err", err)
 	}
@@ -189,22 +210,34 @@ func (d *CustomerDashboard) username(ctx context.Context, customerID string) (st
 	return d.Usernames.Username(ctx, customerID)
 }
 
-// postForm parses a POST form and checks its CSRF token; on a missing or
-// wrong token it shows the Security page with the refusal and reports false.
-func (d *CustomerDashboard) postForm(c *gin.Context, id, name string) bool {
+// changeForm parses the POST form of a change to the customer's second
+// factors and checks its CSRF token, then that the session holds the
+// step-up the change needs (checkStepUp; change names it in the audit
+// trail). On a refusal it shows the Security page with it and answers nil.
+func (d *CustomerDashboard) changeForm(c *gin.Context, change string) (*Session, string) {
+	sess, name := d.session(c)
+	if sess == nil {
+		return nil, ""
+	}
 	c.Request.ParseForm()
 	if !d.CSRF.Verify(c.Request) {
-		d.renderSecurity(c, id, name, http.StatusForbidden, "", msgSessionExpired)
-		return false
+		d.renderSecurity(c, sess, name, http.StatusForbidden, "", msgSessionExpired)
+		return nil, ""
 	}
-	return true
+	if status, msg := d.checkStepUp(c.Request.Context(), sess, change); status != 0 {
+		d.renderSecurity(c, sess, name, status, "", msg)
+		return nil, ""
+	}
+	return sess, name
 }
 
+// beginTOTP starts setting up an authenticator app (a step-up first).
 func (d *CustomerDashboard) beginTOTP(c *gin.Context) {
-	id, name, ok := d.signedIn(c)
-	if !ok || !d.postForm(c, id, name) {
+	sess, name := d.changeForm(c, "totp_setup")
+	if sess == nil {
 		return
 	}
+	id := sess.SubjectID
 	ctx := c.Request.Context()
 	username, err := d.username(ctx, id)
 	var en sca.TOTPEnrollment
@@ -213,20 +246,29 @@ func (d *CustomerDashboard) beginTOTP(c *gin.Context) {
 	}
 	switch {
 	case errors.Is(err, sca.ErrTOTPEnrolled):
-		d.renderSecurity(c, id, name, http.StatusConflict, "", msgTOTPEnrolled)
+		d.renderSecurity(c, sess, name, http.StatusConflict, "", msgTOTPEnrolled)
 		return
 	case err != nil:
 		d.Log.Error("begin TOTP", "err", err)
-		d.renderSecurity(c, id, name, http.StatusInternalServerError, "", msgSecurityFailed)
+		d.renderSecurity(c, sess, name, http.StatusInternalServerError, "", msgSecurityFailed)
 		return
 	}
 	d.page(c, http.StatusOK, "customer/security_totp", Page{Title: "Set up an authenticator app", User: name,
 		Nav: d.nav(d.base() + "/security"), Data: totpSetupView{dashboardView: d.view(), Secret: groupSecret(en.Secret), URI: otpauthURL(en.URI)}})
 }
 
+// confirmTOTP activates the app beginTOTP set up pending. It needs no
+// step-up of its own: only beginTOTP, behind one, makes a pending app, and a
+// setup may take longer than a step-up lasts.
 func (d *CustomerDashboard) confirmTOTP(c *gin.Context) {
-	id, name, ok := d.signedIn(c)
-	if !ok || !d.postForm(c, id, name) {
+	sess, name := d.session(c)
+	if sess == nil {
+		return
+	}
+	id := sess.SubjectID
+	c.Request.ParseForm()
+	if !d.CSRF.Verify(c.Request) {
+		d.renderSecurity(c, sess, name, http.StatusForbidden, "", msgSessionExpired)
 		return
 	}
 	ctx := c.Request.Context()
@@ -241,59 +283,57 @@ func (d *CustomerDashboard) confirmTOTP(c *gin.Context) {
 		retry(http.StatusUnprocessableEntity, msgWrongTOTPCode)
 		return
 	case errors.Is(err, sca.ErrNoTOTP):
-		d.renderSecurity(c, id, name, http.StatusConflict, "", msgTOTPSetupGone)
+		d.renderSecurity(c, sess, name, http.StatusConflict, "", msgTOTPSetupGone)
 		return
 	case err != nil:
 		d.Log.Error("confirm TOTP", "err", err)
 		retry(http.StatusInternalServerError, msgSecurityFailed)
 		return
 	}
-	d.record(ctx, id, "customer.totp_added", "customer", id)
+	d.record(ctx, id, "customer.totp_added", "customer", id, nil)
 	codes, err := d.SCA.GenerateRecoveryCodes(ctx, id)
 	if err != nil {
 		d.Log.Error("generate recovery codes", "err", err)
 	} else {
-		d.record(ctx, id, "customer.recovery_codes_generated", "customer", id)
+		d.record(ctx, id, "customer.recovery_codes_generated", "customer", id, nil)
 	}
 	d.page(c, http.StatusOK, "customer/security_codes", Page{Title: "Your recovery codes", User: name,
 		Flash: "Your authenticator app is set up.", Nav: d.nav(d.base() + "/security"),
 		Data: recoveryCodesView{dashboardView: d.view(), Codes: codes, TOTPAdded: true, CodesFailed: err != nil}})
 }
 
+// newRecoveryCodes replaces the recovery codes (a step-up first).
 func (d *CustomerDashboard) newRecoveryCodes(c *gin.Context) {
-	id, name, ok := d.signedIn(c)
-	if !ok || !d.postForm(c, id, name) {
+	sess, name := d.changeForm(c, "recovery_codes")
+	if sess == nil {
 		return
 	}
-	if status, msg := d.freshPassword(c, id, msgWrongPasswordNew); status != 0 {
-		d.renderSecurity(c, id, name, status, "", msg)
-		return
-	}
+	id := sess.SubjectID
 	ctx := c.Request.Context()
 	codes, err := d.SCA.GenerateRecoveryCodes(ctx, id)
 	if err != nil {
 		d.Log.Error("generate recovery codes", "err", err)
-		d.renderSecurity(c, id, name, http.StatusInternalServerError, "", msgSecurityFailed)
+		d.renderSecurity(c, sess, name, http.StatusInternalServerError, "", msgSecurityFailed)
 		return
 	}
-	d.record(ctx, id, "customer.recovery_codes_generated", "customer", id)
+	d.record(ctx, id, "customer.recovery_codes_generated", "customer", id, nil)
 	d.page(c, http.StatusOK, "customer/security_codes", Page{Title: "Your recovery codes", User: name,
 		Flash: "New recovery codes were made. The old ones no longer work.", Nav: d.nav(d.base() + "/security"),
 		Data: recoveryCodesView{dashboardView: d.view(), Codes: codes}})
 }
 
-// freshPassword checks the password the customer re-entered (to remove a
-// factor or replace the recovery codes) with the sign-in's throttled
-// authenticator, within the request. It answers the status and message of a
-// refusal (wrong: the message of a wrong password), or 0 and "".
-func (d *CustomerDashboard) freshPassword(c *gin.Context, customerID, wrong string) (int, string) {
+// freshPassword checks the password the customer re-entered (to step up)
+// with the sign-in's throttled authenticator, within the request. It
+// answers the status and message of a refusal (wrong: the message of a
+// wrong password), or 0 and "".
+func (d *CustomerDashboard) freshPassword(c *gin.Context, customerID, password, wrong string) (int, string) {
 	ctx := c.Request.Context()
 	username, err := d.username(ctx, customerID)
 	if err != nil {
 		d.Log.Error("customer username", "err", err)
 		return http.StatusInternalServerError, msgSecurityFailed
 	}
-	got, err := d.Customers.Authenticate(throttle.WithClient(ctx, c.Request), d.Environment, username, c.PostForm("password"))
+	got, err := d.Customers.Authenticate(throttle.WithClient(ctx, c.Request), d.Environment, username, password)
 	switch {
 	case err == nil && got == customerID:
 		return 0, ""
@@ -310,71 +350,69 @@ func (d *CustomerDashboard) freshPassword(c *gin.Context, customerID, wrong stri
 	return http.StatusInternalServerError, msgSecurityFailed
 }
 
+// removeTOTP removes the authenticator app (a step-up first).
 func (d *CustomerDashboard) removeTOTP(c *gin.Context) {
-	id, name, ok := d.signedIn(c)
-	if !ok || !d.postForm(c, id, name) {
+	sess, name := d.changeForm(c, "totp_removal")
+	if sess == nil {
 		return
 	}
-	if status, msg := d.freshPassword(c, id, msgWrongPassword); status != 0 {
-		d.renderSecurity(c, id, name, status, "", msg)
-		return
-	}
+	id := sess.SubjectID
 	ctx := c.Request.Context()
 	switch err := d.SCA.RemoveTOTP(ctx, id); {
 	case errors.Is(err, sca.ErrNoTOTP):
-		d.renderSecurity(c, id, name, http.StatusNotFound, "", msgNoTOTP)
+		d.renderSecurity(c, sess, name, http.StatusNotFound, "", msgNoTOTP)
 		return
 	case err != nil:
 		d.Log.Error("remove TOTP", "err", err)
-		d.renderSecurity(c, id, name, http.StatusInternalServerError, "", msgSecurityFailed)
+		d.renderSecurity(c, sess, name, http.StatusInternalServerError, "", msgSecurityFailed)
 		return
 	}
-	d.record(ctx, id, "customer.totp_removed", "customer", id)
+	d.record(ctx, id, "customer.totp_removed", "customer", id, nil)
 	c.Redirect(http.StatusSeeOther, d.base()+"/security?done=totp-removed")
 }
 
+// removePasskey removes one of the customer's passkeys (a step-up first).
 func (d *CustomerDashboard) removePasskey(c *gin.Context) {
-	id, name, ok := d.signedIn(c)
-	if !ok || !d.postForm(c, id, name) {
-		return
-	}
 	if d.Passkeys == nil {
-		d.renderSecurity(c, id, name, http.StatusNotFound, "", msgPasskeysOff)
+		sess, name := d.session(c)
+		if sess != nil {
+			d.renderSecurity(c, sess, name, http.StatusNotFound, "", msgPasskeysOff)
+		}
 		return
 	}
-	if status, msg := d.freshPassword(c, id, msgWrongPassword); status != 0 {
-		d.renderSecurity(c, id, name, status, "", msg)
+	sess, name := d.changeForm(c, "passkey_removal")
+	if sess == nil {
 		return
 	}
-	switch err := d.Passkeys.Remove(c.Request.Context(), id, c.Param("id")); {
+	switch err := d.Passkeys.Remove(c.Request.Context(), sess.SubjectID, c.Param("id")); {
 	case errors.Is(err, passkeys.ErrCredentialNotFound):
-		d.renderSecurity(c, id, name, http.StatusNotFound, "", msgPasskeyNotFound)
+		d.renderSecurity(c, sess, name, http.StatusNotFound, "", msgPasskeyNotFound)
 		return
 	case err != nil:
 		d.Log.Error("remove passkey", "err", err)
-		d.renderSecurity(c, id, name, http.StatusInternalServerError, "", msgSecurityFailed)
+		d.renderSecurity(c, sess, name, http.StatusInternalServerError, "", msgSecurityFailed)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, d.base()+"/security?done=passkey-removed")
 }
 
-// jsonCustomer is the signed-in customer of a JSON endpoint of the Security
-// page: it answers a problem (and false) when there is no session, the
-// X-CSRF-Token header is missing or wrong, or passkeys are off.
-func (d *CustomerDashboard) jsonCustomer(c *gin.Context) (string, bool) {
+// jsonCustomer is the session of a JSON endpoint of the Security page: it
+// answers a problem (and false) when there is no session, the X-CSRF-Token
+// header is missing or wrong, or passkeys are off.
+func (d *CustomerDashboard) jsonCustomer(c *gin.Context) (*Session, bool) {
 	s, err := d.Sessions.Get(c.Request.Context(), c.Request, d.kind())
 	switch {
 	case err != nil:
 		httpx.Abort(c, problem.New(problem.CodeUnauthorized, "You are signed out. Please sign in again."))
-		return "", false
+		return nil, false
 	case !d.CSRF.Verify(c.Request):
 		httpx.Abort(c, problem.New(problem.CodeForbidden, msgSessionExpired))
-		return "", false
+		return nil, false
 	case d.Passkeys == nil:
 		httpx.Abort(c, problem.New(problem.CodeNotFound, msgPasskeysOff))
-		return "", false
+		return nil, false
 	}
-	return s.SubjectID, true
+	return s, true
 }
 
 // PasskeyOptions is the answer of the passkey options endpoint: the
@@ -406,12 +444,24 @@ func (d *CustomerDashboard) passkeyProblem(c *gin.Context, what string, err erro
 	httpx.Abort(c, problem.New(problem.CodeInternal, msgSecurityFailed))
 }
 
+// passkeyOptions begins registering a passkey (a step-up first; the
+// ceremony it begins is the customer's and expires, so finishing it needs
+// none of its own).
 func (d *CustomerDashboard) passkeyOptions(c *gin.Context) {
-	id, ok := d.jsonCustomer(c)
+	sess, ok := d.jsonCustomer(c)
 	if !ok {
 		return
 	}
+	id := sess.SubjectID
 	ctx := c.Request.Context()
+	if status, msg := d.checkStepUp(ctx, sess, "passkey_setup"); status != 0 {
+		code := problem.CodeForbidden
+		if status != http.StatusForbidden {
+			code = problem.CodeInternal
+		}
+		httpx.Abort(c, problem.New(code, "%s", msg))
+		return
+	}
 	username, err := d.username(ctx, id)
 	if err != nil {
 		d.passkeyProblem(c, "customer username", err)
@@ -427,11 +477,13 @@ func (d *CustomerDashboard) passkeyOptions(c *gin.Context) {
 	c.JSON(http.StatusOK, PasskeyOptions{CeremonyID: begun.CeremonyID, PublicKey: begun.Options})
 }
 
+// addPasskey finishes registering a passkey.
 func (d *CustomerDashboard) addPasskey(c *gin.Context) {
-	id, ok := d.jsonCustomer(c)
+	sess, ok := d.jsonCustomer(c)
 	if !ok {
 		return
 	}
+	id := sess.SubjectID
 	var in NewPasskey
 	if err := httpx.DecodeJSON(c, &in); err != nil {
 		httpx.Abort(c, err)

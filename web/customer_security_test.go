@@ -88,7 +88,20 @@ type securityFixture struct {
 	d        *db.DB
 	sca      *sca.Service
 	passkeys *passkeys.Service
+	clock    *secClock
 }
+
+// secClock is the Security tests' clock (second factors, throttle,
+// passkeys and sessions), from securityNow, moved on by hand.
+type secClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *secClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// advance moves the clock on by d.
+func (c *secClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 const securityOrigin = "http://localhost:8443"
 
@@ -102,7 +115,8 @@ func newSecurityFixture(t *testing.T, d *db.DB, env environment.Environment, wit
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := func() time.Time { return securityNow }
+	clock := &secClock{t: securityNow}
+	now := clock.now
 	svc, err := sca.New(sca.Config{Store: sca.NewGormStore(d), Box: box, Throttle: throttle.NewStore(d.DB, now),
 		Settings: sca.DefaultSettings(), Now: now})
 	if err != nil {
@@ -116,12 +130,12 @@ func newSecurityFixture(t *testing.T, d *db.DB, env environment.Environment, wit
 	}
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
-	(&CustomerDashboard{Environment: env, Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB},
+	(&CustomerDashboard{Environment: env, Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB, Now: now},
 		Customers: &secCustomers{wrong: map[string]int{}}, Consents: &fakeConsents{}, SCA: svc, Passkeys: pk,
 		Usernames: secUsernames{}, DB: d.DB, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return securityFixture{srv: srv, d: d, sca: svc, passkeys: pk}
+	return securityFixture{srv: srv, d: d, sca: svc, passkeys: pk, clock: clock}
 }
 
 var (
@@ -228,9 +242,29 @@ func newSecBrowser(t *testing.T, srv, base, user string) *secBrowser {
 	return b
 }
 
+// stepUp posts the "Confirm it's you" form.
+func (b *secBrowser) stepUp(base, password, code string) secAnswer {
+	b.t.Helper()
+	return b.post(base+"/security/step-up", url.Values{"password": {password}, "code": {code}}, false)
+}
+
+// mustStepUp confirms it's the customer or fails the test.
+func (b *secBrowser) mustStepUp(base, password, code string) {
+	b.t.Helper()
+	if a := b.stepUp(base, password, code); a.status != 200 || a.flash != msgStepUpDone || a.path != base+"/security" {
+		b.t.Fatalf("step-up: %d at %s %q %q", a.status, a.path, a.alert, a.flash)
+	}
+}
+
 func mustCode(t *testing.T, secret string) string {
 	t.Helper()
-	code, err := totp.GenerateCodeCustom(strings.ReplaceAll(secret, " ", ""), securityNow,
+	return codeAt(t, secret, securityNow)
+}
+
+// codeAt is the authenticator code of secret at time at.
+func codeAt(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	code, err := totp.GenerateCodeCustom(strings.ReplaceAll(secret, " ", ""), at,
 		totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
 		t.Fatal(err)
@@ -264,8 +298,47 @@ func containsAll(have []string, want ...string) bool {
 	return true
 }
 
-// TestCustomerSecurityTOTP: setting up an authenticator app, recovery codes
-// shown once, and removing the app with the password re-entered.
+// auditEvents are the customer's own audit entries of action, by time.
+func auditEvents(t *testing.T, d *db.DB, customerID, action string) []audit.Event {
+	t.Helper()
+	evs, err := audit.List(context.Background(), d.DB, audit.Filter{ActorType: audit.ActorCustomer, ActorID: customerID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []audit.Event
+	for _, e := range evs {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// hasAuditDetail reports whether some entry of action holds all of want
+// in its details.
+func hasAuditDetail(t *testing.T, d *db.DB, customerID, action string, want map[string]string) bool {
+	t.Helper()
+	for _, e := range auditEvents(t, d, customerID, action) {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(e.Details), &got); err != nil {
+			t.Fatal(err)
+		}
+		ok := true
+		for k, v := range want {
+			ok = ok && got[k] == v
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCustomerSecurityTOTP: setting up an authenticator app behind a
+// password step-up (the first factor), recovery codes shown once, and,
+// once the app is set up, every change behind a strong step-up (the
+// password and a current code or a recovery code), per session, for 5
+// minutes.
 func TestCustomerSecurityTOTP(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newSecurityFixture(t, d, environment.Production, true)
@@ -273,13 +346,15 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 		b := newSecBrowser(t, f.srv.URL, "/customer", "alice")
 
 		a := b.get("/customer/security")
-		if a.status != 200 || !strings.Contains(a.body, `action="/customer/security/totp"`) ||
-			!strings.Contains(a.body, `<script src="/static/passkeys.js" defer></script>`) ||
+		if a.status != 200 || !strings.Contains(a.body, `action="/customer/security/step-up"`) ||
+			!strings.Contains(a.body, `<label for="step-up-password">Your password</label>`) ||
+			strings.Contains(a.body, `id="step-up-code"`) || strings.Contains(a.body, `action="/customer/security/totp"`) ||
+			strings.Contains(a.body, `id="passkey-add"`) || !strings.Contains(a.body, `<script src="/static/passkeys.js" defer></script>`) ||
 			!strings.Contains(a.body, `aria-current="page">Security</a>`) {
 			t.Fatalf("security page: %d\n%s", a.status, a.body)
 		}
 
-		// Refusals before any setup.
+		// Refusals before any step-up or setup.
 		for _, tc := range []struct {
 			name, path   string
 			form         url.Values
@@ -288,20 +363,45 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 			alert, where string
 		}{
 			{"fail/begin-without-csrf", "/customer/security/totp", nil, true, 403, msgSessionExpired, "/customer/security/totp"},
+			{"fail/first-factor-without-step-up", "/customer/security/totp", nil, false, 403, msgStepUpFirst, "/customer/security/totp"},
 			{"fail/confirm-without-setup", "/customer/security/totp/confirm", url.Values{"code": {"123456"}}, false, 409, msgTOTPSetupGone, "/customer/security/totp/confirm"},
-			{"fail/remove-without-app", "/customer/security/totp/remove", url.Values{"password": {"pw"}}, false, 404, msgNoTOTP, "/customer/security/totp/remove"},
 			{"fail/codes-without-csrf", "/customer/security/recovery-codes", nil, true, 403, msgSessionExpired, "/customer/security/recovery-codes"},
+			{"fail/codes-without-step-up", "/customer/security/recovery-codes", nil, false, 403, msgStepUpFirst, "/customer/security/recovery-codes"},
+			{"fail/step-up-without-csrf", "/customer/security/step-up", url.Values{"password": {"pw"}}, true, 403, msgSessionExpired, "/customer/security/step-up"},
+			{"fail/step-up-without-password", "/customer/security/step-up", nil, false, 401, msgStepUpWrongPw, "/customer/security/step-up"},
+			{"fail/step-up-wrong-password", "/customer/security/step-up", url.Values{"password": {"nope"}}, false, 401, msgStepUpWrongPw, "/customer/security/step-up"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				a := b.post(tc.path, tc.form, tc.noCSRF)
-				if a.status != tc.status || a.alert != tc.alert || a.path != tc.where {
+				if a.status != tc.status || a.alert != tc.alert || a.path != tc.where || recoveryCodesRe.MatchString(a.body) {
 					t.Fatalf("%d %q at %s, want %d %q", a.status, a.alert, a.path, tc.status, tc.alert)
+				}
+				if fs, _ := f.sca.Factors(ctx, "cus_alice"); len(fs) != 0 {
+					t.Fatalf("factors after refusals: %+v", fs)
 				}
 			})
 		}
-		if fs, _ := f.sca.Factors(ctx, "cus_alice"); len(fs) != 0 {
-			t.Fatalf("factors after refusals: %+v", fs)
+		if !hasAuditDetail(t, d, "cus_alice", "customer.security_change_refused", map[string]string{"change": "totp_setup", "reason": "step_up_required", "needed": StepUpPassword}) ||
+			!hasAuditDetail(t, d, "cus_alice", "customer.step_up_refused", map[string]string{"reason": "wrong_password", "method": "password"}) {
+			t.Fatalf("audit of the refusals: %v", auditActions(t, d, "cus_alice"))
 		}
+
+		t.Run("ok/first-factor-with-password", func(t *testing.T) {
+			a := b.stepUp("/customer", "pw", "")
+			if a.status != 200 || a.path != "/customer/security" || a.flash != msgStepUpDone ||
+				!strings.Contains(a.body, `action="/customer/security/totp"`) || strings.Contains(a.body, `action="/customer/security/step-up"`) {
+				t.Fatalf("%d at %s %q %q:\n%s", a.status, a.path, a.alert, a.flash, a.body)
+			}
+			if !hasAuditDetail(t, d, "cus_alice", "customer.step_up", map[string]string{"strength": StepUpPassword, "method": "password", "environment": "production"}) {
+				t.Fatalf("audit: %v", auditActions(t, d, "cus_alice"))
+			}
+		})
+		t.Run("fail/remove-without-app", func(t *testing.T) {
+			a := b.post("/customer/security/totp/remove", nil, false)
+			if a.status != 404 || a.alert != msgNoTOTP {
+				t.Fatalf("%d %q", a.status, a.alert)
+			}
+		})
 
 		// Begin: the secret (grouped) and the otpauth URI.
 		a = b.post("/customer/security/totp", nil, false)
@@ -317,12 +417,19 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 		if !strings.Contains(html.UnescapeString(a.body), "secret="+strings.ReplaceAll(secret, " ", "")) {
 			t.Fatal("the URI carries another secret than the one shown")
 		}
+		// wrongAt is a code that is not secret's at at (nor a step either side).
+		wrongAt := func(at time.Time) string {
+			for _, w := range []string{"000000", "111111", "222222", "333333"} {
+				if w != codeAt(t, secret, at.Add(-30*time.Second)) && w != codeAt(t, secret, at) && w != codeAt(t, secret, at.Add(30*time.Second)) {
+					return w
+				}
+			}
+			t.Fatal("no wrong code")
+			return ""
+		}
+		wrong := wrongAt(securityNow)
 
 		t.Run("fail/wrong-code", func(t *testing.T) {
-			wrong := "000000"
-			if mustCode(t, secret) == wrong {
-				wrong = "111111"
-			}
 			a := b.post("/customer/security/totp/confirm", url.Values{"code": {wrong}}, false)
 			if a.status != 422 || a.alert != msgWrongTOTPCode || totpSecretRe.MatchString(a.body) ||
 				!strings.Contains(a.body, `action="/customer/security/totp/confirm"`) {
@@ -359,15 +466,11 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 					t.Fatalf("recovery code %s shown again:\n%s", c, again.body)
 				}
 			}
+			// The password step-up is not enough now: the page asks for a code.
 			if !strings.Contains(again.body, "10 of 10 codes left") || !strings.Contains(again.body, `<span class="badge ok">Set up</span>`) ||
-				strings.Contains(again.body, `action="/customer/security/totp"`) {
+				strings.Contains(again.body, `action="/customer/security/totp"`) || strings.Contains(again.body, `action="/customer/security/recovery-codes"`) ||
+				!strings.Contains(again.body, `<label for="step-up-code">Authenticator code</label>`) {
 				t.Fatalf("security page after setup:\n%s", again.body)
-			}
-		})
-		t.Run("fail/second-app", func(t *testing.T) {
-			a := b.post("/customer/security/totp", nil, false)
-			if a.status != 409 || a.alert != msgTOTPEnrolled {
-				t.Fatalf("%d %q", a.status, a.alert)
 			}
 		})
 		t.Run("fail/confirm-again", func(t *testing.T) {
@@ -376,29 +479,116 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 				t.Fatalf("%d %q", a.status, a.alert)
 			}
 		})
-		for i, tc := range []struct {
-			name string
-			form url.Values
-		}{
-			{"fail/new-codes-without-password", url.Values{}},
-			{"fail/new-codes-wrong-password", url.Values{"password": {"nope"}}},
+
+		// With an app set up, changes need the password and a current code.
+		unchanged := func(t *testing.T) {
+			t.Helper()
+			if on, _ := f.sca.HasSecondFactor(ctx, "cus_alice"); !on {
+				t.Fatal("the app was removed")
+			}
+			if creds, _ := f.passkeys.Credentials(ctx, "cus_alice"); len(creds) != 0 {
+				t.Fatalf("passkeys: %+v", creds)
+			}
+		}
+		for _, tc := range []struct{ name, path string }{
+			{"fail/second-factor-without-step-up/remove", "/customer/security/totp/remove"},
+			{"fail/second-factor-without-step-up/codes", "/customer/security/recovery-codes"},
+			{"fail/second-factor-without-step-up/begin", "/customer/security/totp"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				a := b.post("/customer/security/recovery-codes", tc.form, false)
-				if a.status != 401 || a.alert != msgWrongPasswordNew || recoveryCodesRe.MatchString(a.body) {
+				a := b.post(tc.path, nil, false)
+				if a.status != 403 || a.alert != msgStepUpFirst || recoveryCodesRe.MatchString(a.body) || totpSecretRe.MatchString(a.body) {
 					t.Fatalf("%d %q", a.status, a.alert)
 				}
-				if len(codes) == 0 {
-					t.Fatal("no first codes")
+				unchanged(t)
+			})
+		}
+		t.Run("fail/second-factor-without-step-up/passkey", func(t *testing.T) {
+			status, body := b.postJSON("/customer/security/passkeys/options", map[string]any{}, false)
+			if status != 403 || body["detail"] != msgStepUpFirst || body["publicKey"] != nil {
+				t.Fatalf("%d %v", status, body)
+			}
+			unchanged(t)
+		})
+		if !hasAuditDetail(t, d, "cus_alice", "customer.security_change_refused", map[string]string{"change": "passkey_setup", "needed": StepUpStrong}) {
+			t.Fatalf("audit: %v", auditActions(t, d, "cus_alice"))
+		}
+
+		// The code of the setup's time step was used to confirm the app.
+		f.clock.advance(30 * time.Second)
+		current := codeAt(t, secret, f.clock.now())
+		for _, tc := range []struct {
+			name, password, code string
+			status               int
+			alert, reason        string
+		}{
+			{"fail/step-up-password-only", "pw", "", 422, msgStepUpNeedCode, "no_code"},
+			{"fail/strong-step-up-wrong-password", "nope", current, 401, msgStepUpWrongPw, "wrong_password"},
+			{"fail/step-up-wrong-code", "pw", wrongAt(f.clock.now()), 422, msgStepUpWrongCode, "wrong_code"},
+			{"fail/step-up-reused-code", "pw", mustCode(t, secret), 422, msgStepUpCodeUsed, "code_used"},
+			{"fail/step-up-wrong-recovery-code", "pw", "aaaa-bbbb-cccc", 422, msgStepUpWrongRec, "wrong_code"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := b.stepUp("/customer", tc.password, tc.code)
+				if a.status != tc.status || a.alert != tc.alert || a.path != "/customer/security/step-up" {
+					t.Fatalf("%d %q at %s, want %d %q", a.status, a.alert, a.path, tc.status, tc.alert)
 				}
-				if n, err := f.sca.UseRecoveryCode(ctx, "cus_alice", codes[1+i], "192.0.2.1"); err != nil || n != 9-i {
-					t.Fatalf("an old code after a refused replacement: %d %v", n, err)
+				if a := b.post("/customer/security/recovery-codes", nil, false); a.status != 403 || a.alert != msgStepUpFirst {
+					t.Fatalf("after a refused step-up: %d %q", a.status, a.alert)
+				}
+				if !hasAuditDetail(t, d, "cus_alice", "customer.step_up_refused", map[string]string{"reason": tc.reason}) {
+					t.Fatalf("audit: %v", auditActions(t, d, "cus_alice"))
 				}
 			})
 		}
+		t.Run("ok/with-a-current-totp-code", func(t *testing.T) {
+			b.mustStepUp("/customer", "pw", current[:3]+" "+current[3:])
+			if !hasAuditDetail(t, d, "cus_alice", "customer.step_up", map[string]string{"strength": StepUpStrong, "method": "totp"}) {
+				t.Fatalf("audit: %v", auditActions(t, d, "cus_alice"))
+			}
+			if a := b.post("/customer/security/totp", nil, false); a.status != 409 || a.alert != msgTOTPEnrolled {
+				t.Fatalf("a second app: %d %q", a.status, a.alert)
+			}
+		})
+
+		// Another session of the same customer, and another customer.
+		other := newSecBrowser(t, f.srv.URL, "/customer", "alice")
+		other.get("/customer/security")
+		bob := newSecBrowser(t, f.srv.URL, "/customer", "bob")
+		bob.get("/customer/security")
+		t.Run("fail/reused-code-in-another-session", func(t *testing.T) {
+			a := other.stepUp("/customer", "pw", current)
+			if a.status != 422 || a.alert != msgStepUpCodeUsed {
+				t.Fatalf("%d %q", a.status, a.alert)
+			}
+		})
+		t.Run("fail/step-up-of-another-session", func(t *testing.T) {
+			if a := other.post("/customer/security/recovery-codes", nil, false); a.status != 403 || a.alert != msgStepUpFirst || recoveryCodesRe.MatchString(a.body) {
+				t.Fatalf("%d %q", a.status, a.alert)
+			}
+			if status, body := other.postJSON("/customer/security/passkeys/options", map[string]any{}, false); status != 403 || body["detail"] != msgStepUpFirst {
+				t.Fatalf("%d %v", status, body)
+			}
+			unchanged(t)
+		})
+		t.Run("fail/step-up-of-another-customer", func(t *testing.T) {
+			if a := bob.post("/customer/security/totp", nil, false); a.status != 403 || a.alert != msgStepUpFirst || totpSecretRe.MatchString(a.body) {
+				t.Fatalf("%d %q", a.status, a.alert)
+			}
+			// Bob's step-up (his password: he has no factor) is his session's only.
+			bob.mustStepUp("/customer", "pw", "")
+			if a := other.post("/customer/security/totp/remove", nil, false); a.status != 403 || a.alert != msgStepUpFirst {
+				t.Fatalf("alice after bob's step-up: %d %q", a.status, a.alert)
+			}
+			if len(auditEvents(t, d, "cus_bob", "customer.step_up")) != 1 {
+				t.Fatalf("bob's audit: %v", auditActions(t, d, "cus_bob"))
+			}
+			unchanged(t)
+		})
+
+		var fresh []string
 		t.Run("ok/new-recovery-codes-replace-the-old", func(t *testing.T) {
-			a := b.post("/customer/security/recovery-codes", url.Values{"password": {"pw"}}, false)
-			var fresh []string
+			a := b.post("/customer/security/recovery-codes", nil, false)
 			for _, m := range recoveryCodesRe.FindAllStringSubmatch(a.body, -1) {
 				fresh = append(fresh, m[1])
 			}
@@ -411,38 +601,63 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 			if _, err := f.sca.UseRecoveryCode(ctx, "cus_alice", codes[0], "192.0.2.1"); !errors.Is(err, sca.ErrInvalidRecoveryCode) {
 				t.Fatalf("an old code after replacement: %v", err)
 			}
-			if n, err := f.sca.UseRecoveryCode(ctx, "cus_alice", fresh[0], "192.0.2.1"); err != nil || n != 9 {
-				t.Fatalf("a new code: %d %v", n, err)
-			}
 			if again := b.get("/customer/security"); strings.Contains(again.body, fresh[1]) {
 				t.Fatal("new codes shown again")
 			}
 		})
+		t.Run("ok/with-a-recovery-code", func(t *testing.T) {
+			if len(fresh) < 2 {
+				t.Fatal("no fresh codes")
+			}
+			other.mustStepUp("/customer", "pw", strings.ToUpper(fresh[0]))
+			if n, err := f.sca.UseRecoveryCode(ctx, "cus_alice", fresh[1], "192.0.2.1"); err != nil || n != 8 {
+				t.Fatalf("codes left after the step-up: %d %v", n, err)
+			}
+			if a := other.stepUp("/customer", "pw", fresh[0]); a.status != 422 || a.alert != msgStepUpRecUsed {
+				t.Fatalf("the same recovery code again: %d %q", a.status, a.alert)
+			}
+		})
 
-		// Removal needs the password again.
-		for _, tc := range []struct {
-			name   string
-			form   url.Values
-			noCSRF bool
-			status int
-			alert  string
-		}{
-			{"fail/remove-without-csrf", url.Values{"password": {"pw"}}, true, 403, msgSessionExpired},
-			{"fail/remove-without-password", url.Values{}, false, 401, msgWrongPassword},
-			{"fail/remove-wrong-password", url.Values{"password": {"nope"}}, false, 401, msgWrongPassword},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				a := b.post("/customer/security/totp/remove", tc.form, tc.noCSRF)
-				if a.status != tc.status || a.alert != tc.alert {
-					t.Fatalf("%d %q, want %d %q", a.status, a.alert, tc.status, tc.alert)
+		t.Run("fail/step-up-expired", func(t *testing.T) {
+			f.clock.advance(StepUpTTL - time.Second)
+			if a := b.get("/customer/security"); !strings.Contains(a.body, `action="/customer/security/recovery-codes"`) {
+				t.Fatal("the step-up ended early")
+			}
+			f.clock.advance(time.Second)
+			a := b.post("/customer/security/totp/remove", nil, false)
+			if a.status != 403 || a.alert != msgStepUpFirst {
+				t.Fatalf("%d %q", a.status, a.alert)
+			}
+			unchanged(t)
+		})
+
+		t.Run("fail/wrong-codes-lock", func(t *testing.T) {
+			f.clock.advance(16 * time.Minute) // earlier wrong codes out of the throttle's window
+			wrong := wrongAt(f.clock.now())
+			for i := 1; i <= 5; i++ {
+				a := other.stepUp("/customer", "pw", wrong)
+				want := msgStepUpWrongCode
+				if i == 5 {
+					want = msgStepUpLocked
 				}
-				if on, _ := f.sca.HasSecondFactor(ctx, "cus_alice"); !on {
-					t.Fatal("the app was removed")
+				if a.alert != want {
+					t.Fatalf("wrong code %d: %d %q, want %q", i, a.status, a.alert, want)
 				}
-			})
-		}
-		t.Run("ok/remove-with-password", func(t *testing.T) {
-			a := b.post("/customer/security/totp/remove", url.Values{"password": {"pw"}}, false)
+			}
+			a := b.stepUp("/customer", "pw", codeAt(t, secret, f.clock.now()))
+			if a.status != 429 || a.alert != msgStepUpLocked {
+				t.Fatalf("right code while locked: %d %q", a.status, a.alert)
+			}
+			if !hasAuditDetail(t, d, "cus_alice", "customer.step_up_refused", map[string]string{"reason": "locked", "method": "totp"}) {
+				t.Fatalf("audit: %v", auditActions(t, d, "cus_alice"))
+			}
+			unchanged(t)
+		})
+
+		t.Run("ok/remove-after-step-up", func(t *testing.T) {
+			f.clock.advance(16 * time.Minute) // the lock's window
+			b.mustStepUp("/customer", "pw", codeAt(t, secret, f.clock.now()))
+			a := b.post("/customer/security/totp/remove", nil, false)
 			if a.status != 200 || a.path != "/customer/security" || a.flash != "The authenticator app was removed." {
 				t.Fatalf("%d at %s %q", a.status, a.path, a.flash)
 			}
@@ -450,24 +665,28 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 				t.Fatal("the app is still there")
 			}
 		})
-		if got := auditActions(t, d, "cus_alice"); !containsAll(got, "customer.totp_added", "customer.recovery_codes_generated", "customer.totp_removed") {
+		if got := auditActions(t, d, "cus_alice"); !containsAll(got, "customer.totp_added", "customer.recovery_codes_generated", "customer.totp_removed",
+			"customer.step_up", "customer.step_up_refused", "customer.security_change_refused") {
 			t.Fatalf("audit: %v", got)
 		}
 
-		t.Run("fail/remove-throttled", func(t *testing.T) {
-			bob := newSecBrowser(t, f.srv.URL, "/customer", "bob")
-			bob.get("/customer/security")
+		t.Run("fail/step-up-password-throttled", func(t *testing.T) {
+			bob2 := newSecBrowser(t, f.srv.URL, "/customer", "bob")
+			bob2.get("/customer/security")
 			for i := 0; i < 5; i++ {
-				bob.post("/customer/security/totp/remove", url.Values{"password": {"nope"}}, false)
+				bob2.stepUp("/customer", "nope", "")
 			}
-			a := bob.post("/customer/security/totp/remove", url.Values{"password": {"pw"}}, false)
+			a := bob2.stepUp("/customer", "pw", "")
 			if a.status != 429 || a.alert != msgPasswordThrottled {
 				t.Fatalf("%d %q", a.status, a.alert)
+			}
+			if !hasAuditDetail(t, d, "cus_bob", "customer.step_up_refused", map[string]string{"reason": "password_throttled"}) {
+				t.Fatalf("audit: %v", auditActions(t, d, "cus_bob"))
 			}
 		})
 		t.Run("fail/signed-out", func(t *testing.T) {
 			anon := newSecBrowser(t, f.srv.URL, "/customer", "")
-			for _, p := range []string{"/customer/security/totp", "/customer/security/totp/remove", "/customer/security/recovery-codes"} {
+			for _, p := range []string{"/customer/security/totp", "/customer/security/totp/remove", "/customer/security/recovery-codes", "/customer/security/step-up"} {
 				if a := anon.post(p, url.Values{"password": {"pw"}}, false); a.path != "/customer/login" {
 					t.Fatalf("%s signed out ends at %s", p, a.path)
 				}
@@ -481,10 +700,11 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 
 // regAuthenticator is a software WebAuthn authenticator that answers
 // navigator.credentials.create with "none" attestation (as in the
-// oauth/passkeys tests).
+// oauth/passkeys tests) and navigator.credentials.get.
 type regAuthenticator struct {
-	key *ecdsa.PrivateKey
-	id  []byte
+	key     *ecdsa.PrivateKey
+	id      []byte
+	counter uint32
 }
 
 var rawURL = base64.RawURLEncoding
@@ -545,17 +765,49 @@ func (a *regAuthenticator) create(t *testing.T, options any, origin string) map[
 			"transports": []string{"internal"}}}
 }
 
+// get answers assertion options as a browser at origin would: user
+// present and verified, the signature counter one more than last time.
+func (a *regAuthenticator) get(t *testing.T, options any, origin string) map[string]any {
+	t.Helper()
+	raw, _ := json.Marshal(options)
+	var o struct {
+		Challenge string `json:"challenge"`
+		RPID      string `json:"rpId"`
+	}
+	if err := json.Unmarshal(raw, &o); err != nil {
+		t.Fatal(err)
+	}
+	a.counter++
+	rp := sha256.Sum256([]byte(o.RPID))
+	ad := append(append([]byte{}, rp[:]...), 0x01|0x04) // UP, UV
+	ad = binary.BigEndian.AppendUint32(ad, a.counter)
+	cd, _ := json.Marshal(map[string]any{"type": "webauthn.get", "challenge": o.Challenge, "origin": origin, "crossOrigin": false})
+	cdHash := sha256.Sum256(cd)
+	digest := sha256.Sum256(append(append([]byte{}, ad...), cdHash[:]...))
+	sig, err := ecdsa.SignASN1(rand.Reader, a.key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]any{"id": rawURL.EncodeToString(a.id), "rawId": rawURL.EncodeToString(a.id), "type": "public-key",
+		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "platform",
+		"response": map[string]any{"clientDataJSON": rawURL.EncodeToString(cd), "authenticatorData": rawURL.EncodeToString(ad),
+			"signature": rawURL.EncodeToString(sig)}}
+}
+
 // TestCustomerSecurityPasskeys: the passkey JSON endpoints with a software
-// authenticator, their refusals, and removal with the password re-entered.
+// authenticator, their refusals; the first passkey behind a password
+// step-up, then every change behind a step-up with the password and a
+// passkey assertion bound to the session.
 func TestCustomerSecurityPasskeys(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newSecurityFixture(t, d, environment.Production, true)
 		ctx := context.Background()
 		const options, finish = "/customer/security/passkeys/options", "/customer/security/passkeys"
+		const suOptions, suFinish = "/customer/security/step-up/passkey/options", "/customer/security/step-up/passkey"
 
 		t.Run("fail/signed-out", func(t *testing.T) {
 			anon := newSecBrowser(t, f.srv.URL, "/customer", "")
-			for _, p := range []string{options, finish} {
+			for _, p := range []string{options, finish, suOptions, suFinish} {
 				status, body := anon.postJSON(p, map[string]any{}, false)
 				if status != 401 || body["detail"] != "You are signed out. Please sign in again." {
 					t.Fatalf("%s: %d %v", p, status, body)
@@ -565,21 +817,37 @@ func TestCustomerSecurityPasskeys(t *testing.T) {
 		b := newSecBrowser(t, f.srv.URL, "/customer", "alice")
 		b.get("/customer/security")
 		t.Run("fail/no-csrf-header", func(t *testing.T) {
-			for _, p := range []string{options, finish} {
+			for _, p := range []string{options, finish, suOptions, suFinish} {
 				status, body := b.postJSON(p, map[string]any{}, true)
 				if status != 403 || body["detail"] != msgSessionExpired {
 					t.Fatalf("%s: %d %v", p, status, body)
 				}
 			}
 		})
-
-		begin := func(t *testing.T) (string, any) {
-			t.Helper()
+		t.Run("fail/first-passkey-without-step-up", func(t *testing.T) {
 			status, body := b.postJSON(options, map[string]any{}, false)
+			if status != 403 || body["detail"] != msgStepUpFirst || body["publicKey"] != nil {
+				t.Fatalf("%d %v", status, body)
+			}
+		})
+		t.Run("fail/passkey-step-up-without-passkey", func(t *testing.T) {
+			status, body := b.postJSON(suOptions, map[string]any{}, false)
+			if status != 404 || body["detail"] != "The customer has no passkey." {
+				t.Fatalf("%d %v", status, body)
+			}
+		})
+		b.mustStepUp("/customer", "pw", "")
+
+		begin := func(t *testing.T, b *secBrowser, path string) (string, any) {
+			t.Helper()
+			status, body := b.postJSON(path, map[string]any{}, false)
 			pk, _ := body["publicKey"].(map[string]any)
-			rp, _ := pk["rp"].(map[string]any)
 			id, _ := body["ceremony_id"].(string)
-			if status != 200 || id == "" || rp["id"] != "localhost" || pk["challenge"] == "" {
+			rpID := pk["rpId"]
+			if rp, ok := pk["rp"].(map[string]any); ok {
+				rpID = rp["id"]
+			}
+			if status != 200 || id == "" || rpID != "localhost" || pk["challenge"] == "" {
 				t.Fatalf("options: %d %v", status, body)
 			}
 			return id, pk
@@ -592,15 +860,15 @@ func TestCustomerSecurityPasskeys(t *testing.T) {
 			detail string
 		}{
 			{"fail/not-a-credential", func(t *testing.T) any {
-				id, _ := begin(t)
+				id, _ := begin(t, b, options)
 				return map[string]any{"ceremony_id": id, "name": "Phone", "credential": map[string]any{"id": "x"}}
 			}, 400, "The passkey response is not a WebAuthn credential."},
 			{"fail/unknown-ceremony", func(t *testing.T) any {
-				_, pk := begin(t)
+				_, pk := begin(t, b, options)
 				return map[string]any{"ceremony_id": "nope", "name": "Phone", "credential": auth.create(t, pk, securityOrigin)}
 			}, 404, "The passkey ceremony is unknown or was already used; start again."},
 			{"fail/other-origin", func(t *testing.T) any {
-				id, pk := begin(t)
+				id, pk := begin(t, b, options)
 				return map[string]any{"ceremony_id": id, "name": "Phone", "credential": auth.create(t, pk, "https://evil.example")}
 			}, 403, "The passkey response was made for another website."},
 			{"fail/unknown-field", func(t *testing.T) any {
@@ -620,7 +888,7 @@ func TestCustomerSecurityPasskeys(t *testing.T) {
 
 		var credID string
 		t.Run("ok/add-default-name", func(t *testing.T) {
-			id, pk := begin(t)
+			id, pk := begin(t, b, options)
 			status, body := b.postJSON(finish, map[string]any{"ceremony_id": id, "name": "  ", "credential": auth.create(t, pk, securityOrigin)}, false)
 			credID, _ = body["id"].(string)
 			if status != 201 || body["name"] != DefaultPasskeyName || credID != rawURL.EncodeToString(auth.id) ||
@@ -628,12 +896,87 @@ func TestCustomerSecurityPasskeys(t *testing.T) {
 				t.Fatalf("%d %v", status, body)
 			}
 			a := b.get("/customer/security?done=passkey-added")
-			if a.flash != "Your passkey was added." || !strings.Contains(a.body, `<h3 id="pk-`+credID+`">Passkey</h3>`) {
+			// Now a passkey is a second factor: the password step-up is not enough.
+			if a.flash != "Your passkey was added." || !strings.Contains(a.body, `<h3 id="pk-`+credID+`">Passkey</h3>`) ||
+				!strings.Contains(a.body, `<button type="button" id="step-up-passkey" hidden>Use a passkey</button>`) ||
+				strings.Contains(a.body, `id="step-up-code"`) || strings.Contains(a.body, `id="passkey-add"`) {
 				t.Fatalf("security page:\n%s", a.body)
 			}
 		})
+		t.Run("fail/second-passkey-without-step-up", func(t *testing.T) {
+			status, body := b.postJSON(options, map[string]any{}, false)
+			if status != 403 || body["detail"] != msgStepUpFirst {
+				t.Fatalf("%d %v", status, body)
+			}
+			if a := b.stepUp("/customer", "pw", ""); a.status != 422 || a.alert != msgStepUpNeedPasskey {
+				t.Fatalf("password only: %d %q", a.status, a.alert)
+			}
+		})
+
+		other := newSecBrowser(t, f.srv.URL, "/customer", "alice")
+		other.get("/customer/security")
+		bob := newSecBrowser(t, f.srv.URL, "/customer", "bob")
+		bob.get("/customer/security")
+		for _, tc := range []struct {
+			name   string
+			body   func(t *testing.T) (*secBrowser, any)
+			status int
+			detail string
+		}{
+			{"fail/passkey-step-up-wrong-password", func(t *testing.T) (*secBrowser, any) {
+				id, pk := begin(t, b, suOptions)
+				return b, map[string]any{"ceremony_id": id, "password": "nope", "credential": auth.get(t, pk, securityOrigin)}
+			}, 401, msgStepUpWrongPw},
+			{"fail/passkey-step-up-other-origin", func(t *testing.T) (*secBrowser, any) {
+				id, pk := begin(t, b, suOptions)
+				return b, map[string]any{"ceremony_id": id, "password": "pw", "credential": auth.get(t, pk, "https://evil.example")}
+			}, 403, "The passkey response was made for another website."},
+			{"fail/passkey-step-up-of-another-session", func(t *testing.T) (*secBrowser, any) {
+				id, pk := begin(t, other, suOptions)
+				return b, map[string]any{"ceremony_id": id, "password": "pw", "credential": auth.get(t, pk, securityOrigin)}
+			}, 403, msgStepUpOtherSession},
+			{"fail/passkey-step-up-of-another-customer", func(t *testing.T) (*secBrowser, any) {
+				id, pk := begin(t, b, suOptions)
+				return bob, map[string]any{"ceremony_id": id, "password": "pw", "credential": auth.get(t, pk, securityOrigin)}
+			}, 404, "The passkey ceremony is unknown or was already used; start again."},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				who, body := tc.body(t)
+				status, got := who.postJSON(suFinish, body, false)
+				if status != tc.status || got["detail"] != tc.detail {
+					t.Fatalf("%d %v, want %d %q", status, got, tc.status, tc.detail)
+				}
+				for _, w := range []*secBrowser{b, other, bob} {
+					if status, body := w.postJSON(options, map[string]any{}, false); status != 403 || body["detail"] != msgStepUpFirst {
+						t.Fatalf("after a refused step-up: %d %v", status, body)
+					}
+				}
+			})
+		}
+		if !hasAuditDetail(t, d, "cus_alice", "customer.step_up_refused", map[string]string{"reason": "other_session", "method": "passkey"}) ||
+			!hasAuditDetail(t, d, "cus_alice", "customer.step_up_refused", map[string]string{"reason": "wrong_password", "method": "passkey"}) {
+			t.Fatalf("audit: %v", auditActions(t, d, "cus_alice"))
+		}
+		t.Run("ok/passkey-step-up", func(t *testing.T) {
+			id, pk := begin(t, b, suOptions)
+			assertion := map[string]any{"ceremony_id": id, "password": "pw", "credential": auth.get(t, pk, securityOrigin)}
+			status, body := b.postJSON(suFinish, assertion, false)
+			if status != 200 || body["next"] != "/customer/security?done=stepped-up" {
+				t.Fatalf("%d %v", status, body)
+			}
+			if !hasAuditDetail(t, d, "cus_alice", "customer.step_up", map[string]string{"strength": StepUpStrong, "method": "passkey"}) {
+				t.Fatalf("audit: %v", auditActions(t, d, "cus_alice"))
+			}
+			if status, body := b.postJSON(suFinish, assertion, false); status != 404 ||
+				body["detail"] != "The passkey ceremony is unknown or was already used; start again." {
+				t.Fatalf("the same assertion again: %d %v", status, body)
+			}
+			if status, body := other.postJSON(options, map[string]any{}, false); status != 403 || body["detail"] != msgStepUpFirst {
+				t.Fatalf("another session: %d %v", status, body)
+			}
+		})
 		t.Run("fail/same-passkey-again", func(t *testing.T) {
-			id, pk := begin(t)
+			id, pk := begin(t, b, options)
 			status, body := b.postJSON(finish, map[string]any{"ceremony_id": id, "name": "Again", "credential": auth.create(t, pk, securityOrigin)}, false)
 			if status != 409 || body["detail"] != "This passkey is registered already." {
 				t.Fatalf("%d %v", status, body)
@@ -643,17 +986,17 @@ func TestCustomerSecurityPasskeys(t *testing.T) {
 		remove := "/customer/security/passkeys/" + credID + "/remove"
 		for _, tc := range []struct {
 			name, path string
-			form       url.Values
+			who        *secBrowser
 			noCSRF     bool
 			status     int
 			alert      string
 		}{
-			{"fail/remove-without-csrf", remove, url.Values{"password": {"pw"}}, true, 403, msgSessionExpired},
-			{"fail/remove-wrong-password", remove, url.Values{"password": {"nope"}}, false, 401, msgWrongPassword},
-			{"fail/remove-unknown", "/customer/security/passkeys/AAAA/remove", url.Values{"password": {"pw"}}, false, 404, msgPasskeyNotFound},
+			{"fail/remove-without-csrf", remove, b, true, 403, msgSessionExpired},
+			{"fail/remove-without-step-up", remove, other, false, 403, msgStepUpFirst},
+			{"fail/remove-unknown", "/customer/security/passkeys/AAAA/remove", b, false, 404, msgPasskeyNotFound},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				a := b.post(tc.path, tc.form, tc.noCSRF)
+				a := tc.who.post(tc.path, nil, tc.noCSRF)
 				if a.status != tc.status || a.alert != tc.alert {
 					t.Fatalf("%d %q, want %d %q", a.status, a.alert, tc.status, tc.alert)
 				}
@@ -663,14 +1006,14 @@ func TestCustomerSecurityPasskeys(t *testing.T) {
 			})
 		}
 		t.Run("fail/another-customers-passkey", func(t *testing.T) {
-			bob := newSecBrowser(t, f.srv.URL, "/customer", "bob")
-			a := bob.post(remove, url.Values{"password": {"pw"}}, false)
+			bob.mustStepUp("/customer", "pw", "")
+			a := bob.post(remove, nil, false)
 			if a.status != 404 || a.alert != msgPasskeyNotFound {
 				t.Fatalf("%d %q", a.status, a.alert)
 			}
 		})
-		t.Run("ok/remove-with-password", func(t *testing.T) {
-			a := b.post(remove, url.Values{"password": {"pw"}}, false)
+		t.Run("ok/remove-after-step-up", func(t *testing.T) {
+			a := b.post(remove, nil, false)
 			if a.status != 200 || a.path != "/customer/security" || a.flash != "The passkey was removed." {
 				t.Fatalf("%d at %s %q", a.status, a.path, a.flash)
 			}
@@ -678,7 +1021,7 @@ func TestCustomerSecurityPasskeys(t *testing.T) {
 				t.Fatalf("passkeys: %+v", creds)
 			}
 		})
-		if got := auditActions(t, d, "cus_alice"); !containsAll(got, "customer.passkey_registered", "customer.passkey_removed") {
+		if got := auditActions(t, d, "cus_alice"); !containsAll(got, "customer.passkey_registered", "customer.passkey_removed", "customer.step_up", "customer.step_up_refused") {
 			t.Fatalf("audit: %v", got)
 		}
 	})
@@ -694,13 +1037,14 @@ func TestCustomerSecurityPasskeysOff(t *testing.T) {
 		if !strings.Contains(a.body, "Passkeys need the bank's website on its own domain name") || strings.Contains(a.body, "passkeys.js") {
 			t.Fatalf("security page:\n%s", a.body)
 		}
-		for _, p := range []string{"/customer/security/passkeys/options", "/customer/security/passkeys"} {
+		for _, p := range []string{"/customer/security/passkeys/options", "/customer/security/passkeys",
+			"/customer/security/step-up/passkey/options", "/customer/security/step-up/passkey"} {
 			status, body := b.postJSON(p, map[string]any{}, false)
 			if status != 404 || body["detail"] != msgPasskeysOff {
 				t.Fatalf("%s: %d %v", p, status, body)
 			}
 		}
-		if a := b.post("/customer/security/passkeys/AAAA/remove", url.Values{"password": {"pw"}}, false); a.status != 404 || a.alert != msgPasskeysOff {
+		if a := b.post("/customer/security/passkeys/AAAA/remove", nil, false); a.status != 404 || a.alert != msgPasskeysOff {
 			t.Fatalf("remove: %d %q", a.status, a.alert)
 		}
 	})
@@ -713,7 +1057,8 @@ func TestPasskeysScriptServed(t *testing.T) {
 	Static().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/passkeys.js", nil))
 	body := rec.Body.String()
 	if rec.Code != 200 || !strings.Contains(body, "parseCreationOptionsFromJSON") || !strings.Contains(body, "X-CSRF-Token") ||
-		!strings.Contains(body, "navigator.credentials.create") {
+		!strings.Contains(body, "navigator.credentials.create") || !strings.Contains(body, "navigator.credentials.get") ||
+		!strings.Contains(body, "parseRequestOptionsFromJSON") || !strings.Contains(body, "step-up-passkey") {
 		t.Fatalf("%d\n%s", rec.Code, body)
 	}
 }

@@ -28,6 +28,10 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
+	// StepUp is the strength of the session's last step-up (StepUpPassword
+	// or StepUpStrong; "" none), valid until StepUpUntil (Sessions.StepUp).
+	StepUp      string
+	StepUpUntil *time.Time
 }
 
 // TableName implements gorm's tabler.
@@ -132,6 +136,53 @@ func (s *Sessions) Destroy(ctx context.Context, w http.ResponseWriter, r *http.R
 // DestroyAll ends every session of one subject (e.g. a locked or removed user).
 func (s *Sessions) DestroyAll(ctx context.Context, kind, subjectID string) error {
 	return s.DB.WithContext(ctx).Delete(&Session{}, "kind = ? AND subject_id = ?", kind, subjectID).Error
+}
+
+// Step-up strengths: how a signed-in person last re-authenticated in a
+// session (Sessions.StepUp). StepUpStrong includes StepUpPassword.
+const (
+	// StepUpPassword is the password entered again.
+	StepUpPassword = "password"
+	// StepUpStrong is the password and a current second factor.
+	StepUpStrong = "strong"
+)
+
+// StepUpTTL is how long a step-up lasts.
+const StepUpTTL = 5 * time.Minute
+
+// StepUp records on sess (a session Get returned) that its subject just
+// re-authenticated with strength, valid for StepUpTTL at the Sessions'
+// clock. It is kept on the session's row: no other session, of the same
+// person or another, holds it, and it ends with the session. ErrNoSession
+// when the session is gone meanwhile.
+func (s *Sessions) StepUp(ctx context.Context, sess *Session, strength string) error {
+	until := s.now().Add(StepUpTTL)
+	res := s.DB.WithContext(ctx).Model(&Session{}).
+		Where("token_hash = ? AND kind = ? AND subject_id = ?", sess.TokenHash, sess.Kind, sess.SubjectID).
+		Updates(map[string]any{"step_up": strength, "step_up_until": until})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return ErrNoSession
+	}
+	sess.StepUp, sess.StepUpUntil = strength, &until
+	return nil
+}
+
+// SteppedUp reports whether sess holds a step-up of at least strength that
+// has not expired at the Sessions' clock.
+func (s *Sessions) SteppedUp(sess *Session, strength string) bool {
+	if sess == nil || sess.StepUpUntil == nil || !s.now().Before(*sess.StepUpUntil) {
+		return false
+	}
+	switch strength {
+	case StepUpPassword:
+		return sess.StepUp == StepUpPassword || sess.StepUp == StepUpStrong
+	case StepUpStrong:
+		return sess.StepUp == StepUpStrong
+	}
+	return false
 }
 
 // Renew ends every session of subjectID of kind — on every browser, the

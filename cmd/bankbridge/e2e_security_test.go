@@ -6,17 +6,22 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/bankbridge/bankbridge/apis/core"
 )
 
-// TestSecurityPasskeyBrowser: sandbox personas add a passkey on the
-// dashboard's Security page in chromium, with Chrome's virtual authenticator
-// (e2e/passkey-enrol.mjs); the server runs with --issuer
-// http://localhost:PORT, so passkeys are on. Once with the browser's
-// WebAuthn JSON helpers, once with them hidden (passkeys.js's own base64url
-// coding). The credential the authenticator made is the one the page lists,
-// and the page loads without errors.
+// TestSecurityPasskeyBrowser: sandbox personas without a second factor
+// confirm it's them with their password, add a passkey on the dashboard's
+// Security page in chromium, with Chrome's virtual authenticator
+// (e2e/passkey-enrol.mjs), then confirm with the password and the passkey
+// and remove it; the server runs with --issuer http://localhost:PORT, so
+// passkeys are on. Once with the browser's WebAuthn JSON helpers, once with
+// them hidden (passkeys.js's own base64url coding). The credential the
+// authenticator made is the one the page lists, the step-up with it signs
+// (its counter moves), and the pages load without errors.
 func TestSecurityPasskeyBrowser(t *testing.T) {
 	requireE2E(t, true)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,6 +73,71 @@ func TestSecurityPasskeyBrowser(t *testing.T) {
 			if errs, _ := added["errors"].([]any); len(errs) != 0 {
 				t.Fatalf("browser errors: %v", errs)
 			}
+			if su := res.Step("password_step_up"); su == nil || !strings.HasSuffix(su["url"].(string), "/sandbox/customer/security?done=stepped-up") {
+				t.Fatalf("password step-up: %+v", su)
+			}
+			su := res.Step("passkey_step_up")
+			confirm, _ := su["confirm"].(map[string]any)
+			counts, _ := su["signCount"].([]any)
+			if su == nil || !strings.HasSuffix(su["url"].(string), "/sandbox/customer/security?done=stepped-up") ||
+				confirm["password"] != true || confirm["code"] != float64(0) || confirm["passwordOnly"] != float64(0) ||
+				len(counts) != 1 || counts[0].(float64) < 1 {
+				t.Fatalf("passkey step-up: %+v", su)
+			}
+			removed := res.Step("removed")
+			if removed == nil || !strings.HasSuffix(removed["url"].(string), "/sandbox/customer/security?done=passkey-removed") ||
+				removed["listed"] != float64(0) || !strings.Contains(removed["text"].(string), "You have no passkey yet.") {
+				t.Fatalf("after removing: %+v", removed)
+			}
+			if errs, _ := removed["errors"].([]any); len(errs) != 0 {
+				t.Fatalf("browser errors: %v", errs)
+			}
 		})
+	}
+}
+
+// TestSecurityTOTPStepUpBrowser: the sandbox persona with an authenticator
+// app (hana.totp) makes new recovery codes on the dashboard's Security page
+// in chromium (e2e/totp-stepup.mjs) only after confirming it's them with the
+// password and a current code: the password alone is not accepted, nor a
+// wrong code.
+func TestSecurityTOTPStepUpBrowser(t *testing.T) {
+	requireE2E(t, true)
+	s := MustStart(t, "")
+	secret := core.SandboxTOTPSecret("hana.totp")
+	now := time.Now()
+	code, err := totp.GenerateCode(secret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "000000"
+	for _, at := range []time.Time{now.Add(-30 * time.Second), now, now.Add(30 * time.Second), now.Add(60 * time.Second)} {
+		if c, _ := totp.GenerateCode(secret, at); c == wrong {
+			wrong = "111111"
+		}
+	}
+	res := runNode(t, "totp-stepup.mjs", map[string]string{"ISSUER": s.Issuer, "USERNAME": "hana.totp", "PASSWORD": core.SandboxPassword,
+		"CODE": code, "WRONG": wrong, "ARTIFACTS": artifactsDir(t)})
+	if res.Error != nil {
+		t.Fatalf("browser: %+v\n%+v", *res.Error, res.Steps)
+	}
+	if page := res.Step("security_page"); page == nil || page["newCodes"] != float64(0) ||
+		!strings.Contains(page["text"].(string), "enter your password and a code from your authenticator app or one of your recovery codes") {
+		t.Fatalf("security page: %+v", page)
+	}
+	if p := res.Step("password_only"); p == nil || p["missing"] != true || !strings.HasSuffix(p["url"].(string), "/sandbox/customer/security") {
+		t.Fatalf("password only: %+v", p)
+	}
+	w := res.Step("wrong_code")
+	if alerts, _ := w["alerts"].([]any); len(alerts) != 1 || alerts[0] != "That code is not right. Please check your authenticator app and try again." ||
+		!strings.HasSuffix(w["url"].(string), "/sandbox/customer/security/step-up") {
+		t.Fatalf("wrong code: %+v", w)
+	}
+	if su := res.Step("stepped_up"); su == nil || !strings.HasSuffix(su["url"].(string), "/sandbox/customer/security?done=stepped-up") {
+		t.Fatalf("step-up: %+v", su)
+	}
+	c := res.Step("codes")
+	if errs, _ := c["errors"].([]any); c["codes"] != float64(10) || len(errs) != 0 {
+		t.Fatalf("codes: %+v", c)
 	}
 }
