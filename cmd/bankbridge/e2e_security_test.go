@@ -71,3 +71,53 @@ func TestSecurityPasskeyBrowser(t *testing.T) {
 		})
 	}
 }
+
+// TestSecurityPasskeyPayment: a sandbox persona adds a passkey on the
+// dashboard, then authorises a partner's GBP 45.00 payment consent with it
+// in chromium with Chrome's virtual authenticator (e2e/passkey-pay.mjs):
+// PAR → authorize → login → "Use a passkey" on the SCA page → consent →
+// token, driven by oauth4webapi, which validates the id_token: acr is
+// urn:openbanking:psd2:sca and amr [pwd hwk mfa] (the virtual authenticator's
+// key is device-bound). The amount is above the low-value exemption, so SCA
+// is required whatever the bank's exemption settings.
+func TestSecurityPasskeyPayment(t *testing.T) {
+	requireE2E(t, true)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	issuer := fmt.Sprintf("http://localhost:%d", port)
+	s := MustStart(t, "", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--issuer", issuer)
+	redirect := "https://wallet.example/callback"
+	cid, key := sandboxApp(t, s, redirect, "openid payments")
+	res := runNode(t, "passkey-pay.mjs", map[string]string{"ISSUER": issuer, "CLIENT_ID": cid, "CLIENT_JWK": key.PrivateJSON(t),
+		"REDIRECT_URI": redirect, "USERNAME": "alice", "PASSWORD": core.SandboxPassword, "AMOUNT": "45.00",
+		"CHROMIUM": chromiumPath(), "ARTIFACTS": artifactsDir(t)})
+	if res.Error != nil {
+		t.Fatalf("browser: %+v\n%+v", *res.Error, res.Steps)
+	}
+	enrolled, _ := res.Step("enrolled")["credentials"].([]any)
+	if len(enrolled) != 1 || enrolled[0].(map[string]any)["rpId"] != "localhost" {
+		t.Fatalf("virtual authenticator after enrolment: %+v", enrolled)
+	}
+	scaPage := res.Step("sca_page")
+	if text, _ := scaPage["text"].(string); !strings.Contains(text, "Please confirm with your passkey.") ||
+		!strings.Contains(text, "45.00 GBP") || !strings.Contains(text, "Passkey Shop Ltd") || scaPage["has_code_field"] != false {
+		t.Fatalf("SCA page: %+v", scaPage)
+	}
+	consented := res.Step("consented")
+	if errs, _ := consented["errors"].([]any); len(errs) != 0 {
+		t.Fatalf("browser errors: %v", errs)
+	}
+	before, _ := consented["sign_count_before"].(float64)
+	after, _ := consented["sign_count_after"].(float64)
+	if after <= before {
+		t.Fatalf("the passkey did not sign: sign count %v → %v", before, after)
+	}
+	tok := res.Step("token")
+	if tok["token_type"] != "dpop" || tok["acr"] != "urn:openbanking:psd2:sca" || fmt.Sprint(tok["amr"]) != "[pwd hwk mfa]" {
+		t.Fatalf("token: %+v", tok)
+	}
+}
