@@ -12,7 +12,9 @@
 //
 // Env: ISSUER (http://localhost:PORT), CLIENT_ID, CLIENT_JWK, REDIRECT_URI
 //   (intercepted, never served), USERNAME, PASSWORD, AMOUNT (e.g. "45.00",
-//   GBP), CHROMIUM, ARTIFACTS (optional screenshots).
+//   GBP), CHROMIUM, ARTIFACTS (optional screenshots), BY_HAND=1 to hide the
+//   browser's WebAuthn JSON helpers (parse…OptionsFromJSON, toJSON) so the
+//   pages' own base64url coding runs.
 // Output: one JSON object on stdout: {steps: [...], error?}.
 import * as oauth from 'oauth4webapi'
 import { chromium } from 'playwright-core'
@@ -61,6 +63,14 @@ run(async step => {
   let callback
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
+    if (env.BY_HAND === '1') {
+      await page.addInitScript(() => {
+        if (!window.PublicKeyCredential) return // the partner's page (not a secure context here)
+        delete PublicKeyCredential.parseCreationOptionsFromJSON
+        delete PublicKeyCredential.parseRequestOptionsFromJSON
+        delete PublicKeyCredential.prototype.toJSON
+      })
+    }
     const errors = []
     page.on('pageerror', e => errors.push(String(e.message || e)))
     page.on('console', m => { if (m.type() === 'error') errors.push('console: ' + m.text()) })
@@ -104,8 +114,10 @@ run(async step => {
     step('sca_page', {
       text: await page.locator('main').innerText(),
       has_code_field: await page.getByLabel('Authenticator code').count() > 0,
+      byHand: await page.evaluate(() => typeof PublicKeyCredential.parseRequestOptionsFromJSON !== 'function' &&
+        typeof PublicKeyCredential.prototype.toJSON !== 'function'),
     })
-    await shot(page, 'sca-page')
+    await shot(page, `sca-page-${env.USERNAME}`)
     await usePasskey.click()
     try {
       await page.getByRole('button', { name: 'Authorise' }).waitFor({ timeout: 15000 })
@@ -113,7 +125,7 @@ run(async step => {
       throw new Error('no consent page after the passkey; page says: ' + (await page.locator('main').innerText()).slice(0, 800) + '; errors: ' + errors.join(' | '))
     }
     const consentText = await page.locator('main').innerText()
-    await shot(page, 'consent-page')
+    await shot(page, `consent-page-${env.USERNAME}`)
     const radios = page.locator('input[type="radio"]:not([disabled])')
     if (await radios.count() > 0 && !(await page.locator('input[type="radio"]:checked').count())) await radios.first().check()
     await page.getByRole('button', { name: 'Authorise' }).click()
