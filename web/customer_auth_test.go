@@ -128,3 +128,18 @@ func TestCustomerAuthPages(t *testing.T) {
 		}
 	})
 }
+
+// TestSCAPasskeyScriptServed: the SCA page's passkey script is a static
+// file (the CSP allows no inline script) posting the form's fields with the
+// method values oauth reads.
+func TestSCAPasskeyScriptServed(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Static().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/sca-passkey.js", nil))
+	body := rec.Body.String()
+	for _, want := range []string{"'" + oauth.MethodPasskeyOptions + "'", "navigator.credentials.get", "parseRequestOptionsFromJSON",
+		"form.elements." + oauth.FieldCeremony, "form.elements." + oauth.FieldAssertion, "csrf_token", "form.submit()"} {
+		if rec.Code != 200 || !strings.Contains(body, want) {
+			t.Fatalf("%d: lacks %q\n%s", rec.Code, want, body)
+		}
+	}
+}
