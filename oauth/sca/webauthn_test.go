@@ -26,7 +26,9 @@ func TestConfirmWithWebAuthn(t *testing.T) {
 		amr := func(a string) func(context.Context) (string, error) {
 			return func(context.Context) (string, error) { return a, nil }
 		}
-		refuse := func(context.Context) (string, error) { return "", fmt.Errorf("%w: %w", sca.ErrInvalidAssertion, errSignature) }
+		refuse := func(context.Context) (string, error) {
+			return "", fmt.Errorf("%w: %w", sca.ErrInvalidAssertion, errSignature)
+		}
 		called := false
 		broken := func(context.Context) (string, error) { called = true; return "", errStorage }
 		check := func(t *testing.T, interaction, want string) {
@@ -45,16 +47,24 @@ func TestConfirmWithWebAuthn(t *testing.T) {
 			verify func(t *testing.T)
 		}{
 			{name: "ok/device-bound key records hwk",
-				run:    func(t *testing.T) error { return f.svc.ConfirmWithWebAuthn(ctx, "int_1", "cus_1", hashA, addr, amr(sca.AMRHardwareKey)) },
+				run: func(t *testing.T) error {
+					return f.svc.ConfirmWithWebAuthn(ctx, "int_1", "cus_1", hashA, addr, amr(sca.AMRHardwareKey))
+				},
 				verify: func(t *testing.T) { check(t, "int_1", sca.AMRHardwareKey) }},
 			{name: "ok/synced key records swk",
-				run:    func(t *testing.T) error { return f.svc.ConfirmWithWebAuthn(ctx, "int_2", "cus_1", hashA, addr, amr(sca.AMRSoftwareKey)) },
+				run: func(t *testing.T) error {
+					return f.svc.ConfirmWithWebAuthn(ctx, "int_2", "cus_1", hashA, addr, amr(sca.AMRSoftwareKey))
+				},
 				verify: func(t *testing.T) { check(t, "int_2", sca.AMRSoftwareKey) }},
 			{name: "fail/bad link hash, verifier not called",
-				run:  func(t *testing.T) error { return f.svc.ConfirmWithWebAuthn(ctx, "int_3", "cus_1", "nothex", addr, broken) },
+				run: func(t *testing.T) error {
+					return f.svc.ConfirmWithWebAuthn(ctx, "int_3", "cus_1", "nothex", addr, broken)
+				},
 				want: []error{sca.ErrInvalid}},
 			{name: "fail/amr of no key",
-				run:  func(t *testing.T) error { return f.svc.ConfirmWithWebAuthn(ctx, "int_3", "cus_1", hashA, addr, amr("otp")) },
+				run: func(t *testing.T) error {
+					return f.svc.ConfirmWithWebAuthn(ctx, "int_3", "cus_1", hashA, addr, amr("otp"))
+				},
 				want: []error{sca.ErrInvalid}},
 			{name: "fail/storage error of the verifier is not counted",
 				run: func(t *testing.T) error {
@@ -83,7 +93,7 @@ func TestConfirmWithWebAuthn(t *testing.T) {
 					}
 				}},
 			{name: "fail/nothing recorded for the refused interaction",
-				run: func(t *testing.T) error { _, err := f.svc.CheckConfirmation(ctx, "int_3", "cus_1", hashA); return err },
+				run:  func(t *testing.T) error { _, err := f.svc.CheckConfirmation(ctx, "int_3", "cus_1", hashA); return err },
 				want: []error{sca.ErrNoConfirmation}, exact: true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
