@@ -570,8 +570,9 @@ func validLinkHash(h string) bool {
 // linkHash (LinkHash) binds, for the interaction; it replaces an
 // unconsumed confirmation of the same interaction and lasts the Service's
 // ConfirmationTTL from at. Its AMR is AMRTOTP for a code, "" for
-// MethodWebAuthn (ConfirmWithWebAuthn records a passkey's). Errors: ErrInvalid (empty id, unknown method,
-// a link hash that is not lower-case hex SHA-256), ErrConfirmationUsed
+// MethodWebAuthn (ConfirmWithWebAuthn records a passkey's). Errors:
+// ErrInvalid (empty id, unknown method, a link hash that is not lower-case
+// hex SHA-256), ErrConfirmationUsed
 // (the interaction's confirmation was consumed, or is another
 // customer's).
 func (s *Service) RecordConfirmation(ctx context.Context, interactionID, customerID, linkHash, method string, at time.Time) error {
