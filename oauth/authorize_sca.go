@@ -16,11 +16,12 @@ import (
 )
 
 // Strong customer authentication in the authorization flow: after a right
-// password, a customer with an authenticator app (SecondFactors) confirms
-// with a code on the SCA page; the confirmation is bound to the
+// password, a customer with an authenticator app or a passkey
+// (SecondFactors) confirms with a code or the passkey (authorize_passkey.go)
+// on the SCA page; the confirmation is bound to the
 // interaction and to linkHash of what is authorised, and consent()
 // consumes it at approval against a fresh description (a payment changed
-// in between is refused). Customers without an authenticator app (or no
+// in between is refused). Customers without a second factor (or no
 // SecondFactors) go from the password to the consent page as before.
 
 // linkSetDomain separates the hash of several consents' link hashes from
@@ -47,12 +48,20 @@ const hintPaymentChanged = "The payment changed after the customer confirmed it.
 // usable confirmation (the SCA step skipped, its confirmation expired).
 const hintNotConfirmed = "The customer did not complete strong customer authentication."
 
-// needsSCA reports whether the customer must confirm with a second factor.
+// needsSCA reports whether the customer must confirm with a second factor:
+// whether the customer has any (an authenticator app or a passkey).
 func (s *Server) needsSCA(ctx context.Context, customerID string) (bool, error) {
+	f, err := s.enrolled(ctx, customerID)
+	return f.Any(), err
+}
+
+// enrolled is which second factors the customer has (none without
+// SecondFactors).
+func (s *Server) enrolled(ctx context.Context, customerID string) (EnrolledFactors, error) {
 	if s.deps.SecondFactors == nil {
-		return false, nil
+		return EnrolledFactors{}, nil
 	}
-	return s.deps.SecondFactors.HasAuthenticatorApp(ctx, customerID)
+	return s.deps.SecondFactors.Enrolled(ctx, customerID)
 }
 
 // linkHash is what one confirmation of an interaction binds: for one
@@ -106,12 +115,19 @@ func (s *Server) showSCA(ctx context.Context, w http.ResponseWriter, r *http.Req
 		s.errorPage(w, r, http.StatusBadRequest, "We cannot show this request", "The request from the app is no longer valid. Please go back to the app and start again.")
 		return
 	}
+	factors, err := s.enrolled(ctx, customerID)
+	if err != nil {
+		s.log.Error("oauth: second factors", "err", err)
+		s.errorPage(w, r, http.StatusServiceUnavailable, "Something went wrong", "We could not check your details just now. Please go back to the app and try again in a moment.")
+		return
+	}
 	name, err := s.deps.Customers.DisplayName(ctx, customerID)
 	if err != nil {
 		name = ""
 	}
 	page := SCAPage{Action: pathAuthorize, InteractionID: id, ClientName: client.Name, PartnerName: client.PartnerName,
-		CustomerName: name, Recovery: recovery, Error: msg, Status: status}
+		CustomerName: name, AuthenticatorApp: factors.AuthenticatorApp, Passkey: factors.Passkey,
+		RecoveryCodes: factors.AuthenticatorApp || factors.RecoveryCodes, Recovery: recovery, Error: msg, Status: status}
 	for _, d := range descs {
 		if d.Payment != nil {
 			page.Payments = append(page.Payments, *d.Payment)
@@ -124,6 +140,14 @@ func (s *Server) showSCA(ctx context.Context, w http.ResponseWriter, r *http.Req
 // what the consent page will show; on success the consent page follows,
 // else the SCA page again with the reason (the interaction stays).
 func (s *Server) confirmSCA(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client) {
+	switch r.PostForm.Get(FieldMethod) {
+	case MethodPasskeyOptions:
+		s.passkeyOptions(ctx, w, r, in, ar, client)
+		return
+	case MethodPasskey:
+		s.confirmPasskey(ctx, w, r, in, ar, client)
+		return
+	}
 	id := r.PostForm.Get(FieldInteraction)
 	need, err := s.needsSCA(ctx, in.CustomerID)
 	if err != nil {

@@ -182,7 +182,7 @@ const ACRPassword = "urn:openbanking:psd2:ca"
 // Banking value. It satisfies a request for ACRStrong or ACRPassword. The
 // flow gives it to a customer who confirmed the authorization with an
 // authenticator-app code or a recovery code after the password (amr
-// [pwd otp mfa]).
+// [pwd otp mfa]), or with a passkey (amr [pwd hwk mfa] or [pwd swk mfa]).
 const ACRStrong = "urn:openbanking:psd2:sca"
 
 // Authentication methods (RFC 8176 §2) an id_token's amr lists.
@@ -294,28 +294,64 @@ var (
 	// ErrSecondFactorWrong or ErrSecondFactorUsed when the wrong code just
 	// spent the budget.
 	ErrSecondFactorLocked = errors.New("oauth: second factor locked after too many wrong codes")
-	// ErrNoSecondFactor: the customer has no authenticator app to confirm with.
-	ErrNoSecondFactor = errors.New("oauth: the customer has no authenticator app")
+	// ErrNoSecondFactor: the customer has no such factor to confirm with
+	// (no authenticator app for a code, no passkey for BeginPasskey, or
+	// passkeys are off).
+	ErrNoSecondFactor = errors.New("oauth: the customer has no such second factor")
+	// ErrPasskeyRefused: the passkey's answer did not verify (a wrong
+	// signature, another request's challenge, another website's origin, a
+	// signature counter that did not move forward, an unknown, used or
+	// expired ceremony, a passkey that is not the customer's). It counts as
+	// a wrong code. It may come joined with ErrConfirmationChanged (the
+	// answer was for another payment) or ErrSecondFactorLocked.
+	ErrPasskeyRefused = errors.New("oauth: passkey assertion refused")
 	// ErrNotConfirmed: the interaction has no usable confirmation (never
 	// confirmed, already used, or expired).
 	ErrNotConfirmed = errors.New("oauth: the interaction was not confirmed with a second factor")
 	// ErrConfirmationChanged: what is being authorised now is not what the
 	// customer confirmed (dynamic linking, PSD2 RTS art. 5); the
-	// confirmation is void for good.
+	// confirmation is void for good. ConfirmPasskey answers it (with
+	// ErrPasskeyRefused) for an assertion whose challenge was bound to
+	// another link hash.
 	ErrConfirmationChanged = errors.New("oauth: the payment changed after the customer confirmed it")
 )
 
+// EnrolledFactors tells which second factors a customer can confirm an
+// authorization with.
+type EnrolledFactors struct {
+	// AuthenticatorApp: an active authenticator app (TOTP codes).
+	AuthenticatorApp bool
+	// Passkey: at least one passkey, and passkeys are on (the issuer is a
+	// WebAuthn relying party).
+	Passkey bool
+	// RecoveryCodes: unused recovery codes, the fallback for a lost factor
+	// (not a factor of their own: they alone do not make Any true).
+	RecoveryCodes bool
+}
+
+// Any reports whether the customer has a second factor (and so must
+// confirm with it): an authenticator app or a passkey.
+func (e EnrolledFactors) Any() bool { return e.AuthenticatorApp || e.Passkey }
+
+// PasskeyRequest is a begun passkey assertion: the ceremony to finish it
+// with and the PublicKeyCredentialRequestOptionsJSON for
+// navigator.credentials.get (binary members base64url).
+type PasskeyRequest struct {
+	CeremonyID string
+	Options    json.RawMessage
+}
+
 // SecondFactors is what the authorization flow needs of strong customer
-// authentication (implemented in cmd over oauth/sca's Service). A customer
-// with an authenticator app confirms each authorization with a code after
-// the password; the confirmation is bound to the interaction and to a link
+// authentication (implemented by oauth/secondfactors over oauth/sca and
+// oauth/passkeys). A customer with an authenticator app or a passkey
+// confirms each authorization with a code or a passkey after the password; the confirmation is bound to the interaction and to a link
 // hash of what is authorised (linkHash in authorize_sca.go) and consumed at
 // approval. The client address for the code throttle is the one
 // throttle.WithClient put in ctx.
 type SecondFactors interface {
-	// HasAuthenticatorApp reports whether the customer has an active
-	// authenticator app (and so must confirm with it).
-	HasAuthenticatorApp(ctx context.Context, customerID string) (bool, error)
+	// Enrolled tells which second factors the customer has; with Any, the
+	// customer must confirm with one of them.
+	Enrolled(ctx context.Context, customerID string) (EnrolledFactors, error)
 	// ConfirmTOTP checks a code of the customer's authenticator app and, if
 	// it is accepted, records the interaction's confirmation of link.
 	// Errors: ErrSecondFactorWrong, ErrSecondFactorUsed,
@@ -324,9 +360,24 @@ type SecondFactors interface {
 	// ConfirmRecoveryCode is ConfirmTOTP with one of the customer's recovery
 	// codes (spent by the check).
 	ConfirmRecoveryCode(ctx context.Context, interactionID, customerID, code, link string) error
+	// BeginPasskey starts an assertion by one of the customer's passkeys
+	// whose challenge is bound to link (what the customer confirms).
+	// Errors: ErrNoSecondFactor (no passkey, or passkeys are off), or
+	// others (storage).
+	BeginPasskey(ctx context.Context, customerID, link string) (PasskeyRequest, error)
+	// ConfirmPasskey checks the assertion (the PublicKeyCredential JSON of
+	// navigator.credentials.get) of ceremony ceremonyID against link (what
+	// is authorised now) and, if it is accepted, records the interaction's
+	// confirmation of link with the passkey's amr (AMRHardwareKey or
+	// AMRSoftwareKey). Refusals count with wrong codes. Errors:
+	// ErrPasskeyRefused (with ErrConfirmationChanged when the challenge
+	// was bound to another link), ErrSecondFactorLocked,
+	// ErrNoSecondFactor, or others (storage).
+	ConfirmPasskey(ctx context.Context, interactionID, customerID, ceremonyID string, response []byte, link string) error
 	// CheckConfirmation consumes the interaction's confirmation if it was of
 	// link (what is authorised now) and returns the RFC 8176 amr value of
-	// the method confirmed with (AMROTP for a code). It succeeds once.
+	// the method confirmed with (AMROTP for a code, AMRHardwareKey or
+	// AMRSoftwareKey for a passkey). It succeeds once.
 	// Errors: ErrNotConfirmed, ErrConfirmationChanged, or others.
 	CheckConfirmation(ctx context.Context, interactionID, customerID, link string) (amr string, err error)
 }

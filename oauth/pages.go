@@ -99,6 +99,19 @@ type TrustOffer struct {
 const (
 	MethodTOTP         = "totp"     // a code of the authenticator app
 	MethodRecoveryCode = "recovery" // one of the customer's recovery codes
+	// MethodPasskeyOptions asks for the passkey request options of the
+	// interaction: the answer is JSON ({"ceremony_id", "publicKey"}), for
+	// the page's script to call navigator.credentials.get with.
+	MethodPasskeyOptions = "passkey-options"
+	// MethodPasskey posts the passkey's answer: FieldCeremony and
+	// FieldAssertion (the PublicKeyCredential JSON).
+	MethodPasskey = "passkey"
+)
+
+// Form fields of a passkey answer (MethodPasskey).
+const (
+	FieldCeremony  = "ceremony_id"
+	FieldAssertion = "assertion"
 )
 
 // SCAPage is the data of the strong customer authentication page: the
@@ -113,6 +126,17 @@ type SCAPage struct {
 	// as the customer must see them: dynamic linking binds the code to
 	// them); empty when no payment is asked for.
 	Payments []PaymentSummary
+	// AuthenticatorApp: show the "Authenticator code" field (the customer
+	// has an authenticator app).
+	AuthenticatorApp bool
+	// Passkey: show the "Use a passkey" button (the customer has a
+	// passkey and passkeys are on). Its script posts FieldMethod
+	// MethodPasskeyOptions, then MethodPasskey, with the page's CSRF token
+	// and FieldInteraction.
+	Passkey bool
+	// RecoveryCodes: offer a recovery code (the customer has an
+	// authenticator app or unused recovery codes).
+	RecoveryCodes bool
 	// Recovery is true when the recovery-code form was the one sent (to
 	// show it open after a refusal).
 	Recovery bool

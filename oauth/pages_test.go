@@ -32,12 +32,15 @@ var testTmpl = template.Must(template.New("").Parse(`
 <button type="submit" name="decision" value="approve">Authorise</button><button type="submit" name="decision" value="deny">Deny</button></form>{{end}}
 {{define "sca"}}<h1>Confirm it is you</h1><p>{{.P.CustomerName}} {{.P.ClientName}}</p><p class="error">{{.P.Error}}</p>
 {{range .P.Payments}}<p class="payment">{{.Amount.Major}} {{.Amount.Currency}} to {{.PayeeName}}</p>{{end}}
-<form method="post" action="{{.P.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+{{if .P.Passkey}}<form method="post" action="{{.P.Action}}" id="sca-passkey"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<input type="hidden" name="interaction" value="{{.P.InteractionID}}"><input type="hidden" name="step" value="sca"><input type="hidden" name="method" value="passkey">
+<input type="hidden" name="ceremony_id"><input type="hidden" name="assertion"><button type="submit">Use a passkey</button></form>{{end}}
+{{if .P.AuthenticatorApp}}<form method="post" action="{{.P.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <input type="hidden" name="interaction" value="{{.P.InteractionID}}"><input type="hidden" name="step" value="sca"><input type="hidden" name="method" value="totp">
-<label for="code">Authenticator code</label><input id="code" name="code"><button type="submit">Confirm</button></form>
-<form method="post" action="{{.P.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<label for="code">Authenticator code</label><input id="code" name="code"><button type="submit">Confirm</button></form>{{end}}
+{{if .P.RecoveryCodes}}<form method="post" action="{{.P.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <input type="hidden" name="interaction" value="{{.P.InteractionID}}"><input type="hidden" name="step" value="sca"><input type="hidden" name="method" value="recovery">
-<label for="recovery_code">Use a recovery code</label><input id="recovery_code" name="code"><button type="submit">Confirm</button></form>{{end}}
+<label for="recovery_code">Use a recovery code</label><input id="recovery_code" name="code"><button type="submit">Confirm</button></form>{{end}}{{end}}
 {{define "no_second_factor"}}<h1>Set up a second factor first</h1><p>{{.P.CustomerName}} {{.P.ClientName}} {{.P.Environment}}</p>
 {{range .P.Payments}}<p class="payment">{{.Amount.Major}} {{.Amount.Currency}} to {{.PayeeName}}</p>{{end}}
 <form method="post" action="{{.P.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}">

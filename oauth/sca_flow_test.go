@@ -72,7 +72,7 @@ func TestSCAFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h = newHarness(t, d, func(_ *oauth.Config, deps *oauth.Deps) { deps.SecondFactors = secondfactors.New(svc) })
+		h = newHarness(t, d, func(_ *oauth.Config, deps *oauth.Deps) { deps.SecondFactors = secondfactors.New(svc, nil) })
 		c := h.client
 		ctx := context.Background()
 		if _, err := svc.EnrollTOTP(ctx, "cus_alice", "alice", aliceTOTPSecret); err != nil {

@@ -51,7 +51,7 @@ func newSCAPolicyEnv(t *testing.T, d *db.DB, mut func(*oauth.Config)) *scaPolicy
 		t.Fatal(err)
 	}
 	e.h = newHarness(t, d, func(cfg *oauth.Config, deps *oauth.Deps) {
-		deps.SecondFactors = secondfactors.New(e.svc)
+		deps.SecondFactors = secondfactors.New(e.svc, nil)
 		deps.Exemptions = secondfactors.NewExemptions(e.svc)
 		if mut != nil {
 			mut(cfg)

@@ -67,8 +67,11 @@ func TestCustomerAuthPages(t *testing.T) {
 		rec, body := render(func(w http.ResponseWriter, r *http.Request) {
 			p.SCA(w, r, oauth.SCAPage{Action: "/authorize", InteractionID: "int-3", ClientName: "Pocket Wallet", PartnerName: "Acme Payments",
 				CustomerName: "Alice Example", Payments: []oauth.PaymentSummary{{Amount: money.GBP(1250), PayeeName: "Corner Shop"}},
-				Error: "That code is not right.", Status: 401})
+				AuthenticatorApp: true, RecoveryCodes: true, Error: "That code is not right.", Status: 401})
 		})
+		if strings.Contains(body, "Use a passkey") || strings.Contains(body, "sca-passkey.js") {
+			t.Fatalf("SCA page of a customer without a passkey offers one:\n%s", body)
+		}
 		for _, want := range []string{"<h1>Confirm it is you</h1>", "Pocket Wallet", "Acme Payments",
 			`<label for="code">Authenticator code</label>`, `id="code" name="code"`, `autocomplete="one-time-code"`,
 			"<summary>Use a recovery code</summary>", `<label for="recovery_code">Recovery code</label>`, `id="recovery_code" name="code"`,
@@ -81,6 +84,25 @@ func TestCustomerAuthPages(t *testing.T) {
 		}
 		if rec.Code != 401 {
 			t.Fatalf("status %d", rec.Code)
+		}
+	})
+	t.Run("ok/sca with a passkey only", func(t *testing.T) {
+		_, body := render(func(w http.ResponseWriter, r *http.Request) {
+			p.SCA(w, r, oauth.SCAPage{Action: "/authorize", InteractionID: "int-4", ClientName: "Pocket Wallet",
+				Payments: []oauth.PaymentSummary{{Amount: money.GBP(4500), PayeeName: "Corner Shop"}}, Passkey: true})
+		})
+		for _, want := range []string{"<h1>Confirm it is you</h1>", "Please confirm with your passkey.",
+			`<form method="post" action="/authorize" id="sca-passkey" hidden>`, `<button type="submit">Use a passkey</button>`,
+			`name="method" value="passkey"`, `name="ceremony_id" value=""`, `name="assertion" value=""`,
+			`name="interaction" value="int-4"`, `<script src="/static/sca-passkey.js" defer></script>`, "Amount: <strong>45.00 GBP</strong>"} {
+			if !strings.Contains(body, want) {
+				t.Fatalf("SCA page lacks %q:\n%s", want, body)
+			}
+		}
+		for _, not := range []string{"Authenticator code", "Use a recovery code", `value="totp"`} {
+			if strings.Contains(body, not) {
+				t.Fatalf("SCA page of a passkey-only customer has %q:\n%s", not, body)
+			}
 		}
 	})
 	t.Run("ok/error", func(t *testing.T) {
@@ -105,4 +127,19 @@ func TestCustomerAuthPages(t *testing.T) {
 			t.Fatal("CSRF check wrong")
 		}
 	})
+}
+
+// TestSCAPasskeyScriptServed: the SCA page's passkey script is a static
+// file (the CSP allows no inline script) posting the form's fields with the
+// method values oauth reads.
+func TestSCAPasskeyScriptServed(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Static().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/sca-passkey.js", nil))
+	body := rec.Body.String()
+	for _, want := range []string{"'" + oauth.MethodPasskeyOptions + "'", "navigator.credentials.get", "parseRequestOptionsFromJSON",
+		"form.elements." + oauth.FieldCeremony, "form.elements." + oauth.FieldAssertion, "csrf_token", "form.submit()"} {
+		if rec.Code != 200 || !strings.Contains(body, want) {
+			t.Fatalf("%d: lacks %q\n%s", rec.Code, want, body)
+		}
+	}
 }

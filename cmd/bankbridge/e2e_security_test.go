@@ -141,3 +141,78 @@ func TestSecurityTOTPStepUpBrowser(t *testing.T) {
 		t.Fatalf("codes: %+v", c)
 	}
 }
+
+// TestSecurityPasskeyPayment: sandbox personas add a passkey on the
+// dashboard, then authorise a partner's GBP 45.00 payment consent with it
+// in chromium with Chrome's virtual authenticator (e2e/passkey-pay.mjs):
+// PAR → authorize → login → "Use a passkey" on the SCA page → consent →
+// token, driven by oauth4webapi, which validates the id_token: acr is
+// urn:openbanking:psd2:sca and amr [pwd hwk mfa] (the virtual authenticator's
+// key is device-bound). The amount is above the low-value exemption, so SCA
+// is required whatever the bank's exemption settings. alice has a passkey
+// only (no code field); hana.totp has an authenticator app too, and her run
+// hides the browser's WebAuthn JSON helpers (sca-passkey.js's own coding).
+func TestSecurityPasskeyPayment(t *testing.T) {
+	requireE2E(t, true)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	issuer := fmt.Sprintf("http://localhost:%d", port)
+	s := MustStart(t, "", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--issuer", issuer)
+	redirect := "https://wallet.example/callback"
+	cid, key := sandboxApp(t, s, redirect, "openid payments")
+	for _, tc := range []struct {
+		name, user string
+		byHand     bool
+		app        bool // the persona has an authenticator app
+		confirm    string
+	}{
+		{"ok/passkey only, json-helpers", "alice", false, false, "Please confirm with your passkey."},
+		{"ok/passkey and authenticator app, by-hand", "hana.totp", true, true, "Please confirm with your passkey or your authenticator app."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"ISSUER": issuer, "CLIENT_ID": cid, "CLIENT_JWK": key.PrivateJSON(t),
+				"REDIRECT_URI": redirect, "USERNAME": tc.user, "PASSWORD": core.SandboxPassword, "AMOUNT": "45.00",
+				"CHROMIUM": chromiumPath(), "ARTIFACTS": artifactsDir(t)}
+			if tc.byHand {
+				env["BY_HAND"] = "1"
+			}
+			if tc.app {
+				code, err := totp.GenerateCode(core.SandboxTOTPSecret(tc.user), time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				env["CODE"] = code
+			}
+			res := runNode(t, "passkey-pay.mjs", env)
+			if res.Error != nil {
+				t.Fatalf("browser: %+v\n%+v", *res.Error, res.Steps)
+			}
+			enrolled, _ := res.Step("enrolled")["credentials"].([]any)
+			if len(enrolled) != 1 || enrolled[0].(map[string]any)["rpId"] != "localhost" {
+				t.Fatalf("virtual authenticator after enrolment: %+v", enrolled)
+			}
+			scaPage := res.Step("sca_page")
+			if text, _ := scaPage["text"].(string); !strings.Contains(text, tc.confirm) ||
+				!strings.Contains(text, "45.00 GBP") || !strings.Contains(text, "Passkey Shop Ltd") || scaPage["has_code_field"] != tc.app || scaPage["byHand"] != tc.byHand {
+				t.Fatalf("SCA page: %+v", scaPage)
+			}
+			consented := res.Step("consented")
+			if errs, _ := consented["errors"].([]any); len(errs) != 0 {
+				t.Fatalf("browser errors: %v", errs)
+			}
+			before, _ := consented["sign_count_before"].(float64)
+			after, _ := consented["sign_count_after"].(float64)
+			if after <= before {
+				t.Fatalf("the passkey did not sign: sign count %v → %v", before, after)
+			}
+			tok := res.Step("token")
+			if tok["token_type"] != "dpop" || tok["acr"] != "urn:openbanking:psd2:sca" || fmt.Sprint(tok["amr"]) != "[pwd hwk mfa]" {
+				t.Fatalf("token: %+v", tok)
+			}
+		})
+	}
+}

@@ -114,7 +114,7 @@ func (p *Platform) wire(ctx context.Context) error {
 		DB: p.DB, Keys: s.Keys, Clients: s.Partners.Registry(), Customers: s.Core,
 		Consents:      s.APIs.Broker(),
 		Pages:         web.NewCustomerAuth(p.Pages, strings.HasPrefix(p.Issuer, "https://")),
-		SecondFactors: secondfactors.New(s.SCA),
+		SecondFactors: secondfactors.New(s.SCA, s.Passkeys),
 		Exemptions:    secondfactors.NewExemptions(s.SCA),
 		DPoPReplay:    dpop.NewGormReplayStore(p.DB.DB), Now: now, Logger: p.Log,
 	})

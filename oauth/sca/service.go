@@ -572,17 +572,66 @@ func validLinkHash(h string) bool {
 // (MethodTOTP, MethodWebAuthn, MethodRecovery) at at, confirming what
 // linkHash (LinkHash) binds, for the interaction; it replaces an
 // unconsumed confirmation of the same interaction and lasts the Service's
-// ConfirmationTTL from at. Errors: ErrInvalid (empty id, unknown method,
-// a link hash that is not lower-case hex SHA-256), ErrConfirmationUsed
+// ConfirmationTTL from at. Its AMR is AMRTOTP for a code, "" for
+// MethodWebAuthn (ConfirmWithWebAuthn records a passkey's). Errors:
+// ErrInvalid (empty id, unknown method, a link hash that is not lower-case
+// hex SHA-256), ErrConfirmationUsed
 // (the interaction's confirmation was consumed, or is another
 // customer's).
 func (s *Service) RecordConfirmation(ctx context.Context, interactionID, customerID, linkHash, method string, at time.Time) error {
 	if err := s.checkConfirmationArgs(interactionID, customerID, linkHash, method); err != nil {
 		return err
 	}
+	amr := ""
+	if method == MethodTOTP || method == MethodRecovery {
+		amr = AMRTOTP
+	}
+	return s.putConfirmation(ctx, interactionID, customerID, linkHash, method, amr, at)
+}
+
+// putConfirmation stores a confirmation made at at, lasting the Service's
+// ConfirmationTTL.
+func (s *Service) putConfirmation(ctx context.Context, interactionID, customerID, linkHash, method, amr string, at time.Time) error {
 	at = at.UTC()
 	return s.store.PutConfirmation(ctx, Confirmation{InteractionID: interactionID, CustomerID: customerID,
-		LinkHash: linkHash, Method: method, ConfirmedAt: at, ExpiresAt: at.Add(s.ttl)})
+		LinkHash: linkHash, Method: method, AMR: amr, ConfirmedAt: at, ExpiresAt: at.Add(s.ttl)})
+}
+
+// ConfirmWithWebAuthn confirms what linkHash binds for the interaction
+// with one of the customer's passkeys, from client address addr, throttled
+// together with TOTP and recovery codes (VerifyTOTP: 5 refusals lock the
+// customer's second factor, on every node). The attempt is counted, then
+// verify checks the assertion (oauth/passkeys' FinishLogin, with the same
+// link hash) and returns its amr: AMRHardwareKey or AMRSoftwareKey. A
+// refusal of verify must wrap ErrInvalidAssertion: it counts as a wrong
+// code; any other error of verify (storage) is returned uncounted. On
+// success the confirmation is recorded with MethodWebAuthn and the amr, at
+// the Service's clock. Errors: ErrInvalid (arguments; an amr that is not a
+// key's), a *throttle.LockedError (errors.Is throttle.ErrLocked; verify was
+// not called), verify's ErrInvalidAssertion (joined with the
+// *throttle.LockedError when it spent the budget), those of
+// RecordConfirmation.
+func (s *Service) ConfirmWithWebAuthn(ctx context.Context, interactionID, customerID, linkHash, addr string, verify func(ctx context.Context) (amr string, err error)) error {
+	if err := s.checkConfirmationArgs(interactionID, customerID, linkHash, MethodWebAuthn); err != nil {
+		return err
+	}
+	att, err := s.limiter.Begin(ctx, customerID, addr)
+	if err != nil {
+		return err
+	}
+	amr, err := verify(ctx)
+	switch {
+	case errors.Is(err, ErrInvalidAssertion):
+		return fail(att, err)
+	case err != nil:
+		att.Cancel(ctx)
+		return err
+	case amr != AMRHardwareKey && amr != AMRSoftwareKey:
+		att.Cancel(ctx)
+		return fmt.Errorf("%w: passkey amr %q is neither %q nor %q", ErrInvalid, amr, AMRHardwareKey, AMRSoftwareKey)
+	}
+	_ = att.Succeeded(ctx) // a counter that fails to reset only expires with its window
+	return s.putConfirmation(ctx, interactionID, customerID, linkHash, MethodWebAuthn, amr, s.clock())
 }
 
 // checkConfirmationArgs reports the ErrInvalid of RecordConfirmation.

@@ -32,6 +32,10 @@ var (
 	ErrInvalidRecoveryCode = errors.New("sca: wrong recovery code")
 	// ErrRecoveryCodeUsed is a recovery code that was used already.
 	ErrRecoveryCodeUsed = errors.New("sca: recovery code already used")
+	// ErrInvalidAssertion is a passkey assertion the caller's verifier
+	// refused (ConfirmWithWebAuthn): it counts as a wrong code. The
+	// verifier's own refusal is wrapped behind it.
+	ErrInvalidAssertion = errors.New("sca: passkey assertion refused")
 	// ErrNoConfirmation is CheckConfirmation for an interaction the
 	// customer confirmed nothing for.
 	ErrNoConfirmation = errors.New("sca: no confirmation for this interaction")

@@ -213,12 +213,12 @@ func (s *GormStore) RecoveryCodes(ctx context.Context, customerID string) (Recov
 
 // PutConfirmation implements Store.
 func (s *GormStore) PutConfirmation(ctx context.Context, c Confirmation) error {
-	res := s.handle(ctx).Exec(`INSERT INTO sca_confirmations (interaction_id, customer_id, link_hash, method, confirmed_at, expires_at, voided)
-VALUES (?, ?, ?, ?, ?, ?, FALSE)
-ON CONFLICT (interaction_id) DO UPDATE SET link_hash = excluded.link_hash, method = excluded.method,
+	res := s.handle(ctx).Exec(`INSERT INTO sca_confirmations (interaction_id, customer_id, link_hash, method, amr, confirmed_at, expires_at, voided)
+VALUES (?, ?, ?, ?, ?, ?, ?, FALSE)
+ON CONFLICT (interaction_id) DO UPDATE SET link_hash = excluded.link_hash, method = excluded.method, amr = excluded.amr,
   confirmed_at = excluded.confirmed_at, expires_at = excluded.expires_at, voided = FALSE
 WHERE sca_confirmations.customer_id = excluded.customer_id AND sca_confirmations.consumed_at IS NULL`,
-		c.InteractionID, c.CustomerID, c.LinkHash, c.Method, ts(c.ConfirmedAt), ts(c.ExpiresAt))
+		c.InteractionID, c.CustomerID, c.LinkHash, c.Method, c.AMR, ts(c.ConfirmedAt), ts(c.ExpiresAt))
 	if res.Error != nil {
 		return storageErr("store confirmation", res.Error)
 	}
@@ -233,6 +233,7 @@ type confirmationRow struct {
 	CustomerID    string
 	LinkHash      string
 	Method        string
+	AMR           string
 	ConfirmedAt   time.Time
 	ExpiresAt     time.Time
 	Voided        bool
@@ -250,7 +251,7 @@ WHERE interaction_id = ? AND customer_id = ? AND link_hash = ? AND consumed_at I
 		return Confirmation{}, storageErr("consume confirmation", res.Error)
 	}
 	var rows []confirmationRow
-	if err := h.Raw(`SELECT interaction_id, customer_id, link_hash, method, confirmed_at, expires_at, voided, consumed_at
+	if err := h.Raw(`SELECT interaction_id, customer_id, link_hash, method, amr, confirmed_at, expires_at, voided, consumed_at
 FROM sca_confirmations WHERE interaction_id = ? AND customer_id = ?`, interactionID, customerID).Scan(&rows).Error; err != nil {
 		return Confirmation{}, storageErr("load confirmation", err)
 	}
@@ -258,7 +259,7 @@ FROM sca_confirmations WHERE interaction_id = ? AND customer_id = ?`, interactio
 		return Confirmation{}, ErrNoConfirmation
 	}
 	r := rows[0]
-	c := Confirmation{InteractionID: r.InteractionID, CustomerID: r.CustomerID, LinkHash: r.LinkHash, Method: r.Method,
+	c := Confirmation{InteractionID: r.InteractionID, CustomerID: r.CustomerID, LinkHash: r.LinkHash, Method: r.Method, AMR: r.AMR,
 		ConfirmedAt: r.ConfirmedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
 	switch {
 	case res.RowsAffected == 1:

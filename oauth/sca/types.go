@@ -49,6 +49,14 @@ const (
 	AMRRecovery = "otp"
 )
 
+// The RFC 8176 amr values of a passkey (MethodWebAuthn), as oauth/passkeys
+// reports a verified assertion: "hwk" for a device-bound key, "swk" for a
+// synced one. ConfirmWithWebAuthn records one of them on the confirmation.
+const (
+	AMRHardwareKey = "hwk"
+	AMRSoftwareKey = "swk"
+)
+
 // The factor kinds Factors lists.
 const (
 	KindTOTP          = "totp"
@@ -154,7 +162,12 @@ type Confirmation struct {
 	// confirmed (hex).
 	LinkHash string
 	// Method is MethodTOTP, MethodWebAuthn or MethodRecovery.
-	Method      string
+	Method string
+	// AMR is the RFC 8176 amr value of the factor: AMRTOTP for a code
+	// (TOTP or recovery), AMRHardwareKey or AMRSoftwareKey for a passkey
+	// confirmed by ConfirmWithWebAuthn; "" for a passkey confirmation
+	// recorded by RecordConfirmation, which does not know the key's kind.
+	AMR         string
 	ConfirmedAt time.Time
 	// ExpiresAt is when the confirmation lapses unused.
 	ExpiresAt time.Time

@@ -1,33 +1,125 @@
-// Package secondfactors adapts the customers' second factors (oauth/sca) to
-// the authorization server's SecondFactors interface. It is its own package
-// because oauth imports oauth/sca (for the dynamic-linking hash), so sca
-// cannot import oauth; the platform and oauth's own flow tests use the same
-// adapter.
+// Package secondfactors adapts the customers' second factors (oauth/sca:
+// authenticator app, recovery codes, confirmations and their throttle;
+// oauth/passkeys: passkeys) to the authorization server's SecondFactors
+// interface. It is its own package because oauth imports oauth/sca (for the
+// dynamic-linking hash), so sca cannot import oauth; the platform and
+// oauth's own flow tests use the same adapter.
 package secondfactors
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
+	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/oauth/passkeys"
 	"github.com/bankbridge/bankbridge/oauth/sca"
 )
 
 // Factors is oauth's view (oauth.SecondFactors) of the customers' second
-// factors in oauth/sca: sca's refusals become oauth's, the client address of
-// the code throttle is the one throttle.WithClient put in ctx.
-type Factors struct{ sca *sca.Service }
+// factors in oauth/sca and oauth/passkeys: their refusals become oauth's,
+// the client address of the code throttle is the one throttle.WithClient
+// put in ctx. Passkey assertions are counted by sca's code throttle.
+type Factors struct {
+	sca      *sca.Service
+	passkeys *passkeys.Service
+}
 
 var _ oauth.SecondFactors = Factors{}
 
-// New returns the authorization server's second factors over svc.
-func New(svc *sca.Service) Factors { return Factors{sca: svc} }
+// New returns the authorization server's second factors over svc and pk;
+// pk is nil when passkeys are off (the issuer cannot be a WebAuthn relying
+// party): then no customer has a usable passkey.
+func New(svc *sca.Service, pk *passkeys.Service) Factors { return Factors{sca: svc, passkeys: pk} }
 
-// HasAuthenticatorApp implements oauth.SecondFactors.
-func (f Factors) HasAuthenticatorApp(ctx context.Context, customerID string) (bool, error) {
-	return f.sca.HasSecondFactor(ctx, customerID)
+// Enrolled implements oauth.SecondFactors.
+func (f Factors) Enrolled(ctx context.Context, customerID string) (oauth.EnrolledFactors, error) {
+	var e oauth.EnrolledFactors
+	var err error
+	if e.AuthenticatorApp, err = f.sca.HasSecondFactor(ctx, customerID); err != nil {
+		return oauth.EnrolledFactors{}, err
+	}
+	factors, err := f.sca.Factors(ctx, customerID)
+	if err != nil {
+		return oauth.EnrolledFactors{}, err
+	}
+	for _, x := range factors {
+		if x.Kind == sca.KindRecoveryCodes && x.Remaining > 0 {
+			e.RecoveryCodes = true
+		}
+	}
+	if f.passkeys != nil {
+		creds, err := f.passkeys.Credentials(ctx, customerID)
+		if err != nil {
+			return oauth.EnrolledFactors{}, err
+		}
+		e.Passkey = len(creds) > 0
+	}
+	return e, nil
+}
+
+// BeginPasskey implements oauth.SecondFactors: the challenge is bound to
+// the link hash's 32 bytes.
+func (f Factors) BeginPasskey(ctx context.Context, customerID, link string) (oauth.PasskeyRequest, error) {
+	if f.passkeys == nil {
+		return oauth.PasskeyRequest{}, fmt.Errorf("%w: passkeys are off", oauth.ErrNoSecondFactor)
+	}
+	raw, err := linkBytes(link)
+	if err != nil {
+		return oauth.PasskeyRequest{}, err
+	}
+	begun, err := f.passkeys.BeginLogin(ctx, customerID, raw)
+	if errors.Is(err, passkeys.ErrNoPasskey) {
+		return oauth.PasskeyRequest{}, fmt.Errorf("%w: %w", oauth.ErrNoSecondFactor, err)
+	}
+	if err != nil {
+		return oauth.PasskeyRequest{}, err
+	}
+	return oauth.PasskeyRequest{CeremonyID: begun.CeremonyID, Options: begun.Options}, nil
+}
+
+// ConfirmPasskey implements oauth.SecondFactors: sca counts the attempt,
+// passkeys checks the assertion against the link hash now, and sca records
+// the confirmation with the assertion's amr.
+func (f Factors) ConfirmPasskey(ctx context.Context, interactionID, customerID, ceremonyID string, response []byte, link string) error {
+	if f.passkeys == nil {
+		return fmt.Errorf("%w: passkeys are off", oauth.ErrNoSecondFactor)
+	}
+	raw, err := linkBytes(link)
+	if err != nil {
+		return err
+	}
+	err = f.sca.ConfirmWithWebAuthn(ctx, interactionID, customerID, link, throttle.Address(ctx), func(ctx context.Context) (string, error) {
+		a, err := f.passkeys.FinishLogin(ctx, ceremonyID, customerID, response, raw)
+		var refusal *problem.Error
+		if errors.As(err, &refusal) {
+			return "", fmt.Errorf("%w: %w", sca.ErrInvalidAssertion, err)
+		}
+		return a.AMR, err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, throttle.ErrLocked):
+		return fmt.Errorf("%w: %w", oauth.ErrSecondFactorLocked, err)
+	case errors.Is(err, passkeys.ErrLinkChanged):
+		return fmt.Errorf("%w: %w: %w", oauth.ErrPasskeyRefused, oauth.ErrConfirmationChanged, err)
+	case errors.Is(err, sca.ErrInvalidAssertion):
+		return fmt.Errorf("%w: %w", oauth.ErrPasskeyRefused, err)
+	}
+	return err
+}
+
+// linkBytes is the hex link hash as the 32 bytes passkeys binds.
+func linkBytes(link string) ([]byte, error) {
+	raw, err := hex.DecodeString(link)
+	if err != nil || len(raw) != 32 {
+		return nil, fmt.Errorf("%w: link hash is not a hex SHA-256", sca.ErrInvalid)
+	}
+	return raw, nil
 }
 
 // ConfirmTOTP implements oauth.SecondFactors.
@@ -51,6 +143,9 @@ func (f Factors) CheckConfirmation(ctx context.Context, interactionID, customerI
 		return "", fmt.Errorf("%w: %w", oauth.ErrNotConfirmed, err)
 	case err != nil:
 		return "", err
+	}
+	if c.AMR != "" {
+		return c.AMR, nil
 	}
 	switch c.Method {
 	case sca.MethodTOTP:
