@@ -138,4 +138,18 @@ type Store interface {
 	// PartnerPayments lists the partner's payments in env whose status is one
 	// of statuses, oldest first.
 	PartnerPayments(ctx context.Context, partnerID string, env environment.Environment, statuses ...string) ([]Payment, error)
+	// LatestPartnerConsents lists the partner's most recent consents of every
+	// status in both environments, newest first (by creation, then id), at
+	// most limit of them: limit ≤ 0 means DefaultLatestConsents, and it is
+	// capped at MaxLatestConsents. One query. None: an empty list, no error;
+	// it returns no error of its own (only the database's).
+	LatestPartnerConsents(ctx context.Context, partnerID string, limit int) ([]Consent, error)
 }
+
+// Bounds of Store.LatestPartnerConsents.
+const (
+	// DefaultLatestConsents is how many consents a limit ≤ 0 lists.
+	DefaultLatestConsents = 50
+	// MaxLatestConsents is the most consents one call lists.
+	MaxLatestConsents = 500
+)

@@ -465,6 +465,31 @@ func (s *GormStore) PartnerConsents(ctx context.Context, partnerID string, env e
 	return out, nil
 }
 
+// LatestPartnerConsents implements Store (the api_consents_partner index
+// serves it).
+func (s *GormStore) LatestPartnerConsents(ctx context.Context, partnerID string, limit int) ([]Consent, error) {
+	switch {
+	case limit <= 0:
+		limit = DefaultLatestConsents
+	case limit > MaxLatestConsents:
+		limit = MaxLatestConsents
+	}
+	var rows []consentRow
+	if err := s.handle(ctx).Where("partner_id = ?", partnerID).
+		Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Consent, 0, len(rows))
+	for i := range rows {
+		c, err := rows[i].toConsent()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, nil
+}
+
 // PartnerPayments implements Store.
 func (s *GormStore) PartnerPayments(ctx context.Context, partnerID string, env environment.Environment, statuses ...string) ([]Payment, error) {
 	var rows []paymentRow

@@ -17,7 +17,8 @@ import (
 // Console serves the bank staff console at /console: sign-in with password
 // and TOTP code, the partner list and detail (application review, due
 // diligence, decisions, certification, maker-checker go-live and
-// reinstatement, suspension of partners and apps) and the audit trail. Only
+// reinstatement, suspension of partners and apps, the partner's latest
+// consents with how each was authorised) and the audit trail. Only
 // the actions the staff member's role may take are shown (staff.Can); the
 // services enforce the same rules.
 type Console struct {
@@ -28,8 +29,11 @@ type Console struct {
 	// Staff signs staff in and loads them (nil: Partners.Staff()).
 	Staff *staff.Service
 	// DB holds the audit trail (read with internal/audit.List).
-	DB  *gorm.DB
-	Log *slog.Logger
+	DB *gorm.DB
+	// Consents lists a partner's latest consents on its page, with how each
+	// was authorised (nil: the section says consents are not available).
+	Consents ConsentReader
+	Log      *slog.Logger
 }
 
 // Register mounts the console routes under /console.
@@ -95,6 +99,16 @@ func (k *Console) page(c *gin.Context, status int, name string, pg Page) {
 		pg.CSRFToken = k.CSRF.Token(c.Writer, c.Request)
 	}
 	k.Pages.Render(c.Writer, status, name, pg)
+}
+
+// allowed reports whether st's role may do action; when not, it renders the
+// console's refusal ("Role R may not A.", 403).
+func (k *Console) allowed(c *gin.Context, st *staff.Member, action staff.Action) bool {
+	if staff.Can(st.Role, action) {
+		return true
+	}
+	k.problemPage(c, http.StatusForbidden, "Not allowed", readable("role "+string(st.Role)+" may not "+string(action)), who(st))
+	return false
 }
 
 func (k *Console) problemPage(c *gin.Context, status int, title, msg, user string) {

@@ -31,8 +31,7 @@ func (k *Console) auditTrail(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !staff.Can(st.Role, staff.ActAuditRead) {
-		k.problemPage(c, http.StatusForbidden, "Not allowed", readable("role "+string(st.Role)+" may not "+string(staff.ActAuditRead)), who(st))
+	if !k.allowed(c, st, staff.ActAuditRead) {
 		return
 	}
 	q := func(n string) string { return strings.TrimSpace(c.Query(n)) }

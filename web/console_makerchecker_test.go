@@ -16,6 +16,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/partners"
@@ -26,8 +27,14 @@ import (
 // (a contracts.Service with these credit note limits) on a fresh database.
 func newConsoleEnv(t *testing.T, limits map[string]int64) (*pagesEnv, *contracts.Service) {
 	t.Helper()
+	return consoleEnvOn(t, dbtest.MustSQLite(t), limits, nil)
+}
+
+// consoleEnvOn is newConsoleEnv on the database d, the partner pages
+// listing consents from consents (nil: none configured).
+func consoleEnvOn(t *testing.T, d *db.DB, limits map[string]int64, consents ConsentReader) (*pagesEnv, *contracts.Service) {
+	t.Helper()
 	secrets.PasswordCost = 4
-	d := dbtest.MustSQLite(t)
 	box, err := secrets.NewBox(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +48,7 @@ func newConsoleEnv(t *testing.T, limits map[string]int64) (*pagesEnv, *contracts
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
-	console := &Console{Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB}, Partners: svc, DB: d.DB, Log: log}
+	console := &Console{Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB}, Partners: svc, DB: d.DB, Consents: consents, Log: log}
 	console.Register(r)
 	(&ConsoleBilling{Console: console, Contracts: cs, Now: func() time.Time { return time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC) }}).Register(r)
 	srv := httptest.NewServer(r)

@@ -47,6 +47,9 @@ func (k *Console) partnerList(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if !k.allowed(c, st, staff.ActPartnersRead) {
+		return
+	}
 	ctx := c.Request.Context()
 	status := partners.Status(c.Query("status"))
 	d := partnerListData{consoleView: v, Statuses: []statusOption{{"", "All statuses", status == ""}}}
@@ -173,13 +176,18 @@ type partnerDetailData struct {
 	Runs        []certRunView
 	LatestRun   *certRunView // the evidence shown with go-live
 	Pending     []approvalView
+	Consents    consentsSection
 	// Which actions to show.
 	CanStartReview, CanRecordDD, CanDecide, CanCertify, CanRequestGoLive bool
 	CanSuspend, CanRequestReinstate, CanTerminate                        bool
 }
 
-// renderPartner renders a partner's detail page with a message.
+// renderPartner renders a partner's detail page with a message, to a role
+// that may read partners (others get the refusal).
 func (k *Console) renderPartner(c *gin.Context, st *staff.Member, v *consoleView, pid string, status int, flash, errMsg string, form *partners.DueDiligence) {
+	if !k.allowed(c, st, staff.ActPartnersRead) {
+		return
+	}
 	ctx := c.Request.Context()
 	p, err := k.Partners.Partner(ctx, pid)
 	if err != nil {
@@ -236,6 +244,7 @@ func (k *Console) renderPartner(c *gin.Context, st *staff.Member, v *consoleView
 	if len(d.Runs) > 0 {
 		d.LatestRun = &d.Runs[0]
 	}
+	d.Consents = k.partnerConsents(ctx, pid)
 	s := p.Status
 	d.CanStartReview = s == partners.StatusApplied && can(staff.ActApplicationsReview)
 	d.CanRecordDD = s == partners.StatusUnderReview && can(staff.ActDueDiligence)

@@ -22,6 +22,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/oauth"
 )
 
 // Run runs every conformance test against the Store newStore returns.
@@ -32,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) apis.Store) {
 	}{
 		{"consents", testConsents},
 		{"consent-lists", testConsentLists},
+		{"latest-partner-consents", testLatestPartnerConsents},
 		{"payments", testPayments},
 		{"payment-sums", testPaymentSums},
 		{"idempotency-keys", testKeys},
@@ -160,6 +162,82 @@ func testConsentLists(t *testing.T, s apis.Store) {
 	if want := []string{old.ID, recent.ID}; !slices.Equal(idsOf(got), want) {
 		t.Fatalf("PartnerConsents %v, want oldest first, sandbox only, open only %v", idsOf(got), want)
 	}
+}
+
+func testLatestPartnerConsents(t *testing.T, s apis.Store) {
+	ctx := context.Background()
+	partner, other := ids.New("ptn"), ids.New("ptn")
+	old := consent(partner, "sandbox", apis.StatusRevoked, base)
+	prod := consent(partner, "production", apis.StatusAuthorised, base.Add(time.Hour))
+	prod.CustomerID, prod.AccountIDs = "cus_1", []string{"acc_1"}
+	prod.Authorisation = oauth.ConsentAuthorisation{ACR: oauth.ACRPassword, AMR: []string{"pwd"},
+		Exemption: oauth.ExemptionLowValue, Reason: "a low-value payment"}
+	// Two created at the same instant: the larger id first.
+	twinA := consent(partner, "sandbox", apis.StatusAwaitingAuthorisation, base.Add(2*time.Hour))
+	twinB := consent(partner, "sandbox", apis.StatusAwaitingAuthorisation, base.Add(2*time.Hour))
+	if twinA.ID < twinB.ID {
+		twinA, twinB = twinB, twinA
+	}
+	others := consent(other, "sandbox", apis.StatusAuthorised, base.Add(3*time.Hour))
+	for _, c := range []*apis.Consent{twinB, old, others, prod, twinA} {
+		must(t, s.CreateConsent(ctx, c))
+	}
+	idsOf := func(cs []apis.Consent) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		partner string
+		limit   int
+		want    []string
+	}{
+		{"ok/newest-first-both-environments", partner, 0, []string{twinA.ID, twinB.ID, prod.ID, old.ID}},
+		{"ok/limit", partner, 2, []string{twinA.ID, twinB.ID}},
+		{"ok/other-partner-only-its-own", other, 10, []string{others.ID}},
+		{"ok/none", ids.New("ptn"), 10, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.LatestPartnerConsents(ctx, tc.partner, tc.limit)
+			must(t, err)
+			if !slices.Equal(idsOf(got), tc.want) {
+				t.Fatalf("LatestPartnerConsents(%d) = %v, want %v", tc.limit, idsOf(got), tc.want)
+			}
+		})
+	}
+	t.Run("ok/read-back", func(t *testing.T) {
+		got, err := s.LatestPartnerConsents(ctx, partner, 0)
+		must(t, err)
+		c := got[2]
+		if c.ID != prod.ID || c.Environment != "production" || c.Status != apis.StatusAuthorised || c.CustomerID != "cus_1" ||
+			c.Type != prod.Type || !c.CreatedAt.Equal(prod.CreatedAt) || !c.StatusUpdatedAt.Equal(prod.StatusUpdatedAt) ||
+			c.Authorisation.ACR != oauth.ACRPassword || !slices.Equal(c.Authorisation.AMR, []string{"pwd"}) ||
+			c.Authorisation.Exemption != oauth.ExemptionLowValue || c.Authorisation.Reason != "a low-value payment" {
+			t.Fatalf("read back %+v\nwrote %+v", c, prod)
+		}
+	})
+	t.Run("ok/default-and-cap", func(t *testing.T) {
+		many := ids.New("ptn")
+		must(t, s.Tx(ctx, func(ctx context.Context) error {
+			for i := 0; i < apis.MaxLatestConsents+1; i++ {
+				if err := s.CreateConsent(ctx, consent(many, "sandbox", apis.StatusAuthorised, base.Add(time.Duration(i)*time.Second))); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		for _, x := range []struct{ limit, want int }{{0, apis.DefaultLatestConsents}, {-1, apis.DefaultLatestConsents},
+			{apis.MaxLatestConsents + 1, apis.MaxLatestConsents}} {
+			got, err := s.LatestPartnerConsents(ctx, many, x.limit)
+			must(t, err)
+			if len(got) != x.want || !got[0].CreatedAt.Equal(base.Add(apis.MaxLatestConsents*time.Second)) {
+				t.Fatalf("LatestPartnerConsents(%d): %d consents (newest %v), want %d from the newest", x.limit, len(got), got[0].CreatedAt, x.want)
+			}
+		}
+	})
 }
 
 func testPayments(t *testing.T, s apis.Store) {

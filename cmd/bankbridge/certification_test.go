@@ -363,6 +363,21 @@ func TestE2ECertification(t *testing.T) {
 				if !strings.Contains(golive, `<span class="badge ok">passed</span>`) {
 					t.Errorf("go-live section does not show the run as passed:\n%s", golive)
 				}
+				// The Consents section shows how alice (no second factor) authorised
+				// the traffic's two consents: the console reads the apis store.
+				for _, c := range []struct{ id, auth string }{
+					{res.Step("account_read")["consent_id"].(string), `Password only<br><span class="muted">the customer has no second factor; ` +
+						`the bank allows account access with the password alone</span>`},
+					{pay["consent_id"].(string), `Exempt: low value<br><span class="muted">GBP 12.34 is within the low-value limits: ` +
+						`payment 1 of 5 since the last SCA, GBP 12.34 of GBP 100.00</span>`},
+				} {
+					row := regexp.MustCompile(`(?s)<tr id="consent-` + regexp.QuoteMeta(c.id) + `">.*?<td data-label="Authentication">(.*?)</td>`).FindStringSubmatch(page)
+					if row == nil {
+						t.Errorf("consent %s is not on the partner page:\n%s", c.id, page)
+					} else if row[1] != c.auth {
+						t.Errorf("consent %s: authentication cell %q, want %q", c.id, row[1], c.auth)
+					}
+				}
 
 				// Maker-checker: the maker cannot approve their own go-live request.
 				if st, loc, body := staff.submit("/console/partners/"+f.PartnerID, "/console/partners/"+f.PartnerID+"/go-live",

@@ -198,7 +198,8 @@ func (p *Platform) mount(r *gin.Engine) {
 	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
 		Requests: requestLog{s.APIs}, SandboxReset: sandboxReset{s.APIs}, DB: p.DB.DB, DevOutbox: p.Config.Mode.Development(),
 		RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
-	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Staff: s.Staff, DB: p.DB.DB, Log: p.Log}).Register(r)
+	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Staff: s.Staff, DB: p.DB.DB,
+		Consents: apis.NewGormStore(p.DB), Log: p.Log}).Register(r)
 	p.mountBilling(r)
 	p.mountWebhooks(r)
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })
