@@ -68,7 +68,7 @@ func (s *Server) passkeyOptions(ctx context.Context, w http.ResponseWriter, r *h
 		writePasskeyJSON(w, http.StatusBadRequest, passkeyOptionsReply{Error: "The request from the app is no longer valid. Please go back to the app and start again."})
 		return
 	}
-	req, err := s.deps.SecondFactors.BeginPasskey(ctx, in.CustomerID, linkHash(descs))
+	req, err := s.deps.SecondFactors.BeginPasskey(ctx, r.PostForm.Get(FieldInteraction), in.CustomerID, linkHash(descs))
 	switch {
 	case errors.Is(err, ErrNoSecondFactor):
 		writePasskeyJSON(w, http.StatusBadRequest, passkeyOptionsReply{Error: scaMsgNoPasskey})

@@ -36,7 +36,7 @@ const (
 	scaMsgWrongRec = "That recovery code is not right. Please check it and try again."
 	scaMsgUsed     = "That code was already used. Please wait for the next code in your authenticator app."
 	scaMsgUsedRec  = "That recovery code was already used. Please use another one."
-	scaMsgLocked   = "Too many wrong codes. For your safety, confirming is blocked for 15 minutes at most. Please try again later."
+	scaMsgLocked   = "Too many failed attempts. For your safety, confirming is blocked for 15 minutes at most. Please try again later."
 	scaMsgBusy     = "We could not check your code just now. Please try again in a moment."
 )
 

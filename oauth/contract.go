@@ -364,7 +364,7 @@ type SecondFactors interface {
 	// whose challenge is bound to link (what the customer confirms).
 	// Errors: ErrNoSecondFactor (no passkey, or passkeys are off), or
 	// others (storage).
-	BeginPasskey(ctx context.Context, customerID, link string) (PasskeyRequest, error)
+	BeginPasskey(ctx context.Context, interactionID, customerID, link string) (PasskeyRequest, error)
 	// ConfirmPasskey checks the assertion (the PublicKeyCredential JSON of
 	// navigator.credentials.get) of ceremony ceremonyID against link (what
 	// is authorised now) and, if it is accepted, records the interaction's

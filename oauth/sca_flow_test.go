@@ -271,7 +271,7 @@ func TestSCAFlow(t *testing.T) {
 		t.Run("fail/locked after too many wrong codes", func(t *testing.T) {
 			_, page, _ := start(t, "alice", "correct horse", nil, nil)
 			wrong := wrongTOTPCode(t, now())
-			locked := "Too many wrong codes. For your safety, confirming is blocked for 15 minutes at most. Please try again later."
+			locked := "Too many failed attempts. For your safety, confirming is blocked for 15 minutes at most. Please try again later."
 			// Earlier right codes reset alice's count: four wrong codes are
 			// refused as wrong, the fifth spends the budget.
 			for i := 0; i < 4; i++ {

@@ -205,7 +205,7 @@ func TestSCAPasskeyFlow(t *testing.T) {
 		const (
 			msgRefused = "Your passkey could not be checked. Please try again."
 			msgChanged = "The payment changed after you confirmed it with your passkey. Please check the payment and confirm again."
-			msgLocked  = "Too many wrong codes. For your safety, confirming is blocked for 15 minutes at most. Please try again later."
+			msgLocked  = "Too many failed attempts. For your safety, confirming is blocked for 15 minutes at most. Please try again later."
 		)
 
 		t.Run("fail/options for a customer without a passkey", func(t *testing.T) {

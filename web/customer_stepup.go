@@ -28,7 +28,7 @@ const (
 	msgStepUpCodeUsed     = "That code was already used. Please wait for the next code in your authenticator app."
 	msgStepUpRecUsed      = "That recovery code was already used. Please use another one."
 	msgStepUpNoApp        = "You have no authenticator app set up. Please use a passkey or one of your recovery codes."
-	msgStepUpLocked       = "Too many wrong codes. For your safety, confirming is blocked for 15 minutes at most. Please try again later."
+	msgStepUpLocked       = "Too many failed attempts. For your safety, confirming is blocked for 15 minutes at most. Please try again later."
 	msgStepUpOtherSession = "This passkey confirmation was started in another session. Please try again here."
 	msgStepUpDone         = "Thank you. For the next 5 minutes you can change your second factors."
 	stepUpLinkDomain      = "bankbridge/web/step-up/v1"

@@ -8,6 +8,8 @@ package secondfactors
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -63,11 +65,11 @@ func (f Factors) Enrolled(ctx context.Context, customerID string) (oauth.Enrolle
 
 // BeginPasskey implements oauth.SecondFactors: the challenge is bound to
 // the link hash's 32 bytes.
-func (f Factors) BeginPasskey(ctx context.Context, customerID, link string) (oauth.PasskeyRequest, error) {
+func (f Factors) BeginPasskey(ctx context.Context, interactionID, customerID, link string) (oauth.PasskeyRequest, error) {
 	if f.passkeys == nil {
 		return oauth.PasskeyRequest{}, fmt.Errorf("%w: passkeys are off", oauth.ErrNoSecondFactor)
 	}
-	raw, err := linkBytes(link)
+	raw, err := linkBytes(interactionID, link)
 	if err != nil {
 		return oauth.PasskeyRequest{}, err
 	}
@@ -88,7 +90,7 @@ func (f Factors) ConfirmPasskey(ctx context.Context, interactionID, customerID, 
 	if f.passkeys == nil {
 		return fmt.Errorf("%w: passkeys are off", oauth.ErrNoSecondFactor)
 	}
-	raw, err := linkBytes(link)
+	raw, err := linkBytes(interactionID, link)
 	if err != nil {
 		return err
 	}
@@ -113,13 +115,28 @@ func (f Factors) ConfirmPasskey(ctx context.Context, interactionID, customerID, 
 	return err
 }
 
-// linkBytes is the hex link hash as the 32 bytes passkeys binds.
-func linkBytes(link string) ([]byte, error) {
+// passkeyLinkDomain separates the passkey challenge's binding from every
+// other SHA-256 of the platform.
+const passkeyLinkDomain = "bankbridge/sca/passkey-interaction/v1"
+
+// linkBytes is what passkeys binds a ceremony's challenge to: the SHA-256 of
+// a domain tag, the interaction id (length-prefixed) and the link hash, so
+// an answer is good for this interaction and what it authorises only (two
+// interactions of one customer without authorization details share a link
+// hash). Errors: sca.ErrInvalid for a link that is not a hex SHA-256.
+func linkBytes(interactionID, link string) ([]byte, error) {
 	raw, err := hex.DecodeString(link)
 	if err != nil || len(raw) != 32 {
 		return nil, fmt.Errorf("%w: link hash is not a hex SHA-256", sca.ErrInvalid)
 	}
-	return raw, nil
+	h := sha256.New()
+	h.Write([]byte(passkeyLinkDomain))
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(interactionID)))
+	h.Write(n[:])
+	h.Write([]byte(interactionID))
+	h.Write(raw)
+	return h.Sum(nil), nil
 }
 
 // ConfirmTOTP implements oauth.SecondFactors.

@@ -167,7 +167,7 @@ func TestSecondFactorsPasskeys(t *testing.T) {
 		// edit) and posts the answer for interaction against confirm.
 		assert := func(t *testing.T, a *passkeystest.Authenticator, customer, interaction, begin, confirm string, edit func(*passkeystest.Gesture)) error {
 			t.Helper()
-			req, err := f.BeginPasskey(ctx, customer, begin)
+			req, err := f.BeginPasskey(ctx, interaction, customer, begin)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,9 +199,9 @@ func TestSecondFactorsPasskeys(t *testing.T) {
 			run  func(t *testing.T) error
 			want []error // nil: success
 		}{
-			{"fail/begin without a passkey", func(t *testing.T) error { _, err := f.BeginPasskey(ctx, "cus_none", link); return err },
+			{"fail/begin without a passkey", func(t *testing.T) error { _, err := f.BeginPasskey(ctx, "int_1", "cus_none", link); return err },
 				[]error{oauth.ErrNoSecondFactor}},
-			{"fail/begin with passkeys off", func(t *testing.T) error { _, err := off.BeginPasskey(ctx, "cus_key", link); return err },
+			{"fail/begin with passkeys off", func(t *testing.T) error { _, err := off.BeginPasskey(ctx, "int_1", "cus_key", link); return err },
 				[]error{oauth.ErrNoSecondFactor}},
 			{"fail/confirm with passkeys off", func(t *testing.T) error { return off.ConfirmPasskey(ctx, "int_1", "cus_key", "x", []byte("{}"), link) },
 				[]error{oauth.ErrNoSecondFactor}},
@@ -230,7 +230,7 @@ func TestSecondFactorsPasskeys(t *testing.T) {
 				return assert(t, device, "cus_key", "int_3", link, link, func(g *passkeystest.Gesture) { g.Count = 1 })
 			}, []error{oauth.ErrPasskeyRefused, passkeys.ErrClonedAuthenticator}},
 			{"fail/another customer's ceremony", func(t *testing.T) error {
-				req, err := f.BeginPasskey(ctx, "cus_sync", link)
+				req, err := f.BeginPasskey(ctx, "int_3", "cus_sync", link)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -241,6 +241,13 @@ func TestSecondFactorsPasskeys(t *testing.T) {
 			}, []error{oauth.ErrSecondFactorLocked, passkeys.ErrOriginMismatch}},
 			{"fail/locked: a good assertion is not checked", func(t *testing.T) error { return assert(t, device, "cus_key", "int_3", link, link, nil) },
 				[]error{oauth.ErrSecondFactorLocked}},
+			{"fail/ceremony of another interaction", func(t *testing.T) error {
+				req, err := f.BeginPasskey(ctx, "int_8", "cus_sync", link)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f.ConfirmPasskey(ctx, "int_9", "cus_sync", req.CeremonyID, synced.Get(t, req.Options, nil), link)
+			}, []error{oauth.ErrPasskeyRefused, passkeys.ErrLinkChanged}},
 		}
 		for _, st := range steps {
 			t.Run(st.name, func(t *testing.T) {
