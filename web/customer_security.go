@@ -52,6 +52,7 @@ var securityDone = map[string]string{
 	"totp-removed":       "The authenticator app was removed.",
 	"passkey-added":      "Your passkey was added.",
 	"passkey-removed":    "The passkey was removed.",
+	"payee-untrusted":    "The payee is no longer trusted.",
 	stepUpDoneQueryValue: msgStepUpDone,
 }
 
@@ -69,6 +70,7 @@ func (d *CustomerDashboard) registerSecurity(r gin.IRouter, b string) {
 	r.POST(b+"/security/passkeys/options", d.passkeyOptions)
 	r.POST(b+"/security/passkeys", d.addPasskey)
 	r.POST(b+"/security/passkeys/:id/remove", d.removePasskey)
+	r.POST(b+"/security/trusted-payees/remove", d.untrustPayee)
 }
 
 // nav is the signed-in dashboard's navigation bar, current naming the page shown.
@@ -92,6 +94,9 @@ type securityView struct {
 	RecoveryCodes *sca.Factor
 	Passkeys      []passkeys.Credential
 	PasskeysOn    bool
+	// TrustedPayees are the payees whose payments may not need SCA (PSD2
+	// RTS art. 13); the customer may remove them without a step-up.
+	TrustedPayees []sca.TrustedPayee
 	// DefaultPasskeyName fills the passkey name field.
 	DefaultPasskeyName string
 	// SteppedUp: the session holds the step-up that changes need now, so
@@ -160,6 +165,9 @@ func (d *CustomerDashboard) renderSecurity(c *gin.Context, sess *Session, name s
 	factors, err := d.SCA.Factors(ctx, customerID)
 	if err == nil && d.Passkeys != nil {
 		data.Passkeys, err = d.Passkeys.Credentials(ctx, customerID)
+	}
+	if err == nil {
+		data.TrustedPayees, err = d.SCA.TrustedPayees(ctx, customerID)
 	}
 	if err != nil {
 		d.Log.Error("list second factors", "err", err)
@@ -500,3 +508,33 @@ func (d *CustomerDashboard) addPasskey(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusCreated, gin.H{"id": cred.ID, "name": cred.Name, "next": d.base() + "/security?done=passkey-added"})
 }
+
+// untrustPayee removes one of the customer's trusted payees (no step-up:
+// it only makes later payments to the payee ask for SCA again).
+func (d *CustomerDashboard) untrustPayee(c *gin.Context) {
+	sess, name := d.session(c)
+	if sess == nil {
+		return
+	}
+	c.Request.ParseForm()
+	if !d.CSRF.Verify(c.Request) {
+		d.renderSecurity(c, sess, name, http.StatusForbidden, "", msgSessionExpired)
+		return
+	}
+	id, ctx := sess.SubjectID, c.Request.Context()
+	acct := sca.Account{Scheme: c.PostForm("scheme"), Identification: c.PostForm("identification")}
+	switch err := d.SCA.UntrustPayee(ctx, id, acct); {
+	case errors.Is(err, sca.ErrNotFound), errors.Is(err, sca.ErrInvalid):
+		d.renderSecurity(c, sess, name, http.StatusNotFound, "", msgNoTrustedPayee)
+		return
+	case err != nil:
+		d.Log.Error("untrust payee", "err", err)
+		d.renderSecurity(c, sess, name, http.StatusInternalServerError, "", msgSecurityFailed)
+		return
+	}
+	d.record(ctx, id, "customer.payee_untrusted", "customer", id, map[string]any{"scheme": acct.Scheme, "identification": acct.Identification})
+	c.Redirect(http.StatusSeeOther, d.base()+"/security?done=payee-untrusted")
+}
+
+// msgNoTrustedPayee answers the removal of a payee the customer does not trust.
+const msgNoTrustedPayee = "That payee is not one of your trusted payees."
