@@ -44,7 +44,7 @@ type fixture struct {
 var start = time.Date(2026, 12, 4, 10, 0, 15, 0, time.UTC)
 
 // mustService builds a Service on d with cfg's zero fields filled in.
-func mustService(t *testing.T, d *db.DB, cfg sca.Config) fixture {
+func mustService(t testing.TB, d *db.DB, cfg sca.Config) fixture {
 	t.Helper()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
