@@ -337,7 +337,7 @@ func TestSCAPolicy(t *testing.T) {
 		})
 
 		t.Run("ok/account access: SCA for a customer with a factor, the password alone without one", func(t *testing.T) {
-			consent, resp, page, _ := e.start(t, "alice", "correct horse", nil)
+			_, resp, page, _ := e.start(t, "alice", "correct horse", nil)
 			mustSCAPage(t, resp, page)
 			consent, resp, page, verifier := e.start(t, "bob", "battery staple", nil)
 			mustConsentPage(t, resp, page)
