@@ -11,4 +11,4 @@ echo "== go test -race (concurrent packages)"
 # lease can lapse and the at-least-once redelivery they rule out becomes legal.
 CGO_ENABLED=1 go test -race -count=1 -p 2 -timeout 30m -skip 'TestCrashLosesNothing|TestTwoDispatcherProcessesNeverOverlap' "$@" \
   ./internal/throttle ./internal/secrets ./internal/mail ./internal/db \
-  ./apis/quota ./oauth/dpop ./oauth/keys ./oauth/passkeys ./oauth/sca ./oauth ./webhooks
+  ./apis/quota ./oauth/dpop ./oauth/keys ./oauth/passkeys ./oauth/sca ./oauth/secondfactors ./oauth ./webhooks
