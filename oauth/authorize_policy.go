@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/ory/fosite"
 )
 
@@ -20,7 +21,8 @@ import (
 //   - a payment an exemption spares is authorised after the password alone
 //     (acr ACRPassword) and the exemption is claimed at approval;
 //   - a customer without a second factor may grant account access with the
-//     password alone unless Config.RequireSCAForAccountAccess, and cannot
+//     password alone unless Config.RequireSCAForAccountAccess (production
+//     customers only: sandbox personas are synthetic), and cannot
 //     authorise a payment that needs SCA: the no-second-factor page says how
 //     to enrol and the partner gets access_denied (hintNoFactorPayment).
 //
@@ -76,7 +78,7 @@ func (s *Server) planSCA(ctx context.Context, client *Client, customerID string,
 	for _, d := range descs {
 		if d.Payment == nil {
 			strong = true
-			accessNeedsSCA = accessNeedsSCA || s.cfg.RequireSCAForAccountAccess
+			accessNeedsSCA = accessNeedsSCA || s.cfg.RequireSCAForAccountAccess && client.Environment == environment.Production
 			continue
 		}
 		a := PaymentAssessment{SCARequired: true, Reason: "no exemption applies"}

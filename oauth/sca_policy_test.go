@@ -12,6 +12,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
@@ -69,9 +70,15 @@ func newSCAPolicyEnv(t *testing.T, d *db.DB, mut func(*oauth.Config)) *scaPolicy
 // last, so alice's next code is fresh.
 func (e *scaPolicyEnv) start(t *testing.T, user, password string, pay *oauth.PaymentSummary) (string, *http.Response, string, string) {
 	t.Helper()
+	return e.startWith(t, e.h.client, user, password, pay)
+}
+
+// startWith is start for client c.
+func (e *scaPolicyEnv) startWith(t *testing.T, c *testClient, user, password string, pay *oauth.PaymentSummary) (string, *http.Response, string, string) {
+	t.Helper()
 	e.offset.Add(int64(30 * time.Second))
 	e.n++
-	h, c := e.h, e.h.client
+	h := e.h
 	typ, consent := "account_access", fmt.Sprintf("cns_pol_%d", e.n)
 	if pay != nil {
 		typ, consent = "payment_initiation", fmt.Sprintf("pcn_pol_%d", e.n)
@@ -82,6 +89,7 @@ func (e *scaPolicyEnv) start(t *testing.T, user, password string, pay *oauth.Pay
 	h.consents.add(consent)
 	verifier, challenge := pkcePair()
 	form := parForm(challenge)
+	form.Set("client_id", c.id)
 	form.Set("authorization_details", fmt.Sprintf(`[{"type":%q,"consent_id":%q}]`, typ, consent))
 	resp, body := c.get("/authorize?" + url.Values{"client_id": {c.id}, "request_uri": {h.mustPAR(c, form)}}.Encode())
 	if resp.StatusCode != http.StatusOK {
@@ -352,21 +360,28 @@ func TestSCAPolicy(t *testing.T) {
 }
 
 // TestSCAPolicyRequiredForAccountAccess: with the bank setting that forbids
-// account access without SCA, a customer without a second factor is told
-// how to enrol and the partner gets access_denied.
+// account access without SCA, a production customer without a second factor
+// is told how to enrol and the partner gets access_denied; sandbox personas
+// are not affected.
 func TestSCAPolicyRequiredForAccountAccess(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newSCAPolicyEnv(t, d, func(cfg *oauth.Config) { cfg.RequireSCAForAccountAccess = true })
-		consent, resp, page, _ := e.start(t, "bob", "battery staple", nil)
+		prod := newTestClient(t, "app_prod", e.h.ts.URL, e.h.now)
+		e.h.clients.put(oauth.Client{ID: prod.id, Name: "Live Wallet", PartnerID: "ptn_1", PartnerName: "Acme Payments",
+			Environment: environment.Production, RedirectURIs: []string{redirectURI},
+			Scopes: []string{"openid", "accounts"}, JWKS: prod.jwks(), Active: true})
+		_, resp, page, _ := e.start(t, "bob", "battery staple", nil)
+		mustConsentPage(t, resp, page)
+		consent, resp, page, _ := e.startWith(t, prod, "alice", "production horse", nil)
 		mustNoFactorPage(t, resp, page)
 		in, csrf := formFields(t, page)
-		resp, body := e.h.client.postPage("/authorize", url.Values{"interaction": {in}, "csrf_token": {csrf}, "step": {"no_second_factor"}})
+		resp, body := prod.postPage("/authorize", url.Values{"interaction": {in}, "csrf_token": {csrf}, "step": {"no_second_factor"}})
 		mustDenied(t, redirectOf(t, resp, body), hintNoFactorAccess)
 		if st := e.status(consent); st != "rejected" {
 			t.Fatalf("consent %s is %q, want rejected", consent, st)
 		}
 		// The form cannot be replayed: the interaction is gone.
-		resp, body = e.h.client.postPage("/authorize", url.Values{"interaction": {in}, "csrf_token": {csrf}, "step": {"no_second_factor"}})
+		resp, body = prod.postPage("/authorize", url.Values{"interaction": {in}, "csrf_token": {csrf}, "step": {"no_second_factor"}})
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "This page has expired") {
 			t.Fatalf("replayed form: %d %s", resp.StatusCode, body)
 		}

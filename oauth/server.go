@@ -69,8 +69,9 @@ type Config struct {
 	// cannot make the authorization server call into the bank's network.
 	JWKSAllowLoopback bool
 	// RequireSCAForAccountAccess refuses account access and data sharing
-	// to a customer without a second factor (access_denied); off, such a
-	// customer grants it with the password alone (acr ACRPassword).
+	// to a production customer without a second factor (access_denied);
+	// off, such a customer grants it with the password alone (acr
+	// ACRPassword). Sandbox personas are never refused for it.
 	RequireSCAForAccountAccess bool
 	// Reauthentication is how old the customer's authentication behind a
 	// refresh token may be (PSD2 RTS art. 10a: SCA renewed at least every

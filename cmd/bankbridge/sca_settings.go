@@ -67,7 +67,7 @@ func (c *SCAConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.LowValueCount, "sca-low-value-count", envInt("BANKBRIDGE_SCA_LOW_VALUE_COUNT", 5),
 		"payments the low-value exemption spares between two SCAs (env BANKBRIDGE_SCA_LOW_VALUE_COUNT)")
 	fs.StringVar(&c.AccountAccess, "account-access-sca", envOr("BANKBRIDGE_ACCOUNT_ACCESS_SCA", ""),
-		"when-enrolled (customers without a second factor grant account access with the password alone) or required (they cannot); default when-enrolled in development, required in production (env BANKBRIDGE_ACCOUNT_ACCESS_SCA)")
+		"when-enrolled (production customers without a second factor grant account access with the password alone) or required (they cannot; sandbox personas always can); default when-enrolled in development, required in production (env BANKBRIDGE_ACCOUNT_ACCESS_SCA)")
 	fs.DurationVar(&c.Reauthentication, "sca-reauthentication", envDuration("BANKBRIDGE_SCA_REAUTHENTICATION", oauth.DefaultReauthentication),
 		"how old the customer's authentication behind a refresh token may be before the customer must authenticate again (PSD2 RTS art. 10a: 180 days) (env BANKBRIDGE_SCA_REAUTHENTICATION)")
 }
