@@ -97,7 +97,9 @@ func (s *sqlCounter) stop() counts {
 
 // inRequest reports whether ctx belongs to an HTTP request served by
 // net/http (its context carries the server).
-func inRequest(ctx context.Context) bool { return ctx != nil && ctx.Value(http.ServerContextKey) != nil }
+func inRequest(ctx context.Context) bool {
+	return ctx != nil && ctx.Value(http.ServerContextKey) != nil
+}
 
 func (s *sqlCounter) note(ctx context.Context, what, query string) {
 	s.mu.Lock()
