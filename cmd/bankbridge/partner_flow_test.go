@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -51,13 +52,27 @@ func newFlowPartner(t *testing.T, s *Server, issuer string) *flowPartner {
 // proof is a fresh DPoP proof for method and the issuer's path, with ath
 // when token is set.
 func (p *flowPartner) proof(method, path, token string) string {
-	claims := map[string]any{"jti": uuid.NewString(), "htm": method, "htu": p.issuer + path, "iat": time.Now().Unix()}
+	return p.proofJTI(method, path, token, uuid.NewString())
+}
+
+// proofJTI is proof with the given jti.
+func (p *flowPartner) proofJTI(method, path, token, jti string) string {
+	claims := map[string]any{"jti": jti, "htm": method, "htu": p.issuer + path, "iat": time.Now().Unix()}
 	if token != "" {
 		h := sha256.Sum256([]byte(token))
 		claims["ath"] = base64.RawURLEncoding.EncodeToString(h[:])
 	}
 	return signClaims(p.tb, jose.SigningKey{Algorithm: jose.ES256, Key: p.dpop},
 		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"), claims)
+}
+
+// jkt is the RFC 7638 thumbprint of the DPoP key, as the server keys replays.
+func (p *flowPartner) jkt() string {
+	tp, err := (&jose.JSONWebKey{Key: &p.dpop.PublicKey}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(tp)
 }
 
 // authenticated adds a fresh private_key_jwt client assertion to form.
