@@ -201,7 +201,8 @@ func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driv
 	if bc, ok := c.c.(driver.ConnBeginTx); ok {
 		tx, err = bc.BeginTx(ctx, opts)
 	} else {
-		tx, err = c.c.Begin() //nolint:staticcheck // the driver has no BeginTx
+		//lint:ignore SA1019 the driver has no BeginTx
+		tx, err = c.c.Begin()
 	}
 	if err != nil {
 		return nil, err
@@ -281,12 +282,14 @@ func (s *countingStmt) NumInput() int { return s.s.NumInput() }
 
 func (s *countingStmt) Exec(args []driver.Value) (driver.Result, error) {
 	s.conn.n.note(context.Background(), "exec", s.q)
-	return s.s.Exec(args) //nolint:staticcheck // the driver has no ExecContext
+	//lint:ignore SA1019 the driver has no ExecContext
+	return s.s.Exec(args)
 }
 
 func (s *countingStmt) Query(args []driver.Value) (driver.Rows, error) {
 	s.conn.n.note(context.Background(), "query", s.q)
-	return s.s.Query(args) //nolint:staticcheck // the driver has no QueryContext
+	//lint:ignore SA1019 the driver has no QueryContext
+	return s.s.Query(args)
 }
 
 func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
@@ -298,7 +301,8 @@ func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 	if err != nil {
 		return nil, err
 	}
-	return s.s.Exec(vals) //nolint:staticcheck // the driver has no ExecContext
+	//lint:ignore SA1019 the driver has no ExecContext
+	return s.s.Exec(vals)
 }
 
 func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -310,7 +314,8 @@ func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValu
 	if err != nil {
 		return nil, err
 	}
-	return s.s.Query(vals) //nolint:staticcheck // the driver has no QueryContext
+	//lint:ignore SA1019 the driver has no QueryContext
+	return s.s.Query(vals)
 }
 
 func (s *countingStmt) CheckNamedValue(nv *driver.NamedValue) error {
