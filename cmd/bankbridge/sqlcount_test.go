@@ -136,7 +136,7 @@ var (
 
 // countingDrivers registers, once, counting wrappers of the pgx and SQLite
 // drivers and returns their names and counters by engine.
-func countingDrivers(t *testing.T) map[string]string {
+func countingDrivers() map[string]string {
 	countersOnce.Do(func() {
 		lite, err := sql.Open("sqlite", "")
 		if err != nil {
@@ -350,7 +350,7 @@ var maxRoundTrips = map[string]struct{ Flow, Resource int }{
 // counting wrapper of the real driver, and fails when either grows past
 // today's count. Issue 14's target is fewer than 20 per flow.
 func TestSQLRoundTrips(t *testing.T) {
-	names := countingDrivers(t)
+	names := countingDrivers()
 	for engine, url := range engineURLs(t) {
 		t.Run(engine, func(t *testing.T) {
 			n := counters[engine]
