@@ -42,6 +42,9 @@ type Config struct {
 	Dispatchers           int
 	WebhookLease          time.Duration
 	DebugAddr             string
+	// DatabaseDriver is the database/sql driver the store opens instead of
+	// the engine's own (no flag: tests set it through Main.DatabaseDriver).
+	DatabaseDriver string
 	// EncryptionKey is BANKBRIDGE_ENCRYPTION_KEY (environment only: a flag
 	// would show the key in the process list).
 	EncryptionKey string

@@ -54,6 +54,10 @@ type Main struct {
 	// same in development without --issuer; behind a TLS-terminating proxy
 	// in production they differ).
 	Ready func(issuer, listenURL string)
+	// DatabaseDriver, when set, is the database/sql driver name serve opens
+	// the store with instead of the engine's own (tests register a
+	// statement-counting wrapper; see internal/db.Options.DriverName).
+	DatabaseDriver string
 }
 
 // NewMain returns a Main writing to the given streams.

@@ -44,9 +44,19 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // (and PostgreSQL when databaseURL is set) and waits until it listens.
 func MustStart(tb testing.TB, databaseURL string, extra ...string) *Server {
 	tb.Helper()
+	return MustStartWith(tb, nil, databaseURL, extra...)
+}
+
+// MustStartWith is MustStart with setup applied to the Main before it runs
+// (nil: none), e.g. to set Main.DatabaseDriver.
+func MustStartWith(tb testing.TB, setup func(*Main), databaseURL string, extra ...string) *Server {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	m := NewMain(out, out)
+	if setup != nil {
+		setup(m)
+	}
 	ready := make(chan [2]string, 1)
 	m.Ready = func(issuer, listen string) { ready <- [2]string{issuer, listen} }
 	dataDir := tb.TempDir()

@@ -59,7 +59,7 @@ func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logge
 			p.Close()
 		}
 	}()
-	d, err := db.Open(ctx, db.Options{URL: c.DatabaseURL, SQLitePath: c.SQLitePath(), Logger: log})
+	d, err := db.Open(ctx, db.Options{URL: c.DatabaseURL, SQLitePath: c.SQLitePath(), Logger: log, DriverName: c.DatabaseDriver})
 	if err != nil {
 		return nil, err
 	}

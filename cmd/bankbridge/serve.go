@@ -19,6 +19,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	c.DatabaseDriver = m.DatabaseDriver
 	log := newLogger(c, os.Stderr)
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

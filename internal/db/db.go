@@ -36,6 +36,10 @@ type Options struct {
 	SQLitePath string
 	// Logger receives slow-query and error logs; nil discards them.
 	Logger *slog.Logger
+	// DriverName, when set, is the database/sql driver opened instead of
+	// the engine's own (pgx, sqlite): tests register a wrapper of that
+	// driver under another name, e.g. one that counts statements.
+	DriverName string
 }
 
 // DB is an open store: the gorm handle and which engine is behind it.
@@ -63,7 +67,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(opts.URL, "postgres://"), strings.HasPrefix(opts.URL, "postgresql://"):
 		d = Postgres
-		g, err = gorm.Open(postgres.Open(opts.URL), cfg)
+		g, err = gorm.Open(postgres.New(postgres.Config{DSN: opts.URL, DriverName: opts.DriverName}), cfg)
 	case opts.URL != "":
 		return nil, fmt.Errorf("db: unsupported database URL scheme in %q (want postgres://)", redact(opts.URL))
 	default:
@@ -82,7 +86,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		dsn := "file:" + opts.SQLitePath + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate" +
 			fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", walAutoCheckpointPages)
-		g, err = gorm.Open(sqlite.Open(dsn), cfg)
+		g, err = gorm.Open(&sqlite.Dialector{DSN: dsn, DriverName: opts.DriverName}, cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("db: open %s: %w", d, err)

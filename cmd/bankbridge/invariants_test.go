@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/dbtest"
+)
+
+// Issue 14's invariants, which no optimisation may weaken: a replayed DPoP
+// proof is refused on every node; a revoked token or consent is refused at
+// once on every node; a call answered 2xx keeps its usage record, its
+// request-log row and its DPoP jti through a SIGKILL right after.
+
+// lbIssuer is the public base URL two nodes share, as behind one load
+// balancer: proofs and assertions name it, whichever node gets the request.
+const lbIssuer = "http://bankbridge.test"
+
+// twoNodes starts two nodes on one fresh PostgreSQL schema with one master
+// key and one issuer; it skips without BANKBRIDGE_TEST_POSTGRES.
+func twoNodes(t *testing.T) (a, b *Server) {
+	t.Helper()
+	if os.Getenv(dbtest.PostgresEnv) == "" {
+		t.Skip("needs " + dbtest.PostgresEnv + ": two nodes share PostgreSQL")
+	}
+	sharedMasterKey(t)
+	dbURL := dbtest.PostgresURL(t)
+	a = MustStart(t, dbURL, "--issuer", lbIssuer, "--webhook-dispatchers", "0")
+	b = MustStart(t, dbURL, "--issuer", lbIssuer, "--webhook-dispatchers", "0")
+	return a, b
+}
+
+// with is p reporting to tb (a subtest).
+func (p *flowPartner) with(tb testing.TB) *flowPartner {
+	q := *p
+	q.tb = tb
+	return &q
+}
+
+// wantResourceRefusal checks a partner API refusal: status, the exact
+// WWW-Authenticate challenge and the problem's code and detail.
+func wantResourceRefusal(t *testing.T, st int, h http.Header, body map[string]any, status int, code, detail string) {
+	t.Helper()
+	challenge := `DPoP error="` + code + `", error_description="` + detail + `", algs="ES256 PS256"`
+	if st != status || h.Get("WWW-Authenticate") != challenge || body["code"] != code || body["detail"] != detail {
+		t.Fatalf("got %d WWW-Authenticate %q body %v\nwant %d %q code %s detail %q", st, h.Get("WWW-Authenticate"), body, status, challenge, code, detail)
+	}
+}
+
+func transactionsPath(account string) string {
+	return "/open-banking/v3.1/aisp/accounts/" + account + "/transactions"
+}
+
+// TestDPoPReplayAcrossNodes: a DPoP proof accepted by node A is refused by
+// node B, on a resource call and at the token endpoint.
+func TestDPoPReplayAcrossNodes(t *testing.T) {
+	a, b := twoNodes(t)
+	p := newFlowPartner(t, a, lbIssuer)
+	token := p.codeFlow(a.URL, p.accountConsent(a.URL), nil)
+	path := transactionsPath(p.firstAccount(a.URL, token))
+
+	t.Run("fail/resource-call-replayed-on-node-b", func(t *testing.T) {
+		p := p.with(t)
+		proof := p.proof(http.MethodGet, path, token)
+		if st, _, body := p.call(a.URL, http.MethodGet, path, token, proof, nil); st != http.StatusOK {
+			t.Fatalf("node A: %d %v", st, body)
+		}
+		st, h, body := p.call(b.URL, http.MethodGet, path, token, proof, nil)
+		wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof jti has been used before.")
+	})
+	t.Run("fail/token-proof-replayed-on-node-b", func(t *testing.T) {
+		p := p.with(t)
+		proof := p.proof(http.MethodPost, "/token", "")
+		form := func() url.Values {
+			return p.authenticated(url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"}})
+		}
+		if st, _, body := p.post(a.URL, "/token", form(), proof); st != http.StatusOK {
+			t.Fatalf("node A: %d %v", st, body)
+		}
+		st, _, body := p.post(b.URL, "/token", form(), proof)
+		if st != http.StatusBadRequest || body["error"] != "invalid_dpop_proof" ||
+			body["error_description"] != "The DPoP proof is not valid. DPoP proof jti has been used before." {
+			t.Fatalf("node B: %d %v, want 400 invalid_dpop_proof (jti used before)", st, body)
+		}
+	})
+}
+
+// TestRevocationAcrossNodes: a token revoked at node A (POST /revoke) and a
+// consent revoked at node A (the partner's DELETE) are refused at once by
+// node B on a resource call.
+func TestRevocationAcrossNodes(t *testing.T) {
+	a, b := twoNodes(t)
+	p := newFlowPartner(t, a, lbIssuer)
+
+	t.Run("fail/token-revoked-on-node-a", func(t *testing.T) {
+		p := p.with(t)
+		token := p.codeFlow(a.URL, p.accountConsent(a.URL), nil)
+		path := transactionsPath(p.firstAccount(a.URL, token))
+		if st, _, body := p.call(b.URL, http.MethodGet, path, token, "", nil); st != http.StatusOK {
+			t.Fatalf("node B before revocation: %d %v", st, body)
+		}
+		if st, _, body := p.post(a.URL, "/revoke", p.authenticated(url.Values{"token": {token}, "token_type_hint": {"access_token"}}), ""); st != http.StatusOK {
+			t.Fatalf("revoke at node A: %d %v", st, body)
+		}
+		st, h, body := p.call(b.URL, http.MethodGet, path, token, "", nil)
+		wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
+	})
+	t.Run("fail/consent-revoked-on-node-a", func(t *testing.T) {
+		p := p.with(t)
+		consent := p.accountConsent(a.URL)
+		token := p.codeFlow(a.URL, consent, nil)
+		path := transactionsPath(p.firstAccount(a.URL, token))
+		if st, _, body := p.call(b.URL, http.MethodGet, path, token, "", nil); st != http.StatusOK {
+			t.Fatalf("node B before revocation: %d %v", st, body)
+		}
+		cc := p.clientCredentials(a.URL)
+		if st, _, body := p.call(a.URL, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+consent, cc, "", nil); st != http.StatusNoContent {
+			t.Fatalf("delete consent at node A: %d %v", st, body)
+		}
+		st, h, body := p.call(b.URL, http.MethodGet, path, token, "", nil)
+		wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
+	})
+}
+
+// TestResourceCallsSurviveSIGKILL (both engines, the real binary): n
+// concurrent resource GETs are answered 2xx; the node is SIGKILLed as soon
+// as the last status line arrives (bodies unread); after a restart every
+// 2xx call has its usage record, its request-log row and its DPoP jti.
+func TestResourceCallsSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills real processes")
+	}
+	t.Skip("issue 14: fails today (the meter writes the request log and the usage record after the response): " +
+		"48 calls answered 200, after SIGKILL and restart 46-47 usage records, 46-48 request-log rows, 48 DPoP jtis " +
+		"(3 runs per engine, SQLite and PostgreSQL, all failed); remove this skip with the fix")
+	bin := buildBinary(t)
+	for engine, dbURL := range engineURLs(t) {
+		t.Run(engine, func(t *testing.T) {
+			const n = 48
+			dataDir := t.TempDir()
+			addr := freeAddr(t)
+			issuer := "http://" + addr
+			args := []string{"--addr", addr, "--data-dir", dataDir, "--log-level", "warn", "--webhook-dispatchers", "0"}
+			s := &Server{URL: issuer, DataDir: dataDir, DatabaseURL: dbURL(t)}
+			if s.DatabaseURL != "" {
+				args = append(args, "--database-url", s.DatabaseURL)
+			}
+			node := startProcess(t, bin, args...)
+			p := newFlowPartner(t, s, issuer)
+			store, err := db.Open(context.Background(), db.Options{URL: s.DatabaseURL, SQLitePath: filepath.Join(dataDir, "bankbridge.db")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			// n calls at once exceed the sandbox plan (burst 20): lift the
+			// app's accounts limit as staff would with an app override
+			// (before its first call: a node caches an app's plan for 5 s).
+			if err := store.Exec("INSERT INTO plan_assignments (scope, subject_id, limit_overrides, updated_by, updated_at) VALUES ('app', ?, ?, 'test', ?)",
+				p.id, `{"accounts":{"rate":100000,"burst":100000}}`, time.Now().UTC()).Error; err != nil {
+				t.Fatal(err)
+			}
+			token := p.codeFlow(issuer, p.accountConsent(issuer), nil)
+			path := transactionsPath(p.firstAccount(issuer, token))
+
+			usage := func() int64 {
+				var c int64
+				if err := store.Raw("SELECT COUNT(*) FROM usage_records WHERE app_id = ? AND product = 'accounts' AND status = 200", p.id).Scan(&c).Error; err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			before := usage()
+
+			type answer struct {
+				status      int
+				interaction string
+				jti         string
+				err         error
+			}
+			answers := make(chan answer, n)
+			var bodies sync.WaitGroup
+			bodies.Add(1)
+			release := sync.OnceFunc(bodies.Done) // also on a failure before the kill
+			defer release()
+			for i := 0; i < n; i++ {
+				jti := fmt.Sprintf("sigkill-%d-%s", i, randJTI())
+				req, _ := http.NewRequest(http.MethodGet, issuer+path, nil)
+				req.Header.Set("Authorization", "DPoP "+token)
+				req.Header.Set("DPoP", p.proofJTI(http.MethodGet, path, token, jti))
+				go func() {
+					resp, err := p.hc.Do(req)
+					if err != nil {
+						answers <- answer{err: err}
+						return
+					}
+					answers <- answer{status: resp.StatusCode, interaction: resp.Header.Get("x-fapi-interaction-id"), jti: jti}
+					bodies.Wait() // the body is read only after the kill
+					resp.Body.Close()
+				}()
+			}
+			var got []answer
+			for range n {
+				a := <-answers
+				if a.err != nil || a.status/100 != 2 {
+					t.Fatalf("call: %d %v (every call should be answered 2xx)", a.status, a.err)
+				}
+				got = append(got, a)
+			}
+			if err := node.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			node.Wait()
+			release()
+			startProcess(t, bin, args...)
+
+			jkt := p.jkt()
+			var logged, jtis int64
+			for _, a := range got {
+				var c int64
+				if err := store.Raw("SELECT COUNT(*) FROM request_log WHERE interaction_id = ? AND status = ?", a.interaction, a.status).Scan(&c).Error; err != nil {
+					t.Fatal(err)
+				}
+				logged += c
+				if err := store.Raw("SELECT COUNT(*) FROM used_jtis WHERE key = ?", jkt+":"+a.jti).Scan(&c).Error; err != nil {
+					t.Fatal(err)
+				}
+				jtis += c
+			}
+			metered := usage() - before
+			t.Logf("%d calls answered 2xx before SIGKILL; after restart: %d usage records, %d request-log rows, %d DPoP jtis", n, metered, logged, jtis)
+			if metered != n || logged != n || jtis != n {
+				t.Fatalf("after SIGKILL: %d usage records, %d request-log rows, %d DPoP jtis for %d calls answered 2xx; want %d of each",
+					metered, logged, jtis, n, n)
+			}
+		})
+	}
+}
