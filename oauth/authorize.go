@@ -222,26 +222,34 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.showNoSecondFactor(ctx, w, r, r.PostForm.Get(FieldInteraction), client, customerID, plan)
 		return
 	case plan.sca:
-		s.showSCA(ctx, w, r, r.PostForm.Get(FieldInteraction), ar, client, customerID, false, "", http.StatusOK)
+		s.showPlannedSCA(ctx, w, r, r.PostForm.Get(FieldInteraction), client, customerID, plan, false, "", http.StatusOK)
 		return
 	}
-	s.showConsent(ctx, w, r, r.PostForm.Get(FieldInteraction), ar, client, customerID, "", http.StatusOK)
+	s.showPlannedConsent(ctx, w, r, r.PostForm.Get(FieldInteraction), ar, client, customerID, plan, "", http.StatusOK)
 }
 
+// showConsent renders the consent page of the interaction: what is asked,
+// the accounts to choose, and the offers to trust payees after SCA.
 func (s *Server) showConsent(ctx context.Context, w http.ResponseWriter, r *http.Request, id string, ar fosite.AuthorizeRequester, client *Client, customerID, msg string, status int) {
-	name, err := s.deps.Customers.DisplayName(ctx, customerID)
-	if err != nil {
-		name = ""
-	}
-	page := ConsentPage{Action: pathAuthorize, InteractionID: id, ClientName: client.Name, PartnerName: client.PartnerName,
-		CustomerName: name, Scopes: describeScopes(ar.GetRequestedScopes()), Error: msg, Status: status}
 	plan, err := s.planSCA(ctx, client, customerID, ar)
 	if err != nil {
 		s.log.Error("oauth: describe consent", "err", err)
 		s.errorPage(w, r, http.StatusBadRequest, "We cannot show this request", "The request from the app is no longer valid. Please go back to the app and start again.")
 		return
 	}
-	page.Details, page.TrustOffers = plan.descs, s.trustOffers(plan)
+	s.showPlannedConsent(ctx, w, r, id, ar, client, customerID, plan, msg, status)
+}
+
+// showPlannedConsent is showConsent with the plan (and so the descriptions)
+// the caller already made.
+func (s *Server) showPlannedConsent(ctx context.Context, w http.ResponseWriter, r *http.Request, id string, ar fosite.AuthorizeRequester, client *Client, customerID string, plan scaPlan, msg string, status int) {
+	name, err := s.deps.Customers.DisplayName(ctx, customerID)
+	if err != nil {
+		name = ""
+	}
+	page := ConsentPage{Action: pathAuthorize, InteractionID: id, ClientName: client.Name, PartnerName: client.PartnerName,
+		CustomerName: name, Scopes: describeScopes(ar.GetRequestedScopes()), Error: msg, Status: status,
+		Details: plan.descs, TrustOffers: s.trustOffers(plan)}
 	s.deps.Pages.Consent(w, r, page)
 }
 
@@ -307,7 +315,7 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 				selected[d.ConsentID] = r.PostForm[FieldAccountsPrefix+d.ConsentID]
 			}
 		}
-		if msg := s.checkSelection(ctx, client, in.CustomerID, details, selected); msg != "" {
+		if msg := checkSelection(plan.descs, selected); msg != "" {
 			// Put the interaction back so the customer can correct the choice.
 			if err := s.store.restoreInteraction(ctx, in); err != nil {
 				s.log.Error("oauth: restore interaction", "err", err)
@@ -373,11 +381,7 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 // checkSelection checks the accounts chosen against what the consent page
 // offered: one for "single", at least one for "multi", only offered ones.
-func (s *Server) checkSelection(ctx context.Context, client *Client, customerID string, details []AuthorizationDetail, selected map[string][]string) string {
-	descs, err := s.deps.Consents.Describe(ctx, client, customerID, details)
-	if err != nil {
-		return "This request can no longer be shown. Please go back to the app and start again."
-	}
+func checkSelection(descs []ConsentDescription, selected map[string][]string) string {
 	for _, d := range descs {
 		offered := map[string]bool{}
 		for _, a := range d.Accounts {

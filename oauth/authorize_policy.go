@@ -46,7 +46,9 @@ const (
 type scaPlan struct {
 	// descs are the request's consents as described now.
 	descs []ConsentDescription
-	// hasFactor: the customer has a second factor.
+	// factors are the customer's second factors; hasFactor is
+	// factors.Any().
+	factors   EnrolledFactors
 	hasFactor bool
 	// sca: the customer confirms with a second factor (the SCA page).
 	sca bool
@@ -67,9 +69,10 @@ func (s *Server) planSCA(ctx context.Context, client *Client, customerID string,
 	if s.deps.SecondFactors == nil {
 		return p, nil
 	}
-	if p.hasFactor, err = s.needsSCA(ctx, customerID); err != nil {
+	if p.factors, err = s.enrolled(ctx, customerID); err != nil {
 		return scaPlan{}, err
 	}
+	p.hasFactor = p.factors.Any()
 	strong := len(descs) == 0 // a sign-in without consents: SCA when possible
 	if sess := sessionOf(ar); sess != nil && !meetsEssentialACR(sess.RequestedACR, ACRPassword) {
 		strong = true

@@ -121,14 +121,21 @@ func (s *Server) showSCA(ctx context.Context, w http.ResponseWriter, r *http.Req
 		s.errorPage(w, r, http.StatusServiceUnavailable, "Something went wrong", "We could not check your details just now. Please go back to the app and try again in a moment.")
 		return
 	}
+	s.showPlannedSCA(ctx, w, r, id, client, customerID, scaPlan{descs: descs, factors: factors}, recovery, msg, status)
+}
+
+// showPlannedSCA is showSCA with the descriptions and factors of a plan
+// the caller already made.
+func (s *Server) showPlannedSCA(ctx context.Context, w http.ResponseWriter, r *http.Request, id string, client *Client, customerID string, plan scaPlan, recovery bool, msg string, status int) {
 	name, err := s.deps.Customers.DisplayName(ctx, customerID)
 	if err != nil {
 		name = ""
 	}
+	factors := plan.factors
 	page := SCAPage{Action: pathAuthorize, InteractionID: id, ClientName: client.Name, PartnerName: client.PartnerName,
 		CustomerName: name, AuthenticatorApp: factors.AuthenticatorApp, Passkey: factors.Passkey,
 		RecoveryCodes: factors.AuthenticatorApp || factors.RecoveryCodes, Recovery: recovery, Error: msg, Status: status}
-	for _, d := range descs {
+	for _, d := range plan.descs {
 		if d.Payment != nil {
 			page.Payments = append(page.Payments, *d.Payment)
 		}

@@ -40,16 +40,16 @@ func New(svc *sca.Service, pk *passkeys.Service) Factors { return Factors{sca: s
 // Enrolled implements oauth.SecondFactors.
 func (f Factors) Enrolled(ctx context.Context, customerID string) (oauth.EnrolledFactors, error) {
 	var e oauth.EnrolledFactors
-	var err error
-	if e.AuthenticatorApp, err = f.sca.HasSecondFactor(ctx, customerID); err != nil {
-		return oauth.EnrolledFactors{}, err
-	}
+	// Factors lists an authenticator app only once it is active.
 	factors, err := f.sca.Factors(ctx, customerID)
 	if err != nil {
 		return oauth.EnrolledFactors{}, err
 	}
 	for _, x := range factors {
-		if x.Kind == sca.KindRecoveryCodes && x.Remaining > 0 {
+		switch {
+		case x.Kind == sca.KindTOTP:
+			e.AuthenticatorApp = true
+		case x.Kind == sca.KindRecoveryCodes && x.Remaining > 0:
 			e.RecoveryCodes = true
 		}
 	}
