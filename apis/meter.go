@@ -61,8 +61,27 @@ type heldWriter struct {
 	sent http.Header
 }
 
+// heldWriters reuses heldWriters and their buffers across calls.
+var heldWriters = sync.Pool{New: func() any { return new(heldWriter) }}
+
+// maxPooledBody is the largest buffer a pooled heldWriter keeps.
+const maxPooledBody = 256 << 10
+
 func newHeldWriter(w gin.ResponseWriter) *heldWriter {
-	return &heldWriter{ResponseWriter: w, status: http.StatusOK, size: -1}
+	hw := heldWriters.Get().(*heldWriter)
+	hw.ResponseWriter, hw.status, hw.size, hw.sent = w, http.StatusOK, -1, nil
+	return hw
+}
+
+// free returns w to the pool once its response was released or dropped;
+// nothing may use w afterwards.
+func (w *heldWriter) free() {
+	if w.buf.Cap() > maxPooledBody {
+		w.buf = bytes.Buffer{}
+	}
+	w.buf.Reset()
+	w.ResponseWriter, w.sent = nil, nil
+	heldWriters.Put(w)
 }
 
 // WriteHeader sets the status until the response is started (as gin does).

@@ -105,14 +105,16 @@ func (h *Handler) product(p string) gin.HandlerFunc {
 func (h *Handler) meter() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
-		w := newHeldWriter(c.Writer)
+		out := c.Writer
+		w := newHeldWriter(out)
 		c.Writer = w
-		defer func() { c.Writer = w.ResponseWriter }()
+		defer func() { c.Writer = out }() // also after a panic (w is then not reused)
 		c.Next()
-		c.Writer = w.ResponseWriter
+		c.Writer = out
 		ac := accessOf(c)
 		if ac == nil {
 			w.release()
+			w.free()
 			return
 		}
 		status := w.Status()
@@ -136,12 +138,14 @@ func (h *Handler) meter() gin.HandlerFunc {
 		case err == nil:
 		case status >= 200 && status < 300:
 			h.svc.log.ErrorContext(ctx, "apis: metering failed; answered 503 instead of the call's success", "err", err, "status", status)
+			w.free()
 			answerUnrecorded(c)
 			return
 		default:
 			h.svc.log.ErrorContext(ctx, "apis: metering failed", "err", err, "status", status)
 		}
 		w.release()
+		w.free()
 	}
 }
 
