@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -114,6 +116,45 @@ func BenchmarkDomesticPayment(b *testing.B) {
 			}
 			reportPercentiles(b, lat)
 			b.ReportMetric(float64(n.Load()-setup)/float64(b.N), "queries/op")
+		})
+	}
+}
+
+// BenchmarkMeteredParallel is GET transactions from 16 concurrent clients
+// with metering into contracts' usage_records, so the group commit of
+// request-log rows and usage records shows: calls/commit is how many calls
+// one metering transaction held on average.
+func BenchmarkMeteredParallel(b *testing.B) {
+	for _, eng := range dbtest.Engines() {
+		b.Run(eng.Name, func(b *testing.B) {
+			d := eng.Open(b)
+			e := newEnv(b, d)
+			withQuota(b, e, nil, usageToContracts{contracts.New(d, contracts.Options{}), d})
+			p := e.partner("ptn_bench", environment.Sandbox)
+			alice := e.customer("alice")
+			cur := alice.account(core.AccountCurrent)
+			_, tok := p.accountConsent(alice, allPerms, cur.ID)
+			path := aisp + "/accounts/" + cur.ID + "/transactions"
+			var commits atomic.Int64
+			if err := d.DB.Callback().Raw().After("gorm:raw").Register("bench:count_log_inserts", func(g *gorm.DB) {
+				if strings.Contains(g.Statement.SQL.String(), "INSERT INTO request_log") {
+					commits.Add(1)
+				}
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.SetParallelism(8) // 16 clients on 2 cores
+			b.ResetTimer()
+			commits.Store(0)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					benchDo(b, e, "GET", path, tok, "", nil)
+				}
+			})
+			b.StopTimer()
+			if c := commits.Load(); c > 0 {
+				b.ReportMetric(float64(b.N)/float64(c), "calls/commit")
+			}
 		})
 	}
 }

@@ -145,11 +145,23 @@ type recUsage struct {
 	recs []apis.UsageRecord
 }
 
-func (u *recUsage) RecordUsage(_ context.Context, r apis.UsageRecord) error {
+// RecordUsage keeps recs in memory (outside the metering transaction),
+// skipping keys it has already.
+func (u *recUsage) RecordUsage(_ context.Context, recs []apis.UsageRecord) (int64, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.recs = append(u.recs, r)
-	return nil
+	var added int64
+next:
+	for _, r := range recs {
+		for _, x := range u.recs {
+			if x.Key == r.Key {
+				continue next
+			}
+		}
+		u.recs = append(u.recs, r)
+		added++
+	}
+	return added, nil
 }
 
 func (u *recUsage) forApp(appID string) []apis.UsageRecord {

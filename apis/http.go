@@ -22,7 +22,8 @@ const BasePath = "/open-banking/v3.1"
 type HandlerConfig struct {
 	Service  *Service
 	Verifier oauth.ResourceVerifier
-	// Usage receives one record per call (nil: none).
+	// Usage stores one record per call, in the transaction of its request
+	// log row, before the call is answered (nil: the request log only).
 	Usage UsageRecorder
 	// Quota enforces plans after the scope step (nil: no rate limits or
 	// monthly volumes); see NewQuota.
@@ -47,6 +48,7 @@ type Handler struct {
 	baseURL  string
 	wait     time.Duration
 	jws      *jwsEngine
+	meters   meterBatcher
 }
 
 // NewHandler returns a Handler.
@@ -56,6 +58,7 @@ func NewHandler(cfg HandlerConfig) *Handler {
 	if h.wait <= 0 {
 		h.wait = 10 * time.Second
 	}
+	h.meters.write = h.writeCalls
 	return h
 }
 

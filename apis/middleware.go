@@ -24,8 +24,9 @@ import (
 
 // The chain every partner call passes, in order (see Register):
 //
-//	interaction id → metering + request log (acts after the response, so it
-//	sees every refusal below) → token + DPoP → scope → consent (status,
+//	interaction id → metering + request log (acts after the chain below and
+//	holds its response until both rows are committed, so it sees every
+//	refusal below) → token + DPoP → scope → consent (status,
 //	permission, account) → idempotency (POST) → handler; with
 //	HandlerConfig.Quota the quota step (rate limit, monthly volume) runs
 //	right after scope.
@@ -86,46 +87,65 @@ func (h *Handler) product(p string) gin.HandlerFunc {
 	return func(c *gin.Context) { c.Set(keyProduct, p) }
 }
 
-// meter writes the request log entry and hands a UsageRecord to the
-// UsageRecorder once per request, after the response. Only requests whose
-// token was verified are logged, attributed to its partner and app: a
-// request without a valid token has no partner to show it to, and logging
-// it would let anyone write rows. What is stored is bounded: the path
-// (escaped, without the query string) is cut to MaxLoggedPath bytes, and
-// nothing else comes from the request unbounded (the method is the matched
-// route's, the interaction id a UUID, the problem type a code).
+// meter writes the request log entry and the UsageRecord of every request,
+// then answers it: the response the chain below writes is held until both
+// rows are committed (see meter.go), so a call answered 2xx keeps its usage
+// record through a crash right after. Only requests whose token was
+// verified are logged, attributed to its partner and app: a request without
+// a valid token has no partner to show it to, and logging it would let
+// anyone write rows. What is stored is bounded: the path (escaped, without
+// the query string) is cut to MaxLoggedPath bytes, and nothing else comes
+// from the request unbounded (the method is the matched route's, the
+// interaction id a UUID, the problem type a code).
+//
+// When the rows cannot be written a 2xx is answered 503 (CodeBusy, with
+// Retry-After) instead, and any other answer goes out as it is (the
+// failure is logged). A panic below drops the held response; the
+// platform's recovery answers it, unmetered as before.
 func (h *Handler) meter() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
+		out := c.Writer
+		w := newHeldWriter(out)
+		c.Writer = w
+		defer func() { c.Writer = out }() // also after a panic (w is then not reused)
 		c.Next()
+		c.Writer = out
 		ac := accessOf(c)
 		if ac == nil {
+			w.release()
+			w.free()
 			return
 		}
-		status := c.Writer.Status()
+		status := w.Status()
 		ctx := context.WithoutCancel(c.Request.Context())
-		e := &RequestLogEntry{At: start.UTC(), Method: c.Request.Method, Path: boundPath(c.Request.URL.EscapedPath()), Status: status,
+		j := &callJob{done: make(chan struct{})}
+		j.log = RequestLogEntry{At: start.UTC(), Method: c.Request.Method, Path: boundPath(c.Request.URL.EscapedPath()), Status: status,
 			LatencyUS: time.Since(start).Microseconds(), InteractionID: httpx.InteractionIDOf(c),
 			ProblemType: c.GetString(keyProblem),
 			ClientID:    ac.ClientID, PartnerID: ac.PartnerID, Environment: ac.Environment}
-		if err := h.svc.store.LogRequest(ctx, e); err != nil {
-			h.svc.log.ErrorContext(ctx, "apis: request log", "err", err)
-		}
-		rec := UsageRecord{Key: ids.New("use"), PartnerID: ac.PartnerID, AppID: ac.ClientID, Environment: ac.Environment,
+		j.usage = UsageRecord{Key: ids.New("use"), PartnerID: ac.PartnerID, AppID: ac.ClientID, Environment: ac.Environment,
 			Product: c.GetString(keyProduct), Kind: KindCall, Status: status, At: start.UTC(),
 			Billable: status >= 200 && status < 300 && !c.GetBool(keyReplay)}
 		if v, ok := c.Get(keyAmount); ok {
-			rec.Kind, rec.Amount = KindPayment, v.(money.Money)
+			j.usage.Kind, j.usage.Amount = KindPayment, v.(money.Money)
 		}
 		if h.quota != nil {
-			h.quota.count(ctx, rec)
+			h.quota.count(ctx, j.usage)
 		}
-		if h.usage == nil {
+		err := h.meters.submit(ctx, j)
+		switch {
+		case err == nil:
+		case status >= 200 && status < 300:
+			h.svc.log.ErrorContext(ctx, "apis: metering failed; answered 503 instead of the call's success", "err", err, "status", status)
+			w.free()
+			answerUnrecorded(c)
 			return
+		default:
+			h.svc.log.ErrorContext(ctx, "apis: metering failed", "err", err, "status", status)
 		}
-		if err := h.usage.RecordUsage(ctx, rec); err != nil {
-			h.svc.log.ErrorContext(ctx, "apis: record usage", "err", err)
-		}
+		w.release()
+		w.free()
 	}
 }
 

@@ -118,6 +118,10 @@ type Store interface {
 	// LogRequest appends a request log entry and sets e.ID; a path longer
 	// than MaxLoggedPath bytes is cut to it.
 	LogRequest(ctx context.Context, e *RequestLogEntry) error
+	// LogRequests appends entries in one statement (in the transaction in
+	// ctx, if any), cutting paths as LogRequest does; it does not set their
+	// IDs.
+	LogRequests(ctx context.Context, es []*RequestLogEntry) error
 	// RequestLog lists a partner's entries (of clientID, unless ""), newest
 	// first, filtered by f; f.Limit ≤ 0 means 100, at most 1000.
 	RequestLog(ctx context.Context, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error)

@@ -400,6 +400,39 @@ func (s *GormStore) LogRequest(ctx context.Context, e *RequestLogEntry) error {
 	return nil
 }
 
+const insertRequestLog = `INSERT INTO request_log
+	(at, client_id, partner_id, environment, method, path, status, latency_us, interaction_id, problem_type)
+	VALUES `
+
+const requestLogValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// requestLogBatch bounds the rows of one multi-row INSERT (10 parameters each).
+const requestLogBatch = 100
+
+// LogRequests implements Store.
+func (s *GormStore) LogRequests(ctx context.Context, es []*RequestLogEntry) error {
+	g := s.handle(ctx)
+	for i := 0; i < len(es); i += requestLogBatch {
+		chunk := es[i:min(i+requestLogBatch, len(es))]
+		var sb strings.Builder
+		sb.Grow(len(insertRequestLog) + len(chunk)*(len(requestLogValues)+2))
+		sb.WriteString(insertRequestLog)
+		args := make([]any, 0, len(chunk)*10)
+		for j, e := range chunk {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(requestLogValues)
+			args = append(args, e.At.UTC(), e.ClientID, e.PartnerID, e.Environment, e.Method, boundPath(e.Path),
+				e.Status, e.LatencyUS, e.InteractionID, e.ProblemType)
+		}
+		if err := g.Exec(sb.String(), args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RequestLog implements Store.
 func (s *GormStore) RequestLog(ctx context.Context, partnerID, clientID string, f RequestLogFilter) ([]RequestLogEntry, error) {
 	q := s.handle(ctx).Model(&requestLogRow{}).Where("partner_id = ?", partnerID)

@@ -513,10 +513,15 @@ type UsageRecord struct {
 	At          time.Time
 }
 
-// UsageRecorder receives one UsageRecord per metered call, after the response.
-// Implemented by contracts (wired in cmd).
+// UsageRecorder stores the UsageRecord of every metered call before the call
+// is answered. Implemented by contracts (wired in cmd).
 type UsageRecorder interface {
-	RecordUsage(ctx context.Context, rec UsageRecord) error
+	// RecordUsage stores recs in the transaction ctx carries (Store.Tx; a
+	// recorder on the platform database joins it with db.DB.Conn), so they
+	// commit or roll back with the calls' request-log rows. A key recorded
+	// already is skipped (each call is counted once); it returns how many
+	// records it added.
+	RecordUsage(ctx context.Context, recs []UsageRecord) (int64, error)
 }
 
 // DatasetPolicy says which datasets a partner may receive (its contract's

@@ -60,31 +60,51 @@ const usageBatch = 100
 // skipped as in RecordUsage), for imports and load tests. It validates every
 // record first and stores none if one is malformed.
 func (s *Service) RecordUsageBatch(ctx context.Context, rs []UsageRecord) error {
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
+		_, err := s.RecordUsages(ctx, tx, rs)
+		return err
+	})
+}
+
+// RecordUsages stores rs with multi-row INSERTs on tx (the caller's
+// transaction; nil: each INSERT on its own), skipping keys already recorded
+// as RecordUsage does, and returns how many records it added. The metering
+// of partner calls writes through it, in the transaction that also holds the
+// calls' request-log rows. It validates every record first and stores none
+// if one is malformed (the validation problem of RecordUsage).
+func (s *Service) RecordUsages(ctx context.Context, tx *gorm.DB, rs []UsageRecord) (int64, error) {
 	for _, r := range rs {
 		if err := r.Validate(); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return s.db.Tx(ctx, func(tx *gorm.DB) error {
-		for i := 0; i < len(rs); i += usageBatch {
-			chunk := rs[i:min(i+usageBatch, len(rs))]
-			var sb strings.Builder
-			sb.WriteString(insertUsage)
-			args := make([]any, 0, len(chunk)*11)
-			for j, r := range chunk {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				sb.WriteString(usageValues)
-				args = append(args, usageArgs(r)...)
+	g := s.db.DB
+	if tx != nil {
+		g = tx
+	}
+	g = g.WithContext(ctx)
+	var added int64
+	for i := 0; i < len(rs); i += usageBatch {
+		chunk := rs[i:min(i+usageBatch, len(rs))]
+		var sb strings.Builder
+		sb.Grow(len(insertUsage) + len(onConflictKey) + len(chunk)*(len(usageValues)+2))
+		sb.WriteString(insertUsage)
+		args := make([]any, 0, len(chunk)*11)
+		for j, r := range chunk {
+			if j > 0 {
+				sb.WriteString(", ")
 			}
-			sb.WriteString(onConflictKey)
-			if err := tx.Exec(sb.String(), args...).Error; err != nil {
-				return err
-			}
+			sb.WriteString(usageValues)
+			args = append(args, usageArgs(r)...)
 		}
-		return nil
-	})
+		sb.WriteString(onConflictKey)
+		res := g.Exec(sb.String(), args...)
+		if res.Error != nil {
+			return added, res.Error
+		}
+		added += res.RowsAffected
+	}
+	return added, nil
 }
 
 // dayExpr is the UTC calendar day of the at column as text YYYY-MM-DD: the two

@@ -1,6 +1,7 @@
 package contracts_test
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -67,6 +68,46 @@ func TestRecordUsage(t *testing.T) {
 	})
 }
 
+// TestRecordUsages: the metering write counts the records it added; keys
+// recorded already (in the same call or before) are skipped, and in the
+// caller's transaction nothing stays after a rollback.
+func TestRecordUsages(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := contracts.New(d, contracts.Options{})
+		at := date(2026, 10, 2)
+		for _, tc := range []struct {
+			name string
+			recs []contracts.UsageRecord
+			want int64
+		}{
+			{"ok/new", []contracts.UsageRecord{call("m-1", "ptn_m", "accounts", at), call("m-2", "ptn_m", "accounts", at)}, 2},
+			{"ok/recorded-already", []contracts.UsageRecord{call("m-1", "ptn_m", "accounts", at)}, 0},
+			{"ok/some-new", []contracts.UsageRecord{call("m-2", "ptn_m", "accounts", at), call("m-3", "ptn_m", "accounts", at),
+				call("m-3", "ptn_m", "accounts", at)}, 1},
+			{"ok/none", nil, 0},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				n, err := s.RecordUsages(ctx, nil, tc.recs)
+				if err != nil || n != tc.want {
+					t.Fatalf("RecordUsages = %d (%v), want %d", n, err, tc.want)
+				}
+			})
+		}
+		err := d.Tx(ctx, func(tx *gorm.DB) error {
+			if n, err := s.RecordUsages(ctx, tx, []contracts.UsageRecord{call("m-rolled-back", "ptn_m", "accounts", at)}); err != nil || n != 1 {
+				t.Fatalf("in a transaction: %d (%v)", n, err)
+			}
+			return gorm.ErrInvalidTransaction
+		})
+		if !errors.Is(err, gorm.ErrInvalidTransaction) {
+			t.Fatal(err)
+		}
+		if n, err := s.MonthlyCount(ctx, "ptn_m", "", "accounts", at); err != nil || n != 3 {
+			t.Fatalf("MonthlyCount = %d (%v), want 3", n, err)
+		}
+	})
+}
+
 func TestRecordUsageRefusals(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := contracts.New(d, contracts.Options{})
@@ -94,6 +135,8 @@ func TestRecordUsageRefusals(t *testing.T) {
 				tc.change(&r)
 				wantFields(t, s.RecordUsage(ctx, nil, r), "usage record is invalid", tc.want...)
 				wantFields(t, s.RecordUsageBatch(ctx, []contracts.UsageRecord{good, r}), "usage record is invalid", tc.want...)
+				_, err := s.RecordUsages(ctx, nil, []contracts.UsageRecord{good, r})
+				wantFields(t, err, "usage record is invalid", tc.want...)
 			})
 		}
 		if n, _ := s.MonthlyCount(ctx, "ptn_a", "", "payments", date(2026, 10, 1)); n != 0 {

@@ -183,7 +183,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	sessions := &web.Sessions{DB: p.DB.DB, Secure: secure}
 	s.OAuth.Register(r)
 	s.Partners.MountRegistration(r)
-	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer, Usage: usageRecorder{p.billing.Contracts}, Quota: p.billing.Quota,
+	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer, Usage: usageRecorder{p.billing.Contracts, p.DB}, Quota: p.billing.Quota,
 		JWS: &apis.JWSConfig{Signer: s.Keys, Issuer: p.Issuer, Clients: s.OAuth, Logger: p.Log}}).Register(r)
 	r.GET("/openapi.json", func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI) })
 	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))

@@ -12,6 +12,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/quota"
 	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/partners/plans"
 	"github.com/bankbridge/bankbridge/web"
@@ -27,14 +28,22 @@ type billing struct {
 	Distributed bool
 }
 
-// usageRecorder adapts apis metering to contracts.RecordUsage.
-type usageRecorder struct{ c *contracts.Service }
+// usageRecorder adapts apis metering to contracts.RecordUsages, in the
+// metering transaction the context carries on the platform database.
+type usageRecorder struct {
+	c  *contracts.Service
+	db *db.DB
+}
 
 // RecordUsage implements apis.UsageRecorder: one usage record per call, keyed
 // by the call's fresh use_… id (so each call is recorded exactly once);
 // refused calls arrive with Billable false and are recorded, never billed.
-func (u usageRecorder) RecordUsage(ctx context.Context, r apis.UsageRecord) error {
-	return u.c.RecordUsage(ctx, nil, toContractsUsage(r))
+func (u usageRecorder) RecordUsage(ctx context.Context, rs []apis.UsageRecord) (int64, error) {
+	out := make([]contracts.UsageRecord, len(rs))
+	for i, r := range rs {
+		out[i] = toContractsUsage(r)
+	}
+	return u.c.RecordUsages(ctx, u.db.Conn(ctx), out)
 }
 
 func toContractsUsage(r apis.UsageRecord) contracts.UsageRecord {

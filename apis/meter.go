@@ -1,0 +1,278 @@
+package apis
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"maps"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/bankbridge/bankbridge/internal/httpx"
+	"github.com/bankbridge/bankbridge/internal/problem"
+)
+
+// Metering writes, in this order, before a partner call is answered (see
+// Handler.meter):
+//
+//   - the handlers below write into a heldWriter, so nothing reaches the
+//     partner yet;
+//   - the call's request-log row and usage record are queued to the
+//     meterBatcher, which writes the rows of every call queued meanwhile in
+//     one transaction (group commit: one commit for many calls, on both
+//     engines);
+//   - once the commit that holds its rows is done the held response goes out
+//     exactly as the handlers wrote it; if the write failed, a 2xx is
+//     replaced by errUnrecorded (503 problem+json) — a success must never be
+//     answered without its usage record — while a refusal still goes out
+//     (the failure is logged).
+//
+// Exactly once: a usage record's key is a fresh use_… id and unique in
+// usage_records (INSERT … ON CONFLICT DO NOTHING). When a batch fails, each
+// of its calls is written again in a transaction of its own (so one bad row
+// fails only its own call); a call whose usage record turns out to exist
+// already — the batch did commit, only its answer was lost — writes nothing
+// more, so neither its usage record nor its request-log row is doubled.
+
+// errUnrecorded answers a successful call whose usage record could not be
+// committed (the partner retries; a POST under an idempotency key replays).
+func errUnrecorded() error {
+	return problem.New(problem.CodeBusy, "the call could not be recorded; retry it")
+}
+
+// unrecordedRetryAfter is the Retry-After, in seconds, of errUnrecorded.
+const unrecordedRetryAfter = "1"
+
+// heldWriter holds a response — status, headers as they were when the body
+// started, body — until release. Streaming is out of scope: partner API
+// responses are small JSON documents.
+type heldWriter struct {
+	gin.ResponseWriter
+	status int
+	size   int // -1: nothing written yet (gin's convention)
+	buf    bytes.Buffer
+	// sent is the header as it was when the response was started: what
+	// net/http would have sent (later changes are ignored there too).
+	sent http.Header
+}
+
+// heldWriters reuses heldWriters and their buffers across calls.
+var heldWriters = sync.Pool{New: func() any { return new(heldWriter) }}
+
+// maxPooledBody is the largest buffer a pooled heldWriter keeps.
+const maxPooledBody = 256 << 10
+
+func newHeldWriter(w gin.ResponseWriter) *heldWriter {
+	hw := heldWriters.Get().(*heldWriter)
+	hw.ResponseWriter, hw.status, hw.size, hw.sent = w, http.StatusOK, -1, nil
+	return hw
+}
+
+// free returns w to the pool once its response was released or dropped;
+// nothing may use w afterwards.
+func (w *heldWriter) free() {
+	if w.buf.Cap() > maxPooledBody {
+		w.buf = bytes.Buffer{}
+	}
+	w.buf.Reset()
+	w.ResponseWriter, w.sent = nil, nil
+	heldWriters.Put(w)
+}
+
+// WriteHeader sets the status until the response is started (as gin does).
+func (w *heldWriter) WriteHeader(code int) {
+	if code > 0 && !w.Written() {
+		w.status = code
+	}
+}
+
+// WriteHeaderNow starts the response (the status and headers are fixed).
+func (w *heldWriter) WriteHeaderNow() {
+	if !w.Written() {
+		w.size = 0
+		w.sent = w.ResponseWriter.Header().Clone()
+	}
+}
+
+// Write holds b.
+func (w *heldWriter) Write(b []byte) (int, error) {
+	w.WriteHeaderNow()
+	n, err := w.buf.Write(b)
+	w.size += n
+	return n, err
+}
+
+// WriteString holds s.
+func (w *heldWriter) WriteString(s string) (int, error) {
+	w.WriteHeaderNow()
+	n, err := w.buf.WriteString(s)
+	w.size += n
+	return n, err
+}
+
+// Status is the status the handlers set (200 when none).
+func (w *heldWriter) Status() int { return w.status }
+
+// Size is the number of body bytes held (-1 before the response started).
+func (w *heldWriter) Size() int { return w.size }
+
+// Written reports whether the response was started.
+func (w *heldWriter) Written() bool { return w.size != -1 }
+
+// Flush starts the response but sends nothing: it is held.
+func (w *heldWriter) Flush() { w.WriteHeaderNow() }
+
+// errHeldHijack refuses to hijack a held response's connection.
+var errHeldHijack = errors.New("apis: a metered response cannot hijack its connection")
+
+// Hijack is refused: the response must wait for its usage record.
+func (w *heldWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, errHeldHijack }
+
+// release sends the held response on the writer it wraps, with the status
+// and headers the handlers set. A response never started only gets its
+// status (gin writes it once the chain returns, as without holding).
+func (w *heldWriter) release() {
+	out := w.ResponseWriter
+	out.WriteHeader(w.status)
+	if !w.Written() {
+		return
+	}
+	h := out.Header()
+	clear(h)
+	maps.Copy(h, w.sent)
+	if w.buf.Len() == 0 {
+		out.WriteHeaderNow()
+		return
+	}
+	_, _ = out.Write(w.buf.Bytes())
+}
+
+// callJob is one metered call's rows in a group commit.
+type callJob struct {
+	log   RequestLogEntry
+	usage UsageRecord
+	err   error // set before done closes
+	done  chan struct{}
+}
+
+// meterMaxBatch bounds the calls one group commit writes.
+const meterMaxBatch = 64
+
+// meterBatcher group-commits metered calls' rows (the pattern of
+// oauth/batcher.go): the call that finds no leader leads and writes every
+// call queued in one transaction; each call is answered only after the
+// commit that holds its rows.
+type meterBatcher struct {
+	// write writes jobs, setting each job's failure; its error applies to
+	// the jobs without one.
+	write func(ctx context.Context, jobs []*callJob) error
+
+	mu      sync.Mutex
+	queue   []*callJob
+	leading bool
+}
+
+// submit queues j, leads if no call does, and waits for j's commit.
+func (b *meterBatcher) submit(ctx context.Context, j *callJob) error {
+	b.mu.Lock()
+	b.queue = append(b.queue, j)
+	lead := !b.leading
+	b.leading = true
+	b.mu.Unlock()
+	if lead {
+		b.drain(ctx)
+	}
+	<-j.done
+	return j.err
+}
+
+// drain writes one batch, then passes the lead to a new goroutine if more
+// calls queued meanwhile (so the leader's own answer is not delayed).
+func (b *meterBatcher) drain(ctx context.Context) {
+	// Let calls that are about to queue do so first: bigger batches.
+	runtime.Gosched()
+	b.mu.Lock()
+	n := min(len(b.queue), meterMaxBatch)
+	jobs := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	b.mu.Unlock()
+	err := b.write(ctx, jobs)
+	for _, j := range jobs {
+		if j.err == nil {
+			j.err = err
+		}
+		close(j.done)
+	}
+	b.mu.Lock()
+	more := len(b.queue) > 0
+	b.leading = more
+	b.mu.Unlock()
+	if more {
+		go b.drain(ctx)
+	}
+}
+
+// writeCalls writes jobs' rows in one transaction; if that fails, each job
+// again in a transaction of its own, at once (see the file comment).
+func (h *Handler) writeCalls(ctx context.Context, jobs []*callJob) error {
+	err := h.writeCallsTx(ctx, jobs, false)
+	if err == nil || len(jobs) == 1 {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j.err = h.writeCallsTx(ctx, []*callJob{j}, true)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// writeCallsTx writes the jobs' usage records (when a UsageRecorder is
+// configured), then their request-log rows, in one transaction. retry: a
+// single job written again after its batch failed; when its usage record
+// exists already, that batch committed and nothing more is written.
+func (h *Handler) writeCallsTx(ctx context.Context, jobs []*callJob, retry bool) error {
+	return h.svc.store.Tx(ctx, func(ctx context.Context) error {
+		if h.usage != nil {
+			recs := make([]UsageRecord, len(jobs))
+			for i, j := range jobs {
+				recs[i] = j.usage
+			}
+			added, err := h.usage.RecordUsage(ctx, recs)
+			if err != nil {
+				return err
+			}
+			if retry && added == 0 {
+				return nil
+			}
+		}
+		es := make([]*RequestLogEntry, len(jobs))
+		for i, j := range jobs {
+			es[i] = &j.log
+		}
+		return h.svc.store.LogRequests(ctx, es)
+	})
+}
+
+// answerUnrecorded replaces a held success whose rows were not committed by
+// errUnrecorded: the handlers' headers are dropped (the interaction id
+// stays), the body is not sent.
+func answerUnrecorded(c *gin.Context) {
+	hd := c.Writer.Header()
+	id := hd.Get(httpx.InteractionHeader)
+	clear(hd)
+	if id != "" {
+		hd.Set(httpx.InteractionHeader, id)
+	}
+	hd.Set("Retry-After", unrecordedRetryAfter)
+	abort(c, errUnrecorded())
+}
