@@ -139,9 +139,6 @@ func TestResourceCallsSurviveSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills real processes")
 	}
-	t.Skip("issue 14: fails today (the meter writes the request log and the usage record after the response): " +
-		"48 calls answered 200, after SIGKILL and restart 46-47 usage records, 46-48 request-log rows, 48 DPoP jtis " +
-		"(3 runs per engine, SQLite and PostgreSQL, all failed); remove this skip with the fix")
 	bin := buildBinary(t)
 	for engine, dbURL := range engineURLs(t) {
 		t.Run(engine, func(t *testing.T) {
