@@ -17,6 +17,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth/passkeys/passkeystest"
 )
 
 var ctx = context.Background()
@@ -108,13 +109,13 @@ func newCustomer() Customer {
 }
 
 // register registers a's passkey for c (named name) and returns it.
-func (f *fixture) register(tb testing.TB, c Customer, a *softAuthenticator, name string) Credential {
+func (f *fixture) register(tb testing.TB, c Customer, a *passkeystest.Authenticator, name string) Credential {
 	tb.Helper()
 	b, err := f.svc.BeginRegistration(ctx, c)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cred, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(tb, b.Options, nil), name)
+	cred, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.Create(tb, b.Options, nil), name)
 	if err != nil {
 		tb.Fatalf("FinishRegistration: %v", err)
 	}
@@ -182,7 +183,7 @@ func TestRegistration(t *testing.T) {
 
 		t.Run("ok/registers", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			b, err := f.svc.BeginRegistration(ctx, c)
 			if err != nil {
 				t.Fatal(err)
@@ -210,11 +211,11 @@ func TestRegistration(t *testing.T) {
 			if ch, err := b64.DecodeString(o["challenge"].(string)); err != nil || len(ch) != 32 {
 				t.Errorf("challenge = %v (%v), want 32 random bytes", o["challenge"], err)
 			}
-			got, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, nil), "  My phone ")
+			got, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.Create(t, b.Options, nil), "  My phone ")
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantCred := Credential{ID: a.credentialID(), Name: "My phone", AAGUID: "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
+			wantCred := Credential{ID: a.CredentialID(), Name: "My phone", AAGUID: "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
 				Transports: []string{"hybrid", "internal"}, CreatedAt: f.clock()}
 			if !credEqual(got, wantCred) {
 				t.Fatalf("credential = %+v, want %+v", got, wantCred)
@@ -223,15 +224,15 @@ func TestRegistration(t *testing.T) {
 			if err != nil || len(list) != 1 || !credEqual(list[0], wantCred) {
 				t.Fatalf("Credentials = %+v, %v; want [%+v]", list, err, wantCred)
 			}
-			stored, err := NewGormStore(d).Credential(ctx, c.ID, a.credentialID())
+			stored, err := NewGormStore(d).Credential(ctx, c.ID, a.CredentialID())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if stored.SignCount != 0 || stored.AttestationFormat != "none" || stored.Attachment != "platform" ||
-				!bytes.Equal(stored.RawAAGUID, a.aaguid[:]) || !bytes.Equal(stored.PublicKey, a.coseKey(t)) {
+				!bytes.Equal(stored.RawAAGUID, a.AAGUID()) || !bytes.Equal(stored.PublicKey, a.COSEKey(t)) {
 				t.Fatalf("stored = %+v", stored)
 			}
-			mustAudit(t, d, c.ID, "customer.passkey_registered", a.credentialID())
+			mustAudit(t, d, c.ID, "customer.passkey_registered", a.CredentialID())
 
 			// A second registration excludes the first passkey.
 			b2, err := f.svc.BeginRegistration(ctx, c)
@@ -248,7 +249,7 @@ func TestRegistration(t *testing.T) {
 			if err := json.Unmarshal(b2.Options, &o2); err != nil {
 				t.Fatal(err)
 			}
-			if len(o2.Exclude) != 1 || o2.Exclude[0].ID != a.credentialID() || o2.Exclude[0].Type != "public-key" ||
+			if len(o2.Exclude) != 1 || o2.Exclude[0].ID != a.CredentialID() || o2.Exclude[0].Type != "public-key" ||
 				strings.Join(o2.Exclude[0].Transports, ",") != "hybrid,internal" {
 				t.Fatalf("excludeCredentials = %+v, want the first passkey", o2.Exclude)
 			}
@@ -256,8 +257,8 @@ func TestRegistration(t *testing.T) {
 
 		t.Run("ok/synced-passkey", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
-			a.synced = true
+			a := passkeystest.New(t, testOrigin)
+			a.Synced = true
 			got := f.register(t, c, a, "iCloud Keychain")
 			if !got.BackupEligible || !got.BackupState {
 				t.Fatalf("credential = %+v, want backup eligible and backed up", got)
@@ -272,38 +273,38 @@ func TestRegistration(t *testing.T) {
 			}
 			f.advance(CeremonyTTL - time.Microsecond)
 			if _, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID,
-				newSoftAuthenticator(t, testOrigin).create(t, b.Options, nil), "Key"); err != nil {
+				passkeystest.New(t, testOrigin).Create(t, b.Options, nil), "Key"); err != nil {
 				t.Fatal(err)
 			}
 		})
 
 		forged := []struct {
 			name string
-			edit func(*gesture)
+			edit func(*passkeystest.Gesture)
 			want error
 		}{
-			{"fail/wrong-origin", func(g *gesture) { g.origin = "https://evil.example" }, ErrOriginMismatch},
-			{"fail/origin-other-port", func(g *gesture) { g.origin = "http://localhost:8444" }, ErrOriginMismatch},
-			{"fail/wrong-rp-id", func(g *gesture) { g.rpID = "evil.example" }, ErrRPIDMismatch},
-			{"fail/user-not-verified", func(g *gesture) { g.flags &^= flagUV }, ErrUserNotVerified},
-			{"fail/user-not-present", func(g *gesture) { g.flags &^= flagUP }, ErrUserNotPresent},
-			{"fail/wrong-ceremony-type", func(g *gesture) { g.typ = "webauthn.get" }, ErrChallengeMismatch},
-			{"fail/wrong-challenge", func(g *gesture) { g.challenge = b64.EncodeToString(random(32)) }, ErrChallengeMismatch},
-			{"fail/backup-state-not-eligible", func(g *gesture) { g.flags |= flagBS }, ErrResponseInvalid},
+			{"fail/wrong-origin", func(g *passkeystest.Gesture) { g.Origin = "https://evil.example" }, ErrOriginMismatch},
+			{"fail/origin-other-port", func(g *passkeystest.Gesture) { g.Origin = "http://localhost:8444" }, ErrOriginMismatch},
+			{"fail/wrong-rp-id", func(g *passkeystest.Gesture) { g.RPID = "evil.example" }, ErrRPIDMismatch},
+			{"fail/user-not-verified", func(g *passkeystest.Gesture) { g.Flags &^= passkeystest.FlagUV }, ErrUserNotVerified},
+			{"fail/user-not-present", func(g *passkeystest.Gesture) { g.Flags &^= passkeystest.FlagUP }, ErrUserNotPresent},
+			{"fail/wrong-ceremony-type", func(g *passkeystest.Gesture) { g.Type = "webauthn.get" }, ErrChallengeMismatch},
+			{"fail/wrong-challenge", func(g *passkeystest.Gesture) { g.Challenge = b64.EncodeToString(random(32)) }, ErrChallengeMismatch},
+			{"fail/backup-state-not-eligible", func(g *passkeystest.Gesture) { g.Flags |= passkeystest.FlagBS }, ErrResponseInvalid},
 		}
 		for _, tc := range forged {
 			t.Run(tc.name, func(t *testing.T) {
 				c := newCustomer()
-				a := newSoftAuthenticator(t, testOrigin)
+				a := passkeystest.New(t, testOrigin)
 				b, err := f.svc.BeginRegistration(ctx, c)
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, tc.edit), "Key")
+				_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.Create(t, b.Options, tc.edit), "Key")
 				mustRefuse(t, err, tc.want)
 				mustHaveNoPasskey(t, f, c.ID)
 				// The ceremony was used by the refused attempt.
-				_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, nil), "Key")
+				_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.Create(t, b.Options, nil), "Key")
 				mustRefuse(t, err, ErrCeremonyNotFound)
 			})
 		}
@@ -314,10 +315,10 @@ func TestRegistration(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, newSoftAuthenticator(t, testOrigin).create(t, b.Options, nil), "One"); err != nil {
+			if _, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, passkeystest.New(t, testOrigin).Create(t, b.Options, nil), "One"); err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, newSoftAuthenticator(t, testOrigin).create(t, b.Options, nil), "Two")
+			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, passkeystest.New(t, testOrigin).Create(t, b.Options, nil), "Two")
 			mustRefuse(t, err, ErrCeremonyNotFound)
 		})
 
@@ -328,35 +329,35 @@ func TestRegistration(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.advance(CeremonyTTL)
-			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, newSoftAuthenticator(t, testOrigin).create(t, b.Options, nil), "Key")
+			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, passkeystest.New(t, testOrigin).Create(t, b.Options, nil), "Key")
 			mustRefuse(t, err, ErrCeremonyExpired)
 			mustHaveNoPasskey(t, f, c.ID)
 		})
 
 		t.Run("fail/another-customers-ceremony", func(t *testing.T) {
 			c, other := newCustomer(), newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			b, err := f.svc.BeginRegistration(ctx, c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, other.ID, a.create(t, b.Options, nil), "Key")
+			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, other.ID, a.Create(t, b.Options, nil), "Key")
 			mustRefuse(t, err, ErrCeremonyNotFound)
 			mustHaveNoPasskey(t, f, other.ID)
 			// The owner's ceremony was left alone.
-			if _, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, nil), "Key"); err != nil {
+			if _, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.Create(t, b.Options, nil), "Key"); err != nil {
 				t.Fatal(err)
 			}
 		})
 
 		t.Run("fail/login-ceremony", func(t *testing.T) {
 			c := newCustomer()
-			f.register(t, c, newSoftAuthenticator(t, testOrigin), "Key")
+			f.register(t, c, passkeystest.New(t, testOrigin), "Key")
 			b, err := f.svc.BeginLogin(ctx, c.ID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, newSoftAuthenticator(t, testOrigin).create(t, b.Options, nil), "Key")
+			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, passkeystest.New(t, testOrigin).Create(t, b.Options, nil), "Key")
 			mustRefuse(t, err, ErrCeremonyNotFound)
 		})
 
@@ -366,15 +367,15 @@ func TestRegistration(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				c := newCustomer()
-				a := newSoftAuthenticator(t, testOrigin)
+				a := passkeystest.New(t, testOrigin)
 				b, err := f.svc.BeginRegistration(ctx, c)
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, nil), tc.passkey)
+				_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.Create(t, b.Options, nil), tc.passkey)
 				mustRefuse(t, err, ErrInvalidName)
 				// A bad name leaves the ceremony unused.
-				if _, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, nil), strings.Repeat("é", 64)); err != nil {
+				if _, err := f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.Create(t, b.Options, nil), strings.Repeat("é", 64)); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -391,14 +392,14 @@ func TestRegistration(t *testing.T) {
 		})
 
 		t.Run("fail/already-registered", func(t *testing.T) {
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			f.register(t, newCustomer(), a, "Key")
 			c := newCustomer()
 			b, err := f.svc.BeginRegistration(ctx, c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.create(t, b.Options, nil), "Key")
+			_, err = f.svc.FinishRegistration(ctx, b.CeremonyID, c.ID, a.Create(t, b.Options, nil), "Key")
 			mustRefuse(t, err, ErrCredentialExists)
 			mustHaveNoPasskey(t, f, c.ID)
 		})
@@ -427,18 +428,18 @@ func TestLogin(t *testing.T) {
 
 		// login begins an assertion for c bound to link, answers it with a
 		// (edited by edit) and finishes it with current.
-		login := func(t *testing.T, c Customer, a *softAuthenticator, link, current []byte, edit func(*gesture)) (Assertion, error) {
+		login := func(t *testing.T, c Customer, a *passkeystest.Authenticator, link, current []byte, edit func(*passkeystest.Gesture)) (Assertion, error) {
 			t.Helper()
 			b, err := f.svc.BeginLogin(ctx, c.ID, link)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.get(t, b.Options, edit), current)
+			return f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.Get(t, b.Options, edit), current)
 		}
 
 		t.Run("ok/device-bound-key", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			f.register(t, c, a, "YubiKey")
 			b, err := f.svc.BeginLogin(ctx, c.ID, payA)
 			if err != nil {
@@ -458,7 +459,7 @@ func TestLogin(t *testing.T) {
 				t.Fatal(err)
 			}
 			if o.RPID != testRPID || o.UserVerification != "required" || o.Timeout != 300000 ||
-				len(o.Allow) != 1 || o.Allow[0].ID != a.credentialID() || o.Allow[0].Type != "public-key" {
+				len(o.Allow) != 1 || o.Allow[0].ID != a.CredentialID() || o.Allow[0].Type != "public-key" {
 				t.Fatalf("request options = %s", b.Options)
 			}
 			// The challenge is r ‖ SHA-256(label ‖ r ‖ link hash).
@@ -471,11 +472,11 @@ func TestLogin(t *testing.T) {
 				t.Fatalf("challenge does not commit to the link hash")
 			}
 			f.advance(time.Minute)
-			got, err := f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.get(t, b.Options, nil), payA)
+			got, err := f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.Get(t, b.Options, nil), payA)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := (Assertion{CredentialID: a.credentialID(), AMR: AMRHardwareKey, SignCount: 1}); got != want {
+			if want := (Assertion{CredentialID: a.CredentialID(), AMR: AMRHardwareKey, SignCount: 1}); got != want {
 				t.Fatalf("assertion = %+v, want %+v", got, want)
 			}
 			list, err := f.svc.Credentials(ctx, c.ID)
@@ -490,15 +491,15 @@ func TestLogin(t *testing.T) {
 
 		t.Run("ok/synced-passkey-without-counter", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
-			a.synced, a.step = true, 0
+			a := passkeystest.New(t, testOrigin)
+			a.Synced, a.Step = true, 0
 			f.register(t, c, a, "Google Password Manager")
 			for i := 0; i < 2; i++ {
 				got, err := login(t, c, a, payA, payA, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want := (Assertion{CredentialID: a.credentialID(), AMR: AMRSoftwareKey}); got != want {
+				if want := (Assertion{CredentialID: a.CredentialID(), AMR: AMRSoftwareKey}); got != want {
 					t.Fatalf("assertion = %+v, want %+v", got, want)
 				}
 			}
@@ -506,7 +507,7 @@ func TestLogin(t *testing.T) {
 
 		t.Run("ok/no-link", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			f.register(t, c, a, "Key")
 			if _, err := login(t, c, a, nil, nil, nil); err != nil {
 				t.Fatal(err)
@@ -515,11 +516,11 @@ func TestLogin(t *testing.T) {
 
 		t.Run("ok/second-passkey", func(t *testing.T) {
 			c := newCustomer()
-			a1, a2 := newSoftAuthenticator(t, testOrigin), newSoftAuthenticator(t, testOrigin)
+			a1, a2 := passkeystest.New(t, testOrigin), passkeystest.New(t, testOrigin)
 			f.register(t, c, a1, "Laptop")
 			f.register(t, c, a2, "Phone")
 			got, err := login(t, c, a2, payA, payA, nil)
-			if err != nil || got.CredentialID != a2.credentialID() {
+			if err != nil || got.CredentialID != a2.CredentialID() {
 				t.Fatalf("assertion = %+v, %v", got, err)
 			}
 		})
@@ -527,29 +528,29 @@ func TestLogin(t *testing.T) {
 		forged := []struct {
 			name    string
 			current []byte
-			edit    func(*gesture)
+			edit    func(*passkeystest.Gesture)
 			want    error
 		}{
-			{"fail/wrong-origin", payA, func(g *gesture) { g.origin = "https://evil.example" }, ErrOriginMismatch},
-			{"fail/wrong-rp-id", payA, func(g *gesture) { g.rpID = "evil.example" }, ErrRPIDMismatch},
-			{"fail/user-not-verified", payA, func(g *gesture) { g.flags &^= flagUV }, ErrUserNotVerified},
-			{"fail/user-not-present", payA, func(g *gesture) { g.flags &^= flagUP }, ErrUserNotPresent},
-			{"fail/wrong-ceremony-type", payA, func(g *gesture) { g.typ = "webauthn.create" }, ErrChallengeMismatch},
-			{"fail/bad-signature", payA, func(g *gesture) { g.badSig = true }, ErrResponseInvalid},
-			{"fail/backup-eligibility-changed", payA, func(g *gesture) { g.flags |= flagBE }, ErrResponseInvalid},
+			{"fail/wrong-origin", payA, func(g *passkeystest.Gesture) { g.Origin = "https://evil.example" }, ErrOriginMismatch},
+			{"fail/wrong-rp-id", payA, func(g *passkeystest.Gesture) { g.RPID = "evil.example" }, ErrRPIDMismatch},
+			{"fail/user-not-verified", payA, func(g *passkeystest.Gesture) { g.Flags &^= passkeystest.FlagUV }, ErrUserNotVerified},
+			{"fail/user-not-present", payA, func(g *passkeystest.Gesture) { g.Flags &^= passkeystest.FlagUP }, ErrUserNotPresent},
+			{"fail/wrong-ceremony-type", payA, func(g *passkeystest.Gesture) { g.Type = "webauthn.create" }, ErrChallengeMismatch},
+			{"fail/bad-signature", payA, func(g *passkeystest.Gesture) { g.BadSig = true }, ErrResponseInvalid},
+			{"fail/backup-eligibility-changed", payA, func(g *passkeystest.Gesture) { g.Flags |= passkeystest.FlagBE }, ErrResponseInvalid},
 			{"fail/link-changed-amount", linkHash("cns_a|1001|GBP|Acme"), nil, ErrLinkChanged},
 			{"fail/link-changed-payee", linkHash("cns_a|1000|GBP|Evil"), nil, ErrLinkChanged},
 			{"fail/link-removed", nil, nil, ErrLinkChanged},
-			{"fail/counter-not-increasing", payA, func(g *gesture) { g.count = 5 }, ErrClonedAuthenticator},
-			{"fail/counter-decreasing", payA, func(g *gesture) { g.count = 4 }, ErrClonedAuthenticator},
-			{"fail/counter-zero-after-non-zero", payA, func(g *gesture) { g.count = 0 }, ErrClonedAuthenticator},
+			{"fail/counter-not-increasing", payA, func(g *passkeystest.Gesture) { g.Count = 5 }, ErrClonedAuthenticator},
+			{"fail/counter-decreasing", payA, func(g *passkeystest.Gesture) { g.Count = 4 }, ErrClonedAuthenticator},
+			{"fail/counter-zero-after-non-zero", payA, func(g *passkeystest.Gesture) { g.Count = 0 }, ErrClonedAuthenticator},
 		}
 		for _, tc := range forged {
 			t.Run(tc.name, func(t *testing.T) {
 				c := newCustomer()
-				a := newSoftAuthenticator(t, testOrigin)
+				a := passkeystest.New(t, testOrigin)
 				f.register(t, c, a, "Key")
-				a.count = 4
+				a.Count = 4
 				if _, err := login(t, c, a, payA, payA, nil); err != nil { // stored counter: 5
 					t.Fatal(err)
 				}
@@ -557,52 +558,52 @@ func TestLogin(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.get(t, b.Options, tc.edit), tc.current)
+				_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.Get(t, b.Options, tc.edit), tc.current)
 				mustRefuse(t, err, tc.want)
-				stored, err := NewGormStore(d).Credential(ctx, c.ID, a.credentialID())
+				stored, err := NewGormStore(d).Credential(ctx, c.ID, a.CredentialID())
 				if err != nil || stored.SignCount != 5 {
 					t.Fatalf("stored counter = %d (%v), want 5 unchanged", stored.SignCount, err)
 				}
 				// The refused attempt used the ceremony.
-				_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.get(t, b.Options, nil), payA)
+				_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.Get(t, b.Options, nil), payA)
 				mustRefuse(t, err, ErrCeremonyNotFound)
 			})
 		}
 
 		t.Run("fail/replayed-ceremony", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			f.register(t, c, a, "Key")
 			b, err := f.svc.BeginLogin(ctx, c.ID, payA)
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp := a.get(t, b.Options, nil)
+			resp := a.Get(t, b.Options, nil)
 			if _, err := f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, resp, payA); err != nil {
 				t.Fatal(err)
 			}
 			_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, resp, payA)
 			mustRefuse(t, err, ErrCeremonyNotFound)
-			_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.get(t, b.Options, nil), payA)
+			_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.Get(t, b.Options, nil), payA)
 			mustRefuse(t, err, ErrCeremonyNotFound)
 		})
 
 		t.Run("fail/expired-ceremony", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			f.register(t, c, a, "Key")
 			b, err := f.svc.BeginLogin(ctx, c.ID, payA)
 			if err != nil {
 				t.Fatal(err)
 			}
 			f.advance(CeremonyTTL)
-			_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.get(t, b.Options, nil), payA)
+			_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.Get(t, b.Options, nil), payA)
 			mustRefuse(t, err, ErrCeremonyExpired)
 		})
 
 		t.Run("fail/response-to-another-ceremony", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			f.register(t, c, a, "Key")
 			b1, err := f.svc.BeginLogin(ctx, c.ID, payA)
 			if err != nil {
@@ -612,13 +613,13 @@ func TestLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.FinishLogin(ctx, b2.CeremonyID, c.ID, a.get(t, b1.Options, nil), payA)
+			_, err = f.svc.FinishLogin(ctx, b2.CeremonyID, c.ID, a.Get(t, b1.Options, nil), payA)
 			mustRefuse(t, err, ErrChallengeMismatch)
 		})
 
 		t.Run("fail/another-customers-credential", func(t *testing.T) {
 			c, other := newCustomer(), newCustomer()
-			mine, theirs := newSoftAuthenticator(t, testOrigin), newSoftAuthenticator(t, testOrigin)
+			mine, theirs := passkeystest.New(t, testOrigin), passkeystest.New(t, testOrigin)
 			f.register(t, c, mine, "Mine")
 			f.register(t, other, theirs, "Theirs")
 			_, err := login(t, c, theirs, payA, payA, nil)
@@ -627,23 +628,23 @@ func TestLogin(t *testing.T) {
 
 		t.Run("fail/another-customers-ceremony", func(t *testing.T) {
 			c, other := newCustomer(), newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			f.register(t, c, a, "Key")
-			f.register(t, other, newSoftAuthenticator(t, testOrigin), "Key")
+			f.register(t, other, passkeystest.New(t, testOrigin), "Key")
 			b, err := f.svc.BeginLogin(ctx, c.ID, payA)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.FinishLogin(ctx, b.CeremonyID, other.ID, a.get(t, b.Options, nil), payA)
+			_, err = f.svc.FinishLogin(ctx, b.CeremonyID, other.ID, a.Get(t, b.Options, nil), payA)
 			mustRefuse(t, err, ErrCeremonyNotFound)
-			if _, err := f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.get(t, b.Options, nil), payA); err != nil {
+			if _, err := f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a.Get(t, b.Options, nil), payA); err != nil {
 				t.Fatal(err)
 			}
 		})
 
 		t.Run("fail/registration-ceremony", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			f.register(t, c, a, "Key")
 			b, err := f.svc.BeginRegistration(ctx, c)
 			if err != nil {
@@ -655,7 +656,7 @@ func TestLogin(t *testing.T) {
 
 		t.Run("fail/malformed-response", func(t *testing.T) {
 			c := newCustomer()
-			f.register(t, c, newSoftAuthenticator(t, testOrigin), "Key")
+			f.register(t, c, passkeystest.New(t, testOrigin), "Key")
 			b, err := f.svc.BeginLogin(ctx, c.ID, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -671,7 +672,7 @@ func TestLogin(t *testing.T) {
 
 		t.Run("fail/link-hash-too-long", func(t *testing.T) {
 			c := newCustomer()
-			f.register(t, c, newSoftAuthenticator(t, testOrigin), "Key")
+			f.register(t, c, passkeystest.New(t, testOrigin), "Key")
 			_, err := f.svc.BeginLogin(ctx, c.ID, make([]byte, 65))
 			mustRefuse(t, err, ErrInvalidLinkHash)
 			_, err = f.svc.FinishLogin(ctx, "x", c.ID, []byte(`{}`), make([]byte, 65))
@@ -682,7 +683,7 @@ func TestLogin(t *testing.T) {
 		// once (as on several nodes): the conditional UPDATE lets one through.
 		t.Run("ok/concurrent-same-counter-accepted-once", func(t *testing.T) {
 			c := newCustomer()
-			a := newSoftAuthenticator(t, testOrigin)
+			a := passkeystest.New(t, testOrigin)
 			f.register(t, c, a, "Key")
 			const n = 4
 			begun := make([]Begun, n)
@@ -692,7 +693,7 @@ func TestLogin(t *testing.T) {
 				if begun[i], err = f.svc.BeginLogin(ctx, c.ID, payA); err != nil {
 					t.Fatal(err)
 				}
-				resps[i] = a.get(t, begun[i].Options, func(g *gesture) { g.count = 7 })
+				resps[i] = a.Get(t, begun[i].Options, func(g *passkeystest.Gesture) { g.Count = 7 })
 			}
 			errs := make([]error, n)
 			var wg sync.WaitGroup
@@ -736,7 +737,7 @@ func TestLoginCounterRace(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		c := newCustomer()
-		a := newSoftAuthenticator(t, testOrigin)
+		a := passkeystest.New(t, testOrigin)
 		f.register(t, c, a, "Key")
 		racing, err := New(Config{Issuer: testIssuer, Store: otherNodeFirst{NewGormStore(d)}, Now: f.clock})
 		if err != nil {
@@ -746,7 +747,7 @@ func TestLoginCounterRace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = racing.FinishLogin(ctx, b.CeremonyID, c.ID, a.get(t, b.Options, nil), nil)
+		_, err = racing.FinishLogin(ctx, b.CeremonyID, c.ID, a.Get(t, b.Options, nil), nil)
 		mustRefuse(t, err, ErrClonedAuthenticator)
 	})
 }
@@ -755,14 +756,14 @@ func TestRemove(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		c, other := newCustomer(), newCustomer()
-		a1, a2 := newSoftAuthenticator(t, testOrigin), newSoftAuthenticator(t, testOrigin)
+		a1, a2 := passkeystest.New(t, testOrigin), passkeystest.New(t, testOrigin)
 		f.register(t, c, a1, "Laptop")
 		f.register(t, c, a2, "Phone")
-		theirs := newSoftAuthenticator(t, testOrigin)
+		theirs := passkeystest.New(t, testOrigin)
 		f.register(t, other, theirs, "Theirs")
 
 		t.Run("fail/another-customers-passkey", func(t *testing.T) {
-			mustRefuse(t, f.svc.Remove(ctx, c.ID, theirs.credentialID()), ErrCredentialNotFound)
+			mustRefuse(t, f.svc.Remove(ctx, c.ID, theirs.CredentialID()), ErrCredentialNotFound)
 			if list, err := f.svc.Credentials(ctx, other.ID); err != nil || len(list) != 1 {
 				t.Fatalf("other's passkeys = %+v, %v; want theirs kept", list, err)
 			}
@@ -771,22 +772,22 @@ func TestRemove(t *testing.T) {
 			mustRefuse(t, f.svc.Remove(ctx, c.ID, "AAAA"), ErrCredentialNotFound)
 		})
 		t.Run("ok/own", func(t *testing.T) {
-			if err := f.svc.Remove(ctx, c.ID, a1.credentialID()); err != nil {
+			if err := f.svc.Remove(ctx, c.ID, a1.CredentialID()); err != nil {
 				t.Fatal(err)
 			}
 			list, err := f.svc.Credentials(ctx, c.ID)
-			if err != nil || len(list) != 1 || list[0].ID != a2.credentialID() {
+			if err != nil || len(list) != 1 || list[0].ID != a2.CredentialID() {
 				t.Fatalf("Credentials = %+v, %v; want the phone only", list, err)
 			}
-			mustAudit(t, d, c.ID, "customer.passkey_removed", a1.credentialID())
+			mustAudit(t, d, c.ID, "customer.passkey_removed", a1.CredentialID())
 			// The removed passkey no longer asserts.
 			b, err := f.svc.BeginLogin(ctx, c.ID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a1.get(t, b.Options, nil), nil)
+			_, err = f.svc.FinishLogin(ctx, b.CeremonyID, c.ID, a1.Get(t, b.Options, nil), nil)
 			mustRefuse(t, err, ErrCredentialNotFound)
-			mustRefuse(t, f.svc.Remove(ctx, c.ID, a1.credentialID()), ErrCredentialNotFound)
+			mustRefuse(t, f.svc.Remove(ctx, c.ID, a1.CredentialID()), ErrCredentialNotFound)
 		})
 	})
 }
@@ -808,9 +809,9 @@ func TestPurge(t *testing.T) {
 		if n, err := f.svc.Purge(ctx); err != nil || n != 1 {
 			t.Fatalf("Purge = %d, %v; want 1", n, err)
 		}
-		_, err = f.svc.FinishRegistration(ctx, old.CeremonyID, c.ID, newSoftAuthenticator(t, testOrigin).create(t, old.Options, nil), "Key")
+		_, err = f.svc.FinishRegistration(ctx, old.CeremonyID, c.ID, passkeystest.New(t, testOrigin).Create(t, old.Options, nil), "Key")
 		mustRefuse(t, err, ErrCeremonyNotFound)
-		if _, err := f.svc.FinishRegistration(ctx, live.CeremonyID, c.ID, newSoftAuthenticator(t, testOrigin).create(t, live.Options, nil), "Key"); err != nil {
+		if _, err := f.svc.FinishRegistration(ctx, live.CeremonyID, c.ID, passkeystest.New(t, testOrigin).Create(t, live.Options, nil), "Key"); err != nil {
 			t.Fatal(err)
 		}
 	})

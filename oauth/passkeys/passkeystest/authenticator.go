@@ -1,6 +1,6 @@
 // Package passkeystest is a software WebAuthn authenticator and client in
-// one, for other packages' tests of passkey ceremonies (oauth/passkeys' own
-// tests keep their internal copy): an ES256 key, "none" attestation, client
+// one, for the tests of passkey ceremonies (oauth/passkeys' own and other
+// packages'): an ES256 key, "none" attestation, client
 // data and authenticator data built by hand, the attestation object
 // CBOR-encoded, signatures DER (as browsers send them). Real crypto: the
 // relying party verifies what it answers as it would a browser's.
@@ -19,13 +19,13 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// Authenticator data flags (WebAuthn §6.1).
+// Authenticator data flags (WebAuthn §6.1), for a Gesture's Flags.
 const (
-	flagUP = 0x01
-	flagUV = 0x04
-	flagBE = 0x08
-	flagBS = 0x10
-	flagAT = 0x40
+	FlagUP = 0x01
+	FlagUV = 0x04
+	FlagBE = 0x08
+	FlagBS = 0x10
+	FlagAT = 0x40
 )
 
 var b64 = base64.RawURLEncoding
@@ -67,6 +67,13 @@ func New(tb testing.TB, origin string) *Authenticator {
 // CredentialID is the credential id, base64url without padding.
 func (a *Authenticator) CredentialID() string { return b64.EncodeToString(a.id) }
 
+// AAGUID is the authenticator's AAGUID (the model it claims).
+func (a *Authenticator) AAGUID() []byte { return a.aaguid[:] }
+
+// COSEKey is the credential's public key as the attestation carries it
+// (COSE_Key, CBOR).
+func (a *Authenticator) COSEKey(tb testing.TB) []byte { return a.coseKey(tb) }
+
 // Gesture is what one ceremony answers; tests change it to forge responses.
 type Gesture struct {
 	Type      string // client data type
@@ -79,9 +86,9 @@ type Gesture struct {
 }
 
 func (a *Authenticator) baseFlags() byte {
-	f := byte(flagUP | flagUV)
+	f := byte(FlagUP | FlagUV)
 	if a.Synced {
-		f |= flagBE | flagBS
+		f |= FlagBE | FlagBS
 	}
 	return f
 }
@@ -144,7 +151,7 @@ func (a *Authenticator) Create(tb testing.TB, options []byte, edit func(*Gesture
 		tb.Fatalf("creation options: user.id: %v", err)
 	}
 	a.userHandle = uh
-	g := Gesture{Type: "webauthn.create", Challenge: o.Challenge, Origin: a.Origin, RPID: o.RP.ID, Flags: a.baseFlags() | flagAT}
+	g := Gesture{Type: "webauthn.create", Challenge: o.Challenge, Origin: a.Origin, RPID: o.RP.ID, Flags: a.baseFlags() | FlagAT}
 	if edit != nil {
 		edit(&g)
 	}
