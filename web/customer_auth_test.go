@@ -94,7 +94,8 @@ func TestCustomerAuthPages(t *testing.T) {
 		for _, want := range []string{"<h1>Confirm it is you</h1>", "Please confirm with your passkey.",
 			`<form method="post" action="/authorize" id="sca-passkey" hidden>`, `<button type="submit">Use a passkey</button>`,
 			`name="method" value="passkey"`, `name="ceremony_id" value=""`, `name="assertion" value=""`,
-			`name="interaction" value="int-4"`, `<script src="/static/sca-passkey.js" defer></script>`, "Amount: <strong>45.00 GBP</strong>"} {
+			`name="interaction" value="int-4"`, `<script src="/static/webauthn-json.js" defer></script>
+  <script src="/static/sca-passkey.js" defer></script>`, "Amount: <strong>45.00 GBP</strong>"} {
 			if !strings.Contains(body, want) {
 				t.Fatalf("SCA page lacks %q:\n%s", want, body)
 			}
@@ -136,8 +137,23 @@ func TestSCAPasskeyScriptServed(t *testing.T) {
 	rec := httptest.NewRecorder()
 	Static().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/sca-passkey.js", nil))
 	body := rec.Body.String()
-	for _, want := range []string{"'" + oauth.MethodPasskeyOptions + "'", "navigator.credentials.get", "parseRequestOptionsFromJSON",
-		"form.elements." + oauth.FieldCeremony, "form.elements." + oauth.FieldAssertion, "csrf_token", "form.submit()"} {
+	for _, want := range []string{"'" + oauth.MethodPasskeyOptions + "'", "navigator.credentials.get", "webauthn.requestOptions(",
+		"webauthn.credentialJSON(", "form.elements." + oauth.FieldCeremony, "form.elements." + oauth.FieldAssertion, "csrf_token", "form.submit()"} {
+		if rec.Code != 200 || !strings.Contains(body, want) {
+			t.Fatalf("%d: lacks %q\n%s", rec.Code, want, body)
+		}
+	}
+}
+
+// TestWebAuthnJSONScriptServed: the one copy of WebAuthn's JSON forms both
+// passkey scripts use is a static file with the browser's own parsers
+// preferred and the base64url fallback.
+func TestWebAuthnJSONScriptServed(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Static().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/webauthn-json.js", nil))
+	body := rec.Body.String()
+	for _, want := range []string{"window.BankbridgeWebAuthn", "parseCreationOptionsFromJSON", "parseRequestOptionsFromJSON",
+		"cred.toJSON", "function b64urlToBytes", "function bytesToB64url"} {
 		if rec.Code != 200 || !strings.Contains(body, want) {
 			t.Fatalf("%d: lacks %q\n%s", rec.Code, want, body)
 		}

@@ -349,7 +349,8 @@ func TestCustomerSecurityTOTP(t *testing.T) {
 		if a.status != 200 || !strings.Contains(a.body, `action="/customer/security/step-up"`) ||
 			!strings.Contains(a.body, `<label for="step-up-password">Your password</label>`) ||
 			strings.Contains(a.body, `id="step-up-code"`) || strings.Contains(a.body, `action="/customer/security/totp"`) ||
-			strings.Contains(a.body, `id="passkey-add"`) || !strings.Contains(a.body, `<script src="/static/passkeys.js" defer></script>`) ||
+			strings.Contains(a.body, `id="passkey-add"`) || !strings.Contains(a.body, `<script src="/static/webauthn-json.js" defer></script>
+  <script src="/static/passkeys.js" defer></script>`) ||
 			!strings.Contains(a.body, `aria-current="page">Security</a>`) {
 			t.Fatalf("security page: %d\n%s", a.status, a.body)
 		}
@@ -1056,9 +1057,9 @@ func TestPasskeysScriptServed(t *testing.T) {
 	rec := httptest.NewRecorder()
 	Static().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/passkeys.js", nil))
 	body := rec.Body.String()
-	if rec.Code != 200 || !strings.Contains(body, "parseCreationOptionsFromJSON") || !strings.Contains(body, "X-CSRF-Token") ||
+	if rec.Code != 200 || !strings.Contains(body, "webauthn.creationOptions(") || !strings.Contains(body, "X-CSRF-Token") ||
 		!strings.Contains(body, "navigator.credentials.create") || !strings.Contains(body, "navigator.credentials.get") ||
-		!strings.Contains(body, "parseRequestOptionsFromJSON") || !strings.Contains(body, "step-up-passkey") {
+		!strings.Contains(body, "webauthn.requestOptions(") || !strings.Contains(body, "step-up-passkey") {
 		t.Fatalf("%d\n%s", rec.Code, body)
 	}
 }

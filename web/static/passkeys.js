@@ -4,7 +4,8 @@
 // credential back with the name the customer typed. "Use a passkey" (in
 // "Confirm it's you") fetches assertion options, asks the browser to sign
 // with one of the customer's passkeys, and posts the assertion back with the
-// password typed. Loaded as a file: the CSP allows no inline script.
+// password typed. Loaded as a file after webauthn-json.js: the CSP allows
+// no inline script.
 (function () {
   'use strict';
   var form = document.getElementById('passkey-add');
@@ -17,72 +18,7 @@
     return;
   }
 
-  function b64urlToBytes(s) {
-    s = s.replace(/-/g, '+').replace(/_/g, '/');
-    while (s.length % 4) s += '=';
-    var bin = atob(s), out = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out.buffer;
-  }
-
-  function bytesToB64url(buf) {
-    var bytes = new Uint8Array(buf), bin = '';
-    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  }
-
-  function withIDs(list) {
-    return list && list.map(function (c) { return Object.assign({}, c, { id: b64urlToBytes(c.id) }); });
-  }
-
-  // creationOptions turns PublicKeyCredentialCreationOptionsJSON into what
-  // navigator.credentials.create takes.
-  function creationOptions(json) {
-    if (typeof PublicKeyCredential.parseCreationOptionsFromJSON === 'function') {
-      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = b64urlToBytes(json.challenge);
-    o.user = Object.assign({}, json.user, { id: b64urlToBytes(json.user.id) });
-    if (json.excludeCredentials) o.excludeCredentials = withIDs(json.excludeCredentials);
-    return o;
-  }
-
-  // requestOptions turns PublicKeyCredentialRequestOptionsJSON into what
-  // navigator.credentials.get takes.
-  function requestOptions(json) {
-    if (typeof PublicKeyCredential.parseRequestOptionsFromJSON === 'function') {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = b64urlToBytes(json.challenge);
-    if (json.allowCredentials) o.allowCredentials = withIDs(json.allowCredentials);
-    return o;
-  }
-
-  // credentialJSON is the RegistrationResponseJSON or
-  // AuthenticationResponseJSON of cred.
-  function credentialJSON(cred) {
-    if (typeof cred.toJSON === 'function') return cred.toJSON();
-    var r = cred.response;
-    var out = {
-      id: cred.id,
-      rawId: bytesToB64url(cred.rawId),
-      type: cred.type,
-      response: { clientDataJSON: bytesToB64url(r.clientDataJSON) },
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
-    };
-    if (r.attestationObject) {
-      out.response.attestationObject = bytesToB64url(r.attestationObject);
-      if (typeof r.getTransports === 'function') out.response.transports = r.getTransports();
-    } else {
-      out.response.authenticatorData = bytesToB64url(r.authenticatorData);
-      out.response.signature = bytesToB64url(r.signature);
-      if (r.userHandle) out.response.userHandle = bytesToB64url(r.userHandle);
-    }
-    if (cred.authenticatorAttachment) out.authenticatorAttachment = cred.authenticatorAttachment;
-    return out;
-  }
+  var webauthn = window.BankbridgeWebAuthn;
 
   function shower(el) {
     return function (msg) {
@@ -117,9 +53,9 @@
       show('');
       var name = form.elements.name.value.trim() || 'Passkey';
       post(form, form.dataset.options, {}).then(function (begun) {
-        return navigator.credentials.create({ publicKey: creationOptions(begun.publicKey) }).then(function (cred) {
+        return navigator.credentials.create({ publicKey: webauthn.creationOptions(begun.publicKey) }).then(function (cred) {
           if (!cred) throw new Error('No passkey was made. Please try again.');
-          return post(form, form.dataset.finish, { ceremony_id: begun.ceremony_id, name: name, credential: credentialJSON(cred) });
+          return post(form, form.dataset.finish, { ceremony_id: begun.ceremony_id, name: name, credential: webauthn.credentialJSON(cred) });
         }, function (err) {
           if (err && err.name === 'NotAllowedError') throw new Error('The passkey was not made: it was cancelled or timed out. Please try again.');
           if (err && err.name === 'InvalidStateError') throw new Error('This device already has a passkey for your account.');
@@ -143,9 +79,9 @@
       stepUpButton.disabled = true;
       showStepUp('');
       post(stepUp, stepUp.dataset.options, {}).then(function (begun) {
-        return navigator.credentials.get({ publicKey: requestOptions(begun.publicKey) }).then(function (cred) {
+        return navigator.credentials.get({ publicKey: webauthn.requestOptions(begun.publicKey) }).then(function (cred) {
           if (!cred) throw new Error('No passkey answered. Please try again.');
-          return post(stepUp, stepUp.dataset.finish, { ceremony_id: begun.ceremony_id, password: password.value, credential: credentialJSON(cred) });
+          return post(stepUp, stepUp.dataset.finish, { ceremony_id: begun.ceremony_id, password: password.value, credential: webauthn.credentialJSON(cred) });
         }, function (err) {
           if (err && err.name === 'NotAllowedError') throw new Error('The passkey was not used: it was cancelled or timed out. Please try again.');
           throw new Error('Your browser could not use the passkey. Please try again.');

@@ -3,8 +3,8 @@
 // options whose challenge is bound to what the customer confirms (the
 // payment's amount and payee), asks the browser for the passkey, and posts
 // the answer as the form (method=passkey): the server answers with the
-// consent page, or this page with the reason. Loaded as a file: the CSP
-// allows no inline script.
+// consent page, or this page with the reason. Loaded as a file after
+// webauthn-json.js: the CSP allows no inline script.
 (function () {
   'use strict';
   var form = document.getElementById('sca-passkey');
@@ -17,55 +17,7 @@
   }
   form.hidden = false;
 
-  function b64urlToBytes(s) {
-    s = s.replace(/-/g, '+').replace(/_/g, '/');
-    while (s.length % 4) s += '=';
-    var bin = atob(s), out = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out.buffer;
-  }
-
-  function bytesToB64url(buf) {
-    var bytes = new Uint8Array(buf), bin = '';
-    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  }
-
-  // requestOptions turns PublicKeyCredentialRequestOptionsJSON into what
-  // navigator.credentials.get takes.
-  function requestOptions(json) {
-    if (typeof PublicKeyCredential.parseRequestOptionsFromJSON === 'function') {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = b64urlToBytes(json.challenge);
-    if (json.allowCredentials) {
-      o.allowCredentials = json.allowCredentials.map(function (c) {
-        return Object.assign({}, c, { id: b64urlToBytes(c.id) });
-      });
-    }
-    return o;
-  }
-
-  // assertionJSON is the AuthenticationResponseJSON of cred.
-  function assertionJSON(cred) {
-    if (typeof cred.toJSON === 'function') return cred.toJSON();
-    var r = cred.response;
-    var out = {
-      id: cred.id,
-      rawId: bytesToB64url(cred.rawId),
-      type: cred.type,
-      response: {
-        clientDataJSON: bytesToB64url(r.clientDataJSON),
-        authenticatorData: bytesToB64url(r.authenticatorData),
-        signature: bytesToB64url(r.signature)
-      },
-      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}
-    };
-    if (r.userHandle) out.response.userHandle = bytesToB64url(r.userHandle);
-    if (cred.authenticatorAttachment) out.authenticatorAttachment = cred.authenticatorAttachment;
-    return out;
-  }
+  var webauthn = window.BankbridgeWebAuthn;
 
   function show(msg) {
     status.textContent = msg;
@@ -96,10 +48,10 @@
     button.disabled = true;
     show('');
     options().then(function (begun) {
-      return navigator.credentials.get({ publicKey: requestOptions(begun.publicKey) }).then(function (cred) {
+      return navigator.credentials.get({ publicKey: webauthn.requestOptions(begun.publicKey) }).then(function (cred) {
         if (!cred) throw new Error('No passkey was used. Please try again.');
         form.elements.ceremony_id.value = begun.ceremony_id;
-        form.elements.assertion.value = JSON.stringify(assertionJSON(cred));
+        form.elements.assertion.value = JSON.stringify(webauthn.credentialJSON(cred));
         form.submit();
       }, function (err) {
         if (err && err.name === 'NotAllowedError') throw new Error('The passkey was not used: it was cancelled or timed out. Please try again.');
