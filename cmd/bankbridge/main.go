@@ -10,6 +10,7 @@
 //	bankbridge keys rotate        rotate the authorization server's signing key
 //	bankbridge staff create       create a staff user (one-time password + TOTP)
 //	bankbridge settle             settle a month into partner statements
+//	bankbridge version            print the build information (module, VCS revision, Go version)
 package main
 
 import (
@@ -80,6 +81,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runMigrate(ctx, args)
 	case "partners", "apps", "customers", "keys", "staff", "settle":
 		return m.runOperator(ctx, cmd, args)
+	case "version":
+		return m.runVersion(args)
 	case "help":
 		m.usage()
 		return nil
@@ -109,6 +112,7 @@ Usage:
   bankbridge keys rotate [--alg ES256|PS256]
   bankbridge staff create --email E --role admin|partner_manager|risk_officer|finance|auditor [--json]
   bankbridge settle --period YYYY-MM [--json]
+  bankbridge version [--json]    print the build information (module version, VCS revision, Go version)
 
 Every command takes the common flags (also settable by environment variable):
 `)

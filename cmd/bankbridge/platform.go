@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/httpx"
@@ -32,6 +34,9 @@ type Platform struct {
 	// Services are the wired domain services.
 	Services Services
 
+	// redis is the client of --redis-url (nil without it): quotas use it,
+	// /readyz pings it.
+	redis   *redis.Client
 	router  *gin.Engine
 	closers []func() error
 	bg      []func(ctx context.Context) // background workers started by Serve
@@ -87,8 +92,32 @@ func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logge
 		return nil, err
 	}
 	p.router = p.routes()
+	p.warnHalfWorkingSetups()
 	ok = true
 	return p, nil
+}
+
+// The warnings for setups that start but half-work once a second node joins
+// (tests compare these messages exactly).
+const (
+	warnQuotasPerNode = "PostgreSQL without Redis: quotas and rate limits are counted per node, so with several nodes each one admits an app's full quota; give every node the same --redis-url (REDIS_URL)"
+	warnKeyFile       = "PostgreSQL with the encryption key from a key file: a node with another key file cannot open the signing keys and secrets this one seals; give every node the same BANKBRIDGE_ENCRYPTION_KEY"
+)
+
+// warnHalfWorkingSetups logs, once at start, the settings that are fine for
+// one node but break when several nodes share the database: quotas kept in
+// process memory, and (development mode) a master key read from or
+// generated into this node's own data directory.
+func (p *Platform) warnHalfWorkingSetups() {
+	if p.DB.Dialect != db.Postgres {
+		return
+	}
+	if p.Config.RedisURL == "" {
+		p.Log.Warn(warnQuotasPerNode)
+	}
+	if p.Config.EncryptionKey == "" {
+		p.Log.Warn(warnKeyFile, "key_file", filepath.Join(p.Config.DataDir, "master.key"))
+	}
 }
 
 // masterKey is the key every secret at rest derives from: in production only
@@ -117,7 +146,18 @@ func (p *Platform) routes() *gin.Engine {
 			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": "unreachable"})
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"status": "ready", "database": string(p.DB.Dialect)})
+		if p.redis == nil {
+			c.JSON(http.StatusOK, gin.H{"status": "ready", "database": string(p.DB.Dialect)})
+			return
+		}
+		rctx, rcancel := context.WithTimeout(ctx, time.Second)
+		defer rcancel()
+		if err := p.redis.Ping(rctx).Err(); err != nil {
+			p.Log.Warn("readyz: redis unreachable", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": string(p.DB.Dialect), "redis": "unreachable"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "database": string(p.DB.Dialect), "redis": "ok"})
 	})
 	r.GET("/static/*path", gin.WrapH(web.Static()))
 	notFound, notAllowed := web.NotFoundPage(p.Pages), web.MethodNotAllowedPage(p.Pages)

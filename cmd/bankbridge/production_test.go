@@ -139,6 +139,7 @@ func TestProductionRefusals(t *testing.T) {
 type process struct {
 	cmd    *exec.Cmd
 	stderr *syncBuffer
+	ready  chan struct{} // closed once the start banner was printed
 	exited chan struct{} // closed once Wait returned
 	state  *os.ProcessState
 }
@@ -146,13 +147,22 @@ type process struct {
 // startIn runs `bin args…` in dir with env and waits for the start banner.
 func startIn(t *testing.T, bin, dir string, env []string, args ...string) *process {
 	t.Helper()
+	p := spawn(t, bin, dir, env, args...)
+	p.awaitReady(t)
+	return p
+}
+
+// spawn runs `bin args…` in dir with env without waiting for it to start
+// (see awaitReady); the test's cleanup kills it.
+func spawn(t *testing.T, bin, dir string, env []string, args ...string) *process {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir, cmd.Env = dir, env
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: cmd, stderr: &syncBuffer{}, ready: make(chan struct{}), exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -161,12 +171,11 @@ func startIn(t *testing.T, bin, dir string, env []string, args ...string) *proce
 		cmd.Process.Kill()
 		<-p.exited
 	})
-	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if strings.HasPrefix(sc.Text(), "Bankbridge is running at") {
-				ready <- true
+				close(p.ready)
 			}
 		}
 		io.Copy(io.Discard, stdout)
@@ -174,14 +183,20 @@ func startIn(t *testing.T, bin, dir string, env []string, args ...string) *proce
 		p.state = cmd.ProcessState
 		close(p.exited)
 	}()
+	return p
+}
+
+// awaitReady waits for the start banner; it fails the test when the
+// process exits first or takes longer than 90 s.
+func (p *process) awaitReady(t *testing.T) {
+	t.Helper()
 	select {
-	case <-ready:
+	case <-p.ready:
 	case <-p.exited:
 		t.Fatalf("bankbridge exited: %v\n%s", p.state, p.stderr)
 	case <-time.After(90 * time.Second):
 		t.Fatalf("bankbridge did not start\n%s", p.stderr)
 	}
-	return p
 }
 
 // stop sends SIGTERM (a graceful shutdown) and waits for a clean exit.

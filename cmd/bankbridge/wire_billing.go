@@ -105,6 +105,7 @@ func (p *Platform) wireBilling(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("redis %s: %w", opt.Addr, err)
 		}
+		p.redis = rc
 		qc.Limiter, qc.Counter, b.Distributed = quota.NewRedis(rc, "bb:rl:"), quota.NewRedisCounter(rc, "bb:vol:"), true
 	} else {
 		qc.Limiter, qc.Counter = quota.NewMemory(nil), quota.NewMemoryCounter(nil)

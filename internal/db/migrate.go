@@ -137,12 +137,6 @@ func (d *DB) Migrate(ctx context.Context) ([]int, error) {
 		return nil, err
 	}
 	g := d.DB.WithContext(ctx)
-	if err := g.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-		version BIGINT PRIMARY KEY,
-		name TEXT NOT NULL,
-		applied_at ` + map[Dialect]string{SQLite: "DATETIME", Postgres: "TIMESTAMPTZ"}[d.Dialect] + ` NOT NULL)`).Error; err != nil {
-		return nil, fmt.Errorf("db: create schema_migrations: %w", err)
-	}
 	var applied []int
 	err = g.Connection(func(conn *gorm.DB) error {
 		if d.Dialect == Postgres {
@@ -150,6 +144,15 @@ func (d *DB) Migrate(ctx context.Context) ([]int, error) {
 				return err
 			}
 			defer conn.Exec(`SELECT pg_advisory_unlock(7253841)`)
+		}
+		// Under the lock: two concurrent CREATE TABLE IF NOT EXISTS on
+		// PostgreSQL can both miss the table and one then fails on the
+		// catalogue's unique index.
+		if err := conn.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+		version BIGINT PRIMARY KEY,
+		name TEXT NOT NULL,
+		applied_at ` + map[Dialect]string{SQLite: "DATETIME", Postgres: "TIMESTAMPTZ"}[d.Dialect] + ` NOT NULL)`).Error; err != nil {
+			return fmt.Errorf("db: create schema_migrations: %w", err)
 		}
 		var done []int
 		if err := conn.Raw(`SELECT version FROM schema_migrations`).Scan(&done).Error; err != nil {

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/partners"
+)
+
+// The deployment kit (issue 15, item 5): `bankbridge version`, the startup
+// warnings of setups that half-work, seeding by nodes starting together,
+// /readyz with Redis, and two nodes behind a proxy losing one.
+
+func TestBuildInfoFrom(t *testing.T) {
+	at := time.Date(2026, 12, 4, 10, 11, 12, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		settings []debug.BuildSetting
+		want     BuildInfo
+		line     string
+	}{
+		{"ok/vcs-stamped", []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "0123456789abcdef0123456789abcdef01234567"},
+			{Key: "vcs.time", Value: "2026-12-04T10:11:12Z"}, {Key: "vcs.modified", Value: "false"}},
+			BuildInfo{Module: "github.com/bankbridge/bankbridge", Version: "(devel)", Revision: "0123456789abcdef0123456789abcdef01234567", Time: &at,
+				GoVersion: "go1.26.8", Platform: "linux/amd64"},
+			"bankbridge (devel) 0123456789ab (2026-12-04T10:11:12Z) go1.26.8 linux/amd64"},
+		{"ok/vcs-modified", []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.time", Value: "2026-12-04T11:11:12+01:00"},
+			{Key: "vcs.modified", Value: "true"}},
+			BuildInfo{Module: "github.com/bankbridge/bankbridge", Version: "(devel)", Revision: "0123456789abcdef", Time: &at, Modified: true,
+				GoVersion: "go1.26.8", Platform: "linux/amd64"},
+			"bankbridge (devel) 0123456789ab (2026-12-04T10:11:12Z, modified) go1.26.8 linux/amd64"},
+		{"ok/no-vcs", nil,
+			BuildInfo{Module: "github.com/bankbridge/bankbridge", Version: "(devel)", GoVersion: "go1.26.8", Platform: "linux/amd64"},
+			"bankbridge (devel) go1.26.8 linux/amd64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/bankbridge/bankbridge", Version: "(devel)"}, Settings: tc.settings}
+			got := buildInfoFrom(bi, "linux/amd64")
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(tc.want)
+			if string(gj) != string(wj) {
+				t.Fatalf("got  %s\nwant %s", gj, wj)
+			}
+			if got.String() != tc.line {
+				t.Fatalf("line %q, want %q", got.String(), tc.line)
+			}
+		})
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr error
+		check   func(t *testing.T, stdout, stderr string)
+	}{
+		{"ok/line", []string{"version"}, nil, func(t *testing.T, stdout, _ string) {
+			if !strings.HasPrefix(stdout, "bankbridge ") || !strings.HasSuffix(stdout, " "+runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH+"\n") {
+				t.Fatalf("stdout %q", stdout)
+			}
+		}},
+		{"ok/json", []string{"version", "--json"}, nil, func(t *testing.T, stdout, _ string) {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+				t.Fatalf("%v: %q", err, stdout)
+			}
+			if v["go_version"] != runtime.Version() || v["platform"] != runtime.GOOS+"/"+runtime.GOARCH {
+				t.Fatalf("json %v", v)
+			}
+		}},
+		{"fail/argument", []string{"version", "now"}, errUsage, func(t *testing.T, _, stderr string) {
+			if stderr != "bankbridge version: unexpected argument \"now\"\n" {
+				t.Fatalf("stderr %q", stderr)
+			}
+		}},
+		{"fail/unknown-flag", []string{"version", "--yaml"}, errUsage, func(t *testing.T, _, stderr string) {
+			if !strings.HasPrefix(stderr, "flag provided but not defined: -yaml\n") {
+				t.Fatalf("stderr %q", stderr)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			m := NewMain(&stdout, &stderr)
+			err := m.Run(context.Background(), tc.args)
+			m.Close()
+			if err != tc.wantErr {
+				t.Fatalf("err %v, want %v\n%s", err, tc.wantErr, stderr.String())
+			}
+			tc.check(t, stdout.String(), stderr.String())
+		})
+	}
+}
+
+// TestVersionOfBinary: the built binary reports the module, the commit it
+// was built from (and whether the work tree had changes) and the Go
+// version, from the build information the toolchain stamped.
+func TestVersionOfBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed: the build carries no VCS stamp")
+	}
+	if fi, err := os.Stat(filepath.Join(repoRoot(t), ".git")); err != nil || !fi.IsDir() {
+		t.Skip("not a git clone (a worktree's .git is a file): the go command stamps no VCS information")
+	}
+	head, err := exec.Command("git", "-C", repoRoot(t), "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	status, err := exec.Command("git", "-C", repoRoot(t), "status", "--porcelain").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stamped explicitly: GOFLAGS may carry -buildvcs=false.
+	bin := filepath.Join(t.TempDir(), "bankbridge")
+	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v BuildInfo
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	goVersion, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Module != "github.com/bankbridge/bankbridge" || v.Revision != strings.TrimSpace(string(head)) || v.Time == nil ||
+		v.Modified != (len(status) > 0) || v.GoVersion != strings.TrimSpace(string(goVersion)) {
+		t.Fatalf("version %s\nwant revision %s, modified %v, go %s", out, head, len(status) > 0, goVersion)
+	}
+	line, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := v.String() + "\n"; string(line) != want {
+		t.Fatalf("version line %q, want %q", line, want)
+	}
+}
+
+// TestConcurrentSeedingOnEmptyDatabase (PostgreSQL): two nodes of the real
+// binary start at the same moment on one empty database, in development
+// mode (which seeds the personas and the demo partner): both start, and the
+// sandbox is seeded once: one of each persona, one demo login, partner and
+// app, one active signing key per algorithm, one demo key file.
+func TestConcurrentSeedingOnEmptyDatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	if os.Getenv(dbtest.PostgresEnv) == "" {
+		t.Skip("needs " + dbtest.PostgresEnv + ": two nodes share PostgreSQL")
+	}
+	bin := buildBinary(t)
+	dbURL := dbtest.PostgresURL(t)
+	env := childEnv(map[string]string{secrets.KeyEnv: testKey(t), "DATABASE_URL": dbURL})
+	var nodes []*process
+	var dirs []string
+	for range 2 {
+		dir := t.TempDir()
+		dirs = append(dirs, dir)
+		nodes = append(nodes, spawn(t, bin, dir, env, "serve", "--addr", freeAddr(t), "--log-level", "warn", "--webhook-dispatchers", "0"))
+	}
+	for _, n := range nodes {
+		n.awaitReady(t)
+	}
+	d, err := db.Open(context.Background(), db.Options{URL: dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	count := func(q string, args ...any) int64 {
+		t.Helper()
+		var n int64
+		if err := d.Raw(q, args...).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var dup []string
+	if err := d.Raw(`SELECT username FROM core_customers WHERE environment = 'sandbox' GROUP BY username HAVING count(*) > 1`).Scan(&dup).Error; err != nil {
+		t.Fatal(err)
+	}
+	customers := count(`SELECT count(*) FROM core_customers WHERE environment = 'sandbox'`)
+	users := count(`SELECT count(*) FROM portal_users WHERE email = ?`, partners.SeedEmail)
+	demoPartners := count(`SELECT count(*) FROM partners WHERE legal_name = ?`, partners.SeedPartnerName)
+	apps := count(`SELECT count(*) FROM apps WHERE name = ?`, partners.SeedAppName)
+	keys := count(`SELECT count(*) FROM signing_keys WHERE status = 'active'`)
+	keyFiles := 0
+	for _, dir := range dirs {
+		if _, err := os.Stat(filepath.Join(dir, "data", "demo-app-key.json")); err == nil {
+			keyFiles++
+		}
+	}
+	if len(dup) > 0 || customers != int64(len(core.Personas())) || users != 1 || demoPartners != 1 || apps != 1 || keys != 2 || keyFiles != 1 {
+		t.Fatalf("after two concurrent starts: duplicated personas %v, %d sandbox customers (want %d), %d demo logins, %d demo partners, %d demo apps, %d active signing keys (want 2), %d demo key files; want one of each",
+			dup, customers, len(core.Personas()), users, demoPartners, apps, keys, keyFiles)
+	}
+	for i, n := range nodes {
+		if strings.Contains(n.stderr.String(), "level=ERROR") {
+			t.Errorf("node %d logged errors:\n%s", i, n.stderr)
+		}
+	}
+}
