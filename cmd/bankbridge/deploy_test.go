@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -218,5 +223,186 @@ func TestConcurrentSeedingOnEmptyDatabase(t *testing.T) {
 		if strings.Contains(n.stderr.String(), "level=ERROR") {
 			t.Errorf("node %d logged errors:\n%s", i, n.stderr)
 		}
+	}
+}
+
+// testRedis returns BANKBRIDGE_TEST_REDIS (a Redis URL) or skips.
+func testRedis(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("BANKBRIDGE_TEST_REDIS")
+	if u == "" {
+		t.Skip("needs BANKBRIDGE_TEST_REDIS")
+	}
+	return u
+}
+
+// logLine is a line of the JSON log.
+type logLine struct {
+	Level   string `json:"level"`
+	Msg     string `json:"msg"`
+	KeyFile string `json:"key_file"`
+}
+
+// TestStartupWarnings runs the binary (JSON logs) in setups that start but
+// half-work with several nodes and compares its warnings exactly: on
+// PostgreSQL, no Redis (quotas per node) and a key file instead of
+// BANKBRIDGE_ENCRYPTION_KEY (development mode); SQLite, a single node's
+// engine, warns about neither.
+func TestStartupWarnings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	bin := buildBinary(t)
+	type warning struct{ msg, keyFile string }
+	cases := []struct {
+		name     string
+		postgres bool
+		redis    bool
+		key      bool
+		want     func(dir string) []warning
+	}{
+		{"ok/sqlite-key-file-no-redis", false, false, false, func(string) []warning { return nil }},
+		{"ok/postgres-key-file-no-redis", true, false, false, func(dir string) []warning {
+			return []warning{{msg: warnQuotasPerNode}, {msg: warnKeyFile, keyFile: filepath.Join(dir, "data", "master.key")}}
+		}},
+		{"ok/postgres-key-no-redis", true, false, true, func(string) []warning { return []warning{{msg: warnQuotasPerNode}} }},
+		{"ok/postgres-key-file-redis", true, true, false, func(dir string) []warning {
+			return []warning{{msg: warnKeyFile, keyFile: filepath.Join(dir, "data", "master.key")}}
+		}},
+		{"ok/postgres-key-redis", true, true, true, func(string) []warning { return nil }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			extra := map[string]string{}
+			if tc.postgres {
+				extra["DATABASE_URL"] = dbtest.PostgresURL(t)
+			}
+			if tc.redis {
+				extra["REDIS_URL"] = testRedis(t)
+			}
+			if tc.key {
+				extra[secrets.KeyEnv] = testKey(t)
+			}
+			dir := t.TempDir()
+			p := startIn(t, bin, dir, childEnv(extra), "serve", "--addr", freeAddr(t), "--seed=false", "--log-format", "json", "--webhook-dispatchers", "0")
+			p.stop(t)
+			var got []warning
+			for _, l := range strings.Split(strings.TrimSpace(p.stderr.String()), "\n") {
+				var ll logLine
+				if err := json.Unmarshal([]byte(l), &ll); err != nil {
+					t.Fatalf("log line %q: %v", l, err)
+				}
+				if ll.Level == "WARN" || ll.Level == "ERROR" {
+					got = append(got, warning{ll.Msg, ll.KeyFile})
+				}
+			}
+			want := tc.want(dir)
+			if len(got) != len(want) {
+				t.Fatalf("warnings %q\nwant %q", got, want)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("warning %d: %q\nwant %q", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// tcpRelay forwards connections to a TCP address until closed; Close then
+// also cuts the connections it relays (the service "goes away").
+type tcpRelay struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newTCPRelay(t *testing.T, target string) *tcpRelay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &tcpRelay{ln: ln}
+	t.Cleanup(r.Close)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, c, up)
+			r.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return r
+}
+
+// Addr is where the relay listens.
+func (r *tcpRelay) Addr() string { return r.ln.Addr().String() }
+
+// Close stops accepting and cuts every relayed connection.
+func (r *tcpRelay) Close() {
+	r.ln.Close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
+}
+
+// TestReadyzChecksRedis: with --redis-url, /readyz answers 200 naming Redis
+// while Redis answers PING, and 503 once Redis is unreachable (a relay to
+// the test's Redis is cut), while /healthz still answers 200.
+func TestReadyzChecksRedis(t *testing.T) {
+	redisURL := testRedis(t)
+	for engine, dbURL := range engineURLs(t) {
+		t.Run(engine, func(t *testing.T) {
+			u, err := url.Parse(redisURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			relay := newTCPRelay(t, u.Host)
+			u.Host = relay.Addr()
+			s := MustStart(t, dbURL(t), "--redis-url", u.String(), "--seed=false", "--webhook-dispatchers", "0")
+			get := func(path string) (int, string) {
+				resp, err := http.Get(s.URL + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+			dialect := string(s.Main.Platform.DB.Dialect)
+			for _, tc := range []struct {
+				name   string
+				before func()
+				status int
+				body   string
+			}{
+				{"ok/redis-up", func() {}, http.StatusOK, `{"database":"` + dialect + `","redis":"ok","status":"ready"}`},
+				{"fail/redis-unreachable", relay.Close, http.StatusServiceUnavailable, `{"database":"` + dialect + `","redis":"unreachable","status":"unavailable"}`},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					tc.before()
+					if st, body := get("/readyz"); st != tc.status || body != tc.body {
+						t.Fatalf("/readyz: %d %s\nwant %d %s", st, body, tc.status, tc.body)
+					}
+					if st, body := get("/healthz"); st != http.StatusOK || body != `{"status":"ok"}` {
+						t.Fatalf("/healthz: %d %s", st, body)
+					}
+				})
+			}
+		})
 	}
 }
