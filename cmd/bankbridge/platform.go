@@ -92,7 +92,6 @@ func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logge
 		return nil, err
 	}
 	p.router = p.routes()
-	p.warnHalfWorkingSetups()
 	ok = true
 	return p, nil
 }
@@ -104,7 +103,7 @@ const (
 	warnKeyFile       = "PostgreSQL with the encryption key from a key file: a node with another key file cannot open the signing keys and secrets this one seals; give every node the same BANKBRIDGE_ENCRYPTION_KEY"
 )
 
-// warnHalfWorkingSetups logs, once at start, the settings that are fine for
+// warnHalfWorkingSetups logs, once at serve's start, the settings that are fine for
 // one node but break when several nodes share the database: quotas kept in
 // process memory, and (development mode) a master key read from or
 // generated into this node's own data directory.

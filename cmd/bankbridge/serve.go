@@ -35,6 +35,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	m.Platform = p
+	p.warnHalfWorkingSetups()
 	if c.Seed {
 		if err := p.SeedSandbox(ctx); err != nil {
 			return fmt.Errorf("seed sandbox: %w", err)
