@@ -225,8 +225,8 @@ func TestTwoNodesBehindProxyLoseOne(t *testing.T) {
 	// is 200, or 429 for the limited app beyond its limit.
 	var (
 		failed, failedFree, free, limitedOK, limitedRefused, beforeKillB, afterKillA int
-		issued                                                                     []string
-		end                                                                        time.Time
+		issued                                                                       []string
+		end                                                                          time.Time
 	)
 	for i, c := range calls {
 		switch {
