@@ -34,6 +34,8 @@ type Config struct {
 	Seed                  bool
 	seed                  optionalBool
 	seedEnvErr            error
+	// secretFileErr is the first error reading a NAME_FILE variable.
+	secretFileErr error
 	WebhooksAllowLoopback bool
 	AccessTokenLifetime   time.Duration
 	RefreshTokenLifetime  time.Duration
@@ -73,6 +75,47 @@ func envOr(name, def string) string {
 	return def
 }
 
+// secretFileSuffix marks the variable naming a file that holds a setting
+// (DATABASE_URL_FILE, …): the convention of Docker and Compose secrets,
+// mounted as files under /run/secrets, which keeps the value out of the
+// container's environment and the compose file.
+const secretFileSuffix = "_FILE"
+
+// secretSettings are the settings that may hold a credential, and so may be
+// given as a file through NAME_FILE as well as in NAME.
+var secretSettings = []string{"DATABASE_URL", "REDIS_URL", "BANKBRIDGE_SMTP_URL", secrets.KeyEnv}
+
+// envSecret returns the value of the environment variable name, or the
+// content of the file that name_FILE names (surrounding white space
+// trimmed). Both set, an unreadable file or an empty one is an error.
+func envSecret(name string) (string, error) {
+	file := os.Getenv(name + secretFileSuffix)
+	if file == "" {
+		return strings.TrimSpace(os.Getenv(name)), nil
+	}
+	if os.Getenv(name) != "" {
+		return "", fmt.Errorf("%s and %s are both set; use one", name, name+secretFileSuffix)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name+secretFileSuffix, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("%s: %s is empty", name+secretFileSuffix, file)
+	}
+	return v, nil
+}
+
+// secret is envSecret keeping the first error for Validate.
+func (c *Config) secret(name string) string {
+	v, err := envSecret(name)
+	if err != nil && c.secretFileErr == nil {
+		c.secretFileErr = err
+	}
+	return v
+}
+
 func envBool(name string, def bool) bool {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
 		b, err := strconv.ParseBool(v)
@@ -107,9 +150,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Var((*modeFlag)(&c.Mode), "mode", "development (zero-setup: generated key file, demo partner, mail outbox page) or production (refuses to start without BANKBRIDGE_ENCRYPTION_KEY, BANKBRIDGE_SMTP_URL and an https --issuer) (env BANKBRIDGE_MODE)")
 	fs.StringVar(&c.Addr, "addr", envOr("BANKBRIDGE_ADDR", "127.0.0.1:8080"), "listen address (env BANKBRIDGE_ADDR)")
 	fs.StringVar(&c.Issuer, "issuer", envOr("BANKBRIDGE_ISSUER", ""), "public base URL and OAuth issuer, e.g. https://bank.example (env BANKBRIDGE_ISSUER; default http://<addr>)")
-	fs.StringVar(&c.DatabaseURL, "database-url", envOr("DATABASE_URL", ""), "PostgreSQL URL; empty uses embedded SQLite in the data directory (env DATABASE_URL)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.secret("DATABASE_URL"), "PostgreSQL URL; empty uses embedded SQLite in the data directory (env DATABASE_URL, or DATABASE_URL_FILE naming a file that holds it)")
 	fs.StringVar(&c.DataDir, "data-dir", envOr("BANKBRIDGE_DATA_DIR", "data"), "directory for the SQLite database and, in development, the generated master key and demo app key; created only when something is written (env BANKBRIDGE_DATA_DIR)")
-	fs.StringVar(&c.RedisURL, "redis-url", envOr("REDIS_URL", ""), "Redis URL for quota counters and DPoP replay state shared by several nodes (env REDIS_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", c.secret("REDIS_URL"), "Redis URL for quota counters and DPoP replay state shared by several nodes (env REDIS_URL, or REDIS_URL_FILE naming a file that holds it)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("BANKBRIDGE_LOG_LEVEL", "info"), "debug, info, warn or error (env BANKBRIDGE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("BANKBRIDGE_LOG_FORMAT", "text"), "text or json (env BANKBRIDGE_LOG_FORMAT)")
 	if v, ok := os.LookupEnv("BANKBRIDGE_SEED"); ok && v != "" {
@@ -125,9 +168,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.DPoPRequireNonce, "dpop-require-nonce", envBool("BANKBRIDGE_DPOP_REQUIRE_NONCE", false), "require server-provided DPoP nonces (env BANKBRIDGE_DPOP_REQUIRE_NONCE)")
 	fs.DurationVar(&c.WebhookLease, "webhook-lease", envDuration("BANKBRIDGE_WEBHOOK_LEASE", 70*time.Second), "how long a dispatcher's claim on a delivery lasts before another node may retake it; must exceed connect + response timeouts (env BANKBRIDGE_WEBHOOK_LEASE)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("BANKBRIDGE_DEBUG_ADDR", ""), "loopback address for Go's pprof profiles (/debug/pprof/), off when empty; never expose it (env BANKBRIDGE_DEBUG_ADDR)")
-	fs.StringVar(&c.SMTPURL, "smtp-url", envOr("BANKBRIDGE_SMTP_URL", ""), "send mail through smtp://[user:pass@]host:port (STARTTLS required unless the host is loopback) or smtps://[user:pass@]host:port; required in production (env BANKBRIDGE_SMTP_URL)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", c.secret("BANKBRIDGE_SMTP_URL"), "send mail through smtp://[user:pass@]host:port (STARTTLS required unless the host is loopback) or smtps://[user:pass@]host:port; required in production (env BANKBRIDGE_SMTP_URL, or BANKBRIDGE_SMTP_URL_FILE naming a file that holds it)")
 	fs.StringVar(&c.MailFrom, "mail-from", envOr("BANKBRIDGE_MAIL_FROM", ""), `sender of the platform's mail (default "Bankbridge <no-reply@<issuer host>>") (env BANKBRIDGE_MAIL_FROM)`)
-	c.EncryptionKey = strings.TrimSpace(os.Getenv(secrets.KeyEnv))
+	c.EncryptionKey = c.secret(secrets.KeyEnv)
 	fs.StringVar(&c.CreditNoteLimits, "credit-note-limits", envOr("BANKBRIDGE_CREDIT_NOTE_LIMITS", ""), "largest credit note one staff member may issue alone, per currency in major units, e.g. EUR=1000,JPY=100000; larger ones need a second approver; unlisted currencies: 1000 (env BANKBRIDGE_CREDIT_NOTE_LIMITS)")
 	fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", envOr("BANKBRIDGE_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of the reverse proxies whose X-Forwarded-For names the client (for sign-in throttling by client address); empty trusts none (env BANKBRIDGE_TRUSTED_PROXIES)")
 	c.SCA.flags(fs)
@@ -141,6 +184,9 @@ func (c *Config) Validate() error {
 	}
 	if c.seedEnvErr != nil {
 		return c.seedEnvErr
+	}
+	if c.secretFileErr != nil {
+		return c.secretFileErr
 	}
 	c.Seed = c.seed.or(c.Mode.Development())
 	if c.EncryptionKey != "" {

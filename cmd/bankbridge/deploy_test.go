@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -404,5 +405,120 @@ func TestReadyzChecksRedis(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestSecretsFromFiles: DATABASE_URL, REDIS_URL, BANKBRIDGE_SMTP_URL and
+// BANKBRIDGE_ENCRYPTION_KEY may be given as files (NAME_FILE, the Compose
+// secrets convention); a flag still wins.
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := testKey(t)
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    func(c *Config) string // "" when as expected
+		wantErr string
+	}{
+		{"ok/database-url-file", map[string]string{"DATABASE_URL_FILE": write("db", "postgres://bb:pw@postgres/bankbridge\n")}, nil,
+			func(c *Config) string { return cmpStr(c.DatabaseURL, "postgres://bb:pw@postgres/bankbridge") }, ""},
+		{"ok/key-and-smtp-files", map[string]string{secrets.KeyEnv + "_FILE": write("key", key+"\n"),
+			"BANKBRIDGE_SMTP_URL_FILE": write("smtp", "smtp://relay:pw@mail.bank.example:587")}, nil,
+			func(c *Config) string {
+				return cmpStr(c.EncryptionKey, key) + cmpStr(c.SMTPURL, "smtp://relay:pw@mail.bank.example:587")
+			}, ""},
+		{"ok/redis-url-file", map[string]string{"REDIS_URL_FILE": write("redis", "redis://redis:6379/0")}, nil,
+			func(c *Config) string { return cmpStr(c.RedisURL, "redis://redis:6379/0") }, ""},
+		{"ok/flag-wins", map[string]string{"DATABASE_URL_FILE": write("db2", "postgres://from-file/x")}, []string{"--database-url", "postgres://from-flag/x"},
+			func(c *Config) string { return cmpStr(c.DatabaseURL, "postgres://from-flag/x") }, ""},
+		{"fail/both-set", map[string]string{"DATABASE_URL": "postgres://a/b", "DATABASE_URL_FILE": write("db3", "postgres://c/d")}, nil, nil,
+			"DATABASE_URL and DATABASE_URL_FILE are both set; use one"},
+		{"fail/missing-file", map[string]string{"REDIS_URL_FILE": filepath.Join(dir, "absent")}, nil, nil,
+			"REDIS_URL_FILE: open " + filepath.Join(dir, "absent") + ": no such file or directory"},
+		{"fail/empty-file", map[string]string{"BANKBRIDGE_SMTP_URL_FILE": write("empty", " \n")}, nil, nil,
+			"BANKBRIDGE_SMTP_URL_FILE: " + filepath.Join(dir, "empty") + " is empty"},
+		{"fail/bad-key-file", map[string]string{secrets.KeyEnv + "_FILE": write("badkey", "c2hvcnQ=")}, nil, nil,
+			secrets.KeyEnv + " must be base64 of 32 bytes (e.g. from: openssl rand -base64 32)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, name := range secretSettings {
+				t.Setenv(name, "")
+				t.Setenv(name+secretFileSuffix, "")
+			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			var c Config
+			c.Flags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Validate()
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := tc.want(&c); d != "" {
+				t.Fatal(d)
+			}
+		})
+	}
+}
+
+func cmpStr(got, want string) string {
+	if got != want {
+		return "got " + got + ", want " + want + "\n"
+	}
+	return ""
+}
+
+// TestProductionFromSecretFiles runs the binary in production mode as the
+// compose file does: the database URL, SMTP URL and encryption key each in
+// a file named by NAME_FILE; it starts (no data/ written) and is ready.
+func TestProductionFromSecretFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real processes")
+	}
+	dbURL := dbtest.PostgresURL(t) // skips without BANKBRIDGE_TEST_POSTGRES
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	files := map[string]string{"DATABASE_URL": dbURL, "BANKBRIDGE_SMTP_URL": "smtp://127.0.0.1:2525", secrets.KeyEnv: testKey(t)}
+	env := map[string]string{"BANKBRIDGE_MODE": "production", "BANKBRIDGE_ISSUER": "https://bank.example"}
+	for name, v := range files {
+		p := filepath.Join(dir, strings.ToLower(name))
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env[name+secretFileSuffix] = p
+	}
+	work := t.TempDir()
+	addr := freeAddr(t)
+	p := startIn(t, bin, work, childEnv(env), "serve", "--addr", addr, "--webhook-dispatchers", "0")
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != `{"database":"postgres","status":"ready"}` {
+		t.Fatalf("/readyz: %d %s", resp.StatusCode, body)
+	}
+	p.stop(t)
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Fatalf("production left %v in its working directory", entries)
 	}
 }

@@ -120,12 +120,15 @@ func (p *Platform) warnHalfWorkingSetups() {
 }
 
 // masterKey is the key every secret at rest derives from: in production only
-// BANKBRIDGE_ENCRYPTION_KEY (never a key file, read or written); in
-// development that variable when set, else data/master.key, created on
-// first start.
+// BANKBRIDGE_ENCRYPTION_KEY or the file BANKBRIDGE_ENCRYPTION_KEY_FILE names
+// (never data/master.key, read or written); in development those when set,
+// else data/master.key, created on first start.
 func masterKey(c *Config) ([]byte, error) {
+	if c.EncryptionKey != "" { // BANKBRIDGE_ENCRYPTION_KEY or its _FILE
+		return secrets.ParseKey(c.EncryptionKey)
+	}
 	if c.Mode.Production() {
-		return secrets.KeyFromEnv()
+		return nil, secrets.ErrNoKey
 	}
 	return secrets.LoadOrCreateKey(c.DataDir)
 }
