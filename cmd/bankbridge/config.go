@@ -31,11 +31,11 @@ type Config struct {
 	LogFormat   string
 	// Seed is whether to seed the sandbox at start: given by --seed or
 	// BANKBRIDGE_SEED, else true in development and false in production.
-	Seed                  bool
-	seed                  optionalBool
-	seedEnvErr            error
+	Seed       bool
+	seed       optionalBool
+	seedEnvErr error
 	// secretFileErr is the first error reading a NAME_FILE variable.
-	secretFileErr error
+	secretFileErr         error
 	WebhooksAllowLoopback bool
 	AccessTokenLifetime   time.Duration
 	RefreshTokenLifetime  time.Duration
