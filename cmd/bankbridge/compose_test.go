@@ -42,7 +42,7 @@ type composeService struct {
 	// DependsOn is a list of names or a map of name to condition.
 	DependsOn yaml.Node `yaml:"depends_on"`
 	ReadOnly  bool      `yaml:"read_only"`
-	Networks yaml.Node `yaml:"networks"`
+	Networks  yaml.Node `yaml:"networks"`
 }
 
 // composeSecret is a service's secret: a name (short syntax) or source and target.
