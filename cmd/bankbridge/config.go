@@ -152,7 +152,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Issuer, "issuer", envOr("BANKBRIDGE_ISSUER", ""), "public base URL and OAuth issuer, e.g. https://bank.example (env BANKBRIDGE_ISSUER; default http://<addr>)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.secret("DATABASE_URL"), "PostgreSQL URL; empty uses embedded SQLite in the data directory (env DATABASE_URL, or DATABASE_URL_FILE naming a file that holds it)")
 	fs.StringVar(&c.DataDir, "data-dir", envOr("BANKBRIDGE_DATA_DIR", "data"), "directory for the SQLite database and, in development, the generated master key and demo app key; created only when something is written (env BANKBRIDGE_DATA_DIR)")
-	fs.StringVar(&c.RedisURL, "redis-url", c.secret("REDIS_URL"), "Redis URL for quota counters and DPoP replay state shared by several nodes (env REDIS_URL, or REDIS_URL_FILE naming a file that holds it)")
+	fs.StringVar(&c.RedisURL, "redis-url", c.secret("REDIS_URL"), "Redis URL for the quotas' rate limits and volume counters shared by several nodes (env REDIS_URL, or REDIS_URL_FILE naming a file that holds it)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("BANKBRIDGE_LOG_LEVEL", "info"), "debug, info, warn or error (env BANKBRIDGE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("BANKBRIDGE_LOG_FORMAT", "text"), "text or json (env BANKBRIDGE_LOG_FORMAT)")
 	if v, ok := os.LookupEnv("BANKBRIDGE_SEED"); ok && v != "" {
