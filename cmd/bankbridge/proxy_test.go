@@ -212,8 +212,10 @@ func TestTwoNodesBehindProxyLoseOne(t *testing.T) {
 					c.problemCode, _ = body["code"].(string)
 				}
 				if answered.Add(1) == killAfter {
-					nodes["B"].cmd.Process.Kill() // SIGKILL
+					// Flag first: an answer read after the flag may still
+					// come from node B alive, never a failure before it.
 					killed.Store(true)
+					nodes["B"].cmd.Process.Kill() // SIGKILL
 				}
 			}
 		}()
