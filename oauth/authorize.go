@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
 
+	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 )
@@ -121,7 +122,9 @@ func (s *Server) loadInteraction(ctx context.Context, id string) (*interaction, 
 // handleAuthorizePost handles the login and consent forms.
 func (s *Server) handleAuthorizePost(c *gin.Context) {
 	w, r := c.Writer, c.Request
-	ctx := withClient(r.Context(), nil)
+	// Each page reads the customer, their accounts and the consents
+	// several times (plan, page, decision): once per request.
+	ctx := reqmemo.With(withClient(r.Context(), nil))
 	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, "Something went wrong", "The form could not be read. Please go back to the app and start again.")

@@ -663,12 +663,11 @@ func (s *Store) GetPARSession(ctx context.Context, requestURI string) (fosite.Au
 	return ar, nil
 }
 
-// DeletePARSession implements fosite.PARStorage. GetPARSession already
-// consumed the request_uri atomically; this only makes sure no row is left
-// (the DELETE affects nothing in the normal flow).
-func (s *Store) DeletePARSession(ctx context.Context, requestURI string) error {
-	return s.delete(ctx, kindPAR, parKey(requestURI))
-}
+// DeletePARSession implements fosite.PARStorage. It does nothing: fosite
+// calls it only right after GetPARSession, which already deleted the row
+// atomically (a request_uri that GetPARSession did not return is expired,
+// and deleted too, or unknown).
+func (s *Store) DeletePARSession(context.Context, string) error { return nil }
 
 // DeleteExpired removes rows that expired before cutoff: tokens, used
 // assertion ids, abandoned interactions and orphaned consent links. Run it
