@@ -373,7 +373,12 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		Nonce:                sess.Nonce,
 	}
 	ns.setAuthentication(auth)
+	// The code's rows (code, PKCE, OpenID Connect) are written together.
+	ctx = deferTokens(ctx)
 	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, ns)
+	if err == nil {
+		err = s.store.flushTokens(ctx)
+	}
 	if err != nil {
 		s.authorizeError(ctx, w, r, ar, err)
 		return
