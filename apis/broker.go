@@ -9,6 +9,8 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -189,6 +191,14 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 	if approve && cust.ConsentBehaviour == core.ConsentBehaviourReject {
 		approve, rejectedByBank = false, true
 	}
+	// The customer's accounts, read once for every consent and selection
+	// (and once per request: Describe read them too).
+	var accounts []core.Account
+	if approve {
+		if accounts, err = s.core.Accounts(ctx, customerID); err != nil {
+			return nil, err
+		}
+	}
 	consents := make([]*Consent, len(details))
 	for i, d := range details {
 		c, err := b.pending(ctx, client, d)
@@ -208,12 +218,9 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 		}
 		seen := map[string]bool{}
 		for _, id := range picked {
-			a, err := s.customerAccount(ctx, client.Environment, customerID, id)
-			if err != nil {
-				if errors.Is(err, errNotFound("", "")) {
-					return nil, invalidDetails("account %s is not one of the customer's accounts", id)
-				}
-				return nil, err
+			a := customersAccount(accounts, client.Environment, id)
+			if a == nil {
+				return nil, invalidDetails("account %s is not one of the customer's accounts", id)
 			}
 			if a.Status != core.AccountEnabled {
 				return nil, invalidDetails("account %s is %s", id, a.Status)
@@ -276,6 +283,9 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 		}
 		return nil
 	})
+	for _, c := range consents {
+		reqmemo.Forget(ctx, memoConsent(c.ID))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +293,17 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 		return nil, fmt.Errorf("%w: customer %s is a sandbox persona that rejects every consent", oauth.ErrConsentRejected, customerID)
 	}
 	return out, nil
+}
+
+// customersAccount is the account of accounts (one customer's) with id, in
+// environment env; nil when there is none.
+func customersAccount(accounts []core.Account, env environment.Environment, id string) *core.Account {
+	for i := range accounts {
+		if accounts[i].ID == id && accounts[i].Environment == env {
+			return &accounts[i]
+		}
+	}
+	return nil
 }
 
 // auditDetails are the audit entry details of the customer's decision on

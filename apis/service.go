@@ -16,6 +16,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -180,17 +181,29 @@ func (s *Service) datasetAllowed(ctx context.Context, partnerID, dataset string)
 // consent loads a consent and persists its expiry when due (publishing
 // consent.expired once).
 func (s *Service) consent(ctx context.Context, id string) (*Consent, error) {
-	c, err := s.store.Consent(ctx, id)
+	c, err := reqmemo.Load(ctx, memoConsent(id), func() (*Consent, error) {
+		c, err := s.store.Consent(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if (c.Status == StatusAuthorised || c.Status == StatusAwaitingAuthorisation) && c.Expired(s.now()) {
+			if err := s.expire(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+		return c, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if (c.Status == StatusAuthorised || c.Status == StatusAwaitingAuthorisation) && c.Expired(s.now()) {
-		if err := s.expire(ctx, c); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
+	cp := *c
+	return &cp, nil
 }
+
+// memoConsent names a consent in a request's memo (internal/reqmemo): the
+// authorization flow's pages describe and decide the same consents in one
+// request. Every write of a consent in such a request forgets it.
+func memoConsent(id string) string { return "apis.consent:" + id }
 
 func (s *Service) expire(ctx context.Context, c *Consent) error {
 	from := c.Status

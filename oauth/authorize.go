@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/ory/fosite"
 
+	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 )
@@ -107,21 +108,35 @@ func (s *Server) loadInteraction(ctx context.Context, id string) (*interaction, 
 	if err != nil {
 		return nil, nil, err
 	}
-	req, err := s.store.decodeRequest(ctx, in.Request, nil)
+	ar, err := s.decodeInteraction(ctx, in)
 	if err != nil {
 		return nil, nil, err
-	}
-	ar, ok := req.(*fosite.AuthorizeRequest)
-	if !ok {
-		return nil, nil, errors.New("oauth: interaction without authorization request")
 	}
 	return in, ar, nil
 }
 
+// decodeInteraction is the authorization request in carries.
+func (s *Server) decodeInteraction(ctx context.Context, in *interaction) (fosite.AuthorizeRequester, error) {
+	req, err := s.store.decodeRequest(ctx, in.Request, nil)
+	if err != nil {
+		return nil, err
+	}
+	ar, ok := req.(*fosite.AuthorizeRequest)
+	if !ok {
+		return nil, errors.New("oauth: interaction without authorization request")
+	}
+	return ar, nil
+}
+
+// validDecision reports whether d is one of the consent form's decisions.
+func validDecision(d string) bool { return d == DecisionApprove || d == DecisionDeny }
+
 // handleAuthorizePost handles the login and consent forms.
 func (s *Server) handleAuthorizePost(c *gin.Context) {
 	w, r := c.Writer, c.Request
-	ctx := withClient(r.Context(), nil)
+	// Each page reads the customer, their accounts and the consents
+	// several times (plan, page, decision): once per request.
+	ctx := reqmemo.With(withClient(r.Context(), nil))
 	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, "Something went wrong", "The form could not be read. Please go back to the app and start again.")
@@ -131,7 +146,28 @@ func (s *Server) handleAuthorizePost(c *gin.Context) {
 		s.errorPage(w, r, http.StatusForbidden, "This page has expired", "For your security the form could not be accepted. Please go back to the app and start again.")
 		return
 	}
-	in, ar, err := s.loadInteraction(ctx, r.PostForm.Get(FieldInteraction))
+	var (
+		in       *interaction
+		ar       fosite.AuthorizeRequester
+		err      error
+		consumed bool
+	)
+	if r.PostForm.Get(FieldStep) == StepConsent && validDecision(r.PostForm.Get(FieldDecision)) {
+		// The consent form is the interaction's last step: its load is its
+		// single use. When that finds nothing (not logged in, expired,
+		// used) the load below tells which.
+		in, err = s.store.consumeSignedIn(ctx, r.PostForm.Get(FieldInteraction))
+		switch {
+		case err == nil:
+			consumed = true
+			ar, err = s.decodeInteraction(ctx, in)
+		case errors.Is(err, errInteractionGone):
+			err = nil
+		}
+	}
+	if !consumed && err == nil {
+		in, ar, err = s.loadInteraction(ctx, r.PostForm.Get(FieldInteraction))
+	}
 	if err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "Too much time has passed or this step was already completed. Please go back to the app and start again.")
 		return
@@ -157,7 +193,7 @@ func (s *Server) handleAuthorizePost(c *gin.Context) {
 			s.errorPage(w, r, http.StatusBadRequest, "Please log in first", "Please go back to the app and start again.")
 			return
 		}
-		s.consent(ctx, w, r, in, ar, client)
+		s.consent(ctx, w, r, in, ar, client, consumed)
 	default:
 		s.errorPage(w, r, http.StatusBadRequest, "Something went wrong", "The form could not be read. Please go back to the app and start again.")
 	}
@@ -253,19 +289,23 @@ func (s *Server) showPlannedConsent(ctx context.Context, w http.ResponseWriter, 
 	s.deps.Pages.Consent(w, r, page)
 }
 
-func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client) {
+// consent handles the consent form; consumed: the interaction was already
+// deleted by this request (consumeSignedIn).
+func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client, consumed bool) {
 	id := r.PostForm.Get(FieldInteraction)
 	sess := sessionOf(ar)
 	if sess == nil {
 		sess = &Session{}
 	}
 	decision := r.PostForm.Get(FieldDecision)
-	if decision != DecisionApprove && decision != DecisionDeny {
+	if !validDecision(decision) {
 		s.showConsent(ctx, w, r, id, ar, client, in.CustomerID, "Please choose Authorise or Deny.", http.StatusBadRequest)
 		return
 	}
 	// The interaction is used once: whoever deletes it goes on.
-	if err := s.store.consumeInteraction(ctx, in); err != nil {
+	if consumed {
+		// Deleted already, as it was loaded.
+	} else if err := s.store.consumeInteraction(ctx, in); err != nil {
 		if !errors.Is(err, errInteractionGone) {
 			s.log.Error("oauth: consume interaction", "err", err)
 		}
@@ -370,7 +410,12 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		Nonce:                sess.Nonce,
 	}
 	ns.setAuthentication(auth)
+	// The code's rows (code, PKCE, OpenID Connect) are written together.
+	ctx = deferTokens(ctx)
 	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, ns)
+	if err == nil {
+		err = s.store.flushTokens(ctx)
+	}
 	if err != nil {
 		s.authorizeError(ctx, w, r, ar, err)
 		return

@@ -40,26 +40,39 @@ func (s *Server) handlePAR(c *gin.Context) {
 		return
 	}
 	// RFC 9449 §10: a DPoP proof at PAR binds the code to its key; dpop_jkt
-	// does so without a proof; both present must agree.
+	// does so without a proof; both present must agree. With the SQL replay
+	// store on our database, the proof's id is recorded with the client
+	// assertion's, as at the token endpoint (pendingWrites): one write.
 	var jkt string
+	var pw *pendingWrites
 	if len(r.Header.Values("DPoP")) > 0 {
-		proof, err := s.verifyProof(ctx, r, s.url(pathPAR), dpop.VerifyOptions{})
+		deferIDs := s.store.replay != nil
+		proof, err := s.verifyProof(ctx, r, s.url(pathPAR), dpop.VerifyOptions{DeferReplay: deferIDs})
 		if err != nil {
 			s.writeProofError(ctx, w, err, func(e error) { s.provider.WritePushedAuthorizeError(ctx, w, empty, e) })
 			return
 		}
 		jkt = proof.JKT
+		if deferIDs {
+			pw = &pendingWrites{proof: proof}
+			ctx = context.WithValue(ctx, ctxPending, pw)
+		}
+	}
+	// refuse answers err, once the ids verified so far are recorded (a
+	// replay among them is the answer then).
+	refuse := func(ar fosite.AuthorizeRequester, err error) {
+		s.provider.WritePushedAuthorizeError(ctx, w, ar, s.refusalAfter(ctx, pw, err))
 	}
 	if dj := r.PostForm.Get("dpop_jkt"); dj != "" {
 		if jkt != "" && dj != jkt {
-			s.provider.WritePushedAuthorizeError(ctx, w, empty, errDPoPProof("The dpop_jkt parameter does not match the key of the DPoP proof."))
+			refuse(empty, errDPoPProof("The dpop_jkt parameter does not match the key of the DPoP proof."))
 			return
 		}
 		jkt = dj
 	}
 	for p, e := range unsupportedAuthorizeParams {
 		if r.PostForm.Has(p) {
-			s.provider.WritePushedAuthorizeError(ctx, w, empty, e)
+			refuse(empty, e)
 			return
 		}
 	}
@@ -73,31 +86,31 @@ func (s *Server) handlePAR(c *gin.Context) {
 		err = nil
 	}
 	if err != nil {
-		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
+		refuse(ar, err)
 		return
 	}
 	client := clientOf(ar.GetClient())
 	if client.RequireSignedRequestObject && !signedRequest {
 		// RFC 9101 §10.5.
-		s.provider.WritePushedAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("The client requires signed request objects (require_signed_request_object): push the authorization parameters in a 'request' JWT."))
+		refuse(ar, fosite.ErrInvalidRequest.WithHint("The client requires signed request objects (require_signed_request_object): push the authorization parameters in a 'request' JWT."))
 		return
 	}
 	if !client.grantTypes().Has(GrantAuthorizationCode) {
-		s.provider.WritePushedAuthorizeError(ctx, w, ar, errCodeNotRegistered(client))
+		refuse(ar, errCodeNotRegistered(client))
 		return
 	}
 	if err := s.checkPushed(r); err != nil {
-		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
+		refuse(ar, err)
 		return
 	}
 	acr, err := parseACRRequest(r.PostForm)
 	if err != nil {
-		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
+		refuse(ar, err)
 		return
 	}
 	details, err := s.parseDetails(ctx, client, r.PostForm["authorization_details"])
 	if err != nil {
-		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
+		refuse(ar, err)
 		return
 	}
 	sess := &Session{
@@ -109,10 +122,20 @@ func (s *Server) handlePAR(c *gin.Context) {
 		Nonce:                r.PostForm.Get("nonce"),
 		RequestedACR:         acr,
 	}
+	if err := s.store.flushPending(ctx, pw); err != nil {
+		// Not reached with fosite's client authentication (it records the
+		// ids); kept so nothing is stored before they are.
+		var rfc *fosite.RFC6749Error
+		if !errors.As(err, &rfc) {
+			err = fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		refuse(ar, err)
+		return
+	}
 	resp, err := s.provider.NewPushedAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		s.logServerError("par", err)
-		s.provider.WritePushedAuthorizeError(ctx, w, ar, err)
+		refuse(ar, err)
 		return
 	}
 	s.provider.WritePushedAuthorizeResponse(ctx, w, ar, resp)

@@ -196,6 +196,7 @@ const (
 	ctxProof                  // *dpop.Proof verified at the token endpoint
 	ctxEndpoint               // the endpoint URL being served (for assertion aud)
 	ctxPending                // *pendingWrites of a token request
+	ctxDeferred               // *deferredTokens of a request
 )
 
 // withClient starts a per-request client memo in ctx, holding c if not nil,

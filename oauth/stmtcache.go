@@ -58,3 +58,18 @@ func execAffected(ctx context.Context, ex dpop.Execer, q string, args ...any) (i
 	}
 	return res.RowsAffected()
 }
+
+// stmtPool runs statements outside a transaction as the cache's prepared
+// statements.
+type stmtPool struct{ c *stmtCache }
+
+var _ dpop.Execer = stmtPool{}
+
+// ExecContext implements dpop.Execer.
+func (p stmtPool) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := p.c.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}

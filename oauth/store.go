@@ -18,6 +18,7 @@ import (
 	"github.com/ory/fosite/storage"
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/oauth/internal/sqldialect"
 )
@@ -74,7 +75,7 @@ func NewStore(db *gorm.DB, clients ClientRegistry, now func() time.Time) *Store 
 	if sqlDB, err := db.DB(); err == nil {
 		st.stmts = &stmtCache{db: sqlDB}
 	}
-	st.batch.write = func(jobs []*writeJob) error { return st.writeTx(context.Background(), jobs) }
+	st.batch.write = st.writeTx
 	return st
 }
 
@@ -271,14 +272,20 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if tx.Error != nil {
 		return ctx, tx.Error
 	}
-	return context.WithValue(ctx, ctxTx, tx), nil
+	// The tokens the transaction creates are written together at Commit.
+	return deferTokens(context.WithValue(ctx, ctxTx, tx)), nil
 }
 
-// Commit implements storage.Transactional.
+// Commit implements storage.Transactional: the tokens created in the
+// transaction are written (tokenbuffer.go), then it commits.
 func (s *Store) Commit(ctx context.Context) error {
 	tx, ok := ctx.Value(ctxTx).(*gorm.DB)
 	if !ok {
 		return errors.New("oauth: no transaction to commit")
+	}
+	if err := s.flushTokens(ctx); err != nil {
+		_ = tx.Rollback()
+		return err
 	}
 	return tx.Commit().Error
 }
@@ -380,6 +387,13 @@ func (s *Store) create(ctx context.Context, kind, signature string, r fosite.Req
 		// The token endpoint's last step: ids and token in one transaction.
 		return s.writePending(ctx, pw, &row, consents)
 	}
+	if d := deferredFrom(ctx); d != nil {
+		d.rows = append(d.rows, row)
+		for _, c := range consents {
+			d.links = append(d.links, tokenLink{consentID: c, requestID: row.RequestID})
+		}
+		return nil
+	}
 	g := s.tx(ctx)
 	if err := g.Exec(insertTokenSQL, row.args()...).Error; err != nil {
 		return err
@@ -392,17 +406,43 @@ func (s *Store) create(ctx context.Context, kind, signature string, r fosite.Req
 	return nil
 }
 
+// get returns the row stored under (kind, signature). Within a request with
+// a memo (the token endpoint's) a row is read once, and reading an
+// authorization code also reads its PKCE row (same signature): fosite asks
+// for the code twice and for the PKCE request once per exchange. Every
+// write of a memoised row forgets it (InvalidateAuthorizeCodeSession).
+// Errors: fosite.ErrNotFound, or the database's.
 func (s *Store) get(ctx context.Context, kind, signature string) (*tokenRow, error) {
-	var row tokenRow
-	err := s.tx(ctx).Where("signature = ? AND kind = ?", signature, kind).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fosite.ErrNotFound
-	}
+	row, err := reqmemo.Load(ctx, memoToken(kind, signature), func() (tokenRow, error) {
+		kinds := []string{kind}
+		if kind == kindCode {
+			kinds = append(kinds, kindPKCE)
+		}
+		var rows []tokenRow
+		if err := s.tx(ctx).Where("signature = ? AND kind IN ?", signature, kinds).Find(&rows).Error; err != nil {
+			return tokenRow{}, err
+		}
+		var found *tokenRow
+		for i := range rows {
+			if rows[i].Kind == kind {
+				found = &rows[i]
+			} else {
+				reqmemo.Put(ctx, memoToken(rows[i].Kind, signature), rows[i])
+			}
+		}
+		if found == nil {
+			return tokenRow{}, fosite.ErrNotFound
+		}
+		return *found, nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &row, nil
 }
+
+// memoToken names a token row in a request's memo.
+func memoToken(kind, signature string) string { return "oauth.token:" + kind + ":" + signature }
 
 // resourceRow is the slice of an access token row a resource request needs.
 type resourceRow struct {
@@ -497,6 +537,7 @@ func (s *Store) getSession(ctx context.Context, kind, signature string, sess fos
 // Only one of two concurrent redemptions can invalidate an active code; the
 // other gets fosite.ErrInvalidatedAuthorizeCode and its transaction rolls back.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	reqmemo.Forget(ctx, memoToken(kindCode, code))
 	res := s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE signature = ? AND kind = ? AND active = TRUE`, code, kindCode)
 	if res.Error != nil {
 		return res.Error
@@ -663,12 +704,11 @@ func (s *Store) GetPARSession(ctx context.Context, requestURI string) (fosite.Au
 	return ar, nil
 }
 
-// DeletePARSession implements fosite.PARStorage. GetPARSession already
-// consumed the request_uri atomically; this only makes sure no row is left
-// (the DELETE affects nothing in the normal flow).
-func (s *Store) DeletePARSession(ctx context.Context, requestURI string) error {
-	return s.delete(ctx, kindPAR, parKey(requestURI))
-}
+// DeletePARSession implements fosite.PARStorage. It does nothing: fosite
+// calls it only right after GetPARSession, which already deleted the row
+// atomically (a request_uri that GetPARSession did not return is expired,
+// and deleted too, or unknown).
+func (s *Store) DeletePARSession(context.Context, string) error { return nil }
 
 // DeleteExpired removes rows that expired before cutoff: tokens, used
 // assertion ids, abandoned interactions and orphaned consent links. Run it

@@ -95,6 +95,28 @@ func (s *Store) consumeInteraction(ctx context.Context, in *interaction) error {
 	return nil
 }
 
+// consumeSignedIn deletes and returns, in one statement, the live
+// interaction stored under publicID once its customer has logged in: the
+// consent form's load and single use at once (of concurrent consents only
+// the one whose delete removed the row gets it). Errors: errInteractionGone
+// (no such interaction, expired, used, not logged in yet, or an empty or
+// overlong id), or the database's.
+func (s *Store) consumeSignedIn(ctx context.Context, publicID string) (*interaction, error) {
+	if publicID == "" || len(publicID) > maxInteractionID {
+		return nil, errInteractionGone
+	}
+	var rows []interaction
+	err := s.db.WithContext(ctx).Raw(`DELETE FROM oauth_interactions WHERE id = ? AND expires_at > ? AND customer_id <> ''
+RETURNING id, client_id, customer_id, auth_time, request, created_at, expires_at`, hashID(publicID), s.now().UTC()).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != 1 {
+		return nil, errInteractionGone
+	}
+	return &rows[0], nil
+}
+
 // restoreInteraction stores a consumed interaction again as it was (the
 // customer may correct a refused choice on the consent page). Errors: the
 // database's (a duplicate key if it was restored already).

@@ -118,6 +118,64 @@ func TestStoreInteractions(t *testing.T) {
 				t.Fatalf("second restore: %v, want a duplicate key error", err)
 			}
 		})
+		t.Run("ok/consumed with its load once signed in", func(t *testing.T) {
+			in := create(t, "pub-consume-load")
+			// fail/not signed in yet: nothing is consumed.
+			if _, err := s.consumeSignedIn(ctx, "pub-consume-load"); !errors.Is(err, errInteractionGone) {
+				t.Fatalf("before login: %v, want errInteractionGone", err)
+			}
+			if _, err := s.liveInteraction(ctx, "pub-consume-load"); err != nil {
+				t.Fatalf("a refused consume removed the interaction: %v", err)
+			}
+			at := t0.Add(time.Minute)
+			if err := s.signInInteraction(ctx, in, "cus_1", at); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.consumeSignedIn(ctx, "pub-consume-load")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ID != hashID("pub-consume-load") || got.ClientID != "app_1" || got.CustomerID != "cus_1" ||
+				got.AuthTime == nil || !got.AuthTime.Equal(at) || got.Request != `{"id":"r1"}` || !got.ExpiresAt.Equal(in.ExpiresAt) {
+				t.Fatalf("consumed %+v", got)
+			}
+			// fail/consumed again, and gone for every other step.
+			if _, err := s.consumeSignedIn(ctx, "pub-consume-load"); !errors.Is(err, errInteractionGone) {
+				t.Fatalf("second consume: %v, want errInteractionGone", err)
+			}
+			if _, err := s.liveInteraction(ctx, "pub-consume-load"); !errors.Is(err, errInteractionGone) {
+				t.Fatalf("after consume: %v, want errInteractionGone", err)
+			}
+			// ok/restored as it was (the customer corrects a choice).
+			if err := s.restoreInteraction(ctx, got); err != nil {
+				t.Fatal(err)
+			}
+			if back, err := s.liveInteraction(ctx, "pub-consume-load"); err != nil || back.CustomerID != "cus_1" {
+				t.Fatalf("after restore: %+v, %v", back, err)
+			}
+		})
+		for _, tc := range []struct{ name, id string }{
+			{"fail/consume an unknown id", "pub-unknown"},
+			{"fail/consume an empty id", ""},
+			{"fail/consume an overlong id", strings.Repeat("x", maxInteractionID+1)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if _, err := s.consumeSignedIn(ctx, tc.id); !errors.Is(err, errInteractionGone) {
+					t.Fatalf("err = %v, want errInteractionGone", err)
+				}
+			})
+		}
+		t.Run("fail/consume an expired interaction", func(t *testing.T) {
+			in := create(t, "pub-consume-expired")
+			if err := s.signInInteraction(ctx, in, "cus_1", t0); err != nil {
+				t.Fatal(err)
+			}
+			now = t0.Add(interactionLifetime)
+			defer func() { now = t0 }()
+			if _, err := s.consumeSignedIn(ctx, "pub-consume-expired"); !errors.Is(err, errInteractionGone) {
+				t.Fatalf("err = %v, want errInteractionGone", err)
+			}
+		})
 		t.Run("ok/delete expired removes abandoned interactions", func(t *testing.T) {
 			create(t, "pub-abandoned")
 			if err := s.DeleteExpired(ctx, t0.Add(interactionLifetime+time.Second)); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ory/fosite"
 
+	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 )
 
@@ -70,7 +71,9 @@ func (grantTypeHandler) PopulateTokenEndpointResponse(context.Context, fosite.Ac
 // issues DPoP-bound tokens (RFC 9449 §5).
 func (s *Server) handleToken(c *gin.Context) {
 	w, r := c.Writer, c.Request
-	ctx := withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathToken)), nil)
+	// The memo: fosite reads an authorization code twice and its PKCE
+	// request once per exchange (Store.get reads them once).
+	ctx := reqmemo.With(withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathToken)), nil))
 	w.Header().Set("Cache-Control", "no-store")
 	empty := fosite.NewAccessRequest(&Session{})
 	if r.Method != http.MethodPost {

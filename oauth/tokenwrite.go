@@ -88,8 +88,14 @@ func (s *Store) insertToken(ctx context.Context, ex dpop.Execer, row *tokenRow, 
 // (group commit).
 func (s *Store) writePending(ctx context.Context, pw *pendingWrites, row *tokenRow, consents []string) error {
 	pw.done = true
+	if s.sql.ids == "" && row == nil {
+		// The ids alone (no token): two statements, no transaction. A
+		// taken proof id stops before the assertion's; a taken assertion
+		// id leaves the proof's recorded — the order pendingWrites states.
+		return s.writeIDs(ctx, pw)
+	}
 	if s.sql.ids == "" {
-		return s.batch.submit(&writeJob{pw: pw, row: row, consents: consents, done: make(chan struct{})})
+		return s.batch.submit(ctx, &writeJob{pw: pw, row: row, consents: consents, done: make(chan struct{})})
 	}
 	switch {
 	case row != nil && pw.assertionKey != "" && len(consents) == 0:
@@ -109,6 +115,27 @@ func (s *Store) writePending(ctx context.Context, pw *pendingWrites, row *tokenR
 		return err
 	}
 	return j.err
+}
+
+// writeIDs records pw's proof id, then (if it was free) its assertion id,
+// each on its own (SQLite, where there is no data-modifying WITH).
+func (s *Store) writeIDs(ctx context.Context, pw *pendingWrites) error {
+	if err := s.replay.UseIn(ctx, s.stmts.db, pw.proof.ReplayKey, pw.proof.ReplayExpires); errors.Is(err, dpop.ErrReplay) {
+		return errProofReplayed()
+	} else if err != nil {
+		return fmt.Errorf("dpop replay store: %w", err)
+	}
+	if pw.assertionKey == "" {
+		return nil
+	}
+	n, err := execAffected(ctx, stmtPool{c: s.stmts}, s.sql.assertion, pw.assertionKey, pw.assertionExp.UTC(), s.now().UTC())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errAssertionReplayed()
+	}
+	return nil
 }
 
 // writeTx writes jobs in one transaction and sets each job's refusal. The

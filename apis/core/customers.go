@@ -14,6 +14,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
 	"gorm.io/gorm"
@@ -54,6 +55,8 @@ func (r *Reference) Authenticate(ctx context.Context, env environment.Environmen
 	if row.Status == CustomerLocked {
 		return "", oauth.ErrCustomerLocked
 	}
+	// The page after the password shows the customer: read once.
+	reqmemo.Put(ctx, memoCustomer(row.ID), *row.toCustomer())
 	return row.ID, nil
 }
 

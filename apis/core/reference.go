@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/money"
+	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth"
 )
 
@@ -74,30 +76,50 @@ func NewReference(d *db.DB, opts Options) *Reference {
 	return &Reference{db: d, cursorKey: key, now: func() time.Time { return now().UTC() }, factors: opts.SandboxFactors}
 }
 
-// Customer implements Core.
+// memoCustomer and memoAccounts name a customer's row and account list in
+// a request's memo (internal/reqmemo): the pages of the authorization flow
+// read them several times in one request.
+func memoCustomer(id string) string { return "core.customer:" + id }
+func memoAccounts(id string) string { return "core.accounts:" + id }
+
+// Customer implements Core. Within a request with a memo (reqmemo.With) the
+// row is read once; each call returns its own copy.
 func (r *Reference) Customer(ctx context.Context, customerID string) (*Customer, error) {
-	var row customerRow
-	if err := first(ctx, r.db.DB, &row, customerID); err != nil {
+	c, err := reqmemo.Load(ctx, memoCustomer(customerID), func() (Customer, error) {
+		var row customerRow
+		if err := first(ctx, r.db.DB, &row, customerID); err != nil {
+			return Customer{}, err
+		}
+		return *row.toCustomer(), nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return row.toCustomer(), nil
+	return &c, nil
 }
 
-// Accounts implements Core.
+// Accounts implements Core. Within a request with a memo the accounts are
+// read once; each call returns its own copy of the list.
 func (r *Reference) Accounts(ctx context.Context, customerID string) ([]Account, error) {
-	if _, err := r.Customer(ctx, customerID); err != nil {
+	list, err := reqmemo.Load(ctx, memoAccounts(customerID), func() ([]Account, error) {
+		if _, err := r.Customer(ctx, customerID); err != nil {
+			return nil, err
+		}
+		var rows []accountRow
+		if err := r.db.WithContext(ctx).Where("customer_id = ?", customerID).
+			Order("opened_at, id").Find(&rows).Error; err != nil {
+			return nil, err
+		}
+		out := make([]Account, len(rows))
+		for i := range rows {
+			out[i] = rows[i].toAccount()
+		}
+		return out, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	var rows []accountRow
-	if err := r.db.WithContext(ctx).Where("customer_id = ?", customerID).
-		Order("opened_at, id").Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]Account, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toAccount()
-	}
-	return out, nil
+	return slices.Clone(list), nil
 }
 
 // Account implements Core.

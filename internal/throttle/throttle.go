@@ -73,6 +73,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,50 +161,141 @@ func keyOf(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// hitSQL counts one attempt atomically: a new counter, or one whose window
-// has ended, starts at 1; a counter already past its limit stays at limit+1
-// (refused); otherwise it goes up by one. It returns the count and the end of
-// the window.
-const hitSQL = `INSERT INTO login_throttle (throttle_key, attempts, window_end, updated_at) VALUES (?, 1, ?, ?)
-ON CONFLICT (throttle_key) DO UPDATE SET
-  attempts = CASE WHEN login_throttle.window_end <= ? THEN 1
-                  WHEN login_throttle.attempts > ? THEN login_throttle.attempts
-                  ELSE login_throttle.attempts + 1 END,
-  window_end = CASE WHEN login_throttle.window_end <= ? THEN ? ELSE login_throttle.window_end END,
-  updated_at = ?
-RETURNING attempts, window_end`
-
 // hit counts one attempt on key under r.
 func (s *Store) hit(ctx context.Context, key string, r Rule) (counter, error) {
-	now := s.clock()
-	end := now.Add(r.Window)
-	var row struct {
-		Attempts  int
-		WindowEnd time.Time
+	c := []counter{{key: key, rule: r}}
+	if err := s.hitAll(ctx, c); err != nil {
+		return counter{}, err
 	}
-	res := s.db.WithContext(ctx).Raw(hitSQL, key, end, now, now, r.Limit, now, end, now).Scan(&row)
-	if res.Error != nil {
-		return counter{}, fmt.Errorf("throttle: count attempt: %w", res.Error)
-	}
-	if res.RowsAffected != 1 {
-		return counter{}, fmt.Errorf("throttle: count attempt: %d rows", res.RowsAffected)
-	}
-	return counter{key: key, rule: r, attempts: row.Attempts, windowEnd: row.WindowEnd.UTC()}, nil
+	return c[0], nil
 }
 
-// refund takes back one attempt counted by hit, if its window still runs.
-func (s *Store) refund(ctx context.Context, c counter) error {
-	err := s.db.WithContext(ctx).Exec(`UPDATE login_throttle SET attempts = attempts - 1, updated_at = ?
-		WHERE throttle_key = ? AND window_end = ? AND attempts > 0`, s.clock(), c.key, c.windowEnd).Error
+// hitAll counts one attempt on each counter of cs with a key, atomically and
+// all in one multi-row upsert (INSERT … ON CONFLICT … DO UPDATE … RETURNING,
+// the same statement on PostgreSQL and SQLite), and sets their attempts and
+// window ends: a new counter, or one whose window has ended, starts at 1; a
+// counter already past its limit stays at limit+1 (refused); otherwise it
+// goes up by one. Each row's limit is picked by its key, its window end
+// comes in its VALUES.
+func (s *Store) hitAll(ctx context.Context, cs []counter) error {
+	now := s.clock()
+	var limits strings.Builder
+	var largs []any
+	var keyed []counter
+	for _, c := range cs {
+		if c.key != "" {
+			keyed = append(keyed, counter{key: c.key, attempts: 1, windowEnd: now.Add(c.rule.Window)})
+			limits.WriteString(" WHEN ? THEN CAST(? AS INTEGER)")
+			largs = append(largs, c.key, c.rule.Limit)
+		}
+	}
+	if len(keyed) == 0 {
+		return nil
+	}
+	set := `attempts = CASE WHEN login_throttle.window_end <= ? THEN 1
+                  WHEN login_throttle.attempts > (CASE login_throttle.throttle_key` + limits.String() + ` END) THEN login_throttle.attempts
+                  ELSE login_throttle.attempts + 1 END,
+  window_end = CASE WHEN login_throttle.window_end <= ? THEN excluded.window_end ELSE login_throttle.window_end END,
+  updated_at = excluded.updated_at`
+	args := append([]any{now}, largs...)
+	args = append(args, now)
+	var rows []struct {
+		ThrottleKey string
+		Attempts    int
+		WindowEnd   time.Time
+	}
+	if err := s.upsert(ctx, now, keyed, set, args, " RETURNING throttle_key, attempts, window_end", &rows); err != nil {
+		return fmt.Errorf("throttle: count attempt: %w", err)
+	}
+	if len(rows) != len(keyed) {
+		return fmt.Errorf("throttle: count attempt: %d rows, want %d", len(rows), len(keyed))
+	}
+	for i := range cs {
+		for _, r := range rows {
+			if cs[i].key != "" && r.ThrottleKey == cs[i].key {
+				cs[i].attempts, cs[i].windowEnd = r.Attempts, r.WindowEnd.UTC()
+			}
+		}
+	}
+	return nil
+}
+
+// upsert runs one INSERT INTO login_throttle … VALUES (one row per counter
+// of rows: its key, attempts and window end) ON CONFLICT (throttle_key) DO
+// UPDATE SET set, with set's args, and suffix (a RETURNING clause scanned
+// into dest, or ""). Every statement of this package that touches several
+// counters is such an upsert with its rows in key order, so concurrent ones
+// lock the rows they share in the same order and never deadlock.
+func (s *Store) upsert(ctx context.Context, now time.Time, rows []counter, set string, setArgs []any, suffix string, dest any) error {
+	rows = slices.Clone(rows)
+	slices.SortFunc(rows, func(a, b counter) int { return strings.Compare(a.key, b.key) })
+	var q strings.Builder
+	q.WriteString(`INSERT INTO login_throttle (throttle_key, attempts, window_end, updated_at) VALUES `)
+	args := make([]any, 0, 4*len(rows)+len(setArgs))
+	for i, r := range rows {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?)")
+		args = append(args, r.key, r.attempts, r.windowEnd, now)
+	}
+	q.WriteString("\nON CONFLICT (throttle_key) DO UPDATE SET " + set + suffix)
+	args = append(args, setArgs...)
+	if dest != nil {
+		return s.db.WithContext(ctx).Raw(q.String(), args...).Scan(dest).Error
+	}
+	return s.db.WithContext(ctx).Exec(q.String(), args...).Error
+}
+
+// refund takes back one attempt counted by hit on each of cs (with a key),
+// on those whose window still runs, in one statement. (A counter purged
+// meanwhile comes back with no attempts.)
+func (s *Store) refund(ctx context.Context, cs ...counter) error {
+	var rows []counter
+	for _, c := range cs {
+		if c.key != "" {
+			rows = append(rows, counter{key: c.key, windowEnd: c.windowEnd})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	err := s.upsert(ctx, s.clock(), rows, `attempts = CASE WHEN login_throttle.window_end = excluded.window_end AND login_throttle.attempts > 0
+    THEN login_throttle.attempts - 1 ELSE login_throttle.attempts END,
+  updated_at = excluded.updated_at`, nil, "", nil)
 	if err != nil {
 		return fmt.Errorf("throttle: refund attempt: %w", err)
 	}
 	return nil
 }
 
-// reset forgets a counter.
-func (s *Store) reset(ctx context.Context, c counter) error {
-	if err := s.db.WithContext(ctx).Exec(`DELETE FROM login_throttle WHERE throttle_key = ?`, c.key).Error; err != nil {
+// succeeded refunds the attempt on refunded (if its window still runs) and
+// starts each of reset afresh (no attempts, its window ended now, so the
+// next attempt opens a new one), in one statement.
+func (s *Store) succeeded(ctx context.Context, refunded counter, reset ...counter) error {
+	now := s.clock()
+	var rows []counter
+	for _, c := range reset {
+		if c.key != "" {
+			rows = append(rows, counter{key: c.key, windowEnd: now})
+		}
+	}
+	if len(rows) == 0 {
+		return s.refund(ctx, refunded)
+	}
+	set := `attempts = CASE WHEN login_throttle.throttle_key <> ? THEN 0
+                  WHEN login_throttle.window_end = ? AND login_throttle.attempts > 0 THEN login_throttle.attempts - 1
+                  ELSE login_throttle.attempts END,
+  window_end = CASE WHEN login_throttle.throttle_key <> ? THEN excluded.window_end ELSE login_throttle.window_end END,
+  updated_at = excluded.updated_at`
+	var setArgs []any
+	if refunded.key != "" {
+		rows = append(rows, counter{key: refunded.key, windowEnd: refunded.windowEnd})
+		setArgs = []any{refunded.key, refunded.windowEnd, refunded.key}
+	} else {
+		setArgs = []any{"", now, ""}
+	}
+	if err := s.upsert(ctx, now, rows, set, setArgs, "", nil); err != nil {
 		return fmt.Errorf("throttle: reset: %w", err)
 	}
 	return nil
@@ -260,58 +352,58 @@ type Attempt struct {
 // ClientAddress; "" is one shared unknown address). It answers a
 // *LockedError, before any password is checked, when a counter is at its
 // limit; the counters that had admitted the attempt are refunded.
+//
+// The counters are counted together, in one statement (hitAll), and then
+// taken in the package doc's order: a counter refuses only when the ones
+// before it admitted the attempt; every admitted counter is refunded on a
+// refusal, so what each counts is as if the later ones had not been asked.
 func (l *Limiter) Begin(ctx context.Context, account, addr string) (*Attempt, error) {
-	steps := []struct {
-		rule Rule
-		key  string
-	}{
-		{l.policy.Address, keyOf(l.surface, "address", addr)},
-		{l.policy.AccountAddress, keyOf(l.surface, "account-address", account, addr)},
-		{l.policy.Account, keyOf(l.surface, "account", account)},
+	steps := []counter{
+		{key: keyOf(l.surface, "address", addr), rule: l.policy.Address},
+		{key: keyOf(l.surface, "account-address", account, addr), rule: l.policy.AccountAddress},
+		{key: keyOf(l.surface, "account", account), rule: l.policy.Account},
 	}
-	a := &Attempt{l: l}
-	for _, st := range steps {
-		if st.rule.Limit <= 0 {
-			a.counters = append(a.counters, counter{})
+	for i := range steps {
+		if steps[i].rule.Limit <= 0 {
+			steps[i] = counter{} // switched off
+		}
+	}
+	if err := l.store.hitAll(ctx, steps); err != nil {
+		return nil, err
+	}
+	a := &Attempt{l: l, counters: steps}
+	for i, c := range steps {
+		if c.key == "" || !c.refused() {
 			continue
 		}
-		c, err := l.store.hit(ctx, st.key, st.rule)
-		if err == nil && c.refused() {
-			err = &LockedError{Until: c.windowEnd}
+		// Refused here: the counters before it admitted the attempt, and
+		// those after it must not count it, so every counter that admitted
+		// it is refunded. A counter after it that refused too stays past
+		// its limit; it was at its limit, which refuses the next attempt
+		// just the same.
+		var admitted []counter
+		for j, o := range steps {
+			if j != i && o.key != "" && !o.refused() {
+				admitted = append(admitted, o)
+			}
 		}
-		if err != nil {
-			a.refundAll(ctx)
+		if err := l.store.refund(ctx, admitted...); err != nil {
 			return nil, err
 		}
-		a.counters = append(a.counters, c)
+		return nil, &LockedError{Until: c.windowEnd}
 	}
 	return a, nil
 }
 
 func (a *Attempt) refundAll(ctx context.Context) error {
-	var errs []error
-	for _, c := range a.counters {
-		if c.key != "" {
-			errs = append(errs, a.l.store.refund(ctx, c))
-		}
-	}
-	return errors.Join(errs...)
+	return a.l.store.refund(ctx, a.counters...)
 }
 
 // Succeeded reports the right password: the account and account-at-address
-// counters start afresh, and the attempt is refunded on the address budget.
+// counters start afresh, and the attempt is refunded on the address budget
+// (one statement).
 func (a *Attempt) Succeeded(ctx context.Context) error {
-	var errs []error
-	for i, c := range a.counters {
-		switch {
-		case c.key == "":
-		case i == 0:
-			errs = append(errs, a.l.store.refund(ctx, c))
-		default:
-			errs = append(errs, a.l.store.reset(ctx, c))
-		}
-	}
-	return errors.Join(errs...)
+	return a.l.store.succeeded(ctx, a.counters[0], a.counters[1:]...)
 }
 
 // Failed reports a wrong password: the counts stand. It returns a

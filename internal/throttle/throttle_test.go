@@ -158,6 +158,15 @@ func TestPolicy(t *testing.T) {
 		if err := fail(l, "zed@x", "198.51.100.8"); err != nil {
 			t.Fatalf("ok/other-address-not-sprayed: %v", err)
 		}
+		// Attempts the address budget refuses never reach the account's
+		// counters (all counters are counted in one statement, and the
+		// admitted ones refunded): zed@x's ceiling (3) still has room.
+		for range 3 {
+			wantLocked(t, "fail/spray-budget-again", fail(l, "zed@x", "198.51.100.7"), sprayStart.Add(10*time.Minute))
+		}
+		if err := fail(l, "zed@x", "198.51.100.9"); err != nil {
+			t.Fatalf("ok/refused-attempts-not-counted-on-account: %v", err)
+		}
 
 		// Successes do not spend the address budget; Cancel refunds all.
 		c.advance(time.Hour)

@@ -151,6 +151,7 @@ func TestFactors(t *testing.T) {
 		if err != nil || len(got) != 0 {
 			t.Fatalf("no factors: %v, %v", got, err)
 		}
+		wantEnrolment(t, f.svc, "cus_1", sca.Enrolment{})
 		if _, err := f.svc.BeginTOTP(ctx, "cus_1", "alice"); err != nil {
 			t.Fatal(err)
 		}
@@ -158,6 +159,7 @@ func TestFactors(t *testing.T) {
 		if err != nil || len(got) != 0 {
 			t.Fatalf("pending TOTP is no factor: %v, %v", got, err)
 		}
+		wantEnrolment(t, f.svc, "cus_1", sca.Enrolment{})
 		wantErr(t, f.svc.RemoveTOTP(ctx, "cus_1"))
 		secret := f.mustTOTP(t, "cus_1")
 		enrolled := f.clock.now()
@@ -173,6 +175,8 @@ func TestFactors(t *testing.T) {
 			t.Fatal(err)
 		}
 		codeUsed := f.clock.now()
+		wantEnrolment(t, f.svc, "cus_1", sca.Enrolment{TOTPActive: true, RecoveryRemaining: 9})
+		wantEnrolment(t, f.svc, "cus_2", sca.Enrolment{})
 
 		got, err = f.svc.Factors(ctx, "cus_1")
 		wantErr(t, err)
@@ -203,6 +207,10 @@ func TestFactors(t *testing.T) {
 		if err != nil || len(got) != 1 || got[0].Kind != sca.KindRecoveryCodes {
 			t.Fatalf("after RemoveTOTP: %+v, %v", got, err)
 		}
+		wantEnrolment(t, f.svc, "cus_1", sca.Enrolment{RecoveryRemaining: 9})
+		if _, err := f.svc.Enrolment(ctx, ""); !errors.Is(err, sca.ErrInvalid) {
+			t.Fatalf("Enrolment(\"\") = %v, want ErrInvalid", err)
+		}
 		if _, err := f.svc.Factors(ctx, ""); !errors.Is(err, sca.ErrInvalid) {
 			t.Fatalf("Factors(\"\") = %v, want ErrInvalid", err)
 		}
@@ -210,6 +218,15 @@ func TestFactors(t *testing.T) {
 			t.Fatalf("HasSecondFactor(\"\") = %v, want ErrInvalid", err)
 		}
 	})
+}
+
+// wantEnrolment checks Service.Enrolment (one read) against want.
+func wantEnrolment(t *testing.T, svc *sca.Service, customerID string, want sca.Enrolment) {
+	t.Helper()
+	got, err := svc.Enrolment(ctx, customerID)
+	if err != nil || got != want {
+		t.Fatalf("Enrolment(%s) = %+v, %v; want %+v", customerID, got, err, want)
+	}
 }
 
 // TestRegenerateRace: concurrent regenerations leave exactly one set, one

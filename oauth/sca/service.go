@@ -542,6 +542,16 @@ func (s *Service) Factors(ctx context.Context, customerID string) ([]Factor, err
 	return out, nil
 }
 
+// Enrolment reports, in one read, whether the customer's authenticator app
+// is active and how many unused recovery codes they have. Errors:
+// ErrInvalid.
+func (s *Service) Enrolment(ctx context.Context, customerID string) (Enrolment, error) {
+	if err := needCustomer(customerID); err != nil {
+		return Enrolment{}, err
+	}
+	return s.store.Enrolment(ctx, customerID)
+}
+
 // HasSecondFactor reports whether the customer has an active
 // authenticator app. Recovery codes do not count: they are the fallback
 // for a lost factor, not a factor to enrol instead of one (passkeys are

@@ -67,6 +67,14 @@ type TOTPRecord struct {
 	LastUsedAt  *time.Time
 }
 
+// Enrolment is what the authorization flow needs to know of a customer's
+// factors in this package: an active authenticator app, and the recovery
+// codes left.
+type Enrolment struct {
+	TOTPActive        bool
+	RecoveryRemaining int
+}
+
 // RecoveryCodesState is a summary of a customer's recovery codes.
 type RecoveryCodesState struct {
 	Total      int
@@ -121,6 +129,10 @@ type Store interface {
 	// RecoveryCodes summarises the customer's recovery codes.
 	// Errors: ErrNotFound when there are none.
 	RecoveryCodes(ctx context.Context, customerID string) (RecoveryCodesState, error)
+	// Enrolment is whether the customer's authenticator app is active and
+	// how many unused recovery codes they have, in one read (the
+	// authorization flow asks it on every page).
+	Enrolment(ctx context.Context, customerID string) (Enrolment, error)
 
 	// PutConfirmation stores c, replacing an unconsumed confirmation of
 	// the same interaction and customer. Errors: ErrConfirmationUsed when

@@ -211,6 +211,21 @@ func (s *GormStore) RecoveryCodes(ctx context.Context, customerID string) (Recov
 	return st, nil
 }
 
+// Enrolment implements Store: one statement over both tables.
+func (s *GormStore) Enrolment(ctx context.Context, customerID string) (Enrolment, error) {
+	var row struct {
+		TOTPStatus        *string `gorm:"column:totp_status"`
+		RecoveryRemaining int
+	}
+	err := s.handle(ctx).Raw(`SELECT (SELECT status FROM customer_totp WHERE customer_id = ?) AS totp_status,
+  (SELECT COUNT(*) FROM customer_recovery_codes WHERE customer_id = ? AND used_at IS NULL) AS recovery_remaining`,
+		customerID, customerID).Scan(&row).Error
+	if err != nil {
+		return Enrolment{}, storageErr("load enrolment", err)
+	}
+	return Enrolment{TOTPActive: row.TOTPStatus != nil && *row.TOTPStatus == "active", RecoveryRemaining: row.RecoveryRemaining}, nil
+}
+
 // PutConfirmation implements Store.
 func (s *GormStore) PutConfirmation(ctx context.Context, c Confirmation) error {
 	res := s.handle(ctx).Exec(`INSERT INTO sca_confirmations (interaction_id, customer_id, link_hash, method, amr, confirmed_at, expires_at, voided)

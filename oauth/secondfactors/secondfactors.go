@@ -39,20 +39,11 @@ func New(svc *sca.Service, pk *passkeys.Service) Factors { return Factors{sca: s
 
 // Enrolled implements oauth.SecondFactors.
 func (f Factors) Enrolled(ctx context.Context, customerID string) (oauth.EnrolledFactors, error) {
-	var e oauth.EnrolledFactors
-	// Factors lists an authenticator app only once it is active.
-	factors, err := f.sca.Factors(ctx, customerID)
+	en, err := f.sca.Enrolment(ctx, customerID)
 	if err != nil {
 		return oauth.EnrolledFactors{}, err
 	}
-	for _, x := range factors {
-		switch {
-		case x.Kind == sca.KindTOTP:
-			e.AuthenticatorApp = true
-		case x.Kind == sca.KindRecoveryCodes && x.Remaining > 0:
-			e.RecoveryCodes = true
-		}
-	}
+	e := oauth.EnrolledFactors{AuthenticatorApp: en.TOTPActive, RecoveryCodes: en.RecoveryRemaining > 0}
 	if f.passkeys != nil {
 		creds, err := f.passkeys.Credentials(ctx, customerID)
 		if err != nil {
