@@ -40,7 +40,7 @@ func (s *Server) VerifyRequest(ctx context.Context, r *http.Request) (*AccessCon
 		return nil, s.tokenError("The access token is not valid.")
 	}
 	sig := s.strategy.AccessTokenSignature(ctx, token)
-	row, err := s.store.accessTokenForResource(ctx, sig)
+	row, err := s.store.cachedResourceRow(ctx, sig)
 	if err != nil && !errors.Is(err, fosite.ErrNotFound) {
 		return nil, &ResourceError{Status: http.StatusInternalServerError, Code: "server_error", Description: "token lookup failed"}
 	}
