@@ -7,13 +7,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // Issue 14's invariants, which no optimisation may weaken: a replayed DPoP
@@ -94,41 +97,77 @@ func TestDPoPReplayAcrossNodes(t *testing.T) {
 	})
 }
 
-// TestRevocationAcrossNodes: a token revoked at node A (POST /revoke) and a
-// consent revoked at node A (the partner's DELETE) are refused at once by
-// node B on a resource call.
+// TestRevocationAcrossNodes: node B has the token, its consent and its
+// customer cached (a successful call first); then a token revoked at node A
+// (POST /revoke), a consent revoked at node A (the partner's DELETE, or the
+// customer on the dashboard) and an app suspended at node A (staff) are
+// refused by node B's very next resource call, with the exact error.
 func TestRevocationAcrossNodes(t *testing.T) {
 	a, b := twoNodes(t)
 	p := newFlowPartner(t, a, lbIssuer)
+	ctx := context.Background()
 
-	t.Run("fail/token-revoked-on-node-a", func(t *testing.T) {
-		p := p.with(t)
-		token := p.codeFlow(a.URL, p.accountConsent(a.URL), nil)
-		path := transactionsPath(p.firstAccount(a.URL, token))
-		if st, _, body := p.call(b.URL, http.MethodGet, path, token, "", nil); st != http.StatusOK {
-			t.Fatalf("node B before revocation: %d %v", st, body)
+	// cachedOnB runs a code flow and one call on node B, which caches the
+	// token row, the consent and the customer there.
+	cachedOnB := func(p *flowPartner) (consent, token, path string) {
+		consent = p.accountConsent(a.URL)
+		token = p.codeFlow(a.URL, consent, nil)
+		path = transactionsPath(p.firstAccount(a.URL, token))
+		for range 2 {
+			if st, _, body := p.call(b.URL, http.MethodGet, path, token, "", nil); st != http.StatusOK {
+				p.tb.Fatalf("node B before revocation: %d %v", st, body)
+			}
 		}
-		if st, _, body := p.post(a.URL, "/revoke", p.authenticated(url.Values{"token": {token}, "token_type_hint": {"access_token"}}), ""); st != http.StatusOK {
-			t.Fatalf("revoke at node A: %d %v", st, body)
-		}
-		st, h, body := p.call(b.URL, http.MethodGet, path, token, "", nil)
-		wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
-	})
-	t.Run("fail/consent-revoked-on-node-a", func(t *testing.T) {
-		p := p.with(t)
-		consent := p.accountConsent(a.URL)
-		token := p.codeFlow(a.URL, consent, nil)
-		path := transactionsPath(p.firstAccount(a.URL, token))
-		if st, _, body := p.call(b.URL, http.MethodGet, path, token, "", nil); st != http.StatusOK {
-			t.Fatalf("node B before revocation: %d %v", st, body)
-		}
-		cc := p.clientCredentials(a.URL)
-		if st, _, body := p.call(a.URL, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+consent, cc, "", nil); st != http.StatusNoContent {
-			t.Fatalf("delete consent at node A: %d %v", st, body)
-		}
-		st, h, body := p.call(b.URL, http.MethodGet, path, token, "", nil)
-		wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
-	})
+		return consent, token, path
+	}
+	tests := []struct {
+		name   string
+		revoke func(t *testing.T, p *flowPartner, consent, token string)
+	}{
+		{"fail/token-revoked-on-node-a", func(t *testing.T, p *flowPartner, _, token string) {
+			if st, _, body := p.post(a.URL, "/revoke", p.authenticated(url.Values{"token": {token}, "token_type_hint": {"access_token"}}), ""); st != http.StatusOK {
+				t.Fatalf("revoke at node A: %d %v", st, body)
+			}
+		}},
+		{"fail/consent-deleted-by-partner-on-node-a", func(t *testing.T, p *flowPartner, consent, _ string) {
+			cc := p.clientCredentials(a.URL)
+			if st, _, body := p.call(a.URL, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+consent, cc, "", nil); st != http.StatusNoContent {
+				t.Fatalf("delete consent at node A: %d %v", st, body)
+			}
+		}},
+		{"fail/consent-revoked-by-customer-on-node-a", func(t *testing.T, p *flowPartner, consent, _ string) {
+			// What the customer dashboard's revoke button calls.
+			c, err := apis.NewGormStore(a.Main.Platform.DB).Consent(ctx, consent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Main.Platform.Services.APIs.RevokeByCustomer(ctx, c.CustomerID, consent); err != nil {
+				t.Fatalf("customer revokes at node A: %v", err)
+			}
+		}},
+		{"fail/app-suspended-on-node-a", func(t *testing.T, p *flowPartner, _, _ string) {
+			svc := a.Main.Platform.Services
+			st, err := svc.Staff.Bootstrap(ctx, "risk-"+randJTI()[:8]+"@bank.test", staff.RoleRiskOfficer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Partners.SuspendApp(ctx, st.Staff.ID, p.id, "test: suspension across nodes"); err != nil {
+				t.Fatalf("suspend app at node A: %v", err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := p.with(t)
+			if strings.HasPrefix(tc.name, "fail/app-suspended") {
+				p = newFlowPartner(t, a, lbIssuer) // its own app: the others keep theirs
+			}
+			consent, token, path := cachedOnB(p)
+			tc.revoke(t, p, consent, token)
+			st, h, body := p.call(b.URL, http.MethodGet, path, token, "", nil)
+			wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
+		})
+	}
 }
 
 // TestResourceCallsSurviveSIGKILL (both engines, the real binary): n

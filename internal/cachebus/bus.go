@@ -3,10 +3,8 @@
 // tokens, consents, customers) never serves a row another node changed.
 //
 // A Bus has one subscription per node. Publish(topic, key) reaches every
-// node's subscribers of topic, this node's included, and returns once this
-// node's own subscription has delivered it: on PostgreSQL and Redis the
-// message went through the server, which sends it to every listening node at
-// once. While a node's subscription is down (Live false) its caches must not
+// node's subscribers of topic, this node's included, and returns once every
+// node subscribed has applied it (each node acks what it receives). While a node's subscription is down (Live false) its caches must not
 // serve; when it is back every subscriber is told to flush (key AllKeys),
 // since invalidations sent meanwhile were missed. Cache implements that
 // contract; a cache never outlives a missed invalidation.
@@ -35,11 +33,11 @@ const AllKeys = "*"
 // node's subscribers.
 type Bus interface {
 	// Publish sends (topic, key) to every node's subscribers of topic, this
-	// node's included, and returns once this node's subscription delivered
-	// it (at once when this node's subscription is down: its caches do not
-	// serve then, and flush when it is back). Errors: ErrUnconfirmed when
-	// the message was sent but did not come back before ctx ended or
-	// ConfirmTimeout passed; otherwise the transport's error (not sent).
+	// node's included, and returns once every node subscribed when it was
+	// sent has applied it (each confirms). Errors: ErrUnconfirmed when it
+	// was sent but not every confirmation came before ctx ended,
+	// ConfirmTimeout passed or this node's subscription was lost; otherwise
+	// the transport's error (not sent).
 	Publish(ctx context.Context, topic, key string) error
 	// Subscribe calls fn with every key published under topic, and with
 	// AllKeys whenever the subscription is re-established. fn must not
@@ -50,27 +48,54 @@ type Bus interface {
 	Live() bool
 }
 
-// ErrUnconfirmed is returned by Publish when the message was sent but this
-// node did not see it come back in time.
+// ErrUnconfirmed is returned by Publish when the message was sent but not
+// every node confirmed it in time.
 var ErrUnconfirmed = errors.New("cachebus: invalidation sent but not confirmed")
 
 // ConfirmTimeout bounds how long Publish waits for its message to come back.
 const ConfirmTimeout = 5 * time.Second
 
 // hub is what every implementation shares: subscribers, liveness and the
-// publishers waiting for their messages to come back.
+// publishers waiting for their messages to be confirmed.
+//
+// Confirmation: every node that receives another node's invalidation
+// applies it, then answers with an ack on the same channel; the publisher
+// learns from the server how many subscriptions the message reached
+// (Redis: PUBLISH's answer; PostgreSQL: the listening sessions, counted by
+// application name in the NOTIFY statement) and waits for its own echo and
+// an ack from each of the others. So when Publish returns, every node
+// subscribed at that moment has dropped the key.
 type hub struct {
 	origin string
 	seq    atomic.Uint64
 	live   atomic.Bool
+	// sendAck publishes an ack payload (nil: none are sent, as on Local).
+	sendAck func(payload string)
 
 	mu      sync.RWMutex
 	subs    map[string][]func(string)
-	waiting map[string]chan struct{}
+	waiting map[string]*waiter
+}
+
+// waiter is a Publish waiting for confirmations: need is the number of
+// subscriptions the message reached (-1 until the server said), got the
+// confirmations so far (its own echo and the others' acks).
+type waiter struct {
+	need, got int
+	ok        bool
+	done      chan struct{}
+	closed    bool
+}
+
+func (w *waiter) check() {
+	if !w.closed && w.need >= 0 && w.got >= w.need {
+		w.ok, w.closed = true, true
+		close(w.done)
+	}
 }
 
 func newHub() *hub {
-	return &hub{origin: ids.New("node"), subs: map[string][]func(string){}, waiting: map[string]chan struct{}{}}
+	return &hub{origin: ids.New("node"), subs: map[string][]func(string){}, waiting: map[string]*waiter{}}
 }
 
 // Subscribe implements Bus.
@@ -107,15 +132,18 @@ func (h *hub) flushAll() {
 }
 
 // down marks the subscription lost: caches stop serving at once, and the
-// publishers waiting for their messages stop waiting.
+// publishers waiting for confirmations stop waiting (unconfirmed).
 func (h *hub) down() {
 	if !h.live.Swap(false) {
 		return
 	}
 	h.flushAll()
 	h.mu.Lock()
-	for id, ch := range h.waiting {
-		close(ch)
+	for id, w := range h.waiting {
+		if !w.closed {
+			w.closed = true
+			close(w.done)
+		}
 		delete(h.waiting, id)
 	}
 	h.mu.Unlock()
@@ -128,68 +156,92 @@ func (h *hub) up() {
 	h.live.Store(true)
 }
 
-// message is one invalidation on the wire: origin, id, topic, key.
-type message struct{ id, topic, key string }
+// ackPrefix starts an ack payload: "ack\n" + message id + "\n" + acker.
+const ackPrefix = "ack\n"
 
-// encode spells m for the wire (ids, topics and keys hold no newline).
+// encode spells an invalidation for the wire: id, topic, key (ids, topics
+// and keys hold no newline).
 func (h *hub) encode(topic, key string) (id, payload string) {
 	id = h.origin + "." + strconv.FormatUint(h.seq.Add(1), 10)
 	return id, id + "\n" + topic + "\n" + key
 }
 
+// mine reports whether message id was published by this node.
+func (h *hub) mine(id string) bool { return strings.HasPrefix(id, h.origin+".") }
+
+// confirm counts one confirmation of this node's message id.
+func (h *hub) confirm(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if w, ok := h.waiting[id]; ok {
+		w.got++
+		w.check()
+	}
+}
+
 // received handles one payload from the subscription.
 func (h *hub) received(payload string) {
+	if rest, ok := strings.CutPrefix(payload, ackPrefix); ok {
+		id, _, _ := strings.Cut(rest, "\n")
+		if h.mine(id) {
+			h.confirm(id)
+		}
+		return
+	}
 	id, rest, ok1 := strings.Cut(payload, "\n")
 	topic, key, ok2 := strings.Cut(rest, "\n")
 	if !ok1 || !ok2 {
 		return
 	}
 	h.deliver(topic, key)
-	if strings.HasPrefix(id, h.origin+".") {
-		h.mu.Lock()
-		if ch, ok := h.waiting[id]; ok {
-			close(ch)
-			delete(h.waiting, id)
-		}
-		h.mu.Unlock()
+	switch {
+	case h.mine(id):
+		h.confirm(id)
+	case h.sendAck != nil:
+		go h.sendAck(ackPrefix + id + "\n" + h.origin)
 	}
 }
 
-// publish sends (topic, key) with send and waits for it to come back (see
-// Bus.Publish).
-func (h *hub) publish(ctx context.Context, topic, key string, send func(ctx context.Context, payload string) error) error {
+// publish sends (topic, key) with send, which returns how many
+// subscriptions the message reached, and waits for as many confirmations
+// (see Bus.Publish and the hub's comment).
+func (h *hub) publish(ctx context.Context, topic, key string, send func(ctx context.Context, payload string) (int, error)) error {
 	if strings.ContainsRune(topic, '\n') || strings.ContainsRune(key, '\n') {
 		return errors.New("cachebus: topic and key must not hold a newline")
 	}
 	id, payload := h.encode(topic, key)
-	ch := make(chan struct{})
+	w := &waiter{need: -1, done: make(chan struct{})}
 	h.mu.Lock()
-	h.waiting[id] = ch
+	h.waiting[id] = w
 	h.mu.Unlock()
-	forget := func() {
+	defer func() {
 		h.mu.Lock()
 		delete(h.waiting, id)
 		h.mu.Unlock()
-	}
-	if err := send(ctx, payload); err != nil {
-		forget()
+	}()
+	n, err := send(ctx, payload)
+	if err != nil {
 		return err
 	}
-	if !h.Live() {
-		// Our caches are not serving; they flush when the subscription is
-		// back. The other nodes got the message.
-		forget()
-		return nil
+	h.mu.Lock()
+	if !w.closed {
+		w.need = n
+		w.check()
 	}
+	h.mu.Unlock()
 	t := time.NewTimer(ConfirmTimeout)
 	defer t.Stop()
 	select {
-	case <-ch:
-		return nil
+	case <-w.done:
+		h.mu.Lock()
+		ok := w.ok
+		h.mu.Unlock()
+		if ok {
+			return nil
+		}
 	case <-ctx.Done():
 	case <-t.C:
 	}
-	forget()
 	return ErrUnconfirmed
 }
 

@@ -25,7 +25,7 @@ type Postgres struct {
 	channel string
 	log     *slog.Logger
 	// pid is the listening session's backend (for tests that cut it).
-	pid atomic.Uint32
+	pid  atomic.Uint32
 	stop context.CancelFunc
 	done chan struct{}
 
@@ -51,6 +51,7 @@ func NewPostgres(url, channel string, log *slog.Logger) *Postgres {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	p := &Postgres{h: newHub(), url: url, channel: channel, log: log, stop: stop, done: make(chan struct{})}
+	p.h.sendAck = p.ack
 	go p.listen(ctx)
 	return p
 }
@@ -59,6 +60,10 @@ func NewPostgres(url, channel string, log *slog.Logger) *Postgres {
 func (p *Postgres) Publish(ctx context.Context, topic, key string) error {
 	return p.h.publish(ctx, topic, key, p.send)
 }
+
+// appName is the application_name of the listening sessions, by which
+// send counts them.
+func (p *Postgres) appName() string { return "bankbridge-cachebus:" + p.channel }
 
 // Subscribe implements Bus.
 func (p *Postgres) Subscribe(topic string, fn func(key string)) { p.h.Subscribe(topic, fn) }
@@ -85,23 +90,37 @@ func (p *Postgres) Close() error {
 }
 
 // send NOTIFYs payload on the publishing connection (opened on first use,
-// dropped after an error so the next send reconnects).
-func (p *Postgres) send(ctx context.Context, payload string) error {
+// dropped after an error so the next send reconnects) and returns how many
+// sessions listen on the channel (the nodes that will confirm it).
+func (p *Postgres) send(ctx context.Context, payload string) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.notify == nil || p.notify.IsClosed() {
 		c, err := pgx.Connect(ctx, p.url)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		p.notify = c
 	}
-	if _, err := p.notify.Exec(ctx, "SELECT pg_notify($1, $2)", p.channel, payload); err != nil {
+	var n int
+	err := p.notify.QueryRow(ctx, `SELECT n FROM pg_notify($1, $2),
+		(SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $3 AND datname = current_database()) AS l`,
+		p.channel, payload, p.appName()).Scan(&n)
+	if err != nil {
 		_ = p.notify.Close(context.Background())
 		p.notify = nil
-		return err
+		return 0, err
 	}
-	return nil
+	return n, nil
+}
+
+// ack sends an ack (best effort: the publisher times out without it).
+func (p *Postgres) ack(payload string) {
+	ctx, cancel := context.WithTimeout(context.Background(), ConfirmTimeout)
+	defer cancel()
+	if _, err := p.send(ctx, payload); err != nil {
+		p.log.Warn("cachebus: ack not sent", "err", err)
+	}
 }
 
 // listen keeps a LISTEN connection up until ctx ends.
@@ -130,6 +149,10 @@ func (p *Postgres) listenOnce(ctx context.Context) error {
 	}
 	defer c.Close(context.Background())
 	if _, err := c.Exec(ctx, "LISTEN "+pgx.Identifier{p.channel}.Sanitize()); err != nil {
+		return err
+	}
+	// Named only once it listens: publishers count the sessions by name.
+	if _, err := c.Exec(ctx, "SELECT set_config('application_name', $1, false)", p.appName()); err != nil {
 		return err
 	}
 	p.pid.Store(c.PgConn().PID())

@@ -46,6 +46,7 @@ func NewRedis(c redis.UniversalClient, channel string, log *slog.Logger) *Redis 
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	r := &Redis{h: newHub(), c: c, channel: channel, log: log, stop: stop, done: make(chan struct{})}
+	r.h.sendAck = r.ack
 	r.ps = c.Subscribe(ctx, channel)
 	go r.listen(ctx)
 	return r
@@ -53,9 +54,23 @@ func NewRedis(c redis.UniversalClient, channel string, log *slog.Logger) *Redis 
 
 // Publish implements Bus.
 func (r *Redis) Publish(ctx context.Context, topic, key string) error {
-	return r.h.publish(ctx, topic, key, func(ctx context.Context, payload string) error {
-		return r.c.Publish(ctx, r.channel, payload).Err()
-	})
+	return r.h.publish(ctx, topic, key, r.send)
+}
+
+// send publishes payload and returns how many subscriptions received it
+// (PUBLISH's answer: the nodes that will confirm it).
+func (r *Redis) send(ctx context.Context, payload string) (int, error) {
+	n, err := r.c.Publish(ctx, r.channel, payload).Result()
+	return int(n), err
+}
+
+// ack sends an ack (best effort: the publisher times out without it).
+func (r *Redis) ack(payload string) {
+	ctx, cancel := context.WithTimeout(context.Background(), ConfirmTimeout)
+	defer cancel()
+	if _, err := r.send(ctx, payload); err != nil {
+		r.log.Warn("cachebus: ack not sent", "err", err)
+	}
 }
 
 // Subscribe implements Bus.
