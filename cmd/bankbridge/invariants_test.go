@@ -280,3 +280,59 @@ func TestResourceCallsSurviveSIGKILL(t *testing.T) {
 		})
 	}
 }
+
+// TestDPoPReplayInGroupCommit (both engines): a GET records its DPoP proof
+// id in the metering transaction, so proofs are refused there: of n
+// concurrent GETs presenting one proof exactly one is answered 200 and
+// metered, every other one gets the exact replay refusal (as when the id
+// was recorded before the call ran) and leaves no usage record; a later
+// replay is refused the same way.
+func TestDPoPReplayInGroupCommit(t *testing.T) {
+	for engine, dbURL := range engineURLs(t) {
+		t.Run(engine, func(t *testing.T) {
+			const n = 8
+			s := MustStart(t, dbURL(t), "--webhook-dispatchers", "0")
+			p := newFlowPartner(t, s, s.URL)
+			token := p.codeFlow(s.URL, p.accountConsent(s.URL), nil)
+			path := transactionsPath(p.firstAccount(s.URL, token))
+			usage := func() int64 {
+				var c int64
+				if err := s.Main.Platform.DB.Raw("SELECT COUNT(*) FROM usage_records WHERE app_id = ? AND product = 'accounts'", p.id).Scan(&c).Error; err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			before := usage()
+			proof := p.proof(http.MethodGet, path, token)
+			type answer struct {
+				st   int
+				h    http.Header
+				body map[string]any
+			}
+			answers := make(chan answer, n)
+			for range n {
+				go func() {
+					st, h, body := p.call(s.URL, http.MethodGet, path, token, proof, nil)
+					answers <- answer{st, h, body}
+				}()
+			}
+			ok := 0
+			for range n {
+				a := <-answers
+				if a.st == http.StatusOK {
+					ok++
+					continue
+				}
+				wantResourceRefusal(t, a.st, a.h, a.body, http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof jti has been used before.")
+			}
+			if ok != 1 {
+				t.Fatalf("%d of %d calls with one proof answered 200, want 1", ok, n)
+			}
+			st, h, body := p.call(s.URL, http.MethodGet, path, token, proof, nil)
+			wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof jti has been used before.")
+			if got := usage() - before; got != 1 {
+				t.Fatalf("%d usage records for one accepted call and %d replays, want 1", got, n)
+			}
+		})
+	}
+}
