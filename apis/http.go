@@ -46,12 +46,12 @@ type Handler struct {
 	// deferring, when the verifier can (oauth.DeferringVerifier), lets GETs
 	// record their DPoP proof id in the metering transaction.
 	deferring oauth.DeferringVerifier
-	usage    UsageRecorder
-	quota    *Quota
-	baseURL  string
-	wait     time.Duration
-	jws      *jwsEngine
-	meters   meterBatcher
+	usage     UsageRecorder
+	quota     *Quota
+	baseURL   string
+	wait      time.Duration
+	jws       *jwsEngine
+	meters    meterBatcher
 }
 
 // NewHandler returns a Handler.
