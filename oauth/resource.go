@@ -20,7 +20,9 @@ const resourceAlgs = `algs="ES256 PS256"`
 // with one of our access tokens and a DPoP proof for this request (htm, htu =
 // issuer + path, ath, the token's key), refuses expired or revoked tokens and
 // tokens of clients no longer active. Errors are *ResourceError. It costs one
-// token lookup by signature, one replay-store write and one client lookup.
+// token lookup by signature (none when the row is in the node's cache, see
+// Store.UseCacheBus), one replay-store write and one client lookup (cached
+// by the registry).
 func (s *Server) VerifyRequest(ctx context.Context, r *http.Request) (*AccessContext, error) {
 	ac, _, err := s.verifyRequest(ctx, r, false)
 	return ac, err
