@@ -29,17 +29,30 @@ import (
 const lbIssuer = "http://bankbridge.test"
 
 // twoNodes starts two nodes on one fresh PostgreSQL schema with one master
-// key and one issuer; it skips without BANKBRIDGE_TEST_POSTGRES.
-func twoNodes(t *testing.T) (a, b *Server) {
+// key, one issuer and the extra flags; it skips without
+// BANKBRIDGE_TEST_POSTGRES.
+func twoNodes(t *testing.T, extra ...string) (a, b *Server) {
 	t.Helper()
 	if os.Getenv(dbtest.PostgresEnv) == "" {
 		t.Skip("needs " + dbtest.PostgresEnv + ": two nodes share PostgreSQL")
 	}
 	sharedMasterKey(t)
 	dbURL := dbtest.PostgresURL(t)
-	a = MustStart(t, dbURL, "--issuer", lbIssuer, "--webhook-dispatchers", "0")
-	b = MustStart(t, dbURL, "--issuer", lbIssuer, "--webhook-dispatchers", "0")
+	args := append([]string{"--issuer", lbIssuer, "--webhook-dispatchers", "0"}, extra...)
+	a = MustStart(t, dbURL, args...)
+	b = MustStart(t, dbURL, args...)
 	return a, b
+}
+
+// cacheBuses are the flags selecting each cross-node cache bus to test:
+// PostgreSQL LISTEN/NOTIFY, and Redis pub/sub when BANKBRIDGE_TEST_REDIS is
+// set.
+func cacheBuses() map[string][]string {
+	out := map[string][]string{"postgres-bus": nil}
+	if u := os.Getenv("BANKBRIDGE_TEST_REDIS"); u != "" {
+		out["redis-bus"] = []string{"--redis-url", u}
+	}
+	return out
 }
 
 // with is p reporting to tb (a subtest).
@@ -103,7 +116,13 @@ func TestDPoPReplayAcrossNodes(t *testing.T) {
 // customer on the dashboard) and an app suspended at node A (staff) are
 // refused by node B's very next resource call, with the exact error.
 func TestRevocationAcrossNodes(t *testing.T) {
-	a, b := twoNodes(t)
+	for bus, extra := range cacheBuses() {
+		t.Run(bus, func(t *testing.T) { revocationAcrossNodes(t, extra) })
+	}
+}
+
+func revocationAcrossNodes(t *testing.T, extra []string) {
+	a, b := twoNodes(t, extra...)
 	p := newFlowPartner(t, a, lbIssuer)
 	ctx := context.Background()
 
