@@ -2,6 +2,7 @@ package apis
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,10 +59,14 @@ func (s *publishingStore) Tx(ctx context.Context, fn func(ctx context.Context) e
 	return nil
 }
 
-// SetConsentStatus implements Store, publishing the change (see the type).
+// SetConsentStatus implements Store, publishing a change from authorised
+// (see the type; no other consent is ever cached).
 func (s *publishingStore) SetConsentStatus(ctx context.Context, c *Consent, from ...string) error {
 	if err := s.Store.SetConsentStatus(ctx, c, from...); err != nil {
 		return err
+	}
+	if !slices.Contains(from, StatusAuthorised) {
+		return nil
 	}
 	if ch, ok := ctx.Value(ctxChangedConsents{}).(*changedConsents); ok {
 		ch.mu.Lock()
@@ -85,20 +90,37 @@ func (s *publishingStore) publish(ctx context.Context, ids ...string) {
 	}
 }
 
-// cachedConsent is Service.consent through the node's cache: a cached
+// cachedConsent is Service.consent through the node's cache for account
+// access and data sharing consents (payment consents, used once and
+// changed by their payment, are always read from the database): a cached
 // consent is served only while it has not expired (an expired one is loaded
-// again, which marks it expired). The caller gets its own copy.
-func (s *Service) cachedConsent(ctx context.Context, id string) (*Consent, error) {
+// again, which marks it expired). Only authorised consents are kept (the
+// only usable ones: so only a change from authorised needs publishing). The
+// caller gets its own copy.
+func (s *Service) cachedConsent(ctx context.Context, id, typ string) (*Consent, error) {
+	if typ == TypePaymentInitiation {
+		return s.consent(ctx, id)
+	}
 	if c, ok := s.consents.Get(id); ok && !c.Expired(s.now()) {
-		cp := *c
-		return &cp, nil
+		return copyConsent(c), nil
 	}
 	t := s.consents.Ticket()
 	c, err := s.consent(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	cp := *c
-	s.consents.Put(t, id, &cp)
+	if c.Status == StatusAuthorised {
+		s.consents.Put(t, id, copyConsent(c))
+	}
 	return c, nil
+}
+
+// copyConsent copies c and the lists a caller might change in place.
+func copyConsent(c *Consent) *Consent {
+	cp := *c
+	cp.AccountIDs = slices.Clone(c.AccountIDs)
+	cp.Permissions = slices.Clone(c.Permissions)
+	cp.Datasets = slices.Clone(c.Datasets)
+	cp.Authorisation.AMR = slices.Clone(c.Authorisation.AMR)
+	return &cp
 }

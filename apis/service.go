@@ -338,7 +338,7 @@ func (s *Service) UsableConsent(ctx context.Context, ac *oauth.AccessContext, ty
 	if id == "" {
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "the access token carries no %s consent", typ)
 	}
-	c, err := s.cachedConsent(ctx, id)
+	c, err := s.cachedConsent(ctx, id, typ)
 	if errors.Is(err, ErrNotFound) || (err == nil && (c.PartnerID != ac.PartnerID || c.Environment != ac.Environment || c.Type != typ)) {
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s is not authorised", id)
 	}
