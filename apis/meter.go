@@ -23,10 +23,14 @@ import (
 //
 //   - the handlers below write into a heldWriter, so nothing reaches the
 //     partner yet;
-//   - the call's request-log row and usage record are queued to the
-//     meterBatcher, which writes the rows of every call queued meanwhile in
-//     one transaction (group commit: one commit for many calls, on both
-//     engines);
+//   - the call's request-log row and usage record — and, for a GET whose
+//     DPoP proof id the verifier left to the commit (Handler.authenticate),
+//     that id — are queued to the meterBatcher, which writes the rows of
+//     every call queued meanwhile in one transaction (group commit: one
+//     commit for many calls, on both engines). The proof ids go first: a
+//     call whose id was recorded before (a replay, on any node or earlier in
+//     the batch) writes nothing and is answered the refusal VerifyRequest
+//     gives a replay (a GET has no side effects, so nothing else is undone);
 //   - once the commit that holds its rows is done the held response goes out
 //     exactly as the handlers wrote it; if the write failed, a 2xx is
 //     replaced by errUnrecorded (503 problem+json) — a success must never be
@@ -38,7 +42,8 @@ import (
 // of its calls is written again in a transaction of its own (so one bad row
 // fails only its own call); a call whose usage record turns out to exist
 // already — the batch did commit, only its answer was lost — writes nothing
-// more, so neither its usage record nor its request-log row is doubled.
+// more, so neither its usage record nor its request-log row is doubled (nor
+// is its proof id claimed again: it was committed with them).
 
 // errUnrecorded answers a successful call whose usage record could not be
 // committed (the partner retries; a POST under an idempotency key replays).
