@@ -223,6 +223,9 @@ func (h *hub) publish(ctx context.Context, topic, key string, send func(ctx cont
 	if err != nil {
 		return err
 	}
+	if n < 1 && h.Live() {
+		n = 1 // at least this node's own subscription (the count may not see it)
+	}
 	h.mu.Lock()
 	if !w.closed {
 		w.need = n
