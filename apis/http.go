@@ -43,12 +43,15 @@ type HandlerConfig struct {
 type Handler struct {
 	svc      *Service
 	verifier oauth.ResourceVerifier
-	usage    UsageRecorder
-	quota    *Quota
-	baseURL  string
-	wait     time.Duration
-	jws      *jwsEngine
-	meters   meterBatcher
+	// deferring, when the verifier can (oauth.DeferringVerifier), lets GETs
+	// record their DPoP proof id in the metering transaction.
+	deferring oauth.DeferringVerifier
+	usage     UsageRecorder
+	quota     *Quota
+	baseURL   string
+	wait      time.Duration
+	jws       *jwsEngine
+	meters    meterBatcher
 }
 
 // NewHandler returns a Handler.
@@ -58,6 +61,7 @@ func NewHandler(cfg HandlerConfig) *Handler {
 	if h.wait <= 0 {
 		h.wait = 10 * time.Second
 	}
+	h.deferring, _ = cfg.Verifier.(oauth.DeferringVerifier)
 	h.meters.write = h.writeCalls
 	return h
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/httpx"
 	"github.com/bankbridge/bankbridge/internal/problem"
+	"github.com/bankbridge/bankbridge/oauth"
 )
 
 // Metering writes, in this order, before a partner call is answered (see
@@ -22,10 +23,14 @@ import (
 //
 //   - the handlers below write into a heldWriter, so nothing reaches the
 //     partner yet;
-//   - the call's request-log row and usage record are queued to the
-//     meterBatcher, which writes the rows of every call queued meanwhile in
-//     one transaction (group commit: one commit for many calls, on both
-//     engines);
+//   - the call's request-log row and usage record — and, for a GET whose
+//     DPoP proof id the verifier left to the commit (Handler.authenticate),
+//     that id — are queued to the meterBatcher, which writes the rows of
+//     every call queued meanwhile in one transaction (group commit: one
+//     commit for many calls, on both engines). The proof ids go first: a
+//     call whose id was recorded before (a replay, on any node or earlier in
+//     the batch) writes nothing and is answered the refusal VerifyRequest
+//     gives a replay (a GET has no side effects, so nothing else is undone);
 //   - once the commit that holds its rows is done the held response goes out
 //     exactly as the handlers wrote it; if the write failed, a 2xx is
 //     replaced by errUnrecorded (503 problem+json) — a success must never be
@@ -37,7 +42,8 @@ import (
 // of its calls is written again in a transaction of its own (so one bad row
 // fails only its own call); a call whose usage record turns out to exist
 // already — the batch did commit, only its answer was lost — writes nothing
-// more, so neither its usage record nor its request-log row is doubled.
+// more, so neither its usage record nor its request-log row is doubled (nor
+// is its proof id claimed again: it was committed with them).
 
 // errUnrecorded answers a successful call whose usage record could not be
 // committed (the partner retries; a POST under an idempotency key replays).
@@ -156,8 +162,14 @@ func (w *heldWriter) release() {
 type callJob struct {
 	log   RequestLogEntry
 	usage UsageRecord
-	err   error // set before done closes
-	done  chan struct{}
+	// claim is the call's DPoP proof id left to the commit (a GET; see
+	// Handler.authenticate); refused is set, before done closes, when it
+	// was recorded before: the call is then a replay, and nothing of it is
+	// written.
+	claim   *oauth.ProofClaim
+	refused *oauth.ResourceError
+	err     error // set before done closes
+	done    chan struct{}
 }
 
 // meterMaxBatch bounds the calls one group commit writes.
@@ -236,31 +248,99 @@ func (h *Handler) writeCalls(ctx context.Context, jobs []*callJob) error {
 	return nil
 }
 
-// writeCallsTx writes the jobs' usage records (when a UsageRecorder is
-// configured), then their request-log rows, in one transaction. retry: a
-// single job written again after its batch failed; when its usage record
-// exists already, that batch committed and nothing more is written.
+// errReplayedAlone rolls back the transaction of a job written alone whose
+// proof turned out replayed (its usage record must not stay).
+var errReplayedAlone = errors.New("apis: replayed proof")
+
+// writeCallsTx writes, in one transaction, the jobs' DPoP proof ids (those
+// left to the commit, see Handler.authenticate), then the usage records
+// (when a UsageRecorder is configured) and request-log rows of the jobs
+// whose proof was not replayed. retry: a single job written again after its
+// batch failed; its usage record goes first, and when it exists already
+// that batch committed (its proof id too) and nothing more is written.
 func (h *Handler) writeCallsTx(ctx context.Context, jobs []*callJob, retry bool) error {
-	return h.svc.store.Tx(ctx, func(ctx context.Context) error {
-		if h.usage != nil {
-			recs := make([]UsageRecord, len(jobs))
-			for i, j := range jobs {
-				recs[i] = j.usage
-			}
-			added, err := h.usage.RecordUsage(ctx, recs)
+	err := h.svc.store.Tx(ctx, func(ctx context.Context) error {
+		for _, j := range jobs {
+			j.refused = nil
+		}
+		if retry && h.usage != nil {
+			added, err := h.usage.RecordUsage(ctx, []UsageRecord{jobs[0].usage})
 			if err != nil {
 				return err
 			}
-			if retry && added == 0 {
+			if added == 0 {
 				return nil
 			}
+			if err := h.claimProofs(ctx, jobs); err != nil {
+				return err
+			}
+			if jobs[0].refused != nil {
+				return errReplayedAlone
+			}
+			return h.svc.store.LogRequests(ctx, []*RequestLogEntry{&jobs[0].log})
 		}
-		es := make([]*RequestLogEntry, len(jobs))
-		for i, j := range jobs {
-			es[i] = &j.log
+		if err := h.claimProofs(ctx, jobs); err != nil {
+			return err
+		}
+		recs := make([]UsageRecord, 0, len(jobs))
+		es := make([]*RequestLogEntry, 0, len(jobs))
+		for _, j := range jobs {
+			if j.refused == nil {
+				recs = append(recs, j.usage)
+				es = append(es, &j.log)
+			}
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		if h.usage != nil {
+			if _, err := h.usage.RecordUsage(ctx, recs); err != nil {
+				return err
+			}
 		}
 		return h.svc.store.LogRequests(ctx, es)
 	})
+	if errors.Is(err, errReplayedAlone) {
+		return nil
+	}
+	return err
+}
+
+// claimProofs records the jobs' deferred proof ids in the transaction in
+// ctx, setting refused on the jobs whose id was recorded before.
+func (h *Handler) claimProofs(ctx context.Context, jobs []*callJob) error {
+	var claims []*oauth.ProofClaim
+	var of []*callJob
+	for _, j := range jobs {
+		if j.claim != nil {
+			claims = append(claims, j.claim)
+			of = append(of, j)
+		}
+	}
+	if len(claims) == 0 {
+		return nil
+	}
+	refused, err := h.deferring.ClaimProofs(ctx, claims)
+	if err != nil {
+		return err
+	}
+	for i, re := range refused {
+		of[i].refused = re
+	}
+	return nil
+}
+
+// answerReplayed replaces a held response whose proof turned out replayed
+// by the refusal VerifyRequest answers a replay with: the handlers' headers
+// are dropped (the interaction id stays), the body is not sent.
+func answerReplayed(c *gin.Context, re *oauth.ResourceError) {
+	hd := c.Writer.Header()
+	id := hd.Get(httpx.InteractionHeader)
+	clear(hd)
+	if id != "" {
+		hd.Set(httpx.InteractionHeader, id)
+	}
+	renderResourceError(c, re)
 }
 
 // answerUnrecorded replaces a held success whose rows were not committed by

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -58,6 +59,7 @@ const (
 	keyAmount  = "apis.payment_amount"
 	keyReplay  = "apis.replay"
 	keyProblem = "apis.problem"
+	keyClaim   = "apis.proof_claim"
 )
 
 func accessOf(c *gin.Context) *oauth.AccessContext {
@@ -130,12 +132,24 @@ func (h *Handler) meter() gin.HandlerFunc {
 		if v, ok := c.Get(keyAmount); ok {
 			j.usage.Kind, j.usage.Amount = KindPayment, v.(money.Money)
 		}
-		if h.quota != nil {
+		if v, ok := c.Get(keyClaim); ok {
+			j.claim = v.(*oauth.ProofClaim)
+		}
+		if h.quota != nil && j.claim == nil {
 			h.quota.count(ctx, j.usage)
 		}
 		err := h.meters.submit(ctx, j)
 		switch {
+		case err == nil && j.refused != nil:
+			// The proof was replayed: the call is answered as VerifyRequest
+			// answers a replay, and recorded nowhere (as then).
+			w.free()
+			answerReplayed(c, j.refused)
+			return
 		case err == nil:
+			if h.quota != nil && j.claim != nil {
+				h.quota.count(ctx, j.usage)
+			}
 		case status >= 200 && status < 300:
 			h.svc.log.ErrorContext(ctx, "apis: metering failed; answered 503 instead of the call's success", "err", err, "status", status)
 			w.free()
@@ -176,10 +190,22 @@ func renderResourceError(c *gin.Context, re *oauth.ResourceError) {
 	c.Set(keyProblem, string(oauth.AbortResource(c, re)))
 }
 
-// authenticate verifies the DPoP-bound access token and its proof.
+// authenticate verifies the DPoP-bound access token and its proof. A GET
+// (no side effects) whose response is not signed leaves the recording of
+// its proof's id to meter, which records it in the transaction that records
+// the call (see meter.go); every other request records it here.
 func (h *Handler) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ac, err := h.verifier.VerifyRequest(c.Request.Context(), c.Request)
+		var (
+			ac    *oauth.AccessContext
+			claim *oauth.ProofClaim
+			err   error
+		)
+		if h.deferring != nil && c.Request.Method == http.MethodGet && !strings.HasPrefix(c.FullPath(), BasePath+"/pisp/") {
+			ac, claim, err = h.deferring.VerifyRequestDeferred(c.Request.Context(), c.Request)
+		} else {
+			ac, err = h.verifier.VerifyRequest(c.Request.Context(), c.Request)
+		}
 		if err != nil {
 			var re *oauth.ResourceError
 			if errors.As(err, &re) {
@@ -190,6 +216,9 @@ func (h *Handler) authenticate() gin.HandlerFunc {
 			return
 		}
 		c.Set(keyAccess, ac)
+		if claim != nil {
+			c.Set(keyClaim, claim)
+		}
 	}
 }
 

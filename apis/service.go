@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/cachebus"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/events"
@@ -30,6 +31,10 @@ type Config struct {
 	Publisher events.Publisher
 	// Revoker kills a revoked consent's tokens after commit (nil: none).
 	Revoker oauth.TokenRevoker
+	// Bus, when set, lets each node cache consents for resource calls,
+	// invalidated on every node by every status change (ConsentCacheTopic);
+	// nil caches nothing.
+	Bus cachebus.Bus
 	// Datasets defaults to DefaultDatasetPolicy.
 	Datasets DatasetPolicy
 	// Limits per environment; an environment not listed gets DefaultLimits.
@@ -54,6 +59,8 @@ type Service struct {
 	payLife   time.Duration
 	now       func() time.Time
 	log       *slog.Logger
+	// consents caches UsableConsent's consents (nil bus: nothing kept).
+	consents *consentCache
 }
 
 // NewService returns a Service.
@@ -62,6 +69,11 @@ func NewService(cfg Config) *Service {
 		datasets: cfg.Datasets, limits: cfg.Limits, payLife: cfg.PaymentConsentLifetime, log: cfg.Logger}
 	if s.store == nil {
 		s.store = NewGormStore(cfg.DB)
+	}
+	s.consents = cachebus.NewCache[*Consent](cfg.Bus, ConsentCacheTopic, consentCacheTTL, consentCacheMax)
+	if cfg.Bus != nil {
+		s.store = &publishingStore{Store: s.store, bus: cfg.Bus, cache: s.consents,
+			log: func(ctx context.Context, msg string, args ...any) { s.log.ErrorContext(ctx, msg, args...) }}
 	}
 	if s.datasets == nil {
 		s.datasets = DefaultDatasetPolicy()
@@ -339,7 +351,7 @@ func (s *Service) UsableConsent(ctx context.Context, ac *oauth.AccessContext, ty
 	if id == "" {
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "the access token carries no %s consent", typ)
 	}
-	c, err := s.consent(ctx, id)
+	c, err := s.cachedConsent(ctx, id, typ)
 	if errors.Is(err, ErrNotFound) || (err == nil && (c.PartnerID != ac.PartnerID || c.Environment != ac.Environment || c.Type != typ)) {
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s is not authorised", id)
 	}

@@ -258,6 +258,23 @@ type ResourceVerifier interface {
 	VerifyRequest(ctx context.Context, r *http.Request) (*AccessContext, error)
 }
 
+// DeferringVerifier is a ResourceVerifier that can leave the recording of a
+// DPoP proof's id to the caller, so a resource server records it in the
+// transaction that records the call (one commit instead of two). Only a
+// request without side effects may defer: it runs before its proof is known
+// fresh, and is refused if the claim loses.
+type DeferringVerifier interface {
+	ResourceVerifier
+	// VerifyRequestDeferred is VerifyRequest without recording the proof's
+	// id when it can be recorded with ClaimProofs; claim is nil when it was
+	// recorded already.
+	VerifyRequestDeferred(ctx context.Context, r *http.Request) (ac *AccessContext, claim *ProofClaim, err error)
+	// ClaimProofs records claims in the database transaction in ctx;
+	// refused[i] is the exact refusal of a claim recorded before (nil when
+	// recorded now); err is the database's.
+	ClaimProofs(ctx context.Context, claims []*ProofClaim) (refused []*ResourceError, err error)
+}
+
 // ResourceError is a refusal at a resource server, rendered with the
 // WWW-Authenticate header of RFC 6750 §3 / RFC 9449 §7.1.
 type ResourceError struct {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -19,53 +20,109 @@ const resourceAlgs = `algs="ES256 PS256"`
 // with one of our access tokens and a DPoP proof for this request (htm, htu =
 // issuer + path, ath, the token's key), refuses expired or revoked tokens and
 // tokens of clients no longer active. Errors are *ResourceError. It costs one
-// token lookup by signature, one replay-store write and one client lookup.
+// token lookup by signature (none when the row is in the node's cache, see
+// Store.UseCacheBus), one replay-store write and one client lookup (cached
+// by the registry).
 func (s *Server) VerifyRequest(ctx context.Context, r *http.Request) (*AccessContext, error) {
+	ac, _, err := s.verifyRequest(ctx, r, false)
+	return ac, err
+}
+
+// ProofClaim is a DPoP proof id VerifyRequestDeferred did not record: the
+// caller records it with ClaimProofs.
+type ProofClaim struct {
+	key     string
+	expires time.Time
+}
+
+// VerifyRequestDeferred implements DeferringVerifier: VerifyRequest, except
+// that when the replay store is the database's (dpop.GormReplayStore on
+// Deps.DB) the proof's id is not recorded and comes back as claim, for
+// ClaimProofs in the transaction that records the call. claim is nil when
+// the id was recorded already (another replay store).
+func (s *Server) VerifyRequestDeferred(ctx context.Context, r *http.Request) (*AccessContext, *ProofClaim, error) {
+	return s.verifyRequest(ctx, r, s.store.replay != nil)
+}
+
+// ClaimProofs implements DeferringVerifier: it records claims' proof ids in
+// the transaction ctx carries (db.TxContext on Deps.DB), in order. refused[i]
+// is, for a claim whose id was recorded before (by any node, or earlier in
+// this batch), the exact refusal VerifyRequest answers a replayed proof
+// with; nil when it is recorded now. err is the database's (on PostgreSQL it
+// aborts the transaction; a replay does not).
+func (s *Server) ClaimProofs(ctx context.Context, claims []*ProofClaim) (refused []*ResourceError, err error) {
+	if s.store.replay == nil {
+		return nil, errors.New("oauth: ClaimProofs without a database replay store")
+	}
+	ex := s.deps.DB.Conn(ctx).Statement.ConnPool
+	refused = make([]*ResourceError, len(claims))
+	for i, c := range claims {
+		err := s.store.replay.UseIn(ctx, ex, c.key, c.expires)
+		switch {
+		case errors.Is(err, dpop.ErrReplay):
+			refused[i] = s.proofResourceError(dpop.ReplayError())
+		case err != nil:
+			return nil, err
+		}
+	}
+	return refused, nil
+}
+
+func (s *Server) verifyRequest(ctx context.Context, r *http.Request, deferReplay bool) (*AccessContext, *ProofClaim, error) {
+	ac, p, err := s.verifyRequestProof(ctx, r, deferReplay)
+	if err != nil || !deferReplay {
+		return ac, nil, err
+	}
+	return ac, &ProofClaim{key: p.ReplayKey, expires: p.ReplayExpires}, nil
+}
+
+func (s *Server) verifyRequestProof(ctx context.Context, r *http.Request, deferReplay bool) (*AccessContext, *dpop.Proof, error) {
 	authz := r.Header.Get("Authorization")
 	scheme, token, _ := strings.Cut(authz, " ")
 	token = strings.TrimSpace(token)
 	switch {
 	case authz == "":
-		return nil, &ResourceError{Status: http.StatusUnauthorized, Code: "invalid_token",
+		return nil, nil, &ResourceError{Status: http.StatusUnauthorized, Code: "invalid_token",
 			Description:     "No access token: send Authorization: DPoP <token> and a DPoP proof.",
 			WWWAuthenticate: "DPoP " + resourceAlgs}
 	case strings.EqualFold(scheme, "Bearer"):
-		return nil, s.tokenError("The access token is DPoP-bound: use the DPoP authorization scheme, not Bearer.")
+		return nil, nil, s.tokenError("The access token is DPoP-bound: use the DPoP authorization scheme, not Bearer.")
 	case !strings.EqualFold(scheme, "DPoP"):
-		return nil, s.tokenError("Unsupported authorization scheme: use DPoP.")
+		return nil, nil, s.tokenError("Unsupported authorization scheme: use DPoP.")
 	case token == "" || len(token) > 512 || strings.ContainsAny(token, " ,\"") || !strings.Contains(token, "."):
-		return nil, s.tokenError("The access token is malformed.")
+		return nil, nil, s.tokenError("The access token is malformed.")
 	}
 	if err := s.strategy.enigma.Validate(ctx, token); err != nil {
-		return nil, s.tokenError("The access token is not valid.")
+		return nil, nil, s.tokenError("The access token is not valid.")
 	}
 	sig := s.strategy.AccessTokenSignature(ctx, token)
-	row, err := s.store.accessTokenForResource(ctx, sig)
+	row, err := s.store.cachedResourceRow(ctx, sig)
 	if err != nil && !errors.Is(err, fosite.ErrNotFound) {
-		return nil, &ResourceError{Status: http.StatusInternalServerError, Code: "server_error", Description: "token lookup failed"}
+		return nil, nil, &ResourceError{Status: http.StatusInternalServerError, Code: "server_error", Description: "token lookup failed"}
 	}
 	now := s.now()
 	switch {
 	case err != nil || !row.Active:
-		return nil, s.tokenError("The access token is not active.")
+		return nil, nil, s.tokenError("The access token is not active.")
 	case !row.ExpiresAt.After(now):
-		return nil, s.tokenError("The access token has expired.")
+		return nil, nil, s.tokenError("The access token has expired.")
 	case row.JKT == "":
-		return nil, s.tokenError("The access token is not DPoP-bound.")
+		return nil, nil, s.tokenError("The access token is not DPoP-bound.")
 	}
 	proof, err := dpop.FromHeader(r.Header)
+	var p *dpop.Proof
 	if err == nil {
-		_, err = s.dpop.Verify(ctx, proof, r.Method, s.cfg.Issuer+r.URL.Path,
-			dpop.VerifyOptions{AccessToken: token, ExpectedJKT: row.JKT})
+		p, err = s.dpop.Verify(ctx, proof, r.Method, s.cfg.Issuer+r.URL.Path,
+			dpop.VerifyOptions{AccessToken: token, ExpectedJKT: row.JKT, DeferReplay: deferReplay})
 	}
 	if err != nil {
-		return nil, s.proofResourceError(err)
+		return nil, nil, s.proofResourceError(err)
 	}
 	client, err := s.deps.Clients.Client(ctx, row.ClientID)
 	if errors.Is(err, ErrClientNotFound) || (err == nil && !client.Active) {
-		return nil, s.tokenError("The client the access token was issued to is no longer active.")
+		return nil, nil, s.tokenError("The client the access token was issued to is no longer active.")
 	} else if err != nil {
-		return nil, &ResourceError{Status: http.StatusInternalServerError, Code: "server_error", Description: "client lookup failed"}
+		return nil, nil, &ResourceError{Status: http.StatusInternalServerError, Code: "server_error", Description: "client lookup failed"}
 	}
 	ac := &AccessContext{
 		ClientID:    row.ClientID,
@@ -79,10 +136,10 @@ func (s *Server) VerifyRequest(ctx context.Context, r *http.Request) (*AccessCon
 	}
 	if row.AuthorizationDetails != "" {
 		if err := json.Unmarshal([]byte(row.AuthorizationDetails), &ac.AuthorizationDetails); err != nil {
-			return nil, &ResourceError{Status: http.StatusInternalServerError, Code: "server_error", Description: "stored authorization_details unreadable"}
+			return nil, nil, &ResourceError{Status: http.StatusInternalServerError, Code: "server_error", Description: "stored authorization_details unreadable"}
 		}
 	}
-	return ac, nil
+	return ac, p, nil
 }
 
 func (s *Server) tokenError(desc string) *ResourceError {

@@ -146,9 +146,10 @@ type Server struct {
 }
 
 var (
-	_ KeySource        = (*keys.Manager)(nil)
-	_ ResourceVerifier = (*Server)(nil)
-	_ TokenRevoker     = (*Server)(nil)
+	_ KeySource         = (*keys.Manager)(nil)
+	_ ResourceVerifier  = (*Server)(nil)
+	_ DeferringVerifier = (*Server)(nil)
+	_ TokenRevoker      = (*Server)(nil)
 )
 
 // New builds the server.

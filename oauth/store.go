@@ -18,6 +18,7 @@ import (
 	"github.com/ory/fosite/storage"
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/cachebus"
 	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/oauth/internal/sqldialect"
@@ -54,6 +55,10 @@ type Store struct {
 	// batch group-commits token requests' writes where the dialect has no
 	// data-modifying WITH (SQLite).
 	batch batcher
+	// bus carries revocations to every node's tokenCache (nil: none); see
+	// UseCacheBus.
+	bus        cachebus.Bus
+	tokenCache *cachebus.Cache[*resourceRow]
 }
 
 var (
@@ -272,12 +277,14 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if tx.Error != nil {
 		return ctx, tx.Error
 	}
+	ctx = context.WithValue(ctx, ctxInvalidationsKey{}, &pendingInvalidations{})
 	// The tokens the transaction creates are written together at Commit.
 	return deferTokens(context.WithValue(ctx, ctxTx, tx)), nil
 }
 
 // Commit implements storage.Transactional: the tokens created in the
-// transaction are written (tokenbuffer.go), then it commits.
+// transaction are written (tokenbuffer.go), then it commits, and the tokens
+// it revoked are invalidated on every node before it returns.
 func (s *Store) Commit(ctx context.Context) error {
 	tx, ok := ctx.Value(ctxTx).(*gorm.DB)
 	if !ok {
@@ -287,7 +294,10 @@ func (s *Store) Commit(ctx context.Context) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit().Error
+	if err := tx.Commit().Error; err != nil {
+		return err
+	}
+	return s.committed(ctx)
 }
 
 // Rollback implements storage.Transactional.
@@ -586,7 +596,10 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 
 // DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
 func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
-	return s.delete(ctx, kindAccess, signature)
+	if err := s.delete(ctx, kindAccess, signature); err != nil {
+		return err
+	}
+	return s.revoked(ctx, signature)
 }
 
 // CreateRefreshTokenSession implements oauth2.RefreshTokenStorage.
@@ -615,7 +628,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature str
 		now, signature, kindRefresh).Error; err != nil {
 		return err
 	}
-	return g.Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind = ? AND active = TRUE`, requestID, kindAccess).Error
+	if err := g.Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind = ? AND active = TRUE`, requestID, kindAccess).Error; err != nil {
+		return err
+	}
+	return s.revoked(ctx, reqKey(requestID))
 }
 
 // RevokeRefreshToken implements oauth2.TokenRevocationStorage.
@@ -625,7 +641,10 @@ func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error 
 
 // RevokeAccessToken implements oauth2.TokenRevocationStorage.
 func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind = ?`, requestID, kindAccess).Error
+	if err := s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind = ?`, requestID, kindAccess).Error; err != nil {
+		return err
+	}
+	return s.revoked(ctx, reqKey(requestID))
 }
 
 // RevokeRefreshTokenMaybeGracePeriod is fosite's optional grace-period variant.
@@ -636,21 +655,40 @@ func (s *Store) RevokeRefreshTokenMaybeGracePeriod(ctx context.Context, requestI
 // RevokeGrant makes every access and refresh token of a grant (fosite request
 // id) inactive.
 func (s *Store) RevokeGrant(ctx context.Context, requestID string) error {
-	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind IN (?, ?)`,
-		requestID, kindAccess, kindRefresh).Error
+	if err := s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE request_id = ? AND kind IN (?, ?)`,
+		requestID, kindAccess, kindRefresh).Error; err != nil {
+		return err
+	}
+	return s.revoked(ctx, reqKey(requestID))
 }
 
 // RevokeConsent makes every access and refresh token granted for consentID
 // inactive.
 func (s *Store) RevokeConsent(ctx context.Context, consentID string) error {
-	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE kind IN (?, ?) AND active = TRUE AND request_id IN
-		(SELECT request_id FROM oauth_token_consents WHERE consent_id = ?)`, kindAccess, kindRefresh, consentID).Error
+	var grants []string
+	if err := s.tx(ctx).Raw(`UPDATE oauth_tokens SET active = FALSE WHERE kind IN (?, ?) AND active = TRUE AND request_id IN
+		(SELECT request_id FROM oauth_token_consents WHERE consent_id = ?) RETURNING request_id`, kindAccess, kindRefresh, consentID).
+		Scan(&grants).Error; err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(grants))
+	seen := map[string]bool{}
+	for _, g := range grants {
+		if !seen[g] {
+			seen[g] = true
+			keys = append(keys, reqKey(g))
+		}
+	}
+	return s.revoked(ctx, keys...)
 }
 
 // RevokeClient makes every token issued to clientID inactive.
 func (s *Store) RevokeClient(ctx context.Context, clientID string) error {
-	return s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE client_id = ? AND kind IN (?, ?, ?) AND active = TRUE`,
-		clientID, kindAccess, kindRefresh, kindCode).Error
+	if err := s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE client_id = ? AND kind IN (?, ?, ?) AND active = TRUE`,
+		clientID, kindAccess, kindRefresh, kindCode).Error; err != nil {
+		return err
+	}
+	return s.revoked(ctx, clientKey(clientID))
 }
 
 func parKey(requestURI string) string {

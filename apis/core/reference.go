@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/cachebus"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/reqmemo"
@@ -30,7 +31,21 @@ type Options struct {
 	// Persona's TOTPSecret) after Seed and ResetSandbox; nil means the
 	// personas get none.
 	SandboxFactors SandboxFactors
+	// Bus, when set, lets each node cache customers by id (CustomerCacheTopic),
+	// invalidated on every node when customers change (ResetSandbox); nil
+	// caches nothing.
+	Bus cachebus.Bus
 }
+
+// CustomerCacheTopic is the cachebus topic of customer invalidations (keys:
+// a customer id, or cachebus.AllKeys).
+const CustomerCacheTopic = "core.customers"
+
+// Customer cache bounds (the TTL is a safety net).
+const (
+	customerCacheTTL = time.Minute
+	customerCacheMax = 50_000
+)
 
 // SandboxFactors sets up the second factors of sandbox personas; the
 // customers' second factors live outside the core (wired to oauth/sca in
@@ -52,6 +67,8 @@ type Reference struct {
 	cursorKey []byte
 	now       func() time.Time
 	factors   SandboxFactors
+	bus       cachebus.Bus
+	customers *cachebus.Cache[*Customer]
 }
 
 var (
@@ -73,7 +90,8 @@ func NewReference(d *db.DB, opts Options) *Reference {
 	if now == nil {
 		now = time.Now
 	}
-	return &Reference{db: d, cursorKey: key, now: func() time.Time { return now().UTC() }, factors: opts.SandboxFactors}
+	return &Reference{db: d, cursorKey: key, now: func() time.Time { return now().UTC() }, factors: opts.SandboxFactors,
+		bus: opts.Bus, customers: cachebus.NewCache[*Customer](opts.Bus, CustomerCacheTopic, customerCacheTTL, customerCacheMax)}
 }
 
 // memoCustomer and memoAccounts name a customer's row and account list in
@@ -82,20 +100,41 @@ func NewReference(d *db.DB, opts Options) *Reference {
 func memoCustomer(id string) string { return "core.customer:" + id }
 func memoAccounts(id string) string { return "core.accounts:" + id }
 
-// Customer implements Core. Within a request with a memo (reqmemo.With) the
-// row is read once; each call returns its own copy.
+// Customer implements Core. With Options.Bus the answer comes from this
+// node's cache when it has it; within a request with a memo (reqmemo.With)
+// it is looked up once. Each call returns its own copy.
 func (r *Reference) Customer(ctx context.Context, customerID string) (*Customer, error) {
 	c, err := reqmemo.Load(ctx, memoCustomer(customerID), func() (Customer, error) {
+		if c, ok := r.customers.Get(customerID); ok {
+			return *c, nil
+		}
+		t := r.customers.Ticket()
 		var row customerRow
 		if err := first(ctx, r.db.DB, &row, customerID); err != nil {
 			return Customer{}, err
 		}
-		return *row.toCustomer(), nil
+		c := row.toCustomer()
+		cp := *c
+		r.customers.Put(t, customerID, &cp)
+		return *c, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// customersChanged invalidates every node's cached customers (key, or
+// cachebus.AllKeys) after a commit that changed them.
+func (r *Reference) customersChanged(ctx context.Context, key string) error {
+	if r.bus == nil {
+		return nil
+	}
+	if err := r.bus.Publish(ctx, CustomerCacheTopic, key); err != nil {
+		r.customers.Invalidate(key)
+		return fmt.Errorf("core: publish customer invalidation: %w", err)
+	}
+	return nil
 }
 
 // Accounts implements Core. Within a request with a memo the accounts are
@@ -135,11 +174,13 @@ func (r *Reference) Account(ctx context.Context, accountID string) (*Account, er
 // Balances implements Core. The reference core books everything at once, so
 // InterimBooked is the ledger balance and InterimAvailable adds the credit
 // line (arranged overdraft or card limit), which is then reported Included.
+// It reads only the columns a balance needs.
 func (r *Reference) Balances(ctx context.Context, accountID string) ([]Balance, error) {
-	a, err := r.Account(ctx, accountID)
-	if err != nil {
+	var row accountRow
+	if err := first(ctx, r.db.DB.Select(balanceColumns), &row, accountID); err != nil {
 		return nil, err
 	}
+	a := row.toAccount()
 	now := r.now()
 	booked := Balance{AccountID: a.ID, Type: BalanceInterimBooked, Amount: a.Balance, DateTime: now}
 	avail := Balance{AccountID: a.ID, Type: BalanceInterimAvailable, Amount: a.Available(), DateTime: now}
@@ -189,7 +230,7 @@ func (r *Reference) Transactions(ctx context.Context, accountID string, q Transa
 		g = g.Where("credit_debit = ?", q.CreditDebit)
 	}
 	var rows []transactionRow
-	if err := g.Order("seq DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+	if err := g.Select(transactionPageColumns).Order("seq DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("core: list transactions: %w", err)
 	}
 	// Rows exist only for an existing account; an empty page says nothing,
@@ -207,6 +248,7 @@ func (r *Reference) Transactions(ctx context.Context, accountID string, q Transa
 	}
 	page.Transactions = make([]Transaction, len(rows))
 	for i := range rows {
+		rows[i].AccountID = accountID
 		page.Transactions[i] = rows[i].toTransaction()
 	}
 	return page, nil

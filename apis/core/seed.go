@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/cachebus"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/secrets"
@@ -435,6 +436,10 @@ func (r *Reference) ResetSandbox(ctx context.Context) (*SeedReport, error) {
 		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	// Every synthetic customer is gone: no node may serve one from its cache.
+	if err := r.customersChanged(ctx, cachebus.AllKeys); err != nil {
 		return nil, err
 	}
 	return rep, r.enrollSandboxFactors(ctx)

@@ -99,6 +99,16 @@ type transactionRow struct {
 
 func (transactionRow) TableName() string { return "core_transactions" }
 
+// transactionPageColumns are the columns a transaction page reads: all of
+// transactionRow's but the account id, which the caller knows (no SELECT *
+// on the hot read).
+const transactionPageColumns = "id, seq, booked_at, value_at, amount_minor, currency, credit_debit, status, method, category, " +
+	"merchant_name, merchant_category_code, description, reference, counterparty_name, counterparty_scheme, " +
+	"counterparty_identification, balance_after_minor, payment_id"
+
+// balanceColumns are the columns of core_accounts Balances reads.
+const balanceColumns = "id, type, currency, balance_minor, credit_limit_minor"
+
 func (r *transactionRow) toTransaction() Transaction {
 	return Transaction{
 		ID: r.ID, AccountID: r.AccountID, BookedAt: r.BookedAt.UTC(), ValueAt: r.ValueAt.UTC(),

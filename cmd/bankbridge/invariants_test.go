@@ -7,13 +7,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/partners/staff"
 )
 
 // Issue 14's invariants, which no optimisation may weaken: a replayed DPoP
@@ -26,17 +29,30 @@ import (
 const lbIssuer = "http://bankbridge.test"
 
 // twoNodes starts two nodes on one fresh PostgreSQL schema with one master
-// key and one issuer; it skips without BANKBRIDGE_TEST_POSTGRES.
-func twoNodes(t *testing.T) (a, b *Server) {
+// key, one issuer and the extra flags; it skips without
+// BANKBRIDGE_TEST_POSTGRES.
+func twoNodes(t *testing.T, extra ...string) (a, b *Server) {
 	t.Helper()
 	if os.Getenv(dbtest.PostgresEnv) == "" {
 		t.Skip("needs " + dbtest.PostgresEnv + ": two nodes share PostgreSQL")
 	}
 	sharedMasterKey(t)
 	dbURL := dbtest.PostgresURL(t)
-	a = MustStart(t, dbURL, "--issuer", lbIssuer, "--webhook-dispatchers", "0")
-	b = MustStart(t, dbURL, "--issuer", lbIssuer, "--webhook-dispatchers", "0")
+	args := append([]string{"--issuer", lbIssuer, "--webhook-dispatchers", "0"}, extra...)
+	a = MustStart(t, dbURL, args...)
+	b = MustStart(t, dbURL, args...)
 	return a, b
+}
+
+// cacheBuses are the flags selecting each cross-node cache bus to test:
+// PostgreSQL LISTEN/NOTIFY, and Redis pub/sub when BANKBRIDGE_TEST_REDIS is
+// set.
+func cacheBuses() map[string][]string {
+	out := map[string][]string{"postgres-bus": nil}
+	if u := os.Getenv("BANKBRIDGE_TEST_REDIS"); u != "" {
+		out["redis-bus"] = []string{"--redis-url", u}
+	}
+	return out
 }
 
 // with is p reporting to tb (a subtest).
@@ -94,41 +110,83 @@ func TestDPoPReplayAcrossNodes(t *testing.T) {
 	})
 }
 
-// TestRevocationAcrossNodes: a token revoked at node A (POST /revoke) and a
-// consent revoked at node A (the partner's DELETE) are refused at once by
-// node B on a resource call.
+// TestRevocationAcrossNodes: node B has the token, its consent and its
+// customer cached (a successful call first); then a token revoked at node A
+// (POST /revoke), a consent revoked at node A (the partner's DELETE, or the
+// customer on the dashboard) and an app suspended at node A (staff) are
+// refused by node B's very next resource call, with the exact error.
 func TestRevocationAcrossNodes(t *testing.T) {
-	a, b := twoNodes(t)
-	p := newFlowPartner(t, a, lbIssuer)
+	for bus, extra := range cacheBuses() {
+		t.Run(bus, func(t *testing.T) { revocationAcrossNodes(t, extra) })
+	}
+}
 
-	t.Run("fail/token-revoked-on-node-a", func(t *testing.T) {
-		p := p.with(t)
-		token := p.codeFlow(a.URL, p.accountConsent(a.URL), nil)
-		path := transactionsPath(p.firstAccount(a.URL, token))
-		if st, _, body := p.call(b.URL, http.MethodGet, path, token, "", nil); st != http.StatusOK {
-			t.Fatalf("node B before revocation: %d %v", st, body)
+func revocationAcrossNodes(t *testing.T, extra []string) {
+	a, b := twoNodes(t, extra...)
+	p := newFlowPartner(t, a, lbIssuer)
+	ctx := context.Background()
+
+	// cachedOnB runs a code flow and one call on node B, which caches the
+	// token row, the consent and the customer there.
+	cachedOnB := func(p *flowPartner) (consent, token, path string) {
+		consent = p.accountConsent(a.URL)
+		token = p.codeFlow(a.URL, consent, nil)
+		path = transactionsPath(p.firstAccount(a.URL, token))
+		for range 2 {
+			if st, _, body := p.call(b.URL, http.MethodGet, path, token, "", nil); st != http.StatusOK {
+				p.tb.Fatalf("node B before revocation: %d %v", st, body)
+			}
 		}
-		if st, _, body := p.post(a.URL, "/revoke", p.authenticated(url.Values{"token": {token}, "token_type_hint": {"access_token"}}), ""); st != http.StatusOK {
-			t.Fatalf("revoke at node A: %d %v", st, body)
-		}
-		st, h, body := p.call(b.URL, http.MethodGet, path, token, "", nil)
-		wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
-	})
-	t.Run("fail/consent-revoked-on-node-a", func(t *testing.T) {
-		p := p.with(t)
-		consent := p.accountConsent(a.URL)
-		token := p.codeFlow(a.URL, consent, nil)
-		path := transactionsPath(p.firstAccount(a.URL, token))
-		if st, _, body := p.call(b.URL, http.MethodGet, path, token, "", nil); st != http.StatusOK {
-			t.Fatalf("node B before revocation: %d %v", st, body)
-		}
-		cc := p.clientCredentials(a.URL)
-		if st, _, body := p.call(a.URL, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+consent, cc, "", nil); st != http.StatusNoContent {
-			t.Fatalf("delete consent at node A: %d %v", st, body)
-		}
-		st, h, body := p.call(b.URL, http.MethodGet, path, token, "", nil)
-		wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
-	})
+		return consent, token, path
+	}
+	tests := []struct {
+		name   string
+		revoke func(t *testing.T, p *flowPartner, consent, token string)
+	}{
+		{"fail/token-revoked-on-node-a", func(t *testing.T, p *flowPartner, _, token string) {
+			if st, _, body := p.post(a.URL, "/revoke", p.authenticated(url.Values{"token": {token}, "token_type_hint": {"access_token"}}), ""); st != http.StatusOK {
+				t.Fatalf("revoke at node A: %d %v", st, body)
+			}
+		}},
+		{"fail/consent-deleted-by-partner-on-node-a", func(t *testing.T, p *flowPartner, consent, _ string) {
+			cc := p.clientCredentials(a.URL)
+			if st, _, body := p.call(a.URL, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+consent, cc, "", nil); st != http.StatusNoContent {
+				t.Fatalf("delete consent at node A: %d %v", st, body)
+			}
+		}},
+		{"fail/consent-revoked-by-customer-on-node-a", func(t *testing.T, p *flowPartner, consent, _ string) {
+			// What the customer dashboard's revoke button calls.
+			c, err := apis.NewGormStore(a.Main.Platform.DB).Consent(ctx, consent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Main.Platform.Services.APIs.RevokeByCustomer(ctx, c.CustomerID, consent); err != nil {
+				t.Fatalf("customer revokes at node A: %v", err)
+			}
+		}},
+		{"fail/app-suspended-on-node-a", func(t *testing.T, p *flowPartner, _, _ string) {
+			svc := a.Main.Platform.Services
+			st, err := svc.Staff.Bootstrap(ctx, "risk-"+randJTI()[:8]+"@bank.test", staff.RoleRiskOfficer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Partners.SuspendApp(ctx, st.Staff.ID, p.id, "test: suspension across nodes"); err != nil {
+				t.Fatalf("suspend app at node A: %v", err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := p.with(t)
+			if strings.HasPrefix(tc.name, "fail/app-suspended") {
+				p = newFlowPartner(t, a, lbIssuer) // its own app: the others keep theirs
+			}
+			consent, token, path := cachedOnB(p)
+			tc.revoke(t, p, consent, token)
+			st, h, body := p.call(b.URL, http.MethodGet, path, token, "", nil)
+			wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
+		})
+	}
 }
 
 // TestResourceCallsSurviveSIGKILL (both engines, the real binary): n
@@ -237,6 +295,62 @@ func TestResourceCallsSurviveSIGKILL(t *testing.T) {
 			if metered != n || logged != n || jtis != n {
 				t.Fatalf("after SIGKILL: %d usage records, %d request-log rows, %d DPoP jtis for %d calls answered 2xx; want %d of each",
 					metered, logged, jtis, n, n)
+			}
+		})
+	}
+}
+
+// TestDPoPReplayInGroupCommit (both engines): a GET records its DPoP proof
+// id in the metering transaction, so proofs are refused there: of n
+// concurrent GETs presenting one proof exactly one is answered 200 and
+// metered, every other one gets the exact replay refusal (as when the id
+// was recorded before the call ran) and leaves no usage record; a later
+// replay is refused the same way.
+func TestDPoPReplayInGroupCommit(t *testing.T) {
+	for engine, dbURL := range engineURLs(t) {
+		t.Run(engine, func(t *testing.T) {
+			const n = 8
+			s := MustStart(t, dbURL(t), "--webhook-dispatchers", "0")
+			p := newFlowPartner(t, s, s.URL)
+			token := p.codeFlow(s.URL, p.accountConsent(s.URL), nil)
+			path := transactionsPath(p.firstAccount(s.URL, token))
+			usage := func() int64 {
+				var c int64
+				if err := s.Main.Platform.DB.Raw("SELECT COUNT(*) FROM usage_records WHERE app_id = ? AND product = 'accounts'", p.id).Scan(&c).Error; err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			before := usage()
+			proof := p.proof(http.MethodGet, path, token)
+			type answer struct {
+				st   int
+				h    http.Header
+				body map[string]any
+			}
+			answers := make(chan answer, n)
+			for range n {
+				go func() {
+					st, h, body := p.call(s.URL, http.MethodGet, path, token, proof, nil)
+					answers <- answer{st, h, body}
+				}()
+			}
+			ok := 0
+			for range n {
+				a := <-answers
+				if a.st == http.StatusOK {
+					ok++
+					continue
+				}
+				wantResourceRefusal(t, a.st, a.h, a.body, http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof jti has been used before.")
+			}
+			if ok != 1 {
+				t.Fatalf("%d of %d calls with one proof answered 200, want 1", ok, n)
+			}
+			st, h, body := p.call(s.URL, http.MethodGet, path, token, proof, nil)
+			wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof jti has been used before.")
+			if got := usage() - before; got != 1 {
+				t.Fatalf("%d usage records for one accepted call and %d replays, want 1", got, n)
 			}
 		})
 	}

@@ -340,8 +340,8 @@ func plainValues(args []driver.NamedValue) ([]driver.Value, error) {
 // trip to the code flow or to a resource call fails TestSQLRoundTrips; one
 // that removes some should lower these.
 var maxRoundTrips = map[string]struct{ Flow, Resource int }{
-	"sqlite":   {Flow: 34, Resource: 9},
-	"postgres": {Flow: 32, Resource: 9},
+	"sqlite":   {Flow: 34, Resource: 6},
+	"postgres": {Flow: 32, Resource: 6},
 }
 
 // TestSQLRoundTrips counts, on both engines, the SQL round trips one full

@@ -76,16 +76,20 @@ func (p *Platform) wire(ctx context.Context) error {
 	if err := p.wireCustomerFactors(now); err != nil {
 		return err
 	}
+	bus, err := p.newCacheBus(ctx)
+	if err != nil {
+		return err
+	}
 	s.Core = core.NewReference(p.DB, core.Options{CursorKey: secrets.DeriveKey(p.Master, "core-cursor"),
-		SandboxFactors: sandboxFactors{s.SCA}})
+		SandboxFactors: sandboxFactors{s.SCA}, Bus: bus})
 	if err := p.newWebhooks(); err != nil {
 		return err
 	}
 	tokens := oauth.NewTokens(p.DB.DB)
+	tokens.UseCacheBus(bus)
 	scope := contracts.NewScope(p.DB, now)
 	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: tokens, Publisher: s.Events, Logger: p.Log,
-		Datasets: apis.ContractDatasetPolicy{Contracts: scope}})
-	var err error
+		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus})
 	if s.Staff, err = staff.New(staff.Config{DB: p.DB, Box: p.Box, Now: now, Logger: p.Log}); err != nil {
 		return err
 	}
@@ -121,6 +125,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.OAuth.UseCacheBus(bus)
 	s.OpenAPI = apis.OpenAPI(p.Issuer)
 	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireWebhooks, p.wireMail} {
 		if err := ext(ctx); err != nil {
