@@ -103,10 +103,10 @@ func (c chart) SVG() template.HTML {
 		fmt.Fprintf(&b, `<line class="chart-grid" x1="%d" x2="%d" y1="%s" y2="%s"/>`, chartLeft, chartW-chartRight, f(y(v)), f(y(v)))
 		fmt.Fprintf(&b, `<text class="chart-axis" x="%d" y="%s" text-anchor="end">%s</text>`, chartLeft-6, f(y(v)+4), esc(c.format(v)))
 	}
-	// x labels: at most 12, evenly spaced.
+	// x labels: at most 12, evenly spaced, the last (newest) one labelled.
 	every := max(1, (n+11)/12)
 	for i, l := range c.Labels {
-		if i%every == 0 {
+		if (n-1-i)%every == 0 {
 			fmt.Fprintf(&b, `<text class="chart-axis" x="%s" y="%d" text-anchor="middle">%s</text>`, f(x(i)), chartH-chartBot+16, esc(l))
 		}
 	}
