@@ -130,10 +130,6 @@ func (s *Service) Statistics(ctx context.Context, month string, env environment.
 		return nil, err
 	}
 	to := from.AddDate(0, 1, 0)
-	reqs, err := s.store.Requests(ctx, Scope{Environment: env}, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("monitoring: requests: %w", err)
-	}
 	out := &Statistics{Month: month, From: from, To: to, Environment: env,
 		All: FamilyStats{Family: Family{Key: "all", Label: "All recorded families", Recorded: true}}}
 	idx := map[string]int{}
@@ -143,12 +139,11 @@ func (s *Service) Statistics(ctx context.Context, month string, env environment.
 		idx[f.Key] = i
 		out.Families = append(out.Families, FamilyStats{Family: f})
 	}
-	var allLat []int64
 	var allSum int64
-	for _, r := range reqs {
+	err = s.store.EachRequest(ctx, Scope{Environment: env}, from, to, func(r Request) error {
 		i, ok := idx[FamilyOf(r.Path)]
 		if !ok {
-			continue
+			return nil
 		}
 		for _, f := range []*FamilyStats{&out.Families[i], &out.All} {
 			f.Requests++
@@ -161,8 +156,15 @@ func (s *Service) Statistics(ctx context.Context, month string, env environment.
 		}
 		lat[i] = append(lat[i], r.LatencyUS)
 		sums[i] += r.LatencyUS
-		allLat = append(allLat, r.LatencyUS)
 		allSum += r.LatencyUS
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: requests: %w", err)
+	}
+	allLat := make([]int64, 0, out.All.Requests)
+	for i := range lat {
+		allLat = append(allLat, lat[i]...)
 	}
 	for i := range out.Families {
 		out.Families[i].setLatency(lat[i], sums[i])

@@ -82,9 +82,11 @@ type StatusCount struct {
 // Store reads the platform's tables. Every method returns the database's
 // error as it is (wrapped) and nothing else; an empty result is not an error.
 type Store interface {
-	// Requests lists the request_log rows of scope with from <= at < to, in
-	// no particular order.
-	Requests(ctx context.Context, s Scope, from, to time.Time) ([]Request, error)
+	// EachRequest calls fn with every request_log row of scope with
+	// from <= at < to, in no particular order, one at a time (a month of
+	// every partner's traffic is never held as rows); an error from fn stops
+	// the iteration and is returned.
+	EachRequest(ctx context.Context, s Scope, from, to time.Time, fn func(Request) error) error
 	// Webhooks reports the webhook deliveries of scope (an app's: those to
 	// its endpoints): delivered, dead and failed attempts in [from, to), and
 	// what is pending now.

@@ -365,3 +365,61 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
+
+// failingStore fails the call named by fail with errBoom.
+type failingStore struct {
+	monitoring.Store
+	fail string
+}
+
+var errBoom = errors.New("boom")
+
+func (f failingStore) EachRequest(ctx context.Context, s monitoring.Scope, from, to time.Time, fn func(monitoring.Request) error) error {
+	if f.fail == "requests" {
+		return errBoom
+	}
+	return nil
+}
+
+func (f failingStore) Webhooks(ctx context.Context, s monitoring.Scope, from, to time.Time) (monitoring.WebhookHealth, error) {
+	if f.fail == "webhooks" {
+		return monitoring.WebhookHealth{}, errBoom
+	}
+	return monitoring.WebhookHealth{}, nil
+}
+
+func (f failingStore) Consents(ctx context.Context, s monitoring.Scope, from, to time.Time) ([]monitoring.StatusCount, error) {
+	if f.fail == "consents" {
+		return nil, errBoom
+	}
+	return nil, nil
+}
+
+func (f failingStore) Payments(ctx context.Context, s monitoring.Scope, from, to time.Time) ([]monitoring.StatusCount, error) {
+	if f.fail == "payments" {
+		return nil, errBoom
+	}
+	return nil, nil
+}
+
+// TestStoreErrors: a Store error comes back wrapped with what was being
+// read, for the overview and the statistics.
+func TestStoreErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, part := range []string{"requests", "webhooks", "consents", "payments"} {
+		t.Run("fail/overview-"+part, func(t *testing.T) {
+			svc := monitoring.New(failingStore{fail: part}, func() time.Time { return now })
+			_, err := svc.Overview(ctx, monitoring.Scope{}, monitoring.Window24h)
+			if !errors.Is(err, errBoom) || err.Error() != "monitoring: "+part+": boom" {
+				t.Fatalf("err %v", err)
+			}
+		})
+	}
+	t.Run("fail/statistics-requests", func(t *testing.T) {
+		svc := monitoring.New(failingStore{fail: "requests"}, func() time.Time { return now })
+		_, err := svc.Statistics(ctx, "2026-12", environment.Production)
+		if !errors.Is(err, errBoom) || err.Error() != "monitoring: requests: boom" {
+			t.Fatalf("err %v", err)
+		}
+	})
+}

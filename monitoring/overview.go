@@ -86,29 +86,30 @@ func (s *Service) Overview(ctx context.Context, scope Scope, w Window) (*Overvie
 	if err != nil {
 		return nil, err
 	}
-	reqs, err := s.store.Requests(ctx, scope, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("monitoring: requests: %w", err)
-	}
 	o := &Overview{Scope: scope, Window: w, From: from, To: to, Step: step, Now: now}
 	perBucket := make([][]int64, n)
-	var all []int64
 	o.Buckets = make([]Bucket, n)
 	for i := range o.Buckets {
 		o.Buckets[i].Start = from.Add(time.Duration(i) * step)
 	}
-	for _, r := range reqs {
+	err = s.store.EachRequest(ctx, scope, from, to, func(r Request) error {
 		i := int(r.At.UTC().Sub(from) / step)
 		if i < 0 || i >= n {
-			continue
+			return nil
 		}
 		o.Buckets[i].count(r)
 		o.Total.count(r)
 		perBucket[i] = append(perBucket[i], r.LatencyUS)
-		all = append(all, r.LatencyUS)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: requests: %w", err)
 	}
+	all := make([]int64, 0, o.Total.Requests)
 	for i := range o.Buckets {
 		o.Buckets[i].setPercentiles(perBucket[i])
+		all = append(all, perBucket[i]...)
+		perBucket[i] = nil
 	}
 	o.Total.setPercentiles(all)
 	if o.Webhooks, err = s.store.Webhooks(ctx, scope, from, to); err != nil {

@@ -35,27 +35,25 @@ func where(q *gorm.DB, sc Scope, prefix, clientCol string) *gorm.DB {
 	return q
 }
 
-type requestRow struct {
-	At          time.Time
-	Path        string
-	Status      int
-	LatencyUS   int64 `gorm:"column:latency_us"`
-	ProblemType string
-}
-
-// Requests implements Store.
-func (s *GormStore) Requests(ctx context.Context, sc Scope, from, to time.Time) ([]Request, error) {
-	var rows []requestRow
+// EachRequest implements Store.
+func (s *GormStore) EachRequest(ctx context.Context, sc Scope, from, to time.Time, fn func(Request) error) error {
 	q := s.handle(ctx).Table("request_log").Select("at, path, status, latency_us, problem_type").
 		Where("at >= ? AND at < ?", from.UTC(), to.UTC())
-	if err := where(q, sc, "", "client_id").Find(&rows).Error; err != nil {
-		return nil, err
+	rows, err := where(q, sc, "", "client_id").Rows()
+	if err != nil {
+		return err
 	}
-	out := make([]Request, len(rows))
-	for i, r := range rows {
-		out[i] = Request(r)
+	defer rows.Close()
+	for rows.Next() {
+		var r Request
+		if err := rows.Scan(&r.At, &r.Path, &r.Status, &r.LatencyUS, &r.ProblemType); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return rows.Err()
 }
 
 // deliveries is webhook_deliveries joined to their endpoints (for the app
