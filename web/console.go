@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/throttle"
+	"github.com/bankbridge/bankbridge/monitoring"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -18,7 +19,8 @@ import (
 // and TOTP code, the partner list and detail (application review, due
 // diligence, decisions, certification, maker-checker go-live and
 // reinstatement, suspension of partners and apps, the partner's latest
-// consents with how each was authorised) and the audit trail. Only
+// consents with how each was authorised), the Monitoring section
+// (console_monitoring.go) and the audit trail. Only
 // the actions the staff member's role may take are shown (staff.Can); the
 // services enforce the same rules.
 type Console struct {
@@ -33,7 +35,10 @@ type Console struct {
 	// Consents lists a partner's latest consents on its page, with how each
 	// was authorised (nil: the section says consents are not available).
 	Consents ConsentReader
-	Log      *slog.Logger
+	// Monitoring computes the Monitoring section (nil: the section says it
+	// is not available).
+	Monitoring *monitoring.Service
+	Log        *slog.Logger
 }
 
 // Register mounts the console routes under /console.
@@ -61,6 +66,9 @@ func (k *Console) Register(r gin.IRouter) {
 	g.POST("/apps/:aid/suspend", k.suspendApp)
 	g.POST("/apps/:aid/reinstate", k.reinstateApp)
 	g.GET("/audit", k.auditTrail)
+	g.GET("/monitoring", k.monitoringHome)
+	g.GET("/monitoring/availability", k.availability)
+	g.GET("/monitoring/availability.csv", k.availabilityCSV)
 }
 
 // staffAccounts is Staff, or the partners service's staff service.
@@ -150,6 +158,9 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 		v.Can[string(a)] = true
 	}
 	links := []navLink{{"/console/partners", "Partners", current == "partners"}}
+	if v.Can[string(staff.ActMonitoringRead)] {
+		links = append(links, navLink{"/console/monitoring", "Monitoring", current == "monitoring"})
+	}
 	links = append(links, billingNavLinks(st.Role, current)...)
 	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})

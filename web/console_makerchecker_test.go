@@ -19,6 +19,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/monitoring"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -48,7 +49,8 @@ func consoleEnvOn(t *testing.T, d *db.DB, limits map[string]int64, consents Cons
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
-	console := &Console{Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB}, Partners: svc, DB: d.DB, Consents: consents, Log: log}
+	console := &Console{Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB}, Partners: svc, DB: d.DB, Consents: consents,
+		Monitoring: monitoring.New(monitoring.NewGormStore(d), func() time.Time { return monitoringNow }), Log: log}
 	console.Register(r)
 	(&ConsoleBilling{Console: console, Contracts: cs, Now: func() time.Time { return time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC) }}).Register(r)
 	srv := httptest.NewServer(r)

@@ -23,6 +23,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bankbridge/bankbridge/monitoring"
 )
 
 //go:embed templates static
@@ -39,7 +41,9 @@ var Funcs = template.FuncMap{
 	"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 	"join":     strings.Join,
 	"lower":    strings.ToLower,
-	"upper":    strings.ToUpper,
+	// ms formats microseconds as milliseconds ("12.345").
+	"ms":    monitoring.MS,
+	"upper": strings.ToUpper,
 }
 
 // Template files of the frame, relative to the embedded assets.

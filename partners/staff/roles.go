@@ -55,6 +55,10 @@ const (
 	ActTerminate          Action = "partners.terminate"
 	ActAuditRead          Action = "audit.read"
 	ActStaffManage        Action = "staff.manage"
+	// ActMonitoringRead is the console's Monitoring section: partners' and
+	// apps' traffic, errors, latency, quota refusals, webhook health and the
+	// published API availability statistics (no customer data).
+	ActMonitoringRead Action = "monitoring.read"
 )
 
 // Contract, ledger and settlement actions (contracts enforces them; the
@@ -82,7 +86,7 @@ const (
 // Actions lists every staff action; admin may do all of them.
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
-	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage,
+	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage, ActMonitoringRead,
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 	ActSettlementsRead, ActSettlementsWrite, ActPlansManage}
@@ -91,10 +95,10 @@ var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDe
 // init). Every role reads contracts.
 var grants = map[Role][]Action{
 	RolePartnerManager: {ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActCertification,
-		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate,
+		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate, ActMonitoringRead,
 		ActContractsRead, ActContractsDraft, ActContractsSubmit},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
-		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead,
+		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead,
 		ActContractsRead},
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,

@@ -1,0 +1,114 @@
+package monitoring
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/webhooks"
+)
+
+// GormStore is the Store on the platform's database (SQLite or
+// PostgreSQL). It reads request_log, webhook_deliveries, webhook_attempts,
+// webhook_endpoints, api_consents and api_payments, and writes nothing.
+type GormStore struct{ db *db.DB }
+
+// NewGormStore returns the Store on d.
+func NewGormStore(d *db.DB) *GormStore { return &GormStore{db: d} }
+
+func (s *GormStore) handle(ctx context.Context) *gorm.DB { return s.db.Conn(ctx) }
+
+// where narrows q (on the table whose partner, client and environment
+// columns are named by the prefix, e.g. "" or "e.") to scope.
+func where(q *gorm.DB, sc Scope, prefix, clientCol string) *gorm.DB {
+	if sc.PartnerID != "" {
+		q = q.Where(prefix+"partner_id = ?", sc.PartnerID)
+	}
+	if sc.AppID != "" {
+		q = q.Where(prefix+clientCol+" = ?", sc.AppID)
+	}
+	if sc.Environment != "" {
+		q = q.Where(prefix+"environment = ?", string(sc.Environment))
+	}
+	return q
+}
+
+// EachRequest implements Store.
+func (s *GormStore) EachRequest(ctx context.Context, sc Scope, from, to time.Time, fn func(Request) error) error {
+	q := s.handle(ctx).Table("request_log").Select("at, path, status, latency_us, problem_type").
+		Where("at >= ? AND at < ?", from.UTC(), to.UTC())
+	rows, err := where(q, sc, "", "client_id").Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Request
+		if err := rows.Scan(&r.At, &r.Path, &r.Status, &r.LatencyUS, &r.ProblemType); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// deliveries is webhook_deliveries joined to their endpoints (for the app
+// and environment), narrowed to sc.
+func (s *GormStore) deliveries(ctx context.Context, sc Scope) *gorm.DB {
+	q := s.handle(ctx).Table("webhook_deliveries d").Joins("JOIN webhook_endpoints e ON e.id = d.endpoint_id")
+	if sc.PartnerID != "" {
+		q = q.Where("d.partner_id = ?", sc.PartnerID)
+	}
+	return where(q, Scope{AppID: sc.AppID, Environment: sc.Environment}, "e.", "app_id")
+}
+
+// Webhooks implements Store.
+func (s *GormStore) Webhooks(ctx context.Context, sc Scope, from, to time.Time) (WebhookHealth, error) {
+	var h WebhookHealth
+	err := s.deliveries(ctx, sc).Where("d.status = ? AND d.delivered_at >= ? AND d.delivered_at < ?", webhooks.StatusSucceeded, from.UTC(), to.UTC()).
+		Count(&h.Delivered).Error
+	if err == nil {
+		err = s.deliveries(ctx, sc).Where("d.status = ? AND d.updated_at >= ? AND d.updated_at < ?", webhooks.StatusDead, from.UTC(), to.UTC()).
+			Count(&h.Dead).Error
+	}
+	if err == nil {
+		err = s.deliveries(ctx, sc).Where("d.status = ?", webhooks.StatusPending).Count(&h.Pending).Error
+	}
+	if err == nil && h.Pending > 0 {
+		var oldest struct{ CreatedAt time.Time }
+		err = s.deliveries(ctx, sc).Select("d.created_at").Where("d.status = ?", webhooks.StatusPending).
+			Order("d.created_at").Limit(1).Scan(&oldest).Error
+		h.OldestPending = oldest.CreatedAt.UTC()
+	}
+	if err == nil {
+		q := s.handle(ctx).Table("webhook_attempts a").Joins("JOIN webhook_endpoints e ON e.id = a.endpoint_id").
+			Where("a.at >= ? AND a.at < ? AND (a.status_code < 200 OR a.status_code > 299)", from.UTC(), to.UTC())
+		if sc.PartnerID != "" {
+			q = q.Where("a.partner_id = ?", sc.PartnerID)
+		}
+		err = where(q, Scope{AppID: sc.AppID, Environment: sc.Environment}, "e.", "app_id").Count(&h.FailedAttempts).Error
+	}
+	return h, err
+}
+
+func (s *GormStore) countByStatus(ctx context.Context, table string, sc Scope, from, to time.Time) ([]StatusCount, error) {
+	var out []StatusCount
+	q := s.handle(ctx).Table(table).Select("status, COUNT(*) AS count").
+		Where("created_at >= ? AND created_at < ?", from.UTC(), to.UTC())
+	err := where(q, sc, "", "client_id").Group("status").Order("status").Scan(&out).Error
+	return out, err
+}
+
+// Consents implements Store.
+func (s *GormStore) Consents(ctx context.Context, sc Scope, from, to time.Time) ([]StatusCount, error) {
+	return s.countByStatus(ctx, "api_consents", sc, from, to)
+}
+
+// Payments implements Store.
+func (s *GormStore) Payments(ctx context.Context, sc Scope, from, to time.Time) ([]StatusCount, error) {
+	return s.countByStatus(ctx, "api_payments", sc, from, to)
+}
