@@ -71,6 +71,7 @@ func (grantTypeHandler) PopulateTokenEndpointResponse(context.Context, fosite.Ac
 func (s *Server) handleToken(c *gin.Context) {
 	w, r := c.Writer, c.Request
 	ctx := withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathToken)), nil)
+	ctx = noteTokenOutcome(c, ctx)
 	w.Header().Set("Cache-Control", "no-store")
 	empty := fosite.NewAccessRequest(&Session{})
 	if r.Method != http.MethodPost {

@@ -24,12 +24,13 @@ func (e eventPublisher) Publish(ctx context.Context, tx *gorm.DB, eventType, par
 // newWebhooks builds the webhooks service; wire calls it first so every other
 // service can publish into its outbox.
 func (p *Platform) newWebhooks() error {
-	w, err := webhooks.NewService(webhooks.Config{DB: p.DB, Box: p.Box, AllowLoopback: p.Config.WebhooksAllowLoopback, Logger: p.Log})
+	w, err := webhooks.NewService(webhooks.Config{DB: p.DB, Box: p.Box, AllowLoopback: p.Config.WebhooksAllowLoopback, Logger: p.Log,
+		Observer: p.webhookObserver()})
 	if err != nil {
 		return err
 	}
 	p.Services.Webhooks = w
-	p.Services.Events = eventPublisher{w}
+	p.Services.Events = p.countedEvents(eventPublisher{w})
 	return nil
 }
 
