@@ -77,6 +77,9 @@ func TestMetricsScrape(t *testing.T) {
 				t.Fatalf("get consent: %d %v", st, body)
 			}
 			p.codeFlow(s.URL, p.accountConsent(s.URL), nil)
+			if st, _, body := p.call(s.URL, http.MethodDelete, "/open-banking/v3.1/aisp/account-access-consents/"+consentID, cc, "", nil); st != http.StatusNoContent {
+				t.Fatalf("delete consent: %d %v", st, body)
+			}
 			// A refused token request: no client authentication.
 			st, _, refusal := p.post(s.URL, "/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {p.id}}, p.proof(http.MethodPost, "/token", ""))
 			refusedWith, _ := refusal["error"].(string)
@@ -133,8 +136,10 @@ func TestMetricsScrape(t *testing.T) {
 			if n := tokens("client_credentials", "refused", refusedWith); n != 1 {
 				t.Errorf("token counter client_credentials/refused/%s = %v, want 1", refusedWith, n)
 			}
-			if m := series(mf, telemetry.MetricConsentOutcomes, map[string]string{"outcome": "authorised"}); m.GetCounter().GetValue() != 1 {
-				t.Errorf("consent outcomes authorised = %v, want 1", m.GetCounter().GetValue())
+			for outcome, want := range map[string]float64{"authorised": 1, "revoked": 1, "rejected": 0, "expired": 0} {
+				if m := series(mf, telemetry.MetricConsentOutcomes, map[string]string{"outcome": outcome}); m.GetCounter().GetValue() != want {
+					t.Errorf("consent outcomes %s = %v, want %v", outcome, m.GetCounter().GetValue(), want)
+				}
 			}
 			for _, name := range []string{"go_goroutines", "go_sql_open_connections", "go_sql_in_use_connections", "go_sql_idle_connections",
 				"go_sql_wait_count_total", "go_sql_wait_duration_seconds_total", telemetry.MetricWebhookQueueDepth, telemetry.MetricWebhookOldestPending} {
@@ -261,7 +266,7 @@ func (st spanTree) under(root sdktrace.ReadOnlySpan) []sdktrace.ReadOnlySpan {
 func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	for _, kv := range s.Attributes() {
 		if kv.Key == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -323,9 +328,16 @@ func TestTraceSpans(t *testing.T) {
 			// The access log: one JSON line per request at info, exact fields.
 			srv := tree.server(t, spans, "GET "+consentRoute)
 			var line map[string]any
+			tokenLines := 0
 			sc := bufio.NewScanner(strings.NewReader(logs.String()))
 			for sc.Scan() {
 				var m map[string]any
+				if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "request" && m["route"] == "/token" {
+					tokenLines++
+					if m["status"] != float64(200) || m["partner_id"] != partnerID || m["app_id"] != p.id || m["trace_id"] == nil {
+						t.Errorf("token request's access log line %v: want status 200, partner %s, app %s, a trace id", m, partnerID, p.id)
+					}
+				}
 				if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == "request" && m["route"] == consentRoute {
 					if line != nil {
 						t.Fatalf("two access log lines for one call:\n%v\n%v", line, m)
@@ -335,6 +347,9 @@ func TestTraceSpans(t *testing.T) {
 			}
 			if line == nil {
 				t.Fatalf("no access log line for the call in\n%s", logs)
+			}
+			if tokenLines != 1 {
+				t.Errorf("%d access log lines for the token request, want 1", tokenLines)
 			}
 			latency, _ := line["latency_ms"].(float64)
 			if latency <= 0 {

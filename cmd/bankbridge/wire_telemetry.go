@@ -12,10 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
-	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/apis"
-	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/telemetry"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -105,42 +103,13 @@ func (p *Platform) webhookObserver() webhooks.DeliveryObserver {
 	return p.tel.metrics
 }
 
-// countedEvents counts consent and payment outcomes as their events are
-// written to the outbox (metrics on), then publishes them through pub.
-func (p *Platform) countedEvents(pub events.Publisher) events.Publisher {
+// apiOutcomes is what apis reports committed consent and payment outcomes
+// to (nil: metrics off).
+func (p *Platform) apiOutcomes() apis.Outcomes {
 	if p.tel.metrics == nil {
-		return pub
+		return nil
 	}
-	return outcomeCounter{pub: pub, m: p.tel.metrics}
-}
-
-// outcomeCounter is an events.Publisher counting consent and payment
-// outcomes once the event is written in the change's transaction.
-type outcomeCounter struct {
-	pub events.Publisher
-	m   *telemetry.Metrics
-}
-
-// Publish implements events.Publisher.
-func (o outcomeCounter) Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error {
-	if err := o.pub.Publish(ctx, tx, eventType, partnerID, appID, data); err != nil {
-		return err
-	}
-	switch eventType {
-	case "consent.authorised":
-		o.m.ConsentOutcome("authorised")
-	case "consent.revoked":
-		o.m.ConsentOutcome("revoked")
-	case "consent.expired":
-		o.m.ConsentOutcome("expired")
-	case "consent.rejected":
-		o.m.ConsentOutcome("rejected")
-	case "payment.created", "payment.status_changed":
-		if s, ok := data["status"].(string); ok {
-			o.m.PaymentOutcome(s)
-		}
-	}
-	return nil
+	return p.tel.metrics
 }
 
 // requestTelemetry is the router's per-request middleware: histogram,

@@ -30,7 +30,7 @@ func (p *Platform) newWebhooks() error {
 		return err
 	}
 	p.Services.Webhooks = w
-	p.Services.Events = p.countedEvents(eventPublisher{w})
+	p.Services.Events = eventPublisher{w}
 	return nil
 }
 

@@ -218,7 +218,8 @@ func (m *Metrics) ConsentOutcome(outcome string) {
 }
 
 // PaymentOutcome counts a payment created in, or moved to, status (one of
-// the payment statuses, a bounded set the caller guarantees).
+// the payment statuses, a bounded set the caller guarantees). Metrics
+// implements apis.Outcomes with ConsentOutcome.
 func (m *Metrics) PaymentOutcome(status string) {
 	if m == nil || status == "" {
 		return

@@ -134,7 +134,8 @@ func (c *tracingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (drive
 	if bc, ok := c.c.(driver.ConnBeginTx); ok {
 		return bc.BeginTx(ctx, opts)
 	}
-	return c.c.Begin() //nolint:staticcheck // the driver has no BeginTx
+	//lint:ignore SA1019 the driver has no BeginTx
+	return c.c.Begin()
 }
 
 func (c *tracingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
@@ -197,11 +198,13 @@ func (s *tracingStmt) Close() error  { return s.s.Close() }
 func (s *tracingStmt) NumInput() int { return s.s.NumInput() }
 
 func (s *tracingStmt) Exec(args []driver.Value) (driver.Result, error) {
-	return s.s.Exec(args) //nolint:staticcheck // the wrapped driver's own fallback
+	//lint:ignore SA1019 the wrapped driver's own fallback
+	return s.s.Exec(args)
 }
 
 func (s *tracingStmt) Query(args []driver.Value) (driver.Rows, error) {
-	return s.s.Query(args) //nolint:staticcheck // the wrapped driver's own fallback
+	//lint:ignore SA1019 the wrapped driver's own fallback
+	return s.s.Query(args)
 }
 
 func (s *tracingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
@@ -215,7 +218,8 @@ func (s *tracingStmt) ExecContext(ctx context.Context, args []driver.NamedValue)
 	} else {
 		var vals []driver.Value
 		if vals, err = plainValues(args); err == nil {
-			r, err = s.s.Exec(vals) //nolint:staticcheck // the driver has no ExecContext
+			//lint:ignore SA1019 the driver has no ExecContext
+			r, err = s.s.Exec(vals)
 		}
 	}
 	endSQL(span, err)
@@ -233,7 +237,8 @@ func (s *tracingStmt) QueryContext(ctx context.Context, args []driver.NamedValue
 	} else {
 		var vals []driver.Value
 		if vals, err = plainValues(args); err == nil {
-			r, err = s.s.Query(vals) //nolint:staticcheck // the driver has no QueryContext
+			//lint:ignore SA1019 the driver has no QueryContext
+			r, err = s.s.Query(vals)
 		}
 	}
 	endSQL(span, err)
