@@ -86,7 +86,9 @@ func TestMetricsScrape(t *testing.T) {
 			if st < 400 || refusedWith == "" {
 				t.Fatalf("unauthenticated token request: %d %v", st, refusal)
 			}
-			if resp, err := http.Get(s.URL + "/no/such/page/acc_123"); err != nil {
+			// (Small answers, like this problem+json, leave only once the
+			// handler chain, and so the metrics middleware, has returned.)
+			if resp, err := http.Get(s.URL + "/open-banking/v3.1/nothing/acc_123"); err != nil {
 				t.Fatal(err)
 			} else {
 				resp.Body.Close()
@@ -166,6 +168,18 @@ func TestMetricsScrape(t *testing.T) {
 				t.Fatalf("public /metrics: %d, want 404", resp.StatusCode)
 			}
 		})
+	}
+}
+
+func TestMetricsQuotaRefusals(t *testing.T) {
+	s := MustStart(t, "", "--metrics-addr", "127.0.0.1:0", "--webhook-dispatchers", "0")
+	c := mustSandboxApp(t, s)
+	c.mustToken(s.URL, "accounts")
+	n, r, body, took := burst(c, []*Server{s}, 40)
+	assertRateLimited(t, n, r, body, took)
+	m := series(scrape(t, s), telemetry.MetricQuotaRefusals, map[string]string{"product": "consents", "reason": "rate_limited"})
+	if got := m.GetCounter().GetValue(); got != float64(40-n) {
+		t.Fatalf("quota refusals %v, want %d", got, 40-n)
 	}
 }
 
