@@ -5,18 +5,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bankbridge/bankbridge/internal/telemetry"
 )
@@ -392,4 +397,42 @@ func partnerOf(t *testing.T, s *Server, appID string) string {
 		t.Fatalf("partner of %s: %q %v", appID, id, err)
 	}
 	return id
+}
+
+// TestTracesExportedOverOTLP: the OTEL_* environment alone turns tracing on;
+// spans reach an OTLP/HTTP receiver (here a recording HTTP server), flushed
+// at the latest when the server shuts down.
+func TestTracesExportedOverOTLP(t *testing.T) {
+	var mu sync.Mutex
+	var posts []string
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posts = append(posts, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+r.Header.Get("X-Test"))
+		mu.Unlock()
+		if len(body) == 0 {
+			t.Errorf("empty OTLP export")
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer collector.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-test=bankbridge")
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	s := MustStart(t, "", "--webhook-dispatchers", "0")
+	if s.Main.Platform.tel.tp == nil {
+		t.Fatal("tracing off with OTEL_EXPORTER_OTLP_ENDPOINT set")
+	}
+	resp, err := http.Get(s.URL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s.Stop(t) // shuts the provider down: the batch is flushed
+	mu.Lock()
+	defer mu.Unlock()
+	if len(posts) == 0 || posts[0] != "POST /v1/traces application/x-protobuf bankbridge" {
+		t.Fatalf("OTLP posts %q, want POST /v1/traces with the configured header", posts)
+	}
 }
