@@ -289,6 +289,9 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range consents {
+		s.consentOutcome(c.Status)
+	}
 	if rejectedByBank {
 		return nil, fmt.Errorf("%w: customer %s is a sandbox persona that rejects every consent", oauth.ErrConsentRejected, customerID)
 	}

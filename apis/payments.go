@@ -125,6 +125,7 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 	if err != nil {
 		return nil, err
 	}
+	s.paymentOutcome(p.Status)
 	s.execute(ctx, p, actor)
 	return p, nil
 }
@@ -186,6 +187,7 @@ func (s *Service) setPaymentStatus(ctx context.Context, p *Payment, next, reason
 	}
 	if err == nil {
 		*p = upd
+		s.paymentOutcome(next)
 	}
 	return err
 }

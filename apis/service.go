@@ -46,6 +46,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger logs failures that happen after a response is decided (default slog.Default).
 	Logger *slog.Logger
+	// Outcomes, when set, is told about consent and payment outcomes once
+	// committed (metrics).
+	Outcomes Outcomes
 }
 
 // Service is the consents, payments and data-sharing logic.
@@ -61,12 +64,14 @@ type Service struct {
 	log       *slog.Logger
 	// consents caches UsableConsent's consents (nil bus: nothing kept).
 	consents *consentCache
+	outcomes Outcomes
 }
 
 // NewService returns a Service.
 func NewService(cfg Config) *Service {
 	s := &Service{core: cfg.Core, store: cfg.Store, publisher: cfg.Publisher, revoker: cfg.Revoker,
-		datasets: cfg.Datasets, limits: cfg.Limits, payLife: cfg.PaymentConsentLifetime, log: cfg.Logger}
+		datasets: cfg.Datasets, limits: cfg.Limits, payLife: cfg.PaymentConsentLifetime, log: cfg.Logger,
+		outcomes: cfg.Outcomes}
 	if s.store == nil {
 		s.store = NewGormStore(cfg.DB)
 	}
@@ -232,6 +237,9 @@ func (s *Service) expire(ctx context.Context, c *Consent) error {
 		return s.publish(ctx, "consent.expired", c.PartnerID, c.ClientID, map[string]any{
 			"consent_id": c.ID, "consent_type": c.Type, "expired_at": c.ExpiresAt.Format(time.RFC3339)})
 	})
+	if err == nil {
+		s.consentOutcome(StatusExpired)
+	}
 	if errors.Is(err, ErrStale) { // someone else moved it first: read what they wrote
 		fresh, err := s.store.Consent(ctx, c.ID)
 		if err != nil {
@@ -308,6 +316,7 @@ func (s *Service) revoke(ctx context.Context, c *Consent, actor Actor, by string
 	if err != nil {
 		return err
 	}
+	s.consentOutcome(StatusRevoked)
 	if s.revoker != nil {
 		if err := s.revoker.RevokeConsent(ctx, c.ID); err != nil {
 			// The consent is revoked (and refused at every resource call); the

@@ -241,12 +241,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:    fc,
 		now:    s.now,
 	}
-	s.provider = compose.Compose(fc, s.store, s.strategy,
+	s.provider = observedProvider{compose.Compose(fc, s.store, s.strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2PKCEFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.PushedAuthorizeHandlerFactory,
-	)
+	)}
 	// A client uses only the grant types it registered: checked before any
 	// grant's handler.
 	fc.TokenEndpointHandlers = append(fosite.TokenEndpointHandlers{grantTypeHandler{}}, fc.TokenEndpointHandlers...)

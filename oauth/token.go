@@ -74,6 +74,7 @@ func (s *Server) handleToken(c *gin.Context) {
 	// The memo: fosite reads an authorization code twice and its PKCE
 	// request once per exchange (Store.get reads them once).
 	ctx := reqmemo.With(withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathToken)), nil))
+	ctx = noteTokenOutcome(c, ctx)
 	w.Header().Set("Cache-Control", "no-store")
 	empty := fosite.NewAccessRequest(&Session{})
 	if r.Method != http.MethodPost {

@@ -250,6 +250,7 @@ func (d *Dispatcher) deliver(ctx context.Context, token string, dl deliveryRow) 
 		d.release(token, dl.ID) // shutting down: not counted, retried by whoever claims next
 		return
 	}
+	s.observe(o)
 	d.record(token, &dl, &ep, &ev, started, o)
 }
 

@@ -73,6 +73,8 @@ type Config struct {
 	Resolver Resolver
 	// Logger receives dispatcher logs (default slog.Default()).
 	Logger *slog.Logger
+	// Observer, when set, is told about every delivery attempt (metrics).
+	Observer DeliveryObserver
 	// ReplayInterval, ReplayMaxEvents and ReplayDailyDeliveries limit
 	// deliveries queued on demand (see DefaultReplayInterval): one range
 	// replay per endpoint per interval (default 1 minute), events per range

@@ -12,9 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/bankbridge/bankbridge/internal/httpx"
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/secrets"
+	"github.com/bankbridge/bankbridge/internal/telemetry"
 )
 
 // Config is the platform's configuration: every field has a flag and an
@@ -44,6 +47,14 @@ type Config struct {
 	Dispatchers           int
 	WebhookLease          time.Duration
 	DebugAddr             string
+	// MetricsAddr is where /metrics is served, on a listener of its own
+	// (empty: no metrics).
+	MetricsAddr string
+	// Tracing is whether the OTEL_* environment turns traces on (see
+	// telemetry.TracingFromEnv); TracerProvider, when set (no flag: tests
+	// set it through Main.TracerProvider), is used instead.
+	Tracing        bool
+	TracerProvider trace.TracerProvider
 	// DatabaseDriver is the database/sql driver the store opens instead of
 	// the engine's own (no flag: tests set it through Main.DatabaseDriver).
 	DatabaseDriver string
@@ -168,6 +179,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.DPoPRequireNonce, "dpop-require-nonce", envBool("BANKBRIDGE_DPOP_REQUIRE_NONCE", false), "require server-provided DPoP nonces (env BANKBRIDGE_DPOP_REQUIRE_NONCE)")
 	fs.DurationVar(&c.WebhookLease, "webhook-lease", envDuration("BANKBRIDGE_WEBHOOK_LEASE", 70*time.Second), "how long a dispatcher's claim on a delivery lasts before another node may retake it; must exceed connect + response timeouts (env BANKBRIDGE_WEBHOOK_LEASE)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("BANKBRIDGE_DEBUG_ADDR", ""), "loopback address for Go's pprof profiles (/debug/pprof/), off when empty; never expose it (env BANKBRIDGE_DEBUG_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", envOr("BANKBRIDGE_METRICS_ADDR", ""), "address of a listener of its own serving Prometheus metrics at /metrics, off when empty; keep it private to the monitoring network (env BANKBRIDGE_METRICS_ADDR)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", c.secret("BANKBRIDGE_SMTP_URL"), "send mail through smtp://[user:pass@]host:port (STARTTLS required unless the host is loopback) or smtps://[user:pass@]host:port; required in production (env BANKBRIDGE_SMTP_URL, or BANKBRIDGE_SMTP_URL_FILE naming a file that holds it)")
 	fs.StringVar(&c.MailFrom, "mail-from", envOr("BANKBRIDGE_MAIL_FROM", ""), `sender of the platform's mail (default "Bankbridge <no-reply@<issuer host>>") (env BANKBRIDGE_MAIL_FROM)`)
 	c.EncryptionKey = c.secret(secrets.KeyEnv)
@@ -232,6 +244,16 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--debug-addr must be a loopback host:port such as 127.0.0.1:6060, got %q", c.DebugAddr)
 		}
 	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			return fmt.Errorf("--metrics-addr must be host:port such as 127.0.0.1:9090 or :9090, got %q", c.MetricsAddr)
+		}
+	}
+	tracing, err := telemetry.TracingFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	c.Tracing = tracing
 	proxies, err := httpx.ParseTrustedProxies(c.TrustedProxiesList)
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %v", err)

@@ -22,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 func main() {
@@ -59,6 +61,13 @@ type Main struct {
 	// the store with instead of the engine's own (tests register a
 	// statement-counting wrapper; see internal/db.Options.DriverName).
 	DatabaseDriver string
+	// TracerProvider, when set, turns tracing on with it instead of from the
+	// OTEL_* environment (tests pass an SDK provider with an in-memory
+	// exporter); the platform does not shut it down.
+	TracerProvider trace.TracerProvider
+	// LogOutput, when set, is where serve writes its log instead of os.Stderr
+	// (tests read the access log there).
+	LogOutput io.Writer
 }
 
 // NewMain returns a Main writing to the given streams.

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -41,10 +41,11 @@ type Platform struct {
 	closers []func() error
 	bg      []func(ctx context.Context) // background workers started by Serve
 	billing *billing                    // plans, quotas, metering, contracts, settlement (wire_billing.go)
+	tel     platformTelemetry           // metrics and tracing (wire_telemetry.go)
 }
 
 // newLogger builds the structured logger the configuration asks for.
-func newLogger(c *Config, w *os.File) *slog.Logger {
+func newLogger(c *Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(c.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
@@ -64,12 +65,19 @@ func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logge
 			p.Close()
 		}
 	}()
-	d, err := db.Open(ctx, db.Options{URL: c.DatabaseURL, SQLitePath: c.SQLitePath(), Logger: log, DriverName: c.DatabaseDriver})
+	driver, err := p.openTelemetry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := db.Open(ctx, db.Options{URL: c.DatabaseURL, SQLitePath: c.SQLitePath(), Logger: log, DriverName: driver})
 	if err != nil {
 		return nil, err
 	}
 	p.DB = d
 	p.closers = append(p.closers, d.Close)
+	if err := p.instrumentStore(); err != nil {
+		return nil, err
+	}
 	applied, err := d.Migrate(ctx)
 	if err != nil {
 		return nil, err
@@ -91,6 +99,7 @@ func OpenPlatform(ctx context.Context, c *Config, issuer string, log *slog.Logge
 	if err := p.wire(ctx); err != nil {
 		return nil, err
 	}
+	p.instrumentServices()
 	p.router = p.routes()
 	ok = true
 	return p, nil
@@ -139,7 +148,7 @@ func (p *Platform) routes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.Use(p.recoverPanics())
-	r.Use(httpx.InteractionID(), p.accessLog())
+	r.Use(httpx.InteractionID(), p.requestTelemetry())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
@@ -220,25 +229,9 @@ func partnerAPIPath(path string) bool {
 // them with /openapi.json).
 func (p *Platform) Routes() gin.RoutesInfo { return p.router.Routes() }
 
-// accessLog logs each request once, with the interaction id; errors attached to
-// the context (internal failures) are logged with their cause.
-func (p *Platform) accessLog() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		start := time.Now()
-		c.Next()
-		attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
-			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "interaction_id", httpx.InteractionIDOf(c)}
-		if len(c.Errors) > 0 {
-			p.Log.Error("request failed", append(attrs, "err", c.Errors.String())...)
-			return
-		}
-		p.Log.Debug("request", attrs...)
-	}
-}
-
 // Handler is the platform's HTTP handler.
 func (p *Platform) Handler() http.Handler {
-	return p.Config.TrustedProxies.ClientAddressHandler(p.router)
+	return p.traced(p.Config.TrustedProxies.ClientAddressHandler(p.router))
 }
 
 // Close releases everything in reverse order of opening.

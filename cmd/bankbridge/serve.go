@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,8 +20,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c.DatabaseDriver = m.DatabaseDriver
-	log := newLogger(c, os.Stderr)
+	c.DatabaseDriver, c.TracerProvider = m.DatabaseDriver, m.TracerProvider
+	var logOut io.Writer = os.Stderr
+	if m.LogOutput != nil {
+		logOut = m.LogOutput
+	}
+	log := newLogger(c, logOut)
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
@@ -57,6 +62,14 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 			return err
 		}
 		defer stopDebug()
+	}
+	if c.MetricsAddr != "" {
+		stopMetrics, err := p.serveMetrics(c.MetricsAddr, log)
+		if err != nil {
+			stopBG()
+			return err
+		}
+		defer stopMetrics()
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

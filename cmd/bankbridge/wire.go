@@ -90,7 +90,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	tokens.UseCacheBus(bus)
 	scope := contracts.NewScope(p.DB, now)
 	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: tokens, Publisher: s.Events, Logger: p.Log,
-		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus})
+		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus, Outcomes: p.apiOutcomes()})
 	if s.Staff, err = staff.New(staff.Config{DB: p.DB, Box: p.Box, Now: now, Logger: p.Log}); err != nil {
 		return err
 	}

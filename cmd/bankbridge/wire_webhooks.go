@@ -24,7 +24,8 @@ func (e eventPublisher) Publish(ctx context.Context, tx *gorm.DB, eventType, par
 // newWebhooks builds the webhooks service; wire calls it first so every other
 // service can publish into its outbox.
 func (p *Platform) newWebhooks() error {
-	w, err := webhooks.NewService(webhooks.Config{DB: p.DB, Box: p.Box, AllowLoopback: p.Config.WebhooksAllowLoopback, Logger: p.Log})
+	w, err := webhooks.NewService(webhooks.Config{DB: p.DB, Box: p.Box, AllowLoopback: p.Config.WebhooksAllowLoopback, Logger: p.Log,
+		Observer: p.webhookObserver()})
 	if err != nil {
 		return err
 	}
