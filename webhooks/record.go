@@ -11,17 +11,31 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/bankbridge/bankbridge/internal/db"
 )
 
 // maxRecordBatch bounds the outcomes written in one transaction.
 const maxRecordBatch = 256
 
+// recordLinger is how long the recorder waits for more outcomes before it
+// writes a batch.
+const recordLinger = 2 * time.Millisecond
+
 // recorder writes the outcomes sent on results, as many as have arrived at
 // once in one transaction, until results is closed and drained.
 func (d *Dispatcher) recorder(results <-chan result) {
 	batch := make([]result, 0, maxRecordBatch)
+	linger := time.NewTimer(0)
+	<-linger.C
 	for r := range results {
 		batch = append(batch[:0], r)
+		// Gather what is ready, then wait up to recordLinger for more: the
+		// delay is only the record's (the receipt has happened), and a
+		// larger batch costs hardly more than one row.
+		linger.Reset(recordLinger)
+		lingering := true
 	more:
 		for len(batch) < maxRecordBatch {
 			select {
@@ -30,9 +44,13 @@ func (d *Dispatcher) recorder(results <-chan result) {
 					break more
 				}
 				batch = append(batch, r)
-			default:
+			case <-linger.C:
+				lingering = false
 				break more
 			}
+		}
+		if lingering && !linger.Stop() {
+			<-linger.C
 		}
 		d.recordBatch(batch)
 	}
@@ -131,7 +149,7 @@ func (d *Dispatcher) recordBatch(batch []result) {
 		if len(plans) == 0 {
 			return nil
 		}
-		ok, err := updateDeliveries(tx, plans, now)
+		ok, err := updateDeliveries(tx, s.db.Dialect, plans, now)
 		if err != nil {
 			return err
 		}
@@ -144,7 +162,11 @@ func (d *Dispatcher) recordBatch(batch []result) {
 		if len(atts) == 0 {
 			return nil
 		}
-		if err := tx.Create(&atts).Error; err != nil {
+		ins := tx
+		if s.db.Dialect == db.SQLite {
+			ins = tx.Clauses(clause.Insert{Modifier: "OR FAIL"}) // see updateDeliveries
+		}
+		if err := ins.Create(&atts).Error; err != nil {
 			return err
 		}
 		for i := range plans {
@@ -192,7 +214,13 @@ func (d *Dispatcher) recordBatch(batch []result) {
 // CASE expressions carry each row's values, fenced on each row's claim
 // token, and returns the ids it updated. (Each CASE has an ELSE naming its
 // column, so PostgreSQL types the parameters from the column.)
-func updateDeliveries(tx *gorm.DB, plans []planned, now time.Time) (map[string]bool, error) {
+//
+// On SQLite the statement is UPDATE OR FAIL (and the attempts' INSERT
+// INSERT OR FAIL): with the default ABORT a statement that writes many rows
+// inside a transaction keeps a statement journal to undo itself alone, and
+// that journal's memory is mapped and unmapped page by page. A failure
+// rolls the whole transaction back here anyway.
+func updateDeliveries(tx *gorm.DB, dialect db.Dialect, plans []planned, now time.Time) (map[string]bool, error) {
 	var (
 		status, code, lastErr, next, delivered, claim    strings.Builder
 		sArgs, cArgs, eArgs, nArgs, dArgs, fArgs, idArgs []any
@@ -218,7 +246,11 @@ func updateDeliveries(tx *gorm.DB, plans []planned, now time.Time) (map[string]b
 		fArgs = append(fArgs, id, p.r.c.token)
 		idArgs = append(idArgs, id)
 	}
-	q := "UPDATE webhook_deliveries SET attempts = attempts + 1, claimed_by = '', lease_until = NULL, updated_at = ?" +
+	verb := "UPDATE"
+	if dialect == db.SQLite {
+		verb = "UPDATE OR FAIL"
+	}
+	q := verb + " webhook_deliveries SET attempts = attempts + 1, claimed_by = '', lease_until = NULL, updated_at = ?" +
 		", status = CASE id" + status.String() + " ELSE status END" +
 		", last_status_code = CASE id" + code.String() + " ELSE last_status_code END" +
 		", last_error = CASE id" + lastErr.String() + " ELSE last_error END"
