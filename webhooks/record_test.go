@@ -136,3 +136,48 @@ func TestRecordBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestShutdownReleasesClaimedAhead: a dispatcher claims up to two workers'
+// worth ahead; when it stops, the deliveries in flight and those claimed
+// ahead are all given back, uncounted, and another dispatcher delivers them.
+func TestShutdownReleasesClaimedAhead(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := mustService(t, d, nil)
+		rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		e, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"payment.created"}})
+		const n = 10
+		for i := 0; i < n; i++ {
+			mustPublish(t, s, d, Event{Type: "payment.created", PartnerID: partnerA, AppID: appA1})
+		}
+		claimedRows := func() int64 {
+			var c int64
+			if err := d.Model(&deliveryRow{}).Where("endpoint_id = ? AND claimed_by <> ''", e.ID).Count(&c).Error; err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); NewDispatcher(s, DispatcherOptions{Workers: 2}).Run(ctx) }()
+		eventually(t, "two deliveries in flight", func() bool { return len(rc.all()) == 2 })
+		if c := claimedRows(); c != 4 {
+			t.Fatalf("%d rows claimed, want 4 (2 in flight, 2 ahead)", c)
+		}
+		cancel()
+		<-stopped
+		if c := claimedRows(); c != 0 {
+			t.Fatalf("%d rows still claimed after shutdown", c)
+		}
+		var attempted int64
+		d.Model(&deliveryRow{}).Where("endpoint_id = ? AND (attempts <> 0 OR status <> ?)", e.ID, StatusPending).Count(&attempted)
+		if attempted != 0 || countAttempts(t, d, e.ID) != 0 {
+			t.Fatalf("%d deliveries moved on, %d attempts logged; want none", attempted, countAttempts(t, d, e.ID))
+		}
+		rc.setAnswer(nil)
+		runDispatchers(t, s, 1, DispatcherOptions{Workers: 2})
+		eventually(t, "all delivered", func() bool { return deliveryStatuses(t, d, e.ID)[StatusSucceeded] == n })
+		if ids := rc.distinctIDs(); len(ids) != n {
+			t.Fatalf("%d distinct webhook-ids, want %d", len(ids), n)
+		}
+	})
+}
