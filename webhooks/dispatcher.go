@@ -32,8 +32,9 @@ type DispatcherOptions struct {
 	// PostgreSQL so does a commit on any node (LISTEN/NOTIFY).
 	PollInterval time.Duration
 	// Lease is how long a claim lasts before another dispatcher may retake the
-	// row (default 2 × (connect + response timeout) + 30 s). It must exceed the
-	// longest delivery.
+	// row (default 2 × (connect + response timeout) + 30 s). It must exceed
+	// two of the longest deliveries: a row claimed ahead may wait for a
+	// worker's delivery to end before its own starts.
 	Lease time.Duration
 }
 
