@@ -111,10 +111,11 @@ func (s *Service) newClient(pol netguard.Policy, workers int) *retryablehttp.Cli
 // deliveries (which are abandoned and released, to be retried), records the
 // outcomes not yet recorded and returns nil.
 //
-// The work of one delivery is spread over batches: a claim takes up to one
-// row per free worker with one UPDATE … RETURNING and loads their events and
-// endpoints with one SELECT each (opening each endpoint's secret once); the
-// workers only sign and send; a recorder writes the outcomes gathered
+// The work of one delivery is spread over batches: once no more than
+// Workers claims are in hand, a claim takes rows up to 2 × Workers in hand
+// with one UPDATE … RETURNING and loads their events and endpoints with one
+// SELECT each (opening each endpoint's secret once); the workers only sign
+// and send; a recorder writes the outcomes gathered
 // meanwhile in one transaction (one UPDATE for every delivery, one INSERT for
 // every attempt). A crash between a receipt and its record leaves the row
 // claimed until its lease ends, when it is delivered again with the same
