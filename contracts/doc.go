@@ -76,7 +76,8 @@
 // partner whose contract covers the month, using the contract version in effect at
 // the end of the month (a contract covering part of the month is billed the whole
 // month's usage and the full minimum: there is no proration). Usage is summed in
-// SQL, one GROUP BY per partner, never record by record in Go. Each statement is written, with its lines, its ledger
+// SQL, one GROUP BY over the month for every partner at once (one pass over the
+// table), never record by record in Go; reconciliation sums it the same way. Each statement is written, with its lines, its ledger
 // posting (idempotency key "statement:<stm id>") and its statement.issued event, in
 // one transaction; (partner_id, period) is unique, so running a settled period
 // again changes nothing. Adjustments issued for a period that is already settled

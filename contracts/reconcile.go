@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
@@ -29,6 +28,10 @@ func (s *Service) Reconcile(ctx context.Context, period string) (Report, error) 
 	if err := g.Where("period = ?", period).Order("partner_id").Find(&sts).Error; err != nil {
 		return Report{}, err
 	}
+	usage, err := s.periodUsage(ctx, g, start, end)
+	if err != nil {
+		return Report{}, err
+	}
 	settled := map[string]bool{}
 	for _, head := range sts {
 		rep.Statements++
@@ -46,10 +49,7 @@ func (s *Service) Reconcile(ctx context.Context, period string) (Report, error) 
 		if err != nil {
 			return Report{}, err
 		}
-		u, err := s.aggregateUsage(ctx, g, st.PartnerID, st.Currency, start, end)
-		if err != nil {
-			return Report{}, err
-		}
+		u := usageTotals(usage[st.PartnerID], st.Currency)
 		var adjRows []adjustmentRow
 		if err := g.Where("statement_id = ?", st.ID).Order("created_at, id").Find(&adjRows).Error; err != nil {
 			return Report{}, err
@@ -87,19 +87,19 @@ func (s *Service) Reconcile(ctx context.Context, period string) (Report, error) 
 			}
 		}
 	}
-	var metered []struct {
-		PartnerID string
-		N         int64
-	}
-	if err := g.Raw(`SELECT partner_id, COUNT(*) AS n FROM usage_records
-		WHERE at >= ? AND at < ? AND environment = ? AND billable = ? GROUP BY partner_id ORDER BY partner_id`,
-		start, end, environment.Production, true).Scan(&metered).Error; err != nil {
-		return Report{}, err
-	}
-	for _, m := range metered {
-		if !settled[m.PartnerID] {
-			diff(Difference{Kind: DiffUnsettledUsage, PartnerID: m.PartnerID, Detail: fmt.Sprintf("%d billable records and no statement for %s", m.N, period), Actual: m.N})
+	unsettled := make([]string, 0, len(usage))
+	for p := range usage {
+		if !settled[p] {
+			unsettled = append(unsettled, p)
 		}
+	}
+	sort.Strings(unsettled)
+	for _, p := range unsettled {
+		var n int64
+		for _, g := range usage[p] {
+			n += g.N
+		}
+		diff(Difference{Kind: DiffUnsettledUsage, PartnerID: p, Detail: fmt.Sprintf("%d billable records and no statement for %s", n, period), Actual: n})
 	}
 	totals, err := s.Ledger.Totals(ctx)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
-	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
@@ -33,8 +32,9 @@ type DispatcherOptions struct {
 	// PostgreSQL so does a commit on any node (LISTEN/NOTIFY).
 	PollInterval time.Duration
 	// Lease is how long a claim lasts before another dispatcher may retake the
-	// row (default 2 × (connect + response timeout) + 30 s). It must exceed the
-	// longest delivery.
+	// row (default 2 × (connect + response timeout) + 30 s). It must exceed
+	// two of the longest deliveries: a row claimed ahead may wait for a
+	// worker's delivery to end before its own starts.
 	Lease time.Duration
 }
 
@@ -108,7 +108,18 @@ func (s *Service) newClient(pol netguard.Policy, workers int) *retryablehttp.Cli
 }
 
 // Run claims and delivers until ctx is done, then waits for in-flight
-// deliveries (which are abandoned and released, to be retried) and returns nil.
+// deliveries (which are abandoned and released, to be retried), records the
+// outcomes not yet recorded and returns nil.
+//
+// The work of one delivery is spread over batches: once no more than
+// Workers claims are in hand, a claim takes rows up to 2 × Workers in hand
+// with one UPDATE … RETURNING and loads their events and endpoints with one
+// SELECT each (opening each endpoint's secret once); the workers only sign
+// and send; a recorder writes the outcomes gathered
+// meanwhile in one transaction (one UPDATE for every delivery, one INSERT for
+// every attempt). A crash between a receipt and its record leaves the row
+// claimed until its lease ends, when it is delivered again with the same
+// webhook-id (at least once).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	wake := d.s.subscribe()
 	defer d.s.unsubscribe(wake)
@@ -116,39 +127,64 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	listening := make(chan struct{})
 	go func() { defer close(listening); d.s.listen(listenCtx, wake) }() // other nodes' commits (PostgreSQL)
 	defer func() { stopListening(); <-listening }()
+	results := make(chan result, 4*d.o.Workers)
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); d.recorder(results) }()
 	sem := make(chan struct{}, d.o.Workers)
 	done := make(chan struct{}, d.o.Workers)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() { wg.Wait(); close(results); <-recorded }()
+	var queue []claimed // claimed ahead, waiting for a free worker
+	defer func() {
+		for _, c := range queue { // shutting down: give back what was not started
+			results <- result{c: c, kind: resultRelease}
+		}
+	}()
+	startQueued := func() {
+		for len(queue) > 0 && len(sem) < d.o.Workers {
+			c := queue[0]
+			queue = queue[1:]
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- d.deliver(ctx, c)
+				<-sem
+				select {
+				case done <- struct{}{}:
+				default:
+				}
+			}()
+		}
+	}
 	quick := len(quickPolls) // index into quickPolls; re-polls after a wake-up, as the publisher's commit may lag the wake
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		free := d.o.Workers - len(sem)
-		got := 0
-		if free > 0 && ctx.Err() == nil {
+		startQueued()
+		full := false
+		// Claim ahead once no more than one worker's worth is in hand, up
+		// to two: one claim (and one load of events and endpoints) then
+		// serves many deliveries.
+		if inHand := len(sem) + len(queue); inHand <= d.o.Workers && ctx.Err() == nil {
+			n := 2*d.o.Workers - inHand
 			token := d.o.ID + "/" + ids.Random(8)
-			rows, err := d.claim(ctx, token, free)
+			batch, err := d.claimBatch(ctx, token, n)
 			if err != nil && ctx.Err() == nil {
 				d.s.log.Warn("webhooks: claim failed", "dispatcher", d.o.ID, "err", err)
 			}
-			got = len(rows)
-			for _, r := range rows {
-				sem <- struct{}{}
-				wg.Add(1)
-				go func(r deliveryRow) {
-					defer wg.Done()
-					d.deliver(ctx, token, r)
-					<-sem
-					select {
-					case done <- struct{}{}:
-					default:
-					}
-				}(r)
+			for _, c := range batch {
+				if c.skip != nil { // nothing to send: recorded (or released) at once
+					results <- *c.skip
+					continue
+				}
+				queue = append(queue, c)
 			}
+			full = len(batch) == n
+			startQueued()
 		}
-		if got > 0 && got == free {
-			// Possibly more due: go on once a worker is free.
+		if full || len(queue) > 0 {
+			// Possibly more due, or claims waiting: go on once a worker is free.
 			select {
 			case <-ctx.Done():
 				return nil
@@ -204,6 +240,111 @@ RETURNING id, event_id, endpoint_id, partner_id, attempts`
 	return out, err
 }
 
+// claimed is a claimed delivery with what sending it needs.
+type claimed struct {
+	token string
+	dl    deliveryRow
+	ep    *endpointRow
+	ev    *eventRow
+	keys  []string
+	skip  *result // set when there is nothing to send (endpoint gone or disabled, event or secret unreadable)
+}
+
+// claimBatch claims up to n deliveries and loads their events and endpoints
+// (one SELECT each for the whole batch) and the endpoints' signing keys.
+func (d *Dispatcher) claimBatch(ctx context.Context, token string, n int) ([]claimed, error) {
+	rows, err := d.claim(ctx, token, n)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	s := d.s
+	out := make([]claimed, len(rows))
+	evIDs, epIDs := make([]string, 0, len(rows)), make([]string, 0, len(rows))
+	seenEp := map[string]bool{}
+	for i, r := range rows {
+		out[i] = claimed{token: token, dl: r}
+		evIDs = append(evIDs, r.EventID)
+		if !seenEp[r.EndpointID] {
+			seenEp[r.EndpointID] = true
+			epIDs = append(epIDs, r.EndpointID)
+		}
+	}
+	g := s.db.WithContext(ctx)
+	var evs []eventRow
+	var eps []endpointRow
+	if err = g.Where("id IN ?", evIDs).Find(&evs).Error; err == nil {
+		err = g.Where("id IN ?", epIDs).Find(&eps).Error
+	}
+	if err != nil { // give the whole claim back
+		for i := range out {
+			out[i].skip = &result{c: out[i], kind: resultRelease}
+		}
+		return out, err
+	}
+	evByID := make(map[string]*eventRow, len(evs))
+	for i := range evs {
+		evByID[evs[i].ID] = &evs[i]
+	}
+	epByID := make(map[string]*endpointRow, len(eps))
+	for i := range eps {
+		epByID[eps[i].ID] = &eps[i]
+	}
+	keys := map[string][]string{}
+	for i := range out {
+		c := &out[i]
+		c.ep, c.ev = epByID[c.dl.EndpointID], evByID[c.dl.EventID]
+		switch {
+		case c.ep == nil:
+			c.skip = &result{c: *c, kind: resultFinish, reason: "endpoint deleted"}
+		case !c.ep.Enabled:
+			c.skip = &result{c: *c, kind: resultFinish, reason: "endpoint disabled"}
+		case c.ev == nil:
+			c.skip = &result{c: *c, kind: resultRelease}
+		default:
+			k, ok := keys[c.ep.ID]
+			if !ok {
+				if k, err = s.signingKeys(c.ep); err != nil {
+					s.log.Error("webhooks: cannot open endpoint secret", "endpoint", c.ep.ID, "err", err)
+					k = nil
+				}
+				keys[c.ep.ID] = k
+			}
+			if k == nil {
+				c.skip = &result{c: *c, kind: resultRelease}
+			}
+			c.keys = k
+		}
+	}
+	return out, nil
+}
+
+// result is what became of one claimed delivery, for the recorder.
+type result struct {
+	c      claimed
+	kind   int
+	at     time.Time // when the attempt started
+	o      outcome
+	reason string // resultFinish: why the delivery is cancelled
+}
+
+// Kinds of result.
+const (
+	resultAttempt = iota // an HTTP attempt was made: record it
+	resultFinish         // cancelled without an attempt (endpoint gone or disabled)
+	resultRelease        // not attempted: give the claim back
+)
+
+// deliver makes one attempt of a claimed delivery.
+func (d *Dispatcher) deliver(ctx context.Context, c claimed) result {
+	started := d.s.now()
+	o := d.post(ctx, c.ep, c.ev.ID, []byte(c.ev.Payload), c.keys, started)
+	if ctx.Err() != nil {
+		return result{c: c, kind: resultRelease} // shutting down: not counted, retried by whoever claims next
+	}
+	d.s.observe(o)
+	return result{c: c, kind: resultAttempt, at: started, o: o}
+}
+
 // outcome is what one HTTP attempt gave.
 type outcome struct {
 	status     int
@@ -214,45 +355,6 @@ type outcome struct {
 }
 
 func (o outcome) ok() bool { return o.err == "" && o.status >= 200 && o.status < 300 }
-
-// deliver makes one attempt of a claimed delivery and records it.
-func (d *Dispatcher) deliver(ctx context.Context, token string, dl deliveryRow) {
-	s := d.s
-	g := s.db.WithContext(ctx)
-	var ep endpointRow
-	epErr := g.Where("id = ?", dl.EndpointID).Take(&ep).Error
-	if epErr != nil && !errors.Is(epErr, gorm.ErrRecordNotFound) {
-		d.release(token, dl.ID)
-		return
-	}
-	if epErr != nil || !ep.Enabled {
-		reason := "endpoint deleted"
-		if epErr == nil {
-			reason = "endpoint disabled"
-		}
-		d.finish(token, &dl, nil, StatusCancelled, reason)
-		return
-	}
-	var ev eventRow
-	if err := g.Where("id = ?", dl.EventID).Take(&ev).Error; err != nil {
-		d.release(token, dl.ID)
-		return
-	}
-	keys, err := s.signingKeys(&ep)
-	if err != nil {
-		s.log.Error("webhooks: cannot open endpoint secret", "endpoint", ep.ID, "err", err)
-		d.release(token, dl.ID)
-		return
-	}
-	started := s.now()
-	o := d.post(ctx, &ep, ev.ID, []byte(ev.Payload), keys, started)
-	if ctx.Err() != nil {
-		d.release(token, dl.ID) // shutting down: not counted, retried by whoever claims next
-		return
-	}
-	s.observe(o)
-	d.record(token, &dl, &ep, &ev, started, o)
-}
 
 // signingKeys opens the endpoint's current key and, during a rotation
 // overlap, its previous one.
@@ -341,103 +443,6 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		d = 24 * time.Hour
 	}
 	return d
-}
-
-// record stores the attempt and moves the delivery on, fenced on our claim: if
-// the lease was lost meanwhile nothing is written (the other claimer records).
-func (d *Dispatcher) record(token string, dl *deliveryRow, ep *endpointRow, ev *eventRow, at time.Time, o outcome) {
-	s := d.s
-	now := s.now()
-	n := dl.Attempts + 1
-	att := attemptRow{DeliveryID: dl.ID, EndpointID: dl.EndpointID, EventID: dl.EventID, EventType: ev.Type,
-		PartnerID: dl.PartnerID, Attempt: n, At: at, StatusCode: o.status, LatencyMS: o.latency.Milliseconds(),
-		ResponseExcerpt: o.excerpt, Error: o.err, Dispatcher: d.o.ID}
-	upd := map[string]any{"attempts": n, "claimed_by": "", "lease_until": nil, "updated_at": now,
-		"last_status_code": o.status, "last_error": truncate(o.err, 500)}
-	var epUpd map[string]any
-	disableReason := ""
-	switch {
-	case o.ok():
-		upd["status"], upd["delivered_at"] = StatusSucceeded, now
-		if ep.FailingSince != nil {
-			epUpd = map[string]any{"failing_since": nil}
-		}
-	case o.status == http.StatusGone:
-		upd["status"] = StatusCancelled
-		upd["last_error"] = "endpoint answered 410 Gone: endpoint disabled"
-		disableReason = "the endpoint answered 410 Gone"
-	default:
-		since := now
-		if ep.FailingSince != nil {
-			since = *ep.FailingSince
-		} else {
-			epUpd = map[string]any{"failing_since": now}
-		}
-		if n >= len(s.cfg.Schedule) {
-			upd["status"] = StatusDead
-		} else {
-			next := now.Add(s.delay(n))
-			if ra := now.Add(o.retryAfter); ra.After(next) {
-				next = ra
-			}
-			upd["status"], upd["next_attempt_at"] = StatusPending, next
-			att.NextRetryAt = &next
-		}
-		if now.Sub(since) >= s.cfg.DisableAfter {
-			disableReason = fmt.Sprintf("deliveries failed continuously since %s", since.Format(time.RFC3339))
-		}
-	}
-	if disableReason != "" {
-		epUpd = map[string]any{"enabled": false, "disabled_reason": disableReason, "updated_at": now}
-	}
-	err := s.tx(context.Background(), func(tx *gorm.DB) error {
-		res := tx.Model(&deliveryRow{}).Where("id = ? AND claimed_by = ? AND status = ?", dl.ID, token, StatusPending).Updates(upd)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return errLeaseLost
-		}
-		if err := tx.Create(&att).Error; err != nil {
-			return err
-		}
-		if epUpd != nil {
-			q := tx.Model(&endpointRow{}).Where("id = ?", ep.ID)
-			switch {
-			case disableReason != "":
-				q = q.Where("enabled = ?", true)
-			case !o.ok():
-				q = q.Where("failing_since IS NULL") // a concurrent attempt may have started the run
-			}
-			res := q.Updates(epUpd)
-			if res.Error != nil {
-				return res.Error
-			}
-			if disableReason != "" && res.RowsAffected == 1 {
-				return s.notifyDisabled(tx, ep, disableReason, now)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		if !errors.Is(err, errLeaseLost) {
-			s.log.Error("webhooks: recording attempt failed", "delivery", dl.ID, "err", err)
-			d.release(token, dl.ID)
-		}
-		return
-	}
-	if upd["status"] == StatusDead {
-		s.log.Warn("webhooks: delivery dead-lettered", "delivery", dl.ID, "endpoint", ep.ID, "event", ev.ID)
-	}
-}
-
-var errLeaseLost = errors.New("webhooks: lease lost")
-
-// finish closes a delivery without an attempt (endpoint gone or disabled).
-func (d *Dispatcher) finish(token string, dl *deliveryRow, _ *endpointRow, status, reason string) {
-	d.s.db.WithContext(context.Background()).Model(&deliveryRow{}).
-		Where("id = ? AND claimed_by = ? AND status = ?", dl.ID, token, StatusPending).
-		Updates(map[string]any{"status": status, "last_error": reason, "claimed_by": "", "lease_until": nil, "updated_at": d.s.now()})
 }
 
 // release gives a claim back so the row is due again at once.

@@ -2,8 +2,9 @@
 // endpoints per app (managed through a partner API), an event catalogue with
 // JSON Schemas, a transactional outbox other packages publish into, Standard
 // Webhooks signing (HMAC-SHA256 v1 and Ed25519 v1a) with secret rotation,
-// dispatchers that claim due deliveries with leases (FOR UPDATE SKIP LOCKED on
-// PostgreSQL) and retry on a durable schedule, a delivery log, dead letters,
+// dispatchers that claim due deliveries in batches with leases (FOR UPDATE SKIP
+// LOCKED on PostgreSQL), record their outcomes in batches and retry on a
+// durable schedule, a delivery log, dead letters,
 // auto-disabling of failing endpoints with a notice to the partner, replay and
 // test events.
 //

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ func main() {
 	records := flag.Int("records", 1_000_000, "usage records to insert")
 	partners := flag.Int("partners", 50, "partners with an active contract")
 	batch := flag.Int("batch", 10_000, "records per insert transaction")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of settlement and reconciliation (not the inserts) to this file")
 	flag.Parse()
 	ctx := context.Background()
 
@@ -124,6 +126,15 @@ func main() {
 	}
 	insert, insertCPU := time.Since(t0), cpu()-c0
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
 	t1, c1 := time.Now(), cpu()
 	run, err := s.Settle(ctx, "2026-10", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
@@ -144,6 +155,9 @@ func main() {
 		log.Fatal(err)
 	}
 	reconcile, reconcileCPU := time.Since(t3), cpu()-c3
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 
 	fmt.Printf("engine=%s records=%d partners=%d batch=%d\n", d.Dialect, *records, *partners, *batch)
 	fmt.Printf("insert:    %v wall, %v cpu in this process (%.0f records/s)\n", insert.Round(time.Millisecond), insertCPU.Round(time.Millisecond), float64(*records)/insert.Seconds())

@@ -20,8 +20,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -39,6 +41,7 @@ func main() {
 	latN := flag.Int("latency-n", 300, "events for each latency run")
 	dispatchers := flag.Int("dispatchers", 2, "dispatchers")
 	workers := flag.Int("workers", 8, "workers per dispatcher")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the throughput run (the drain) to this file")
 	flag.Parse()
 	ctx := context.Background()
 
@@ -68,6 +71,7 @@ func main() {
 	if _, err := d.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
+	countStatements(d.DB)
 	key := make([]byte, 32)
 	rand.Read(key)
 	box, _ := secrets.NewBox(key)
@@ -146,13 +150,28 @@ func main() {
 		publish(s, ids.New("evt"))
 	}
 	pubDur := time.Since(t0)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
+	stmts0 := statements.Load()
 	t1 := time.Now()
 	stop := run(s)
 	<-done
 	drain := time.Since(t1)
 	stop()
+	stmts := statements.Load() - stmts0
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("publish: %d events in %s (%.0f commits/s)\n", *n, pubDur.Round(time.Millisecond), float64(*n)/pubDur.Seconds())
-	fmt.Printf("throughput: %d deliveries in %s = %.0f deliveries/s\n", *n, drain.Round(time.Millisecond), float64(*n)/drain.Seconds())
+	fmt.Printf("throughput: %d deliveries in %s = %.0f deliveries/s (%.2f SQL statements per delivery, BEGIN/COMMIT not counted)\n",
+		*n, drain.Round(time.Millisecond), float64(*n)/drain.Seconds(), float64(stmts)/float64(*n))
 
 	// 2. Latency, publisher and dispatchers on the same node (in-process wake-up).
 	latency := func(label string, pub, disp *webhooks.Service) {
@@ -184,4 +203,19 @@ func main() {
 		other = "other node (woken by NOTIFY)"
 	}
 	latency(other, s, newService())
+}
+
+// statements counts the SQL statements gorm sends (queries, inserts, updates,
+// raw statements and Exec; not BEGIN/COMMIT), to report statements per delivery.
+var statements atomic.Int64
+
+func countStatements(g *gorm.DB) {
+	count := func(*gorm.DB) { statements.Add(1) }
+	cb := g.Callback()
+	_ = cb.Create().After("gorm:create").Register("whbench:count", count)
+	_ = cb.Query().After("gorm:query").Register("whbench:count", count)
+	_ = cb.Update().After("gorm:update").Register("whbench:count", count)
+	_ = cb.Delete().After("gorm:delete").Register("whbench:count", count)
+	_ = cb.Row().After("gorm:row").Register("whbench:count", count)
+	_ = cb.Raw().After("gorm:raw").Register("whbench:count", count)
 }
