@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bankbridge/bankbridge/internal/sqlhook"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -42,22 +43,24 @@ func TracingDriver(base, system string) (string, error) {
 	d := db.Driver()
 	_ = db.Close()
 	name := "bankbridge-traced-" + base
-	sql.Register(name, tracingDriver{d: d, system: system})
+	sql.Register(name, sqlhook.Wrap(d, traceHook(system)))
 	tracedDrivers[base] = name
 	return name, nil
 }
 
-type tracingDriver struct {
-	d      driver.Driver
-	system string
-}
-
-func (d tracingDriver) Open(name string) (driver.Conn, error) {
-	c, err := d.d.Open(name)
-	if err != nil {
-		return nil, err
+// traceHook makes a client span of every statement run (directly or
+// prepared) in a traced request.
+func traceHook(system string) sqlhook.Hook {
+	return func(ctx context.Context, op sqlhook.Op, q string) (context.Context, func(error)) {
+		if op != sqlhook.OpExec && op != sqlhook.OpQuery {
+			return ctx, nil
+		}
+		ctx, span := startSQL(ctx, system, q)
+		if span == nil {
+			return ctx, nil
+		}
+		return ctx, func(err error) { endSQL(span, err) }
 	}
-	return &tracingConn{c: c, system: d.system}, nil
 }
 
 // startSQL starts a client span for q when ctx is in a recording span.
@@ -97,168 +100,4 @@ func operation(q string) string {
 		return "SQL"
 	}
 	return strings.ToUpper(q)
-}
-
-type tracingConn struct {
-	c      driver.Conn
-	system string
-}
-
-func (c *tracingConn) Prepare(q string) (driver.Stmt, error) {
-	return c.PrepareContext(context.Background(), q)
-}
-
-func (c *tracingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	var (
-		st  driver.Stmt
-		err error
-	)
-	if pc, ok := c.c.(driver.ConnPrepareContext); ok {
-		st, err = pc.PrepareContext(ctx, q)
-	} else {
-		st, err = c.c.Prepare(q)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &tracingStmt{s: st, conn: c, q: q}, nil
-}
-
-func (c *tracingConn) Close() error { return c.c.Close() }
-
-func (c *tracingConn) Begin() (driver.Tx, error) {
-	return c.BeginTx(context.Background(), driver.TxOptions{})
-}
-
-func (c *tracingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	if bc, ok := c.c.(driver.ConnBeginTx); ok {
-		return bc.BeginTx(ctx, opts)
-	}
-	//lint:ignore SA1019 the driver has no BeginTx
-	return c.c.Begin()
-}
-
-func (c *tracingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	ec, ok := c.c.(driver.ExecerContext)
-	if !ok {
-		return nil, driver.ErrSkip
-	}
-	ctx, span := startSQL(ctx, c.system, q)
-	r, err := ec.ExecContext(ctx, q, args)
-	endSQL(span, err)
-	return r, err
-}
-
-func (c *tracingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	qc, ok := c.c.(driver.QueryerContext)
-	if !ok {
-		return nil, driver.ErrSkip
-	}
-	ctx, span := startSQL(ctx, c.system, q)
-	r, err := qc.QueryContext(ctx, q, args)
-	endSQL(span, err)
-	return r, err
-}
-
-func (c *tracingConn) Ping(ctx context.Context) error {
-	if p, ok := c.c.(driver.Pinger); ok {
-		return p.Ping(ctx)
-	}
-	return nil
-}
-
-func (c *tracingConn) ResetSession(ctx context.Context) error {
-	if r, ok := c.c.(driver.SessionResetter); ok {
-		return r.ResetSession(ctx)
-	}
-	return nil
-}
-
-func (c *tracingConn) IsValid() bool {
-	if v, ok := c.c.(driver.Validator); ok {
-		return v.IsValid()
-	}
-	return true
-}
-
-func (c *tracingConn) CheckNamedValue(nv *driver.NamedValue) error {
-	if v, ok := c.c.(driver.NamedValueChecker); ok {
-		return v.CheckNamedValue(nv)
-	}
-	return driver.ErrSkip
-}
-
-type tracingStmt struct {
-	s    driver.Stmt
-	conn *tracingConn
-	q    string
-}
-
-func (s *tracingStmt) Close() error  { return s.s.Close() }
-func (s *tracingStmt) NumInput() int { return s.s.NumInput() }
-
-func (s *tracingStmt) Exec(args []driver.Value) (driver.Result, error) {
-	//lint:ignore SA1019 the wrapped driver's own fallback
-	return s.s.Exec(args)
-}
-
-func (s *tracingStmt) Query(args []driver.Value) (driver.Rows, error) {
-	//lint:ignore SA1019 the wrapped driver's own fallback
-	return s.s.Query(args)
-}
-
-func (s *tracingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	ctx, span := startSQL(ctx, s.conn.system, s.q)
-	var (
-		r   driver.Result
-		err error
-	)
-	if ec, ok := s.s.(driver.StmtExecContext); ok {
-		r, err = ec.ExecContext(ctx, args)
-	} else {
-		var vals []driver.Value
-		if vals, err = plainValues(args); err == nil {
-			//lint:ignore SA1019 the driver has no ExecContext
-			r, err = s.s.Exec(vals)
-		}
-	}
-	endSQL(span, err)
-	return r, err
-}
-
-func (s *tracingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	ctx, span := startSQL(ctx, s.conn.system, s.q)
-	var (
-		r   driver.Rows
-		err error
-	)
-	if qc, ok := s.s.(driver.StmtQueryContext); ok {
-		r, err = qc.QueryContext(ctx, args)
-	} else {
-		var vals []driver.Value
-		if vals, err = plainValues(args); err == nil {
-			//lint:ignore SA1019 the driver has no QueryContext
-			r, err = s.s.Query(vals)
-		}
-	}
-	endSQL(span, err)
-	return r, err
-}
-
-func (s *tracingStmt) CheckNamedValue(nv *driver.NamedValue) error {
-	if v, ok := s.s.(driver.NamedValueChecker); ok {
-		return v.CheckNamedValue(nv)
-	}
-	return s.conn.CheckNamedValue(nv)
-}
-
-func plainValues(args []driver.NamedValue) ([]driver.Value, error) {
-	out := make([]driver.Value, len(args))
-	for i, a := range args {
-		if a.Name != "" {
-			return nil, fmt.Errorf("telemetry: named argument %q unsupported", a.Name)
-		}
-		out[i] = a.Value
-	}
-	return out, nil
 }
