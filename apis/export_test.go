@@ -4,9 +4,7 @@ import "context"
 
 // QueuedCalls is how many metered calls wait for h's next group commit.
 func QueuedCalls(h *Handler) int {
-	h.meters.mu.Lock()
-	defer h.meters.mu.Unlock()
-	return len(h.meters.queue)
+	return h.meters.Queued()
 }
 
 // WriteCallAgain writes one call's rows as the retry after a failed batch

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/groupcommit"
 	"github.com/bankbridge/bankbridge/internal/httpx"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
@@ -51,7 +52,7 @@ type Handler struct {
 	baseURL   string
 	wait      time.Duration
 	jws       *jwsEngine
-	meters    meterBatcher
+	meters    groupcommit.Batcher[*callJob]
 }
 
 // NewHandler returns a Handler.
@@ -62,7 +63,7 @@ func NewHandler(cfg HandlerConfig) *Handler {
 		h.wait = 10 * time.Second
 	}
 	h.deferring, _ = cfg.Verifier.(oauth.DeferringVerifier)
-	h.meters.write = h.writeCalls
+	h.meters.Write, h.meters.Max = h.writeCalls, meterMaxBatch
 	return h
 }
 

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"runtime"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -25,7 +24,7 @@ import (
 //     partner yet;
 //   - the call's request-log row and usage record — and, for a GET whose
 //     DPoP proof id the verifier left to the commit (Handler.authenticate),
-//     that id — are queued to the meterBatcher, which writes the rows of
+//     that id — are queued to the group commit (Handler.meters), which writes the rows of
 //     every call queued meanwhile in one transaction (group commit: one
 //     commit for many calls, on both engines). The proof ids go first: a
 //     call whose id was recorded before (a replay, on any node or earlier in
@@ -163,71 +162,18 @@ type callJob struct {
 	log   RequestLogEntry
 	usage UsageRecord
 	// claim is the call's DPoP proof id left to the commit (a GET; see
-	// Handler.authenticate); refused is set, before done closes, when it
+	// Handler.authenticate); refused is set by the commit when it
 	// was recorded before: the call is then a replay, and nothing of it is
 	// written.
 	claim   *oauth.ProofClaim
 	refused *oauth.ResourceError
-	err     error // set before done closes
-	done    chan struct{}
+	err     error // set by writeCalls when the call failed alone
 }
 
-// meterMaxBatch bounds the calls one group commit writes.
+// meterMaxBatch bounds the calls one group commit writes
+// (internal/groupcommit: each call is answered only after the commit that
+// holds its rows).
 const meterMaxBatch = 64
-
-// meterBatcher group-commits metered calls' rows (the pattern of
-// oauth/batcher.go): the call that finds no leader leads and writes every
-// call queued in one transaction; each call is answered only after the
-// commit that holds its rows.
-type meterBatcher struct {
-	// write writes jobs, setting each job's failure; its error applies to
-	// the jobs without one.
-	write func(ctx context.Context, jobs []*callJob) error
-
-	mu      sync.Mutex
-	queue   []*callJob
-	leading bool
-}
-
-// submit queues j, leads if no call does, and waits for j's commit.
-func (b *meterBatcher) submit(ctx context.Context, j *callJob) error {
-	b.mu.Lock()
-	b.queue = append(b.queue, j)
-	lead := !b.leading
-	b.leading = true
-	b.mu.Unlock()
-	if lead {
-		b.drain(ctx)
-	}
-	<-j.done
-	return j.err
-}
-
-// drain writes one batch, then passes the lead to a new goroutine if more
-// calls queued meanwhile (so the leader's own answer is not delayed).
-func (b *meterBatcher) drain(ctx context.Context) {
-	// Let calls that are about to queue do so first: bigger batches.
-	runtime.Gosched()
-	b.mu.Lock()
-	n := min(len(b.queue), meterMaxBatch)
-	jobs := b.queue[:n:n]
-	b.queue = b.queue[n:]
-	b.mu.Unlock()
-	err := b.write(ctx, jobs)
-	for _, j := range jobs {
-		if j.err == nil {
-			j.err = err
-		}
-		close(j.done)
-	}
-	b.mu.Lock()
-	more := len(b.queue) > 0
-	b.leading = more
-	b.mu.Unlock()
-	if more {
-		go b.drain(ctx)
-	}
-}
 
 // writeCalls writes jobs' rows in one transaction; if that fails, each job
 // again in a transaction of its own, at once (see the file comment).

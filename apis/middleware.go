@@ -121,7 +121,7 @@ func (h *Handler) meter() gin.HandlerFunc {
 		}
 		status := w.Status()
 		ctx := context.WithoutCancel(c.Request.Context())
-		j := &callJob{done: make(chan struct{})}
+		j := &callJob{}
 		j.log = RequestLogEntry{At: start.UTC(), Method: c.Request.Method, Path: boundPath(c.Request.URL.EscapedPath()), Status: status,
 			LatencyUS: time.Since(start).Microseconds(), InteractionID: httpx.InteractionIDOf(c),
 			ProblemType: c.GetString(keyProblem),
@@ -138,7 +138,10 @@ func (h *Handler) meter() gin.HandlerFunc {
 		if h.quota != nil && j.claim == nil {
 			h.quota.count(ctx, j.usage)
 		}
-		err := h.meters.submit(ctx, j)
+		err := h.meters.Submit(ctx, j)
+		if j.err != nil {
+			err = j.err
+		}
 		switch {
 		case err == nil && j.refused != nil:
 			// The proof was replayed: the call is answered as VerifyRequest

@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/cachebus"
+	"github.com/bankbridge/bankbridge/internal/groupcommit"
 	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/oauth/internal/sqldialect"
@@ -54,7 +55,7 @@ type Store struct {
 	replay *dpop.GormReplayStore
 	// batch group-commits token requests' writes where the dialect has no
 	// data-modifying WITH (SQLite).
-	batch batcher
+	batch groupcommit.Batcher[*writeJob]
 	// bus carries revocations to every node's tokenCache (nil: none); see
 	// UseCacheBus.
 	bus        cachebus.Bus
@@ -80,7 +81,7 @@ func NewStore(db *gorm.DB, clients ClientRegistry, now func() time.Time) *Store 
 	if sqlDB, err := db.DB(); err == nil {
 		st.stmts = &stmtCache{db: sqlDB}
 	}
-	st.batch.write = st.writeTx
+	st.batch.Write = st.writeTx
 	return st
 }
 

@@ -17,7 +17,7 @@ import (
 //     one replay write (Claim) for used_jtis and oauth_client_assertions;
 //   - tokensql.go: the statements, bound to the store's engine once;
 //   - stmtcache.go: those statements prepared once on the pool;
-//   - batcher.go: the group commit used where one statement cannot hold a
+//   - internal/groupcommit: the group commit used where one statement cannot hold a
 //     request's writes (SQLite);
 //   - this file: what a request has to write (pendingWrites) and writing it.
 //
@@ -95,7 +95,11 @@ func (s *Store) writePending(ctx context.Context, pw *pendingWrites, row *tokenR
 		return s.writeIDs(ctx, pw)
 	}
 	if s.sql.ids == "" {
-		return s.batch.submit(ctx, &writeJob{pw: pw, row: row, consents: consents, done: make(chan struct{})})
+		j := &writeJob{pw: pw, row: row, consents: consents}
+		if err := s.batch.Submit(ctx, j); j.err == nil {
+			return err
+		}
+		return j.err
 	}
 	switch {
 	case row != nil && pw.assertionKey != "" && len(consents) == 0:

@@ -10,5 +10,5 @@ echo "== go test -race (concurrent packages)"
 # run without -race in the main suite: under the race detector's slowdown a
 # lease can lapse and the at-least-once redelivery they rule out becomes legal.
 CGO_ENABLED=1 go test -race -count=1 -p 2 -timeout 30m -skip 'TestCrashLosesNothing|TestTwoDispatcherProcessesNeverOverlap' "$@" \
-  ./internal/throttle ./internal/secrets ./internal/mail ./internal/db ./internal/cachebus ./internal/reqmemo ./internal/telemetry \
+  ./internal/throttle ./internal/secrets ./internal/mail ./internal/db ./internal/cachebus ./internal/reqmemo ./internal/telemetry ./internal/groupcommit \
   ./apis/quota ./oauth/dpop ./oauth/keys ./oauth/passkeys ./oauth/sca ./oauth/secondfactors ./oauth ./webhooks
