@@ -11,23 +11,8 @@
 // STAFF_B_TOTP (base32 secrets), DEMO_APP_ID, PORTAL_EMAIL, PORTAL_PASSWORD, ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
 import { chromium } from 'playwright-core'
-import { createHmac } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { env, run } from './lib.mjs'
-
-// totp is RFC 6238 (HMAC-SHA1, 30 s steps, 6 digits) over a base32 secret.
-function totp(secret, at = Date.now()) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
-  let bits = ''
-  for (const ch of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0')
-  const key = Buffer.alloc(Math.floor(bits.length / 8))
-  for (let i = 0; i < key.length; i++) key[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2)
-  const msg = Buffer.alloc(8)
-  msg.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)))
-  const h = createHmac('sha1', key).update(msg).digest()
-  const o = h[h.length - 1] & 0xf
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, '0')
-}
+import { env, run, totp } from './lib.mjs'
 
 const base = env.BASE
 const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }

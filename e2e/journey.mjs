@@ -21,9 +21,9 @@
 // Output: one JSON object on stdout: {steps: [...], error?}.
 import * as oauth from 'oauth4webapi'
 import { chromium } from 'playwright-core'
-import { webcrypto as crypto, createHmac, randomBytes } from 'node:crypto'
+import { webcrypto as crypto, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { WebhookReceiver } from './lib.mjs'
+import { WebhookReceiver, totp } from './lib.mjs'
 
 const env = process.env
 const issuer = new URL(env.ISSUER)
@@ -211,34 +211,6 @@ async function traffic() {
   } finally {
     await browser.close()
   }
-}
-
-// ---------- TOTP (RFC 6238 over RFC 4226, HMAC-SHA1, 6 digits, 30 s) ----------
-
-function base32Decode(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
-  let bits = 0, value = 0
-  const bytes = []
-  for (const ch of s.replace(/=+$/, '').toUpperCase()) {
-    const i = alphabet.indexOf(ch)
-    if (i < 0) throw new Error('bad base32 character ' + ch)
-    value = (value << 5) | i
-    bits += 5
-    if (bits >= 8) {
-      bytes.push((value >>> (bits - 8)) & 0xff)
-      bits -= 8
-    }
-  }
-  return Buffer.from(bytes)
-}
-
-export function totp(secret, at = Date.now(), step = 30, digits = 6) {
-  const counter = Buffer.alloc(8)
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / step)))
-  const mac = createHmac('sha1', base32Decode(secret)).update(counter).digest()
-  const off = mac[mac.length - 1] & 0x0f
-  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3]
-  return String(bin % 10 ** digits).padStart(digits, '0')
 }
 
 // ---------- page checks ----------

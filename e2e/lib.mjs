@@ -3,12 +3,30 @@
 // Webhooks receiver verified with the `standardwebhooks` package.
 import * as oauth from 'oauth4webapi'
 import { chromium } from 'playwright-core'
-import { webcrypto as crypto } from 'node:crypto'
+import { webcrypto as crypto, createHmac } from 'node:crypto'
 import { createServer } from 'node:http'
 import { mkdirSync } from 'node:fs'
 import { Webhook } from 'standardwebhooks'
 
 export const env = process.env
+
+// totp is the RFC 6238 code (HMAC-SHA1, 30 s steps, 6 digits) of a base32
+// secret (RFC 4648, padding optional) at time at (ms).
+export function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = 0, value = 0
+  const key = []
+  for (const ch of secret.replace(/=+$/, '').toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(ch)
+    bits += 5
+    if (bits >= 8) { key.push((value >>> (bits - 8)) & 0xff); bits -= 8 }
+  }
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)))
+  const mac = createHmac('sha1', Buffer.from(key)).update(counter).digest()
+  const off = mac[mac.length - 1] & 0xf
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0')
+}
 
 // Client is a partner app driving Bankbridge with oauth4webapi.
 export class Client {

@@ -13,34 +13,10 @@
 // personas'), HANA_TOTP_SECRET (base32), ARTIFACTS, CHROMIUM.
 import * as oauth from 'oauth4webapi'
 import { chromium } from 'playwright-core'
-import { createHmac } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { Client, env, run } from './lib.mjs'
+import { Client, env, run, totp } from './lib.mjs'
 
 const PISP = '/open-banking/v3.1/pisp'
-
-// base32 decodes RFC 4648 base32 without padding.
-function base32(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
-  let bits = 0, value = 0
-  const out = []
-  for (const ch of s.replace(/=+$/, '').toUpperCase()) {
-    value = (value << 5) | alphabet.indexOf(ch)
-    bits += 5
-    if (bits >= 8) { out.push((value >>> (bits - 8)) & 0xff); bits -= 8 }
-  }
-  return Buffer.from(out)
-}
-
-// totp is the RFC 6238 code (SHA-1, 30 s, 6 digits) of secret at time ms.
-function totp(secret, ms) {
-  const counter = Buffer.alloc(8)
-  counter.writeBigUInt64BE(BigInt(Math.floor(ms / 1000 / 30)))
-  const mac = createHmac('sha1', base32(secret)).update(counter).digest()
-  const off = mac[mac.length - 1] & 0xf
-  const n = (mac.readUInt32BE(off) & 0x7fffffff) % 1000000
-  return String(n).padStart(6, '0')
-}
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
