@@ -52,16 +52,13 @@ func (s *Server) handleAuthorize(c *gin.Context) {
 		s.authorizeError(ctx, w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	id := randomID()
-	now := s.now()
-	if err := s.store.createInteraction(ctx, id, &interaction{
-		ClientID: client.ID, Request: raw, CreatedAt: now, ExpiresAt: now.Add(interactionLifetime),
-	}); err != nil {
+	in := &interaction{Nonce: randomID(), ClientID: client.ID, Request: raw, ExpiresAt: s.now().Add(interactionLifetime)}
+	if err := s.sealInteraction(in); err != nil {
 		s.authorizeError(ctx, w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
 	s.deps.Pages.Login(w, r, LoginPage{
-		Action: pathAuthorize, InteractionID: id, ClientName: client.Name, PartnerName: client.PartnerName, Status: http.StatusOK,
+		Action: pathAuthorize, InteractionID: in.Token, ClientName: client.Name, PartnerName: client.PartnerName, Status: http.StatusOK,
 	})
 }
 
@@ -101,10 +98,10 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, t
 	s.deps.Pages.Error(w, r, ErrorPage{Status: status, Title: title, Message: msg})
 }
 
-// loadInteraction returns the in-flight authorization named in the form.
-// Errors: errInteractionGone, or storage and decoding errors.
-func (s *Server) loadInteraction(ctx context.Context, id string) (*interaction, fosite.AuthorizeRequester, error) {
-	in, err := s.store.liveInteraction(ctx, id)
+// loadInteraction returns the in-flight authorization sealed in the form.
+// Errors: errInteractionGone, or decoding errors.
+func (s *Server) loadInteraction(ctx context.Context, token string) (*interaction, fosite.AuthorizeRequester, error) {
+	in, err := s.openInteraction(token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -146,28 +143,7 @@ func (s *Server) handleAuthorizePost(c *gin.Context) {
 		s.errorPage(w, r, http.StatusForbidden, "This page has expired", "For your security the form could not be accepted. Please go back to the app and start again.")
 		return
 	}
-	var (
-		in       *interaction
-		ar       fosite.AuthorizeRequester
-		err      error
-		consumed bool
-	)
-	if r.PostForm.Get(FieldStep) == StepConsent && validDecision(r.PostForm.Get(FieldDecision)) {
-		// The consent form is the interaction's last step: its load is its
-		// single use. When that finds nothing (not logged in, expired,
-		// used) the load below tells which.
-		in, err = s.store.consumeSignedIn(ctx, r.PostForm.Get(FieldInteraction))
-		switch {
-		case err == nil:
-			consumed = true
-			ar, err = s.decodeInteraction(ctx, in)
-		case errors.Is(err, errInteractionGone):
-			err = nil
-		}
-	}
-	if !consumed && err == nil {
-		in, ar, err = s.loadInteraction(ctx, r.PostForm.Get(FieldInteraction))
-	}
+	in, ar, err := s.loadInteraction(ctx, r.PostForm.Get(FieldInteraction))
 	if err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "Too much time has passed or this step was already completed. Please go back to the app and start again.")
 		return
@@ -193,7 +169,7 @@ func (s *Server) handleAuthorizePost(c *gin.Context) {
 			s.errorPage(w, r, http.StatusBadRequest, "Please log in first", "Please go back to the app and start again.")
 			return
 		}
-		s.consent(ctx, w, r, in, ar, client, consumed)
+		s.consent(ctx, w, r, in, ar, client)
 	default:
 		s.errorPage(w, r, http.StatusBadRequest, "Something went wrong", "The form could not be read. Please go back to the app and start again.")
 	}
@@ -206,7 +182,7 @@ const lockedMessage = "Too many wrong attempts. For your safety, logging in is b
 func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client) {
 	username := strings.TrimSpace(r.PostForm.Get(FieldUsername))
 	password := r.PostForm.Get(FieldPassword)
-	page := LoginPage{Action: pathAuthorize, InteractionID: r.PostForm.Get(FieldInteraction), ClientName: client.Name,
+	page := LoginPage{Action: pathAuthorize, InteractionID: in.Token, ClientName: client.Name,
 		PartnerName: client.PartnerName, Username: username}
 	if username == "" || password == "" {
 		page.Error, page.Status = "Please enter your username and your password.", http.StatusBadRequest
@@ -246,22 +222,27 @@ func (s *Server) login(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		s.deps.Pages.Login(w, r, page)
 		return
 	}
-	if err := s.store.signInInteraction(ctx, in, customerID, s.now()); err != nil {
-		if !errors.Is(err, errInteractionGone) {
-			s.log.Error("oauth: record login", "err", err)
-		}
-		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
+	// The interaction, signed in, is sealed again for the pages that
+	// follow. A second login on the same login page makes another signed-in
+	// interaction of the same request; only one of them can be decided on
+	// (consumeInteraction), and the pushed request was used once already.
+	at := s.now()
+	in.CustomerID, in.AuthTime = customerID, &at
+	if err := s.sealInteraction(in); err != nil {
+		s.log.Error("oauth: record login", "err", err)
+		page.Error, page.Status = "We could not check your details just now. Please try again in a moment.", http.StatusServiceUnavailable
+		s.deps.Pages.Login(w, r, page)
 		return
 	}
 	switch {
 	case plan.refusal != "":
-		s.showNoSecondFactor(ctx, w, r, r.PostForm.Get(FieldInteraction), client, customerID, plan)
+		s.showNoSecondFactor(ctx, w, r, in.Token, client, customerID, plan)
 		return
 	case plan.sca:
-		s.showPlannedSCA(ctx, w, r, r.PostForm.Get(FieldInteraction), client, customerID, plan, false, "", http.StatusOK)
+		s.showPlannedSCA(ctx, w, r, in.Token, client, customerID, plan, false, "", http.StatusOK)
 		return
 	}
-	s.showPlannedConsent(ctx, w, r, r.PostForm.Get(FieldInteraction), ar, client, customerID, plan, "", http.StatusOK)
+	s.showPlannedConsent(ctx, w, r, in.Token, ar, client, customerID, plan, "", http.StatusOK)
 }
 
 // showConsent renders the consent page of the interaction: what is asked,
@@ -289,10 +270,9 @@ func (s *Server) showPlannedConsent(ctx context.Context, w http.ResponseWriter, 
 	s.deps.Pages.Consent(w, r, page)
 }
 
-// consent handles the consent form; consumed: the interaction was already
-// deleted by this request (consumeSignedIn).
-func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client, consumed bool) {
-	id := r.PostForm.Get(FieldInteraction)
+// consent handles the consent form.
+func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client) {
+	id := in.Token
 	sess := sessionOf(ar)
 	if sess == nil {
 		sess = &Session{}
@@ -302,17 +282,10 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 		s.showConsent(ctx, w, r, id, ar, client, in.CustomerID, "Please choose Authorise or Deny.", http.StatusBadRequest)
 		return
 	}
-	// The interaction is used once: whoever deletes it goes on.
-	if consumed {
-		// Deleted already, as it was loaded.
-	} else if err := s.store.consumeInteraction(ctx, in); err != nil {
-		if !errors.Is(err, errInteractionGone) {
-			s.log.Error("oauth: consume interaction", "err", err)
-		}
-		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
-		return
-	}
 	if decision == DecisionDeny {
+		if !s.useInteraction(ctx, w, r, in) {
+			return
+		}
 		s.rejectConsents(ctx, client, in.CustomerID, ar)
 		s.authorizeError(ctx, w, r, ar, fosite.ErrAccessDenied.WithHint("The customer denied the request."))
 		return
@@ -356,18 +329,21 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 			}
 		}
 		if msg := checkSelection(plan.descs, selected); msg != "" {
-			// Put the interaction back so the customer can correct the choice.
-			if err := s.store.restoreInteraction(ctx, in); err != nil {
-				s.log.Error("oauth: restore interaction", "err", err)
-			}
+			// The interaction is not used yet: the customer can correct
+			// the choice.
 			s.showConsent(ctx, w, r, id, ar, client, in.CustomerID, msg, http.StatusBadRequest)
 			return
 		}
 	}
+	// The interaction is used once: of concurrent decisions only the first
+	// goes on, on any node.
+	if !s.useInteraction(ctx, w, r, in) {
+		return
+	}
 	if plan.sca {
 		// Dynamic linking: the confirmation must be of what is authorised
 		// now; nothing is approved otherwise.
-		strong, err := s.strongAuthentication(ctx, id, client, in.CustomerID, ar, auth)
+		strong, err := s.strongAuthentication(ctx, in.Nonce, client, in.CustomerID, ar, auth)
 		if err != nil {
 			s.authorizeError(ctx, w, r, ar, err)
 			return
@@ -422,6 +398,19 @@ func (s *Server) consent(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	resp.AddParameter("iss", s.cfg.Issuer)
 	s.writeAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// useInteraction claims in's single use (consumeInteraction); when that
+// fails it has answered the request.
+func (s *Server) useInteraction(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction) bool {
+	if err := s.consumeInteraction(ctx, in); err != nil {
+		if !errors.Is(err, errInteractionGone) {
+			s.log.Error("oauth: consume interaction", "err", err)
+		}
+		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
+		return false
+	}
+	return true
 }
 
 // checkSelection checks the accounts chosen against what the consent page

@@ -68,7 +68,7 @@ func (s *Server) passkeyOptions(ctx context.Context, w http.ResponseWriter, r *h
 		writePasskeyJSON(w, http.StatusBadRequest, passkeyOptionsReply{Error: "The request from the app is no longer valid. Please go back to the app and start again."})
 		return
 	}
-	req, err := s.deps.SecondFactors.BeginPasskey(ctx, r.PostForm.Get(FieldInteraction), in.CustomerID, linkHash(descs))
+	req, err := s.deps.SecondFactors.BeginPasskey(ctx, in.Nonce, in.CustomerID, linkHash(descs))
 	switch {
 	case errors.Is(err, ErrNoSecondFactor):
 		writePasskeyJSON(w, http.StatusBadRequest, passkeyOptionsReply{Error: scaMsgNoPasskey})
@@ -85,7 +85,7 @@ func (s *Server) passkeyOptions(ctx context.Context, w http.ResponseWriter, r *h
 // the consent page will show; on success the consent page follows, else
 // the SCA page again with the reason (the interaction stays).
 func (s *Server) confirmPasskey(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client) {
-	id := r.PostForm.Get(FieldInteraction)
+	id := in.Token
 	factors, err := s.enrolled(ctx, in.CustomerID)
 	if err != nil {
 		s.log.Error("oauth: second factors", "err", err)
@@ -109,7 +109,7 @@ func (s *Server) confirmPasskey(ctx context.Context, w http.ResponseWriter, r *h
 		return
 	}
 	ctx = throttle.WithClient(ctx, r)
-	err = s.deps.SecondFactors.ConfirmPasskey(ctx, id, in.CustomerID, ceremony, []byte(assertion), linkHash(descs))
+	err = s.deps.SecondFactors.ConfirmPasskey(ctx, in.Nonce, in.CustomerID, ceremony, []byte(assertion), linkHash(descs))
 	if err != nil {
 		msg, status := passkeyRefusal(err)
 		if status == http.StatusServiceUnavailable {

@@ -183,7 +183,7 @@ func (s *Server) showNoSecondFactor(ctx context.Context, w http.ResponseWriter, 
 // access_denied saying why. A customer who enrolled a factor meanwhile (in
 // another tab) gets the page the plan now asks for instead.
 func (s *Server) leaveWithoutSecondFactor(ctx context.Context, w http.ResponseWriter, r *http.Request, in *interaction, ar fosite.AuthorizeRequester, client *Client) {
-	id := r.PostForm.Get(FieldInteraction)
+	id := in.Token
 	p, err := s.planSCA(ctx, client, in.CustomerID, ar)
 	if err != nil {
 		s.log.Error("oauth: plan SCA", "err", err)
@@ -198,11 +198,7 @@ func (s *Server) leaveWithoutSecondFactor(ctx context.Context, w http.ResponseWr
 		s.showConsent(ctx, w, r, id, ar, client, in.CustomerID, "", http.StatusOK)
 		return
 	}
-	if err := s.store.consumeInteraction(ctx, in); err != nil {
-		if !errors.Is(err, errInteractionGone) {
-			s.log.Error("oauth: consume interaction", "err", err)
-		}
-		s.errorPage(w, r, http.StatusBadRequest, "This page has expired", "This step was already completed. Please go back to the app and start again.")
+	if !s.useInteraction(ctx, w, r, in) {
 		return
 	}
 	s.rejectConsents(ctx, client, in.CustomerID, ar)

@@ -155,7 +155,7 @@ func (s *Server) confirmSCA(ctx context.Context, w http.ResponseWriter, r *http.
 		s.confirmPasskey(ctx, w, r, in, ar, client)
 		return
 	}
-	id := r.PostForm.Get(FieldInteraction)
+	id := in.Token
 	need, err := s.needsSCA(ctx, in.CustomerID)
 	if err != nil {
 		s.log.Error("oauth: second factors", "err", err)
@@ -185,9 +185,9 @@ func (s *Server) confirmSCA(ctx context.Context, w http.ResponseWriter, r *http.
 	link := linkHash(descs)
 	ctx = throttle.WithClient(ctx, r)
 	if recovery {
-		err = s.deps.SecondFactors.ConfirmRecoveryCode(ctx, id, in.CustomerID, code, link)
+		err = s.deps.SecondFactors.ConfirmRecoveryCode(ctx, in.Nonce, in.CustomerID, code, link)
 	} else {
-		err = s.deps.SecondFactors.ConfirmTOTP(ctx, id, in.CustomerID, code, link)
+		err = s.deps.SecondFactors.ConfirmTOTP(ctx, in.Nonce, in.CustomerID, code, link)
 	}
 	if err != nil {
 		msg, status := scaRefusal(err, recovery)

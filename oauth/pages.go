@@ -30,7 +30,7 @@ type Pages interface {
 
 // Form field names the pages post back to /authorize.
 const (
-	FieldInteraction = "interaction" // the in-flight authorization's id
+	FieldInteraction = "interaction" // the in-flight authorization, sealed (interaction.go)
 	FieldStep        = "step"        // "login", "sca" or "consent"
 	FieldUsername    = "username"
 	FieldPassword    = "password"

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/netguard"
+	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/oauth/keys"
@@ -143,6 +144,8 @@ type Server struct {
 	nonces    *dpop.NonceSource
 	jwks      *jwksCache
 	discovery map[string]any
+	// interactions seals the login/consent pages' state (interaction.go).
+	interactions *secrets.Box
 }
 
 var (
@@ -196,6 +199,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.store.useReplay(g)
 	}
 	s.jwks = newJWKSCache(s.now, deps.HTTPClient, netguard.Policy{AllowLoopback: cfg.JWKSAllowLoopback})
+	interactions, err := interactionKeyFrom(cfg.GlobalSecret)
+	if err != nil {
+		return nil, err
+	}
+	s.interactions = interactions
 	nonceKey := hmac.New(sha256.New, cfg.GlobalSecret)
 	nonceKey.Write([]byte("bankbridge dpop nonce"))
 	s.nonces = dpop.NewNonceSource(nonceKey.Sum(nil), time.Minute, s.now)

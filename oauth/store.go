@@ -750,7 +750,7 @@ func (s *Store) GetPARSession(ctx context.Context, requestURI string) (fosite.Au
 func (s *Store) DeletePARSession(context.Context, string) error { return nil }
 
 // DeleteExpired removes rows that expired before cutoff: tokens, used
-// assertion ids, abandoned interactions and orphaned consent links. Run it
+// assertion ids and orphaned consent links. Run it
 // now and then (housekeeping), e.g. with cutoff = now. Customer login
 // attempts are not here: internal/throttle counts them (login_throttle) and
 // purges its own rows.
@@ -759,7 +759,6 @@ func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) error {
 	for _, q := range []string{
 		`DELETE FROM oauth_tokens WHERE expires_at < ?`,
 		`DELETE FROM oauth_client_assertions WHERE expires_at < ?`,
-		`DELETE FROM oauth_interactions WHERE expires_at < ?`,
 	} {
 		if err := g.Exec(q, cutoff.UTC()).Error; err != nil {
 			return err
