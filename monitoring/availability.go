@@ -34,7 +34,7 @@ var Families = []Family{
 	{"payments", "Payments (PISP)", APIBasePath + "/pisp/… except funds confirmation", true},
 	{"funds_confirmation", "Funds confirmation", APIBasePath + "/pisp/domestic-payment-consents/{ConsentId}/funds-confirmation", true},
 	{"data_sharing", "Data sharing", APIBasePath + "/data/…", true},
-	{"token_auth", "Token and authorisation", "/token, /par, /authorize (the authorization server)", false},
+	{"token_auth", "Token and authorisation", "/token, /par, /authorize (the authorization server)", true},
 }
 
 // FamilyOf returns the Key of the family path belongs to ("" for none).
@@ -162,25 +162,49 @@ func (s *Service) Statistics(ctx context.Context, month string, env environment.
 	if err != nil {
 		return nil, fmt.Errorf("monitoring: requests: %w", err)
 	}
+	// The token_auth family comes from the nodes' per-minute counts.
+	ta := idx["token_auth"]
+	hist := make([][]int64, len(Families))
+	hist[ta] = make([]int64, len(AuthLatencyBoundsUS)+1)
+	err = s.store.EachAuthStat(ctx, env, from, to, func(st AuthStat) error {
+		for _, f := range []*FamilyStats{&out.Families[ta], &out.All} {
+			f.Requests += st.Requests
+			f.ServerErrors += st.ServerErrors
+		}
+		sums[ta] += st.LatencySumUS
+		allSum += st.LatencySumUS
+		for j, c := range st.Buckets {
+			hist[ta][j] += c
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: authorization server requests: %w", err)
+	}
 	allLat := make([]int64, 0, out.All.Requests)
 	for i := range lat {
 		allLat = append(allLat, lat[i]...)
 	}
 	for i := range out.Families {
-		out.Families[i].setLatency(lat[i], sums[i])
+		out.Families[i].setLatency(lat[i], hist[i], sums[i])
 	}
-	out.All.setLatency(allLat, allSum)
+	out.All.setLatency(allLat, hist[ta], allSum)
 	return out, nil
 }
 
-func (f *FamilyStats) setLatency(lat []int64, sum int64) {
-	if len(lat) == 0 {
+// setLatency sets the mean and p95 of exact latencies lat together with
+// the bucketed ones of hist (nil: none), whose sum with lat's is sum.
+func (f *FamilyStats) setLatency(lat, hist []int64, sum int64) {
+	n := int64(len(lat))
+	for _, c := range hist {
+		n += c
+	}
+	if n == 0 {
 		return
 	}
 	slices.Sort(lat)
-	n := int64(len(lat))
 	f.AvgLatencyUS = (2*sum + n) / (2 * n)
-	f.P95LatencyUS = Percentile(lat, 95)
+	f.P95LatencyUS = percentileMixed(lat, hist, 95)
 }
 
 // CSVHeader is the header row of the statistics CSV.

@@ -79,7 +79,8 @@ type StatusCount struct {
 	Count  int64
 }
 
-// Store reads the platform's tables. Every method returns the database's
+// Store reads the platform's tables and appends the authorization server's
+// request counts (auth_request_stats, its only write). Every method returns the database's
 // error as it is (wrapped) and nothing else; an empty result is not an error.
 type Store interface {
 	// EachRequest calls fn with every request_log row of scope with
@@ -97,6 +98,12 @@ type Store interface {
 	// Payments counts the payments of scope created in [from, to) by
 	// status, ordered by status.
 	Payments(ctx context.Context, s Scope, from, to time.Time) ([]StatusCount, error)
+	// EachAuthStat calls fn with every auth_request_stats row whose minute
+	// is in [from, to) and whose environment is env or "" (env "": every
+	// row), one at a time; an error from fn stops the iteration and is
+	// returned.
+	EachAuthStat(ctx context.Context, env environment.Environment, from, to time.Time, fn func(AuthStat) error) error
+	AuthStatWriter
 }
 
 // Service computes the Monitoring section's figures.

@@ -261,8 +261,12 @@ func TestStatistics(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) {
 			d := e.Open(t)
 			seed(t, d)
-			svc := monitoring.New(monitoring.NewGormStore(d), func() time.Time { return now })
+			store := monitoring.NewGormStore(d)
+			svc := monitoring.New(store, func() time.Time { return now })
 			ctx := context.Background()
+			if err := store.AddAuthStats(ctx, authFixture()); err != nil {
+				t.Fatal(err)
+			}
 			st, err := svc.Statistics(ctx, "", environment.Production)
 			if err != nil {
 				t.Fatal(err)
@@ -283,8 +287,10 @@ func TestStatistics(t *testing.T) {
 				{"2026-12", "production", "payments", base + "/pisp/… except funds confirmation", "2", "1", "0", "50.000", "0.450", "0.500"},
 				{"2026-12", "production", "funds_confirmation", base + "/pisp/domestic-payment-consents/{ConsentId}/funds-confirmation", "2", "0", "1", "50.000", "0.650", "0.700"},
 				{"2026-12", "production", "data_sharing", base + "/data/…", "1", "0", "0", "100.000", "1.000", "1.000"},
-				{"2026-12", "production", "token_auth", "/token, /par, /authorize (the authorization server)", "", "", "", "", "", ""},
-				{"2026-12", "production", "all", "", "14", "2", "1", "78.571", "5.464", "50.000"},
+				// The production row and the unattributed one: 5 requests, 2
+				// 5xx, latencies 3 ≤ 1 ms, 1 ≤ 3 ms, 1 ≤ 0.5 ms summing 5300 µs.
+				{"2026-12", "production", "token_auth", "/token, /par, /authorize (the authorization server)", "5", "2", "0", "60.000", "1.060", "3.000"},
+				{"2026-12", "production", "all", "", "19", "4", "1", "73.684", "4.305", "50.000"},
 			}
 			if !reflect.DeepEqual(rows, want) {
 				t.Errorf("ok/csv:\n got %q\nwant %q", rows, want)
@@ -296,6 +302,10 @@ func TestStatistics(t *testing.T) {
 				}
 				if a := st.Families[0]; a.Requests != 3 || a.ServerErrors != 1 || a.AvailabilityText() != "66.666" || a.AvgLatencyUS != 20 || a.P95LatencyUS != 30 {
 					t.Errorf("sandbox accounts: %+v %s", a, a.AvailabilityText())
+				}
+				// The sandbox row and the unattributed one.
+				if a := st.Families[4]; a.Key != "token_auth" || a.Requests != 3 || a.ServerErrors != 1 || a.AvgLatencyUS != 7000 || a.P95LatencyUS != 10_000 {
+					t.Errorf("sandbox token_auth: %+v", a)
 				}
 			})
 			t.Run("ok/november", func(t *testing.T) {
@@ -327,6 +337,89 @@ func TestStatistics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// authFixture is the authorization server's counts of the statistics
+// tests: production, sandbox, unattributed (counted in both), November.
+func authFixture() []monitoring.AuthStat {
+	buckets := func(counts map[int]int64) []int64 {
+		b := make([]int64, len(monitoring.AuthLatencyBoundsUS)+1)
+		for i, c := range counts {
+			b[i] = c
+		}
+		return b
+	}
+	return []monitoring.AuthStat{
+		{Minute: at(4, 10, 0), Environment: environment.Production, PartnerID: "ptn_a", ClientID: "app_a1", Endpoint: monitoring.AuthEndpointToken,
+			Requests: 4, ServerErrors: 1, LatencySumUS: 4900, Buckets: buckets(map[int]int64{1: 3, 3: 1})},
+		{Minute: at(4, 10, 1), Environment: "", Endpoint: monitoring.AuthEndpointToken,
+			Requests: 1, ServerErrors: 1, LatencySumUS: 400, Buckets: buckets(map[int]int64{0: 1})},
+		{Minute: at(4, 11, 0), Environment: environment.Sandbox, PartnerID: "ptn_a", ClientID: "app_a2", Endpoint: monitoring.AuthEndpointPAR,
+			Requests: 2, LatencySumUS: 20600, Buckets: buckets(map[int]int64{6: 2})},
+		{Minute: time.Date(2026, 11, 30, 23, 59, 0, 0, time.UTC), Environment: environment.Production, Endpoint: monitoring.AuthEndpointAuthorize,
+			Requests: 7, ServerErrors: 7, LatencySumUS: 7, Buckets: buckets(map[int]int64{0: 7})},
+	}
+}
+
+// TestAuthRecorder: counting, flushing, and a failed flush kept for the
+// next one.
+func TestAuthRecorder(t *testing.T) {
+	ctx := context.Background()
+	w := &memoryAuthWriter{}
+	r := monitoring.NewAuthRecorder(w, nil)
+	q := func(minute, status int, latency time.Duration, env environment.Environment, endpoint string) monitoring.AuthRequest {
+		return monitoring.AuthRequest{At: at(4, 10, minute).Add(17 * time.Second), Environment: env, PartnerID: "ptn_a", ClientID: "app_a1",
+			Endpoint: endpoint, Status: status, Latency: latency}
+	}
+	r.Observe(q(0, 200, 800*time.Microsecond, environment.Production, monitoring.AuthEndpointToken))
+	r.Observe(q(0, 500, 2500*time.Microsecond, environment.Production, monitoring.AuthEndpointToken))
+	r.Observe(q(0, 200, 20*time.Second, environment.Production, monitoring.AuthEndpointToken)) // past the last bound
+	r.Observe(q(1, 400, 100*time.Microsecond, environment.Production, monitoring.AuthEndpointToken))
+	r.Observe(q(1, 201, 100*time.Microsecond, environment.Sandbox, monitoring.AuthEndpointPAR))
+	w.fail = errBoom
+	if err := r.Flush(ctx); !errors.Is(err, errBoom) {
+		t.Fatalf("fail/flush: %v, want errBoom", err)
+	}
+	r.Observe(q(0, 200, 900*time.Microsecond, environment.Production, monitoring.AuthEndpointToken))
+	w.fail = nil
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil || len(w.batches) != 1 {
+		t.Fatalf("an empty flush wrote: %v, %d batches", err, len(w.batches))
+	}
+	got := map[string]monitoring.AuthStat{}
+	for _, st := range w.batches[0] {
+		got[st.Minute.Format("15:04")+" "+string(st.Environment)+" "+st.Endpoint] = st
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d stats, want 3: %+v", len(got), got)
+	}
+	nb := len(monitoring.AuthLatencyBoundsUS)
+	first := got["10:00 production token"]
+	if first.Requests != 4 || first.ServerErrors != 1 || first.LatencySumUS != 800+2500+20_000_000+900 ||
+		first.Buckets[1] != 2 || first.Buckets[3] != 1 || first.Buckets[nb] != 1 || first.ClientID != "app_a1" || first.PartnerID != "ptn_a" {
+		t.Errorf("10:00 production token: %+v", first)
+	}
+	if s := got["10:01 production token"]; s.Requests != 1 || s.ServerErrors != 0 || s.Buckets[0] != 1 {
+		t.Errorf("10:01 production token: %+v", s)
+	}
+	if s := got["10:01 sandbox par"]; s.Requests != 1 || s.LatencySumUS != 100 {
+		t.Errorf("10:01 sandbox par: %+v", s)
+	}
+}
+
+type memoryAuthWriter struct {
+	fail    error
+	batches [][]monitoring.AuthStat
+}
+
+func (m *memoryAuthWriter) AddAuthStats(_ context.Context, stats []monitoring.AuthStat) error {
+	if m.fail != nil {
+		return m.fail
+	}
+	m.batches = append(m.batches, stats)
+	return nil
 }
 
 func TestFamilyOf(t *testing.T) {
@@ -395,6 +488,13 @@ func (f failingStore) Consents(ctx context.Context, s monitoring.Scope, from, to
 	return nil, nil
 }
 
+func (f failingStore) EachAuthStat(ctx context.Context, env environment.Environment, from, to time.Time, fn func(monitoring.AuthStat) error) error {
+	if f.fail == "auth" {
+		return errBoom
+	}
+	return nil
+}
+
 func (f failingStore) Payments(ctx context.Context, s monitoring.Scope, from, to time.Time) ([]monitoring.StatusCount, error) {
 	if f.fail == "payments" {
 		return nil, errBoom
@@ -415,6 +515,13 @@ func TestStoreErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("fail/statistics-auth", func(t *testing.T) {
+		svc := monitoring.New(failingStore{fail: "auth"}, func() time.Time { return now })
+		_, err := svc.Statistics(ctx, "2026-12", environment.Production)
+		if !errors.Is(err, errBoom) || err.Error() != "monitoring: authorization server requests: boom" {
+			t.Fatalf("err %v", err)
+		}
+	})
 	t.Run("fail/statistics-requests", func(t *testing.T) {
 		svc := monitoring.New(failingStore{fail: "requests"}, func() time.Time { return now })
 		_, err := svc.Statistics(ctx, "2026-12", environment.Production)

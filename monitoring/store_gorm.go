@@ -2,17 +2,22 @@ package monitoring
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/webhooks"
 )
 
 // GormStore is the Store on the platform's database (SQLite or
 // PostgreSQL). It reads request_log, webhook_deliveries, webhook_attempts,
-// webhook_endpoints, api_consents and api_payments, and writes nothing.
+// webhook_endpoints, api_consents and api_payments, and reads and appends
+// auth_request_stats.
 type GormStore struct{ db *db.DB }
 
 // NewGormStore returns the Store on d.
@@ -111,4 +116,71 @@ func (s *GormStore) Consents(ctx context.Context, sc Scope, from, to time.Time) 
 // Payments implements Store.
 func (s *GormStore) Payments(ctx context.Context, sc Scope, from, to time.Time) ([]StatusCount, error) {
 	return s.countByStatus(ctx, "api_payments", sc, from, to)
+}
+
+// authStatRow is one auth_request_stats row.
+type authStatRow struct {
+	ID             int64 `gorm:"primaryKey;autoIncrement"`
+	Minute         time.Time
+	Environment    string
+	PartnerID      string
+	ClientID       string
+	Endpoint       string
+	Requests       int64
+	ServerErrors   int64
+	LatencySumUS   int64 `gorm:"column:latency_sum_us"`
+	LatencyBuckets string
+}
+
+func (authStatRow) TableName() string { return "auth_request_stats" }
+
+// AddAuthStats implements Store (AuthStatWriter): one multi-row INSERT.
+func (s *GormStore) AddAuthStats(ctx context.Context, stats []AuthStat) error {
+	if len(stats) == 0 {
+		return nil
+	}
+	rows := make([]authStatRow, len(stats))
+	for i, st := range stats {
+		b := make([]string, len(st.Buckets))
+		for j, c := range st.Buckets {
+			b[j] = strconv.FormatInt(c, 10)
+		}
+		rows[i] = authStatRow{Minute: st.Minute.UTC(), Environment: string(st.Environment), PartnerID: st.PartnerID,
+			ClientID: st.ClientID, Endpoint: st.Endpoint, Requests: st.Requests, ServerErrors: st.ServerErrors,
+			LatencySumUS: st.LatencySumUS, LatencyBuckets: strings.Join(b, ",")}
+	}
+	return s.handle(ctx).Create(&rows).Error
+}
+
+// EachAuthStat implements Store.
+func (s *GormStore) EachAuthStat(ctx context.Context, env environment.Environment, from, to time.Time, fn func(AuthStat) error) error {
+	q := s.handle(ctx).Model(&authStatRow{}).Where("minute >= ? AND minute < ?", from.UTC(), to.UTC())
+	if env != "" {
+		q = q.Where("environment IN (?, '')", string(env))
+	}
+	rows, err := q.Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r authStatRow
+		if err := s.handle(ctx).ScanRows(rows, &r); err != nil {
+			return err
+		}
+		st := AuthStat{Minute: r.Minute.UTC(), Environment: environment.Environment(r.Environment), PartnerID: r.PartnerID,
+			ClientID: r.ClientID, Endpoint: r.Endpoint, Requests: r.Requests, ServerErrors: r.ServerErrors,
+			LatencySumUS: r.LatencySumUS, Buckets: make([]int64, len(AuthLatencyBoundsUS)+1)}
+		for j, f := range strings.Split(r.LatencyBuckets, ",") {
+			c, err := strconv.ParseInt(f, 10, 64)
+			if err != nil || j >= len(st.Buckets) {
+				return fmt.Errorf("auth_request_stats row %d: bad latency_buckets %q", r.ID, r.LatencyBuckets)
+			}
+			st.Buckets[j] = c
+		}
+		if err := fn(st); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

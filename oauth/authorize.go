@@ -30,7 +30,7 @@ func randomID() string {
 // pushed request (single use), keeps it server-side and shows the login page.
 func (s *Server) handleAuthorize(c *gin.Context) {
 	w, r := c.Writer, c.Request
-	ctx := withClient(r.Context(), nil)
+	ctx := withRequestClient(c, r.Context())
 	w.Header().Set("Cache-Control", "no-store")
 	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
 	if err != nil {
@@ -133,7 +133,7 @@ func (s *Server) handleAuthorizePost(c *gin.Context) {
 	w, r := c.Writer, c.Request
 	// Each page reads the customer, their accounts and the consents
 	// several times (plan, page, decision): once per request.
-	ctx := reqmemo.With(withClient(r.Context(), nil))
+	ctx := reqmemo.With(withRequestClient(c, r.Context()))
 	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, "Something went wrong", "The form could not be read. Please go back to the app and start again.")

@@ -26,7 +26,7 @@ var unsupportedAuthorizeParams = map[string]*fosite.RFC6749Error{
 // handlePAR is the pushed authorization request endpoint (RFC 9126).
 func (s *Server) handlePAR(c *gin.Context) {
 	w, r := c.Writer, c.Request
-	ctx := withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathPAR)), nil)
+	ctx := withRequestClient(c, context.WithValue(r.Context(), ctxEndpoint, s.url(pathPAR)))
 	w.Header().Set("Cache-Control", "no-store")
 	empty := fosite.NewAuthorizeRequest()
 	if err := r.ParseForm(); err != nil {

@@ -22,6 +22,31 @@ type TokenOutcome struct {
 // keyTokenOutcome is the gin context key of the request's *TokenOutcome.
 const keyTokenOutcome = "oauth.token_outcome"
 
+// keyRequestClient is the gin context key of the *clientMemo of a request
+// to the authorization server's endpoints (PAR, authorize, token).
+const keyRequestClient = "oauth.request_client"
+
+// RequestClientOf returns the registered client a PAR, authorize or token
+// request named, once the server looked it up (whether or not it then
+// authenticated); nil when c was not such a request or named no registered
+// client. The platform attributes the request to the client's environment
+// with it (monitoring's published statistics).
+func RequestClientOf(c *gin.Context) *Client {
+	v, ok := c.Get(keyRequestClient)
+	if !ok {
+		return nil
+	}
+	return v.(*clientMemo).c
+}
+
+// withRequestClient is withClient whose memo the gin context also holds
+// (RequestClientOf).
+func withRequestClient(c *gin.Context, ctx context.Context) context.Context {
+	ctx = withClient(ctx, nil)
+	c.Set(keyRequestClient, ctx.Value(ctxClient))
+	return ctx
+}
+
 // tokenOutcomeKey is the context key under which the provider's writers
 // find the request's *TokenOutcome.
 type tokenOutcomeKey struct{}

@@ -73,7 +73,7 @@ func (s *Server) handleToken(c *gin.Context) {
 	w, r := c.Writer, c.Request
 	// The memo: fosite reads an authorization code twice and its PKCE
 	// request once per exchange (Store.get reads them once).
-	ctx := reqmemo.With(withClient(context.WithValue(r.Context(), ctxEndpoint, s.url(pathToken)), nil))
+	ctx := reqmemo.With(withRequestClient(c, context.WithValue(r.Context(), ctxEndpoint, s.url(pathToken))))
 	ctx = noteTokenOutcome(c, ctx)
 	w.Header().Set("Cache-Control", "no-store")
 	empty := fosite.NewAccessRequest(&Session{})

@@ -104,7 +104,7 @@ func TestConsoleMonitoring(t *testing.T) {
 						{"2026-12", "production", "payments", base + "/pisp/… except funds confirmation", "1", "1", "0", "0.000", "4.000", "4.000"},
 						{"2026-12", "production", "funds_confirmation", base + "/pisp/domestic-payment-consents/{ConsentId}/funds-confirmation", "0", "0", "0", "", "", ""},
 						{"2026-12", "production", "data_sharing", base + "/data/…", "0", "0", "0", "", "", ""},
-						{"2026-12", "production", "token_auth", "/token, /par, /authorize (the authorization server)", "", "", "", "", "", ""},
+						{"2026-12", "production", "token_auth", "/token, /par, /authorize (the authorization server)", "0", "0", "0", "", "", ""},
 						{"2026-12", "production", "all", "", "3", "1", "0", "66.666", "2.667", "4.000"},
 					}
 					if !reflect.DeepEqual(rows, wantRows) {

@@ -16,6 +16,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/telemetry"
+	"github.com/bankbridge/bankbridge/monitoring"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/webhooks"
 )
@@ -28,6 +29,9 @@ type platformTelemetry struct {
 	tp trace.TracerProvider
 	// metricsURL is the metrics listener's http://host:port once serving.
 	metricsURL string
+	// auth counts the authorization server's requests for the published
+	// statistics (monitoring/authstats.go); always on.
+	auth *monitoring.AuthRecorder
 }
 
 // openTelemetry sets up metrics (when --metrics-addr is set) and tracing
@@ -115,7 +119,45 @@ func (p *Platform) apiOutcomes() apis.Outcomes {
 // requestTelemetry is the router's per-request middleware: histogram,
 // access log line, span name (see telemetry.Middleware).
 func (p *Platform) requestTelemetry() gin.HandlerFunc {
-	return telemetry.Middleware(telemetry.Options{Metrics: p.tel.metrics, Log: p.Log, Caller: requestCaller, Observe: observeRequest})
+	auth := p.authRecorder()
+	return telemetry.Middleware(telemetry.Options{Metrics: p.tel.metrics, Log: p.Log, Caller: requestCaller,
+		Observe: func(c *gin.Context, m *telemetry.Metrics, d time.Duration) {
+			observeRequest(c, m)
+			observeAuthRequest(c, auth, d)
+		}})
+}
+
+// authRecorder makes the recorder of the authorization server's requests
+// and runs its flushes (every AuthStatsFlushInterval, and once at a
+// graceful stop) in the background.
+func (p *Platform) authRecorder() *monitoring.AuthRecorder {
+	if p.tel.auth == nil {
+		p.tel.auth = monitoring.NewAuthRecorder(monitoring.NewGormStore(p.DB), p.Log)
+		p.bg = append(p.bg, func(ctx context.Context) { p.tel.auth.Run(ctx, monitoring.AuthStatsFlushInterval) })
+	}
+	return p.tel.auth
+}
+
+// authEndpoints are the authorization server's routes counted in the
+// published statistics' token_auth family.
+var authEndpoints = map[string]string{
+	"/par":       monitoring.AuthEndpointPAR,
+	"/authorize": monitoring.AuthEndpointAuthorize,
+	"/token":     monitoring.AuthEndpointToken,
+}
+
+// observeAuthRequest counts a request to the authorization server, in the
+// environment of the client it named (oauth.RequestClientOf).
+func observeAuthRequest(c *gin.Context, r *monitoring.AuthRecorder, d time.Duration) {
+	endpoint, ok := authEndpoints[c.FullPath()]
+	if !ok {
+		return
+	}
+	q := monitoring.AuthRequest{At: time.Now(), Endpoint: endpoint, Status: c.Writer.Status(), Latency: d}
+	if cl := oauth.RequestClientOf(c); cl != nil {
+		q.Environment, q.PartnerID, q.ClientID = cl.Environment, cl.PartnerID, cl.ID
+	}
+	r.Observe(q)
 }
 
 // requestCaller is the partner and app a request was made by: the token

@@ -20,10 +20,11 @@ type Options struct {
 	// Caller returns the partner and app a request was made for, when the
 	// route knows them (empty strings otherwise); nil: never known.
 	Caller func(c *gin.Context) (partnerID, appID string)
-	// Observe, when set, is called after each request with its context and
-	// Metrics (which may be nil): the composition root counts there what
-	// the domains left in the gin context (token outcomes, quota refusals).
-	Observe func(c *gin.Context, m *Metrics)
+	// Observe, when set, is called after each request with its context,
+	// Metrics (which may be nil) and latency: the composition root counts
+	// there what the domains left in the gin context (token outcomes, quota
+	// refusals, the authorization server's requests).
+	Observe func(c *gin.Context, m *Metrics, latency time.Duration)
 }
 
 // Middleware measures, logs and names each request once, after the chain
@@ -52,7 +53,7 @@ func Middleware(o Options) gin.HandlerFunc {
 		method, status := c.Request.Method, c.Writer.Status()
 		o.Metrics.ObserveHTTP(route, method, status, d)
 		if o.Observe != nil {
-			o.Observe(c, o.Metrics)
+			o.Observe(c, o.Metrics, d)
 		}
 		ctx := c.Request.Context()
 		span := trace.SpanFromContext(ctx)
