@@ -361,6 +361,27 @@ func authFixture() []monitoring.AuthStat {
 	}
 }
 
+// TestPurgeAuthStats: rows of minutes before the cutoff go, the rest stay.
+func TestPurgeAuthStats(t *testing.T) {
+	for _, e := range dbtest.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			store := monitoring.NewGormStore(e.Open(t))
+			ctx := context.Background()
+			if err := store.AddAuthStats(ctx, authFixture()); err != nil {
+				t.Fatal(err)
+			}
+			n, err := store.PurgeAuthStats(ctx, at(1, 0, 0))
+			if err != nil || n != 1 {
+				t.Fatalf("purged %d, %v; want the November row", n, err)
+			}
+			var left int
+			if err := store.EachAuthStat(ctx, "", at(1, 0, 0).AddDate(-1, 0, 0), at(31, 0, 0), func(monitoring.AuthStat) error { left++; return nil }); err != nil || left != 3 {
+				t.Fatalf("%d rows left, %v; want 3", left, err)
+			}
+		})
+	}
+}
+
 // TestAuthRecorder: counting, flushing, and a failed flush kept for the
 // next one.
 func TestAuthRecorder(t *testing.T) {

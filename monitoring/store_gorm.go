@@ -184,3 +184,15 @@ func (s *GormStore) EachAuthStat(ctx context.Context, env environment.Environmen
 	}
 	return rows.Err()
 }
+
+// AuthStatsRetention is how long auth_request_stats rows are kept: the
+// published statistics are monthly, and a year and a month back covers
+// every month a bank publishes and compares.
+const AuthStatsRetention = 400 * 24 * time.Hour
+
+// PurgeAuthStats deletes the auth_request_stats rows of minutes before
+// cutoff and returns how many. Errors: the database's.
+func (s *GormStore) PurgeAuthStats(ctx context.Context, cutoff time.Time) (int64, error) {
+	res := s.handle(ctx).Where("minute < ?", cutoff.UTC()).Delete(&authStatRow{})
+	return res.RowsAffected, res.Error
+}

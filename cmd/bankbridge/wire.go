@@ -150,7 +150,11 @@ func (p *Platform) housekeeping(now func() time.Time) {
 		},
 		"idempotency_keys": func(ctx context.Context) error { _, err := s.APIs.PurgeIdempotencyKeys(ctx); return err },
 		"request_log":      func(ctx context.Context) error { _, err := s.APIs.PurgeRequestLog(ctx); return err },
-		"signing_keys":     func(ctx context.Context) error { _, err := s.Keys.PruneRetired(ctx); return err },
+		"auth_request_stats": func(ctx context.Context) error {
+			_, err := monitoring.NewGormStore(p.DB).PurgeAuthStats(ctx, now().Add(-monitoring.AuthStatsRetention))
+			return err
+		},
+		"signing_keys": func(ctx context.Context) error { _, err := s.Keys.PruneRetired(ctx); return err },
 		"sca_confirmations": func(ctx context.Context) error {
 			_, err := sca.NewGormStore(p.DB).PurgeConfirmations(ctx, now())
 			return err
