@@ -521,11 +521,8 @@ type App struct {
 	// app and their role then.
 	SuspendedBy     string
 	SuspendedByRole staff.Role
-	// RiskRating is the bank's current view of the partner's risk (medium
-	// until rated; SetRiskRating changes it, RiskHistory lists the changes).
-	RiskRating RiskRating `gorm:"default:medium"`
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // TableName maps App to its table.
