@@ -161,6 +161,9 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	if v.Can[string(staff.ActMonitoringRead)] {
 		links = append(links, navLink{"/console/monitoring", "Monitoring", current == "monitoring"})
 	}
+	if v.Can[string(staff.ActReviewsRead)] {
+		links = append(links, navLink{"/console/reviews", "Reviews", current == "reviews"})
+	}
 	links = append(links, billingNavLinks(st.Role, current)...)
 	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})
