@@ -48,12 +48,12 @@ func (k *ConsoleReviews) now() time.Time {
 }
 
 var reviewFlashes = map[string]string{
-	"drafted":   "Draft created with the quarter's scorecard.",
-	"saved":     "Ratings and notes saved.",
-	"refresh":   "Scorecard recomputed from the platform's data.",
-	"submit":    "Submitted. Another staff member with the approve right must sign it off.",
-	"approve":   "Signed off and published: the partner sees it in the portal, and its risk rating follows the outcome.",
-	"reject":    "Sent back to the maker as a draft with your note.",
+	"drafted": "Draft created with the quarter's scorecard.",
+	"saved":   "Ratings and notes saved.",
+	"refresh": "Scorecard recomputed from the platform's data.",
+	"submit":  "Submitted. Another staff member with the approve right must sign it off.",
+	"approve": "Signed off and published: the partner sees it in the portal, and its risk rating follows the outcome.",
+	"reject":  "Sent back to the maker as a draft with your note.",
 }
 
 // staff signs the member in and requires reviews.read.
