@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/monitoring/reviews"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -195,6 +196,10 @@ type partnerDetailData struct {
 	Consents    consentsSection
 	// Risk is the history of the partner's risk rating, newest first.
 	Risk []riskRow
+	// Reviews are the partner's performance reviews (ShowReviews: the
+	// viewer may read them and the console has them).
+	Reviews     []reviews.Review
+	ShowReviews bool
 	// Which actions to show.
 	CanStartReview, CanRecordDD, CanDecide, CanCertify, CanRequestGoLive bool
 	CanSuspend, CanRequestReinstate, CanTerminate                        bool
@@ -272,6 +277,12 @@ func (k *Console) renderPartner(c *gin.Context, st *staff.Member, v *consoleView
 				by = h.ActorType + ":" + h.ActorID
 			}
 			d.Risk = append(d.Risk, riskRow{RiskChange: h, By: by})
+		}
+	}
+	if k.Reviews != nil && can(staff.ActReviewsRead) {
+		d.ShowReviews = true
+		if d.Reviews, err = k.Reviews.List(ctx, reviews.Filter{PartnerID: pid}); err != nil {
+			k.log().Error("web: partner reviews", "err", err)
 		}
 	}
 	s := p.Status

@@ -49,7 +49,7 @@ func reviewsEnvOn(t *testing.T, d *db.DB) (*pagesEnv, *reviews.Service) {
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	pages, sessions := MustRenderer(), &Sessions{DB: d.DB}
-	console := &Console{Pages: pages, Sessions: sessions, Partners: svc, DB: d.DB, Log: log}
+	console := &Console{Pages: pages, Sessions: sessions, Partners: svc, DB: d.DB, Reviews: rs, Log: log}
 	console.Register(r)
 	portal := &Portal{Pages: pages, Sessions: sessions, Partners: svc, DB: d.DB, Log: log}
 	portal.Register(r)
@@ -168,7 +168,10 @@ func TestConsoleAndPortalReviews(t *testing.T) {
 			want(t, "ok/approve", status, body, http.StatusOK, `id="review-status">published</span>`, "Exit (risk rating high)")
 			status, body = risk.get("/console/partners/" + pid)
 			want(t, "ok/partner-page", status, body, http.StatusOK, `id="risk-rating">high</span>`,
-				`<a href="/console/reviews/`+id+`">review:`+id+`</a>`, "performance review 2026-Q3: exit", "risk@bank.example")
+				`<a href="/console/reviews/`+id+`">review:`+id+`</a>`, "performance review 2026-Q3: exit", "risk@bank.example",
+				`<tr><td><a href="/console/reviews/`+id+`">2026-Q3</a></td><td><span class="badge ok">published</span></td><td>exit</td>`)
+			_, body = finance.get("/console/partners/" + pid)
+			shows(t, "finance/no-reviews-section", body, `id="reviews-h"`, false)
 
 			// The portal.
 			_, body = owner.get("/portal/orgs/" + pid)

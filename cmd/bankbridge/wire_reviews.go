@@ -8,11 +8,11 @@ import (
 	"github.com/bankbridge/bankbridge/web"
 )
 
-// mountReviews builds the performance reviews (monitoring/reviews: figures
+// reviewService builds the performance reviews (monitoring/reviews: figures
 // from monitoring, statements from contracts, staff and the risk rating
-// from partners) and registers their console and portal pages.
-// Every collaborator exists by now, so reviews.New cannot refuse them.
-func (p *Platform) mountReviews(r *gin.Engine, console *web.Console, portal *web.Portal) {
+// from partners). Every collaborator exists by now, so reviews.New cannot
+// refuse them.
+func (p *Platform) reviewService() *reviews.Service {
 	s := &p.Services
 	svc, err := reviews.New(reviews.Config{Store: reviews.NewGormStore(p.DB),
 		Figures: monitoring.New(monitoring.NewGormStore(p.DB), nil), Statements: p.billing.Contracts,
@@ -20,6 +20,11 @@ func (p *Platform) mountReviews(r *gin.Engine, console *web.Console, portal *web
 	if err != nil {
 		panic("wire: " + err.Error())
 	}
+	return svc
+}
+
+// mountReviews registers the reviews' console and portal pages.
+func (p *Platform) mountReviews(r *gin.Engine, svc *reviews.Service, console *web.Console, portal *web.Portal) {
 	(&web.ConsoleReviews{Console: console, Reviews: svc}).Register(r)
 	(&web.PortalReviews{Portal: portal, Reviews: svc}).Register(r)
 }
