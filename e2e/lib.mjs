@@ -28,6 +28,42 @@ export function totp(secret, at = Date.now()) {
   return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0')
 }
 
+// staffSignIn opens a new browser context and signs a staff member in to the
+// console at base (password and the TOTP code of secret); a new account's
+// forced password change is made with a password derived from label.
+// Returns the page, on the console.
+export async function staffSignIn(browser, base, { email, password, secret, label }) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  const page = await ctx.newPage()
+  await page.goto(base + '/console/sign-in')
+  await page.fill('#email', email)
+  await page.fill('#password', password)
+  await page.fill('#code', totp(secret))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForLoadState()
+  if (page.url().includes('/console/password')) {
+    await page.fill('#current_password', password)
+    await page.fill('#new_password', 'a-new-long-staff-password-' + label)
+    await page.fill('#confirm_password', 'a-new-long-staff-password-' + label)
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await page.waitForLoadState()
+  }
+  return page
+}
+
+// portalSignIn opens a new browser context (downloads accepted) and signs a
+// portal user in at base. Returns the page.
+export async function portalSignIn(browser, base, { email, password }) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
+  const page = await ctx.newPage()
+  await page.goto(base + '/portal/sign-in')
+  await page.fill('#email', email)
+  await page.fill('#password', password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForLoadState()
+  return page
+}
+
 // Client is a partner app driving Bankbridge with oauth4webapi.
 export class Client {
   static async create({ issuer, clientId, privateJwk, extractableDPoPKey = false }) {

@@ -112,14 +112,8 @@ func (s *Service) Overview(ctx context.Context, scope Scope, w Window) (*Overvie
 		perBucket[i] = nil
 	}
 	o.Total.setPercentiles(all)
-	if o.Webhooks, err = s.store.Webhooks(ctx, scope, from, to); err != nil {
-		return nil, fmt.Errorf("monitoring: webhooks: %w", err)
-	}
-	if o.Consents, err = s.store.Consents(ctx, scope, from, to); err != nil {
-		return nil, fmt.Errorf("monitoring: consents: %w", err)
-	}
-	if o.Payments, err = s.store.Payments(ctx, scope, from, to); err != nil {
-		return nil, fmt.Errorf("monitoring: payments: %w", err)
+	if o.Webhooks, o.Consents, o.Payments, err = s.others(ctx, scope, from, to); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -110,8 +110,11 @@ type Partner struct {
 	// a risk officer).
 	SuspendedBy     string
 	SuspendedByRole staff.Role
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// RiskRating is the bank's current view of the partner's risk (medium
+	// until rated; SetRiskRating changes it, RiskHistory lists the changes).
+	RiskRating RiskRating `gorm:"default:medium"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // TableName maps Partner to its table.

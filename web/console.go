@@ -11,6 +11,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/throttle"
 	"github.com/bankbridge/bankbridge/monitoring"
+	"github.com/bankbridge/bankbridge/monitoring/reviews"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -38,7 +39,10 @@ type Console struct {
 	// Monitoring computes the Monitoring section (nil: the section says it
 	// is not available).
 	Monitoring *monitoring.Service
-	Log        *slog.Logger
+	// Reviews lists a partner's performance reviews on its page (nil: the
+	// section is not shown).
+	Reviews *reviews.Service
+	Log     *slog.Logger
 }
 
 // Register mounts the console routes under /console.
@@ -160,6 +164,9 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	links := []navLink{{"/console/partners", "Partners", current == "partners"}}
 	if v.Can[string(staff.ActMonitoringRead)] {
 		links = append(links, navLink{"/console/monitoring", "Monitoring", current == "monitoring"})
+	}
+	if v.Can[string(staff.ActReviewsRead)] {
+		links = append(links, navLink{"/console/reviews", "Reviews", current == "reviews"})
 	}
 	links = append(links, billingNavLinks(st.Role, current)...)
 	if v.Can[string(staff.ActAuditRead)] {

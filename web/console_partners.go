@@ -8,7 +8,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/monitoring/reviews"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -161,6 +163,21 @@ type appRow struct {
 	ReinstatePending bool
 }
 
+// riskRow is one change of a partner's risk rating with who made it.
+type riskRow struct {
+	partners.RiskChange
+	By string
+}
+
+// ReviewID is the review a "review:<id>" source names ("" for other sources).
+func (r riskRow) ReviewID() string {
+	id, _ := strings.CutPrefix(r.Source, "review:")
+	if id == r.Source {
+		return ""
+	}
+	return id
+}
+
 type partnerDetailData struct {
 	*consoleView
 	Partner     *partners.Partner
@@ -177,6 +194,12 @@ type partnerDetailData struct {
 	LatestRun   *certRunView // the evidence shown with go-live
 	Pending     []approvalView
 	Consents    consentsSection
+	// Risk is the history of the partner's risk rating, newest first.
+	Risk []riskRow
+	// Reviews are the partner's performance reviews (ShowReviews: the
+	// viewer may read them and the console has them).
+	Reviews     []reviews.Review
+	ShowReviews bool
 	// Which actions to show.
 	CanStartReview, CanRecordDD, CanDecide, CanCertify, CanRequestGoLive bool
 	CanSuspend, CanRequestReinstate, CanTerminate                        bool
@@ -245,6 +268,23 @@ func (k *Console) renderPartner(c *gin.Context, st *staff.Member, v *consoleView
 		d.LatestRun = &d.Runs[0]
 	}
 	d.Consents = k.partnerConsents(ctx, pid)
+	if hist, err := k.Partners.RiskHistory(ctx, pid); err != nil {
+		k.log().Error("web: risk history", "err", err)
+	} else {
+		for _, h := range hist {
+			by := emails.of(h.ActorID)
+			if h.ActorType != audit.ActorStaff {
+				by = h.ActorType + ":" + h.ActorID
+			}
+			d.Risk = append(d.Risk, riskRow{RiskChange: h, By: by})
+		}
+	}
+	if k.Reviews != nil && can(staff.ActReviewsRead) {
+		d.ShowReviews = true
+		if d.Reviews, err = k.Reviews.List(ctx, reviews.Filter{PartnerID: pid}); err != nil {
+			k.log().Error("web: partner reviews", "err", err)
+		}
+	}
 	s := p.Status
 	d.CanStartReview = s == partners.StatusApplied && can(staff.ActApplicationsReview)
 	d.CanRecordDD = s == partners.StatusUnderReview && can(staff.ActDueDiligence)

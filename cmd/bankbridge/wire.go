@@ -205,12 +205,16 @@ func (p *Platform) mount(r *gin.Engine) {
 			Usernames: customerUsernames{s.Core}, DB: p.DB.DB, Log: p.Log}).Register(r)
 	}
 	personas := web.SandboxPersonasFunc(sandboxPersonaViews)
-	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
+	portal := &web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
 		Requests: requestLog{s.APIs}, SandboxReset: sandboxReset{s.APIs}, DB: p.DB.DB, DevOutbox: p.Config.Mode.Development(),
-		RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
-	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Staff: s.Staff, DB: p.DB.DB,
-		Consents: apis.NewGormStore(p.DB), Monitoring: monitoring.New(monitoring.NewGormStore(p.DB), nil), Log: p.Log}).Register(r)
+		RegistrationURL: p.Issuer + "/register", Log: p.Log}
+	portal.Register(r)
+	perf := p.reviewService()
+	console := &web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Staff: s.Staff, DB: p.DB.DB,
+		Consents: apis.NewGormStore(p.DB), Monitoring: monitoring.New(monitoring.NewGormStore(p.DB), nil), Reviews: perf, Log: p.Log}
+	console.Register(r)
 	p.mountBilling(r)
+	p.mountReviews(r, perf, console, portal)
 	p.mountWebhooks(r)
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })
 }

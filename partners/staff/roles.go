@@ -59,6 +59,14 @@ const (
 	// apps' traffic, errors, latency, quota refusals, webhook health and the
 	// published API availability statistics (no customer data).
 	ActMonitoringRead Action = "monitoring.read"
+	// ActReviewsRead, ActReviewsDraft and ActReviewsApprove are quarterly
+	// partner performance reviews (monitoring/reviews): see them; draft,
+	// rate and submit one (the maker); sign off or send back a submitted
+	// one (the checker, never the maker). Publishing feeds the partner's
+	// risk rating.
+	ActReviewsRead    Action = "reviews.read"
+	ActReviewsDraft   Action = "reviews.draft"
+	ActReviewsApprove Action = "reviews.approve"
 )
 
 // Contract, ledger and settlement actions (contracts enforces them; the
@@ -87,6 +95,7 @@ const (
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
 	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage, ActMonitoringRead,
+	ActReviewsRead, ActReviewsDraft, ActReviewsApprove,
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 	ActSettlementsRead, ActSettlementsWrite, ActPlansManage}
@@ -96,15 +105,17 @@ var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDe
 var grants = map[Role][]Action{
 	RolePartnerManager: {ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActCertification,
 		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate, ActMonitoringRead,
+		ActReviewsRead, ActReviewsDraft,
 		ActContractsRead, ActContractsDraft, ActContractsSubmit},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
 		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead,
+		ActReviewsRead, ActReviewsApprove,
 		ActContractsRead},
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 		ActSettlementsRead, ActSettlementsWrite, ActPlansManage},
-	RoleAuditor: {ActPartnersRead, ActAuditRead, ActContractsRead, ActSettlementsRead},
+	RoleAuditor: {ActPartnersRead, ActAuditRead, ActReviewsRead, ActContractsRead, ActSettlementsRead},
 	RoleSystem:  {ActContractsRead, ActSettlementsRun},
 }
 

@@ -1,0 +1,103 @@
+package partners
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// RiskRating is the bank's rating of a partner's risk.
+type RiskRating string
+
+// The risk ratings, lowest first. A partner is RiskMedium until rated.
+const (
+	RiskLow    RiskRating = "low"
+	RiskMedium RiskRating = "medium"
+	RiskHigh   RiskRating = "high"
+)
+
+// Valid reports whether r is one of the ratings.
+func (r RiskRating) Valid() bool { return r == RiskLow || r == RiskMedium || r == RiskHigh }
+
+// RiskChange is one change of a partner's risk rating: an append-only row
+// of partner_risk_ratings.
+type RiskChange struct {
+	ID        int64 `gorm:"primaryKey"`
+	PartnerID string
+	Rating    RiskRating
+	Previous  RiskRating
+	// Source names what changed it: "review:<review id>", "staff",
+	// "incident:<id>" (issue 16)…
+	Source string
+	Reason string
+	// ActorType and ActorID are who changed it (audit.ActorStaff, …).
+	ActorType string
+	ActorID   string
+	At        time.Time
+}
+
+// TableName maps RiskChange to its table.
+func (RiskChange) TableName() string { return "partner_risk_ratings" }
+
+// Validate checks a change as SetRiskRating receives it (Previous, ID and At
+// are filled in by SetRiskRating).
+func (c *RiskChange) Validate() error {
+	if !c.Rating.Valid() {
+		return invalid("risk rating must be low, medium or high, got %q", c.Rating)
+	}
+	if err := checkLen("source", c.Source, 1, 200); err != nil {
+		return err
+	}
+	if err := checkLen("reason", c.Reason, 1, 2000); err != nil {
+		return err
+	}
+	if c.ActorType == "" || c.ActorID == "" {
+		return invalid("a risk rating change needs an actor")
+	}
+	return nil
+}
+
+// SetRiskRating sets the partner's risk rating inside the caller's
+// transaction tx (so it commits or rolls back with the decision that caused
+// it): it locks the partner, and when the rating differs from the current
+// one updates it, appends the change to the history and audits
+// "partner.risk_rating_changed". Setting the rating the partner already has
+// changes and records nothing (changed is false). The caller has authorised
+// the actor. Errors: CodeValidation, CodeNotFound, CodeInternal.
+func (s *Service) SetRiskRating(ctx context.Context, tx *gorm.DB, c RiskChange) (changed bool, err error) {
+	c.Source, c.Reason = strings.TrimSpace(c.Source), strings.TrimSpace(c.Reason)
+	if err := c.Validate(); err != nil {
+		return false, err
+	}
+	p, err := s.loadPartner(tx, c.PartnerID, true)
+	if err != nil {
+		return false, err
+	}
+	previous := p.RiskRating
+	if previous == "" {
+		previous = RiskMedium
+	}
+	if previous == c.Rating {
+		return false, nil
+	}
+	c.ID, c.Previous, c.At = 0, previous, s.clock()
+	res := tx.Model(&Partner{}).Where("id = ?", p.ID).Update("risk_rating", c.Rating)
+	if res.Error != nil {
+		return false, internal(res.Error, "update risk rating")
+	}
+	if err := tx.Create(&c).Error; err != nil {
+		return false, internal(err, "record risk rating")
+	}
+	err = s.audit(ctx, tx, actor{c.ActorType, c.ActorID}, "partner.risk_rating_changed", "partner", p.ID, p.ID,
+		map[string]any{"from": string(previous), "to": string(c.Rating), "source": c.Source, "reason": c.Reason})
+	return err == nil, err
+}
+
+// RiskHistory lists the changes of the partner's risk rating, newest first.
+func (s *Service) RiskHistory(ctx context.Context, partnerID string) ([]RiskChange, error) {
+	var out []RiskChange
+	err := s.db.WithContext(ctx).Where("partner_id = ?", partnerID).Order("id DESC").Find(&out).Error
+	return out, internal(err, "load risk history")
+}
