@@ -43,9 +43,10 @@ type indexedName struct {
 // Index is the in-memory matcher over a set of entries. Its prefilter is a
 // blocking index: every token of every name is filed under two keys, its
 // first two letters and its first and last letters; a name is compared
-// only when tokens of the screened name share keys with at least
-// min(2, tokens of either name) of its tokens. So a slip anywhere but in
-// both the second and the last letter of a token still finds the name.
+// only when at least as many tokens of the screened name as the name with
+// fewer tokens has share a key with it (every token must match for the
+// token alignment). So a slip anywhere but in both the second and the last
+// letter of a token still finds the name.
 // An Index is immutable and safe for concurrent use.
 type Index struct {
 	entries []Entry
@@ -152,7 +153,7 @@ func (x *Index) Match(name string, threshold float64) []Match {
 	best := map[int32]Match{}
 	for _, id := range sc.touched {
 		n := &x.names[id]
-		need := min(2, len(q.tokens), len(n.tokens))
+		need := min(len(q.tokens), len(n.tokens))
 		if bits.OnesCount64(sc.mask[id]) < need {
 			continue
 		}
@@ -191,9 +192,11 @@ func (x *Index) Match(name string, threshold float64) []Match {
 // compare scores q against n by both methods and keeps the better.
 func compare(q, n *indexedName, threshold float64) (Match, bool) {
 	m := Match{Query: q.norm, Candidate: n.norm, Method: MethodSortedTokens}
-	m.Score = jaroWinklerRunes(q.sorted, n.sorted)
+	if jwBound(len(q.sorted), len(n.sorted)) >= threshold-roundSlack {
+		m.Score = jaroWinklerRunes(q.sorted, n.sorted)
+	}
 	if len(q.tokens) >= 2 && len(n.tokens) >= 2 && m.Score < 1 {
-		if s, pairs := align(q, n); s > m.Score {
+		if s, pairs := align(q, n, threshold); s > m.Score {
 			m.Score, m.Method, m.Pairs = s, MethodTokenAlignment, pairs
 		}
 	}
@@ -201,13 +204,32 @@ func compare(q, n *indexedName, threshold float64) (Match, bool) {
 	return m, m.Score >= threshold
 }
 
+// jwBound is the highest Jaro–Winkler similarity two strings of lengths a
+// and b can have: all of the shorter one matching in order, and the longest
+// common prefix.
+func jwBound(a, b int) float64 {
+	if a == 0 || b == 0 {
+		return 1
+	}
+	s, l := float64(min(a, b)), float64(max(a, b))
+	j := (2 + s/l) / 3
+	return j + jwMaxPrefix*jwPrefixScale*(1-j)
+}
+
+// roundSlack is how far below the threshold a score still rounds up to it.
+const roundSlack = 0.0005
+
 // round3 rounds a score to three decimals, as it is shown and compared.
 func round3(s float64) float64 { return float64(int64(s*1000+0.5)) / 1000 }
 
 // align pairs the tokens of the name with fewer tokens (a tie: the
 // screened name) with the other's, best pairs first, each token used once,
 // and returns the lowest pair's score.
-func align(q, n *indexedName) (float64, []TokenPair) {
+//
+// Pairs below floor are not computed exactly: once a token has no
+// counterpart at floor or above, align returns its best score (below floor)
+// without pairs.
+func align(q, n *indexedName, floor float64) (float64, []TokenPair) {
 	short, long := q, n
 	swapped := false
 	if len(n.tokens) < len(q.tokens) {
@@ -219,8 +241,17 @@ func align(q, n *indexedName) (float64, []TokenPair) {
 	}
 	cells := make([]cell, 0, len(short.tokens)*len(long.tokens))
 	for i, a := range short.tokens {
+		top := 0.0
 		for j, b := range long.tokens {
-			cells = append(cells, cell{i, j, jaroWinklerRunes(a, b)})
+			s := 0.0
+			if jwBound(len(a), len(b)) >= floor-roundSlack {
+				s = jaroWinklerRunes(a, b)
+			}
+			top = max(top, s)
+			cells = append(cells, cell{i, j, s})
+		}
+		if round3(top) < floor {
+			return top, nil // this token matches nothing well enough: the lowest pair is at most top
 		}
 	}
 	sort.Slice(cells, func(a, b int) bool {

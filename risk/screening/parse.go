@@ -282,13 +282,14 @@ func ParseUKCSV(b []byte) ([]Entry, error) {
 	if !strings.EqualFold(first[0], "Last Updated") {
 		return nil, rs.fail(line, `the first line must be "Last Updated,<date>", got %q`, strings.Join(first, ","))
 	}
-	header, line, err := rs.next()
+	header, hline, err := rs.next()
 	if err == io.EOF {
 		return nil, &ParseError{Line: line + 1, Msg: "the header row (Name 6, Name 1 … Group ID) is missing"}
 	}
 	if err != nil {
 		return nil, err
 	}
+	line = hline
 	col := map[string]int{}
 	for i, h := range header {
 		col[strings.Join(strings.Fields(strings.ToLower(h)), " ")] = i
