@@ -47,6 +47,10 @@ type Service struct {
 	now       func() time.Time
 	log       *slog.Logger
 
+	// trustBus is whether the bus reaches every process that imports
+	// (PostgreSQL or Redis; not the in-process bus).
+	trustBus bool
+
 	mu    sync.Mutex // one load at a time
 	idx   atomic.Pointer[Index]
 	stale atomic.Bool
@@ -81,6 +85,11 @@ func New(c Config) (*Service, error) {
 		c.Logger = slog.Default()
 	}
 	s := &Service{store: c.Store, bus: c.Bus, threshold: c.Threshold, now: c.Now, log: c.Logger}
+	// The in-process bus does not reach the operator's CLI process that
+	// imports into the same SQLite file: with it every Screen compares the
+	// lists' version too.
+	_, local := c.Bus.(*cachebus.Local)
+	s.trustBus = c.Bus != nil && !local
 	if s.bus != nil {
 		s.bus.Subscribe(CacheTopic, func(string) { s.stale.Store(true) })
 	}
@@ -206,12 +215,13 @@ func (s *Service) Screen(ctx context.Context, name string) ([]Match, error) {
 }
 
 // index returns the current index, loading it when there is none, when an
-// import invalidated it, or, while the bus is not live (or there is none),
-// when the lists' version in the database moved on.
+// import invalidated it, or, while the bus is not live (or there is none,
+// or it is the in-process one), when the lists' version in the database
+// moved on.
 func (s *Service) index(ctx context.Context) (*Index, error) {
 	x := s.idx.Load()
 	if x != nil && !s.stale.Load() {
-		if s.bus != nil && s.bus.Live() {
+		if s.trustBus && s.bus.Live() {
 			return x, nil
 		}
 		v, err := s.store.Version(ctx)

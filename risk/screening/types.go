@@ -8,8 +8,9 @@
 //
 // The matcher keeps the entries in memory on each node (an Index with a
 // token blocking prefilter, index.go); an import tells every node through
-// internal/cachebus to reload, and while the bus is down each Screen checks
-// the lists' version in the database first.
+// internal/cachebus to reload, and while the bus is down (or is the
+// in-process one of SQLite, which the importing CLI process does not share)
+// each Screen checks the lists' version in the database first.
 package screening
 
 import (
