@@ -20,7 +20,8 @@ import (
 // diligence, decisions, certification, maker-checker go-live and
 // reinstatement, suspension of partners and apps, the partner's latest
 // consents with how each was authorised), the Monitoring section
-// (console_monitoring.go) and the audit trail. Only
+// (console_monitoring.go), the Screening page (console_screening.go) and
+// the audit trail. Only
 // the actions the staff member's role may take are shown (staff.Can); the
 // services enforce the same rules.
 type Console struct {
@@ -38,7 +39,10 @@ type Console struct {
 	// Monitoring computes the Monitoring section (nil: the section says it
 	// is not available).
 	Monitoring *monitoring.Service
-	Log        *slog.Logger
+	// Screening is the Screening page and the partner page's screening at
+	// due diligence (nil: both say screening is not available).
+	Screening Screening
+	Log       *slog.Logger
 }
 
 // Register mounts the console routes under /console.
@@ -69,6 +73,8 @@ func (k *Console) Register(r gin.IRouter) {
 	g.GET("/monitoring", k.monitoringHome)
 	g.GET("/monitoring/availability", k.availability)
 	g.GET("/monitoring/availability.csv", k.availabilityCSV)
+	g.GET("/screening", k.screeningHome)
+	g.POST("/screening/test", k.screeningTest)
 }
 
 // staffAccounts is Staff, or the partners service's staff service.
@@ -160,6 +166,9 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	links := []navLink{{"/console/partners", "Partners", current == "partners"}}
 	if v.Can[string(staff.ActMonitoringRead)] {
 		links = append(links, navLink{"/console/monitoring", "Monitoring", current == "monitoring"})
+	}
+	if v.Can[string(staff.ActScreening)] {
+		links = append(links, navLink{"/console/screening", "Screening", current == "screening"})
 	}
 	links = append(links, billingNavLinks(st.Role, current)...)
 	if v.Can[string(staff.ActAuditRead)] {

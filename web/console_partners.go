@@ -177,6 +177,8 @@ type partnerDetailData struct {
 	LatestRun   *certRunView // the evidence shown with go-live
 	Pending     []approvalView
 	Consents    consentsSection
+	// Screening is the matches of the legal name while under review.
+	Screening partnerScreening
 	// Which actions to show.
 	CanStartReview, CanRecordDD, CanDecide, CanCertify, CanRequestGoLive bool
 	CanSuspend, CanRequestReinstate, CanTerminate                        bool
@@ -245,6 +247,7 @@ func (k *Console) renderPartner(c *gin.Context, st *staff.Member, v *consoleView
 		d.LatestRun = &d.Runs[0]
 	}
 	d.Consents = k.partnerConsents(ctx, pid)
+	d.Screening = k.screenPartner(ctx, st, p)
 	s := p.Status
 	d.CanStartReview = s == partners.StatusApplied && can(staff.ActApplicationsReview)
 	d.CanRecordDD = s == partners.StatusUnderReview && can(staff.ActDueDiligence)

@@ -213,7 +213,7 @@ func (p *Platform) mount(r *gin.Engine) {
 		Requests: requestLog{s.APIs}, SandboxReset: sandboxReset{s.APIs}, DB: p.DB.DB, DevOutbox: p.Config.Mode.Development(),
 		RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
 	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Staff: s.Staff, DB: p.DB.DB,
-		Consents: apis.NewGormStore(p.DB), Monitoring: monitoring.New(monitoring.NewGormStore(p.DB), nil), Log: p.Log}).Register(r)
+		Consents: apis.NewGormStore(p.DB), Monitoring: monitoring.New(monitoring.NewGormStore(p.DB), nil), Screening: s.Screening, Log: p.Log}).Register(r)
 	p.mountBilling(r)
 	p.mountWebhooks(r)
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })

@@ -59,6 +59,10 @@ const (
 	// apps' traffic, errors, latency, quota refusals, webhook health and the
 	// published API availability statistics (no customer data).
 	ActMonitoringRead Action = "monitoring.read"
+	// ActScreening is the console's Screening page: the imported sanctions
+	// and watch lists (counts, when, file hash) and screening a name against
+	// them with the matches explained (risk/screening).
+	ActScreening Action = "screening.use"
 )
 
 // Contract, ledger and settlement actions (contracts enforces them; the
@@ -86,7 +90,7 @@ const (
 // Actions lists every staff action; admin may do all of them.
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
-	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage, ActMonitoringRead,
+	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage, ActMonitoringRead, ActScreening,
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 	ActSettlementsRead, ActSettlementsWrite, ActPlansManage}
@@ -98,7 +102,7 @@ var grants = map[Role][]Action{
 		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate, ActMonitoringRead,
 		ActContractsRead, ActContractsDraft, ActContractsSubmit},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
-		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead,
+		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead, ActScreening,
 		ActContractsRead},
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,

@@ -29,6 +29,7 @@ func TestTable(t *testing.T) {
 		ActAuditRead:          {Y, N, Y, N, Y, N},
 		ActStaffManage:        {Y, N, N, N, N, N},
 		ActMonitoringRead:     {Y, Y, Y, N, N, N}, // operations, not finance or audit (issue 15)
+		ActScreening:          {Y, N, Y, N, N, N}, // sanctions screening: risk officers (issue 16)
 		ActContractsRead:      {Y, Y, Y, Y, Y, Y}, // every role (risk_officer included since issue 12)
 		ActContractsDraft:     {Y, Y, N, Y, N, N},
 		ActContractsEdit:      {Y, N, N, Y, N, N},
