@@ -114,15 +114,41 @@ export class Client {
   }
 }
 
-// browserConsent logs the customer in and answers the consent page in Debian's
-// chromium, returning the URL the browser was sent back to.
-export async function browserConsent({ url, redirectUri, username, password, decision = 'authorise', artifacts, label = 'customer' }) {
-  if (artifacts) mkdirSync(artifacts, { recursive: true })
-  const browser = await chromium.launch({
+// launchChromium starts Debian's chromium ($CHROMIUM, else /usr/bin/chromium)
+// headless, without background traffic.
+export function launchChromium() {
+  return chromium.launch({
     executablePath: env.CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   })
+}
+
+// staffSignIn signs a staff member in to the console on page (email,
+// password, the current code of the base32 TOTP secret) and, when the
+// console asks for a first password change, sets newPassword.
+export async function staffSignIn(page, { issuer, email, password, totpSecret, newPassword }) {
+  await page.goto(issuer + '/console/sign-in')
+  await page.fill('#email', email)
+  await page.fill('#password', password)
+  await page.fill('#code', totp(totpSecret))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForLoadState()
+  if (page.url().includes('/console/password')) {
+    await page.fill('#current_password', password)
+    await page.fill('#new_password', newPassword)
+    await page.fill('#confirm_password', newPassword)
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await page.waitForLoadState()
+  }
+  return page
+}
+
+// browserConsent logs the customer in and answers the consent page in Debian's
+// chromium, returning the URL the browser was sent back to.
+export async function browserConsent({ url, redirectUri, username, password, decision = 'authorise', artifacts, label = 'customer' }) {
+  if (artifacts) mkdirSync(artifacts, { recursive: true })
+  const browser = await launchChromium()
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
     let callback

@@ -62,7 +62,7 @@ func (m *Main) cmdScreeningImport(ctx context.Context, args []string) error {
 	extra := func(fs *flag.FlagSet) {
 		fs.StringVar(&format, "format", "", "ofac-sdn (OFAC's sdn.csv), uk-csv (HM Treasury/OFSI ConList.csv) or csv (header name,list,reference)")
 		fs.StringVar(&aliases, "aliases", "", "with --format ofac-sdn: OFAC's alt.csv, whose names become aliases")
-		fs.BoolVar(&asJSON, "json", false, "print the imports as JSON")
+		fs.BoolVar(&asJSON, "json", false, `print {"imports": [one per list]} as JSON`)
 	}
 	flags, files := splitPositional(args, extra)
 	c, err := m.parseCommon("screening import", flags, extra)
@@ -103,7 +103,7 @@ func (m *Main) cmdScreeningImport(ctx context.Context, args []string) error {
 			out[i] = map[string]any{"id": x.ID, "list": x.List, "format": x.Format, "file_sha256": x.FileSHA256,
 				"entries": x.Entries, "imported_at": x.At, "imported_by": x.By}
 		}
-		return m.printJSON(out)
+		return m.printJSON(map[string]any{"imports": out})
 	}
 	for _, x := range imps {
 		fmt.Fprintf(m.Stdout, "imported list %s: %d entries from %s (%s, sha256 %s); the previous entries are replaced\n",

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
-	"github.com/bankbridge/bankbridge/internal/dbtest"
 )
 
 // screeningFixture is a file of risk/screening's testdata (official layouts).
@@ -56,13 +55,9 @@ func TestScreeningImportCLI(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	engines := []struct{ name, url string }{{"sqlite", ""}}
-	if os.Getenv(dbtest.PostgresEnv) != "" {
-		engines = append(engines, struct{ name, url string }{"postgres", dbtest.PostgresURL(t)})
-	}
-	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) {
-			s := MustStart(t, e.url)
+	for name, url := range engineURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			s := MustStart(t, url(t))
 			ctx := context.Background()
 			scr := s.Main.Platform.Services.Screening
 			best := func(name string) string {
@@ -85,10 +80,11 @@ func TestScreeningImportCLI(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d\n%s%s", code, out, errOut)
 			}
-			var imps []map[string]any
-			if err := json.Unmarshal([]byte(out), &imps); err != nil {
+			var res struct{ Imports []map[string]any }
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
+			imps := res.Imports
 			h := sha256.New()
 			for _, f := range []string{sdn, alt} {
 				b, _ := os.ReadFile(f)
