@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -319,4 +320,49 @@ func TestScreenRefusals(t *testing.T) {
 			t.Fatalf("threshold %v accepted", th)
 		}
 	}
+}
+
+// TestConcurrentScreensDuringImports (run by scripts/race.sh): screens on
+// two nodes while imports replace the list never fail and always see a
+// whole list, the old or the new one.
+func TestConcurrentScreensDuringImports(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		bus := cachebus.NewLocal()
+		nodes := []*screening.Service{mustService(t, d, bus), mustService(t, d, bus)}
+		files := [][]byte{[]byte("name,list,reference\nAnna Schmidt,w,1\nBoris Kuznetsov,w,2\n"),
+			[]byte("name,list,reference\nAnna Schmidt,w,1\nCarla Rossi,w,3\n")}
+		mustImport(t, nodes[0], screening.FormatCSV, files[0], nil)
+		done := make(chan struct{})
+		errs := make(chan string, 100)
+		for _, n := range nodes {
+			go func() {
+				for {
+					select {
+					case <-done:
+						errs <- ""
+						return
+					default:
+					}
+					ms, err := n.Screen(context.Background(), "Anna Schmidt")
+					if err != nil || len(ms) != 1 || ms[0].Reference != "1" {
+						errs <- fmt.Sprintf("Anna Schmidt: %v, %v", ms, err)
+						return
+					}
+				}
+			}()
+		}
+		for i := 0; i < 6; i++ {
+			mustImport(t, nodes[i%2], screening.FormatCSV, files[i%2], nil)
+		}
+		close(done)
+		for range nodes {
+			if e := <-errs; e != "" {
+				t.Fatal(e)
+			}
+		}
+		// The last import was the second file.
+		if got := best(t, nodes[0], "Boris Kuznetsov") + best(t, nodes[1], "Carla Rossi"); got != "w/3 Carla Rossi" {
+			t.Fatalf("after the last import: %q", got)
+		}
+	})
 }
