@@ -308,6 +308,7 @@ func ParseUKCSV(b []byte) ([]Entry, error) {
 	var out []Entry
 	group := map[string]int{}
 	primary := map[string]bool{}
+	firstType := map[string]string{} // the Alias Type of a group's first row
 	for {
 		rec, l, err := rs.next()
 		if err == io.EOF {
@@ -345,13 +346,17 @@ func ParseUKCSV(b []byte) ([]Entry, error) {
 		i, seen := group[gid]
 		switch {
 		case !seen:
-			group[gid], primary[gid] = len(out), isPrimary
+			group[gid], primary[gid], firstType[gid] = len(out), isPrimary, aliasType
 			out = append(out, Entry{List: ListUKHMT, Reference: gid, Name: name, Kind: ukKind(get(rec, ukGroupType)), Program: program})
 			i = len(out) - 1
 		case isPrimary && !primary[gid]:
 			// The primary name comes after an alias: swap them.
 			e := &out[i]
-			e.Aliases = append(e.Aliases, Alias{Name: e.Name, Type: "alias"})
+			typ := firstType[gid]
+			if typ == "" {
+				typ = "alias"
+			}
+			e.Aliases = appendAlias(e.Aliases, name, Alias{Name: e.Name, Type: typ})
 			e.Name, primary[gid] = name, true
 		default:
 			typ := aliasType
@@ -405,9 +410,11 @@ func ukKind(groupType string) string {
 // ParseSimpleCSV reads a CSV whose first line is the header
 // `name,list,reference` and whose rows are one name each. A row whose list
 // and reference repeat an earlier row's adds an alias to that entry. A list
-// is 1–64 of a-z, 0-9, '-', '_', '.'. Refusals (*ParseError): another
-// header, a row without three columns, an empty name or reference, an
-// invalid list, a file without entries.
+// is 1–64 of a-z, 0-9, '-', '_', '.', and not one of the official lists
+// (ListOFACSDN, ListUKHMT: those are replaced only from their own files).
+// Refusals (*ParseError): another header, a row without three columns, an
+// empty name or reference, an invalid or official list, a file without
+// entries.
 func ParseSimpleCSV(b []byte) ([]Entry, error) {
 	if err := checkSize(b, ""); err != nil {
 		return nil, err
@@ -442,6 +449,8 @@ func ParseSimpleCSV(b []byte) ([]Entry, error) {
 			return nil, rs.fail(l, "name is empty")
 		case !validList(list):
 			return nil, rs.fail(l, "list %q must be 1 to 64 of a-z, 0-9, '-', '_' or '.'", list)
+		case list == ListOFACSDN || list == ListUKHMT:
+			return nil, rs.fail(l, "list %q is imported only from its official file (--format %s)", list, officialFormat(list))
 		case ref == "":
 			return nil, rs.fail(l, "reference is empty")
 		}
@@ -462,6 +471,14 @@ func ParseSimpleCSV(b []byte) ([]Entry, error) {
 		return nil, &ParseError{Msg: errNoEntries}
 	}
 	return out, nil
+}
+
+// officialFormat is the format of an official list.
+func officialFormat(list string) Format {
+	if list == ListUKHMT {
+		return FormatUKCSV
+	}
+	return FormatOFACSDN
 }
 
 // Parse reads file in format f (aliases: OFAC's alt.csv, only with

@@ -66,7 +66,7 @@ func TestParseUKCSVPrimaryAfterAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Entry{{List: ListUKHMT, Reference: "7", Name: "John SMITH", Aliases: []Alias{{Name: "John SMYTHE", Type: "alias"}}}}
+	want := []Entry{{List: ListUKHMT, Reference: "7", Name: "John SMITH", Aliases: []Alias{{Name: "John SMYTHE", Type: "AKA"}}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("entries %+v", got)
 	}
@@ -122,6 +122,7 @@ func TestParseRefusals(t *testing.T) {
 		{"fail/csv-columns", FormatCSV, "name,list,reference\nA,b\n", "", "line 2: 2 columns, want 3 (name, list, reference)"},
 		{"fail/csv-empty-name", FormatCSV, "name,list,reference\nA,pep,1\n ,pep,2\n", "", "line 3: name is empty"},
 		{"fail/csv-list", FormatCSV, "name,list,reference\nA,Pep List,1\n", "", `line 2: list "Pep List" must be 1 to 64 of a-z, 0-9, '-', '_' or '.'`},
+		{"fail/csv-official-list", FormatCSV, "name,list,reference\nA,pep,1\nB,uk-hmt,2\n", "", `line 3: list "uk-hmt" is imported only from its official file (--format uk-csv)`},
 		{"fail/csv-reference", FormatCSV, "name,list,reference\nA,pep,\n", "", "line 2: reference is empty"},
 		{"fail/csv-empty", FormatCSV, "name,list,reference\n", "", "the file holds no entries"},
 		{"fail/csv-nothing", FormatCSV, "", "", "the file holds no entries"},
