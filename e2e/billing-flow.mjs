@@ -10,9 +10,8 @@
 // STAFF_A_EMAIL, STAFF_A_PASSWORD, STAFF_A_TOTP, STAFF_B_EMAIL, STAFF_B_PASSWORD,
 // STAFF_B_TOTP (base32 secrets), DEMO_APP_ID, PORTAL_EMAIL, PORTAL_PASSWORD, ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
-import { chromium } from 'playwright-core'
 import { mkdirSync } from 'node:fs'
-import { env, portalSignIn, run, staffSignIn } from './lib.mjs'
+import { env, launchChromium, portalSignIn, run, staffPage } from './lib.mjs'
 
 const base = env.BASE
 const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
@@ -20,14 +19,10 @@ const text = async (page, sel) => (await page.locator(sel).count()) ? (await pag
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launchChromium()
   try {
     // A drafts and submits
-    const a = await staffSignIn(browser, base, { email: env.STAFF_A_EMAIL, password: env.STAFF_A_PASSWORD, secret: env.STAFF_A_TOTP, label: 'a' })
+    const a = await staffPage(browser, base, { email: env.STAFF_A_EMAIL, password: env.STAFF_A_PASSWORD, secret: env.STAFF_A_TOTP, label: 'a' })
     step('staff_a_signed_in', { url: a.url() })
     await a.goto(base + '/console/contracts/new')
     await a.selectOption('#partner_id', env.PARTNER_ID)
@@ -49,7 +44,7 @@ run(async step => {
     await shot(a, 'a-self-approval-refused')
 
     // B approves and settles
-    const b = await staffSignIn(browser, base, { email: env.STAFF_B_EMAIL, password: env.STAFF_B_PASSWORD, secret: env.STAFF_B_TOTP, label: 'b' })
+    const b = await staffPage(browser, base, { email: env.STAFF_B_EMAIL, password: env.STAFF_B_PASSWORD, secret: env.STAFF_B_TOTP, label: 'b' })
     await b.goto(contractURL)
     await b.click('#approve-contract')
     await b.waitForLoadState()

@@ -28,27 +28,14 @@ export function totp(secret, at = Date.now()) {
   return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, '0')
 }
 
-// staffSignIn opens a new browser context and signs a staff member in to the
-// console at base (password and the TOTP code of secret); a new account's
-// forced password change is made with a password derived from label.
-// Returns the page, on the console.
-export async function staffSignIn(browser, base, { email, password, secret, label }) {
+// staffPage opens a new browser context and signs a staff member in to the
+// console at base (password and the TOTP code of secret; see staffSignIn);
+// a new account's forced password change is made with a password derived
+// from label. Returns the page, on the console.
+export async function staffPage(browser, base, { email, password, secret, label }) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-  const page = await ctx.newPage()
-  await page.goto(base + '/console/sign-in')
-  await page.fill('#email', email)
-  await page.fill('#password', password)
-  await page.fill('#code', totp(secret))
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForLoadState()
-  if (page.url().includes('/console/password')) {
-    await page.fill('#current_password', password)
-    await page.fill('#new_password', 'a-new-long-staff-password-' + label)
-    await page.fill('#confirm_password', 'a-new-long-staff-password-' + label)
-    await page.getByRole('button', { name: 'Change password' }).click()
-    await page.waitForLoadState()
-  }
-  return page
+  return staffSignIn(await ctx.newPage(), { issuer: base, email, password, totpSecret: secret,
+    newPassword: 'a-new-long-staff-password-' + label })
 }
 
 // portalSignIn opens a new browser context (downloads accepted) and signs a
@@ -150,15 +137,41 @@ export class Client {
   }
 }
 
-// browserConsent logs the customer in and answers the consent page in Debian's
-// chromium, returning the URL the browser was sent back to.
-export async function browserConsent({ url, redirectUri, username, password, decision = 'authorise', artifacts, label = 'customer' }) {
-  if (artifacts) mkdirSync(artifacts, { recursive: true })
-  const browser = await chromium.launch({
+// launchChromium starts Debian's chromium ($CHROMIUM, else /usr/bin/chromium)
+// headless, without background traffic.
+export function launchChromium() {
+  return chromium.launch({
     executablePath: env.CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   })
+}
+
+// staffSignIn signs a staff member in to the console on page (email,
+// password, the current code of the base32 TOTP secret) and, when the
+// console asks for a first password change, sets newPassword.
+export async function staffSignIn(page, { issuer, email, password, totpSecret, newPassword }) {
+  await page.goto(issuer + '/console/sign-in')
+  await page.fill('#email', email)
+  await page.fill('#password', password)
+  await page.fill('#code', totp(totpSecret))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForLoadState()
+  if (page.url().includes('/console/password')) {
+    await page.fill('#current_password', password)
+    await page.fill('#new_password', newPassword)
+    await page.fill('#confirm_password', newPassword)
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await page.waitForLoadState()
+  }
+  return page
+}
+
+// browserConsent logs the customer in and answers the consent page in Debian's
+// chromium, returning the URL the browser was sent back to.
+export async function browserConsent({ url, redirectUri, username, password, decision = 'authorise', artifacts, label = 'customer' }) {
+  if (artifacts) mkdirSync(artifacts, { recursive: true })
+  const browser = await launchChromium()
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
     let callback

@@ -10,10 +10,9 @@
 // Input (environment): ISSUER, CLIENT_ID, CLIENT_JWK, CALLS, PARTNER_NAME,
 // APP_NAME, STAFF_EMAIL, STAFF_PASSWORD, STAFF_TOTP (base32), ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
-import { chromium } from 'playwright-core'
 import { webcrypto as crypto } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { Client, env, run, totp } from './lib.mjs'
+import { Client, env, launchChromium, run, staffSignIn } from './lib.mjs'
 
 const base = env.ISSUER
 const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
@@ -40,29 +39,14 @@ run(async step => {
   statuses.push(missing.status)
   step('traffic', { statuses })
 
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launchChromium()
   try {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
     const page = await ctx.newPage()
     const violations = []
     page.on('console', m => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()) })
-    await page.goto(base + '/console/sign-in')
-    await page.fill('#email', env.STAFF_EMAIL)
-    await page.fill('#password', env.STAFF_PASSWORD)
-    await page.fill('#code', totp(env.STAFF_TOTP))
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.waitForLoadState()
-    if (page.url().includes('/console/password')) {
-      await page.fill('#current_password', env.STAFF_PASSWORD)
-      await page.fill('#new_password', 'a-new-long-staff-password-monitoring')
-      await page.fill('#confirm_password', 'a-new-long-staff-password-monitoring')
-      await page.getByRole('button', { name: 'Change password' }).click()
-      await page.waitForLoadState()
-    }
+    await staffSignIn(page, { issuer: base, email: env.STAFF_EMAIL, password: env.STAFF_PASSWORD, totpSecret: env.STAFF_TOTP,
+      newPassword: 'a-new-long-staff-password-monitoring' })
 
     // Monitoring from the navigation; the partner, then its app.
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Monitoring' }).click()

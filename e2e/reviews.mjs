@@ -15,9 +15,8 @@
 // MAKER_EMAIL, MAKER_PASSWORD, MAKER_TOTP, CHECKER_EMAIL, CHECKER_PASSWORD,
 // CHECKER_TOTP (base32), PORTAL_EMAIL, PORTAL_PASSWORD, ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
-import { chromium } from 'playwright-core'
 import { mkdirSync } from 'node:fs'
-import { env, portalSignIn, run, staffSignIn } from './lib.mjs'
+import { env, launchChromium, portalSignIn, run, staffPage } from './lib.mjs'
 
 const base = env.BASE
 const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
@@ -27,14 +26,10 @@ const FOR_PARTNER = 'A solid quarter. Please keep your webhook endpoint answerin
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launchChromium()
   try {
     // The maker drafts from the partner's page.
-    const m = await staffSignIn(browser, base, { email: env.MAKER_EMAIL, password: env.MAKER_PASSWORD, secret: env.MAKER_TOTP, label: 'maker' })
+    const m = await staffPage(browser, base, { email: env.MAKER_EMAIL, password: env.MAKER_PASSWORD, secret: env.MAKER_TOTP, label: 'maker' })
     await m.goto(`${base}/console/partners/${env.PARTNER_ID}`)
     step('partner_before', { rating: await text(m, '#risk-rating'), history: await m.locator('#risk-history').count() })
     await m.getByRole('link', { name: 'Performance reviews' }).click()
@@ -67,7 +62,7 @@ run(async step => {
       approveButtons: await m.locator('#approve-review').count() })
 
     // The checker sends it back.
-    const c = await staffSignIn(browser, base, { email: env.CHECKER_EMAIL, password: env.CHECKER_PASSWORD, secret: env.CHECKER_TOTP, label: 'checker' })
+    const c = await staffPage(browser, base, { email: env.CHECKER_EMAIL, password: env.CHECKER_PASSWORD, secret: env.CHECKER_TOTP, label: 'checker' })
     await c.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Reviews' }).click()
     await c.waitForLoadState()
     await c.selectOption('#status', 'submitted')

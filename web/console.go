@@ -21,7 +21,8 @@ import (
 // diligence, decisions, certification, maker-checker go-live and
 // reinstatement, suspension of partners and apps, the partner's latest
 // consents with how each was authorised), the Monitoring section
-// (console_monitoring.go) and the audit trail. Only
+// (console_monitoring.go), the Screening page (console_screening.go) and
+// the audit trail. Only
 // the actions the staff member's role may take are shown (staff.Can); the
 // services enforce the same rules.
 type Console struct {
@@ -42,7 +43,10 @@ type Console struct {
 	// Reviews lists a partner's performance reviews on its page (nil: the
 	// section is not shown).
 	Reviews *reviews.Service
-	Log     *slog.Logger
+	// Screening is the Screening page and the partner page's screening at
+	// due diligence (nil: both say screening is not available).
+	Screening Screening
+	Log       *slog.Logger
 }
 
 // Register mounts the console routes under /console.
@@ -73,6 +77,8 @@ func (k *Console) Register(r gin.IRouter) {
 	g.GET("/monitoring", k.monitoringHome)
 	g.GET("/monitoring/availability", k.availability)
 	g.GET("/monitoring/availability.csv", k.availabilityCSV)
+	g.GET("/screening", k.screeningHome)
+	g.POST("/screening/test", k.screeningTest)
 }
 
 // staffAccounts is Staff, or the partners service's staff service.
@@ -167,6 +173,9 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	}
 	if v.Can[string(staff.ActReviewsRead)] {
 		links = append(links, navLink{"/console/reviews", "Reviews", current == "reviews"})
+	}
+	if v.Can[string(staff.ActScreening)] {
+		links = append(links, navLink{"/console/screening", "Screening", current == "screening"})
 	}
 	links = append(links, billingNavLinks(st.Role, current)...)
 	if v.Can[string(staff.ActAuditRead)] {

@@ -22,6 +22,7 @@ import (
 	"github.com/bankbridge/bankbridge/monitoring"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/risk/screening"
 )
 
 // newConsoleEnv serves the staff console with its billing and contract pages
@@ -47,15 +48,19 @@ func consoleEnvOn(t *testing.T, d *db.DB, limits map[string]int64, consents Cons
 	}
 	cs := contracts.New(d, contracts.Options{CreditNoteLimits: limits})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	scr, err := screening.New(screening.Config{Store: screening.NewGormStore(d), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	console := &Console{Pages: MustRenderer(), Sessions: &Sessions{DB: d.DB}, Partners: svc, DB: d.DB, Consents: consents,
-		Monitoring: monitoring.New(monitoring.NewGormStore(d), func() time.Time { return monitoringNow }), Log: log}
+		Monitoring: monitoring.New(monitoring.NewGormStore(d), func() time.Time { return monitoringNow }), Screening: scr, Log: log}
 	console.Register(r)
 	(&ConsoleBilling{Console: console, Contracts: cs, Now: func() time.Time { return time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC) }}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return &pagesEnv{t: t, d: d, svc: svc, srv: srv, log: log}, cs
+	return &pagesEnv{t: t, d: d, svc: svc, srv: srv, log: log, screening: scr}, cs
 }
 
 // staffBrowser creates a staff member and signs them in.

@@ -200,6 +200,8 @@ type partnerDetailData struct {
 	// viewer may read them and the console has them).
 	Reviews     []reviews.Review
 	ShowReviews bool
+	// Screening is the matches of the legal name while under review.
+	Screening partnerScreening
 	// Which actions to show.
 	CanStartReview, CanRecordDD, CanDecide, CanCertify, CanRequestGoLive bool
 	CanSuspend, CanRequestReinstate, CanTerminate                        bool
@@ -285,6 +287,7 @@ func (k *Console) renderPartner(c *gin.Context, st *staff.Member, v *consoleView
 			k.log().Error("web: partner reviews", "err", err)
 		}
 	}
+	d.Screening = k.screenPartner(ctx, st, p)
 	s := p.Status
 	d.CanStartReview = s == partners.StatusApplied && can(staff.ActApplicationsReview)
 	d.CanRecordDD = s == partners.StatusUnderReview && can(staff.ActDueDiligence)

@@ -20,6 +20,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/risk/screening"
 )
 
 // pagesEnv is a real partners.Service on SQLite behind the portal and the
@@ -30,6 +31,8 @@ type pagesEnv struct {
 	svc *partners.Service
 	srv *httptest.Server
 	log *slog.Logger
+	// screening is the console's Screening service (consoleEnvOn only).
+	screening *screening.Service
 }
 
 // certEvidence stands in for apis' certification checks (another package).

@@ -18,6 +18,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/telemetry"
+	"github.com/bankbridge/bankbridge/risk/screening"
 )
 
 // Config is the platform's configuration: every field has a flag and an
@@ -76,6 +77,12 @@ type Config struct {
 	TrustedProxies     httpx.TrustedProxies
 	// SCA are the bank's strong customer authentication settings.
 	SCA SCAConfig
+	// ScreeningThresholdText is --screening-threshold as given;
+	// ScreeningThreshold is it parsed by Validate: the Jaro–Winkler
+	// similarity at or above which a name matches a sanctions or watch-list
+	// entry (risk/screening.DefaultThreshold, 0.92, when empty).
+	ScreeningThresholdText string
+	ScreeningThreshold     float64
 }
 
 // envOr returns the environment variable's value or def.
@@ -186,6 +193,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CreditNoteLimits, "credit-note-limits", envOr("BANKBRIDGE_CREDIT_NOTE_LIMITS", ""), "largest credit note one staff member may issue alone, per currency in major units, e.g. EUR=1000,JPY=100000; larger ones need a second approver; unlisted currencies: 1000 (env BANKBRIDGE_CREDIT_NOTE_LIMITS)")
 	fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", envOr("BANKBRIDGE_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of the reverse proxies whose X-Forwarded-For names the client (for sign-in throttling by client address); empty trusts none (env BANKBRIDGE_TRUSTED_PROXIES)")
 	c.SCA.flags(fs)
+	fs.StringVar(&c.ScreeningThresholdText, "screening-threshold", envOr("BANKBRIDGE_SCREENING_THRESHOLD", ""), "similarity (Jaro–Winkler, above 0 up to 1) at or above which a name matches a sanctions or watch-list entry; default 0.92 (env BANKBRIDGE_SCREENING_THRESHOLD)")
 	fs.IntVar(&c.Dispatchers, "webhook-dispatchers", envInt("BANKBRIDGE_WEBHOOK_DISPATCHERS", 2), "webhook dispatcher workers in this process; 0 disables delivery on this node (env BANKBRIDGE_WEBHOOK_DISPATCHERS)")
 }
 
@@ -261,6 +269,13 @@ func (c *Config) Validate() error {
 	c.TrustedProxies = proxies
 	if err := c.SCA.validate(!c.Mode.Development()); err != nil {
 		return err
+	}
+	if c.ScreeningThreshold = screening.DefaultThreshold; c.ScreeningThresholdText != "" {
+		v, err := strconv.ParseFloat(c.ScreeningThresholdText, 64)
+		if err != nil || !(v > 0 && v <= 1) {
+			return fmt.Errorf("--screening-threshold must be a number above 0 and at most 1, got %q", c.ScreeningThresholdText)
+		}
+		c.ScreeningThreshold = v
 	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {

@@ -88,7 +88,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runServe(ctx, args)
 	case "migrate":
 		return m.runMigrate(ctx, args)
-	case "partners", "apps", "customers", "keys", "staff", "settle":
+	case "partners", "apps", "customers", "keys", "staff", "settle", "screening":
 		return m.runOperator(ctx, cmd, args)
 	case "version":
 		return m.runVersion(args)
@@ -121,6 +121,7 @@ Usage:
   bankbridge keys rotate [--alg ES256|PS256]
   bankbridge staff create --email E --role admin|partner_manager|risk_officer|finance|auditor [--json]
   bankbridge settle --period YYYY-MM [--json]
+  bankbridge screening import --format ofac-sdn|uk-csv|csv [--aliases alt.csv] [--json] FILE
   bankbridge version [--json]    print the build information (module version, VCS revision, Go version)
 
 Every command takes the common flags (also settable by environment variable):

@@ -29,6 +29,7 @@ import (
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/certification"
 	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/risk/screening"
 	"github.com/bankbridge/bankbridge/web"
 	"github.com/bankbridge/bankbridge/webhooks"
 )
@@ -52,6 +53,9 @@ type Services struct {
 	Core     *core.Reference
 	APIs     *apis.Service
 	Webhooks *webhooks.Service
+	// Screening holds the sanctions and watch-list entries and screens
+	// names against them (issue 16 item 3).
+	Screening *screening.Service
 	// Events publishes into the webhooks outbox in the caller's transaction.
 	Events  events.Publisher
 	OpenAPI map[string]any
@@ -83,6 +87,10 @@ func (p *Platform) wire(ctx context.Context) error {
 	}
 	s.Core = core.NewReference(p.DB, core.Options{CursorKey: secrets.DeriveKey(p.Master, "core-cursor"),
 		SandboxFactors: sandboxFactors{s.SCA}, Bus: bus})
+	if s.Screening, err = screening.New(screening.Config{Store: screening.NewGormStore(p.DB), Bus: bus,
+		Threshold: p.Config.ScreeningThreshold, Now: now, Logger: p.Log}); err != nil {
+		return fmt.Errorf("screening: %w", err)
+	}
 	if err := p.newWebhooks(); err != nil {
 		return err
 	}
@@ -211,7 +219,8 @@ func (p *Platform) mount(r *gin.Engine) {
 	portal.Register(r)
 	perf := p.reviewService()
 	console := &web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Staff: s.Staff, DB: p.DB.DB,
-		Consents: apis.NewGormStore(p.DB), Monitoring: monitoring.New(monitoring.NewGormStore(p.DB), nil), Reviews: perf, Log: p.Log}
+		Consents: apis.NewGormStore(p.DB), Monitoring: monitoring.New(monitoring.NewGormStore(p.DB), nil), Reviews: perf,
+		Screening: s.Screening, Log: p.Log}
 	console.Register(r)
 	p.mountBilling(r)
 	p.mountReviews(r, perf, console, portal)

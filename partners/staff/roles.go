@@ -67,6 +67,10 @@ const (
 	ActReviewsRead    Action = "reviews.read"
 	ActReviewsDraft   Action = "reviews.draft"
 	ActReviewsApprove Action = "reviews.approve"
+	// ActScreening is the console's Screening page: the imported sanctions
+	// and watch lists (counts, when, file hash) and screening a name against
+	// them with the matches explained (risk/screening).
+	ActScreening Action = "screening.use"
 )
 
 // Contract, ledger and settlement actions (contracts enforces them; the
@@ -94,7 +98,7 @@ const (
 // Actions lists every staff action; admin may do all of them.
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
-	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage, ActMonitoringRead,
+	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage, ActMonitoringRead, ActScreening,
 	ActReviewsRead, ActReviewsDraft, ActReviewsApprove,
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
@@ -108,7 +112,7 @@ var grants = map[Role][]Action{
 		ActReviewsRead, ActReviewsDraft,
 		ActContractsRead, ActContractsDraft, ActContractsSubmit},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
-		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead,
+		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead, ActScreening,
 		ActReviewsRead, ActReviewsApprove,
 		ActContractsRead},
 	RoleFinance: {ActPartnersRead,

@@ -32,6 +32,7 @@ func TestTable(t *testing.T) {
 		ActReviewsRead:        {Y, Y, Y, N, Y, N}, // performance reviews (issue 15 item 4)
 		ActReviewsDraft:       {Y, Y, N, N, N, N}, // the maker
 		ActReviewsApprove:     {Y, N, Y, N, N, N}, // the checker
+		ActScreening:          {Y, N, Y, N, N, N}, // sanctions screening: risk officers (issue 16)
 		ActContractsRead:      {Y, Y, Y, Y, Y, Y}, // every role (risk_officer included since issue 12)
 		ActContractsDraft:     {Y, Y, N, Y, N, N},
 		ActContractsEdit:      {Y, N, N, Y, N, N},
