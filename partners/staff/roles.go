@@ -83,13 +83,22 @@ const (
 	ActPlansManage Action = "plans.manage"
 )
 
+// Payment limits (risk/limits enforces them; the console's Limits page shows
+// or hides controls by them): see the rules, propose a change (maker),
+// approve or reject another's proposal (checker).
+const (
+	ActLimitsRead    Action = "limits.read"
+	ActLimitsPropose Action = "limits.propose"
+	ActLimitsApprove Action = "limits.approve"
+)
+
 // Actions lists every staff action; admin may do all of them.
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
 	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage, ActMonitoringRead,
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
-	ActSettlementsRead, ActSettlementsWrite, ActPlansManage}
+	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActLimitsRead, ActLimitsPropose, ActLimitsApprove}
 
 // grants is THE staff role → action table (admin is every action, filled in
 // init). Every role reads contracts.
@@ -99,12 +108,12 @@ var grants = map[Role][]Action{
 		ActContractsRead, ActContractsDraft, ActContractsSubmit},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
 		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead,
-		ActContractsRead},
+		ActContractsRead, ActLimitsRead, ActLimitsPropose, ActLimitsApprove},
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 		ActSettlementsRead, ActSettlementsWrite, ActPlansManage},
-	RoleAuditor: {ActPartnersRead, ActAuditRead, ActContractsRead, ActSettlementsRead},
+	RoleAuditor: {ActPartnersRead, ActAuditRead, ActContractsRead, ActSettlementsRead, ActLimitsRead},
 	RoleSystem:  {ActContractsRead, ActSettlementsRun},
 }
 
