@@ -120,9 +120,7 @@ func (s *Service) paymentLimits(ctx context.Context, p limits.Payment) ([]limits
 			return nil, err
 		}
 	}
-	l := s.LimitsFor(p.Environment)
-	return limits.Effective(limits.Defaults{PerPayment: l.PerPayment, PerPartnerDaily: l.PerPartnerDaily,
-		VelocityCount: int64(l.VelocityCount), VelocityWindow: l.VelocityWindow}, stored, p), nil
+	return limits.Effective(s.LimitsFor(p.Environment).Defaults(), stored, p), nil
 }
 
 // LimitsFor returns the payment limits of an environment.

@@ -161,6 +161,7 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	if v.Can[string(staff.ActMonitoringRead)] {
 		links = append(links, navLink{"/console/monitoring", "Monitoring", current == "monitoring"})
 	}
+	links = append(links, limitsNavLink(st.Role, current)...)
 	links = append(links, billingNavLinks(st.Role, current)...)
 	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})

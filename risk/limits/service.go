@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/partners/staff"
 )
@@ -117,14 +119,70 @@ func (s *Service) Proposals(ctx context.Context, a Actor, status string) ([]Prop
 	return s.store.Proposals(ctx, status, 0)
 }
 
-// ProposalInput is a risk officer's proposed change: for OpCreate the Rule
-// (its key and bound), for OpChange the RuleID and the new bound (Amount,
-// or Count and Window), for OpRemove the RuleID.
+// ProposalInput is a risk officer's proposed change as entered (a form):
+// for OpCreate the rule's environment, currency, scope, subject and kind
+// and its bound; for OpChange the RuleID and the new bound; for OpRemove
+// the RuleID. The bound is Amount in the currency's major unit ("250.00"
+// GBP, "30000" JPY, "1.250" BHD) or, for a velocity rule, Count payments
+// per WindowSeconds.
 type ProposalInput struct {
-	Op     string
-	RuleID string
-	Rule   Rule
-	Reason string
+	Op, RuleID                                    string
+	Environment, Currency, Scope, SubjectID, Kind string
+	Amount, Count, WindowSeconds                  string
+	Reason                                        string
+}
+
+// ParseBound reads the bound of a rule of kind in currency from in
+// (ParseMajor for amounts). Refusal: CodeValidation naming the field.
+func ParseBound(in ProposalInput, kind Kind, currency string) (amount, count int64, window time.Duration, err error) {
+	field := func(f, reason string) error {
+		return problem.New(problem.CodeValidation, "%s %s", f, reason).With("errors", []FieldError{{f, reason}})
+	}
+	if kind == KindVelocity {
+		count, err = strconv.ParseInt(strings.TrimSpace(in.Count), 10, 64)
+		if err != nil {
+			return 0, 0, 0, field("count", "must be a whole number of payments")
+		}
+		secs, err := strconv.ParseInt(strings.TrimSpace(in.WindowSeconds), 10, 64)
+		if err != nil || secs < 0 || secs > int64(MaxWindow/time.Second) {
+			return 0, 0, 0, field("window", "must be whole seconds between 1 and 2678400")
+		}
+		return 0, count, time.Duration(secs) * time.Second, nil
+	}
+	amount, err = money.ParseMajor(in.Amount, currency)
+	if err != nil {
+		var pe *problem.Error
+		if errors.As(err, &pe) {
+			return 0, 0, 0, field("amount", strings.TrimPrefix(pe.Detail, "amount "))
+		}
+		return 0, 0, 0, err
+	}
+	return amount, 0, 0, nil
+}
+
+// ParseRule reads a new rule from in (OpCreate's fields) and validates it.
+// Refusal: CodeValidation naming the first invalid field.
+func ParseRule(in ProposalInput) (Rule, error) {
+	r := Rule{Environment: environment.Environment(strings.TrimSpace(in.Environment)),
+		Currency: strings.ToUpper(strings.TrimSpace(in.Currency)), Scope: Scope(strings.TrimSpace(in.Scope)),
+		SubjectID: strings.TrimSpace(in.SubjectID), Kind: Kind(strings.TrimSpace(in.Kind))}
+	if r.Scope == ScopePlatform {
+		r.SubjectID = ""
+	}
+	// The key first, so the bound is read in a known currency and kind.
+	probe := r
+	probe.Amount, probe.Count, probe.Window = 1, 0, 0
+	if r.Kind == KindVelocity {
+		probe.Amount, probe.Count, probe.Window = 0, 1, time.Second
+	}
+	if err := probe.Validate(); err != nil {
+		return Rule{}, err
+	}
+	var err error
+	if r.Amount, r.Count, r.Window, err = ParseBound(in, r.Kind, r.Currency); err != nil {
+		return Rule{}, err
+	}
+	return r, r.Validate()
 }
 
 // Propose records a pending change of the rules; nothing changes until a
@@ -149,9 +207,8 @@ func (s *Service) Propose(ctx context.Context, a Actor, in ProposalInput) (Propo
 	err := s.store.Tx(ctx, func(ctx context.Context) error {
 		switch in.Op {
 		case OpCreate:
-			r := in.Rule
-			r.ID, r.Default, r.DefaultLabel = "", false, ""
-			if err := r.Validate(); err != nil {
+			r, err := ParseRule(in)
+			if err != nil {
 				return err
 			}
 			if existing, err := s.store.Rules(ctx, r.Environment); err != nil {
@@ -162,16 +219,18 @@ func (s *Service) Propose(ctx context.Context, a Actor, in ProposalInput) (Propo
 			}
 			p.Rule = r
 		case OpChange, OpRemove:
-			cur, err := s.store.Rule(ctx, in.RuleID)
+			cur, err := s.store.Rule(ctx, strings.TrimSpace(in.RuleID))
 			if errors.Is(err, ErrNotFound) {
-				return problem.New(problem.CodeNotFound, "no limit rule %s", in.RuleID)
+				return problem.New(problem.CodeNotFound, "no limit rule %s", strings.TrimSpace(in.RuleID))
 			}
 			if err != nil {
 				return err
 			}
 			p.RuleID, p.Rule = cur.ID, cur
 			if in.Op == OpChange {
-				p.Rule.Amount, p.Rule.Count, p.Rule.Window = in.Rule.Amount, in.Rule.Count, in.Rule.Window
+				if p.Rule.Amount, p.Rule.Count, p.Rule.Window, err = ParseBound(in, cur.Kind, cur.Currency); err != nil {
+					return err
+				}
 				if err := p.Rule.Validate(); err != nil {
 					return err
 				}
