@@ -272,44 +272,24 @@ func details(p Proposal) map[string]any {
 	return d
 }
 
-// decidable loads a pending proposal in the transaction in ctx.
-func (s *Service) decidable(ctx context.Context, id string) (Proposal, error) {
-	p, err := s.store.Proposal(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+// claim decides the proposal id in the transaction in ctx as its first
+// statement (a conditional update from pending: concurrent deciders
+// serialise on it, one wins) and returns it as it was. A proposal that is
+// not pending is CodeInvalidState; an unknown one CodeNotFound. newRuleID
+// is recorded for a creation.
+func (s *Service) claim(ctx context.Context, id, status, by, note, newRuleID string) (Proposal, error) {
+	err := s.store.DecideProposal(ctx, id, status, by, note, newRuleID, s.now().UTC())
+	p, err2 := s.store.Proposal(ctx, id)
+	if errors.Is(err2, ErrNotFound) {
 		return Proposal{}, problem.New(problem.CodeNotFound, "no limit proposal %s", id)
 	}
-	if err != nil {
-		return Proposal{}, err
+	if err2 != nil {
+		return Proposal{}, err2
 	}
-	if p.Status != ProposalPending {
-		return Proposal{}, notPending(p)
-	}
-	return p, nil
-}
-
-func notPending(p Proposal) error {
-	return problem.New(problem.CodeInvalidState, "limit proposal %s is already %s", p.ID, p.Status)
-}
-
-// decide moves the proposal from pending, or explains why another decision
-// came first.
-func (s *Service) decide(ctx context.Context, p *Proposal, status, by, note, ruleID string) error {
-	now := s.now().UTC()
-	err := s.store.DecideProposal(ctx, p.ID, status, by, note, ruleID, now)
 	if errors.Is(err, ErrStale) {
-		if cur, err2 := s.store.Proposal(context.WithoutCancel(ctx), p.ID); err2 == nil {
-			return notPending(cur)
-		}
-		return problem.New(problem.CodeInvalidState, "limit proposal %s is no longer pending", p.ID)
+		return Proposal{}, problem.New(problem.CodeInvalidState, "limit proposal %s is already %s", p.ID, p.Status)
 	}
-	if err != nil {
-		return err
-	}
-	p.Status, p.DecidedBy, p.DecisionNote, p.DecidedAt = status, by, note, &now
-	if ruleID != "" {
-		p.RuleID = ruleID
-	}
-	return nil
+	return p, err
 }
 
 // Approve applies a pending proposal: the second person's step (a risk
@@ -326,18 +306,18 @@ func (s *Service) Approve(ctx context.Context, a Actor, id string) (Proposal, er
 	var p Proposal
 	err := s.store.Tx(ctx, func(ctx context.Context) error {
 		var err error
-		if p, err = s.decidable(ctx, id); err != nil {
+		if p, err = s.claim(ctx, id, ProposalApproved, a.ID, "", ids.New("lim")); err != nil {
 			return err
 		}
 		if p.ProposedBy == a.ID {
 			return problem.New(problem.CodeMakerChecker, "limit proposal %s was made by %s, who cannot also approve it", p.ID, a.ID)
 		}
 		r := p.Rule
+		r.ID = p.RuleID
 		r.ProposedBy, r.ApprovedBy, r.UpdatedAt = p.ProposedBy, a.ID, s.now().UTC()
 		action := "limit.rule_" + map[string]string{OpCreate: "created", OpChange: "changed", OpRemove: "removed"}[p.Op]
 		switch p.Op {
 		case OpCreate:
-			r.ID = ids.New("lim")
 			err = s.store.InsertRule(ctx, r)
 			if errors.Is(err, ErrDuplicate) {
 				return problem.New(problem.CodeConflict, "a %s %s rule in %s for %s exists now: reject this proposal and propose a change of it",
@@ -352,9 +332,6 @@ func (s *Service) Approve(ctx context.Context, a Actor, id string) (Proposal, er
 			return problem.New(problem.CodeConflict, "limit rule %s no longer exists: reject this proposal", r.ID)
 		}
 		if err != nil {
-			return err
-		}
-		if err := s.decide(ctx, &p, ProposalApproved, a.ID, "", r.ID); err != nil {
 			return err
 		}
 		d := details(p)
@@ -402,10 +379,7 @@ func (s *Service) Reject(ctx context.Context, a Actor, id, note string) (Proposa
 	var p Proposal
 	err := s.store.Tx(ctx, func(ctx context.Context) error {
 		var err error
-		if p, err = s.decidable(ctx, id); err != nil {
-			return err
-		}
-		if err := s.decide(ctx, &p, ProposalRejected, a.ID, note, p.RuleID); err != nil {
+		if p, err = s.claim(ctx, id, ProposalRejected, a.ID, note, ""); err != nil {
 			return err
 		}
 		d := details(p)

@@ -47,7 +47,7 @@ type Store interface {
 	// most limit (≤ 0: 200).
 	Proposals(ctx context.Context, status string, limit int) ([]Proposal, error)
 	// DecideProposal moves a pending proposal to status, recording who,
-	// the note, the rule id and when; ErrStale when it is not pending (or
-	// does not exist).
+	// the note and when, and ruleID when the proposal has none yet (a
+	// creation); ErrStale when it is not pending (or does not exist).
 	DecideProposal(ctx context.Context, id, status, by, note, ruleID string, at time.Time) error
 }

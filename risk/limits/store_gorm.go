@@ -211,7 +211,8 @@ func (s *GormStore) Proposals(ctx context.Context, status string, limit int) ([]
 func (s *GormStore) DecideProposal(ctx context.Context, id, status, by, note, ruleID string, at time.Time) error {
 	at = at.UTC()
 	res := s.handle(ctx).Model(&proposalRow{}).Where("id = ? AND status = ?", id, ProposalPending).Updates(map[string]any{
-		"status": status, "decided_by": by, "decision_note": note, "rule_id": ruleID, "decided_at": at})
+		"status": status, "decided_by": by, "decision_note": note, "decided_at": at,
+		"rule_id": gorm.Expr("CASE WHEN rule_id = '' THEN ? ELSE rule_id END", ruleID)})
 	if res.Error != nil {
 		return res.Error
 	}
