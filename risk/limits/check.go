@@ -2,6 +2,7 @@ package limits
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"time"
 
@@ -201,10 +202,10 @@ func CheckUsage(ctx context.Context, rules []Rule, p Payment, now time.Time, u U
 	}
 	if hit != nil {
 		secs := int(hit.Window / time.Second)
-		detail := "at most %d payments per %d seconds from one debtor account"
-		e := problem.New(problem.CodeVelocityExceeded, detail, hit.Count, secs)
+		detail := fmt.Sprintf("at most %s per %d seconds from one debtor account", Payments(hit.Count), secs)
+		e := problem.New(problem.CodeVelocityExceeded, "%s", detail)
 		if !hit.Default {
-			e = problem.New(problem.CodeVelocityExceeded, "the %s limit is "+detail, hit.Name(), hit.Count, secs).
+			e = problem.New(problem.CodeVelocityExceeded, "the %s limit is %s", hit.Name(), detail).
 				With("scope", string(hit.Scope)).With("kind", string(hit.Kind))
 		}
 		return e.With("retry_after", secs)

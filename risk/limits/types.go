@@ -168,9 +168,17 @@ func (r Rule) Key() string {
 // Limit renders the rule's bound: "500.00 GBP", "3 payments per 60 seconds".
 func (r Rule) Limit() string {
 	if r.Kind == KindVelocity {
-		return fmt.Sprintf("%d payments per %d seconds", r.Count, int64(r.Window/time.Second))
+		return Payments(r.Count) + fmt.Sprintf(" per %d seconds", int64(r.Window/time.Second))
 	}
 	return money.FormatMinor(r.Amount, r.Currency) + " " + r.Currency
+}
+
+// Payments is "1 payment", "3 payments".
+func Payments(n int64) string {
+	if n == 1 {
+		return "1 payment"
+	}
+	return fmt.Sprintf("%d payments", n)
 }
 
 // Name is how a refusal names the rule: "per-payment" / "daily partner" for
