@@ -202,7 +202,9 @@ func TestTightestRuleWins(t *testing.T) {
 	}
 }
 
-func isOther(r limits.Rule) bool { return len(r.SubjectID) > 6 && r.SubjectID[len(r.SubjectID)-6:] == "_other" }
+func isOther(r limits.Rule) bool {
+	return len(r.SubjectID) > 6 && r.SubjectID[len(r.SubjectID)-6:] == "_other"
+}
 
 func narrower(a, b limits.Scope) bool {
 	order := map[limits.Scope]int{limits.ScopeCustomer: 0, limits.ScopeApp: 1, limits.ScopePartner: 2, limits.ScopePlatform: 3}

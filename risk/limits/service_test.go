@@ -242,7 +242,10 @@ func TestMakerChecker(t *testing.T) {
 					_, err := s.Propose(ctx, maker, limits.ProposalInput{Op: limits.OpChange, RuleID: "lim_nope", Amount: "1", Reason: "r"})
 					return err
 				}, problem.CodeNotFound, "no limit rule lim_nope"},
-				{"fail/change-to-zero", func() error { _, err := s.Propose(ctx, maker, withRule(limits.ProposalInput{Amount: "0", Reason: "r"})); return err },
+				{"fail/change-to-zero", func() error {
+					_, err := s.Propose(ctx, maker, withRule(limits.ProposalInput{Amount: "0", Reason: "r"}))
+					return err
+				},
 					problem.CodeValidation, "amount must be positive"},
 			} {
 				t.Run(tc.name, func(t *testing.T) { wantProblem(t, tc.call(), tc.code, tc.detail) })
