@@ -40,8 +40,8 @@ func (p *flowPartner) paymentConsent(base, amount, ref string) (string, map[stri
 		p.tb.Fatalf("client_credentials (payments): %d %v", st, body)
 	}
 	in := map[string]any{"InstructionIdentification": "instr-" + ref, "EndToEndIdentification": "e2e-" + ref,
-		"InstructedAmount": map[string]any{"Amount": amount, "Currency": "GBP"},
-		"CreditorAccount":  map[string]any{"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "20000012345678", "Name": "Acme Ltd"},
+		"InstructedAmount":      map[string]any{"Amount": amount, "Currency": "GBP"},
+		"CreditorAccount":       map[string]any{"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "20000012345678", "Name": "Acme Ltd"},
 		"RemittanceInformation": map[string]any{"Reference": ref}}
 	st, _, body = p.call(base, http.MethodPost, "/open-banking/v3.1/pisp/domestic-payment-consents", cc, "",
 		map[string]any{"Data": map[string]any{"Initiation": in}, "Risk": map[string]any{}})
