@@ -177,7 +177,11 @@ func (s *Service) CreateAccountConsent(ctx context.Context, ac *oauth.AccessCont
 }
 
 // CreatePaymentConsent creates a domestic payment consent. The amount is
-// checked against the per-payment and per-consent limits at once.
+// checked at once against the per-consent limit and the per-payment rules
+// that can be known before the customer authorises (platform or default,
+// partner, app): the customer's rules, the daily and monthly sums and the
+// velocity are checked at payment (CreatePayment), when the customer and
+// the debtor account are known and the payment is serialised with others.
 func (s *Service) CreatePaymentConsent(ctx context.Context, ac *oauth.AccessContext, req *OBWriteDomesticConsent4, actor Actor) (*Consent, error) {
 	m, err := req.Validate()
 	if err != nil {

@@ -20,7 +20,8 @@ import (
 // diligence, decisions, certification, maker-checker go-live and
 // reinstatement, suspension of partners and apps, the partner's latest
 // consents with how each was authorised), the Monitoring section
-// (console_monitoring.go) and the audit trail. Only
+// (console_monitoring.go), the Limits page (console_limits.go, mounted by
+// ConsoleLimits) and the audit trail. Only
 // the actions the staff member's role may take are shown (staff.Can); the
 // services enforce the same rules.
 type Console struct {
