@@ -12,30 +12,11 @@
 // Output: one JSON object on stdout describing each step's result.
 import { chromium } from 'playwright-core'
 import { mkdirSync } from 'node:fs'
-import { env, run, totp } from './lib.mjs'
+import { consoleSignIn, env, run } from './lib.mjs'
 
 const base = env.BASE
 const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
 const text = async (page, sel) => (await page.locator(sel).count()) ? (await page.locator(sel).first().innerText()).trim() : ''
-
-async function staffSignIn(browser, email, password, secret, label) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-  const page = await ctx.newPage()
-  await page.goto(base + '/console/sign-in')
-  await page.fill('#email', email)
-  await page.fill('#password', password)
-  await page.fill('#code', totp(secret))
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForLoadState()
-  if (page.url().includes('/console/password')) {
-    await page.fill('#current_password', password)
-    await page.fill('#new_password', 'a-new-long-staff-password-' + label)
-    await page.fill('#confirm_password', 'a-new-long-staff-password-' + label)
-    await page.getByRole('button', { name: 'Change password' }).click()
-    await page.waitForLoadState()
-  }
-  return page
-}
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
@@ -46,7 +27,7 @@ run(async step => {
   })
   try {
     // A drafts and submits
-    const a = await staffSignIn(browser, env.STAFF_A_EMAIL, env.STAFF_A_PASSWORD, env.STAFF_A_TOTP, 'a')
+    const a = await consoleSignIn(browser, base, env.STAFF_A_EMAIL, env.STAFF_A_PASSWORD, env.STAFF_A_TOTP, 'a')
     step('staff_a_signed_in', { url: a.url() })
     await a.goto(base + '/console/contracts/new')
     await a.selectOption('#partner_id', env.PARTNER_ID)
@@ -68,7 +49,7 @@ run(async step => {
     await shot(a, 'a-self-approval-refused')
 
     // B approves and settles
-    const b = await staffSignIn(browser, env.STAFF_B_EMAIL, env.STAFF_B_PASSWORD, env.STAFF_B_TOTP, 'b')
+    const b = await consoleSignIn(browser, base, env.STAFF_B_EMAIL, env.STAFF_B_PASSWORD, env.STAFF_B_TOTP, 'b')
     await b.goto(contractURL)
     await b.click('#approve-contract')
     await b.waitForLoadState()

@@ -214,6 +214,28 @@ export class WebhookReceiver {
   stop() { this.server?.close() }
 }
 
+// consoleSignIn opens a new browser context signed in to the staff console
+// at base (email, one-time password and authenticator code; the forced
+// password change of a new account included) and returns its page.
+export async function consoleSignIn(browser, base, email, password, secret, label) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  const page = await ctx.newPage()
+  await page.goto(base + '/console/sign-in')
+  await page.fill('#email', email)
+  await page.fill('#password', password)
+  await page.fill('#code', totp(secret))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForLoadState()
+  if (page.url().includes('/console/password')) {
+    await page.fill('#current_password', password)
+    await page.fill('#new_password', 'a-new-long-staff-password-' + label)
+    await page.fill('#confirm_password', 'a-new-long-staff-password-' + label)
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await page.waitForLoadState()
+  }
+  return page
+}
+
 // run prints the collected steps as one JSON object (and exits non-zero on error).
 export function run(main) {
   const out = { steps: [] }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -145,5 +146,60 @@ func dailyLimitAcrossNodes(t *testing.T, extra []string) {
 	_, _, page = checker.get("/console/limits")
 	if !strings.Contains(page, "<td>partner "+app.PartnerID+"</td><td>per-day</td><td>20.00 GBP</td>") {
 		t.Fatalf("the rule is not listed in force:\n%s", page)
+	}
+}
+
+// TestE2ELimitsConsoleAcrossNodes is TestDailyLimitAcrossNodes with the
+// console in a real browser (e2e/limits.mjs): the maker proposes in the
+// form on node A, is not offered to approve, a second risk officer
+// approves there, and node B refuses the partner's next payment at once.
+func TestE2ELimitsConsoleAcrossNodes(t *testing.T) {
+	requireE2E(t, true)
+	a, b := twoNodes(t)
+	p := newFlowPartnerScope(t, a, lbIssuer, "accounts payments")
+	ctx := context.Background()
+	app, err := a.Main.Platform.Services.Partners.App(ctx, p.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, in1, tok1 := p.paymentConsent(b.URL, "30.00", "BRW1")
+	if st, body := p.pay(b.URL, c1, in1, tok1); st != http.StatusCreated {
+		t.Fatalf("first payment on node B: %d %v", st, body)
+	}
+	c2, in2, tok2 := p.paymentConsent(b.URL, "1.00", "BRW2")
+	sa := a.Main.Platform.Services.Staff
+	maker, err := sa.Bootstrap(ctx, "maker-"+randJTI()[:8]+"@bank.test", staff.RoleRiskOfficer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := sa.Bootstrap(ctx, "checker-"+randJTI()[:8]+"@bank.test", staff.RoleRiskOfficer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runNode(t, "limits.mjs", map[string]string{"BASE": a.URL,
+		"MAKER_EMAIL": maker.Staff.Email, "MAKER_PASSWORD": maker.OneTimePassword, "MAKER_TOTP": maker.TOTPSecret,
+		"CHECKER_EMAIL": checker.Staff.Email, "CHECKER_PASSWORD": checker.OneTimePassword, "CHECKER_TOTP": checker.TOTPSecret,
+		"ENVIRONMENT": "sandbox", "CURRENCY": "GBP", "PARTNER_ID": app.PartnerID, "AMOUNT": "30.50",
+		"CHROMIUM": chromiumPath(), "ARTIFACTS": artifactsDir(t)})
+	if res.Error != nil {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		t.Fatalf("flow failed:\n%s", b)
+	}
+	if s := res.Step("maker_limits"); s["url"] != "/console/limits" || s["h1"] != "Payment limits" {
+		t.Fatalf("maker's Limits page: %v", s)
+	}
+	if s := res.Step("proposed"); s["flash"] != "Proposal recorded: another risk officer or an admin must approve it." ||
+		s["pending"] != "create: partner "+app.PartnerID+" per-day limit 30.50 GBP in sandbox" ||
+		s["makerApproveButtons"] != 0.0 || s["makerNote"] != true {
+		t.Fatalf("proposed: %v", s)
+	}
+	if s := res.Step("approved"); s["flash"] != "Approved: the change is in force on every node." || s["pendingLeft"] != 0.0 ||
+		!strings.Contains(s["rule"].(string), "partner "+app.PartnerID+"\tper-day\t30.50 GBP") {
+		t.Fatalf("approved: %v", s)
+	}
+	st, refusal := p.pay(b.URL, c2, in2, tok2)
+	if st != http.StatusUnprocessableEntity || refusal["code"] != "limit_exceeded" ||
+		refusal["detail"] != "the partner per-day limit is 30.50 GBP" || refusal["used_today"] != "30.00" {
+		t.Fatalf("payment on node B after the approval: %d %v", st, refusal)
 	}
 }
