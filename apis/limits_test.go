@@ -2,6 +2,7 @@ package apis_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/bankbridge/bankbridge/apis"
@@ -113,6 +114,60 @@ func TestRiskOfficerLimits(t *testing.T) {
 			wantStatus(t, pay(p, bob, "1.00"), 201)
 			wantProblem(t, pay(p, bob, "1.00"), 429, "velocity_exceeded",
 				"the partner velocity limit is at most 1 payment per 30 seconds from one debtor account")
+		})
+		t.Run("ok/concurrent-payments-never-overrun-a-customer-rule", func(t *testing.T) {
+			// Through 8 partners at once (each partner's lock is its own):
+			// the customer's lock serialises them, exactly 3 × 10.00 fit.
+			e.t = t
+			c, err := e.core.CreateCustomer(ctx, environment.Sandbox, "concurrent.customer", "sandbox-password-1", "Concurrent Customer")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Exec(`UPDATE core_accounts SET balance_minor = 100000 WHERE customer_id = ?`, c.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			cust := e.customerIn(environment.Sandbox, c.Username)
+			in := limits.ProposalInput{Op: limits.OpCreate, Environment: "sandbox", Currency: "GBP", Scope: "customer",
+				SubjectID: cust.id, Kind: "per_day", Amount: "35.00", Reason: "test"}
+			prop, err := lim.Propose(ctx, maker, in)
+			if err == nil {
+				_, err = lim.Approve(ctx, checker, prop.ID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 8
+			type prepared struct {
+				cid, tok string
+				in       map[string]any
+			}
+			ps := make([]prepared, n)
+			for i := range ps {
+				p := e.partner(fmt.Sprintf("ptn_conc_%d", i), environment.Sandbox)
+				ps[i].in = initiation("10.00", externalCreditor, "Acme Ltd", fmt.Sprintf("K%d", i))
+				ps[i].cid, ps[i].tok = p.paymentConsent(cust, cust.account(core.AccountCurrent).ID, ps[i].in)
+			}
+			res := make([]*response, n)
+			var wg sync.WaitGroup
+			for i := range ps {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res[i] = e.do("POST", pisp+"/domestic-payments", ps[i].tok, paymentBody(ps[i].cid, ps[i].in))
+				}()
+			}
+			wg.Wait()
+			ok := 0
+			for _, r := range res {
+				if r.status == 201 {
+					ok++
+					continue
+				}
+				wantProblem(t, r, 422, "limit_exceeded", "the customer per-day limit is 35.00 GBP")
+			}
+			if ok != 3 {
+				t.Fatalf("%d payments of 10.00 within a 35.00 daily limit, want 3", ok)
+			}
 		})
 		t.Run("ok/platform-rule-replaces-default-in-its-currency", func(t *testing.T) {
 			e.t = t
