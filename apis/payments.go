@@ -12,6 +12,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/risk/limits"
 )
 
 // Settlement model. The reference core executes a payment synchronously: the
@@ -58,11 +59,16 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 	if len(c.AccountIDs) != 1 {
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s has no debtor account", c.ID)
 	}
-	lim := s.LimitsFor(ac.Environment)
-	switch {
-	case m.Minor > lim.PerPayment:
-		return nil, limitErr("per-payment", lim.PerPayment, m.Currency)
-	case m.Minor > lim.PerConsent:
+	lp := limits.Payment{Environment: ac.Environment, PartnerID: ac.PartnerID, AppID: ac.ClientID,
+		CustomerID: c.CustomerID, Amount: m}
+	rules, err := s.paymentLimits(ctx, lp)
+	if err != nil {
+		return nil, err
+	}
+	if err := limits.CheckAmount(rules, m); err != nil {
+		return nil, err
+	}
+	if lim := s.LimitsFor(ac.Environment); m.Minor > lim.PerConsent {
 		return nil, limitErr("per-consent", lim.PerConsent, m.Currency)
 	}
 	now := s.now()
@@ -71,27 +77,20 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 		Environment: ac.Environment, DebtorAccountID: c.AccountIDs[0], Amount: m, Initiation: &in,
 		Status: PaymentPending, CreatedAt: now, StatusUpdatedAt: now}
 	err = s.store.Tx(ctx, func(ctx context.Context) error {
-		// Serialise one partner's payments so the daily total cannot be
-		// overrun by concurrent payments.
+		// Serialise one partner's payments so its (and its apps') daily and
+		// monthly totals cannot be overrun by concurrent payments; and, when
+		// a customer's rule bounds a sum, the customer's payments through
+		// every partner (locks are always taken partner first).
 		if err := s.store.LockPartnerPayments(ctx, ac.PartnerID); err != nil {
 			return err
 		}
-		dayStart := now.Truncate(24 * time.Hour)
-		total, err := s.store.PartnerTotalSince(ctx, ac.PartnerID, ac.Environment, m.Currency, dayStart)
-		if err != nil {
+		if customerSums(rules) {
+			if err := s.store.LockCustomerPayments(ctx, c.CustomerID); err != nil {
+				return err
+			}
+		}
+		if err := limits.CheckUsage(ctx, rules, lp, now, paymentUsage{s.store, p, c.CustomerID}); err != nil {
 			return err
-		}
-		if total+m.Minor > lim.PerPartnerDaily {
-			return limitErr("daily partner", lim.PerPartnerDaily, m.Currency).
-				With("used_today", money.FormatAmount(total, m.Currency))
-		}
-		n, err := s.store.DebtorCountSince(ctx, p.DebtorAccountID, now.Add(-lim.VelocityWindow))
-		if err != nil {
-			return err
-		}
-		if n >= int64(lim.VelocityCount) {
-			return problem.New(problem.CodeVelocityExceeded, "at most %d payments per %d seconds from one debtor account", lim.VelocityCount, int(lim.VelocityWindow.Seconds())).
-				With("retry_after", int(lim.VelocityWindow.Seconds()))
 		}
 		consumed := *c
 		consumed.Status, consumed.StatusUpdatedAt = StatusConsumed, now
@@ -128,6 +127,38 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 	s.paymentOutcome(p.Status)
 	s.execute(ctx, p, actor)
 	return p, nil
+}
+
+// customerSums reports whether a customer's rule bounds a sum.
+func customerSums(rules []limits.Rule) bool {
+	for _, r := range rules {
+		if r.Scope == limits.ScopeCustomer && r.Kind != limits.KindPerPayment && r.Kind != limits.KindVelocity {
+			return true
+		}
+	}
+	return false
+}
+
+// paymentUsage is limits.Usage for payment p of customerID, read in the
+// payment's transaction.
+type paymentUsage struct {
+	store      Store
+	p          *Payment
+	customerID string
+}
+
+func (u paymentUsage) Total(ctx context.Context, by limits.Scope, since time.Time) (int64, error) {
+	switch by {
+	case limits.ScopeApp:
+		return u.store.ClientTotalSince(ctx, u.p.ClientID, u.p.Environment, u.p.Amount.Currency, since)
+	case limits.ScopeCustomer:
+		return u.store.CustomerTotalSince(ctx, u.customerID, u.p.Environment, u.p.Amount.Currency, since)
+	}
+	return u.store.PartnerTotalSince(ctx, u.p.PartnerID, u.p.Environment, u.p.Amount.Currency, since)
+}
+
+func (u paymentUsage) DebtorCount(ctx context.Context, since time.Time) (int64, error) {
+	return u.store.DebtorCountSince(ctx, u.p.DebtorAccountID, since)
 }
 
 // execute drives a Pending payment through the core and records the outcome.

@@ -19,6 +19,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/risk/limits"
 )
 
 // Config wires a Service.
@@ -38,7 +39,12 @@ type Config struct {
 	// Datasets defaults to DefaultDatasetPolicy.
 	Datasets DatasetPolicy
 	// Limits per environment; an environment not listed gets DefaultLimits.
+	// They are the built-in defaults of the risk officers' rules.
 	Limits map[environment.Environment]Limits
+	// LimitRules, when set, gives the limit rules risk officers set
+	// (risk/limits.Service; see that package for their precedence over
+	// Limits); nil: Limits alone.
+	LimitRules LimitRules
 	// PaymentConsentLifetime is how long a payment consent may be authorised
 	// and used (shown as CutOffDateTime); default 24 h.
 	PaymentConsentLifetime time.Duration
@@ -59,6 +65,7 @@ type Service struct {
 	revoker   oauth.TokenRevoker
 	datasets  DatasetPolicy
 	limits    map[environment.Environment]Limits
+	rules     LimitRules
 	payLife   time.Duration
 	now       func() time.Time
 	log       *slog.Logger
@@ -70,7 +77,7 @@ type Service struct {
 // NewService returns a Service.
 func NewService(cfg Config) *Service {
 	s := &Service{core: cfg.Core, store: cfg.Store, publisher: cfg.Publisher, revoker: cfg.Revoker,
-		datasets: cfg.Datasets, limits: cfg.Limits, payLife: cfg.PaymentConsentLifetime, log: cfg.Logger,
+		datasets: cfg.Datasets, limits: cfg.Limits, rules: cfg.LimitRules, payLife: cfg.PaymentConsentLifetime, log: cfg.Logger,
 		outcomes: cfg.Outcomes}
 	if s.store == nil {
 		s.store = NewGormStore(cfg.DB)
@@ -95,6 +102,25 @@ func NewService(cfg Config) *Service {
 		s.log = slog.Default()
 	}
 	return s
+}
+
+// LimitRules gives the limit rules risk officers set in an environment
+// (risk/limits.Service implements it, through its per-node cache).
+type LimitRules interface {
+	Rules(ctx context.Context, env environment.Environment) ([]limits.Rule, error)
+}
+
+// paymentLimits returns the limits that bound p: the risk officers' rules
+// over the environment's Limits as defaults (limits.Effective).
+func (s *Service) paymentLimits(ctx context.Context, p limits.Payment) ([]limits.Rule, error) {
+	var stored []limits.Rule
+	if s.rules != nil {
+		var err error
+		if stored, err = s.rules.Rules(ctx, p.Environment); err != nil {
+			return nil, err
+		}
+	}
+	return limits.Effective(s.LimitsFor(p.Environment).Defaults(), stored, p), nil
 }
 
 // LimitsFor returns the payment limits of an environment.
@@ -151,15 +177,27 @@ func (s *Service) CreateAccountConsent(ctx context.Context, ac *oauth.AccessCont
 }
 
 // CreatePaymentConsent creates a domestic payment consent. The amount is
-// checked against the per-payment and per-consent limits at once.
+// checked at once against the per-consent limit and the per-payment rules
+// that can be known before the customer authorises (platform or default,
+// partner, app): the customer's rules, the daily and monthly sums and the
+// velocity are checked at payment (CreatePayment), when the customer and
+// the debtor account are known and the payment is serialised with others.
 func (s *Service) CreatePaymentConsent(ctx context.Context, ac *oauth.AccessContext, req *OBWriteDomesticConsent4, actor Actor) (*Consent, error) {
 	m, err := req.Validate()
 	if err != nil {
 		return nil, err
 	}
+	// The customer is not known yet: their rules apply at payment.
+	rules, err := s.paymentLimits(ctx, limits.Payment{Environment: ac.Environment, PartnerID: ac.PartnerID,
+		AppID: ac.ClientID, Amount: m})
+	if err != nil {
+		return nil, err
+	}
 	lim := s.LimitsFor(ac.Environment)
-	if m.Minor > min(lim.PerPayment, lim.PerConsent) {
-		return nil, limitErr("per-payment", min(lim.PerPayment, lim.PerConsent), m.Currency)
+	rules = append(rules, limits.Rule{Environment: ac.Environment, Currency: m.Currency, Scope: limits.ScopePlatform,
+		Kind: limits.KindPerPayment, Amount: lim.PerConsent, Default: true, DefaultLabel: limits.DefaultPerPaymentLabel})
+	if err := limits.CheckAmount(rules, m); err != nil {
+		return nil, err
 	}
 	c := s.newConsent(ac, TypePaymentInitiation)
 	in := req.Data.Initiation

@@ -58,6 +58,9 @@ type Store interface {
 	// overrun by a concurrent payment. It must be called inside Tx. An engine
 	// that serialises writers anyway may do nothing.
 	LockPartnerPayments(ctx context.Context, partnerID string) error
+	// LockCustomerPayments is LockPartnerPayments for one customer's
+	// payments through every partner (taken after the partner's lock).
+	LockCustomerPayments(ctx context.Context, customerID string) error
 	// Audit records e in the transaction in ctx (audit.Record), so the
 	// trail commits or rolls back with the change it describes.
 	Audit(ctx context.Context, e audit.Entry) error
@@ -89,6 +92,11 @@ type Store interface {
 	// PartnerTotalSince sums the partner's non-rejected payments in currency
 	// created at or after since, in env (0 when none).
 	PartnerTotalSince(ctx context.Context, partnerID string, env environment.Environment, currency string, since time.Time) (int64, error)
+	// ClientTotalSince is PartnerTotalSince for one app's payments.
+	ClientTotalSince(ctx context.Context, clientID string, env environment.Environment, currency string, since time.Time) (int64, error)
+	// CustomerTotalSince is PartnerTotalSince for the payments made under
+	// one customer's consents (through every partner).
+	CustomerTotalSince(ctx context.Context, customerID string, env environment.Environment, currency string, since time.Time) (int64, error)
 	// DebtorCountSince counts payments from the debtor account created at or
 	// after since.
 	DebtorCountSince(ctx context.Context, accountID string, since time.Time) (int64, error)

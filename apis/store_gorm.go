@@ -49,6 +49,16 @@ func (s *GormStore) LockPartnerPayments(ctx context.Context, partnerID string) e
 	return s.handle(ctx).Exec("SELECT pg_advisory_xact_lock(?)", int64(h.Sum64())).Error
 }
 
+// LockCustomerPayments implements Store, as LockPartnerPayments.
+func (s *GormStore) LockCustomerPayments(ctx context.Context, customerID string) error {
+	if s.db.Dialect != db.Postgres {
+		return nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte("apis.payments.customer:" + customerID))
+	return s.handle(ctx).Exec("SELECT pg_advisory_xact_lock(?)", int64(h.Sum64())).Error
+}
+
 // Audit implements Store.
 func (s *GormStore) Audit(ctx context.Context, e audit.Entry) error {
 	return audit.Record(ctx, s.handle(ctx), e)
@@ -315,6 +325,26 @@ func (s *GormStore) PartnerTotalSince(ctx context.Context, partnerID string, env
 		Where("partner_id = ? AND environment = ? AND currency = ? AND created_at >= ? AND status <> ?",
 			partnerID, env, currency, since.UTC(), PaymentRejected).
 		Select("COALESCE(SUM(amount_minor), 0)").Scan(&total).Error
+	return total, err
+}
+
+// ClientTotalSince implements Store.
+func (s *GormStore) ClientTotalSince(ctx context.Context, clientID string, env environment.Environment, currency string, since time.Time) (int64, error) {
+	var total int64
+	err := s.handle(ctx).Model(&paymentRow{}).
+		Where("client_id = ? AND environment = ? AND currency = ? AND created_at >= ? AND status <> ?",
+			clientID, env, currency, since.UTC(), PaymentRejected).
+		Select("COALESCE(SUM(amount_minor), 0)").Scan(&total).Error
+	return total, err
+}
+
+// CustomerTotalSince implements Store.
+func (s *GormStore) CustomerTotalSince(ctx context.Context, customerID string, env environment.Environment, currency string, since time.Time) (int64, error) {
+	var total int64
+	err := s.handle(ctx).Table("api_payments AS p").Joins("JOIN api_consents AS c ON c.id = p.consent_id").
+		Where("c.customer_id = ? AND p.environment = ? AND p.currency = ? AND p.created_at >= ? AND p.status <> ?",
+			customerID, env, currency, since.UTC(), PaymentRejected).
+		Select("COALESCE(SUM(p.amount_minor), 0)").Scan(&total).Error
 	return total, err
 }
 

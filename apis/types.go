@@ -29,6 +29,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/risk/limits"
 )
 
 // Consent types (RFC 9396 authorization_details types).
@@ -474,6 +475,12 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{PerPayment: 2_500_000, PerConsent: 2_500_000, PerPartnerDaily: 10_000_000,
 		VelocityCount: 10, VelocityWindow: time.Minute}
+}
+
+// Defaults are l as the defaults of the risk officers' rules (risk/limits).
+func (l Limits) Defaults() limits.Defaults {
+	return limits.Defaults{PerPayment: l.PerPayment, PerPartnerDaily: l.PerPartnerDaily,
+		VelocityCount: int64(l.VelocityCount), VelocityWindow: l.VelocityWindow}
 }
 
 // RequestLogEntry is one logged resource call (no bodies, no tokens).

@@ -21,8 +21,9 @@ import (
 // diligence, decisions, certification, maker-checker go-live and
 // reinstatement, suspension of partners and apps, the partner's latest
 // consents with how each was authorised), the Monitoring section
-// (console_monitoring.go), the Screening page (console_screening.go) and
-// the audit trail. Only
+// (console_monitoring.go), the Screening page (console_screening.go), the
+// Limits page (console_limits.go, mounted by ConsoleLimits) and the audit
+// trail. Only
 // the actions the staff member's role may take are shown (staff.Can); the
 // services enforce the same rules.
 type Console struct {
@@ -177,6 +178,7 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	if v.Can[string(staff.ActScreening)] {
 		links = append(links, navLink{"/console/screening", "Screening", current == "screening"})
 	}
+	links = append(links, limitsNavLink(st.Role, current)...)
 	links = append(links, billingNavLinks(st.Role, current)...)
 	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})

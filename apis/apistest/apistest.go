@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) apis.Store) {
 		{"latest-partner-consents", testLatestPartnerConsents},
 		{"payments", testPayments},
 		{"payment-sums", testPaymentSums},
+		{"payment-sums-by-app-and-customer", testAppCustomerSums},
 		{"idempotency-keys", testKeys},
 		{"request-log", testRequestLog},
 		{"request-log-purge", testRequestLogPurge},
@@ -505,6 +506,57 @@ func testRequestLogPurge(t *testing.T, s apis.Store) {
 	if len(got) != 1 || got[0].ID != fresh.ID {
 		t.Fatalf("after purge: %+v", got)
 	}
+}
+
+// testAppCustomerSums: ClientTotalSince and CustomerTotalSince sum the
+// non-rejected payments of one app, or made under one customer's consents
+// through any partner, in one environment and currency since a time; the
+// customer's lock is taken inside a transaction.
+func testAppCustomerSums(t *testing.T, s apis.Store) {
+	ctx := context.Background()
+	day := base.Truncate(24 * time.Hour)
+	customer, otherCustomer := ids.New("cus"), ids.New("cus")
+	// pay creates a payment under a new authorised consent of cust.
+	pay := func(partner, cust string, env environment.Environment, minor int64, currency, status string, at time.Time) *apis.Payment {
+		c := consent(partner, env, apis.StatusAwaitingAuthorisation, at)
+		c.Type = apis.TypePaymentInitiation
+		must(t, s.CreateConsent(ctx, c))
+		upd := *c
+		upd.Status, upd.CustomerID, upd.AccountIDs, upd.StatusUpdatedAt = apis.StatusAuthorised, cust, []string{"acc_1"}, at
+		must(t, s.SetConsentStatus(ctx, &upd, apis.StatusAwaitingAuthorisation))
+		p := payment(partner, env, "acc_1", minor, currency, status, at)
+		p.ConsentID = c.ID
+		must(t, s.CreatePayment(ctx, p))
+		return p
+	}
+	a := pay(ids.New("ptn"), customer, "sandbox", 100, "GBP", apis.PaymentPending, day.Add(time.Hour))
+	pay(ids.New("ptn"), customer, "sandbox", 200, "GBP", apis.PaymentAcceptedSettlementCompleted, day.Add(2*time.Hour)) // another partner
+	pay(ids.New("ptn"), customer, "sandbox", 400, "GBP", apis.PaymentRejected, day.Add(2*time.Hour))                    // rejected
+	pay(ids.New("ptn"), customer, "sandbox", 800, "JPY", apis.PaymentPending, day.Add(2*time.Hour))                     // other currency
+	pay(ids.New("ptn"), customer, "production", 1600, "GBP", apis.PaymentPending, day.Add(2*time.Hour))                 // other environment
+	pay(ids.New("ptn"), customer, "sandbox", 3200, "GBP", apis.PaymentPending, day.Add(-time.Hour))                     // yesterday
+	pay(ids.New("ptn"), otherCustomer, "sandbox", 6400, "GBP", apis.PaymentPending, day.Add(time.Hour))                 // other customer
+	total, err := s.CustomerTotalSince(ctx, customer, "sandbox", "GBP", day)
+	must(t, err)
+	if total != 300 {
+		t.Fatalf("CustomerTotalSince = %d, want 300", total)
+	}
+	total, err = s.ClientTotalSince(ctx, a.ClientID, "sandbox", "GBP", day)
+	must(t, err)
+	if total != 100 {
+		t.Fatalf("ClientTotalSince = %d, want 100", total)
+	}
+	total, err = s.ClientTotalSince(ctx, a.ClientID, "sandbox", "GBP", day.Add(2*time.Hour))
+	must(t, err)
+	if total != 0 {
+		t.Fatalf("ClientTotalSince after its payment = %d, want 0", total)
+	}
+	must(t, s.Tx(ctx, func(ctx context.Context) error {
+		if err := s.LockPartnerPayments(ctx, a.PartnerID); err != nil {
+			return err
+		}
+		return s.LockCustomerPayments(ctx, customer)
+	}))
 }
 
 var errBoom = errors.New("apistest: boom")

@@ -40,8 +40,14 @@ type flowPartner struct {
 // through the operator CLI.
 func newFlowPartner(t *testing.T, s *Server, issuer string) *flowPartner {
 	t.Helper()
+	return newFlowPartnerScope(t, s, issuer, "accounts")
+}
+
+// newFlowPartnerScope is newFlowPartner with the app's scope.
+func newFlowPartnerScope(t *testing.T, s *Server, issuer, scope string) *flowPartner {
+	t.Helper()
 	redirect := "https://wallet.example/cb"
-	cid, key := sandboxApp(t, s, redirect, "accounts")
+	cid, key := sandboxApp(t, s, redirect, scope)
 	d, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -190,13 +196,21 @@ func fields(tb testing.TB, page string) url.Values {
 // name (par, authorize, login, consent, token).
 func (p *flowPartner) codeFlow(base, consentID string, mark func(step string)) string {
 	p.tb.Helper()
+	return p.codeFlowFor(base, "accounts", "account_access", consentID, mark)
+}
+
+// codeFlowFor is codeFlow for a consent of detailType (account_access,
+// payment_initiation) under scope; of a radio group (a payment's debtor
+// account) the first enabled choice is taken.
+func (p *flowPartner) codeFlowFor(base, scope, detailType, consentID string, mark func(step string)) string {
+	p.tb.Helper()
 	redirect := "https://wallet.example/cb"
 	ver := make([]byte, 32)
 	rand.Read(ver)
 	verifier := base64.RawURLEncoding.EncodeToString(ver)
 	sum := sha256.Sum256([]byte(verifier))
-	details, _ := json.Marshal([]map[string]any{{"type": "account_access", "consent_id": consentID}})
-	form := p.authenticated(url.Values{"response_type": {"code"}, "redirect_uri": {redirect}, "scope": {"accounts"},
+	details, _ := json.Marshal([]map[string]any{{"type": detailType, "consent_id": consentID}})
+	form := p.authenticated(url.Values{"response_type": {"code"}, "redirect_uri": {redirect}, "scope": {scope},
 		"state": {"st-" + uuid.NewString()}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"}, "authorization_details": {string(details)}})
 	parProof := p.proof(http.MethodPost, "/par", "")
@@ -238,7 +252,7 @@ func (p *flowPartner) codeFlow(base, consentID string, mark func(step string)) s
 	cf.Set("step", "consent")
 	cf.Set("decision", "approve")
 	for _, m := range accountField.FindAllStringSubmatch(consent, -1) {
-		if !strings.Contains(m[3], "disabled") {
+		if !strings.Contains(m[3], "disabled") && !(strings.Contains(m[0], `type="radio"`) && cf.Has(m[1])) {
 			cf.Add(m[1], m[2])
 		}
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/certification"
 	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/risk/limits"
 	"github.com/bankbridge/bankbridge/risk/screening"
 	"github.com/bankbridge/bankbridge/web"
 	"github.com/bankbridge/bankbridge/webhooks"
@@ -51,6 +52,9 @@ type Services struct {
 	// host other than localhost: browsers refuse WebAuthn there).
 	Passkeys *passkeys.Service
 	Core     *core.Reference
+	// Limits holds the payment limits risk officers set (maker-checker),
+	// cached per node and invalidated on every node through the cache bus.
+	Limits   *limits.Service
 	APIs     *apis.Service
 	Webhooks *webhooks.Service
 	// Screening holds the sanctions and watch-list entries and screens
@@ -97,8 +101,15 @@ func (p *Platform) wire(ctx context.Context) error {
 	tokens := oauth.NewTokens(p.DB.DB)
 	tokens.UseCacheBus(bus)
 	scope := contracts.NewScope(p.DB, now)
+	// apis.Config.Limits is not set: every environment has apis.DefaultLimits,
+	// the defaults of the risk officers' rules.
+	limitDefaults := map[environment.Environment]limits.Defaults{}
+	for _, env := range environment.All() {
+		limitDefaults[env] = apis.DefaultLimits().Defaults()
+	}
+	s.Limits = limits.New(limits.Config{DB: p.DB, Bus: bus, Defaults: limitDefaults, Now: now, Logger: p.Log})
 	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: tokens, Publisher: s.Events, Logger: p.Log,
-		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus, Outcomes: p.apiOutcomes()})
+		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus, Outcomes: p.apiOutcomes(), LimitRules: s.Limits})
 	if s.Staff, err = staff.New(staff.Config{DB: p.DB, Box: p.Box, Now: now, Logger: p.Log}); err != nil {
 		return err
 	}
@@ -222,6 +233,8 @@ func (p *Platform) mount(r *gin.Engine) {
 		Consents: apis.NewGormStore(p.DB), Monitoring: monitoring.New(monitoring.NewGormStore(p.DB), nil), Reviews: perf,
 		Screening: s.Screening, Log: p.Log}
 	console.Register(r)
+	(&web.ConsoleLimits{Console: &web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners,
+		Staff: s.Staff, DB: p.DB.DB, Log: p.Log}, Limits: s.Limits}).Register(r)
 	p.mountBilling(r)
 	p.mountReviews(r, perf, console, portal)
 	p.mountWebhooks(r)

@@ -95,6 +95,15 @@ const (
 	ActPlansManage Action = "plans.manage"
 )
 
+// Payment limits (risk/limits enforces them; the console's Limits page shows
+// or hides controls by them): see the rules, propose a change (maker),
+// approve or reject another's proposal (checker).
+const (
+	ActLimitsRead    Action = "limits.read"
+	ActLimitsPropose Action = "limits.propose"
+	ActLimitsApprove Action = "limits.approve"
+)
+
 // Actions lists every staff action; admin may do all of them.
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
@@ -102,7 +111,7 @@ var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDe
 	ActReviewsRead, ActReviewsDraft, ActReviewsApprove,
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
-	ActSettlementsRead, ActSettlementsWrite, ActPlansManage}
+	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActLimitsRead, ActLimitsPropose, ActLimitsApprove}
 
 // grants is THE staff role → action table (admin is every action, filled in
 // init). Every role reads contracts.
@@ -114,12 +123,12 @@ var grants = map[Role][]Action{
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
 		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead, ActScreening,
 		ActReviewsRead, ActReviewsApprove,
-		ActContractsRead},
+		ActContractsRead, ActLimitsRead, ActLimitsPropose, ActLimitsApprove},
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 		ActSettlementsRead, ActSettlementsWrite, ActPlansManage},
-	RoleAuditor: {ActPartnersRead, ActAuditRead, ActReviewsRead, ActContractsRead, ActSettlementsRead},
+	RoleAuditor: {ActPartnersRead, ActAuditRead, ActReviewsRead, ActContractsRead, ActSettlementsRead, ActLimitsRead},
 	RoleSystem:  {ActContractsRead, ActSettlementsRun},
 }
 

@@ -47,6 +47,9 @@ func TestTable(t *testing.T) {
 		ActSettlementsRead:    {Y, N, N, Y, Y, N},
 		ActSettlementsWrite:   {Y, N, N, Y, N, N},
 		ActPlansManage:        {Y, N, N, Y, N, N},
+		ActLimitsRead:         {Y, N, Y, N, Y, N}, // risk officers and admins; auditors read-only (issue 16)
+		ActLimitsPropose:      {Y, N, Y, N, N, N},
+		ActLimitsApprove:      {Y, N, Y, N, N, N},
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))
