@@ -20,10 +20,9 @@
 //   viewport with a basic accessibility check and screenshotted.
 // Output: one JSON object on stdout: {steps: [...], error?}.
 import * as oauth from 'oauth4webapi'
-import { chromium } from 'playwright-core'
 import { webcrypto as crypto, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { WebhookReceiver, totp } from './lib.mjs'
+import { WebhookReceiver, launchChromium, totp } from './lib.mjs'
 
 const env = process.env
 const issuer = new URL(env.ISSUER)
@@ -167,13 +166,6 @@ async function payment(app, browser) {
     interaction_id: paid.interaction_id, idempotency_key: paid.idempotency_key, body: paid.status === 201 ? undefined : paid.text })
 }
 
-function launch() {
-  return chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-}
 
 // verifiedWebhook: a webhook endpoint receiving (and verifying, with the
 // standardwebhooks library) a test event; waits until the platform has
@@ -203,7 +195,7 @@ async function verifiedWebhook(app) {
 
 async function traffic() {
   const app = await partnerApp(env.CLIENT_ID, JSON.parse(env.CLIENT_JWK))
-  const browser = await launch()
+  const browser = await launchChromium()
   try {
     await accountRead(app, browser)
     await payment(app, browser)
@@ -304,7 +296,7 @@ async function expectText(page, selector, want) {
 
 async function journey() {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
-  const browser = await launch()
+  const browser = await launchChromium()
   try {
     const dev = await (await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: issuer.href })).newPage()
     const email = `dev-${randomBytes(4).toString('hex')}@journey.example`
@@ -489,7 +481,7 @@ async function journey() {
 // auditSelfTest proves the page checks find what they look for, on a page
 // built to fail each of them once.
 async function auditSelfTest() {
-  const browser = await launch()
+  const browser = await launchChromium()
   try {
     const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage()
     await page.setContent(`<!doctype html><html lang="en"><body style="background:#fff;color:#111">

@@ -205,11 +205,7 @@ export async function browserConsent({ url, redirectUri, username, password, dec
 // sandbox dashboard (/sandbox/customer, the default); production customers
 // pass dashboard: '/customer'.
 export async function dashboardWithdraw({ issuer, username, password, appName, artifacts, dashboard = '/sandbox/customer' }) {
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launchChromium()
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
     await page.goto(new URL(`${dashboard}/consents`, issuer).href)

@@ -15,18 +15,13 @@
 //   helpers (parseCreationOptionsFromJSON, parseRequestOptionsFromJSON,
 //   toJSON) so the script's own base64url coding runs.
 // Output: one JSON object on stdout: {steps: [...], error?}.
-import { chromium } from 'playwright-core'
 import { mkdirSync } from 'node:fs'
-import { env, run } from './lib.mjs'
+import { env, launchChromium, run } from './lib.mjs'
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
   const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launchChromium()
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
     if (env.BY_HAND === '1') {

@@ -19,10 +19,9 @@
 //   pages' own base64url coding runs.
 // Output: one JSON object on stdout: {steps: [...], error?}.
 import * as oauth from 'oauth4webapi'
-import { chromium } from 'playwright-core'
 import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { Client, env, run } from './lib.mjs'
+import { Client, env, launchChromium, run } from './lib.mjs'
 
 const creditor = { SchemeName: 'UK.OBIE.SortCodeAccountNumber', Identification: '20000012345678', Name: 'Passkey Shop Ltd' }
 
@@ -57,11 +56,7 @@ run(async step => {
   authURL.searchParams.set('client_id', c.client.client_id)
   authURL.searchParams.set('request_uri', par.request_uri)
 
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launchChromium()
   let callback
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })

@@ -9,10 +9,9 @@
 //   MAILBOX (GET ?to=email → 200 with the verification link, 404 until it
 //   arrived), CHROMIUM, ARTIFACTS (optional screenshots).
 // Output: one JSON object on stdout: {steps: [...], error?}.
-import { chromium } from 'playwright-core'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { env, run } from './lib.mjs'
+import { env, launchChromium, run } from './lib.mjs'
 
 const base = new URL(env.BASE)
 
@@ -32,11 +31,7 @@ async function shot(page, name) {
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launchChromium()
   try {
     const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, baseURL: base.href })
     const page = await ctx.newPage()

@@ -12,9 +12,8 @@
 // Environment: ISSUER, CLIENT_ID, CLIENT_JWK, REDIRECT_URI, PASSWORD (the
 // personas'), HANA_TOTP_SECRET (base32), ARTIFACTS, CHROMIUM.
 import * as oauth from 'oauth4webapi'
-import { chromium } from 'playwright-core'
 import { mkdirSync } from 'node:fs'
-import { Client, env, run, totp } from './lib.mjs'
+import { Client, env, launchChromium, run, totp } from './lib.mjs'
 
 const PISP = '/open-banking/v3.1/pisp'
 
@@ -22,11 +21,7 @@ run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
   const c = await Client.create({ issuer: env.ISSUER, clientId: env.CLIENT_ID, privateJwk: env.CLIENT_JWK })
   const cc = await c.clientCredentials('payments')
-  const browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const browser = await launchChromium()
   const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
 
   // consent creates a domestic payment consent of amount GBP to Corner Cafe.
