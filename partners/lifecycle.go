@@ -591,6 +591,9 @@ func (s *Service) stopPartner(ctx context.Context, staffID, partnerID, reason st
 				Updates(map[string]any{"suspended_by": st.ID, "suspended_by_role": st.Role}).Error; err != nil {
 				return internal(err, "record suspension")
 			}
+			if err := s.raiseRiskForSuspension(ctx, tx, p.ID, p.ID, reason, staffActor(staffID)); err != nil {
+				return err
+			}
 		}
 		if to == StatusTerminated {
 			var pending []string
@@ -642,8 +645,11 @@ func (s *Service) SuspendApp(ctx context.Context, staffID, appID, reason string)
 		if err := s.setAppStatus(ctx, tx, a, AppSuspended, reason, staffActor(staffID)); err != nil {
 			return err
 		}
-		return internal(tx.Model(&App{}).Where("id = ?", a.ID).
-			Updates(map[string]any{"suspended_by": st.ID, "suspended_by_role": st.Role}).Error, "record app suspension")
+		if err := tx.Model(&App{}).Where("id = ?", a.ID).
+			Updates(map[string]any{"suspended_by": st.ID, "suspended_by_role": st.Role}).Error; err != nil {
+			return internal(err, "record app suspension")
+		}
+		return s.raiseRiskForSuspension(ctx, tx, a.PartnerID, a.ID, reason, staffActor(staffID))
 	})
 	if err != nil {
 		return err

@@ -232,6 +232,12 @@ func TestHappyLifecycle(t *testing.T) {
 		if p.StatusReason != "suspicious payment pattern" || p.SuspendedFrom != StatusLive {
 			t.Fatalf("partner %+v", p)
 		}
+		// The suspension is an incident: the risk rating goes to high, with
+		// the suspension as its source, in the same transaction.
+		if h, err := e.s.RiskHistory(ctx, pid); err != nil || p.RiskRating != RiskHigh || len(h) != 1 ||
+			h[0].Source != "suspension:"+pid || h[0].Reason != "suspended: suspicious payment pattern" || h[0].Previous != RiskMedium || h[0].ActorID != risk {
+			t.Fatalf("rating %q history %+v %v", p.RiskRating, h, err)
+		}
 		// Reinstatement is maker-checker.
 		rr, err := e.s.RequestReinstate(ctx, pm, pid, "investigation closed")
 		mustOK(t, err)
@@ -462,6 +468,12 @@ func TestStaffRoles(t *testing.T) {
 		if !found {
 			t.Fatalf("no app.suspended event: %v", e.pub.list())
 		}
+		if h, err := e.s.RiskHistory(ctx, pid); err != nil || len(h) != 1 || h[0].Rating != RiskHigh ||
+			h[0].Source != "suspension:"+app.ID || h[0].Reason != "suspended: key leaked" {
+			t.Fatalf("risk history after the app's suspension: %+v %v", h, err)
+		}
+		// A refused suspension (auditor above, already suspended below)
+		// leaves the rating alone.
 		wantProblem(t, e.s.SuspendApp(ctx, risk, app.ID, "again"), problem.CodeInvalidState, "cannot suspend app "+app.ID+": it is suspended")
 		pm, _ := e.staff(staff.RolePartnerManager)
 		risk2, _ := e.staff(staff.RoleRiskOfficer)

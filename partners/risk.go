@@ -101,3 +101,13 @@ func (s *Service) RiskHistory(ctx context.Context, partnerID string) ([]RiskChan
 	err := s.db.WithContext(ctx).Where("partner_id = ?", partnerID).Order("id DESC").Find(&out).Error
 	return out, internal(err, "load risk history")
 }
+
+// raiseRiskForSuspension sets the partner's risk rating to high in tx, the
+// transaction that suspends the partner or one of its apps (an incident of
+// the partnership, issue 16): source "suspension:<id>", the suspension's
+// reason. Only a later performance review (or staff) lowers it again.
+func (s *Service) raiseRiskForSuspension(ctx context.Context, tx *gorm.DB, partnerID, suspendedID, reason string, by actor) error {
+	_, err := s.SetRiskRating(ctx, tx, RiskChange{PartnerID: partnerID, Rating: RiskHigh,
+		Source: "suspension:" + suspendedID, Reason: "suspended: " + reason, ActorType: by.typ, ActorID: by.id})
+	return err
+}
