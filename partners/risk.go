@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/problem"
 )
 
 // RiskRating is the bank's rating of a partner's risk.
@@ -93,6 +95,23 @@ func (s *Service) SetRiskRating(ctx context.Context, tx *gorm.DB, c RiskChange) 
 	err = s.audit(ctx, tx, actor{c.ActorType, c.ActorID}, "partner.risk_rating_changed", "partner", p.ID, p.ID,
 		map[string]any{"from": string(previous), "to": string(c.Rating), "source": c.Source, "reason": c.Reason})
 	return err == nil, err
+}
+
+// RiskRating returns the partner's current risk rating (one indexed
+// read). Errors: CodeNotFound, CodeInternal.
+func (s *Service) RiskRating(ctx context.Context, partnerID string) (RiskRating, error) {
+	var rows []RiskRating
+	err := s.db.WithContext(ctx).Model(&Partner{}).Where("id = ?", partnerID).Limit(1).Pluck("risk_rating", &rows).Error
+	if err != nil {
+		return "", internal(err, "load risk rating")
+	}
+	if len(rows) == 0 {
+		return "", problem.New(problem.CodeNotFound, "partner %s not found", partnerID)
+	}
+	if !rows[0].Valid() {
+		return RiskMedium, nil
+	}
+	return rows[0], nil
 }
 
 // RiskHistory lists the changes of the partner's risk rating, newest first.

@@ -80,6 +80,11 @@ func TestSetRiskRating(t *testing.T) {
 		low.Rating, low.Source, low.Reason = RiskLow, "staff", "reviewed"
 		_, err = set(low)
 		mustOK(t, err)
+		if r, err := e.s.RiskRating(ctx, pid); err != nil || r != RiskLow {
+			t.Fatalf("RiskRating = %q, %v; want low", r, err)
+		}
+		_, err = e.s.RiskRating(ctx, "ptn_nope")
+		wantProblem(t, err, problem.CodeNotFound, "partner ptn_nope not found")
 		p, _ = e.s.Partner(ctx, pid)
 		h, err := e.s.RiskHistory(ctx, pid)
 		mustOK(t, err)
