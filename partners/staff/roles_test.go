@@ -43,6 +43,8 @@ func TestTable(t *testing.T) {
 		ActSettlementsRead:    {Y, N, N, Y, Y, N},
 		ActSettlementsWrite:   {Y, N, N, Y, N, N},
 		ActPlansManage:        {Y, N, N, Y, N, N},
+		ActRiskCasesRead:      {Y, N, Y, N, N, N}, // issue 16: admin reads the queue…
+		ActRiskCasesDecide:    {N, N, Y, N, N, N}, // …only risk officers release or reject
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))
