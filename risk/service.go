@@ -130,6 +130,12 @@ type Payments interface {
 	RejectHeld(ctx context.Context, paymentID, reason string, actor Actor) error
 }
 
+// PaymentNotHeld is the refusal a Payments implementation returns when the
+// case's payment is no longer held (or gone): CodeInvalidState.
+func PaymentNotHeld(paymentID string) error {
+	return problem.New(problem.CodeInvalidState, "payment %s is not held for review", paymentID)
+}
+
 // Config wires a Service.
 type Config struct {
 	Store    Store
@@ -200,7 +206,9 @@ func (s *Service) DualControlAmount(currency string) int64 {
 }
 
 // NeedsTwo reports whether deciding c takes two officers.
-func (s *Service) NeedsTwo(c *Case) bool { return c.Amount.Minor >= s.DualControlAmount(c.Amount.Currency) }
+func (s *Service) NeedsTwo(c *Case) bool {
+	return c.Amount.Minor >= s.DualControlAmount(c.Amount.Currency)
+}
 
 func authorize(actor Actor, action staff.Action) error {
 	if !staff.Can(actor.Role, action) {

@@ -18,6 +18,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/telemetry"
+	"github.com/bankbridge/bankbridge/risk"
 )
 
 // Config is the platform's configuration: every field has a flag and an
@@ -58,6 +59,10 @@ type Config struct {
 	// DatabaseDriver is the database/sql driver the store opens instead of
 	// the engine's own (no flag: tests set it through Main.DatabaseDriver).
 	DatabaseDriver string
+	// RiskScreener screens payee names for the risk scoring (no flag: tests
+	// set it through Main.RiskScreener; nil: risk.NoMatches until
+	// risk/screening is wired).
+	RiskScreener risk.Screener
 	// EncryptionKey is BANKBRIDGE_ENCRYPTION_KEY (environment only: a flag
 	// would show the key in the process list).
 	EncryptionKey string

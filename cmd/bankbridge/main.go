@@ -24,6 +24,8 @@ import (
 	"syscall"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/bankbridge/bankbridge/risk"
 )
 
 func main() {
@@ -65,6 +67,10 @@ type Main struct {
 	// OTEL_* environment (tests pass an SDK provider with an in-memory
 	// exporter); the platform does not shut it down.
 	TracerProvider trace.TracerProvider
+	// RiskScreener, when set, screens payee names for the risk scoring
+	// instead of the default (nothing matches until risk/screening is
+	// wired); tests pass a fake list.
+	RiskScreener risk.Screener
 	// LogOutput, when set, is where serve writes its log instead of os.Stderr
 	// (tests read the access log there).
 	LogOutput io.Writer

@@ -20,7 +20,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c.DatabaseDriver, c.TracerProvider = m.DatabaseDriver, m.TracerProvider
+	c.DatabaseDriver, c.TracerProvider, c.RiskScreener = m.DatabaseDriver, m.TracerProvider, m.RiskScreener
 	var logOut io.Writer = os.Stderr
 	if m.LogOutput != nil {
 		logOut = m.LogOutput

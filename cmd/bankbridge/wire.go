@@ -29,6 +29,7 @@ import (
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/certification"
 	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/web"
 	"github.com/bankbridge/bankbridge/webhooks"
 )
@@ -52,6 +53,11 @@ type Services struct {
 	Core     *core.Reference
 	APIs     *apis.Service
 	Webhooks *webhooks.Service
+	// RiskAssessor scores payment consents and payments and opens the
+	// cases of held payments (apis calls it); Risk is the risk officers'
+	// case queue (it drives apis).
+	RiskAssessor *risk.Assessor
+	Risk         *risk.Service
 	// Events publishes into the webhooks outbox in the caller's transaction.
 	Events  events.Publisher
 	OpenAPI map[string]any
@@ -89,8 +95,12 @@ func (p *Platform) wire(ctx context.Context) error {
 	tokens := oauth.NewTokens(p.DB.DB)
 	tokens.UseCacheBus(bus)
 	scope := contracts.NewScope(p.DB, now)
+	if err := p.wireRiskAssessor(now); err != nil {
+		return err
+	}
 	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: tokens, Publisher: s.Events, Logger: p.Log,
-		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus, Outcomes: p.apiOutcomes()})
+		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus, Outcomes: p.apiOutcomes(), Risk: s.RiskAssessor})
+	p.wireRiskCases(now)
 	if s.Staff, err = staff.New(staff.Config{DB: p.DB, Box: p.Box, Now: now, Logger: p.Log}); err != nil {
 		return err
 	}
@@ -204,8 +214,10 @@ func (p *Platform) mount(r *gin.Engine) {
 	(&web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
 		Requests: requestLog{s.APIs}, SandboxReset: sandboxReset{s.APIs}, DB: p.DB.DB, DevOutbox: p.Config.Mode.Development(),
 		RegistrationURL: p.Issuer + "/register", Log: p.Log}).Register(r)
-	(&web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Staff: s.Staff, DB: p.DB.DB,
-		Consents: apis.NewGormStore(p.DB), Monitoring: monitoring.New(monitoring.NewGormStore(p.DB), nil), Log: p.Log}).Register(r)
+	console := &web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Staff: s.Staff, DB: p.DB.DB,
+		Consents: apis.NewGormStore(p.DB), Monitoring: monitoring.New(monitoring.NewGormStore(p.DB), nil), Log: p.Log}
+	console.Register(r)
+	p.mountRisk(r, console)
 	p.mountBilling(r)
 	p.mountWebhooks(r)
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/bankbridge/bankbridge/apis"
+	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/risk"
+	"github.com/bankbridge/bankbridge/web"
+)
+
+// The risk controls (issue 16): the scoring, held payments and the risk
+// officers' case queue. Screening (risk/screening) and partners' risk
+// ratings are not built yet: until they are wired here, nothing matches
+// (or Config.RiskScreener, a test's fake list) and every partner is rated
+// medium.
+
+// wireRiskAssessor builds the scoring apis calls (before apis).
+func (p *Platform) wireRiskAssessor(now func() time.Time) error {
+	var screener risk.Screener = risk.NoMatches{}
+	if p.Config.RiskScreener != nil {
+		screener = p.Config.RiskScreener
+	}
+	a, err := risk.NewAssessor(risk.AssessorConfig{Store: risk.NewGormStore(p.DB), Screener: screener,
+		Ratings: risk.FixedRating(risk.RatingMedium), Now: now})
+	if err != nil {
+		return err
+	}
+	p.Services.RiskAssessor = a
+	return nil
+}
+
+// wireRiskCases builds the case queue on apis (after apis).
+func (p *Platform) wireRiskCases(now func() time.Time) {
+	s := &p.Services
+	s.Risk = risk.NewService(risk.Config{Store: risk.NewGormStore(p.DB), Payments: riskPayments{s.APIs}, Now: now, Logger: p.Log})
+}
+
+// mountRisk registers the console's Risk cases pages.
+func (p *Platform) mountRisk(r gin.IRouter, console *web.Console) {
+	(&web.ConsoleRisk{Console: console, Risk: p.Services.Risk}).Register(r)
+}
+
+// riskPayments is risk's Payments port on apis: a decision's actor is the
+// staff member, audited as such.
+type riskPayments struct{ apis *apis.Service }
+
+func staffActor(a risk.Actor) apis.Actor {
+	return apis.Actor{Type: audit.ActorStaff, ID: a.ID, InteractionID: a.InteractionID}
+}
+
+func (r riskPayments) ReleaseHeld(ctx context.Context, paymentID string, actor risk.Actor) error {
+	return heldErr(paymentID, r.apis.ReleaseHeld(ctx, paymentID, staffActor(actor)))
+}
+
+func (r riskPayments) Execute(ctx context.Context, paymentID string, actor risk.Actor) error {
+	return r.apis.ExecuteReleased(ctx, paymentID, staffActor(actor))
+}
+
+func (r riskPayments) RejectHeld(ctx context.Context, paymentID, reason string, actor risk.Actor) error {
+	return heldErr(paymentID, r.apis.RejectHeld(ctx, paymentID, reason, staffActor(actor)))
+}
+
+// heldErr turns apis' refusals into risk's.
+func heldErr(paymentID string, err error) error {
+	switch {
+	case errors.Is(err, apis.ErrNotHeld):
+		return risk.PaymentNotHeld(paymentID)
+	case errors.Is(err, apis.ErrNotFound):
+		return risk.PaymentNotHeld(paymentID)
+	}
+	return err
+}
