@@ -94,7 +94,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runServe(ctx, args)
 	case "migrate":
 		return m.runMigrate(ctx, args)
-	case "partners", "apps", "customers", "keys", "staff", "settle":
+	case "partners", "apps", "customers", "keys", "staff", "settle", "risk":
 		return m.runOperator(ctx, cmd, args)
 	case "version":
 		return m.runVersion(args)
@@ -127,6 +127,7 @@ Usage:
   bankbridge keys rotate [--alg ES256|PS256]
   bankbridge staff create --email E --role admin|partner_manager|risk_officer|finance|auditor [--json]
   bankbridge settle --period YYYY-MM [--json]
+  bankbridge risk cases [--json]  list the open risk cases (held payments), oldest first
   bankbridge version [--json]    print the build information (module version, VCS revision, Go version)
 
 Every command takes the common flags (also settable by environment variable):

@@ -121,7 +121,7 @@ var grants = map[Role][]Action{
 		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 		ActSettlementsRead, ActSettlementsWrite, ActPlansManage},
 	RoleAuditor: {ActPartnersRead, ActAuditRead, ActContractsRead, ActSettlementsRead},
-	RoleSystem:  {ActContractsRead, ActSettlementsRun},
+	RoleSystem:  {ActContractsRead, ActSettlementsRun, ActRiskCasesRead}, // the CLI's `risk cases`
 }
 
 var can = map[Role]map[Action]bool{}

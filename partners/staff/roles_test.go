@@ -43,7 +43,7 @@ func TestTable(t *testing.T) {
 		ActSettlementsRead:    {Y, N, N, Y, Y, N},
 		ActSettlementsWrite:   {Y, N, N, Y, N, N},
 		ActPlansManage:        {Y, N, N, Y, N, N},
-		ActRiskCasesRead:      {Y, N, Y, N, N, N}, // issue 16: admin reads the queue…
+		ActRiskCasesRead:      {Y, N, Y, N, N, Y}, // issue 16: admin (and the CLI) read the queue…
 		ActRiskCasesDecide:    {N, N, Y, N, N, N}, // …only risk officers release or reject
 	}
 	if len(golden) != len(Actions) {
