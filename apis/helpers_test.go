@@ -196,7 +196,8 @@ type env struct {
 var prodLimits = apis.Limits{PerPayment: 100_00, PerConsent: 100_00, PerPartnerDaily: 150_00,
 	VelocityCount: 2, VelocityWindow: time.Minute}
 
-func newEnv(tb testing.TB, d *db.DB) *env {
+// newEnv builds the service (opts adjust its Config) behind a test server.
+func newEnv(tb testing.TB, d *db.DB, opts ...func(*apis.Config)) *env {
 	tb.Helper()
 	e := &env{t: tb, d: d, verifier: &fakeVerifier{tokens: map[string]*oauth.AccessContext{}},
 		pub: &recPublisher{}, rev: &recRevoker{}, usage: &recUsage{}, clock: &clock{}}
@@ -207,13 +208,17 @@ func newEnv(tb testing.TB, d *db.DB) *env {
 	}
 	e.policy = apis.StaticDatasetPolicy{Default: []string{apis.DatasetTransactionInsights},
 		ByPartner: map[string][]string{"ptn_risk": {apis.DatasetTransactionInsights, apis.DatasetRiskSignals}}}
-	e.svc = apis.NewService(apis.Config{DB: d, Core: e.core, Publisher: e.pub, Revoker: e.rev, Datasets: e.policy,
+	cfg := apis.Config{DB: d, Core: e.core, Publisher: e.pub, Revoker: e.rev, Datasets: e.policy,
 		Limits: map[environment.Environment]apis.Limits{
 			environment.Sandbox: {PerPayment: 2_500_000, PerConsent: 2_500_000, PerPartnerDaily: 1_000_000_000,
 				VelocityCount: 100000, VelocityWindow: time.Minute},
 			environment.Production: prodLimits,
 		},
-		Now: e.clock.now})
+		Now: e.clock.now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.svc = apis.NewService(cfg)
 	h := apis.NewHandler(apis.HandlerConfig{Service: e.svc, Verifier: e.verifier, Usage: e.usage, BaseURL: baseURL})
 	e.engine = gin.New()
 	h.Register(e.engine)
