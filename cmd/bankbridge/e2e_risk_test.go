@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bankbridge/bankbridge/apis"
+	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/risk"
+	bankbridge "github.com/bankbridge/bankbridge/sdk/go"
+)
+
+// fakeWatchList stands in for risk/screening (not wired yet): the names it
+// lists match at 97%.
+type fakeWatchList map[string]bool
+
+func (w fakeWatchList) Screen(_ context.Context, name string) ([]risk.Match, error) {
+	if !w[name] {
+		return nil, nil
+	}
+	return []risk.Match{{Name: strings.ToUpper(name), List: "E2E LIST", Reference: "E2E-1", Score: 97,
+		Explain: "exact after normalisation"}}, nil
+}
+
+// statusEvents returns the payment.status_changed events the sink got for
+// paymentID, waiting (up to 20 s) until one has status want.
+func (s *webhookSink) statusEvents(t *testing.T, paymentID, want string) []bankbridge.PaymentStatusChangedEventData {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var out []bankbridge.PaymentStatusChangedEventData
+		found := false
+		s.mu.Lock()
+		for _, ev := range s.events {
+			var d bankbridge.PaymentStatusChangedEventData
+			if ev.Type != "payment.status_changed" || ev.DecodeData(&d) != nil || d.PaymentId != paymentID {
+				continue
+			}
+			out = append(out, d)
+			found = found || d.Status == want
+		}
+		s.mu.Unlock()
+		if found || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var caseLink = regexp.MustCompile(`href="/console/risk/cases/(rcs_[0-9a-z]+)"`)
+
+// TestE2ERiskHold: a payment to a payee on the (fake) watch list is held:
+// Pending, the Suspended reason in payment-details, never sent to the core
+// (balance unchanged), listed by `bankbridge risk cases`; a risk officer
+// releases it in the console (real HTTP, CSRF form) and it is executed, the
+// partner's webhook endpoint receiving payment.status_changed; a second
+// held payment is rejected there: Rejected, with the webhook, and the
+// officer's note never reaches the partner.
+func TestE2ERiskHold(t *testing.T) {
+	requireE2E(t, false)
+	for name, dbURL := range engineURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			s := MustStartWith(t, func(m *Main) { m.RiskScreener = fakeWatchList{"Ivan Sanctioned": true, "Olga Listed": true} },
+				dbURL(t), "--webhooks-allow-loopback")
+			ctx := context.Background()
+			redirect := "https://wallet.example/callback"
+			cid, key := sandboxApp(t, s, redirect, "openid accounts payments webhooks")
+			c, err := bankbridge.New(bankbridge.Config{Issuer: s.URL, ClientID: cid, PrivateJWK: []byte(key.PrivateJSON(t))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			app, err := c.ClientCredentials(ctx, "payments webhooks")
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin := c.API(app)
+			sink := newWebhookSink(t)
+			ep, err := admin.CreateWebhookEndpoint(ctx, bankbridge.WebhookEndpointInput{URL: sink.srv.URL + "/hooks",
+				EventTypes: []string{"payment.created", "payment.status_changed"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink.mu.Lock()
+			sink.keys = []string{ep.VerificationKey()}
+			sink.mu.Unlock()
+			platform := s.Main.Platform
+			payments := apis.NewGormStore(platform.DB)
+
+			// pay creates a consent to payee, has alice authorise it (forms,
+			// no browser) and submits the payment.
+			pay := func(amount, payee, ref string) (*bankbridge.API, *bankbridge.OBWriteDomesticResponse5) {
+				t.Helper()
+				pc, err := admin.CreateDomesticPaymentConsent(ctx, bankbridge.OBWriteDomesticConsent4{
+					Data: bankbridge.OBWriteDomesticConsent4Data{Initiation: bankbridge.DomesticInitiation{
+						InstructionIdentification: ref, EndToEndIdentification: ref,
+						InstructedAmount: bankbridge.InstructedAmount{Amount: amount, Currency: "GBP"},
+						CreditorAccount: bankbridge.CreditorAccount{SchemeName: "UK.OBIE.SortCodeAccountNumber",
+							Identification: "20000077777777", Name: payee},
+					}},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pending, err := c.PushAuthorization(ctx, bankbridge.AuthorizationRequest{RedirectURI: redirect, Scope: "openid payments",
+					AuthorizationDetails: []bankbridge.AuthorizationDetail{{Type: bankbridge.DetailPaymentInitiation, ConsentID: pc.Data.ConsentId}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cb, _ := url.Parse(formConsent(t, pending.URL, "alice", "sandbox-password-1", nil))
+				tok, err := c.ExchangeCode(ctx, pending, cb.Query())
+				if err != nil {
+					t.Fatal(err)
+				}
+				papi := c.API(tok)
+				p, err := papi.CreateDomesticPayment(ctx, bankbridge.PaymentFor(pc))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return papi, p
+			}
+			balance := func(accountID string) int64 {
+				t.Helper()
+				a, err := platform.Services.Core.Account(ctx, accountID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return a.Balance.Minor
+			}
+
+			papi, first := pay("12.00", "Ivan Sanctioned", "risk-e2e-1")
+			firstID := first.Data.DomesticPaymentId
+			stored, err := payments.Payment(ctx, firstID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			startBalance := balance(stored.DebtorAccountID)
+			if first.Data.Status != bankbridge.PaymentStatusCodePending || !stored.Held {
+				t.Fatalf("payment %s held %v, want Pending and held", first.Data.Status, stored.Held)
+			}
+			if got, err := papi.DomesticPayment(ctx, firstID); err != nil || got.Data.Status != bankbridge.PaymentStatusCodePending {
+				t.Fatalf("GET payment %+v %v", got, err)
+			}
+			details, err := papi.DomesticPaymentDetails(ctx, firstID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := details.Data.PaymentStatus[0]
+			if ps.StatusDetail == nil || ps.StatusDetail.StatusReason == nil || string(*ps.StatusDetail.StatusReason) != "Suspended" ||
+				ps.StatusDetail.StatusReasonDescription == nil || *ps.StatusDetail.StatusReasonDescription != "Held for review by the bank" {
+				t.Fatalf("payment details %+v", ps)
+			}
+			_, second := pay("13.00", "Olga Listed", "risk-e2e-2")
+			secondID := second.Data.DomesticPaymentId
+			if second.Data.Status != bankbridge.PaymentStatusCodePending {
+				t.Fatalf("second payment %s", second.Data.Status)
+			}
+			if b := balance(stored.DebtorAccountID); b != startBalance {
+				t.Fatalf("held payments moved the balance: %d → %d", startBalance, b)
+			}
+
+			// The operator's CLI lists both open cases, oldest first.
+			out := runCLI(t, s, "risk", "cases", "--json")
+			list, _ := out["cases"].([]any)
+			if len(list) != 2 || list[0].(map[string]any)["payment_id"] != firstID || list[1].(map[string]any)["payment_id"] != secondID {
+				t.Fatalf("risk cases --json: %v", out)
+			}
+
+			created, err := platform.Services.Staff.Bootstrap(ctx, "officer@bank.example", staff.RoleRiskOfficer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			officer := staffConsole(t, s.URL, created)
+			_, _, queue := officer.get("/console/risk/cases")
+			ids := caseLink.FindAllStringSubmatch(queue, -1)
+			if len(ids) != 2 || !strings.Contains(queue, "Ivan Sanctioned") {
+				t.Fatalf("queue page:\n%s", queue)
+			}
+			firstCase, secondCase := ids[0][1], ids[1][1]
+			_, _, page := officer.get("/console/risk/cases/" + firstCase)
+			for _, w := range []string{firstID, "screening_match", "IVAN SANCTIONED", "E2E LIST", "12.00 GBP", stored.CustomerID} {
+				if !strings.Contains(page, w) {
+					t.Errorf("case page lacks %q", w)
+				}
+			}
+
+			t.Run("fail/decision without a note", func(t *testing.T) {
+				st, _, body := officer.submit("/console/risk/cases/"+firstCase, "/console/risk/cases/"+firstCase+"/decide",
+					url.Values{"decision": {"release"}, "note": {" "}})
+				if st != http.StatusUnprocessableEntity || !strings.Contains(body, "A decision needs a note.") {
+					t.Fatalf("%d\n%s", st, body)
+				}
+			})
+			t.Run("fail/form without CSRF token", func(t *testing.T) {
+				resp, err := officer.c.PostForm(s.URL+"/console/risk/cases/"+firstCase+"/decide", url.Values{"decision": {"release"}, "note": {"x"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusForbidden {
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+			})
+
+			t.Run("ok/release executes the payment", func(t *testing.T) {
+				st, loc, body := officer.submit("/console/risk/cases/"+firstCase, "/console/risk/cases/"+firstCase+"/decide",
+					url.Values{"decision": {"release"}, "note": {"customer confirmed the payee by phone"}})
+				if st != http.StatusSeeOther || loc != "/console/risk/cases/"+firstCase+"?done=released" {
+					t.Fatalf("release: %d %q\n%s", st, loc, body)
+				}
+				if _, _, page := officer.get(loc); !strings.Contains(page, `id="case-status">released<`) {
+					t.Errorf("case page after release:\n%s", page)
+				}
+				if b := balance(stored.DebtorAccountID); b != startBalance-1200 {
+					t.Fatalf("balance %d, want %d", b, startBalance-1200)
+				}
+				evs := sink.statusEvents(t, firstID, "AcceptedSettlementInProcess")
+				if len(evs) != 1 || evs[0].PreviousStatus == nil || *evs[0].PreviousStatus != "Pending" {
+					t.Fatalf("webhooks for %s: %+v", firstID, evs)
+				}
+				if got, err := papi.DomesticPayment(ctx, firstID); err != nil || got.Data.Status == bankbridge.PaymentStatusCodePending {
+					t.Fatalf("payment after release %+v %v", got, err)
+				}
+			})
+
+			t.Run("ok/reject after review", func(t *testing.T) {
+				note := "payee matches the sanctions list entry"
+				st, loc, body := officer.submit("/console/risk/cases/"+secondCase, "/console/risk/cases/"+secondCase+"/decide",
+					url.Values{"decision": {"reject"}, "note": {note}})
+				if st != http.StatusSeeOther || loc != "/console/risk/cases/"+secondCase+"?done=rejected" {
+					t.Fatalf("reject: %d %q\n%s", st, loc, body)
+				}
+				evs := sink.statusEvents(t, secondID, "Rejected")
+				if len(evs) != 1 || evs[0].Status != "Rejected" {
+					t.Fatalf("webhooks for %s: %+v", secondID, evs)
+				}
+				got, err := payments.Payment(ctx, secondID)
+				if err != nil || got.Status != apis.PaymentRejected || got.RejectReason != risk.RejectReason {
+					t.Fatalf("payment %+v %v", got, err)
+				}
+				if b := balance(stored.DebtorAccountID); b != startBalance-1200 {
+					t.Fatalf("balance %d after the rejection, want %d", b, startBalance-1200)
+				}
+				// The partner reads the bank's generic reason, never the officer's note.
+				sink.mu.Lock()
+				defer sink.mu.Unlock()
+				for _, ev := range sink.events {
+					if strings.Contains(string(ev.Data), note) {
+						t.Errorf("webhook %s carries the officer's note", ev.Type)
+					}
+				}
+			})
+			if out := runCLI(t, s, "risk", "cases", "--json"); len(out["cases"].([]any)) != 0 {
+				t.Errorf("open cases after both decisions: %v", out)
+			}
+		})
+	}
+}
