@@ -72,3 +72,57 @@ func (c *Case) Open() bool { return c.Status == CaseOpen || c.Status == CaseProp
 
 // Age is how long the case has waited at now.
 func (c *Case) Age(now time.Time) time.Duration { return now.Sub(c.CreatedAt) }
+
+// SAR is a suspicious activity report a risk officer filed from a case. It
+// never leaves the bank: no partner or customer surface shows it.
+type SAR struct {
+	ID        string    `json:"id"`
+	CaseID    string    `json:"case_id"`
+	Narrative string    `json:"narrative"`
+	FiledBy   string    `json:"filed_by"`
+	FiledAt   time.Time `json:"filed_at"`
+}
+
+// SARFormat names the export format of ExportSAR (docs: README, "Suspicious
+// activity reports").
+const SARFormat = "bankbridge.sar.v1"
+
+// SARExport is a report with its case and audit trail, as exported.
+type SARExport struct {
+	Format string       `json:"format"`
+	SAR    SAR          `json:"sar"`
+	Case   SARCase      `json:"case"`
+	Audit  []AuditEvent `json:"audit_trail"`
+}
+
+// SARCase is the case a report was filed from, as exported.
+type SARCase struct {
+	ID           string      `json:"id"`
+	PaymentID    string      `json:"payment_id"`
+	ConsentID    string      `json:"consent_id"`
+	PartnerID    string      `json:"partner_id"`
+	ClientID     string      `json:"client_id"`
+	Environment  string      `json:"environment"`
+	CustomerID   string      `json:"customer_id"`
+	Amount       money.Money `json:"amount"`
+	Payee        string      `json:"payee"`
+	PayeeAccount string      `json:"payee_account"`
+	Score        int         `json:"score"`
+	Reasons      []Reason    `json:"reasons"`
+	Matches      []Match     `json:"matches"`
+	Status       string      `json:"status"`
+	DecidedBy    string      `json:"decided_by,omitempty"`
+	DecisionNote string      `json:"decision_note,omitempty"`
+	CreatedAt    time.Time   `json:"opened_at"`
+}
+
+// AuditEvent is one audit-trail entry of an export.
+type AuditEvent struct {
+	At         time.Time      `json:"at"`
+	ActorType  string         `json:"actor_type"`
+	ActorID    string         `json:"actor_id"`
+	Action     string         `json:"action"`
+	ObjectType string         `json:"object_type"`
+	ObjectID   string         `json:"object_id"`
+	Details    map[string]any `json:"details,omitempty"`
+}

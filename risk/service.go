@@ -326,3 +326,92 @@ func (s *Service) Decide(ctx context.Context, actor Actor, id, decision, note st
 	}
 	return &upd, nil
 }
+
+// FileSAR files a suspicious activity report from case caseID with the
+// officer's narrative, audited as sar.filed (with no partner on the entry:
+// nothing of a report is ever shown outside the bank). Refusals:
+// CodeForbidden, CodeValidation (narrative), CodeNotFound.
+func (s *Service) FileSAR(ctx context.Context, actor Actor, caseID, narrative string) (*SAR, error) {
+	if err := authorize(actor, staff.ActSARFile); err != nil {
+		return nil, err
+	}
+	narrative = strings.TrimSpace(narrative)
+	switch {
+	case narrative == "":
+		return nil, problem.New(problem.CodeValidation, "a suspicious activity report needs a narrative")
+	case len(narrative) > 20000:
+		return nil, problem.New(problem.CodeValidation, "the narrative is longer than 20000 bytes")
+	}
+	c, err := s.store.Case(ctx, caseID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, problem.New(problem.CodeNotFound, "risk case %s not found", caseID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &SAR{ID: ids.New("sar"), CaseID: c.ID, Narrative: narrative, FiledBy: actor.ID,
+		FiledAt: s.now().UTC().Truncate(time.Microsecond)}
+	err = s.store.Tx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateSAR(ctx, r); err != nil {
+			return err
+		}
+		return s.store.Audit(ctx, audit.Entry{ActorType: audit.ActorStaff, ActorID: actor.ID, Action: "sar.filed",
+			ObjectType: "sar", ObjectID: r.ID, InteractionID: actor.InteractionID,
+			Details: map[string]any{"case_id": c.ID, "payment_id": c.PaymentID}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// CaseSARs lists the reports filed from a case (none for a role that may not
+// read them: the case page then shows none). Refusal: CodeForbidden.
+func (s *Service) CaseSARs(ctx context.Context, actor Actor, caseID string) ([]SAR, error) {
+	if err := authorize(actor, staff.ActSARRead); err != nil {
+		return nil, err
+	}
+	return s.store.CaseSARs(ctx, caseID)
+}
+
+// ExportSAR returns report id with its case and the audit trail of the
+// report, the case and the payment (format SARFormat), and audits the
+// export (sar.exported). Refusals: CodeForbidden, CodeNotFound.
+func (s *Service) ExportSAR(ctx context.Context, actor Actor, id string) (*SARExport, error) {
+	if err := authorize(actor, staff.ActSARRead); err != nil {
+		return nil, err
+	}
+	r, err := s.store.SAR(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, problem.New(problem.CodeNotFound, "suspicious activity report %s not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.Case(ctx, r.CaseID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Audit(ctx, audit.Entry{ActorType: actorType(actor), ActorID: actor.ID, Action: "sar.exported",
+		ObjectType: "sar", ObjectID: r.ID, InteractionID: actor.InteractionID}); err != nil {
+		return nil, err
+	}
+	trail, err := s.store.AuditTrail(ctx, r.ID, c.ID, c.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	return &SARExport{Format: SARFormat, SAR: *r, Audit: trail, Case: SARCase{ID: c.ID, PaymentID: c.PaymentID,
+		ConsentID: c.ConsentID, PartnerID: c.PartnerID, ClientID: c.ClientID, Environment: string(c.Environment),
+		CustomerID: c.CustomerID, Amount: c.Amount, Payee: c.CreditorName, PayeeAccount: c.CreditorAccount, Score: c.Score,
+		Reasons: orEmpty(c.Reasons), Matches: orEmpty(c.Matches), Status: c.Status, DecidedBy: c.DecidedBy,
+		DecisionNote: c.DecisionNote, CreatedAt: c.CreatedAt}}, nil
+}
+
+// actorType is the audit actor type of a: the platform for RoleSystem (the
+// CLI), staff otherwise.
+func actorType(a Actor) string {
+	if a.Role == staff.RoleSystem {
+		return audit.ActorSystem
+	}
+	return audit.ActorStaff
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -269,5 +270,64 @@ func TestDecideExactlyOnce(t *testing.T) {
 		if ok != 1 || len(f.pay.released)+len(f.pay.rejects) != 1 || len(f.pay.executed) != len(f.pay.released) {
 			t.Fatalf("%d decisions won; released %v rejected %v executed %v (%v)", ok, f.pay.released, f.pay.rejects, f.pay.executed, errs)
 		}
+	})
+}
+
+func TestSuspiciousActivityReports(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		c := f.held(t, "pay_sar", 700)
+		if _, err := f.s.Decide(ctx, officer, c.ID, risk.Reject, "listed payee"); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("fail/refusals", func(t *testing.T) {
+			_, err := f.s.FileSAR(ctx, admin, c.ID, "x")
+			wantProblem(t, err, problem.CodeForbidden, "role admin may not sars.file")
+			_, err = f.s.FileSAR(ctx, officer, c.ID, " \n")
+			wantProblem(t, err, problem.CodeValidation, "a suspicious activity report needs a narrative")
+			_, err = f.s.FileSAR(ctx, officer, "rcs_nope", "x")
+			wantProblem(t, err, problem.CodeNotFound, "risk case rcs_nope not found")
+			_, err = f.s.ExportSAR(ctx, admin, "sar_nope")
+			wantProblem(t, err, problem.CodeForbidden, "role admin may not sars.read")
+			_, err = f.s.ExportSAR(ctx, officer, "sar_nope")
+			wantProblem(t, err, problem.CodeNotFound, "suspicious activity report sar_nope not found")
+			_, err = f.s.CaseSARs(ctx, auditor, c.ID)
+			wantProblem(t, err, problem.CodeForbidden, "role auditor may not sars.read")
+		})
+		t.Run("ok/file-and-export", func(t *testing.T) {
+			r, err := f.s.FileSAR(ctx, second, c.ID, "  structuring below the threshold  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if list, err := f.s.CaseSARs(ctx, officer, c.ID); err != nil || len(list) != 1 || list[0].ID != r.ID {
+				t.Fatalf("case reports %+v %v", list, err)
+			}
+			x, err := f.s.ExportSAR(ctx, risk.Actor{ID: "cli", Role: staff.RoleSystem}, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var trail []string
+			for _, e := range x.Audit {
+				trail = append(trail, e.Action+"/"+e.ObjectID)
+			}
+			if x.Format != "bankbridge.sar.v1" || x.SAR.Narrative != "structuring below the threshold" || x.SAR.FiledBy != second.ID ||
+				x.Case.ID != c.ID || x.Case.Status != risk.CaseRejected || x.Case.DecisionNote != "listed payee" || len(x.Case.Matches) != 1 {
+				t.Errorf("export %+v", x)
+			}
+			for _, w := range []string{"risk_case.opened/" + c.ID, "risk_case.rejected/" + c.ID, "sar.filed/" + r.ID, "sar.exported/" + r.ID} {
+				if !slices.Contains(trail, w) {
+					t.Errorf("audit trail %v lacks %s", trail, w)
+				}
+			}
+			evs, err := audit.List(ctx, d.DB, audit.Filter{ObjectID: r.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.PartnerID != "" {
+					t.Errorf("report audit %s names partner %s", e.Action, e.PartnerID)
+				}
+			}
+		})
 	})
 }

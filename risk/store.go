@@ -10,7 +10,7 @@ import (
 
 // Store errors.
 var (
-	// ErrNotFound: no such case.
+	// ErrNotFound: no such case or report.
 	ErrNotFound = errors.New("risk: case not found")
 	// ErrStale: the case was not in the status the change expected (another
 	// officer decided first).
@@ -40,6 +40,14 @@ type Store interface {
 	// the stored case is in status from; ErrStale otherwise (or when the case
 	// does not exist).
 	UpdateCase(ctx context.Context, c *Case, from string) error
+	// CreateSAR inserts r.
+	CreateSAR(ctx context.Context, r *SAR) error
+	// SAR returns one report, or ErrNotFound.
+	SAR(ctx context.Context, id string) (*SAR, error)
+	// CaseSARs lists a case's reports, oldest first.
+	CaseSARs(ctx context.Context, caseID string) ([]SAR, error)
+	// AuditTrail lists the audit events of the objects, oldest first.
+	AuditTrail(ctx context.Context, objectIDs ...string) ([]AuditEvent, error)
 }
 
 // now-independent helper for optional times.

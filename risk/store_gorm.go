@@ -156,3 +156,65 @@ func (s *GormStore) UpdateCase(ctx context.Context, c *Case, from string) error 
 	}
 	return nil
 }
+
+type sarRow struct {
+	ID        string `gorm:"primaryKey"`
+	CaseID    string
+	Narrative string
+	FiledBy   string
+	FiledAt   time.Time
+}
+
+func (sarRow) TableName() string { return "risk_sars" }
+
+// CreateSAR implements Store.
+func (s *GormStore) CreateSAR(ctx context.Context, r *SAR) error {
+	return s.db.Conn(ctx).Create(&sarRow{ID: r.ID, CaseID: r.CaseID, Narrative: r.Narrative, FiledBy: r.FiledBy,
+		FiledAt: r.FiledAt.UTC()}).Error
+}
+
+// SAR implements Store.
+func (s *GormStore) SAR(ctx context.Context, id string) (*SAR, error) {
+	var r sarRow
+	err := s.db.Conn(ctx).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &SAR{ID: r.ID, CaseID: r.CaseID, Narrative: r.Narrative, FiledBy: r.FiledBy, FiledAt: r.FiledAt.UTC()}, nil
+}
+
+// CaseSARs implements Store.
+func (s *GormStore) CaseSARs(ctx context.Context, caseID string) ([]SAR, error) {
+	var rows []sarRow
+	if err := s.db.Conn(ctx).Where("case_id = ?", caseID).Order("filed_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]SAR, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, SAR{ID: r.ID, CaseID: r.CaseID, Narrative: r.Narrative, FiledBy: r.FiledBy, FiledAt: r.FiledAt.UTC()})
+	}
+	return out, nil
+}
+
+// AuditTrail implements Store.
+func (s *GormStore) AuditTrail(ctx context.Context, objectIDs ...string) ([]AuditEvent, error) {
+	var evs []audit.Event
+	if err := s.db.Conn(ctx).Where("object_id IN ?", objectIDs).Order("at, id").Find(&evs).Error; err != nil {
+		return nil, err
+	}
+	out := make([]AuditEvent, 0, len(evs))
+	for _, e := range evs {
+		a := AuditEvent{At: e.At.UTC(), ActorType: e.ActorType, ActorID: e.ActorID, Action: e.Action,
+			ObjectType: e.ObjectType, ObjectID: e.ObjectID}
+		if e.Details != "" && e.Details != "{}" {
+			if err := json.Unmarshal([]byte(e.Details), &a.Details); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}

@@ -32,6 +32,8 @@ func (k *ConsoleRisk) Register(r gin.IRouter) {
 	g.GET("/cases", k.list)
 	g.GET("/cases/:id", k.detail)
 	g.POST("/cases/:id/decide", k.decide)
+	g.POST("/cases/:id/sars", k.fileSAR)
+	g.GET("/sars/:sid/export", k.exportSAR)
 }
 
 func (k *ConsoleRisk) now() time.Time {
@@ -105,12 +107,19 @@ type riskCaseData struct {
 	Mine     bool
 	Decision string // the form's values after a refusal
 	Note     string
+	// SARs are the suspicious activity reports filed from the case (shown to
+	// roles that may read them); CanFileSAR shows the filing form.
+	SARs       []risk.SAR
+	CanReadSAR bool
+	CanFileSAR bool
+	Narrative  string
 }
 
 var riskFlashes = map[string]string{
 	"proposed": "Decision proposed. A second risk officer must approve it.",
 	"released": "Payment released: it was sent to the bank's core.",
 	"rejected": "Payment rejected. The partner has been told.",
+	"sar":      "Suspicious activity report filed. It is never shown to the partner or the customer.",
 }
 
 func (k *ConsoleRisk) detail(c *gin.Context) {
@@ -118,10 +127,12 @@ func (k *ConsoleRisk) detail(c *gin.Context) {
 	if !ok {
 		return
 	}
-	k.renderCase(c, st, v, http.StatusOK, riskFlashes[c.Query("done")], "", "", "")
+	k.renderCase(c, st, v, http.StatusOK, riskFlashes[c.Query("done")], "", riskCaseData{})
 }
 
-func (k *ConsoleRisk) renderCase(c *gin.Context, st *staff.Member, v *consoleView, status int, flash, errMsg, decision, note string) {
+// renderCase renders the case page; form carries the values of a refused
+// form (Decision, Note, Narrative).
+func (k *ConsoleRisk) renderCase(c *gin.Context, st *staff.Member, v *consoleView, status int, flash, errMsg string, form riskCaseData) {
 	cs, err := k.Risk.Case(c.Request.Context(), actorOfStaff(c, st), c.Param("id"))
 	if err != nil {
 		s2, msg := refusal(k.Console.log(), "risk case", err)
@@ -129,7 +140,15 @@ func (k *ConsoleRisk) renderCase(c *gin.Context, st *staff.Member, v *consoleVie
 		return
 	}
 	d := riskCaseData{consoleView: v, Case: k.view(cs, k.now()), CanDecide: staff.Can(st.Role, staff.ActRiskCasesDecide),
-		Mine: cs.Status == risk.CaseProposed && cs.ProposedBy == st.ID, Decision: decision, Note: note}
+		Mine: cs.Status == risk.CaseProposed && cs.ProposedBy == st.ID, Decision: form.Decision, Note: form.Note,
+		Narrative: form.Narrative, CanReadSAR: staff.Can(st.Role, staff.ActSARRead), CanFileSAR: staff.Can(st.Role, staff.ActSARFile)}
+	if d.CanReadSAR {
+		if d.SARs, err = k.Risk.CaseSARs(c.Request.Context(), actorOfStaff(c, st), cs.ID); err != nil {
+			s2, msg := refusal(k.Console.log(), "risk case reports", err)
+			k.Console.problemPage(c, s2, titleFor(s2), msg, who(st))
+			return
+		}
+	}
 	k.Console.page(c, status, "console/risk_case", Page{Title: "Risk case " + cs.ID, User: who(st), Flash: flash, Error: errMsg, Data: d})
 }
 
@@ -142,9 +161,40 @@ func (k *ConsoleRisk) decide(c *gin.Context) {
 	cs, err := k.Risk.Decide(c.Request.Context(), actorOfStaff(c, st), c.Param("id"), decision, note)
 	if err != nil {
 		status, msg := refusal(k.Console.log(), "decide risk case", err)
-		k.renderCase(c, st, v, status, "", msg, decision, note)
+		k.renderCase(c, st, v, status, "", msg, riskCaseData{Decision: decision, Note: note})
 		return
 	}
 	done := cs.Status
 	c.Redirect(http.StatusSeeOther, "/console/risk/cases/"+cs.ID+"?done="+done)
+}
+
+func (k *ConsoleRisk) fileSAR(c *gin.Context) {
+	st, v, ok := k.Console.staff(c, "risk")
+	if !ok {
+		return
+	}
+	narrative := c.PostForm("narrative")
+	if _, err := k.Risk.FileSAR(c.Request.Context(), actorOfStaff(c, st), c.Param("id"), narrative); err != nil {
+		status, msg := refusal(k.Console.log(), "file SAR", err)
+		k.renderCase(c, st, v, status, "", msg, riskCaseData{Narrative: narrative})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/console/risk/cases/"+c.Param("id")+"?done=sar")
+}
+
+// exportSAR downloads a report with its case and audit trail as JSON.
+func (k *ConsoleRisk) exportSAR(c *gin.Context) {
+	st, _, ok := k.Console.staff(c, "risk")
+	if !ok {
+		return
+	}
+	x, err := k.Risk.ExportSAR(c.Request.Context(), actorOfStaff(c, st), c.Param("sid"))
+	if err != nil {
+		status, msg := refusal(k.Console.log(), "export SAR", err)
+		k.Console.problemPage(c, status, titleFor(status), msg, who(st))
+		return
+	}
+	c.Header("Content-Disposition", `attachment; filename="`+x.SAR.ID+`.json"`)
+	c.Header("Cache-Control", "no-store")
+	c.IndentedJSON(http.StatusOK, x)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/money"
@@ -13,6 +14,32 @@ import (
 
 func init() {
 	operatorCommands["risk cases"] = (*Main).cmdRiskCases
+	operatorCommands["risk sar"] = (*Main).cmdRiskSAR
+}
+
+// cmdRiskSAR exports a suspicious activity report with its case and audit
+// trail as JSON (format risk.SARFormat):
+//
+//	bankbridge risk sar export ID
+func (m *Main) cmdRiskSAR(ctx context.Context, args []string) error {
+	if len(args) < 2 || args[0] != "export" || strings.HasPrefix(args[1], "-") {
+		fmt.Fprintln(m.Stderr, "usage: bankbridge risk sar export ID")
+		return errUsage
+	}
+	id := args[1]
+	c, err := m.parseCommon("risk sar export", args[2:], nil)
+	if err != nil {
+		return err
+	}
+	p, err := m.openOperatorPlatform(ctx, c)
+	if err != nil {
+		return err
+	}
+	x, err := p.Services.Risk.ExportSAR(ctx, risk.Actor{ID: "cli", Role: staff.RoleSystem}, id)
+	if err != nil {
+		return explain(err)
+	}
+	return m.printJSON(x)
 }
 
 // riskCaseJSON is one open case as `bankbridge risk cases --json` prints it.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +54,10 @@ func (s *webhookSink) statusEvents(t *testing.T, paymentID, want string) []bankb
 	}
 }
 
-var caseLink = regexp.MustCompile(`href="/console/risk/cases/(rcs_[0-9a-z]+)"`)
+var (
+	caseLink = regexp.MustCompile(`href="/console/risk/cases/(rcs_[0-9a-z]+)"`)
+	sarLink  = regexp.MustCompile(`href="/console/risk/sars/(sar_[0-9a-z]+)/export"`)
+)
 
 // TestE2ERiskHold: a payment to a payee on the (fake) watch list is held:
 // Pending, the Suspended reason in payment-details, never sent to the core
@@ -60,7 +65,9 @@ var caseLink = regexp.MustCompile(`href="/console/risk/cases/(rcs_[0-9a-z]+)"`)
 // releases it in the console (real HTTP, CSRF form) and it is executed, the
 // partner's webhook endpoint receiving payment.status_changed; a second
 // held payment is rejected there: Rejected, with the webhook, and the
-// officer's note never reaches the partner.
+// officer's note never reaches the partner. A suspicious activity report
+// filed from that case exports with its audit trail (console and CLI) and
+// shows nowhere in the partner API, webhooks, portal or customer dashboard.
 func TestE2ERiskHold(t *testing.T) {
 	requireE2E(t, false)
 	for name, dbURL := range engineURLs(t) {
@@ -69,8 +76,8 @@ func TestE2ERiskHold(t *testing.T) {
 				dbURL(t), "--webhooks-allow-loopback")
 			ctx := context.Background()
 			redirect := "https://wallet.example/callback"
-			cid, key := sandboxApp(t, s, redirect, "openid accounts payments webhooks")
-			c, err := bankbridge.New(bankbridge.Config{Issuer: s.URL, ClientID: cid, PrivateJWK: []byte(key.PrivateJSON(t))})
+			f := contractedPartner(t, s, redirect) // a portal owner too, to look for reports there
+			c, err := bankbridge.New(bankbridge.Config{Issuer: s.URL, ClientID: f.ClientID, PrivateJWK: []byte(f.Key.PrivateJSON(t))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,6 +264,101 @@ func TestE2ERiskHold(t *testing.T) {
 			if out := runCLI(t, s, "risk", "cases", "--json"); len(out["cases"].([]any)) != 0 {
 				t.Errorf("open cases after both decisions: %v", out)
 			}
+
+			t.Run("ok/suspicious activity report, exported with its audit trail, seen by no partner or customer", func(t *testing.T) {
+				narrative := "Payee on the sanctions list; third attempt this week (e2e-sar-narrative)"
+				casePage := "/console/risk/cases/" + secondCase
+				st, loc, body := officer.submit(casePage, casePage+"/sars", url.Values{"narrative": {narrative}})
+				if st != http.StatusSeeOther || loc != casePage+"?done=sar" {
+					t.Fatalf("file SAR: %d %q\n%s", st, loc, body)
+				}
+				_, _, page := officer.get(casePage)
+				m := sarLink.FindStringSubmatch(page)
+				if m == nil {
+					t.Fatalf("case page lists no report:\n%s", page)
+				}
+				sarID := m[1]
+				st, _, export := officer.get("/console/risk/sars/" + sarID + "/export")
+				var x risk.SARExport
+				if err := json.Unmarshal([]byte(export), &x); st != http.StatusOK || err != nil {
+					t.Fatalf("export: %d %v\n%s", st, err, export)
+				}
+				var trail []string
+				for _, e := range x.Audit {
+					trail = append(trail, e.Action)
+				}
+				if x.Format != risk.SARFormat || x.SAR.Narrative != narrative || x.Case.PaymentID != secondID ||
+					x.Case.DecisionNote != "payee matches the sanctions list entry" {
+					t.Errorf("export %+v", x)
+				}
+				for _, w := range []string{"payment.created", "risk_case.opened", "risk_case.rejected", "payment.status_changed", "sar.filed"} {
+					if !slices.Contains(trail, w) {
+						t.Errorf("audit trail %v lacks %s", trail, w)
+					}
+				}
+				cli := runCLI(t, s, "risk", "sar", "export", sarID)
+				if cli["format"] != risk.SARFormat || cli["sar"].(map[string]any)["narrative"] != narrative {
+					t.Errorf("CLI export %v", cli)
+				}
+				// An admin reads the case queue but not the reports.
+				adm := staffConsole(t, s.URL, f.Staff)
+				if st, _, body := adm.get("/console/risk/sars/" + sarID + "/export"); st != http.StatusForbidden || strings.Contains(body, narrative) {
+					t.Errorf("admin export: %d", st)
+				}
+				if _, _, body := adm.get(casePage); strings.Contains(body, sarID) || !strings.Contains(body, secondID) {
+					t.Errorf("admin case page shows the report (or not the case)")
+				}
+				hidden := func(where, body string) {
+					t.Helper()
+					for _, w := range []string{sarID, narrative, "e2e-sar-narrative", "uspicious activity"} {
+						if strings.Contains(body, w) {
+							t.Errorf("%s reveals %q", where, w)
+						}
+					}
+				}
+				// The partner's API and webhooks.
+				got, err := admin.DomesticPayment(ctx, secondID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				det, err := admin.DomesticPaymentDetails(ctx, secondID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b1, _ := json.Marshal(got)
+				b2, _ := json.Marshal(det)
+				hidden("the partner API", string(b1)+string(b2))
+				sink.mu.Lock()
+				for _, ev := range sink.events {
+					hidden("webhook "+ev.Type, string(ev.Data))
+				}
+				sink.mu.Unlock()
+				// The partner's portal.
+				owner := newBrowserless(t, s.URL)
+				if st, loc, body := owner.submit("/portal/sign-in", "/portal/sign-in",
+					url.Values{"email": {f.OwnerEmail}, "password": {f.OwnerPassword}}); st != http.StatusSeeOther {
+					t.Fatalf("owner sign-in: %d %s\n%s", st, loc, body)
+				}
+				org := "/portal/orgs/" + f.PartnerID
+				for _, path := range []string{org, org + "/apps", org + "/apps/" + f.ClientID, org + "/apps/" + f.ClientID + "/requests"} {
+					st, _, body := owner.get(path)
+					if st != http.StatusOK {
+						t.Errorf("portal %s: %d", path, st)
+					}
+					hidden("portal "+path, body)
+				}
+				// The customer's dashboard.
+				cust := newBrowserless(t, s.URL)
+				if st, loc, body := cust.submit("/sandbox/customer/login", "/sandbox/customer/login",
+					url.Values{"username": {"alice"}, "password": {"sandbox-password-1"}}); st != http.StatusSeeOther {
+					t.Fatalf("customer sign-in: %d %s\n%s", st, loc, body)
+				}
+				st, _, body = cust.get("/sandbox/customer/consents")
+				if st != http.StatusOK || !strings.Contains(body, "Olga Listed") && !strings.Contains(body, "Cert Wallet") {
+					t.Errorf("customer consents page: %d\n%s", st, body)
+				}
+				hidden("customer dashboard", body)
+			})
 		})
 	}
 }

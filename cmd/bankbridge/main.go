@@ -128,6 +128,7 @@ Usage:
   bankbridge staff create --email E --role admin|partner_manager|risk_officer|finance|auditor [--json]
   bankbridge settle --period YYYY-MM [--json]
   bankbridge risk cases [--json]  list the open risk cases (held payments), oldest first
+  bankbridge risk sar export ID   print a suspicious activity report with its case and audit trail (JSON)
   bankbridge version [--json]    print the build information (module version, VCS revision, Go version)
 
 Every command takes the common flags (also settable by environment variable):

@@ -93,6 +93,11 @@ const (
 	// proposing or approving under dual control). Only risk officers: an
 	// admin reads the queue but does not decide (adminWithout).
 	ActRiskCasesDecide Action = "risk_cases.decide"
+	// ActSARFile and ActSARRead are filing a suspicious activity report from
+	// a case and reading or exporting reports: risk officers only (the
+	// CLI's export runs as system), not admins.
+	ActSARFile Action = "sars.file"
+	ActSARRead Action = "sars.read"
 )
 
 // Actions lists every staff action; admin may do all of them but adminWithout.
@@ -101,11 +106,12 @@ var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDe
 	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage, ActMonitoringRead,
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
-	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActRiskCasesRead, ActRiskCasesDecide}
+	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead}
 
 // adminWithout are the actions an admin does not have (every other one is
-// theirs): deciding risk cases is the risk officers' alone.
-var adminWithout = []Action{ActRiskCasesDecide}
+// theirs): deciding risk cases and suspicious activity reports are the risk
+// officers' alone.
+var adminWithout = []Action{ActRiskCasesDecide, ActSARFile, ActSARRead}
 
 // grants is THE staff role → action table (admin is every action but
 // adminWithout, filled in init). Every role reads contracts.
@@ -115,13 +121,13 @@ var grants = map[Role][]Action{
 		ActContractsRead, ActContractsDraft, ActContractsSubmit},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
 		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead,
-		ActContractsRead, ActRiskCasesRead, ActRiskCasesDecide},
+		ActContractsRead, ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead},
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 		ActSettlementsRead, ActSettlementsWrite, ActPlansManage},
 	RoleAuditor: {ActPartnersRead, ActAuditRead, ActContractsRead, ActSettlementsRead},
-	RoleSystem:  {ActContractsRead, ActSettlementsRun, ActRiskCasesRead}, // the CLI's `risk cases`
+	RoleSystem:  {ActContractsRead, ActSettlementsRun, ActRiskCasesRead, ActSARRead}, // the CLI's `risk cases`, `risk sar export`
 }
 
 var can = map[Role]map[Action]bool{}

@@ -45,6 +45,8 @@ func TestTable(t *testing.T) {
 		ActPlansManage:        {Y, N, N, Y, N, N},
 		ActRiskCasesRead:      {Y, N, Y, N, N, Y}, // issue 16: admin (and the CLI) read the queue…
 		ActRiskCasesDecide:    {N, N, Y, N, N, N}, // …only risk officers release or reject
+		ActSARFile:            {N, N, Y, N, N, N}, // suspicious activity reports: risk officers only
+		ActSARRead:            {N, N, Y, N, N, Y}, // (and the CLI's export)
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))
