@@ -200,3 +200,42 @@ func TestScoreProperties(t *testing.T) {
 		}
 	}
 }
+
+func TestParseThresholds(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     Thresholds
+		err      string
+	}{
+		{"ok/empty-is-default", "", DefaultThresholds(), ""},
+		{"ok/subset", " hold=60 , reject=90", Thresholds{SCA: 30, Hold: 60, Reject: 90, ScreeningMatch: 90}, ""},
+		{"ok/all", "match=85,sca=20,hold=40,reject=70", Thresholds{SCA: 20, Hold: 40, Reject: 70, ScreeningMatch: 85}, ""},
+		{"fail/not-a-pair", "hold", Thresholds{}, `risk thresholds: "hold" is not name=number (sca, hold, reject, match)`},
+		{"fail/not-a-number", "hold=high", Thresholds{}, `risk thresholds: "hold=high" is not name=number (sca, hold, reject, match)`},
+		{"fail/unknown", "allow=10", Thresholds{}, `risk thresholds: unknown threshold "allow" (sca, hold, reject, match)`},
+		{"fail/order", "hold=90", Thresholds{SCA: 30, Hold: 90, Reject: 80, ScreeningMatch: 90}, "risk thresholds: want 0 < sca (30) ≤ hold (90) ≤ reject (80) ≤ 100"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseThresholds(tc.in)
+			if (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) || got != tc.want {
+				t.Errorf("ParseThresholds(%q) = %+v, %v; want %+v, %q", tc.in, got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+// FuzzParseThresholds: whatever the operator writes, the result is valid
+// thresholds or an error.
+func FuzzParseThresholds(f *testing.F) {
+	for _, s := range []string{"", "sca=30,hold=50,reject=80,match=90", "hold=", "=1", ",,", "reject=-1", "sca=99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		th, err := ParseThresholds(s)
+		if err == nil {
+			if verr := th.Validate(); verr != nil {
+				t.Fatalf("ParseThresholds(%q) = %+v, invalid: %v", s, th, verr)
+			}
+		}
+	})
+}

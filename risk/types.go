@@ -17,6 +17,8 @@ package risk
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/money"
@@ -144,4 +146,34 @@ func (t Thresholds) Validate() error {
 		return fmt.Errorf("risk thresholds: screening match %d not in 1..100", t.ScreeningMatch)
 	}
 	return nil
+}
+
+// ParseThresholds reads the operator's thresholds, "sca=30,hold=50,reject=80,match=90"
+// (any subset, in any order; the rest keep DefaultThresholds), and validates
+// them. "" is the defaults.
+func ParseThresholds(s string) (Thresholds, error) {
+	th := DefaultThresholds()
+	if strings.TrimSpace(s) == "" {
+		return th, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if !ok || err != nil {
+			return Thresholds{}, fmt.Errorf("risk thresholds: %q is not name=number (sca, hold, reject, match)", part)
+		}
+		switch strings.TrimSpace(k) {
+		case "sca":
+			th.SCA = n
+		case "hold":
+			th.Hold = n
+		case "reject":
+			th.Reject = n
+		case "match":
+			th.ScreeningMatch = n
+		default:
+			return Thresholds{}, fmt.Errorf("risk thresholds: unknown threshold %q (sca, hold, reject, match)", strings.TrimSpace(k))
+		}
+	}
+	return th, th.Validate()
 }

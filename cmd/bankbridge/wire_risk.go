@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/web"
 )
@@ -25,8 +27,15 @@ func (p *Platform) wireRiskAssessor(now func() time.Time) error {
 	if p.Config.RiskScreener != nil {
 		screener = p.Config.RiskScreener
 	}
+	th, err := risk.ParseThresholds(p.Config.RiskThresholds)
+	if err != nil {
+		return fmt.Errorf("--risk-thresholds: %w", err)
+	}
+	if _, err := money.ParseMajor(p.Config.RiskDualControl, "BHD"); p.Config.RiskDualControl != "" && err != nil {
+		return fmt.Errorf("--risk-dual-control %q: %w", p.Config.RiskDualControl, err)
+	}
 	a, err := risk.NewAssessor(risk.AssessorConfig{Store: risk.NewGormStore(p.DB), Screener: screener,
-		Ratings: risk.FixedRating(risk.RatingMedium), Now: now})
+		Ratings: risk.FixedRating(risk.RatingMedium), Thresholds: th, Now: now})
 	if err != nil {
 		return err
 	}
@@ -37,7 +46,8 @@ func (p *Platform) wireRiskAssessor(now func() time.Time) error {
 // wireRiskCases builds the case queue on apis (after apis).
 func (p *Platform) wireRiskCases(now func() time.Time) {
 	s := &p.Services
-	s.Risk = risk.NewService(risk.Config{Store: risk.NewGormStore(p.DB), Payments: riskPayments{s.APIs}, Now: now, Logger: p.Log})
+	s.Risk = risk.NewService(risk.Config{Store: risk.NewGormStore(p.DB), Payments: riskPayments{s.APIs},
+		SLA: p.Config.RiskCaseSLA, DualControl: p.Config.RiskDualControl, Now: now, Logger: p.Log})
 }
 
 // mountRisk registers the console's Risk cases pages.
