@@ -20,6 +20,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/risk"
 )
 
 // pagesEnv is a real partners.Service on SQLite behind the portal and the
@@ -30,6 +31,10 @@ type pagesEnv struct {
 	svc *partners.Service
 	srv *httptest.Server
 	log *slog.Logger
+	// risk and riskPay are the console's case queue and the payments it
+	// drives (consoleEnvOn only).
+	risk    *risk.Assessor
+	riskPay *fakeRiskPayments
 }
 
 // certEvidence stands in for apis' certification checks (another package).
