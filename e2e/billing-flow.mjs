@@ -12,7 +12,7 @@
 // Output: one JSON object on stdout describing each step's result.
 import { chromium } from 'playwright-core'
 import { mkdirSync } from 'node:fs'
-import { env, run, totp } from './lib.mjs'
+import { consoleSignIn, env, run } from './lib.mjs'
 
 const base = env.BASE
 const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
@@ -21,20 +21,7 @@ const text = async (page, sel) => (await page.locator(sel).count()) ? (await pag
 async function staffSignIn(browser, email, password, secret, label) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } })
   const page = await ctx.newPage()
-  await page.goto(base + '/console/sign-in')
-  await page.fill('#email', email)
-  await page.fill('#password', password)
-  await page.fill('#code', totp(secret))
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForLoadState()
-  if (page.url().includes('/console/password')) {
-    await page.fill('#current_password', password)
-    await page.fill('#new_password', 'a-new-long-staff-password-' + label)
-    await page.fill('#confirm_password', 'a-new-long-staff-password-' + label)
-    await page.getByRole('button', { name: 'Change password' }).click()
-    await page.waitForLoadState()
-  }
-  return page
+  return consoleSignIn(page, base, { email, password, secret, newPassword: 'a-new-long-staff-password-' + label })
 }
 
 run(async step => {

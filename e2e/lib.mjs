@@ -214,6 +214,26 @@ export class WebhookReceiver {
   stop() { this.server?.close() }
 }
 
+// consoleSignIn signs a staff member in to the console on page (email,
+// password, a current code of their base32 TOTP secret) and, on a new
+// account's first sign-in, sets newPassword.
+export async function consoleSignIn(page, base, { email, password, secret, newPassword }) {
+  await page.goto(base + '/console/sign-in')
+  await page.fill('#email', email)
+  await page.fill('#password', password)
+  await page.fill('#code', totp(secret))
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForLoadState()
+  if (page.url().includes('/console/password')) {
+    await page.fill('#current_password', password)
+    await page.fill('#new_password', newPassword)
+    await page.fill('#confirm_password', newPassword)
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await page.waitForLoadState()
+  }
+  return page
+}
+
 // run prints the collected steps as one JSON object (and exits non-zero on error).
 export function run(main) {
   const out = { steps: [] }

@@ -13,7 +13,7 @@
 import { chromium } from 'playwright-core'
 import { webcrypto as crypto } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { Client, env, run, totp } from './lib.mjs'
+import { Client, consoleSignIn, env, run } from './lib.mjs'
 
 const base = env.ISSUER
 const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
@@ -50,19 +50,8 @@ run(async step => {
     const page = await ctx.newPage()
     const violations = []
     page.on('console', m => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()) })
-    await page.goto(base + '/console/sign-in')
-    await page.fill('#email', env.STAFF_EMAIL)
-    await page.fill('#password', env.STAFF_PASSWORD)
-    await page.fill('#code', totp(env.STAFF_TOTP))
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.waitForLoadState()
-    if (page.url().includes('/console/password')) {
-      await page.fill('#current_password', env.STAFF_PASSWORD)
-      await page.fill('#new_password', 'a-new-long-staff-password-monitoring')
-      await page.fill('#confirm_password', 'a-new-long-staff-password-monitoring')
-      await page.getByRole('button', { name: 'Change password' }).click()
-      await page.waitForLoadState()
-    }
+    await consoleSignIn(page, base, { email: env.STAFF_EMAIL, password: env.STAFF_PASSWORD, secret: env.STAFF_TOTP,
+      newPassword: 'a-new-long-staff-password-monitoring' })
 
     // Monitoring from the navigation; the partner, then its app.
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Monitoring' }).click()

@@ -359,6 +359,50 @@ func TestE2ERiskHold(t *testing.T) {
 				}
 				hidden("customer dashboard", body)
 			})
+
+			t.Run("ok/release in the browser", func(t *testing.T) {
+				requireE2E(t, true)
+				_, third := pay("11.00", "Ivan Sanctioned", "risk-e2e-3")
+				thirdID := third.Data.DomesticPaymentId
+				open, err := risk.NewGormStore(platform.DB).OpenCases(ctx)
+				if err != nil || len(open) != 1 || open[0].PaymentID != thirdID {
+					t.Fatalf("open cases %+v %v", open, err)
+				}
+				before := balance(stored.DebtorAccountID)
+				browserOfficer, err := platform.Services.Staff.Bootstrap(ctx, "officer.browser@bank.example", staff.RoleRiskOfficer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res := runNode(t, "risk.mjs", map[string]string{"BASE": s.URL, "CASE_ID": open[0].ID,
+					"STAFF_EMAIL": browserOfficer.Staff.Email, "STAFF_PASSWORD": browserOfficer.OneTimePassword,
+					"STAFF_TOTP": browserOfficer.TOTPSecret, "CHROMIUM": chromiumPath(), "ARTIFACTS": artifactsDir(t)})
+				if q := res.Step("queue"); q["h1"] != "Risk cases" || q["rows"] != 1.0 {
+					t.Errorf("queue %v", q)
+				}
+				if c := res.Step("case"); c["score"] == "" || !slices.Contains(anyStrings(c["reasons"]), "screening_match") || c["matches"] != 1.0 {
+					t.Errorf("case %v", c)
+				}
+				d := res.Step("decided")
+				if d["status"] != "released" || d["flash"] != "Payment released: it was sent to the bank's core." ||
+					!strings.Contains(d["decision"].(string), "Customer confirmed the payee by phone (browser)") || len(d["violations"].([]any)) != 0 {
+					t.Fatalf("decided %v", d)
+				}
+				if b := balance(stored.DebtorAccountID); b != before-1100 {
+					t.Fatalf("balance %d, want %d", b, before-1100)
+				}
+				if evs := sink.statusEvents(t, thirdID, "AcceptedSettlementInProcess"); len(evs) != 1 {
+					t.Fatalf("webhooks for %s: %+v", thirdID, evs)
+				}
+			})
 		})
 	}
+}
+
+// anyStrings is a decoded JSON list of strings.
+func anyStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
 }
