@@ -245,6 +245,19 @@ func TestE2ERiskHold(t *testing.T) {
 				if len(evs) != 1 || evs[0].Status != "Rejected" {
 					t.Fatalf("webhooks for %s: %+v", secondID, evs)
 				}
+				// Both webhooks: payment.created (Pending, when held) and the rejection.
+				created := 0
+				sink.mu.Lock()
+				for _, ev := range sink.events {
+					var d bankbridge.PaymentCreatedEventData
+					if ev.Type == "payment.created" && ev.DecodeData(&d) == nil && d.PaymentId == secondID && d.Status != nil && *d.Status == "Pending" {
+						created++
+					}
+				}
+				sink.mu.Unlock()
+				if created != 1 {
+					t.Errorf("payment.created webhooks for %s: %d", secondID, created)
+				}
 				got, err := payments.Payment(ctx, secondID)
 				if err != nil || got.Status != apis.PaymentRejected || got.RejectReason != risk.RejectReason {
 					t.Fatalf("payment %+v %v", got, err)
