@@ -172,6 +172,11 @@ func TestCaseQueue(t *testing.T) {
 			_, err = f.a.OpenCase(ctx, risk.NewCase{PaymentID: "pay_x", ConsentID: "pcn_x", PartnerID: "ptn_1", Amount: money.GBP(1),
 				Assessment: risk.Assessment{Decision: risk.DecisionAllow}})
 			wantProblem(t, err, problem.CodeValidation, `only a held payment opens a risk case (decision "allow")`)
+			_, err = f.a.OpenCase(ctx, risk.NewCase{PaymentID: "pay_small", ConsentID: "pcn_x", PartnerID: "ptn_1", Amount: money.GBP(1),
+				Assessment: risk.Assessment{Decision: risk.DecisionHold}})
+			if !errors.Is(err, risk.ErrCaseExists) {
+				t.Errorf("second case of a payment: %v", err)
+			}
 		})
 		t.Run("ok/one-officer-releases-below-the-amount", func(t *testing.T) {
 			c, err := f.s.Decide(ctx, officer, small.ID, risk.Release, "customer confirmed by phone")

@@ -3,7 +3,6 @@ package risk
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 )
@@ -48,20 +47,4 @@ type Store interface {
 	CaseSARs(ctx context.Context, caseID string) ([]SAR, error)
 	// AuditTrail lists the audit events of the objects, oldest first.
 	AuditTrail(ctx context.Context, objectIDs ...string) ([]AuditEvent, error)
-}
-
-// now-independent helper for optional times.
-func tp(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-func tv(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
 }

@@ -218,3 +218,20 @@ func (s *GormStore) AuditTrail(ctx context.Context, objectIDs ...string) ([]Audi
 	}
 	return out, nil
 }
+
+// tp is t for a nullable column (nil when zero).
+func tp(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// tv reads a nullable column (zero when NULL).
+func tv(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
