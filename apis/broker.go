@@ -12,6 +12,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/risk"
 )
 
 // Broker is the oauth.ConsentBroker over the Service's consents.
@@ -127,7 +128,8 @@ func (b Broker) Describe(ctx context.Context, client *oauth.Client, customerID s
 // scheme and identification.
 func paymentSummary(c *Consent, accounts []core.Account) *oauth.PaymentSummary {
 	cr := c.Initiation.CreditorAccount
-	ps := &oauth.PaymentSummary{Amount: c.Amount, PayeeName: cr.Name, PayeeScheme: cr.SchemeName, PayeeIdentification: cr.Identification}
+	ps := &oauth.PaymentSummary{Amount: c.Amount, PayeeName: cr.Name, PayeeScheme: cr.SchemeName, PayeeIdentification: cr.Identification,
+		RiskRequiresSCA: c.Scoring.Decision == risk.DecisionSCA}
 	for _, a := range accounts {
 		if a.SchemeName == cr.SchemeName && a.Identification == cr.Identification {
 			ps.PayeeIsOwnAccount = true

@@ -590,6 +590,10 @@ func (h *Handler) createPayment(c *gin.Context) {
 	c.JSON(http.StatusCreated, h.paymentBody(c, p))
 }
 
+// HeldDescription is the StatusReasonDescription of a payment held for
+// review (StatusReason Suspended).
+const HeldDescription = "Held for review by the bank"
+
 type statusDetail struct {
 	Status                  string `json:"Status"`
 	StatusReason            string `json:"StatusReason,omitempty"`
@@ -615,8 +619,11 @@ func (h *Handler) getPayment(details bool) gin.HandlerFunc {
 			return
 		}
 		st := paymentStatus{PaymentTransactionId: p.ID, Status: p.Status, StatusUpdateDateTime: ts(p.StatusUpdatedAt)}
-		if p.Status == PaymentRejected {
+		switch {
+		case p.Status == PaymentRejected:
 			st.StatusDetail = &statusDetail{Status: p.Status, StatusReason: "ProprietaryRejection", StatusReasonDescription: p.RejectReason}
+		case p.Held && p.Status == PaymentPending:
+			st.StatusDetail = &statusDetail{Status: p.Status, StatusReason: "Suspended", StatusReasonDescription: HeldDescription}
 		}
 		var body struct {
 			Data struct {

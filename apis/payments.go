@@ -13,6 +13,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/risk/limits"
+	"github.com/bankbridge/bankbridge/risk"
 )
 
 // Settlement model. The reference core executes a payment synchronously: the
@@ -34,7 +35,10 @@ import (
 // payment consent c (from UsableConsent). Refusals: CodeConsentMismatch (other
 // consent id or Initiation), CodeConsentConsumed, CodeLimitExceeded,
 // CodeVelocityExceeded. A payment the bank refuses is returned with Status
-// Rejected, not as an error.
+// Rejected, not as an error: the core's refusal, or the risk scoring's
+// reject (RiskRejectReason, never sent to the core). A payment the risk
+// scoring holds is recorded Pending and Held with its review case (opened
+// in the same transaction) and not sent to the core.
 func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c *Consent, req *OBWriteDomestic2, actor Actor) (*Payment, error) {
 	m, err := req.Validate()
 	if err != nil {
@@ -75,7 +79,12 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 	in := req.Data.Initiation
 	p := &Payment{ID: ids.New("pay"), ConsentID: c.ID, PartnerID: ac.PartnerID, ClientID: ac.ClientID,
 		Environment: ac.Environment, DebtorAccountID: c.AccountIDs[0], Amount: m, Initiation: &in,
-		Status: PaymentPending, CreatedAt: now, StatusUpdatedAt: now}
+		Status: PaymentPending, CustomerID: c.CustomerID, CreditorAccount: creditorKey(&in),
+		CreatedAt: now, StatusUpdatedAt: now}
+	assessment, err := s.assessPayment(ctx, c, p)
+	if err != nil {
+		return nil, err
+	}
 	err = s.store.Tx(ctx, func(ctx context.Context) error {
 		// Serialise one partner's payments so its (and its apps') daily and
 		// monthly totals cannot be overrun by concurrent payments; and, when
@@ -111,11 +120,22 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 			}
 			return err
 		}
+		details := map[string]any{"consent_id": c.ID, "amount": strconv.FormatInt(m.Minor, 10), "currency": m.Currency,
+			"debtor_account_id": p.DebtorAccountID}
+		if p.Scoring.Decision != "" {
+			details["risk_score"], details["risk_decision"] = p.Scoring.Score, p.Scoring.Decision
+		}
 		if err := s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.created",
 			ObjectType: "payment", ObjectID: p.ID, PartnerID: p.PartnerID, InteractionID: actor.InteractionID,
-			Details: map[string]any{"consent_id": c.ID, "amount": strconv.FormatInt(m.Minor, 10), "currency": m.Currency,
-				"debtor_account_id": p.DebtorAccountID}}); err != nil {
+			Details: details}); err != nil {
 			return err
+		}
+		if p.Held {
+			if _, err := s.risk.OpenCase(ctx, risk.NewCase{PaymentID: p.ID, ConsentID: c.ID, PartnerID: p.PartnerID,
+				ClientID: p.ClientID, Environment: p.Environment, CustomerID: p.CustomerID, Amount: m,
+				CreditorName: in.CreditorAccount.Name, CreditorAccount: p.CreditorAccount, Assessment: assessment}); err != nil {
+				return err
+			}
 		}
 		return s.publish(ctx, "payment.created", p.PartnerID, p.ClientID, map[string]any{
 			"payment_id": p.ID, "consent_id": c.ID, "amount": strconv.FormatInt(m.Minor, 10),
@@ -125,7 +145,9 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 		return nil, err
 	}
 	s.paymentOutcome(p.Status)
-	s.execute(ctx, p, actor)
+	if p.Status == PaymentPending {
+		s.execute(ctx, p, actor)
+	}
 	return p, nil
 }
 
@@ -161,9 +183,60 @@ func (u paymentUsage) DebtorCount(ctx context.Context, since time.Time) (int64, 
 	return u.store.DebtorCountSince(ctx, u.p.DebtorAccountID, since)
 }
 
+// creditorKey is the payee account as PaymentHistory's new-payee check
+// compares it: "SchemeName:Identification".
+func creditorKey(in *Initiation) string {
+	return in.CreditorAccount.SchemeName + ":" + in.CreditorAccount.Identification
+}
+
+// RiskRejectReason is the payment-details reason of a payment the risk
+// scoring refused at submission.
+const RiskRejectReason = "Refused by the bank's risk controls"
+
+// assessPayment scores p (with Risk set) against the customer's history and
+// records the outcome on p: Held for a hold, Rejected for a reject.
+func (s *Service) assessPayment(ctx context.Context, c *Consent, p *Payment) (risk.Assessment, error) {
+	if s.risk == nil {
+		return risk.Assessment{}, nil
+	}
+	in := risk.Input{Amount: p.Amount, Customer: true, At: p.CreatedAt, Risk: c.Risk}
+	h, err := s.store.CustomerHistory(ctx, p.CustomerID, p.Amount.Currency, p.CreatedAt.Add(-risk.HistoryWindow))
+	if err != nil {
+		return risk.Assessment{}, err
+	}
+	in.History = risk.History{Count: h.Count, Max: h.Max}
+	if h.Count > 0 {
+		in.History.Mean = h.Sum / h.Count
+	}
+	paid, err := s.store.PaidCreditorBefore(ctx, p.CustomerID, p.CreditorAccount)
+	if err != nil {
+		return risk.Assessment{}, err
+	}
+	in.NewPayee = !paid
+	if in.Velocity, err = s.store.CustomerCountSince(ctx, p.CustomerID, p.CreatedAt.Add(-risk.VelocityWindow)); err != nil {
+		return risk.Assessment{}, err
+	}
+	a, err := s.risk.Assess(ctx, p.PartnerID, p.Initiation.CreditorAccount.Name, in)
+	if err != nil {
+		return risk.Assessment{}, err
+	}
+	p.Scoring = RiskScore{Score: a.Score, Decision: a.Decision, Reasons: a.Reasons}
+	switch a.Decision {
+	case risk.DecisionHold:
+		p.Held = true
+	case risk.DecisionReject:
+		p.Status, p.RejectReason = PaymentRejected, RiskRejectReason
+	}
+	return a, nil
+}
+
 // execute drives a Pending payment through the core and records the outcome.
 // Infrastructure failures leave it Pending (logged); the next read retries.
+// A held payment is never sent (a risk officer releases it first).
 func (s *Service) execute(ctx context.Context, p *Payment, actor Actor) {
+	if p.Held || p.Status != PaymentPending {
+		return
+	}
 	res, err := s.core.ExecutePayment(ctx, core.PaymentInstruction{
 		PaymentID: p.ID, DebtorAccountID: p.DebtorAccountID,
 		Creditor: core.Creditor{SchemeName: p.Initiation.CreditorAccount.SchemeName,
@@ -189,25 +262,9 @@ func (s *Service) execute(ctx context.Context, p *Payment, actor Actor) {
 }
 
 func (s *Service) setPaymentStatus(ctx context.Context, p *Payment, next, reason string, actor Actor) error {
-	prev := p.Status
 	upd := *p
 	upd.Status, upd.RejectReason, upd.StatusUpdatedAt = next, reason, s.now()
-	err := s.store.Tx(ctx, func(ctx context.Context) error {
-		if err := s.store.SetPaymentStatus(ctx, &upd, prev); err != nil {
-			return err
-		}
-		details := map[string]any{"previous_status": prev, "status": next}
-		if reason != "" {
-			details["reason"] = reason
-		}
-		if err := s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.status_changed",
-			ObjectType: "payment", ObjectID: p.ID, PartnerID: p.PartnerID, InteractionID: actor.InteractionID,
-			Details: details}); err != nil {
-			return err
-		}
-		return s.publish(ctx, "payment.status_changed", p.PartnerID, p.ClientID, map[string]any{
-			"payment_id": p.ID, "previous_status": prev, "status": next})
-	})
+	err := s.store.Tx(ctx, func(ctx context.Context) error { return s.recordStatus(ctx, p, &upd, actor) })
 	if errors.Is(err, ErrStale) { // another request moved it: show theirs
 		fresh, err := s.store.Payment(ctx, p.ID)
 		if err != nil {
@@ -221,6 +278,87 @@ func (s *Service) setPaymentStatus(ctx context.Context, p *Payment, next, reason
 		s.paymentOutcome(next)
 	}
 	return err
+}
+
+// recordStatus writes upd (from p's status), audits payment.status_changed
+// and publishes it, in the transaction in ctx; ErrStale as SetPaymentStatus.
+func (s *Service) recordStatus(ctx context.Context, p, upd *Payment, actor Actor) error {
+	prev, next := p.Status, upd.Status
+	if err := s.store.SetPaymentStatus(ctx, upd, prev); err != nil {
+		return err
+	}
+	details := map[string]any{"previous_status": prev, "status": next}
+	if upd.RejectReason != "" {
+		details["reason"] = upd.RejectReason
+	}
+	if err := s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.status_changed",
+		ObjectType: "payment", ObjectID: p.ID, PartnerID: p.PartnerID, InteractionID: actor.InteractionID,
+		Details: details}); err != nil {
+		return err
+	}
+	return s.publish(ctx, "payment.status_changed", p.PartnerID, p.ClientID, map[string]any{
+		"payment_id": p.ID, "previous_status": prev, "status": next})
+}
+
+// ErrNotHeld: ReleaseHeld or RejectHeld on a payment that is not a held,
+// Pending one.
+var ErrNotHeld = errors.New("apis: payment is not held")
+
+// ReleaseHeld lifts the hold of a held, Pending payment in the transaction
+// in ctx (a risk officer's release), audited as payment.released; the
+// payment stays Pending until ExecuteReleased. ErrNotHeld, ErrNotFound.
+func (s *Service) ReleaseHeld(ctx context.Context, id string, actor Actor) error {
+	return s.store.Tx(ctx, func(ctx context.Context) error {
+		p, err := s.store.Payment(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.store.ReleasePayment(ctx, id, s.now()); err != nil {
+			if errors.Is(err, ErrStale) {
+				return ErrNotHeld
+			}
+			return err
+		}
+		return s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "payment.released",
+			ObjectType: "payment", ObjectID: id, PartnerID: p.PartnerID, InteractionID: actor.InteractionID})
+	})
+}
+
+// ExecuteReleased sends a released (Pending, no longer held) payment to the
+// core, as its creation would have; the outcome is published as
+// payment.status_changed. A payment in any other state is left alone.
+func (s *Service) ExecuteReleased(ctx context.Context, id string, actor Actor) error {
+	p, err := s.store.Payment(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.execute(ctx, p, actor)
+	return nil
+}
+
+// RejectHeld moves a held, Pending payment to Rejected with reason (what the
+// partner reads in payment-details) in the transaction in ctx, publishing
+// payment.status_changed there. ErrNotHeld, ErrNotFound.
+func (s *Service) RejectHeld(ctx context.Context, id, reason string, actor Actor) error {
+	return s.store.Tx(ctx, func(ctx context.Context) error {
+		p, err := s.store.Payment(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !p.Held || p.Status != PaymentPending {
+			return ErrNotHeld
+		}
+		upd := *p
+		upd.Status, upd.RejectReason, upd.Held, upd.StatusUpdatedAt = PaymentRejected, reason, false, s.now()
+		if err := s.recordStatus(ctx, p, &upd, actor); err != nil {
+			if errors.Is(err, ErrStale) {
+				return ErrNotHeld
+			}
+			return err
+		}
+		s.paymentOutcome(PaymentRejected)
+		return nil
+	})
 }
 
 // GetPayment returns one of the caller's payments, advancing its status from

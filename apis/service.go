@@ -20,6 +20,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/risk/limits"
+	"github.com/bankbridge/bankbridge/risk"
 )
 
 // Config wires a Service.
@@ -55,6 +56,18 @@ type Config struct {
 	// Outcomes, when set, is told about consent and payment outcomes once
 	// committed (metrics).
 	Outcomes Outcomes
+	// Risk, when set, scores payment consents at creation and payments at
+	// submission (package risk's Assessor); nil scores nothing.
+	Risk RiskControls
+}
+
+// RiskControls scores payment consents and payments and opens the review
+// case of a held payment (package risk's Assessor implements it).
+type RiskControls interface {
+	// Assess scores in for the partner, screening payeeName.
+	Assess(ctx context.Context, partnerID, payeeName string, in risk.Input) (risk.Assessment, error)
+	// OpenCase opens the case of a held payment in the transaction in ctx.
+	OpenCase(ctx context.Context, n risk.NewCase) (*risk.Case, error)
 }
 
 // Service is the consents, payments and data-sharing logic.
@@ -72,13 +85,14 @@ type Service struct {
 	// consents caches UsableConsent's consents (nil bus: nothing kept).
 	consents *consentCache
 	outcomes Outcomes
+	risk     RiskControls
 }
 
 // NewService returns a Service.
 func NewService(cfg Config) *Service {
 	s := &Service{core: cfg.Core, store: cfg.Store, publisher: cfg.Publisher, revoker: cfg.Revoker,
 		datasets: cfg.Datasets, limits: cfg.Limits, rules: cfg.LimitRules, payLife: cfg.PaymentConsentLifetime, log: cfg.Logger,
-		outcomes: cfg.Outcomes}
+		outcomes: cfg.Outcomes, risk: cfg.Risk}
 	if s.store == nil {
 		s.store = NewGormStore(cfg.DB)
 	}
@@ -159,9 +173,13 @@ func (s *Service) insertConsent(ctx context.Context, c *Consent, actor Actor) er
 		if err := s.store.CreateConsent(ctx, c); err != nil {
 			return err
 		}
+		details := map[string]any{"type": c.Type, "status": c.Status}
+		if c.Scoring.Decision != "" {
+			details["risk_score"], details["risk_decision"] = c.Scoring.Score, c.Scoring.Decision
+		}
 		return s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.created",
 			ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID, InteractionID: actor.InteractionID,
-			Details: map[string]any{"type": c.Type, "status": c.Status}})
+			Details: details})
 	})
 }
 
@@ -202,6 +220,24 @@ func (s *Service) CreatePaymentConsent(ctx context.Context, ac *oauth.AccessCont
 	c := s.newConsent(ac, TypePaymentInitiation)
 	in := req.Data.Initiation
 	c.Initiation, c.Risk, c.Amount, c.ExpiresAt = &in, req.Risk, m, c.CreatedAt.Add(s.payLife)
+	if s.risk != nil {
+		// The customer is not known before they authorise: the consent is
+		// scored on the amount, the partner, the Risk block, the time and
+		// the screening of the payee; the payment is scored again in full.
+		a, err := s.risk.Assess(ctx, ac.PartnerID, in.CreditorAccount.Name, risk.Input{Amount: m, Risk: req.Risk, At: c.CreatedAt})
+		if err != nil {
+			return nil, err
+		}
+		c.Scoring = RiskScore{Score: a.Score, Decision: a.Decision, Reasons: a.Reasons}
+		if a.Decision == risk.DecisionReject {
+			if err := s.store.Audit(ctx, audit.Entry{ActorType: actor.Type, ActorID: actor.ID, Action: "consent.refused_by_risk",
+				ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID, InteractionID: actor.InteractionID,
+				Details: map[string]any{"score": a.Score, "reasons": a.Reasons}}); err != nil {
+				return nil, err
+			}
+			return nil, problem.New(problem.CodeRiskRejected, "the bank's risk controls refused this payment consent")
+		}
+	}
 	return c, s.insertConsent(ctx, c, actor)
 }
 

@@ -86,8 +86,8 @@ type Store interface {
 	// Payment returns one payment, or ErrNotFound.
 	Payment(ctx context.Context, id string) (*Payment, error)
 	// SetPaymentStatus moves the payment from status from to p.Status (with
-	// RejectReason and StatusUpdatedAt); ErrStale when it is not in from (or
-	// does not exist).
+	// RejectReason, Held and StatusUpdatedAt); ErrStale when it is not in from
+	// (or does not exist).
 	SetPaymentStatus(ctx context.Context, p *Payment, from string) error
 	// PartnerTotalSince sums the partner's non-rejected payments in currency
 	// created at or after since, in env (0 when none).
@@ -100,6 +100,18 @@ type Store interface {
 	// DebtorCountSince counts payments from the debtor account created at or
 	// after since.
 	DebtorCountSince(ctx context.Context, accountID string, since time.Time) (int64, error)
+	// CustomerHistory summarises the customer's non-rejected payments in
+	// currency created at or after since (zeros when none).
+	CustomerHistory(ctx context.Context, customerID, currency string, since time.Time) (PaymentHistory, error)
+	// PaidCreditorBefore reports whether the customer has a non-rejected
+	// payment to creditorAccount ("SchemeName:Identification").
+	PaidCreditorBefore(ctx context.Context, customerID, creditorAccount string) (bool, error)
+	// CustomerCountSince counts the customer's payments created at or after
+	// since.
+	CustomerCountSince(ctx context.Context, customerID string, since time.Time) (int64, error)
+	// ReleasePayment clears the hold of payment id (its StatusUpdatedAt to
+	// at); ErrStale when it is not a held Pending payment (or does not exist).
+	ReleasePayment(ctx context.Context, id string, at time.Time) error
 	// RejectedCount counts rejected payments per debtor account among ids
 	// (accounts without any are absent from the map).
 	RejectedCount(ctx context.Context, accountIDs []string) (map[string]int64, error)
@@ -156,6 +168,11 @@ type Store interface {
 	// capped at MaxLatestConsents. One query. None: an empty list, no error;
 	// it returns no error of its own (only the database's).
 	LatestPartnerConsents(ctx context.Context, partnerID string, limit int) ([]Consent, error)
+}
+
+// PaymentHistory is Store.CustomerHistory's summary (minor units).
+type PaymentHistory struct {
+	Count, Sum, Max int64
 }
 
 // Bounds of Store.LatestPartnerConsents.

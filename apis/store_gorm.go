@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/risk"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
@@ -91,6 +92,9 @@ type consentRow struct {
 	SCAAMR          string `gorm:"column:sca_amr"`
 	SCAExemption    string `gorm:"column:sca_exemption"`
 	SCAReason       string `gorm:"column:sca_reason"`
+	RiskScore       int
+	RiskDecision    string
+	RiskReasons     string
 	CreatedAt       time.Time
 	StatusUpdatedAt time.Time
 }
@@ -132,6 +136,7 @@ func toConsentRow(c *Consent) *consentRow {
 		Risk: "{}", AmountMinor: c.Amount.Minor, Currency: c.Amount.Currency,
 		SCAACR: c.Authorisation.ACR, SCAAMR: strings.Join(c.Authorisation.AMR, " "),
 		SCAExemption: c.Authorisation.Exemption, SCAReason: c.Authorisation.Reason,
+		RiskScore: c.Scoring.Score, RiskDecision: c.Scoring.Decision, RiskReasons: reasonList(c.Scoring.Reasons),
 		CreatedAt: c.CreatedAt.UTC(), StatusUpdatedAt: c.StatusUpdatedAt.UTC()}
 	if c.Initiation != nil {
 		r.Initiation = c.Initiation.canonical()
@@ -149,11 +154,13 @@ func (r *consentRow) toConsent() (*Consent, error) {
 		Amount:    money.Money{Minor: r.AmountMinor, Currency: r.Currency},
 		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC(),
 		Authorisation: oauth.ConsentAuthorisation{ACR: r.SCAACR, AMR: strings.Fields(r.SCAAMR),
-			Exemption: r.SCAExemption, Reason: r.SCAReason}}
+			Exemption: r.SCAExemption, Reason: r.SCAReason},
+		Scoring: RiskScore{Score: r.RiskScore, Decision: r.RiskDecision}}
 	for _, x := range []struct {
 		src string
 		dst any
-	}{{r.AccountIDs, &c.AccountIDs}, {r.Permissions, &c.Permissions}, {r.Datasets, &c.Datasets}, {r.Risk, &c.Risk}} {
+	}{{r.AccountIDs, &c.AccountIDs}, {r.Permissions, &c.Permissions}, {r.Datasets, &c.Datasets}, {r.Risk, &c.Risk},
+		{orList(r.RiskReasons), &c.Scoring.Reasons}} {
 		if err := json.Unmarshal([]byte(x.src), x.dst); err != nil {
 			return nil, err
 		}
@@ -179,6 +186,12 @@ type paymentRow struct {
 	Initiation      string
 	Status          string
 	RejectReason    string
+	CustomerID      string
+	CreditorAccount string
+	Held            bool
+	RiskScore       int
+	RiskDecision    string
+	RiskReasons     string
 	CreatedAt       time.Time
 	StatusUpdatedAt time.Time
 }
@@ -189,11 +202,32 @@ func (r *paymentRow) toPayment() (*Payment, error) {
 	p := &Payment{ID: r.ID, ConsentID: r.ConsentID, PartnerID: r.PartnerID, ClientID: r.ClientID,
 		Environment: r.Environment, DebtorAccountID: r.DebtorAccountID,
 		Amount: money.Money{Minor: r.AmountMinor, Currency: r.Currency}, Status: r.Status, RejectReason: r.RejectReason,
+		CustomerID: r.CustomerID, CreditorAccount: r.CreditorAccount, Held: r.Held,
+		Scoring:   RiskScore{Score: r.RiskScore, Decision: r.RiskDecision},
 		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC(), Initiation: &Initiation{}}
 	if err := json.Unmarshal([]byte(r.Initiation), p.Initiation); err != nil {
 		return nil, err
 	}
+	if err := json.Unmarshal([]byte(orList(r.RiskReasons)), &p.Scoring.Reasons); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// reasonList is the stored JSON of risk reasons ("[]" for none).
+func reasonList(rs []risk.Reason) string {
+	if rs == nil {
+		rs = []risk.Reason{}
+	}
+	return jsonText(rs)
+}
+
+// orList reads an empty column as an empty list.
+func orList(s string) string {
+	if s == "" {
+		return "[]"
+	}
+	return s
 }
 
 type idempotencyRow struct {
@@ -283,8 +317,9 @@ func (s *GormStore) CreatePayment(ctx context.Context, p *Payment) error {
 	err := s.handle(ctx).Create(&paymentRow{ID: p.ID, ConsentID: p.ConsentID, PartnerID: p.PartnerID,
 		ClientID: p.ClientID, Environment: p.Environment, DebtorAccountID: p.DebtorAccountID,
 		AmountMinor: p.Amount.Minor, Currency: p.Amount.Currency, Initiation: p.Initiation.canonical(),
-		Status: p.Status, RejectReason: p.RejectReason, CreatedAt: p.CreatedAt.UTC(),
-		StatusUpdatedAt: p.StatusUpdatedAt.UTC()}).Error
+		Status: p.Status, RejectReason: p.RejectReason, CustomerID: p.CustomerID, CreditorAccount: p.CreditorAccount,
+		Held: p.Held, RiskScore: p.Scoring.Score, RiskDecision: p.Scoring.Decision, RiskReasons: reasonList(p.Scoring.Reasons),
+		CreatedAt: p.CreatedAt.UTC(), StatusUpdatedAt: p.StatusUpdatedAt.UTC()}).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return ErrConsentUsed
 	}
@@ -307,7 +342,7 @@ func (s *GormStore) Payment(ctx context.Context, id string) (*Payment, error) {
 // SetPaymentStatus implements Store.
 func (s *GormStore) SetPaymentStatus(ctx context.Context, p *Payment, from string) error {
 	res := s.handle(ctx).Model(&paymentRow{}).Where("id = ? AND status = ?", p.ID, from).
-		Updates(map[string]any{"status": p.Status, "reject_reason": p.RejectReason,
+		Updates(map[string]any{"status": p.Status, "reject_reason": p.RejectReason, "held": p.Held,
 			"status_updated_at": p.StatusUpdatedAt.UTC()})
 	if res.Error != nil {
 		return res.Error
@@ -354,6 +389,46 @@ func (s *GormStore) DebtorCountSince(ctx context.Context, accountID string, sinc
 	err := s.handle(ctx).Model(&paymentRow{}).
 		Where("debtor_account_id = ? AND created_at >= ?", accountID, since.UTC()).Count(&n).Error
 	return n, err
+}
+
+// CustomerHistory implements Store.
+func (s *GormStore) CustomerHistory(ctx context.Context, customerID, currency string, since time.Time) (PaymentHistory, error) {
+	var h PaymentHistory
+	err := s.handle(ctx).Model(&paymentRow{}).
+		Where("customer_id = ? AND currency = ? AND created_at >= ? AND status <> ?", customerID, currency, since.UTC(), PaymentRejected).
+		Select("COUNT(*) AS count, COALESCE(SUM(amount_minor), 0) AS sum, COALESCE(MAX(amount_minor), 0) AS max").
+		Scan(&h).Error
+	return h, err
+}
+
+// PaidCreditorBefore implements Store.
+func (s *GormStore) PaidCreditorBefore(ctx context.Context, customerID, creditorAccount string) (bool, error) {
+	var n int64
+	err := s.handle(ctx).Model(&paymentRow{}).
+		Where("customer_id = ? AND creditor_account = ? AND status <> ?", customerID, creditorAccount, PaymentRejected).
+		Limit(1).Count(&n).Error
+	return n > 0, err
+}
+
+// CustomerCountSince implements Store.
+func (s *GormStore) CustomerCountSince(ctx context.Context, customerID string, since time.Time) (int64, error) {
+	var n int64
+	err := s.handle(ctx).Model(&paymentRow{}).
+		Where("customer_id = ? AND created_at >= ?", customerID, since.UTC()).Count(&n).Error
+	return n, err
+}
+
+// ReleasePayment implements Store.
+func (s *GormStore) ReleasePayment(ctx context.Context, id string, at time.Time) error {
+	res := s.handle(ctx).Model(&paymentRow{}).Where("id = ? AND status = ? AND held", id, PaymentPending).
+		Updates(map[string]any{"held": false, "status_updated_at": at.UTC()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrStale
+	}
+	return nil
 }
 
 // RejectedCount implements Store.

@@ -30,6 +30,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
 	"github.com/bankbridge/bankbridge/risk/limits"
+	"github.com/bankbridge/bankbridge/risk"
 )
 
 // Consent types (RFC 9396 authorization_details types).
@@ -124,9 +125,20 @@ type Consent struct {
 	// Authorisation is how the customer authorised the consent (strong
 	// customer authentication, or the exemption that spared it); zero until
 	// then.
-	Authorisation   oauth.ConsentAuthorisation
+	Authorisation oauth.ConsentAuthorisation
+	// Scoring is the transaction risk score of a payment consent at its
+	// creation (zero when risk scoring is off).
+	Scoring         RiskScore
 	CreatedAt       time.Time
 	StatusUpdatedAt time.Time
+}
+
+// RiskScore is a stored risk score with its decision and reasons (package
+// risk).
+type RiskScore struct {
+	Score    int
+	Decision string // "" when not scored
+	Reasons  []risk.Reason
 }
 
 // Expired reports whether the consent has passed its expiry at now.
@@ -455,6 +467,15 @@ type Payment struct {
 	Initiation      *Initiation
 	Status          string
 	RejectReason    string // the core's reason, when Rejected
+	// CustomerID is the consent's customer (who pays).
+	CustomerID string
+	// CreditorAccount is "SchemeName:Identification" of the payee.
+	CreditorAccount string
+	// Held: the risk scoring held the payment for review; it stays Pending
+	// and is not sent to the core until a risk officer releases it.
+	Held bool
+	// Scoring is the risk score, decision and reasons at submission.
+	Scoring         RiskScore
 	CreatedAt       time.Time
 	StatusUpdatedAt time.Time
 }

@@ -40,6 +40,9 @@ const (
 const (
 	reasonSCA            = "the customer performed strong customer authentication"
 	reasonNoFactorAccess = "the customer has no second factor; the bank allows account access with the password alone"
+	// reasonRiskSCA is the assessment of a payment the bank's risk scoring
+	// asks SCA for (PaymentSummary.RiskRequiresSCA): no exemption is tried.
+	reasonRiskSCA = "the bank's risk scoring requires strong customer authentication"
 )
 
 // scaPlan is what one interaction's authorization needs of the customer.
@@ -85,7 +88,9 @@ func (s *Server) planSCA(ctx context.Context, client *Client, customerID string,
 			continue
 		}
 		a := PaymentAssessment{SCARequired: true, Reason: "no exemption applies"}
-		if s.deps.Exemptions != nil {
+		if d.Payment.RiskRequiresSCA {
+			a.Reason = reasonRiskSCA
+		} else if s.deps.Exemptions != nil {
 			if a, err = s.deps.Exemptions.Assess(ctx, customerID, *d.Payment); err != nil {
 				return scaPlan{}, err
 			}

@@ -136,6 +136,11 @@ type PaymentSummary struct {
 	// PayeeIsOwnAccount: the payee account is one of the customer's own
 	// accounts (the exemption of PSD2 RTS art. 15).
 	PayeeIsOwnAccount bool
+	// RiskRequiresSCA: the bank's transaction risk scoring (package risk)
+	// asked for strong customer authentication when the consent was
+	// created; no exemption then applies (PSD2 RTS art. 18: transaction
+	// risk analysis).
+	RiskRequiresSCA bool
 }
 
 // SelectableAccount is one of the customer's accounts offered on the consent page.

@@ -356,6 +356,14 @@ func TestSCAPolicy(t *testing.T) {
 				t.Fatalf("authorisation %+v, want %+v", got, want)
 			}
 		})
+		t.Run("ok/the risk scoring's sca spares no low-value payment", func(t *testing.T) {
+			pay := shop(1250)
+			pay.RiskRequiresSCA = true
+			_, resp, page, _ := e.start(t, "alice", "correct horse", pay)
+			mustSCAPage(t, resp, page)
+			_, resp, page, _ = e.start(t, "bob", "battery staple", pay)
+			mustNoFactorPage(t, resp, page)
+		})
 	})
 }
 

@@ -97,11 +97,20 @@ func (s *Service) SetRiskRating(ctx context.Context, tx *gorm.DB, c RiskChange) 
 	return err == nil, err
 }
 
-// RiskRating returns the partner's current risk rating (one indexed
-// read). Errors: CodeNotFound, CodeInternal.
+// RiskRating returns the partner's current risk rating (RatingReader).
 func (s *Service) RiskRating(ctx context.Context, partnerID string) (RiskRating, error) {
+	return RatingReader{DB: s.db.DB}.RiskRating(ctx, partnerID)
+}
+
+// RatingReader reads partners' current risk ratings from the database, for
+// what is built before the partners Service (the risk scoring).
+type RatingReader struct{ DB *gorm.DB }
+
+// RiskRating returns the partner's current risk rating (one indexed read).
+// Errors: CodeNotFound, CodeInternal.
+func (r RatingReader) RiskRating(ctx context.Context, partnerID string) (RiskRating, error) {
 	var rows []RiskRating
-	err := s.db.WithContext(ctx).Model(&Partner{}).Where("id = ?", partnerID).Limit(1).Pluck("risk_rating", &rows).Error
+	err := r.DB.WithContext(ctx).Model(&Partner{}).Where("id = ?", partnerID).Limit(1).Pluck("risk_rating", &rows).Error
 	if err != nil {
 		return "", internal(err, "load risk rating")
 	}

@@ -180,6 +180,9 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	}
 	links = append(links, limitsNavLink(st.Role, current)...)
 	links = append(links, billingNavLinks(st.Role, current)...)
+	if v.Can[string(staff.ActRiskCasesRead)] {
+		links = append(links, navLink{"/console/risk/cases", "Risk cases", current == "risk"})
+	}
 	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})
 	}

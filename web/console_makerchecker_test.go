@@ -22,6 +22,7 @@ import (
 	"github.com/bankbridge/bankbridge/monitoring"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/risk/screening"
 )
 
@@ -58,9 +59,17 @@ func consoleEnvOn(t *testing.T, d *db.DB, limits map[string]int64, consents Cons
 		Monitoring: monitoring.New(monitoring.NewGormStore(d), func() time.Time { return monitoringNow }), Screening: scr, Log: log}
 	console.Register(r)
 	(&ConsoleBilling{Console: console, Contracts: cs, Now: func() time.Time { return time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC) }}).Register(r)
+	riskNow := func() time.Time { return riskCaseNow }
+	assessor, err := risk.NewAssessor(risk.AssessorConfig{Store: risk.NewGormStore(d), Now: func() time.Time { return riskCaseOpened }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := &fakeRiskPayments{}
+	(&ConsoleRisk{Console: console, Now: riskNow,
+		Risk: risk.NewService(risk.Config{Store: risk.NewGormStore(d), Payments: pay, Now: riskNow})}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return &pagesEnv{t: t, d: d, svc: svc, srv: srv, log: log, screening: scr}, cs
+	return &pagesEnv{t: t, d: d, svc: svc, srv: srv, log: log, screening: scr, risk: assessor, riskPay: pay}, cs
 }
 
 // staffBrowser creates a staff member and signs them in.

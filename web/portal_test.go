@@ -20,6 +20,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/risk/screening"
 )
 
@@ -33,6 +34,10 @@ type pagesEnv struct {
 	log *slog.Logger
 	// screening is the console's Screening service (consoleEnvOn only).
 	screening *screening.Service
+	// risk and riskPay are the console's case queue and the payments it
+	// drives (consoleEnvOn only).
+	risk    *risk.Assessor
+	riskPay *fakeRiskPayments
 }
 
 // certEvidence stands in for apis' certification checks (another package).

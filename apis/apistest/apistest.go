@@ -23,6 +23,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/risk"
 )
 
 // Run runs every conformance test against the Store newStore returns.
@@ -37,6 +38,8 @@ func Run(t *testing.T, newStore func(t *testing.T) apis.Store) {
 		{"payments", testPayments},
 		{"payment-sums", testPaymentSums},
 		{"payment-sums-by-app-and-customer", testAppCustomerSums},
+		{"customer-history", testCustomerHistory},
+		{"held-payments", testHeldPayments},
 		{"idempotency-keys", testKeys},
 		{"request-log", testRequestLog},
 		{"request-log-purge", testRequestLogPurge},
@@ -323,6 +326,79 @@ func testPaymentSums(t *testing.T, s apis.Store) {
 	if len(ps) != 2 || ps[0].Amount.Minor != 3200 || ps[1].Amount.Minor != 400 {
 		t.Fatalf("PartnerPayments rejected, oldest first: %+v", ps)
 	}
+}
+
+// testCustomerHistory: the risk scoring's reads of a customer's payments.
+func testCustomerHistory(t *testing.T, s apis.Store) {
+	ctx := context.Background()
+	cust, other := ids.New("cus"), ids.New("cus")
+	since := base.Add(-90 * 24 * time.Hour)
+	mk := func(customer string, minor int64, currency, status, creditor string, created time.Time) {
+		p := payment(ids.New("ptn"), "sandbox", ids.New("acc"), minor, currency, status, created)
+		p.CustomerID, p.CreditorAccount = customer, creditor
+		p.Scoring = apis.RiskScore{Score: 35, Decision: "sca", Reasons: []risk.Reason{{Code: "new_payee", Detail: "d", Points: 15}}}
+		must(t, s.CreatePayment(ctx, p))
+	}
+	mk(cust, 1000, "GBP", apis.PaymentAcceptedSettlementCompleted, "S:1", base.Add(-time.Hour))
+	mk(cust, 3000, "GBP", apis.PaymentPending, "S:2", base.Add(-30*time.Minute))
+	mk(cust, 9000, "GBP", apis.PaymentRejected, "S:3", base.Add(-20*time.Minute)) // rejected: not history, not a payee paid
+	mk(cust, 5000, "EUR", apis.PaymentPending, "S:1", base.Add(-10*time.Minute))  // other currency
+	mk(cust, 7000, "GBP", apis.PaymentPending, "S:1", since.Add(-time.Minute))    // before the window
+	mk(other, 8000, "GBP", apis.PaymentPending, "S:4", base.Add(-5*time.Minute))  // other customer
+	h, err := s.CustomerHistory(ctx, cust, "GBP", since)
+	must(t, err)
+	if h != (apis.PaymentHistory{Count: 2, Sum: 4000, Max: 3000}) {
+		t.Fatalf("CustomerHistory = %+v", h)
+	}
+	h, err = s.CustomerHistory(ctx, ids.New("cus"), "GBP", since)
+	must(t, err)
+	if h != (apis.PaymentHistory{}) {
+		t.Fatalf("CustomerHistory of a customer without payments = %+v", h)
+	}
+	for creditor, want := range map[string]bool{"S:1": true, "S:2": true, "S:3": false, "S:4": false} {
+		got, err := s.PaidCreditorBefore(ctx, cust, creditor)
+		must(t, err)
+		if got != want {
+			t.Errorf("PaidCreditorBefore(%s) = %v, want %v", creditor, got, want)
+		}
+	}
+	n, err := s.CustomerCountSince(ctx, cust, base.Add(-time.Hour))
+	must(t, err)
+	if n != 4 {
+		t.Fatalf("CustomerCountSince = %d, want 4 (at or after since, any status and currency)", n)
+	}
+}
+
+// testHeldPayments: a held payment reads back held with its scoring;
+// ReleasePayment lifts the hold once.
+func testHeldPayments(t *testing.T, s apis.Store) {
+	ctx := context.Background()
+	p := payment(ids.New("ptn"), "sandbox", ids.New("acc"), 100, "GBP", apis.PaymentPending, base)
+	p.Held, p.CustomerID, p.CreditorAccount = true, ids.New("cus"), "S:1"
+	p.Scoring = apis.RiskScore{Score: 60, Decision: "hold", Reasons: []risk.Reason{{Code: "screening_match", Detail: "d", Points: 30}}}
+	must(t, s.CreatePayment(ctx, p))
+	got, err := s.Payment(ctx, p.ID)
+	must(t, err)
+	if !got.Held || got.CustomerID != p.CustomerID || got.CreditorAccount != "S:1" || got.Scoring.Score != 60 ||
+		got.Scoring.Decision != "hold" || len(got.Scoring.Reasons) != 1 || got.Scoring.Reasons[0] != p.Scoring.Reasons[0] {
+		t.Fatalf("read back %+v", got)
+	}
+	must(t, s.ReleasePayment(ctx, p.ID, base.Add(time.Minute)))
+	got, err = s.Payment(ctx, p.ID)
+	must(t, err)
+	if got.Held || got.Status != apis.PaymentPending || !got.StatusUpdatedAt.Equal(base.Add(time.Minute)) {
+		t.Fatalf("after release %+v", got)
+	}
+	wantErr(t, s.ReleasePayment(ctx, p.ID, base), apis.ErrStale)
+	wantErr(t, s.ReleasePayment(ctx, "pay_none", base), apis.ErrStale)
+	q := payment(ids.New("ptn"), "sandbox", ids.New("acc"), 100, "GBP", apis.PaymentPending, base)
+	must(t, s.CreatePayment(ctx, q))
+	got, err = s.Payment(ctx, q.ID)
+	must(t, err)
+	if got.Held || got.Scoring.Decision != "" || got.Scoring.Reasons == nil || len(got.Scoring.Reasons) != 0 {
+		t.Fatalf("unscored payment read back %+v", got)
+	}
+	wantErr(t, s.ReleasePayment(ctx, q.ID, base), apis.ErrStale)
 }
 
 func testKeys(t *testing.T, s apis.Store) {

@@ -129,6 +129,28 @@ func (b *browserless) submit(page, action string, form url.Values) (int, string,
 	return resp.StatusCode, resp.Header.Get("Location"), string(out)
 }
 
+// staffConsole signs a new staff account in to the console (one-time
+// password and a current TOTP code) and sets its password, as the first
+// sign-in requires; it returns the signed-in client.
+func staffConsole(t *testing.T, base string, created *staff.Created) *browserless {
+	t.Helper()
+	b := newBrowserless(t, base)
+	code, err := totp.GenerateCodeCustom(created.TOTPSecret, time.Now().UTC(),
+		totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, loc, body := b.submit("/console/sign-in", "/console/sign-in", url.Values{"email": {created.Staff.Email},
+		"password": {created.OneTimePassword}, "code": {code}}); st != http.StatusSeeOther || loc != "/console/password" {
+		t.Fatalf("staff sign-in: %d %q\n%s", st, loc, body)
+	}
+	if st, loc, body := b.submit("/console/password", "/console/password", url.Values{"current_password": {created.OneTimePassword},
+		"new_password": {"staff-new-password-1"}, "confirm_password": {"staff-new-password-1"}}); st != http.StatusSeeOther {
+		t.Fatalf("password change: %d %q\n%s", st, loc, body)
+	}
+	return b
+}
+
 func wantChecks(t *testing.T, run *partners.CertificationRun, want map[string]string) {
 	t.Helper()
 	got := map[string]string{}
@@ -333,20 +355,7 @@ func TestE2ECertification(t *testing.T) {
 			})
 
 			t.Run("ok/staff see the evidence at go-live", func(t *testing.T) {
-				staff := newBrowserless(t, s.URL)
-				code, err := totp.GenerateCodeCustom(f.Staff.TOTPSecret, time.Now().UTC(),
-					totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if st, loc, body := staff.submit("/console/sign-in", "/console/sign-in", url.Values{"email": {f.Staff.Staff.Email},
-					"password": {f.Staff.OneTimePassword}, "code": {code}}); st != http.StatusSeeOther || loc != "/console/password" {
-					t.Fatalf("staff sign-in: %d %q\n%s", st, loc, body)
-				}
-				if st, loc, body := staff.submit("/console/password", "/console/password", url.Values{"current_password": {f.Staff.OneTimePassword},
-					"new_password": {"staff-new-password-1"}, "confirm_password": {"staff-new-password-1"}}); st != http.StatusSeeOther {
-					t.Fatalf("password change: %d %q\n%s", st, loc, body)
-				}
+				staff := staffConsole(t, s.URL, f.Staff)
 				_, _, page := staff.get("/console/partners/" + f.PartnerID)
 				i := strings.Index(page, `id="golive-evidence"`)
 				if i < 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/telemetry"
+	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/risk/screening"
 )
 
@@ -59,6 +60,13 @@ type Config struct {
 	// DatabaseDriver is the database/sql driver the store opens instead of
 	// the engine's own (no flag: tests set it through Main.DatabaseDriver).
 	DatabaseDriver string
+	// RiskThresholds is risk.ParseThresholds' input ("" the defaults),
+	// RiskCaseSLA the time limit of an open risk case and RiskDualControl
+	// the amount (major units of the payment's currency) from which two
+	// officers decide a case.
+	RiskThresholds  string
+	RiskCaseSLA     time.Duration
+	RiskDualControl string
 	// EncryptionKey is BANKBRIDGE_ENCRYPTION_KEY (environment only: a flag
 	// would show the key in the process list).
 	EncryptionKey string
@@ -190,6 +198,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMTPURL, "smtp-url", c.secret("BANKBRIDGE_SMTP_URL"), "send mail through smtp://[user:pass@]host:port (STARTTLS required unless the host is loopback) or smtps://[user:pass@]host:port; required in production (env BANKBRIDGE_SMTP_URL, or BANKBRIDGE_SMTP_URL_FILE naming a file that holds it)")
 	fs.StringVar(&c.MailFrom, "mail-from", envOr("BANKBRIDGE_MAIL_FROM", ""), `sender of the platform's mail (default "Bankbridge <no-reply@<issuer host>>") (env BANKBRIDGE_MAIL_FROM)`)
 	c.EncryptionKey = c.secret(secrets.KeyEnv)
+	fs.StringVar(&c.RiskThresholds, "risk-thresholds", envOr("BANKBRIDGE_RISK_THRESHOLDS", ""), "risk score thresholds, e.g. sca=30,hold=50,reject=80,match=90 (the defaults; match is the screening similarity that counts) (env BANKBRIDGE_RISK_THRESHOLDS)")
+	fs.DurationVar(&c.RiskCaseSLA, "risk-case-sla", envDuration("BANKBRIDGE_RISK_CASE_SLA", risk.DefaultSLA), "time limit of an open risk case; older ones show as overdue (env BANKBRIDGE_RISK_CASE_SLA)")
+	fs.StringVar(&c.RiskDualControl, "risk-dual-control", envOr("BANKBRIDGE_RISK_DUAL_CONTROL", risk.DefaultDualControl), "amount in the payment's currency (major units) from which two risk officers decide a held payment (env BANKBRIDGE_RISK_DUAL_CONTROL)")
 	fs.StringVar(&c.CreditNoteLimits, "credit-note-limits", envOr("BANKBRIDGE_CREDIT_NOTE_LIMITS", ""), "largest credit note one staff member may issue alone, per currency in major units, e.g. EUR=1000,JPY=100000; larger ones need a second approver; unlisted currencies: 1000 (env BANKBRIDGE_CREDIT_NOTE_LIMITS)")
 	fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", envOr("BANKBRIDGE_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of the reverse proxies whose X-Forwarded-For names the client (for sign-in throttling by client address); empty trusts none (env BANKBRIDGE_TRUSTED_PROXIES)")
 	c.SCA.flags(fs)

@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"go.opentelemetry.io/otel/trace"
+
 )
 
 func main() {
@@ -88,7 +89,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runServe(ctx, args)
 	case "migrate":
 		return m.runMigrate(ctx, args)
-	case "partners", "apps", "customers", "keys", "staff", "settle", "screening":
+	case "partners", "apps", "customers", "keys", "staff", "settle", "screening", "risk":
 		return m.runOperator(ctx, cmd, args)
 	case "version":
 		return m.runVersion(args)
@@ -122,6 +123,8 @@ Usage:
   bankbridge staff create --email E --role admin|partner_manager|risk_officer|finance|auditor [--json]
   bankbridge settle --period YYYY-MM [--json]
   bankbridge screening import --format ofac-sdn|uk-csv|csv [--aliases alt.csv] [--json] FILE
+  bankbridge risk cases [--json]  list the open risk cases (held payments), oldest first
+  bankbridge risk sar export ID   print a suspicious activity report with its case and audit trail (JSON)
   bankbridge version [--json]    print the build information (module version, VCS revision, Go version)
 
 Every command takes the common flags (also settable by environment variable):

@@ -223,48 +223,15 @@ func (p *flowPartner) codeFlowFor(base, scope, detailType, consentID string, mar
 	if st != http.StatusCreated || requestURI == "" {
 		p.tb.Fatalf("PAR: %d %v", st, par)
 	}
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	page := func(resp *http.Response, err error) (int, string, string) {
-		p.tb.Helper()
-		if err != nil {
-			p.tb.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Location"), string(b)
-	}
-	mark("authorize")
-	st, _, login := page(browser.Get(base + "/authorize?" + url.Values{"client_id": {p.id}, "request_uri": {requestURI}}.Encode()))
-	if st != http.StatusOK {
-		p.tb.Fatalf("authorize: %d\n%s", st, login)
-	}
-	lf := fields(p.tb, login)
-	lf.Set("step", "login")
-	lf.Set("username", "alice")
-	lf.Set("password", "sandbox-password-1")
-	mark("login")
-	st, _, consent := page(browser.PostForm(base+"/authorize", lf))
-	if st != http.StatusOK || !strings.Contains(consent, ">Authorise</button>") {
-		p.tb.Fatalf("login: %d\n%s", st, consent)
-	}
-	cf := fields(p.tb, consent)
-	cf.Set("step", "consent")
-	cf.Set("decision", "approve")
-	for _, m := range accountField.FindAllStringSubmatch(consent, -1) {
-		if !strings.Contains(m[3], "disabled") && !(strings.Contains(m[0], `type="radio"`) && cf.Has(m[1])) {
-			cf.Add(m[1], m[2])
-		}
-	}
-	mark("consent")
-	st, loc, body := page(browser.PostForm(base+"/authorize", cf))
+	loc := formConsent(p.tb, base+"/authorize?"+url.Values{"client_id": {p.id}, "request_uri": {requestURI}}.Encode(),
+		"alice", "sandbox-password-1", mark)
 	cb, _ := url.Parse(loc)
 	code := ""
 	if cb != nil {
 		code = cb.Query().Get("code")
 	}
-	if st != http.StatusSeeOther || code == "" {
-		p.tb.Fatalf("consent: %d %s\n%s", st, loc, body)
+	if code == "" {
+		p.tb.Fatalf("consent: no code in %s", loc)
 	}
 	tokenForm := p.authenticated(url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {redirect}, "code_verifier": {verifier}})
@@ -276,6 +243,59 @@ func (p *flowPartner) codeFlowFor(base, scope, detailType, consentID string, mar
 		p.tb.Fatalf("code exchange: %d %v", st, tok)
 	}
 	return at
+}
+
+// formConsent is the customer at authURL (the authorization endpoint with
+// a pushed request) without a browser: the login page's form posted with
+// username and password, then the consent page's with every enabled account
+// ticked (the first of radio buttons) and "approve". It returns the redirect back to the partner. mark,
+// when set, is called before each step (authorize, login, consent).
+func formConsent(tb testing.TB, authURL, username, password string, mark func(step string)) string {
+	tb.Helper()
+	if mark == nil {
+		mark = func(string) {}
+	}
+	base := authURL[:strings.Index(authURL, "/authorize")]
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := func(resp *http.Response, err error) (int, string, string) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	}
+	mark("authorize")
+	st, _, login := page(browser.Get(authURL))
+	if st != http.StatusOK {
+		tb.Fatalf("authorize: %d\n%s", st, login)
+	}
+	lf := fields(tb, login)
+	lf.Set("step", "login")
+	lf.Set("username", username)
+	lf.Set("password", password)
+	mark("login")
+	st, _, consent := page(browser.PostForm(base+"/authorize", lf))
+	if st != http.StatusOK || !strings.Contains(consent, ">Authorise</button>") {
+		tb.Fatalf("login: %d\n%s", st, consent)
+	}
+	cf := fields(tb, consent)
+	cf.Set("step", "consent")
+	cf.Set("decision", "approve")
+	for _, m := range accountField.FindAllStringSubmatch(consent, -1) {
+		radioChosen := strings.Contains(m[0], `type="radio"`) && cf.Has(m[1]) // one account per payment: the first
+		if !strings.Contains(m[3], "disabled") && !radioChosen {
+			cf.Add(m[1], m[2])
+		}
+	}
+	mark("consent")
+	st, loc, body := page(browser.PostForm(base+"/authorize", cf))
+	if st != http.StatusSeeOther || loc == "" {
+		tb.Fatalf("consent: %d %s\n%s", st, loc, body)
+	}
+	return loc
 }
 
 // firstAccount lists the consented accounts at base and returns the first id.

@@ -29,6 +29,7 @@ import (
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/certification"
 	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/risk/limits"
 	"github.com/bankbridge/bankbridge/risk/screening"
 	"github.com/bankbridge/bankbridge/web"
@@ -60,6 +61,11 @@ type Services struct {
 	// Screening holds the sanctions and watch-list entries and screens
 	// names against them (issue 16 item 3).
 	Screening *screening.Service
+	// RiskAssessor scores payment consents and payments and opens the
+	// cases of held payments (apis calls it); Risk is the risk officers'
+	// case queue (it drives apis).
+	RiskAssessor *risk.Assessor
+	Risk         *risk.Service
 	// Events publishes into the webhooks outbox in the caller's transaction.
 	Events  events.Publisher
 	OpenAPI map[string]any
@@ -108,8 +114,13 @@ func (p *Platform) wire(ctx context.Context) error {
 		limitDefaults[env] = apis.DefaultLimits().Defaults()
 	}
 	s.Limits = limits.New(limits.Config{DB: p.DB, Bus: bus, Defaults: limitDefaults, Now: now, Logger: p.Log})
+	if err := p.wireRiskAssessor(now); err != nil {
+		return err
+	}
 	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: tokens, Publisher: s.Events, Logger: p.Log,
-		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus, Outcomes: p.apiOutcomes(), LimitRules: s.Limits})
+		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus, Outcomes: p.apiOutcomes(), LimitRules: s.Limits,
+		Risk: s.RiskAssessor})
+	p.wireRiskCases(now)
 	if s.Staff, err = staff.New(staff.Config{DB: p.DB, Box: p.Box, Now: now, Logger: p.Log}); err != nil {
 		return err
 	}
@@ -235,6 +246,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	console.Register(r)
 	(&web.ConsoleLimits{Console: &web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners,
 		Staff: s.Staff, DB: p.DB.DB, Log: p.Log}, Limits: s.Limits}).Register(r)
+	p.mountRisk(r, console)
 	p.mountBilling(r)
 	p.mountReviews(r, perf, console, portal)
 	p.mountWebhooks(r)

@@ -39,6 +39,10 @@ const (
 	CodeVelocityExceeded      Code = "velocity_exceeded"
 	CodeRateLimited           Code = "rate_limited"
 	CodeQuotaExhausted        Code = "quota_exhausted"
+	// CodeRiskRejected: the bank's transaction risk scoring (package risk)
+	// refused the payment consent or payment; the detail lists the reasons'
+	// codes, never the scoring's internals such as screening matches.
+	CodeRiskRejected Code = "risk_rejected"
 
 	CodeMakerChecker Code = "maker_checker_violation"
 	CodeInvalidState Code = "invalid_state_transition"
@@ -83,6 +87,7 @@ var codes = map[Code]codeInfo{
 	CodeVelocityExceeded:      {http.StatusTooManyRequests, "Payment velocity exceeded"},
 	CodeRateLimited:           {http.StatusTooManyRequests, "Rate limit exceeded"},
 	CodeQuotaExhausted:        {http.StatusTooManyRequests, "Monthly quota exhausted"},
+	CodeRiskRejected:          {http.StatusForbidden, "Refused by the bank's risk controls"},
 
 	CodeMakerChecker: {http.StatusForbidden, "Maker-checker violation"},
 	CodeInvalidState: {http.StatusConflict, "Invalid state transition"},

@@ -1,5 +1,7 @@
 package staff
 
+import "slices"
+
 // Role is a staff role: a person at the bank (admin, partner_manager,
 // risk_officer, finance, auditor) or the platform itself (system). Member
 // (portal) roles are partners.Role.
@@ -104,17 +106,38 @@ const (
 	ActLimitsApprove Action = "limits.approve"
 )
 
-// Actions lists every staff action; admin may do all of them.
+// Risk controls (package risk enforces them; issue 16).
+const (
+	// ActRiskCasesRead is the console's Risk cases queue and case pages.
+	ActRiskCasesRead Action = "risk_cases.read"
+	// ActRiskCasesDecide is releasing or rejecting a held payment (and
+	// proposing or approving under dual control). Only risk officers: an
+	// admin reads the queue but does not decide (adminWithout).
+	ActRiskCasesDecide Action = "risk_cases.decide"
+	// ActSARFile and ActSARRead are filing a suspicious activity report from
+	// a case and reading or exporting reports: risk officers only (the
+	// CLI's export runs as system), not admins.
+	ActSARFile Action = "sars.file"
+	ActSARRead Action = "sars.read"
+)
+
+// Actions lists every staff action; admin may do all of them but adminWithout.
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
 	ActLiftRiskSuspension, ActTerminate, ActAuditRead, ActStaffManage, ActMonitoringRead, ActScreening,
 	ActReviewsRead, ActReviewsDraft, ActReviewsApprove,
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
-	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActLimitsRead, ActLimitsPropose, ActLimitsApprove}
+	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActLimitsRead, ActLimitsPropose, ActLimitsApprove,
+	ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead}
 
-// grants is THE staff role → action table (admin is every action, filled in
-// init). Every role reads contracts.
+// adminWithout are the actions an admin does not have (every other one is
+// theirs): deciding risk cases and suspicious activity reports are the risk
+// officers' alone.
+var adminWithout = []Action{ActRiskCasesDecide, ActSARFile, ActSARRead}
+
+// grants is THE staff role → action table (admin is every action but
+// adminWithout, filled in init). Every role reads contracts.
 var grants = map[Role][]Action{
 	RolePartnerManager: {ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActCertification,
 		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate, ActMonitoringRead,
@@ -123,19 +146,24 @@ var grants = map[Role][]Action{
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
 		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead, ActScreening,
 		ActReviewsRead, ActReviewsApprove,
-		ActContractsRead, ActLimitsRead, ActLimitsPropose, ActLimitsApprove},
+		ActContractsRead, ActLimitsRead, ActLimitsPropose, ActLimitsApprove,
+		ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead},
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 		ActSettlementsRead, ActSettlementsWrite, ActPlansManage},
 	RoleAuditor: {ActPartnersRead, ActAuditRead, ActReviewsRead, ActContractsRead, ActSettlementsRead, ActLimitsRead},
-	RoleSystem:  {ActContractsRead, ActSettlementsRun},
+	RoleSystem:  {ActContractsRead, ActSettlementsRun, ActRiskCasesRead, ActSARRead}, // the CLI's `risk cases`, `risk sar export`
 }
 
 var can = map[Role]map[Action]bool{}
 
 func init() {
-	grants[RoleAdmin] = Actions
+	for _, a := range Actions {
+		if !slices.Contains(adminWithout, a) {
+			grants[RoleAdmin] = append(grants[RoleAdmin], a)
+		}
+	}
 	for r, acts := range grants {
 		can[r] = map[Action]bool{}
 		for _, a := range acts {

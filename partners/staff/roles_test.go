@@ -50,6 +50,10 @@ func TestTable(t *testing.T) {
 		ActLimitsRead:         {Y, N, Y, N, Y, N}, // risk officers and admins; auditors read-only (issue 16)
 		ActLimitsPropose:      {Y, N, Y, N, N, N},
 		ActLimitsApprove:      {Y, N, Y, N, N, N},
+		ActRiskCasesRead:      {Y, N, Y, N, N, Y}, // issue 16: admin (and the CLI) read the queue…
+		ActRiskCasesDecide:    {N, N, Y, N, N, N}, // …only risk officers release or reject
+		ActSARFile:            {N, N, Y, N, N, N}, // suspicious activity reports: risk officers only
+		ActSARRead:            {N, N, Y, N, N, Y}, // (and the CLI's export)
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))

@@ -962,6 +962,7 @@ const (
 	ProblemCodePermissionMissing            ProblemCode = "permission_missing"
 	ProblemCodeQuotaExhausted               ProblemCode = "quota_exhausted"
 	ProblemCodeRateLimited                  ProblemCode = "rate_limited"
+	ProblemCodeRiskRejected                 ProblemCode = "risk_rejected"
 	ProblemCodeServerBusy                   ProblemCode = "server_busy"
 	ProblemCodeUnauthorized                 ProblemCode = "unauthorized"
 	ProblemCodeUnsupportedMediaType         ProblemCode = "unsupported_media_type"
@@ -1027,6 +1028,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeQuotaExhausted:
 		return true
 	case ProblemCodeRateLimited:
+		return true
+	case ProblemCodeRiskRejected:
 		return true
 	case ProblemCodeServerBusy:
 		return true
