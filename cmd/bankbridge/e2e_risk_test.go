@@ -69,7 +69,7 @@ func TestE2ERiskHold(t *testing.T) {
 			// The operator imports the bank's watch list with the real
 			// command (another process, as in production).
 			watch := filepath.Join(t.TempDir(), "watch.csv")
-			if err := os.WriteFile(watch, []byte("name,list,reference\nIvan Sanctioned,E2E LIST,E2E-1\nOlga Listed,E2E LIST,E2E-2\n"), 0o600); err != nil {
+			if err := os.WriteFile(watch, []byte("name,list,reference\nIvan Sanctioned,bank-watch,E2E-1\nOlga Listed,bank-watch,E2E-2\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			if out, errOut, code := runBinary(t, bin, s, "screening", "import", "--format", "csv", watch); code != 0 {
@@ -189,7 +189,7 @@ func TestE2ERiskHold(t *testing.T) {
 			}
 			firstCase, secondCase := ids[0][1], ids[1][1]
 			_, _, page := officer.get("/console/risk/cases/" + firstCase)
-			for _, w := range []string{firstID, "screening_match", "IVAN SANCTIONED", "E2E LIST", "12.00 GBP", stored.CustomerID} {
+			for _, w := range []string{firstID, "screening_match", "Ivan Sanctioned", "bank-watch", "E2E-1", "12.00 GBP", stored.CustomerID} {
 				if !strings.Contains(page, w) {
 					t.Errorf("case page lacks %q", w)
 				}
