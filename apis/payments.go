@@ -63,8 +63,12 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 	if len(c.AccountIDs) != 1 {
 		return nil, problem.New(problem.CodeConsentNotAuthorised, "consent %s has no debtor account", c.ID)
 	}
+	rating, err := s.partnerRating(ctx, ac.PartnerID)
+	if err != nil {
+		return nil, err
+	}
 	lp := limits.Payment{Environment: ac.Environment, PartnerID: ac.PartnerID, AppID: ac.ClientID,
-		CustomerID: c.CustomerID, Amount: m}
+		CustomerID: c.CustomerID, Amount: m, PartnerRating: rating}
 	rules, err := s.paymentLimits(ctx, lp)
 	if err != nil {
 		return nil, err
@@ -81,7 +85,7 @@ func (s *Service) CreatePayment(ctx context.Context, ac *oauth.AccessContext, c 
 		Environment: ac.Environment, DebtorAccountID: c.AccountIDs[0], Amount: m, Initiation: &in,
 		Status: PaymentPending, CustomerID: c.CustomerID, CreditorAccount: creditorKey(&in),
 		CreatedAt: now, StatusUpdatedAt: now}
-	assessment, err := s.assessPayment(ctx, c, p)
+	assessment, err := s.assessPayment(ctx, c, p, rating)
 	if err != nil {
 		return nil, err
 	}
@@ -195,11 +199,11 @@ const RiskRejectReason = "Refused by the bank's risk controls"
 
 // assessPayment scores p (with Risk set) against the customer's history and
 // records the outcome on p: Held for a hold, Rejected for a reject.
-func (s *Service) assessPayment(ctx context.Context, c *Consent, p *Payment) (risk.Assessment, error) {
+func (s *Service) assessPayment(ctx context.Context, c *Consent, p *Payment, rating string) (risk.Assessment, error) {
 	if s.risk == nil {
 		return risk.Assessment{}, nil
 	}
-	in := risk.Input{Amount: p.Amount, Customer: true, At: p.CreatedAt, Risk: c.Risk}
+	in := risk.Input{Amount: p.Amount, Customer: true, At: p.CreatedAt, Risk: c.Risk, PartnerRating: rating}
 	h, err := s.store.CustomerHistory(ctx, p.CustomerID, p.Amount.Currency, p.CreatedAt.Add(-risk.HistoryWindow))
 	if err != nil {
 		return risk.Assessment{}, err

@@ -83,6 +83,16 @@ func TestRiskScoring(t *testing.T) {
 			}
 		})
 
+		t.Run("fail/a high-risk partner has half the limits", func(t *testing.T) {
+			e.t = t
+			// The sandbox per-payment default is 25000.00 GBP: 12500.01 is
+			// over half of it for ptn_high, within it for a medium partner.
+			in := initiation("12500.01", externalCreditor, "Corner Cafe", "HALF-1")
+			r := consent(e.partner("ptn_high", environment.Sandbox), in, map[string]any{})
+			wantProblem(t, r, 422, "limit_exceeded", "the per-payment limit is 12500.00 GBP (half the usual: the partner's risk rating is high)")
+			wantStatus(t, consent(e.partner("ptn_medium", environment.Sandbox), in, map[string]any{}), 201)
+		})
+
 		t.Run("ok/allowed payment is scored and executed", func(t *testing.T) {
 			e.t = t
 			p := e.partner("ptn_ok", environment.Sandbox)

@@ -68,6 +68,18 @@ type RiskControls interface {
 	Assess(ctx context.Context, partnerID, payeeName string, in risk.Input) (risk.Assessment, error)
 	// OpenCase opens the case of a held payment in the transaction in ctx.
 	OpenCase(ctx context.Context, n risk.NewCase) (*risk.Case, error)
+	// PartnerRating is the partner's risk rating: it tightens the limits
+	// (limits.Payment.PartnerRating) and is passed to Assess.
+	PartnerRating(ctx context.Context, partnerID string) (string, error)
+}
+
+// partnerRating is the partner's risk rating when risk controls are wired
+// ("" otherwise: no rating changes the limits).
+func (s *Service) partnerRating(ctx context.Context, partnerID string) (string, error) {
+	if s.risk == nil {
+		return "", nil
+	}
+	return s.risk.PartnerRating(ctx, partnerID)
 }
 
 // Service is the consents, payments and data-sharing logic.
@@ -205,9 +217,13 @@ func (s *Service) CreatePaymentConsent(ctx context.Context, ac *oauth.AccessCont
 	if err != nil {
 		return nil, err
 	}
+	rating, err := s.partnerRating(ctx, ac.PartnerID)
+	if err != nil {
+		return nil, err
+	}
 	// The customer is not known yet: their rules apply at payment.
 	rules, err := s.paymentLimits(ctx, limits.Payment{Environment: ac.Environment, PartnerID: ac.PartnerID,
-		AppID: ac.ClientID, Amount: m})
+		AppID: ac.ClientID, Amount: m, PartnerRating: rating})
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +240,8 @@ func (s *Service) CreatePaymentConsent(ctx context.Context, ac *oauth.AccessCont
 		// The customer is not known before they authorise: the consent is
 		// scored on the amount, the partner, the Risk block, the time and
 		// the screening of the payee; the payment is scored again in full.
-		a, err := s.risk.Assess(ctx, ac.PartnerID, in.CreditorAccount.Name, risk.Input{Amount: m, Risk: req.Risk, At: c.CreatedAt})
+		a, err := s.risk.Assess(ctx, ac.PartnerID, in.CreditorAccount.Name, risk.Input{Amount: m, Risk: req.Risk, At: c.CreatedAt,
+			PartnerRating: rating})
 		if err != nil {
 			return nil, err
 		}

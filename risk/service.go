@@ -65,11 +65,12 @@ func (a *Assessor) Thresholds() Thresholds { return a.th }
 // Assess completes in with the partner's rating, the screening of payeeName
 // and the time (when in.At is zero), and scores it.
 func (a *Assessor) Assess(ctx context.Context, partnerID, payeeName string, in Input) (Assessment, error) {
-	rating, err := a.ratings.RiskRating(ctx, partnerID)
-	if err != nil {
-		return Assessment{}, fmt.Errorf("risk: partner rating: %w", err)
+	var err error
+	if in.PartnerRating == "" {
+		if in.PartnerRating, err = a.PartnerRating(ctx, partnerID); err != nil {
+			return Assessment{}, err
+		}
 	}
-	in.PartnerRating = rating
 	if strings.TrimSpace(payeeName) != "" {
 		if in.Matches, err = a.screener.Screen(ctx, payeeName); err != nil {
 			return Assessment{}, fmt.Errorf("risk: screening: %w", err)
@@ -79,6 +80,17 @@ func (a *Assessor) Assess(ctx context.Context, partnerID, payeeName string, in I
 		in.At = a.now().UTC()
 	}
 	return Score(in, a.th), nil
+}
+
+// PartnerRating is the partner's risk rating as the scoring reads it
+// (RatingLow, RatingMedium or RatingHigh): the caller that also checks
+// limits reads it once and passes it in Input.PartnerRating.
+func (a *Assessor) PartnerRating(ctx context.Context, partnerID string) (string, error) {
+	r, err := a.ratings.RiskRating(ctx, partnerID)
+	if err != nil {
+		return "", fmt.Errorf("risk: partner rating: %w", err)
+	}
+	return r, nil
 }
 
 // OpenCase opens the review case of a held payment in the transaction in ctx

@@ -40,7 +40,20 @@ func Effective(d Defaults, rules []Rule, p Payment) []Rule {
 	def(KindPerPayment, DefaultPerPaymentLabel, d.PerPayment, 0, 0)
 	def(KindPerDay, DefaultDailyLabel, d.PerPartnerDaily, 0, 0)
 	def(KindVelocity, "", 0, d.VelocityCount, d.VelocityWindow)
+	if p.PartnerRating == RatingHigh {
+		for i := range out {
+			if out[i].Kind != KindVelocity {
+				out[i].Amount, out[i].HighRisk = ScaleBPS(out[i].Amount, HighRiskShareBPS), true
+			}
+		}
+	}
 	return out
+}
+
+// ScaleBPS is amount × bps / 10 000 rounded down, without overflow for any
+// non-negative amount and 0 <= bps <= 10 000.
+func ScaleBPS(amount, bps int64) int64 {
+	return amount/10_000*bps + amount%10_000*bps/10_000
 }
 
 // rank orders ties: customer, app, partner, platform (the narrowest first).
@@ -97,12 +110,24 @@ func CheckAmount(rules []Rule, amount money.Money) error {
 
 // refusal is the problem for an amount rule overrun.
 func (r Rule) refusal() *problem.Error {
-	e := problem.New(problem.CodeLimitExceeded, "the %s limit is %s", r.Name(), r.Limit()).
+	e := problem.New(problem.CodeLimitExceeded, "the %s limit is %s%s", r.Name(), r.Limit(), r.highRiskNote()).
 		With("limit", money.FormatAmount(r.Amount, r.Currency)).With("currency", r.Currency)
 	if !r.Default {
 		e = e.With("scope", string(r.Scope)).With("kind", string(r.Kind))
 	}
+	if r.HighRisk {
+		e = e.With("partner_risk_rating", RatingHigh)
+	}
 	return e
+}
+
+// highRiskNote is what a refusal adds for a limit scaled for a high-risk
+// partner.
+func (r Rule) highRiskNote() string {
+	if !r.HighRisk {
+		return ""
+	}
+	return " (half the usual: the partner's risk rating is high)"
 }
 
 // Usage is what CheckUsage reads, in the caller's transaction: the sums and

@@ -290,3 +290,77 @@ func wantProblem(tb testing.TB, err error, code problem.Code, detail string) *pr
 	}
 	return pe
 }
+
+// TestHighRiskPartnerHalvesAmountLimits: a partner rated high may use half
+// of every amount limit (stored rules and the defaults; per payment, per
+// day, per month), rounded down in the currency's minor units; velocity
+// is unchanged; the refusal says why. Other ratings change nothing.
+func TestHighRiskPartnerHalvesAmountLimits(t *testing.T) {
+	def := limits.Defaults{PerPayment: 1_000_01, PerPartnerDaily: 5_000_00, VelocityCount: 10, VelocityWindow: time.Minute}
+	month := limits.Rule{ID: "lim_m", Environment: environment.Production, Currency: "GBP", Scope: limits.ScopePartner,
+		SubjectID: "ptn_1", Kind: limits.KindPerMonth, Amount: 3_000_00}
+	high := pay("GBP", 500_00)
+	high.PartnerRating = limits.RatingHigh
+	rules := limits.Effective(def, []limits.Rule{month}, high)
+	got := map[limits.Kind]int64{}
+	for _, r := range rules {
+		got[r.Kind] = r.Amount
+		if r.Kind == limits.KindVelocity {
+			got[r.Kind] = r.Count
+			if r.HighRisk {
+				t.Errorf("velocity marked high risk: %+v", r)
+			}
+		} else if !r.HighRisk {
+			t.Errorf("not marked high risk: %+v", r)
+		}
+	}
+	want := map[limits.Kind]int64{limits.KindPerPayment: 500_00, limits.KindPerDay: 2_500_00, limits.KindPerMonth: 1_500_00, limits.KindVelocity: 10}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d (all %v)", k, got[k], v, got)
+		}
+	}
+	t.Run("fail/per-payment", func(t *testing.T) {
+		pe := wantProblem(t, limits.CheckAmount(rules, money.Money{Minor: 500_01, Currency: "GBP"}), problem.CodeLimitExceeded,
+			"the per-payment limit is 500.00 GBP (half the usual: the partner's risk rating is high)")
+		if pe.Extra["partner_risk_rating"] != "high" || pe.Extra["limit"] != "500.00" {
+			t.Errorf("extensions %v", pe.Extra)
+		}
+	})
+	t.Run("fail/per-day-sum", func(t *testing.T) {
+		// 1000.01 used: 500.00 more passes the halved day (2500.00) but not
+		// the halved month (1500.00).
+		err := limits.CheckUsage(context.Background(), rules, high, now, fixedUsage{totals: map[limits.Scope]int64{limits.ScopePartner: 1_000_01}})
+		wantProblem(t, err, problem.CodeLimitExceeded, "the partner per-month limit is 1500.00 GBP (half the usual: the partner's risk rating is high)")
+	})
+	for _, rating := range []string{"", "low", "medium"} {
+		t.Run("ok/rating-"+rating, func(t *testing.T) {
+			p := pay("GBP", 1_000_01)
+			p.PartnerRating = rating
+			if err := limits.CheckAmount(limits.Effective(def, nil, p), p.Amount); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+}
+
+// TestScaleBPS: ScaleBPS(a, bps) is ⌊a·bps/10 000⌋ for every non-negative
+// int64 amount (checked against math/big), without overflow.
+func TestScaleBPS(t *testing.T) {
+	check := func(a int64, bps uint16) bool {
+		if a < 0 {
+			a = -(a + 1)
+		}
+		b := int64(bps) % 10_001
+		want := new(big.Int).Div(new(big.Int).Mul(big.NewInt(a), big.NewInt(b)), big.NewInt(10_000))
+		return limits.ScaleBPS(a, b) == want.Int64()
+	}
+	if err := quick.Check(check, &quick.Config{MaxCount: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []int64{0, 1, 9_999, 10_000, math.MaxInt64} {
+		if !check(a, limits.HighRiskShareBPS) {
+			t.Errorf("ScaleBPS(%d, %d) wrong", a, limits.HighRiskShareBPS)
+		}
+	}
+}

@@ -30,6 +30,13 @@
 //     the smallest count is reported.
 //
 // Ties are reported in the order customer, app, partner, platform.
+//
+// # The partner's risk rating
+//
+// Payments through a partner rated high (partners' risk rating: raised by
+// a suspension or a performance review) may use HighRiskShareBPS (half) of
+// every amount limit that applies, the defaults included, rounded down in
+// minor units; velocity limits are unchanged. Refusals say so.
 package limits
 
 import (
@@ -99,6 +106,9 @@ type Rule struct {
 	// DefaultLabel is how a default names itself in refusals ("per-payment",
 	// "daily partner"), as before there were rules.
 	DefaultLabel string
+	// HighRisk: Amount was scaled to HighRiskShareBPS because the partner
+	// is rated high (Effective); refusals say so.
+	HighRisk bool
 	ProposedBy   string
 	ApprovedBy   string
 	UpdatedAt    time.Time
@@ -220,7 +230,19 @@ type Payment struct {
 	// customer's rules are then not applied.
 	CustomerID string
 	Amount     money.Money
+	// PartnerRating is the partner's risk rating (partners): RatingHigh
+	// scales every amount limit to HighRiskShareBPS; any other value ("",
+	// low, medium) changes nothing.
+	PartnerRating string
 }
+
+// RatingHigh is the partner risk rating that tightens the limits.
+const RatingHigh = "high"
+
+// HighRiskShareBPS is the share, in basis points, of every amount limit
+// (per payment, per day, per month; not velocity) that payments through a
+// partner rated high may use: half.
+const HighRiskShareBPS = 5000
 
 // Applies reports whether r bounds p.
 func (r Rule) Applies(p Payment) bool {
