@@ -106,6 +106,10 @@ type Store interface {
 	// PaidCreditorBefore reports whether the customer has a non-rejected
 	// payment to creditorAccount ("SchemeName:Identification").
 	PaidCreditorBefore(ctx context.Context, customerID, creditorAccount string) (bool, error)
+	// PartnerPaymentCounts counts each partner's non-rejected payments
+	// created in [from, to), in every environment and currency (the risk
+	// rating's volume signal); partners without any are absent.
+	PartnerPaymentCounts(ctx context.Context, from, to time.Time) (map[string]int64, error)
 	// CustomerCountSince counts the customer's payments created at or after
 	// since.
 	CustomerCountSince(ctx context.Context, customerID string, since time.Time) (int64, error)

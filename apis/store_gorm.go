@@ -410,6 +410,22 @@ func (s *GormStore) PaidCreditorBefore(ctx context.Context, customerID, creditor
 	return n > 0, err
 }
 
+// PartnerPaymentCounts implements Store.
+func (s *GormStore) PartnerPaymentCounts(ctx context.Context, from, to time.Time) (map[string]int64, error) {
+	var rows []struct {
+		PartnerID string
+		N         int64
+	}
+	err := s.handle(ctx).Model(&paymentRow{}).Select("partner_id, COUNT(*) AS n").
+		Where("created_at >= ? AND created_at < ? AND status <> ?", from.UTC(), to.UTC(), PaymentRejected).
+		Group("partner_id").Scan(&rows).Error
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.PartnerID] = r.N
+	}
+	return out, err
+}
+
 // CustomerCountSince implements Store.
 func (s *GormStore) CustomerCountSince(ctx context.Context, customerID string, since time.Time) (int64, error) {
 	var n int64

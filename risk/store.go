@@ -3,6 +3,7 @@ package risk
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
 )
@@ -45,6 +46,10 @@ type Store interface {
 	SAR(ctx context.Context, id string) (*SAR, error)
 	// CaseSARs lists a case's reports, oldest first.
 	CaseSARs(ctx context.Context, caseID string) ([]SAR, error)
+	// RejectedCasesByPartner counts each partner's cases rejected at or
+	// after since (the risk rating's incident signal); partners without
+	// any are absent.
+	RejectedCasesByPartner(ctx context.Context, since time.Time) (map[string]int64, error)
 	// AuditTrail lists the audit events of the objects, oldest first.
 	AuditTrail(ctx context.Context, objectIDs ...string) ([]AuditEvent, error)
 }

@@ -235,3 +235,18 @@ func tv(t *time.Time) time.Time {
 	}
 	return t.UTC()
 }
+
+// RejectedCasesByPartner implements Store.
+func (s *GormStore) RejectedCasesByPartner(ctx context.Context, since time.Time) (map[string]int64, error) {
+	var rows []struct {
+		PartnerID string
+		N         int64
+	}
+	err := s.db.Conn(ctx).Model(&caseRow{}).Select("partner_id, COUNT(*) AS n").
+		Where("status = ? AND decided_at >= ?", CaseRejected, since.UTC()).Group("partner_id").Scan(&rows).Error
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.PartnerID] = r.N
+	}
+	return out, err
+}

@@ -111,13 +111,15 @@ type Ratings interface {
 	RiskRating(ctx context.Context, partnerID string) (string, error)
 }
 
-// NoMatches is the Screener used until screening is wired: nothing matches.
+// NoMatches is the Screener of an Assessor configured without one: nothing
+// matches (the platform wires risk/screening).
 type NoMatches struct{}
 
 // Screen implements Screener.
 func (NoMatches) Screen(context.Context, string) ([]Match, error) { return nil, nil }
 
-// FixedRating is the Ratings used until partner ratings are wired.
+// FixedRating is a Ratings that rates every partner the same (an Assessor
+// configured without Ratings uses medium; the platform wires partners).
 type FixedRating string
 
 // RiskRating implements Ratings.

@@ -326,6 +326,17 @@ func testPaymentSums(t *testing.T, s apis.Store) {
 	if len(ps) != 2 || ps[0].Amount.Minor != 3200 || ps[1].Amount.Minor != 400 {
 		t.Fatalf("PartnerPayments rejected, oldest first: %+v", ps)
 	}
+	// Every environment and currency, not rejected, from <= created < to.
+	counts, err := s.PartnerPaymentCounts(ctx, day, day.Add(3*time.Hour))
+	must(t, err)
+	if counts[partner] != 2 {
+		t.Fatalf("PartnerPaymentCounts [day, day+3h) = %d, want 2 (all %v)", counts[partner], counts)
+	}
+	counts, err = s.PartnerPaymentCounts(ctx, day.Add(-24*time.Hour), day.Add(24*time.Hour))
+	must(t, err)
+	if counts[partner] != 5 {
+		t.Fatalf("PartnerPaymentCounts over two days = %d, want 5 (all %v)", counts[partner], counts)
+	}
 }
 
 // testCustomerHistory: the risk scoring's reads of a customer's payments.

@@ -24,7 +24,6 @@ import (
 	"syscall"
 
 	"go.opentelemetry.io/otel/trace"
-
 )
 
 func main() {

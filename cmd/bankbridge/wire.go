@@ -180,6 +180,10 @@ func (p *Platform) housekeeping(now func() time.Time) {
 		},
 		"idempotency_keys": func(ctx context.Context) error { _, err := s.APIs.PurgeIdempotencyKeys(ctx); return err },
 		"request_log":      func(ctx context.Context) error { _, err := s.APIs.PurgeRequestLog(ctx); return err },
+		"partner_risk_signals": func(ctx context.Context) error {
+			_, err := p.raiseRatingsFromSignals(ctx, now())
+			return err
+		},
 		"auth_request_stats": func(ctx context.Context) error {
 			_, err := monitoring.NewGormStore(p.DB).PurgeAuthStats(ctx, now().Add(-monitoring.AuthStatsRetention))
 			return err

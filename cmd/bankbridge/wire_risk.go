@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/internal/audit"
@@ -113,4 +115,71 @@ type partnerRatings struct{ r partners.RatingReader }
 func (a partnerRatings) RiskRating(ctx context.Context, partnerID string) (string, error) {
 	r, err := a.r.RiskRating(ctx, partnerID)
 	return string(r), err
+}
+
+// raiseRatingsFromSignals raises the partners' risk ratings their activity
+// calls for (risk.RatingSignal: rejected risk cases, payment volume
+// spikes) and returns how many it raised. Signals only raise; a partner
+// whose rating a person set (a review, staff) in the last
+// risk.IncidentWindowDays keeps it: they decided knowing that activity.
+// Housekeeping runs it on every node: SetRiskRating locks the partner and
+// records nothing for a rating already set.
+func (p *Platform) raiseRatingsFromSignals(ctx context.Context, now time.Time) (int, error) {
+	const day = 24 * time.Hour
+	payments := apis.NewGormStore(p.DB)
+	window := risk.SignalWindowDays * day
+	recent, err := payments.PartnerPaymentCounts(ctx, now.Add(-window), now)
+	if err != nil {
+		return 0, err
+	}
+	before, err := payments.PartnerPaymentCounts(ctx, now.Add(-2*window), now.Add(-window))
+	if err != nil {
+		return 0, err
+	}
+	rejected, err := risk.NewGormStore(p.DB).RejectedCasesByPartner(ctx, now.Add(-risk.IncidentWindowDays*day))
+	if err != nil {
+		return 0, err
+	}
+	ids := make([]string, 0, len(recent)+len(rejected))
+	for id := range recent {
+		ids = append(ids, id)
+	}
+	for id := range rejected {
+		if _, ok := recent[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	raised := 0
+	for _, id := range ids {
+		rating, source, reason := risk.RatingSignal(risk.PartnerActivity{PartnerID: id, Payments: recent[id],
+			PaymentsBefore: before[id], RejectedCases: rejected[id]})
+		if rating == "" {
+			continue
+		}
+		current, err := p.Services.Partners.RiskRating(ctx, id)
+		if err != nil {
+			return raised, err
+		}
+		if !risk.Raises(string(current), rating) {
+			continue
+		}
+		hist, err := p.Services.Partners.RiskHistory(ctx, id)
+		if err != nil {
+			return raised, err
+		}
+		if len(hist) > 0 && hist[0].ActorType == audit.ActorStaff && hist[0].At.After(now.Add(-risk.IncidentWindowDays*day)) {
+			continue
+		}
+		err = p.DB.Tx(ctx, func(tx *gorm.DB) error {
+			_, err := p.Services.Partners.SetRiskRating(ctx, tx, partners.RiskChange{PartnerID: id, Rating: partners.RiskRating(rating),
+				Source: source, Reason: reason, ActorType: audit.ActorSystem, ActorID: "risk-signals"})
+			return err
+		})
+		if err != nil {
+			return raised, err
+		}
+		raised++
+	}
+	return raised, nil
 }
