@@ -108,10 +108,10 @@ type Rule struct {
 	DefaultLabel string
 	// HighRisk: Amount was scaled to HighRiskShareBPS because the partner
 	// is rated high (Effective); refusals say so.
-	HighRisk bool
-	ProposedBy   string
-	ApprovedBy   string
-	UpdatedAt    time.Time
+	HighRisk   bool
+	ProposedBy string
+	ApprovedBy string
+	UpdatedAt  time.Time
 }
 
 // FieldError is one invalid field of a rule or proposal.
