@@ -12,8 +12,8 @@ import (
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
-	"github.com/bankbridge/bankbridge/risk/limits"
 	"github.com/bankbridge/bankbridge/risk"
+	"github.com/bankbridge/bankbridge/risk/limits"
 )
 
 // Settlement model. The reference core executes a payment synchronously: the

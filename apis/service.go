@@ -19,8 +19,8 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth"
-	"github.com/bankbridge/bankbridge/risk/limits"
 	"github.com/bankbridge/bankbridge/risk"
+	"github.com/bankbridge/bankbridge/risk/limits"
 )
 
 // Config wires a Service.

@@ -29,8 +29,8 @@ import (
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
-	"github.com/bankbridge/bankbridge/risk/limits"
 	"github.com/bankbridge/bankbridge/risk"
+	"github.com/bankbridge/bankbridge/risk/limits"
 )
 
 // Consent types (RFC 9396 authorization_details types).
