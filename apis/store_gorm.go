@@ -101,21 +101,6 @@ type consentRow struct {
 
 func (consentRow) TableName() string { return "api_consents" }
 
-func tp(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-func tv(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -132,7 +117,7 @@ func toConsentRow(c *Consent) *consentRow {
 	r := &consentRow{ID: c.ID, Type: c.Type, PartnerID: c.PartnerID, ClientID: c.ClientID,
 		Environment: c.Environment, Status: c.Status, CustomerID: c.CustomerID,
 		AccountIDs: strList(c.AccountIDs), Permissions: strList(c.Permissions), Datasets: strList(c.Datasets),
-		ExpiresAt: tp(c.ExpiresAt), TransactionFrom: tp(c.TransactionFrom), TransactionTo: tp(c.TransactionTo),
+		ExpiresAt: db.NullTime(c.ExpiresAt), TransactionFrom: db.NullTime(c.TransactionFrom), TransactionTo: db.NullTime(c.TransactionTo),
 		Risk: "{}", AmountMinor: c.Amount.Minor, Currency: c.Amount.Currency,
 		SCAACR: c.Authorisation.ACR, SCAAMR: strings.Join(c.Authorisation.AMR, " "),
 		SCAExemption: c.Authorisation.Exemption, SCAReason: c.Authorisation.Reason,
@@ -150,7 +135,7 @@ func toConsentRow(c *Consent) *consentRow {
 func (r *consentRow) toConsent() (*Consent, error) {
 	c := &Consent{ID: r.ID, Type: r.Type, PartnerID: r.PartnerID, ClientID: r.ClientID,
 		Environment: r.Environment, Status: r.Status, CustomerID: r.CustomerID,
-		ExpiresAt: tv(r.ExpiresAt), TransactionFrom: tv(r.TransactionFrom), TransactionTo: tv(r.TransactionTo),
+		ExpiresAt: db.TimeOf(r.ExpiresAt), TransactionFrom: db.TimeOf(r.TransactionFrom), TransactionTo: db.TimeOf(r.TransactionTo),
 		Amount:    money.Money{Minor: r.AmountMinor, Currency: r.Currency},
 		CreatedAt: r.CreatedAt.UTC(), StatusUpdatedAt: r.StatusUpdatedAt.UTC(),
 		Authorisation: oauth.ConsentAuthorisation{ACR: r.SCAACR, AMR: strings.Fields(r.SCAAMR),

@@ -71,8 +71,8 @@ func toRow(c *Case) (*caseRow, error) {
 		Environment: c.Environment, CustomerID: c.CustomerID, AmountMinor: c.Amount.Minor, Currency: c.Amount.Currency,
 		CreditorName: c.CreditorName, CreditorAccount: c.CreditorAccount, Score: c.Score, Reasons: string(reasons),
 		Matches: string(matches), Status: c.Status, ProposedDecision: c.ProposedDecision,
-		ProposedBy: c.ProposedBy, ProposedNote: c.ProposedNote, ProposedAt: tp(c.ProposedAt), DecidedBy: c.DecidedBy,
-		DecisionNote: c.DecisionNote, DecidedAt: tp(c.DecidedAt), CreatedAt: c.CreatedAt.UTC()}, nil
+		ProposedBy: c.ProposedBy, ProposedNote: c.ProposedNote, ProposedAt: db.NullTime(c.ProposedAt), DecidedBy: c.DecidedBy,
+		DecisionNote: c.DecisionNote, DecidedAt: db.NullTime(c.DecidedAt), CreatedAt: c.CreatedAt.UTC()}, nil
 }
 
 func orEmpty[T any](s []T) []T {
@@ -87,7 +87,7 @@ func (r *caseRow) toCase() (*Case, error) {
 		Environment: r.Environment, CustomerID: r.CustomerID, Amount: money.Money{Minor: r.AmountMinor, Currency: r.Currency},
 		CreditorName: r.CreditorName, CreditorAccount: r.CreditorAccount, Score: r.Score, Status: r.Status,
 		ProposedDecision: r.ProposedDecision, ProposedBy: r.ProposedBy, ProposedNote: r.ProposedNote,
-		ProposedAt: tv(r.ProposedAt), DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote, DecidedAt: tv(r.DecidedAt),
+		ProposedAt: db.TimeOf(r.ProposedAt), DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote, DecidedAt: db.TimeOf(r.DecidedAt),
 		CreatedAt: r.CreatedAt.UTC()}
 	if err := json.Unmarshal([]byte(r.Reasons), &c.Reasons); err != nil {
 		return nil, err
@@ -146,8 +146,8 @@ func (s *GormStore) OpenCases(ctx context.Context) ([]Case, error) {
 func (s *GormStore) UpdateCase(ctx context.Context, c *Case, from string) error {
 	res := s.db.Conn(ctx).Model(&caseRow{}).Where("id = ? AND status = ?", c.ID, from).Updates(map[string]any{
 		"status": c.Status, "proposed_decision": c.ProposedDecision, "proposed_by": c.ProposedBy,
-		"proposed_note": c.ProposedNote, "proposed_at": tp(c.ProposedAt), "decided_by": c.DecidedBy,
-		"decision_note": c.DecisionNote, "decided_at": tp(c.DecidedAt)})
+		"proposed_note": c.ProposedNote, "proposed_at": db.NullTime(c.ProposedAt), "decided_by": c.DecidedBy,
+		"decision_note": c.DecisionNote, "decided_at": db.NullTime(c.DecidedAt)})
 	if res.Error != nil {
 		return res.Error
 	}
@@ -217,23 +217,6 @@ func (s *GormStore) AuditTrail(ctx context.Context, objectIDs ...string) ([]Audi
 		out = append(out, a)
 	}
 	return out, nil
-}
-
-// tp is t for a nullable column (nil when zero).
-func tp(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// tv reads a nullable column (zero when NULL).
-func tv(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
 }
 
 // RejectedCasesByPartner implements Store.
