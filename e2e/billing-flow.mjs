@@ -11,11 +11,9 @@
 // STAFF_B_TOTP (base32 secrets), DEMO_APP_ID, PORTAL_EMAIL, PORTAL_PASSWORD, ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
 import { mkdirSync } from 'node:fs'
-import { env, launchChromium, portalSignIn, run, staffPage } from './lib.mjs'
+import { env, launchChromium, portalSignIn, run, shot, staffPage, text } from './lib.mjs'
 
 const base = env.BASE
-const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
-const text = async (page, sel) => (await page.locator(sel).count()) ? (await page.locator(sel).first().innerText()).trim() : ''
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })

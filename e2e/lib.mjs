@@ -137,6 +137,18 @@ export class Client {
   }
 }
 
+// shot saves a full-page screenshot of page as $ARTIFACTS/name.png when
+// ARTIFACTS is set.
+export async function shot(page, name) {
+  if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true })
+}
+
+// text is the trimmed inner text of the first element sel matches on page
+// ('' when none does).
+export async function text(page, sel) {
+  return (await page.locator(sel).count()) ? (await page.locator(sel).first().innerText()).trim() : ''
+}
+
 // launchChromium starts Debian's chromium ($CHROMIUM, else /usr/bin/chromium)
 // headless, without background traffic.
 export function launchChromium() {

@@ -10,11 +10,9 @@
 // CURRENCY, PARTNER_ID, AMOUNT, ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
 import { mkdirSync } from 'node:fs'
-import { env, launchChromium, run, staffPage } from './lib.mjs'
+import { env, launchChromium, run, shot, staffPage, text } from './lib.mjs'
 
 const base = env.BASE
-const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
-const text = async (page, sel) => (await page.locator(sel).count()) ? (await page.locator(sel).first().innerText()).trim() : ''
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })

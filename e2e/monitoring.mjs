@@ -12,10 +12,9 @@
 // Output: one JSON object on stdout describing each step's result.
 import { webcrypto as crypto } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { Client, env, launchChromium, run, staffSignIn } from './lib.mjs'
+import { Client, env, launchChromium, run, shot, staffSignIn } from './lib.mjs'
 
 const base = env.ISSUER
-const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
 
 // points reads a chart's marks: [{ label, series, value }] (value as shown).
 const points = (page, id) => page.locator(`svg#${id} [data-series]`).evaluateAll(els =>

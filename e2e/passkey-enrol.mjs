@@ -16,11 +16,10 @@
 //   toJSON) so the script's own base64url coding runs.
 // Output: one JSON object on stdout: {steps: [...], error?}.
 import { mkdirSync } from 'node:fs'
-import { env, launchChromium, run } from './lib.mjs'
+import { env, launchChromium, run, shot } from './lib.mjs'
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
-  const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
   const browser = await launchChromium()
   try {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })

@@ -21,13 +21,12 @@
 import * as oauth from 'oauth4webapi'
 import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { Client, env, launchChromium, run } from './lib.mjs'
+import { Client, env, launchChromium, run, shot } from './lib.mjs'
 
 const creditor = { SchemeName: 'UK.OBIE.SortCodeAccountNumber', Identification: '20000012345678', Name: 'Passkey Shop Ltd' }
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
-  const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
   const redirectUri = env.REDIRECT_URI
 
   // The partner: a payment consent, then the pushed authorization request.

@@ -16,11 +16,9 @@
 // CHECKER_TOTP (base32), PORTAL_EMAIL, PORTAL_PASSWORD, ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
 import { mkdirSync } from 'node:fs'
-import { env, launchChromium, portalSignIn, run, staffPage } from './lib.mjs'
+import { env, launchChromium, portalSignIn, run, shot, staffPage, text } from './lib.mjs'
 
 const base = env.BASE
-const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
-const text = async (page, sel) => (await page.locator(sel).count()) ? (await page.locator(sel).first().innerText()).trim() : ''
 const INTERNAL = 'INTERNAL-ONLY: the AML team asked about their ownership.'
 const FOR_PARTNER = 'A solid quarter. Please keep your webhook endpoint answering.'
 

@@ -8,10 +8,9 @@
 // (base32), ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
 import { mkdirSync } from 'node:fs'
-import { env, launchChromium, run, staffSignIn } from './lib.mjs'
+import { env, launchChromium, run, shot, staffSignIn } from './lib.mjs'
 
 const base = env.BASE
-const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })

@@ -13,7 +13,7 @@
 // personas'), HANA_TOTP_SECRET (base32), ARTIFACTS, CHROMIUM.
 import * as oauth from 'oauth4webapi'
 import { mkdirSync } from 'node:fs'
-import { Client, env, launchChromium, run, totp } from './lib.mjs'
+import { Client, env, launchChromium, run, shot, totp } from './lib.mjs'
 
 const PISP = '/open-banking/v3.1/pisp'
 
@@ -22,7 +22,6 @@ run(async step => {
   const c = await Client.create({ issuer: env.ISSUER, clientId: env.CLIENT_ID, privateJwk: env.CLIENT_JWK })
   const cc = await c.clientCredentials('payments')
   const browser = await launchChromium()
-  const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
 
   // consent creates a domestic payment consent of amount GBP to Corner Cafe.
   const consent = async amount => {

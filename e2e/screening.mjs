@@ -8,9 +8,8 @@
 // (base32), QUERY, MISS, ARTIFACTS, CHROMIUM.
 // Output: one JSON object on stdout describing each step's result.
 import { mkdirSync } from 'node:fs'
-import { env, launchChromium, run, staffSignIn } from './lib.mjs'
+import { env, launchChromium, run, shot, staffSignIn } from './lib.mjs'
 
-const shot = async (page, name) => { if (env.ARTIFACTS) await page.screenshot({ path: `${env.ARTIFACTS}/${name}.png`, fullPage: true }) }
 
 // cells reads a table's body rows as { data-label: text } objects (row
 // headers as written, not as styled).
