@@ -88,17 +88,8 @@ func inTx(ctx context.Context, d *db.DB, tx *gorm.DB, fn func(tx *gorm.DB) error
 	return d.Tx(ctx, fn)
 }
 
-// authorize refuses an actor whose role may not do what (staff.Can, the one
-// staff permission table).
-func authorize(a Actor, what staff.Action) error {
-	if a.ID == "" {
-		return problem.New(problem.CodeForbidden, "an actor is required to %s", what)
-	}
-	if !staff.Can(a.Role, what) {
-		return problem.New(problem.CodeForbidden, "role %q may not %s", a.Role, what)
-	}
-	return nil
-}
+// authorize refuses an actor whose role may not do what (staff.Authorize).
+func authorize(a Actor, what staff.Action) error { return staff.Authorize(a.ID, a.Role, what) }
 
 // CanRead reports whether the actor's role may read contracts, statements and the
 // ledger in the console (every staff role may: staff.ActContractsRead).

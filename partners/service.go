@@ -174,17 +174,8 @@ func invalidState(op string, from Status, need ...Status) *problem.Error {
 
 func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }
 
-// internal wraps an unexpected storage error.
-func internal(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var p *problem.Error
-	if errors.As(err, &p) {
-		return err
-	}
-	return problem.Wrap(problem.CodeInternal, err, "%s failed", what)
-}
+// internal wraps an unexpected storage error (problem.Internal).
+func internal(err error, what string) error { return problem.Internal(err, what) }
 
 func (s *Service) loadPartner(tx *gorm.DB, id string, lock bool) (*Partner, error) {
 	var p Partner

@@ -37,6 +37,20 @@ func Wrap(code Code, err error, format string, args ...any) *Error {
 	return &Error{Code: code, Detail: fmt.Sprintf(format, args...), Err: err}
 }
 
+// Internal wraps an unexpected error (storage, I/O) of doing what as
+// CodeInternal "<what> failed"; a *Error passes through unchanged and nil
+// stays nil.
+func Internal(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var p *Error
+	if errors.As(err, &p) {
+		return err
+	}
+	return Wrap(CodeInternal, err, "%s failed", what)
+}
+
 // With adds an extension member and returns the problem.
 func (e *Error) With(key string, value any) *Error {
 	if e.Extra == nil {

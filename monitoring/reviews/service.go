@@ -79,16 +79,8 @@ func New(cfg Config) (*Service, error) {
 		partners: cfg.Partners, now: func() time.Time { return now().UTC() }}, nil
 }
 
-func internal(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var p *problem.Error
-	if errors.As(err, &p) {
-		return err
-	}
-	return problem.Wrap(problem.CodeInternal, err, "%s failed", what)
-}
+// internal wraps an unexpected storage error (problem.Internal).
+func internal(err error, what string) error { return problem.Internal(err, what) }
 
 func notFound(id string) *problem.Error {
 	return problem.New(problem.CodeNotFound, "review %s not found", id)

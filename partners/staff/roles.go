@@ -1,6 +1,10 @@
 package staff
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/bankbridge/bankbridge/internal/problem"
+)
 
 // Role is a staff role: a person at the bank (admin, partner_manager,
 // risk_officer, finance, auditor) or the platform itself (system). Member
@@ -185,4 +189,17 @@ func Capabilities(role Role) []Action {
 		}
 	}
 	return out
+}
+
+// Authorize is the one refusal of the role table: CodeForbidden "an actor
+// is required to <what>" without an actor id, "role "<role>" may not
+// <what>" when Can(role, what) is false; nil otherwise.
+func Authorize(actorID string, role Role, what Action) error {
+	if actorID == "" {
+		return problem.New(problem.CodeForbidden, "an actor is required to %s", what)
+	}
+	if !Can(role, what) {
+		return problem.New(problem.CodeForbidden, "role %q may not %s", role, what)
+	}
+	return nil
 }

@@ -575,14 +575,5 @@ func invalid(format string, args ...any) *problem.Error {
 	return problem.New(problem.CodeValidation, format, args...)
 }
 
-// internal wraps an unexpected storage error.
-func internal(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var p *problem.Error
-	if errors.As(err, &p) {
-		return err
-	}
-	return problem.Wrap(problem.CodeInternal, err, "%s failed", what)
-}
+// internal wraps an unexpected storage error (problem.Internal).
+func internal(err error, what string) error { return problem.Internal(err, what) }

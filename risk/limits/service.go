@@ -88,15 +88,8 @@ func (s *Service) Rules(ctx context.Context, env environment.Environment) ([]Rul
 	return rs, nil
 }
 
-func authorize(a Actor, what staff.Action) error {
-	if a.ID == "" {
-		return problem.New(problem.CodeForbidden, "an actor is required to %s", what)
-	}
-	if !staff.Can(a.Role, what) {
-		return problem.New(problem.CodeForbidden, "role %q may not %s", a.Role, what)
-	}
-	return nil
-}
+// authorize refuses an actor whose role may not do what (staff.Authorize).
+func authorize(a Actor, what staff.Action) error { return staff.Authorize(a.ID, a.Role, what) }
 
 // CanRead refuses (CodeForbidden) an actor who may not see the limits.
 func CanRead(a Actor) error { return authorize(a, staff.ActLimitsRead) }
