@@ -61,6 +61,24 @@ func newRecords(b []byte, file string) *records {
 	return &records{r: r, file: file}
 }
 
+// each calls fn with every record and its line, in order, until fn
+// returns an error (returned) or the records end (nil); a CSV error is
+// returned as a *ParseError.
+func (rs *records) each(fn func(rec []string, line int) error) error {
+	for {
+		rec, line, err := rs.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(rec, line); err != nil {
+			return err
+		}
+	}
+}
+
 // next returns the next record and its line, or io.EOF.
 func (rs *records) next() ([]string, int, error) {
 	for {
@@ -151,40 +169,36 @@ func ParseOFACSDN(sdn, alt []byte) ([]Entry, error) {
 	var out []Entry
 	byNum := map[string]int{}
 	lineOf := map[string]int{}
-	for {
-		rec, line, err := rs.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	if err := rs.each(func(rec []string, line int) error {
 		if len(rec) != sdnColumns {
-			return nil, rs.fail(line, "%d columns, want %d (ent_num, SDN_Name, SDN_Type, Program, Title, Call_Sign, Vess_type, Tonnage, GRT, Vess_flag, Vess_owner, Remarks)", len(rec), sdnColumns)
+			return rs.fail(line, "%d columns, want %d (ent_num, SDN_Name, SDN_Type, Program, Title, Call_Sign, Vess_type, Tonnage, GRT, Vess_flag, Vess_owner, Remarks)", len(rec), sdnColumns)
 		}
 		num := rec[sdnEntNum]
 		if n, err := strconv.ParseInt(num, 10, 64); err != nil || n <= 0 {
-			return nil, rs.fail(line, "ent_num %q is not a positive integer", num)
+			return rs.fail(line, "ent_num %q is not a positive integer", num)
 		}
 		if prev, dup := lineOf[num]; dup {
-			return nil, rs.fail(line, "ent_num %s is already on line %d", num, prev)
+			return rs.fail(line, "ent_num %s is already on line %d", num, prev)
 		}
 		name := ofacValue(rec[sdnName])
 		if name == "" {
-			return nil, rs.fail(line, "SDN_Name is empty")
+			return rs.fail(line, "SDN_Name is empty")
 		}
 		kind, ok := map[string]string{"": "entity", "individual": "individual", "vessel": "vessel", "aircraft": "aircraft"}[strings.ToLower(ofacValue(rec[sdnType]))]
 		if !ok {
-			return nil, rs.fail(line, "SDN_Type %q is not -0-, individual, vessel or aircraft", rec[sdnType])
+			return rs.fail(line, "SDN_Type %q is not -0-, individual, vessel or aircraft", rec[sdnType])
 		}
 		program := ofacValue(rec[sdnProgram])
 		for _, f := range []struct{ n, v string }{{"SDN_Name", name}, {"Program", program}} {
 			if err := rs.checkField(line, f.n, f.v); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		lineOf[num], byNum[num] = line, len(out)
 		out = append(out, Entry{List: ListOFACSDN, Reference: num, Name: name, Kind: kind, Program: program})
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, &ParseError{Msg: errNoEntries}
@@ -197,38 +211,34 @@ func ParseOFACSDN(sdn, alt []byte) ([]Entry, error) {
 	}
 	ra := newRecords(alt, "aliases")
 	seen := map[string]int{}
-	for {
-		rec, line, err := ra.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	if err := ra.each(func(rec []string, line int) error {
 		if len(rec) != altColumns {
-			return nil, ra.fail(line, "%d columns, want %d (ent_num, alt_num, alt_type, alt_name, alt_remarks)", len(rec), altColumns)
+			return ra.fail(line, "%d columns, want %d (ent_num, alt_num, alt_type, alt_name, alt_remarks)", len(rec), altColumns)
 		}
 		i, ok := byNum[rec[altEntNum]]
 		if !ok {
-			return nil, ra.fail(line, "ent_num %q is not in the SDN file", rec[altEntNum])
+			return ra.fail(line, "ent_num %q is not in the SDN file", rec[altEntNum])
 		}
 		key := rec[altEntNum] + "/" + rec[altNum]
 		if prev, dup := seen[key]; dup {
-			return nil, ra.fail(line, "alt_num %s of ent_num %s is already on line %d", rec[altNum], rec[altEntNum], prev)
+			return ra.fail(line, "alt_num %s of ent_num %s is already on line %d", rec[altNum], rec[altEntNum], prev)
 		}
 		seen[key] = line
 		name := ofacValue(rec[altName])
 		if name == "" {
-			return nil, ra.fail(line, "alt_name is empty")
+			return ra.fail(line, "alt_name is empty")
 		}
 		typ := ofacValue(rec[altType])
 		if err := ra.checkField(line, "alt_name", name); err != nil {
-			return nil, err
+			return err
 		}
 		if err := ra.checkField(line, "alt_type", typ); err != nil {
-			return nil, err
+			return err
 		}
 		out[i].Aliases = append(out[i].Aliases, Alias{Name: name, Type: typ})
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -309,16 +319,9 @@ func ParseUKCSV(b []byte) ([]Entry, error) {
 	group := map[string]int{}
 	primary := map[string]bool{}
 	firstType := map[string]string{} // the Alias Type of a group's first row
-	for {
-		rec, l, err := rs.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	if err := rs.each(func(rec []string, l int) error {
 		if len(rec) != len(header) {
-			return nil, rs.fail(l, "%d columns, the header has %d", len(rec), len(header))
+			return rs.fail(l, "%d columns, the header has %d", len(rec), len(header))
 		}
 		var parts []string
 		for _, n := range ukNames {
@@ -328,18 +331,18 @@ func ParseUKCSV(b []byte) ([]Entry, error) {
 		}
 		name := strings.Join(parts, " ")
 		if name == "" {
-			return nil, rs.fail(l, "no name: Name 1 to Name 6 are empty")
+			return rs.fail(l, "no name: Name 1 to Name 6 are empty")
 		}
 		gid := get(rec, ukGroupID)
 		if gid == "" {
-			return nil, rs.fail(l, "Group ID is empty")
+			return rs.fail(l, "Group ID is empty")
 		}
 		aliasType, nonLatin := get(rec, ukAliasType), get(rec, ukNonLatin)
 		program := get(rec, ukRegime)
 		for _, f := range []struct{ n, v string }{{"the name", name}, {"Group ID", gid}, {"Alias Type", aliasType},
 			{"Name Non-Latin Script", nonLatin}, {"Regime", program}} {
 			if err := rs.checkField(l, f.n, f.v); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		isPrimary := strings.EqualFold(aliasType, "Primary name")
@@ -368,6 +371,9 @@ func ParseUKCSV(b []byte) ([]Entry, error) {
 		if nonLatin != "" {
 			out[i].Aliases = appendAlias(out[i].Aliases, out[i].Name, Alias{Name: nonLatin, Type: "non-Latin script"})
 		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, &ParseError{Msg: errNoEntries}
@@ -432,40 +438,36 @@ func ParseSimpleCSV(b []byte) ([]Entry, error) {
 	}
 	var out []Entry
 	byKey := map[string]int{}
-	for {
-		rec, l, err := rs.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	if err := rs.each(func(rec []string, l int) error {
 		if len(rec) != 3 {
-			return nil, rs.fail(l, "%d columns, want 3 (name, list, reference)", len(rec))
+			return rs.fail(l, "%d columns, want 3 (name, list, reference)", len(rec))
 		}
 		name, list, ref := rec[0], rec[1], rec[2]
 		switch {
 		case name == "":
-			return nil, rs.fail(l, "name is empty")
+			return rs.fail(l, "name is empty")
 		case !validList(list):
-			return nil, rs.fail(l, "list %q must be 1 to 64 of a-z, 0-9, '-', '_' or '.'", list)
+			return rs.fail(l, "list %q must be 1 to 64 of a-z, 0-9, '-', '_' or '.'", list)
 		case list == ListOFACSDN || list == ListUKHMT:
-			return nil, rs.fail(l, "list %q is imported only from its official file (--format %s)", list, officialFormat(list))
+			return rs.fail(l, "list %q is imported only from its official file (--format %s)", list, officialFormat(list))
 		case ref == "":
-			return nil, rs.fail(l, "reference is empty")
+			return rs.fail(l, "reference is empty")
 		}
 		for _, f := range []struct{ n, v string }{{"name", name}, {"reference", ref}} {
 			if err := rs.checkField(l, f.n, f.v); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		key := list + "\x00" + ref
 		if i, ok := byKey[key]; ok {
 			out[i].Aliases = appendAlias(out[i].Aliases, out[i].Name, Alias{Name: name, Type: "alias"})
-			continue
+			return nil
 		}
 		byKey[key] = len(out)
 		out = append(out, Entry{List: list, Reference: ref, Name: name})
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, &ParseError{Msg: errNoEntries}
