@@ -41,25 +41,34 @@ func (s *Store) flushTokens(ctx context.Context) error {
 	}
 	rows, links := d.rows, d.links
 	d.rows, d.links = nil, nil
-	g := s.tx(ctx)
+	var tokens, consents string
+	var args []any
 	if len(rows) > 0 {
-		q, args := insertTokensSQL(rows)
-		if err := g.Exec(q, args...).Error; err != nil {
-			return err
-		}
+		tokens, args = insertTokensSQL(rows)
 	}
+	n := len(args) // the tokens' arguments come first
 	if len(links) > 0 {
-		q := `INSERT INTO oauth_token_consents (consent_id, request_id) VALUES (?, ?)` +
+		consents = `INSERT INTO oauth_token_consents (consent_id, request_id) VALUES (?, ?)` +
 			strings.Repeat(", (?, ?)", len(links)-1) + ` ON CONFLICT DO NOTHING`
-		args := make([]any, 0, 2*len(links))
 		for _, l := range links {
 			args = append(args, l.consentID, l.requestID)
 		}
-		if err := g.Exec(q, args...).Error; err != nil {
+	}
+	g := s.tx(ctx)
+	switch {
+	case tokens != "" && consents != "" && s.dialect.WritableCTE():
+		// PostgreSQL: the tokens and their consent links in one statement
+		// (a data-modifying WITH runs to completion with the statement).
+		return g.Exec("WITH t AS ("+tokens+") "+consents, args...).Error
+	case tokens != "" && consents != "":
+		if err := g.Exec(tokens, args[:n]...).Error; err != nil {
 			return err
 		}
+		return g.Exec(consents, args[n:]...).Error
+	case tokens != "":
+		return g.Exec(tokens, args...).Error
 	}
-	return nil
+	return g.Exec(consents, args...).Error
 }
 
 // insertTokensSQL is insertTokenSQL for several rows, and its arguments.

@@ -172,7 +172,7 @@ func (s *sqlCounter) hook(ctx context.Context, op sqlhook.Op, q string) (context
 // that removes some should lower these.
 var maxRoundTrips = map[string]struct{ Flow, Resource int }{
 	"sqlite":   {Flow: 30, Resource: 6},
-	"postgres": {Flow: 28, Resource: 6},
+	"postgres": {Flow: 27, Resource: 6},
 }
 
 // TestSQLRoundTrips counts, on both engines, the SQL round trips one full
