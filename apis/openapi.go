@@ -78,7 +78,7 @@ func bankbridgeSchemas() map[string]any {
 			"Risk": map[string]any{"type": "object"}}),
 		"ReconciliationResponse": obj([]string{"Data", "Links", "Meta"}, map[string]any{
 			"Data": obj([]string{"Date", "Environment", "Final", "Payments", "Totals"}, map[string]any{
-				"Date":        map[string]any{"type": "string", "format": "date", "description": "the UTC day"},
+				"Date":        map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}-\d{2}$`, "description": "the UTC day (YYYY-MM-DD)"},
 				"Environment": map[string]any{"type": "string", "enum": []string{"sandbox", "production"}},
 				"Final":       map[string]any{"type": "boolean", "description": "true once the UTC day has ended and no payment of it is still Pending: the list and totals no longer change"},
 				"Payments": map[string]any{"type": "array", "description": "every payment the partner created that day in this environment, oldest first (fees are not listed)",
