@@ -100,6 +100,8 @@ func (h *Handler) Register(r gin.IRouter) {
 	pisp.GET("/domestic-payments/:DomesticPaymentId", chain(ProductPayments, ScopePayments, h.getPayment(false))...)
 	pisp.GET("/domestic-payments/:DomesticPaymentId/payment-details", chain(ProductPayments, ScopePayments, h.getPayment(true))...)
 
+	base.GET("/reconciliation/:date", chain(ProductPayments, ScopePayments, h.reconciliation)...)
+
 	data := base.Group("/data")
 	data.POST("/data-sharing-consents", chain(ProductConsents, ScopeDataSharing, h.clientOnly(), h.idempotent(false), h.createDataConsent)...)
 	data.GET("/data-sharing-consents/:ConsentId", chain(ProductConsents, ScopeDataSharing, h.getConsent(TypeDataSharing))...)

@@ -35,6 +35,7 @@ var operations = []operation{
 	{"POST", "/pisp/domestic-payments", "CreateDomesticPayments", "Initiate the domestic payment of an authorised consent (once)", "Domestic payments", ScopePayments, true, "OBWriteDomestic2", 201, "OBWriteDomesticResponse5", nil},
 	{"GET", "/pisp/domestic-payments/{DomesticPaymentId}", "GetDomesticPaymentsDomesticPaymentId", "Get a domestic payment", "Domestic payments", ScopePayments, false, "", 200, "OBWriteDomesticResponse5", nil},
 	{"GET", "/pisp/domestic-payments/{DomesticPaymentId}/payment-details", "GetDomesticPaymentsDomesticPaymentIdPaymentDetails", "Get a domestic payment's status detail (the rejection reason)", "Domestic payments", ScopePayments, false, "", 200, "OBWritePaymentDetailsResponse1", nil},
+	{"GET", "/reconciliation/{date}", "GetReconciliationDate", "List the partner's payments of one UTC day (YYYY-MM-DD) in the token's environment, with totals per currency and status; JSON, or CSV with Accept: text/csv", "Reconciliation", ScopePayments, false, "", 200, "ReconciliationResponse", nil},
 	{"POST", "/data/data-sharing-consents", "CreateDataSharingConsents", "Create a data-sharing consent (Bankbridge API)", "Data sharing", ScopeDataSharing, false, "DataSharingConsentRequest", 201, "DataSharingConsentResponse", nil},
 	{"GET", "/data/data-sharing-consents/{ConsentId}", "GetDataSharingConsentsConsentId", "Get a data-sharing consent", "Data sharing", ScopeDataSharing, false, "", 200, "DataSharingConsentResponse", nil},
 	{"DELETE", "/data/data-sharing-consents/{ConsentId}", "DeleteDataSharingConsentsConsentId", "Revoke a data-sharing consent", "Data sharing", ScopeDataSharing, false, "", 204, "", nil},
@@ -75,6 +76,28 @@ func bankbridgeSchemas() map[string]any {
 				"Datasets":           map[string]any{"type": "array", "minItems": 1, "items": datasetEnum},
 				"ExpirationDateTime": dateTimeSchema()}},
 			"Risk": map[string]any{"type": "object"}}),
+		"ReconciliationResponse": obj([]string{"Data", "Links", "Meta"}, map[string]any{
+			"Data": obj([]string{"Date", "Environment", "Final", "Payments", "Totals"}, map[string]any{
+				"Date":        map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}-\d{2}$`, "description": "the UTC day (YYYY-MM-DD)"},
+				"Environment": map[string]any{"type": "string", "enum": []string{"sandbox", "production"}},
+				"Final":       map[string]any{"type": "boolean", "description": "true once the UTC day has ended and no payment of it is still Pending: the list and totals no longer change"},
+				"Payments": map[string]any{"type": "array", "description": "every payment the partner created that day in this environment, oldest first (fees are not listed)",
+					"items": obj([]string{"DomesticPaymentId", "ConsentId", "InstructionIdentification", "EndToEndIdentification", "Amount", "Status", "CreationDateTime", "StatusUpdateDateTime"}, map[string]any{
+						"DomesticPaymentId":         str("pay_… payment id"),
+						"ConsentId":                 str("pcn_… consent id"),
+						"InstructionIdentification": map[string]any{"type": "string"},
+						"EndToEndIdentification":    map[string]any{"type": "string"},
+						"Amount": obj([]string{"Amount", "Currency"}, map[string]any{
+							"Amount": str("Open Banking decimal amount"), "Currency": str("ISO 4217 code")}),
+						"Status":               map[string]any{"type": "string", "enum": []string{PaymentPending, PaymentAcceptedSettlementInProcess, PaymentAcceptedSettlementCompleted, PaymentRejected}},
+						"CreationDateTime":     dateTimeSchema(),
+						"StatusUpdateDateTime": dateTimeSchema(),
+						"BookingDateTime":      map[string]any{"type": "string", "format": "date-time", "description": "when the core booked (and valued) the payment; absent until booked"}})},
+				"Totals": map[string]any{"type": "array", "description": "per currency and status, by currency then status",
+					"items": obj([]string{"Currency", "Status", "Count", "Amount"}, map[string]any{
+						"Currency": map[string]any{"type": "string"}, "Status": map[string]any{"type": "string"},
+						"Count": map[string]any{"type": "integer"}, "Amount": str("Open Banking decimal amount")})}}),
+			"Links": links(), "Meta": map[string]any{"type": "object"}}),
 		"DataSharingConsentResponse": obj([]string{"Data", "Risk", "Links", "Meta"}, map[string]any{
 			"Data": obj([]string{"ConsentId", "CreationDateTime", "Status", "StatusUpdateDateTime", "Datasets"}, map[string]any{
 				"ConsentId":        str("dsc_… consent id"),
@@ -190,6 +213,11 @@ func OpenAPI(issuer string) map[string]any {
 			"400": problemResp("Malformed request"), "401": problemResp("Token or DPoP proof refused (WWW-Authenticate says why)"),
 			"403": problemResp("Scope, consent, permission or account refused"), "404": problemResp("Unknown id (or another partner's)"),
 			"422": problemResp("Validation failed")}
+		if op.path == "/reconciliation/{date}" {
+			ok["content"].(map[string]any)[MediaTypeCSV] = map[string]any{"schema": map[string]any{"type": "string",
+				"description": "RFC 4180 CSV, a header row then one row per payment: " + strings.Join(ReconciliationCSVHeader, ",")}}
+			responses["406"] = problemResp("Accept is neither application/json nor text/csv")
+		}
 		if op.method == "POST" {
 			responses["409"] = problemResp("Consent consumed, or the same idempotency key is in flight")
 			responses["429"] = problemResp("Velocity exceeded")

@@ -52,7 +52,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	if len(missing) > 0 || len(extra) > 0 {
 		t.Fatalf("served but undocumented: %v\ndocumented but not served: %v", missing, extra)
 	}
-	if len(served) != 17 {
+	if len(served) != 18 {
 		t.Fatalf("%d routes", len(served))
 	}
 }
@@ -68,10 +68,10 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if doc.OpenAPI != "3.1.0" || doc.Paths.Len() != 24 {
+	if doc.OpenAPI != "3.1.0" || doc.Paths.Len() != 25 {
 		t.Fatalf("openapi %s, %d paths", doc.OpenAPI, doc.Paths.Len())
 	}
-	for _, name := range []string{"OBReadTransaction6", "OBWriteDomesticResponse5", "DatasetResponse", "Problem", "WebhookEndpointCreated", "ClientInformation"} {
+	for _, name := range []string{"OBReadTransaction6", "OBWriteDomesticResponse5", "DatasetResponse", "ReconciliationResponse", "Problem", "WebhookEndpointCreated", "ClientInformation"} {
 		if s := doc.Components.Schemas[name]; s == nil || s.Value == nil {
 			t.Fatalf("schema %s missing", name)
 		}

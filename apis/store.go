@@ -166,6 +166,10 @@ type Store interface {
 	// PartnerPayments lists the partner's payments in env whose status is one
 	// of statuses, oldest first.
 	PartnerPayments(ctx context.Context, partnerID string, env environment.Environment, statuses ...string) ([]Payment, error)
+	// PaymentsCreated lists the partner's payments in env created in
+	// [from, to), oldest first (by creation, then id). None: an empty list;
+	// it returns no error of its own (only the database's).
+	PaymentsCreated(ctx context.Context, partnerID string, env environment.Environment, from, to time.Time) ([]Payment, error)
 	// LatestPartnerConsents lists the partner's most recent consents of every
 	// status in both environments, newest first (by creation, then id), at
 	// most limit of them: limit ≤ 0 means DefaultLatestConsents, and it is

@@ -647,6 +647,24 @@ func (s *GormStore) PartnerPayments(ctx context.Context, partnerID string, env e
 	return out, nil
 }
 
+// PaymentsCreated implements Store.
+func (s *GormStore) PaymentsCreated(ctx context.Context, partnerID string, env environment.Environment, from, to time.Time) ([]Payment, error) {
+	var rows []paymentRow
+	if err := s.handle(ctx).Where("partner_id = ? AND environment = ? AND created_at >= ? AND created_at < ?", partnerID, env, from.UTC(), to.UTC()).
+		Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Payment, 0, len(rows))
+	for i := range rows {
+		p, err := rows[i].toPayment()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
 // PurgeKeys implements Store.
 func (s *GormStore) PurgeKeys(ctx context.Context, notBefore time.Time) (int64, error) {
 	res := s.handle(ctx).Where("created_at < ?", notBefore.UTC()).Delete(&idempotencyRow{})

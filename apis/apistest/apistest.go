@@ -326,6 +326,23 @@ func testPaymentSums(t *testing.T, s apis.Store) {
 	if len(ps) != 2 || ps[0].Amount.Minor != 3200 || ps[1].Amount.Minor != 400 {
 		t.Fatalf("PartnerPayments rejected, oldest first: %+v", ps)
 	}
+	// PaymentsCreated: one partner and environment, every status and
+	// currency, from <= created < to, oldest first.
+	ps, err = s.PaymentsCreated(ctx, partner, "sandbox", day, day.Add(24*time.Hour))
+	must(t, err)
+	if len(ps) != 4 || ps[0].Amount.Minor != 100 || ps[1].Amount.Minor != 200 || ps[2].Amount.Minor+ps[3].Amount.Minor != 1200 {
+		t.Fatalf("PaymentsCreated of the day: %+v", ps)
+	}
+	ps, err = s.PaymentsCreated(ctx, partner, "sandbox", day.Add(2*time.Hour), day.Add(3*time.Hour))
+	must(t, err)
+	if len(ps) != 1 || ps[0].Amount.Minor != 200 {
+		t.Fatalf("PaymentsCreated [day+2h, day+3h): %+v", ps)
+	}
+	ps, err = s.PaymentsCreated(ctx, ids.New("ptn"), "sandbox", day, day.Add(24*time.Hour))
+	must(t, err)
+	if len(ps) != 0 {
+		t.Fatalf("PaymentsCreated of a partner without payments: %+v", ps)
+	}
 	// Every environment and currency, not rejected, from <= created < to.
 	counts, err := s.PartnerPaymentCounts(ctx, day, day.Add(3*time.Hour))
 	must(t, err)

@@ -13,6 +13,7 @@ const (
 	CodeMalformedJSON       Code = "malformed_json"
 	CodeValidation          Code = "validation_failed"
 	CodeUnsupportedMedia    Code = "unsupported_media_type"
+	CodeNotAcceptable       Code = "not_acceptable"
 	CodeNotFound            Code = "not_found"
 	CodeMethodNotAllowed    Code = "method_not_allowed"
 	CodeConflict            Code = "conflict"
@@ -61,6 +62,7 @@ var codes = map[Code]codeInfo{
 	CodeMalformedJSON:       {http.StatusBadRequest, "Malformed JSON"},
 	CodeValidation:          {http.StatusUnprocessableEntity, "Validation failed"},
 	CodeUnsupportedMedia:    {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	CodeNotAcceptable:       {http.StatusNotAcceptable, "Not acceptable"},
 	CodeNotFound:            {http.StatusNotFound, "Not found"},
 	CodeMethodNotAllowed:    {http.StatusMethodNotAllowed, "Method not allowed"},
 	CodeConflict:            {http.StatusConflict, "Conflict"},

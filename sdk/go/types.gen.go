@@ -958,6 +958,7 @@ const (
 	ProblemCodeMakerCheckerViolation        ProblemCode = "maker_checker_violation"
 	ProblemCodeMalformedJson                ProblemCode = "malformed_json"
 	ProblemCodeMethodNotAllowed             ProblemCode = "method_not_allowed"
+	ProblemCodeNotAcceptable                ProblemCode = "not_acceptable"
 	ProblemCodeNotFound                     ProblemCode = "not_found"
 	ProblemCodePermissionMissing            ProblemCode = "permission_missing"
 	ProblemCodeQuotaExhausted               ProblemCode = "quota_exhausted"
@@ -1021,6 +1022,8 @@ func (e ProblemCode) Valid() bool {
 		return true
 	case ProblemCodeMethodNotAllowed:
 		return true
+	case ProblemCodeNotAcceptable:
+		return true
 	case ProblemCodeNotFound:
 		return true
 	case ProblemCodePermissionMissing:
@@ -1040,6 +1043,48 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeValidationFailed:
 		return true
 	case ProblemCodeVelocityExceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationResponseDataEnvironment.
+const (
+	ReconciliationResponseDataEnvironmentProduction ReconciliationResponseDataEnvironment = "production"
+	ReconciliationResponseDataEnvironmentSandbox    ReconciliationResponseDataEnvironment = "sandbox"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationResponseDataEnvironment enum.
+func (e ReconciliationResponseDataEnvironment) Valid() bool {
+	switch e {
+	case ReconciliationResponseDataEnvironmentProduction:
+		return true
+	case ReconciliationResponseDataEnvironmentSandbox:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationResponseDataPaymentsStatus.
+const (
+	ReconciliationResponseDataPaymentsStatusAcceptedSettlementCompleted ReconciliationResponseDataPaymentsStatus = "AcceptedSettlementCompleted"
+	ReconciliationResponseDataPaymentsStatusAcceptedSettlementInProcess ReconciliationResponseDataPaymentsStatus = "AcceptedSettlementInProcess"
+	ReconciliationResponseDataPaymentsStatusPending                     ReconciliationResponseDataPaymentsStatus = "Pending"
+	ReconciliationResponseDataPaymentsStatusRejected                    ReconciliationResponseDataPaymentsStatus = "Rejected"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationResponseDataPaymentsStatus enum.
+func (e ReconciliationResponseDataPaymentsStatus) Valid() bool {
+	switch e {
+	case ReconciliationResponseDataPaymentsStatusAcceptedSettlementCompleted:
+		return true
+	case ReconciliationResponseDataPaymentsStatusAcceptedSettlementInProcess:
+		return true
+	case ReconciliationResponseDataPaymentsStatusPending:
+		return true
+	case ReconciliationResponseDataPaymentsStatusRejected:
 		return true
 	default:
 		return false
@@ -2497,6 +2542,78 @@ type ProprietaryBankTransactionCodeStructure1 struct {
 
 	// Issuer Identification of the issuer of the proprietary bank transaction code.
 	Issuer *string `json:"Issuer,omitempty"`
+}
+
+// ReconciliationResponse defines model for ReconciliationResponse.
+type ReconciliationResponse struct {
+	Data  ReconciliationResponse_Data  `json:"Data"`
+	Links ReconciliationResponse_Links `json:"Links"`
+	Meta  map[string]interface{}       `json:"Meta"`
+}
+
+// ReconciliationResponseDataEnvironment defines model for ReconciliationResponse.Data.Environment.
+type ReconciliationResponseDataEnvironment string
+
+// ReconciliationResponse_Data_Payments_Amount defines model for ReconciliationResponse.Data.Payments.Amount.
+type ReconciliationResponse_Data_Payments_Amount struct {
+	// Amount Open Banking decimal amount
+	Amount string `json:"Amount"`
+
+	// Currency ISO 4217 code
+	Currency string `json:"Currency"`
+}
+
+// ReconciliationResponseDataPaymentsStatus defines model for ReconciliationResponse.Data.Payments.Status.
+type ReconciliationResponseDataPaymentsStatus string
+
+// ReconciliationResponse_Data_Payments defines model for ReconciliationResponse.Data.Payments.
+type ReconciliationResponse_Data_Payments struct {
+	Amount ReconciliationResponse_Data_Payments_Amount `json:"Amount"`
+
+	// BookingDateTime when the core booked (and valued) the payment; absent until booked
+	BookingDateTime *time.Time `json:"BookingDateTime,omitempty"`
+
+	// ConsentId pcn_… consent id
+	ConsentId        string    `json:"ConsentId"`
+	CreationDateTime time.Time `json:"CreationDateTime"`
+
+	// DomesticPaymentId pay_… payment id
+	DomesticPaymentId         string                                   `json:"DomesticPaymentId"`
+	EndToEndIdentification    string                                   `json:"EndToEndIdentification"`
+	InstructionIdentification string                                   `json:"InstructionIdentification"`
+	Status                    ReconciliationResponseDataPaymentsStatus `json:"Status"`
+	StatusUpdateDateTime      time.Time                                `json:"StatusUpdateDateTime"`
+}
+
+// ReconciliationResponse_Data_Totals defines model for ReconciliationResponse.Data.Totals.
+type ReconciliationResponse_Data_Totals struct {
+	// Amount Open Banking decimal amount
+	Amount   string `json:"Amount"`
+	Count    int    `json:"Count"`
+	Currency string `json:"Currency"`
+	Status   string `json:"Status"`
+}
+
+// ReconciliationResponse_Data defines model for ReconciliationResponse.Data.
+type ReconciliationResponse_Data struct {
+	// Date the UTC day (YYYY-MM-DD)
+	Date        string                                `json:"Date"`
+	Environment ReconciliationResponseDataEnvironment `json:"Environment"`
+
+	// Final true once the UTC day has ended and no payment of it is still Pending: the list and totals no longer change
+	Final bool `json:"Final"`
+
+	// Payments every payment the partner created that day in this environment, oldest first (fees are not listed)
+	Payments []ReconciliationResponse_Data_Payments `json:"Payments"`
+
+	// Totals per currency and status, by currency then status
+	Totals []ReconciliationResponse_Data_Totals `json:"Totals"`
+}
+
+// ReconciliationResponse_Links defines model for ReconciliationResponse.Links.
+type ReconciliationResponse_Links struct {
+	Next *string `json:"Next,omitempty"`
+	Self string  `json:"Self"`
 }
 
 // SecondaryIdentification This is secondary identification of the account, as assigned by the account servicing institution.
