@@ -186,11 +186,8 @@ func (r *Reference) CustomerByUsername(ctx context.Context, env environment.Envi
 // ErrNotFound.
 func (r *Reference) SetCustomerEmail(ctx context.Context, customerID, email string) error {
 	email = strings.TrimSpace(email)
-	if email != "" {
-		a, err := mail.ParseAddress(email)
-		if err != nil || a.Address != email || a.Name != "" || len(email) > 254 {
-			return fmt.Errorf("%w: email must be a plain address such as name@bank.example", ErrInvalid)
-		}
+	if err := CheckEmail(email); err != nil {
+		return err
 	}
 	res := r.db.WithContext(ctx).Model(&customerRow{}).Where("id = ?", customerID).Update("email", email)
 	if res.Error != nil {
@@ -201,4 +198,18 @@ func (r *Reference) SetCustomerEmail(ctx context.Context, customerID, email stri
 	}
 	r.customers.Invalidate(customerID)
 	return r.customersChanged(ctx, customerID)
+}
+
+// CheckEmail accepts "" (no address) and one plain address such as
+// name@bank.example (no display name, at most 254 bytes); anything else is
+// ErrInvalid.
+func CheckEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" || len(email) > 254 {
+		return fmt.Errorf("%w: email must be a plain address such as name@bank.example", ErrInvalid)
+	}
+	return nil
 }
