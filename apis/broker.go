@@ -167,10 +167,16 @@ func masked(a *core.Account) string {
 	if id == "" {
 		id = a.MaskedPAN
 	}
-	if len(id) > 4 {
-		id = id[len(id)-4:]
+	return maskTail(id)
+}
+
+// maskTail shows only an account identifier's last four characters
+// ("•••• 5678"); one of four or fewer is not shown at all.
+func maskTail(id string) string {
+	if len(id) <= 4 {
+		return "••••"
 	}
-	return "•••• " + id
+	return "•••• " + id[len(id)-4:]
 }
 
 // Decide implements oauth.ConsentBroker. Approval binds the customer and the

@@ -9,6 +9,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/ids"
+	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/oauth"
@@ -268,7 +269,19 @@ func (s *Service) execute(ctx context.Context, p *Payment, actor Actor) {
 func (s *Service) setPaymentStatus(ctx context.Context, p *Payment, next, reason string, actor Actor) error {
 	upd := *p
 	upd.Status, upd.RejectReason, upd.StatusUpdatedAt = next, reason, s.now()
-	err := s.store.Tx(ctx, func(ctx context.Context) error { return s.recordStatus(ctx, p, &upd, actor) })
+	var notice *mail.Message
+	if prev := p.Status; prev == PaymentPending && next == PaymentAcceptedSettlementInProcess {
+		notice = s.paymentNotice(ctx, p, &upd)
+	}
+	err := s.store.Tx(ctx, func(ctx context.Context) error {
+		if err := s.recordStatus(ctx, p, &upd, actor); err != nil {
+			return err
+		}
+		if notice != nil { // only the request that moved it mails (another's ErrStale rolls back)
+			return s.store.EnqueueMail(ctx, *notice)
+		}
+		return nil
+	})
 	if errors.Is(err, ErrStale) { // another request moved it: show theirs
 		fresh, err := s.store.Payment(ctx, p.ID)
 		if err != nil {

@@ -3,6 +3,7 @@ package apis
 import (
 	"context"
 	"errors"
+	"github.com/bankbridge/bankbridge/internal/mail"
 	"time"
 
 	"github.com/bankbridge/bankbridge/internal/audit"
@@ -67,6 +68,12 @@ type Store interface {
 	// Publish hands the event to pub in the transaction in ctx (the webhook
 	// outbox commits with the change); pub's error is returned as is.
 	Publish(ctx context.Context, pub events.Publisher, eventType, partnerID, appID string, data map[string]any) error
+	// EnqueueMail writes m to the platform's email outbox (mail.Enqueue) in
+	// the transaction in ctx, so the mail is sent only if the change commits.
+	EnqueueMail(ctx context.Context, m mail.Message) error
+	// PartnerName is the partner's name as customers see it on the consent
+	// page (its trading name, else its legal name), or ErrNotFound.
+	PartnerName(ctx context.Context, partnerID string) (string, error)
 
 	// CreateConsent inserts c (its id must be new).
 	CreateConsent(ctx context.Context, c *Consent) error

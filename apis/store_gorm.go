@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/bankbridge/bankbridge/internal/mail"
 	"hash/fnv"
 	"strings"
 	"time"
@@ -63,6 +64,29 @@ func (s *GormStore) LockCustomerPayments(ctx context.Context, customerID string)
 // Audit implements Store.
 func (s *GormStore) Audit(ctx context.Context, e audit.Entry) error {
 	return audit.Record(ctx, s.handle(ctx), e)
+}
+
+// EnqueueMail implements Store.
+func (s *GormStore) EnqueueMail(ctx context.Context, m mail.Message) error {
+	_, err := mail.Enqueue(ctx, s.handle(ctx), m)
+	return err
+}
+
+// PartnerName implements Store. It reads the partners table directly (as
+// package mail reads memberships) so that apis need not depend on partners.
+func (s *GormStore) PartnerName(ctx context.Context, partnerID string) (string, error) {
+	var row struct{ LegalName, TradingName string }
+	res := s.handle(ctx).Raw(`SELECT legal_name, trading_name FROM partners WHERE id = ?`, partnerID).Scan(&row)
+	if res.Error != nil {
+		return "", res.Error
+	}
+	if res.RowsAffected == 0 {
+		return "", ErrNotFound
+	}
+	if row.TradingName != "" {
+		return row.TradingName, nil
+	}
+	return row.LegalName, nil
 }
 
 // Publish implements Store.

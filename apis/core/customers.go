@@ -18,6 +18,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
 	"gorm.io/gorm"
+	"net/mail"
 )
 
 // Authenticate implements oauth.CustomerAuthenticator: the reference core is the
@@ -176,4 +177,39 @@ func (r *Reference) CustomerByUsername(ctx context.Context, env environment.Envi
 		return nil, err
 	}
 	return row.toCustomer(), nil
+}
+
+// SetCustomerEmail sets (or, with "", clears) the customer's email address,
+// where the platform mails the customer, and invalidates every node's cached
+// copy of the customer. For `bankbridge customers`, tests and the sandbox.
+// Errors: ErrInvalid (not a plain address such as name@bank.example),
+// ErrNotFound.
+func (r *Reference) SetCustomerEmail(ctx context.Context, customerID, email string) error {
+	email = strings.TrimSpace(email)
+	if err := CheckEmail(email); err != nil {
+		return err
+	}
+	res := r.db.WithContext(ctx).Model(&customerRow{}).Where("id = ?", customerID).Update("email", email)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	r.customers.Invalidate(customerID)
+	return r.customersChanged(ctx, customerID)
+}
+
+// CheckEmail accepts "" (no address) and one plain address such as
+// name@bank.example (no display name, at most 254 bytes); anything else is
+// ErrInvalid.
+func CheckEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || a.Name != "" || len(email) > 254 {
+		return fmt.Errorf("%w: email must be a plain address such as name@bank.example", ErrInvalid)
+	}
+	return nil
 }

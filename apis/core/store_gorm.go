@@ -22,6 +22,7 @@ type customerRow struct {
 	Username         string
 	PasswordHash     string
 	DisplayName      string
+	Email            string
 	Status           string
 	ConsentBehaviour string
 	Synthetic        bool
@@ -32,7 +33,7 @@ func (customerRow) TableName() string { return "core_customers" }
 
 func (r *customerRow) toCustomer() *Customer {
 	return &Customer{
-		ID: r.ID, Environment: r.Environment, Username: r.Username, DisplayName: r.DisplayName, Status: r.Status,
+		ID: r.ID, Environment: r.Environment, Username: r.Username, DisplayName: r.DisplayName, Email: r.Email, Status: r.Status,
 		ConsentBehaviour: r.ConsentBehaviour, Synthetic: r.Synthetic, CreatedAt: r.CreatedAt.UTC(),
 	}
 }

@@ -37,7 +37,10 @@ type Customer struct {
 	Environment environment.Environment
 	Username    string
 	DisplayName string
-	Status      string // CustomerActive or CustomerLocked
+	// Email is where the platform mails the customer (payment
+	// notifications); "" when the bank has none: nothing is mailed.
+	Email  string
+	Status string // CustomerActive or CustomerLocked
 	// ConsentBehaviour is a sandbox persona's scripted behaviour on the consent
 	// page: "" (the tester decides) or "reject" (the consent is always rejected).
 	ConsentBehaviour string

@@ -137,9 +137,10 @@ func (m *Main) cmdAppsCreate(ctx context.Context, args []string) error {
 // (sca.EnrollTOTP, a new random secret) and prints its secret and otpauth
 // URI, once: they are stored only sealed.
 func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
-	var username, password, name, env string
+	var username, password, name, env, email string
 	var asJSON, withTOTP bool
 	c, err := m.parseCommon("customers create", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "where the bank mails the customer (payment notices; default: none, nothing is mailed)")
 		fs.StringVar(&username, "username", "", "the customer's bank login (unique per environment)")
 		fs.StringVar(&password, "password", "", "the customer's password")
 		fs.StringVar(&name, "name", "", "display name (default: the username)")
@@ -157,6 +158,10 @@ func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "bankbridge customers create: --env must be sandbox or production, got %q\n", env)
 		return errUsage
 	}
+	if err := core.CheckEmail(email); err != nil {
+		fmt.Fprintf(m.Stderr, "bankbridge customers create: --email must be a plain address such as name@bank.example, got %q\n", email)
+		return errUsage
+	}
 	if name == "" {
 		name = username
 	}
@@ -171,7 +176,14 @@ func (m *Main) cmdCustomersCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return explain(err)
 	}
-	out := map[string]any{"id": cus.ID, "username": cus.Username, "name": cus.DisplayName, "environment": cus.Environment}
+	if email != "" {
+		if err := p.Services.Core.SetCustomerEmail(ctx, cus.ID, email); err != nil {
+			return fmt.Errorf("customer %s (%s) was created, but its email was not set: %w", cus.Username, cus.ID, err)
+		}
+		cus.Email = email
+	}
+	out := map[string]any{"id": cus.ID, "username": cus.Username, "name": cus.DisplayName, "environment": cus.Environment,
+		"email": cus.Email}
 	var app sca.TOTPEnrollment
 	if withTOTP {
 		if app, err = p.Services.SCA.EnrollTOTP(ctx, cus.ID, cus.Username, ""); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/oauth/sca"
 )
 
@@ -127,6 +130,26 @@ func TestOperatorCommands(t *testing.T) {
 		out, err := runCLIErr(t, s, "customers", "create", "--env", "staging", "--username", "jo.other", "--password", "a-long-password-1")
 		if err != errUsage || !strings.Contains(out, `bankbridge customers create: --env must be sandbox or production, got "staging"`) {
 			t.Fatalf("err %v\n%s", err, out)
+		}
+	})
+	t.Run("ok/customers-create-email", func(t *testing.T) {
+		c := runCLI(t, s, "customers", "create", "--username", "em.mail", "--password", "a-long-password-6",
+			"--email", "em@customer.example", "--json")
+		if c["email"] != "em@customer.example" {
+			t.Fatalf("customer %v", c)
+		}
+		cus, err := s.Main.Platform.Services.Core.Customer(context.Background(), c["id"].(string))
+		if err != nil || cus.Email != "em@customer.example" {
+			t.Fatalf("stored customer %+v %v", cus, err)
+		}
+	})
+	t.Run("fail/customers-create-bad-email", func(t *testing.T) {
+		out, err := runCLIErr(t, s, "customers", "create", "--username", "em.bad", "--password", "a-long-password-7", "--email", "Em <em@x.example>")
+		if err != errUsage || !strings.Contains(out, `bankbridge customers create: --email must be a plain address such as name@bank.example, got "Em <em@x.example>"`) {
+			t.Fatalf("err %v\n%s", err, out)
+		}
+		if _, err := s.Main.Platform.Services.Core.CustomerByUsername(context.Background(), environment.Sandbox, "em.bad"); !errors.Is(err, core.ErrNotFound) {
+			t.Fatalf("refused customer was created: %v", err)
 		}
 	})
 	t.Run("fail/apps-create-missing-partner", func(t *testing.T) {

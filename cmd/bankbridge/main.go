@@ -117,7 +117,7 @@ Usage:
   bankbridge migrate [flags]     apply database migrations and exit
   bankbridge partners create --name N [--json]
   bankbridge apps create --partner ID --env sandbox|production --name N --redirect-uri URI --jwks FILE --scope "..." [--json]
-  bankbridge customers create --username U --password P [--name N] [--env sandbox|production] [--json]
+  bankbridge customers create --username U --password P [--name N] [--email E] [--env sandbox|production] [--json]
   bankbridge keys rotate [--alg ES256|PS256]
   bankbridge staff create --email E --role admin|partner_manager|risk_officer|finance|auditor [--json]
   bankbridge settle --period YYYY-MM [--json]

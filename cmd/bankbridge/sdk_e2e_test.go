@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/examples/wallet"
+	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/internal/mail"
 	bankbridge "github.com/bankbridge/bankbridge/sdk/go"
 )
 
@@ -150,6 +153,16 @@ func TestSDKEndToEnd(t *testing.T) {
 			redirect := "https://wallet.example/callback"
 			cid, key := sandboxApp(t, s, redirect, "openid accounts payments data_sharing webhooks")
 			ctx := context.Background()
+			// alice has an email address in the core: her payment below is
+			// announced to her (apis' payment notice).
+			svc := s.Main.Platform.Services
+			alice, err := svc.Core.CustomerByUsername(ctx, environment.Sandbox, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Core.SetCustomerEmail(ctx, alice.ID, "alice@customer.example"); err != nil {
+				t.Fatal(err)
+			}
 			// Every authorization of this flow is a signed request object
 			// (JAR) through PAR; the wallet example below sends plain ones.
 			c, err := bankbridge.New(bankbridge.Config{Issuer: s.URL, ClientID: cid, PrivateJWK: []byte(key.PrivateJSON(t)),
@@ -310,6 +323,27 @@ func TestSDKEndToEnd(t *testing.T) {
 			got, err := papi.DomesticPayment(ctx, pay.Data.DomesticPaymentId)
 			if err != nil || got.Data.Status != bankbridge.PaymentStatusCodeAcceptedSettlementCompleted {
 				t.Fatalf("payment status %+v %v", got, err)
+			}
+			// alice got exactly one mail about it, naming the partner as the
+			// consent page does, the amount and the payee (account masked).
+			notices, err := mail.List(ctx, s.Main.Platform.DB.DB, "alice@customer.example", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pApp, err := svc.Partners.App(ctx, cid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			partner, err := svc.Partners.Partner(ctx, pApp.PartnerID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(notices) != 1 || notices[0].Template != apis.PaymentMailTemplate ||
+				notices[0].Subject != "Payment of 12.34 GBP through "+partner.Name() ||
+				!strings.Contains(notices[0].Body, "To:      Corner Cafe Ltd (account •••• 5555)") ||
+				!strings.Contains(notices[0].Body, "Payment: "+pay.Data.DomesticPaymentId) ||
+				strings.Contains(notices[0].Body, "20000055555555") {
+				t.Fatalf("alice's mails after the payment: %+v", notices)
 			}
 			// The consent is used up: a second payment is a problem the SDK decodes.
 			_, err = papi.CreateDomesticPayment(ctx, bankbridge.PaymentFor(pc))

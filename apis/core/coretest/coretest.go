@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -192,6 +193,10 @@ func testCustomers(t *testing.T, f *Fixture) {
 	cus, err := c.Customer(ctx, f.CustomerID)
 	if err != nil || cus.ID != f.CustomerID || cus.DisplayName == "" || cus.Environment != f.Environment {
 		t.Fatalf("Customer: %+v, %v (want environment %s)", cus, err, f.Environment)
+	}
+	// Email is "" (the platform mails nothing) or one plain address.
+	if a, err := netmail.ParseAddress(cus.Email); cus.Email != "" && (err != nil || a.Address != cus.Email) {
+		t.Fatalf("Customer.Email %q is neither empty nor a plain address", cus.Email)
 	}
 	accs, err := c.Accounts(ctx, f.CustomerID)
 	if err != nil || len(accs) < 2 {
