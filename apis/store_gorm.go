@@ -364,20 +364,22 @@ func (s *GormStore) SetPaymentStatus(ctx context.Context, p *Payment, from strin
 
 // PartnerTotalSince implements Store.
 func (s *GormStore) PartnerTotalSince(ctx context.Context, partnerID string, env environment.Environment, currency string, since time.Time) (int64, error) {
-	var total int64
-	err := s.handle(ctx).Model(&paymentRow{}).
-		Where("partner_id = ? AND environment = ? AND currency = ? AND created_at >= ? AND status <> ?",
-			partnerID, env, currency, since.UTC(), PaymentRejected).
-		Select("COALESCE(SUM(amount_minor), 0)").Scan(&total).Error
-	return total, err
+	return s.totalSince(ctx, "partner_id", partnerID, env, currency, since)
 }
 
 // ClientTotalSince implements Store.
 func (s *GormStore) ClientTotalSince(ctx context.Context, clientID string, env environment.Environment, currency string, since time.Time) (int64, error) {
+	return s.totalSince(ctx, "client_id", clientID, env, currency, since)
+}
+
+// totalSince sums the non-rejected payments whose column (partner_id or
+// client_id, never caller input) is id, in env and currency, created at or
+// after since.
+func (s *GormStore) totalSince(ctx context.Context, column, id string, env environment.Environment, currency string, since time.Time) (int64, error) {
 	var total int64
 	err := s.handle(ctx).Model(&paymentRow{}).
-		Where("client_id = ? AND environment = ? AND currency = ? AND created_at >= ? AND status <> ?",
-			clientID, env, currency, since.UTC(), PaymentRejected).
+		Where(column+" = ? AND environment = ? AND currency = ? AND created_at >= ? AND status <> ?",
+			id, env, currency, since.UTC(), PaymentRejected).
 		Select("COALESCE(SUM(amount_minor), 0)").Scan(&total).Error
 	return total, err
 }
