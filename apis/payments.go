@@ -8,6 +8,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/audit"
+	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/money"
@@ -204,7 +205,8 @@ func (s *Service) assessPayment(ctx context.Context, c *Consent, p *Payment, rat
 	if s.risk == nil {
 		return risk.Assessment{}, nil
 	}
-	in := risk.Input{Amount: p.Amount, Customer: true, At: p.CreatedAt, Risk: c.Risk, PartnerRating: rating}
+	in := risk.Input{Amount: p.Amount, Customer: true, At: p.CreatedAt, Risk: c.Risk, PartnerRating: rating,
+		Sandbox: p.Environment == environment.Sandbox}
 	h, err := s.store.CustomerHistory(ctx, p.CustomerID, p.Amount.Currency, p.CreatedAt.Add(-risk.HistoryWindow))
 	if err != nil {
 		return risk.Assessment{}, err

@@ -241,7 +241,7 @@ func (s *Service) CreatePaymentConsent(ctx context.Context, ac *oauth.AccessCont
 		// scored on the amount, the partner, the Risk block, the time and
 		// the screening of the payee; the payment is scored again in full.
 		a, err := s.risk.Assess(ctx, ac.PartnerID, in.CreditorAccount.Name, risk.Input{Amount: m, Risk: req.Risk, At: c.CreatedAt,
-			PartnerRating: rating})
+			PartnerRating: rating, Sandbox: ac.Environment == environment.Sandbox})
 		if err != nil {
 			return nil, err
 		}

@@ -66,7 +66,7 @@ func Score(in Input, th Thresholds) Assessment {
 			add("velocity", int(min(over*PointsVelocityEach, PointsVelocityMax)), "%d payments in the last hour", in.Velocity)
 		}
 	}
-	if h := in.At.UTC().Hour(); h < nightEndHour {
+	if h := in.At.UTC().Hour(); h < nightEndHour && !in.Sandbox {
 		add("night", PointsNight, "initiated at %02d:%02d UTC (night: 00:00–05:59)", h, in.At.UTC().Minute())
 	}
 	switch in.PartnerRating {

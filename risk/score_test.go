@@ -54,6 +54,8 @@ func TestScoreTable(t *testing.T) {
 			PartnerRating: RatingLow, Risk: bill}, nil, 0, DecisionAllow},
 		{"ok/night", Input{Amount: gbp(4_000), Customer: true, History: regular, At: time.Date(2026, 12, 4, 5, 59, 0, 0, time.UTC),
 			PartnerRating: RatingLow, Risk: bill}, []string{"night"}, 10, DecisionAllow},
+		{"ok/night-in-the-sandbox-does-not-count", Input{Amount: gbp(4_000), Customer: true, History: regular, At: time.Date(2026, 12, 4, 5, 59, 0, 0, time.UTC),
+			PartnerRating: RatingLow, Risk: bill, Sandbox: true}, nil, 0, DecisionAllow},
 		{"ok/six-is-day", Input{Amount: gbp(4_000), Customer: true, History: regular, At: time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC),
 			PartnerRating: RatingLow, Risk: bill}, nil, 0, DecisionAllow},
 		{"ok/risk-block", Input{Amount: gbp(4_000), Customer: true, History: regular, At: noon, PartnerRating: RatingHigh,

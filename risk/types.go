@@ -97,6 +97,9 @@ type Input struct {
 	Risk map[string]any
 	// Matches are the screening results of the payee's name.
 	Matches []Match
+	// Sandbox: the payment is in the sandbox, where the time of day does not
+	// count, so a partner's tests score the same at any hour.
+	Sandbox bool
 }
 
 // Screener screens a name against the imported watch lists (risk/screening
