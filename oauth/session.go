@@ -192,7 +192,7 @@ type ctxKey int
 
 const (
 	ctxClient   ctxKey = iota // *Client memo for one request
-	ctxTx                     // *gorm.DB transaction
+	ctxTx                     // *txHandle: the transaction BeginTX opened
 	ctxProof                  // *dpop.Proof verified at the token endpoint
 	ctxEndpoint               // the endpoint URL being served (for assertion aud)
 	ctxPending                // *pendingWrites of a token request

@@ -261,53 +261,83 @@ func (s *Store) client(ctx context.Context, id string) (*Client, error) {
 // same context to every handler, so the holder is placed before the call).
 type clientMemo struct{ c *Client }
 
-// tx returns the transaction in ctx or the plain handle.
+// txHandle is the transaction BeginTX opens, carried in the context. It is
+// begun by its first statement (begun), so a transaction whose only writes
+// are the ones deferred to Commit runs no BEGIN and no COMMIT when those fit
+// one statement: on PostgreSQL the code exchange's invalidation of the code,
+// its tokens and their consent links (tokenbuffer.go).
+type txHandle struct {
+	db *gorm.DB // the plain handle, with the request's context
+	tx *gorm.DB // the transaction once begun
+}
+
+// begun returns the transaction, beginning it on first use (a failed BEGIN
+// is the handle's Error, returned by every statement run on it).
+func (h *txHandle) begun() *gorm.DB {
+	if h.tx == nil {
+		h.tx = h.db.Begin()
+	}
+	return h.tx
+}
+
+// txHandleOf returns the transaction handle in ctx, or nil.
+func txHandleOf(ctx context.Context) *txHandle {
+	h, _ := ctx.Value(ctxTx).(*txHandle)
+	return h
+}
+
+// tx returns the transaction in ctx (begun now if it was not yet) or the
+// plain handle.
 func (s *Store) tx(ctx context.Context) *gorm.DB {
-	if tx, ok := ctx.Value(ctxTx).(*gorm.DB); ok && tx != nil {
-		return tx
+	if h := txHandleOf(ctx); h != nil {
+		return h.begun()
 	}
 	return s.db.WithContext(ctx)
 }
 
-// BeginTX implements storage.Transactional.
+// BeginTX implements storage.Transactional. The transaction begins with its
+// first statement (txHandle).
 func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
-	if _, ok := ctx.Value(ctxTx).(*gorm.DB); ok {
+	if txHandleOf(ctx) != nil {
 		return ctx, errors.New("oauth: transaction already open")
-	}
-	tx := s.db.WithContext(ctx).Begin()
-	if tx.Error != nil {
-		return ctx, tx.Error
 	}
 	ctx = context.WithValue(ctx, ctxInvalidationsKey{}, &pendingInvalidations{})
 	// The tokens the transaction creates are written together at Commit.
-	return deferTokens(context.WithValue(ctx, ctxTx, tx)), nil
+	return deferTokens(context.WithValue(ctx, ctxTx, &txHandle{db: s.db.WithContext(ctx)})), nil
 }
 
 // Commit implements storage.Transactional: the tokens created in the
 // transaction are written (tokenbuffer.go), then it commits, and the tokens
 // it revoked are invalidated on every node before it returns.
 func (s *Store) Commit(ctx context.Context) error {
-	tx, ok := ctx.Value(ctxTx).(*gorm.DB)
-	if !ok {
+	h := txHandleOf(ctx)
+	if h == nil {
 		return errors.New("oauth: no transaction to commit")
 	}
 	if err := s.flushTokens(ctx); err != nil {
-		_ = tx.Rollback()
+		if h.tx != nil {
+			_ = h.tx.Rollback()
+		}
 		return err
 	}
-	if err := tx.Commit().Error; err != nil {
-		return err
+	if h.tx != nil {
+		if err := h.tx.Commit().Error; err != nil {
+			return err
+		}
 	}
 	return s.committed(ctx)
 }
 
 // Rollback implements storage.Transactional.
 func (s *Store) Rollback(ctx context.Context) error {
-	tx, ok := ctx.Value(ctxTx).(*gorm.DB)
-	if !ok {
+	h := txHandleOf(ctx)
+	if h == nil {
 		return errors.New("oauth: no transaction to roll back")
 	}
-	return tx.Rollback().Error
+	if h.tx == nil {
+		return nil // nothing ran: nothing to undo
+	}
+	return h.tx.Rollback().Error
 }
 
 // GetClient implements fosite.ClientManager.
@@ -393,7 +423,7 @@ func (s *Store) create(ctx context.Context, kind, signature string, r fosite.Req
 	if kind != kindAccess && kind != kindRefresh {
 		consents = nil
 	}
-	_, inTx := ctx.Value(ctxTx).(*gorm.DB)
+	inTx := txHandleOf(ctx) != nil
 	if pw := pendingFrom(ctx); pw != nil && pw.fold && !pw.done && kind == kindAccess && !inTx {
 		// The token endpoint's last step: ids and token in one transaction.
 		return s.writePending(ctx, pw, &row, consents)
@@ -547,8 +577,15 @@ func (s *Store) getSession(ctx context.Context, kind, signature string, sess fos
 // InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
 // Only one of two concurrent redemptions can invalidate an active code; the
 // other gets fosite.ErrInvalidatedAuthorizeCode and its transaction rolls back.
+// On PostgreSQL, in a transaction that has run nothing yet, the invalidation
+// is deferred to Commit and written in one statement with the tokens, which
+// are written only if it invalidated the code (tokenbuffer.go).
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
 	reqmemo.Forget(ctx, memoToken(kindCode, code))
+	if h, d := txHandleOf(ctx), deferredFrom(ctx); h != nil && h.tx == nil && d != nil && d.invalidateCode == "" && s.dialect.WritableCTE() {
+		d.invalidateCode = code
+		return nil
+	}
 	res := s.tx(ctx).Exec(`UPDATE oauth_tokens SET active = FALSE WHERE signature = ? AND kind = ? AND active = TRUE`, code, kindCode)
 	if res.Error != nil {
 		return res.Error

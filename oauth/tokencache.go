@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/bankbridge/bankbridge/internal/cachebus"
 )
 
@@ -75,7 +73,7 @@ func (s *Store) revoked(ctx context.Context, keys ...string) error {
 	if s.bus == nil || len(keys) == 0 {
 		return nil
 	}
-	if tx, ok := ctx.Value(ctxTx).(*gorm.DB); ok && tx != nil {
+	if txHandleOf(ctx) != nil {
 		if p, ok := ctx.Value(ctxInvalidationsKey{}).(*pendingInvalidations); ok {
 			p.mu.Lock()
 			p.keys = append(p.keys, keys...)

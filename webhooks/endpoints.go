@@ -131,6 +131,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, sc Scope, env environment.
 	if err != nil {
 		return nil, nil, err
 	}
+	s.endpointsChanged(ctx, sc.PartnerID)
 	e := row.public(now)
 	return &e, creds, nil
 }
@@ -231,16 +232,20 @@ func (s *Service) UpdateEndpoint(ctx context.Context, sc Scope, id string, p End
 	if err != nil {
 		return nil, err
 	}
+	s.endpointsChanged(ctx, out.PartnerID)
 	return &out, nil
 }
 
 // DeleteEndpoint deletes an endpoint and cancels its pending deliveries (its
 // delivery log is kept). Errors: not_found.
 func (s *Service) DeleteEndpoint(ctx context.Context, sc Scope, id string) error {
-	return s.tx(ctx, func(tx *gorm.DB) error {
-		if _, err := s.load(tx, sc, id, true); err != nil {
+	var partnerID string
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		r, err := s.load(tx, sc, id, true)
+		if err != nil {
 			return err
 		}
+		partnerID = r.PartnerID
 		if err := tx.Delete(&endpointRow{}, "id = ?", id).Error; err != nil {
 			return err
 		}
@@ -250,6 +255,11 @@ func (s *Service) DeleteEndpoint(ctx context.Context, sc Scope, id string) error
 		}
 		return s.audit(ctx, tx, sc, "webhook_endpoint.deleted", id, nil)
 	})
+	if err != nil {
+		return err
+	}
+	s.endpointsChanged(ctx, partnerID)
+	return nil
 }
 
 // RotateSecret replaces the endpoint's secret (or Ed25519 key). The previous one

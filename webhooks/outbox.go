@@ -52,11 +52,7 @@ func (s *Service) publish(ctx context.Context, tx *gorm.DB, e Event, only *endpo
 	if only != nil {
 		targets = []endpointRow{*only}
 	} else {
-		q := tx.Where("partner_id = ? AND enabled = ?", e.PartnerID, true)
-		if e.AppID != "" {
-			q = q.Where("app_id = ?", e.AppID)
-		}
-		if err := q.Order("id").Find(&targets).Error; err != nil {
+		if targets, err = s.targets(tx, e.PartnerID, e.AppID); err != nil {
 			return "", err
 		}
 	}

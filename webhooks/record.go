@@ -139,7 +139,9 @@ func (d *Dispatcher) recordBatch(batch []result) {
 	if len(plans) == 0 && len(finishes) == 0 {
 		return
 	}
+	var disabled []string // partners of the endpoints disabled, for the endpoint cache
 	err := s.tx(context.Background(), func(tx *gorm.DB) error {
+		disabled = disabled[:0]
 		for _, r := range finishes {
 			if err := tx.Model(&deliveryRow{}).Where("id = ? AND claimed_by = ? AND status = ?", r.c.dl.ID, r.c.token, StatusPending).
 				Updates(map[string]any{"status": StatusCancelled, "last_error": r.reason, "claimed_by": "", "lease_until": nil, "updated_at": now}).Error; err != nil {
@@ -186,6 +188,7 @@ func (d *Dispatcher) recordBatch(batch []result) {
 				return res.Error
 			}
 			if p.disableReason != "" && res.RowsAffected == 1 {
+				disabled = append(disabled, p.r.c.ep.PartnerID)
 				if err := s.notifyDisabled(tx, p.r.c.ep, p.disableReason, now); err != nil {
 					return err
 				}
@@ -202,6 +205,9 @@ func (d *Dispatcher) recordBatch(batch []result) {
 			d.release(r.c.token, r.c.dl.ID)
 		}
 		return
+	}
+	for _, partnerID := range disabled {
+		s.endpointsChanged(context.Background(), partnerID)
 	}
 	for _, p := range plans {
 		if p.status == StatusDead {

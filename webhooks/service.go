@@ -21,6 +21,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/bankbridge/bankbridge/internal/cachebus"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 )
@@ -83,6 +84,10 @@ type Config struct {
 	ReplayInterval        time.Duration
 	ReplayMaxEvents       int
 	ReplayDailyDeliveries int
+	// Bus, when set, carries the invalidations of the per-node cache of
+	// each partner's enabled endpoints (endpointcache.go); without it
+	// every event publish reads them.
+	Bus cachebus.Bus
 }
 
 // Service manages endpoints and the outbox.
@@ -91,6 +96,8 @@ type Service struct {
 	db  *db.DB
 	box *secrets.Box
 	log *slog.Logger
+	// endpoints caches each partner's enabled endpoints (endpointcache.go).
+	endpoints *endpointCache
 
 	mu     sync.Mutex
 	wakers map[chan struct{}]struct{}
@@ -140,7 +147,8 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.ReplayDailyDeliveries <= 0 {
 		cfg.ReplayDailyDeliveries = DefaultReplayDailyDeliveries
 	}
-	return &Service{cfg: cfg, db: cfg.DB, box: cfg.Box, log: cfg.Logger, wakers: map[chan struct{}]struct{}{}}, nil
+	return &Service{cfg: cfg, db: cfg.DB, box: cfg.Box, log: cfg.Logger, wakers: map[chan struct{}]struct{}{},
+		endpoints: cachebus.NewCache[[]endpointRow](cfg.Bus, EndpointCacheTopic, endpointCacheTTL, endpointCacheMax)}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Clock().UTC().Truncate(time.Microsecond) }

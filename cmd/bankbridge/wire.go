@@ -101,7 +101,7 @@ func (p *Platform) wire(ctx context.Context) error {
 		Threshold: p.Config.ScreeningThreshold, Now: now, Logger: p.Log}); err != nil {
 		return fmt.Errorf("screening: %w", err)
 	}
-	if err := p.newWebhooks(); err != nil {
+	if err := p.newWebhooks(bus); err != nil {
 		return err
 	}
 	tokens := oauth.NewTokens(p.DB.DB)

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/cachebus"
 	"github.com/bankbridge/bankbridge/web"
 	"github.com/bankbridge/bankbridge/webhooks"
 )
@@ -23,9 +24,9 @@ func (e eventPublisher) Publish(ctx context.Context, tx *gorm.DB, eventType, par
 
 // newWebhooks builds the webhooks service; wire calls it first so every other
 // service can publish into its outbox.
-func (p *Platform) newWebhooks() error {
+func (p *Platform) newWebhooks(bus cachebus.Bus) error {
 	w, err := webhooks.NewService(webhooks.Config{DB: p.DB, Box: p.Box, AllowLoopback: p.Config.WebhooksAllowLoopback, Logger: p.Log,
-		Observer: p.webhookObserver()})
+		Observer: p.webhookObserver(), Bus: bus})
 	if err != nil {
 		return err
 	}
