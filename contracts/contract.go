@@ -371,8 +371,11 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 		if err := tx.Select("*").Updates(&c).Error; err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, staffAudit(actor, "contract.approved", c.ID, c.PartnerID,
-			map[string]any{"version": v.Version, "submitted_by": v.SubmittedBy, "editors": v.Editors, "agreement_sha256": hash}))
+		details := map[string]any{"version": v.Version, "submitted_by": v.SubmittedBy, "editors": v.Editors}
+		if hash != "" {
+			details["agreement_sha256"] = hash
+		}
+		return audit.Record(ctx, tx, staffAudit(actor, "contract.approved", c.ID, c.PartnerID, details))
 	})
 	if err != nil {
 		return Contract{}, err
