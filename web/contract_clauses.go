@@ -176,7 +176,8 @@ var errAgreementTooBig = fmt.Sprintf("The signed agreement must be a PDF of at m
 func (b *ConsoleBilling) uploadAgreement(c *gin.Context) {
 	id := c.Param("cid")
 	tooBig := c.Request.ContentLength > agreementBodyLimit
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, agreementBodyLimit)
+	orig := c.Request.Body
+	c.Request.Body = http.MaxBytesReader(c.Writer, orig, agreementBodyLimit)
 	var parseErr error
 	if !tooBig {
 		parseErr = c.Request.ParseMultipartForm(1 << 20)
@@ -184,7 +185,10 @@ func (b *ConsoleBilling) uploadAgreement(c *gin.Context) {
 		tooBig = errors.As(parseErr, &mbe)
 	}
 	if tooBig {
-		// The form was not read: no CSRF token to check, and nothing changes.
+		// The form was not read: no CSRF token to check, and nothing
+		// changes. The rest of a body up to twice the limit is read so
+		// the browser sees this page rather than a reset connection.
+		io.Copy(io.Discard, io.LimitReader(orig, 2*agreementBodyLimit))
 		c.Header("Connection", "close")
 		b.Console.page(c, http.StatusRequestEntityTooLarge, "problem", Page{Title: "Too large", Error: errAgreementTooBig})
 		return
