@@ -120,7 +120,7 @@ func TestConsoleContractClauses(t *testing.T) {
 	page := "/console/contracts/" + cid
 	status, body = finB.post(page+"/submit", nil)
 	want(t, "ok/submit", status, body, 200, "Submitted for approval.")
-	status, body = adminB.get(page)
+	adminB.get(page)
 	status, body = adminB.post(page+"/approve", nil)
 	want(t, "fail/approve-without-agreement", status, body, 409,
 		"Version 1 of contract "+cid+" has no signed agreement; attach the signed PDF before approving it.")
