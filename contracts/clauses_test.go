@@ -418,9 +418,7 @@ func TestSignedAgreement(t *testing.T) {
 			})
 		}
 		_, err = e.s.UploadAgreement(ctx, contracts.Actor{ID: "stf_ro", Role: "auditor"}, c.ID, "x.pdf", pdf("v1"))
-		if p, ok := err.(*problem.Error); !ok || p.Code != problem.CodeForbidden {
-			t.Fatalf("auditor upload: %v", err)
-		}
+		wantProblem(t, err, problem.CodeForbidden, `role "auditor" may not edit contracts`)
 		_, err = e.s.UploadAgreement(ctx, maker, "ctr_nope", "x.pdf", pdf("v1"))
 		wantProblem(t, err, problem.CodeNotFound, "contract ctr_nope not found")
 

@@ -126,6 +126,16 @@ func TestConsoleContractClauses(t *testing.T) {
 		"Version 1 of contract "+cid+" has no signed agreement; attach the signed PDF before approving it.")
 
 	finB.get(page)
+	token := finB.csrf
+	finB.csrf = "forged"
+	status, body = finB.upload(page+"/agreement", "document", "signed.pdf", []byte("%PDF-1.7\n"))
+	want(t, "fail/no-csrf", status, body, 403, "This form has expired or did not come from this site.")
+	finB.csrf = token
+	audB, _ := e.staffBrowser(admin.Staff.ID, "auditor@bank.example", staff.RoleAuditor)
+	audB.get(page)
+	status, body = audB.upload(page+"/agreement", "document", "signed.pdf", []byte("%PDF-1.7\n"))
+	want(t, "fail/auditor", status, body, 403, "Role &#34;auditor&#34; may not edit contracts.")
+	finB.get(page)
 	status, body = finB.upload(page+"/agreement", "document", "signed.docx", []byte("PK\x03\x04 not a pdf"))
 	want(t, "fail/not-pdf", status, body, 422, "Signed agreement is invalid. document: must be a PDF file.")
 	status, body = finB.upload(page+"/agreement", "document", "big.pdf", append([]byte("%PDF-1.7\n"), make([]byte, contracts.MaxAgreementBytes+64<<10)...))
