@@ -345,6 +345,13 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 		if err != nil {
 			return err
 		}
+		hash, err := agreementOf(ctx, tx, c.ID, v.Version)
+		if err != nil {
+			return err
+		}
+		if hash == "" && s.requireAgreement {
+			return invalidState("version %d of contract %s has no signed agreement; attach the signed PDF before approving it", v.Version, c.ID)
+		}
 		now := s.now()
 		if c.ActiveVersion > 0 {
 			if err := tx.Model(&versionRow{}).Where("contract_id = ? AND version = ?", c.ID, c.ActiveVersion).
@@ -364,8 +371,11 @@ func (s *Service) Approve(ctx context.Context, actor Actor, contractID string) (
 		if err := tx.Select("*").Updates(&c).Error; err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, staffAudit(actor, "contract.approved", c.ID, c.PartnerID,
-			map[string]any{"version": v.Version, "submitted_by": v.SubmittedBy, "editors": v.Editors}))
+		details := map[string]any{"version": v.Version, "submitted_by": v.SubmittedBy, "editors": v.Editors}
+		if hash != "" {
+			details["agreement_sha256"] = hash
+		}
+		return audit.Record(ctx, tx, staffAudit(actor, "contract.approved", c.ID, c.PartnerID, details))
 	})
 	if err != nil {
 		return Contract{}, err

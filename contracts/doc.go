@@ -20,6 +20,21 @@
 // and runs settlements; any other role is refused (CodeForbidden). Every
 // state change is audited (internal/audit) in the transaction that makes it.
 //
+// # Clauses and the signed agreement
+//
+// A version's terms also hold the clauses (clauses.go): confidentiality,
+// service levels with their credit schedule, liability and risk sharing, and
+// dispute resolution; zero values are "not agreed", which is what terms stored
+// before them decode to. When the terms in force have service levels,
+// settlement asks the ServiceLevelSource (monitoring, wired in cmd/bankbridge)
+// for the partner's production figures of the month before the partner's
+// transaction, stores them with the statement (statement_service_levels) and
+// adds a service_credit line (ServiceCredit; debit bank_service_credits,
+// credit the partner's receivable); reconciliation recomputes the line from
+// the stored figures. Each version carries its own signed agreement, a PDF
+// stored with its SHA-256 (agreement.go); with Options.RequireSignedAgreement
+// (the platform's setting) a version without one is not approved.
+//
 // # Metering
 //
 // Every billable call and every payment is one row of usage_records, keyed by a
@@ -69,6 +84,7 @@
 //	bank_payment_revenue       payment fees
 //	revenue_share_expense      the partner's share of payment revenue
 //	bank_adjustments           credit notes (debit) and debit notes (credit)
+//	bank_service_credits       service credits given for missed service levels
 //
 // # Settlement
 //

@@ -50,6 +50,11 @@ func (s *Service) Reconcile(ctx context.Context, period string) (Report, error) 
 			return Report{}, err
 		}
 		u := usageTotals(usage[st.PartnerID], st.Currency)
+		if m, ok, err := s.StatementServiceLevel(ctx, "", st.ID); err != nil {
+			return Report{}, err
+		} else if ok {
+			u.Measured = &m
+		}
 		var adjRows []adjustmentRow
 		if err := g.Where("statement_id = ?", st.ID).Order("created_at, id").Find(&adjRows).Error; err != nil {
 			return Report{}, err

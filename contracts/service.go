@@ -31,6 +31,12 @@ type Options struct {
 	// (1,000.00 GBP = 100000, 1,000 JPY = 1000, 1,000.000 BHD = 1000000). A
 	// limit of 0 sends every credit note to a second approver.
 	CreditNoteLimits map[string]int64
+	// ServiceLevels measures a partner's month for the service credits of
+	// terms with service levels (nil: settling such terms fails).
+	ServiceLevels ServiceLevelSource
+	// RequireSignedAgreement refuses to approve a version without its signed
+	// agreement (the platform sets it; see UploadAgreement).
+	RequireSignedAgreement bool
 }
 
 // DefaultCreditNoteLimit is the credit note limit, in major units, of a currency
@@ -59,6 +65,10 @@ type Service struct {
 	now      func() time.Time
 	// creditLimits is Options.CreditNoteLimits (copied).
 	creditLimits map[string]int64
+	// serviceLevels is Options.ServiceLevels.
+	serviceLevels ServiceLevelSource
+	// requireAgreement is Options.RequireSignedAgreement.
+	requireAgreement bool
 	// Ledger is the append-only double-entry ledger the service posts to.
 	Ledger *Ledger
 	// Scope answers HasActiveContract and the data-sharing scope (its
@@ -77,7 +87,7 @@ func New(d *db.DB, opts Options) *Service {
 		limits[strings.ToUpper(c)] = n
 	}
 	return &Service{db: d, events: opts.Events, partners: opts.Partners, now: func() time.Time { return now().UTC() },
-		creditLimits: limits, Ledger: &Ledger{db: d, now: func() time.Time { return now().UTC() }}, Scope: NewScope(d, now)}
+		creditLimits: limits, serviceLevels: opts.ServiceLevels, requireAgreement: opts.RequireSignedAgreement, Ledger: &Ledger{db: d, now: func() time.Time { return now().UTC() }}, Scope: NewScope(d, now)}
 }
 
 // inTx runs fn in tx when tx is not nil, else in a new transaction.

@@ -63,6 +63,9 @@ type UsageTotals struct {
 	Payments      int64            // payments in the contract currency
 	PaymentValue  int64            // their total value, minor units
 	ForeignCounts map[string]int64 // payments in other currencies, per currency (not billed)
+	// Measured is the month's service-level measurement (nil: not measured,
+	// no service credit).
+	Measured *ServiceMeasure
 }
 
 // ComputeLines turns a month's usage, the terms in force and the pending
@@ -119,6 +122,16 @@ func ComputeLines(terms Terms, u UsageTotals, adjustments []Adjustment) []Line {
 		add(Line{Kind: LineMinimumTopUp, Base: feesTotal, Amount: min - feesTotal,
 			Description: fmt.Sprintf("minimum commitment %s", money.FormatMinor(min, terms.Currency))})
 	}
+	if sl := terms.ServiceLevels; sl.Enabled() && u.Measured != nil {
+		base := feesTotal
+		if min := terms.FeeSchedule.MonthlyMinimum; min > base {
+			base = min
+		}
+		if d := ServiceCredit(sl, *u.Measured, base); d.Amount > 0 {
+			add(Line{Kind: LineServiceCredit, RateBPS: d.RateBPS, Base: base, Amount: -d.Amount,
+				Description: serviceCreditDescription(sl, *u.Measured, d)})
+		}
+	}
 	for _, a := range adjustments {
 		amt := a.Amount.Minor
 		if a.Kind == AdjustmentCredit {
@@ -138,7 +151,7 @@ func tierLabel(from, to int64) string {
 
 // fillTotals sets the statement's totals, net and direction from its lines.
 func fillTotals(st *Statement) {
-	st.CallFees, st.PaymentFees, st.MinimumTopUp, st.RevenueShare, st.Adjustments, st.Net = 0, 0, 0, 0, 0, 0
+	st.CallFees, st.PaymentFees, st.MinimumTopUp, st.RevenueShare, st.Adjustments, st.ServiceCredits, st.Net = 0, 0, 0, 0, 0, 0, 0
 	for _, l := range st.Lines {
 		switch l.Kind {
 		case LineCallFee:
@@ -151,6 +164,8 @@ func fillTotals(st *Statement) {
 			st.RevenueShare -= l.Amount
 		case LineAdjustment:
 			st.Adjustments += l.Amount
+		case LineServiceCredit:
+			st.ServiceCredits -= l.Amount
 		}
 		st.Net += l.Amount
 	}
@@ -170,7 +185,7 @@ func StatementKey(statementID string) string { return "statement:" + statementID
 // statementPosting is the ledger posting of a statement (adjustments are posted
 // when issued, not here). Receivable and payable are netted.
 func statementPosting(st Statement) Posting {
-	rec := st.CallFees + st.MinimumTopUp + st.PaymentFees
+	rec := st.CallFees + st.MinimumTopUp + st.PaymentFees - st.ServiceCredits
 	share := st.RevenueShare
 	netted := min(rec, share)
 	if netted < 0 {
@@ -188,6 +203,7 @@ func statementPosting(st Statement) Posting {
 	add(AccountBankAPIRevenue, -(st.CallFees + st.MinimumTopUp))
 	add(AccountBankPaymentRevenue, -st.PaymentFees)
 	add(AccountRevenueShareExpense, share)
+	add(AccountBankServiceCredits, st.ServiceCredits)
 	return Posting{IdempotencyKey: StatementKey(st.ID), Description: fmt.Sprintf("statement %s for %s, %s", st.ID, st.PartnerID, st.Period), Entries: es}
 }
 
@@ -213,6 +229,7 @@ type statementRow struct {
 	MinimumTopup    int64
 	RevenueShare    int64
 	Adjustments     int64
+	ServiceCredits  int64
 	Net             int64
 	Direction       string
 	IssuedAt        time.Time
@@ -241,14 +258,14 @@ func (lineRow) TableName() string { return "statement_lines" }
 func toStatementRow(s Statement) statementRow {
 	return statementRow{ID: s.ID, PartnerID: s.PartnerID, Period: s.Period, RunID: s.RunID, ContractID: s.ContractID,
 		ContractVersion: s.ContractVersion, Currency: s.Currency, CallFees: s.CallFees, PaymentFees: s.PaymentFees,
-		MinimumTopup: s.MinimumTopUp, RevenueShare: s.RevenueShare, Adjustments: s.Adjustments, Net: s.Net,
+		MinimumTopup: s.MinimumTopUp, RevenueShare: s.RevenueShare, Adjustments: s.Adjustments, ServiceCredits: s.ServiceCredits, Net: s.Net,
 		Direction: s.Direction, IssuedAt: s.IssuedAt}
 }
 
 func (r statementRow) statement() Statement {
 	return Statement{ID: r.ID, PartnerID: r.PartnerID, Period: r.Period, RunID: r.RunID, ContractID: r.ContractID,
 		ContractVersion: r.ContractVersion, Currency: r.Currency, CallFees: r.CallFees, PaymentFees: r.PaymentFees,
-		MinimumTopUp: r.MinimumTopup, RevenueShare: r.RevenueShare, Adjustments: r.Adjustments, Net: r.Net,
+		MinimumTopUp: r.MinimumTopup, RevenueShare: r.RevenueShare, Adjustments: r.Adjustments, ServiceCredits: r.ServiceCredits, Net: r.Net,
 		Direction: r.Direction, IssuedAt: r.IssuedAt.UTC()}
 }
 
@@ -470,7 +487,60 @@ func (s *Service) runResult(ctx context.Context, run runRow) (SettlementRun, err
 	return out, err
 }
 
+// measure reads the month's service-level measurement of a partner whose
+// terms in force have service levels (nil otherwise), before the partner's
+// settlement transaction (the source reads the database on its own).
+func (s *Service) measure(ctx context.Context, partnerID string, start, end time.Time) (*ServiceMeasure, error) {
+	c, v, ok, err := s.termsFor(ctx, s.db.DB, partnerID, start, end)
+	if err != nil || !ok || !v.Terms.ServiceLevels.Enabled() {
+		return nil, err
+	}
+	if s.serviceLevels == nil {
+		return nil, fmt.Errorf("contracts: contract %s v%d has service levels and no service-level measurements are wired", c.ID, v.Version)
+	}
+	m, err := s.serviceLevels.MonthServiceLevel(ctx, partnerID, start, end)
+	if err != nil {
+		return nil, fmt.Errorf("contracts: service levels of %s: %w", partnerID, err)
+	}
+	return &m, nil
+}
+
+type serviceLevelRow struct {
+	StatementID string `gorm:"primaryKey"`
+	PartnerID   string
+	Period      string
+	Requests    int64
+	Failed      int64
+	P95Us       int64
+	MeasuredAt  time.Time
+}
+
+func (serviceLevelRow) TableName() string { return "statement_service_levels" }
+
+func (r serviceLevelRow) measure() ServiceMeasure {
+	return ServiceMeasure{Requests: r.Requests, Failed: r.Failed, P95US: r.P95Us}
+}
+
+// StatementServiceLevel returns the measurement a statement's service credit
+// was computed from (ok false when its terms had no service levels). Scoped
+// like Statement.
+func (s *Service) StatementServiceLevel(ctx context.Context, partnerID, statementID string) (ServiceMeasure, bool, error) {
+	q := s.db.DB.WithContext(ctx).Where("statement_id = ?", statementID)
+	if partnerID != "" {
+		q = q.Where("partner_id = ?", partnerID)
+	}
+	var rows []serviceLevelRow
+	if err := q.Limit(1).Find(&rows).Error; err != nil || len(rows) == 0 {
+		return ServiceMeasure{}, false, err
+	}
+	return rows[0].measure(), true, nil
+}
+
 func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period string, start, end, now time.Time, usage []usageGroup) error {
+	measured, err := s.measure(ctx, partnerID, start, end)
+	if err != nil {
+		return err
+	}
 	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&statementRow{}).Where("partner_id = ? AND period = ?", partnerID, period).Count(&n).Error; err != nil {
@@ -484,6 +554,12 @@ func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period st
 			return err
 		}
 		u := usageTotals(usage, v.Terms.Currency)
+		if v.Terms.ServiceLevels.Enabled() {
+			if measured == nil {
+				return problem.New(problem.CodeConflict, "the contract of %s changed during settlement; run it again", partnerID)
+			}
+			u.Measured = measured
+		}
 		var adjRows []adjustmentRow
 		if err := tx.Where("partner_id = ? AND statement_id IS NULL AND status = ? AND period <= ? AND currency = ?",
 			partnerID, AdjustmentIssued, period, v.Terms.Currency).
@@ -515,6 +591,13 @@ func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period st
 				return err
 			}
 		}
+		if u.Measured != nil {
+			m := u.Measured
+			if err := tx.Create(&serviceLevelRow{StatementID: st.ID, PartnerID: partnerID, Period: period, Requests: m.Requests,
+				Failed: m.Failed, P95Us: m.P95US, MeasuredAt: now}).Error; err != nil {
+				return err
+			}
+		}
 		if len(adjIDs) > 0 {
 			res := tx.Model(&adjustmentRow{}).Where("id IN ? AND statement_id IS NULL", adjIDs).Update("statement_id", st.ID)
 			if res.Error != nil {
@@ -538,7 +621,7 @@ func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period st
 		}
 		return audit.Record(ctx, tx, audit.Entry{ActorType: audit.ActorSystem, ActorID: SystemActor.ID, Action: "statement.issued",
 			ObjectType: "statement", ObjectID: st.ID, PartnerID: partnerID,
-			Details: map[string]any{"period": period, "net": st.Net, "currency": st.Currency, "run": runID}})
+			Details: map[string]any{"period": period, "net": st.Net, "currency": st.Currency, "run": runID, "service_credits": st.ServiceCredits}})
 	})
 }
 

@@ -67,6 +67,7 @@ const (
 	LineRevenueShare    = "revenue_share"
 	LineMinimumTopUp    = "minimum_topup"
 	LineAdjustment      = "adjustment"
+	LineServiceCredit   = "service_credit" // service levels missed (clauses.go)
 )
 
 // Ledger account names (partner accounts are suffixed ":<partner id>").
@@ -77,6 +78,7 @@ const (
 	AccountBankPaymentRevenue  = "bank_payment_revenue"
 	AccountRevenueShareExpense = "revenue_share_expense"
 	AccountBankAdjustments     = "bank_adjustments"
+	AccountBankServiceCredits  = "bank_service_credits"
 )
 
 // PartnerAccount is the ledger account of a partner: PartnerAccount(AccountPartnerReceivable, "ptn_x").
@@ -164,6 +166,11 @@ type Terms struct {
 	FeeSchedule  FeeSchedule  `json:"fee_schedule"`
 	RevenueShare RevenueShare `json:"revenue_share"`
 	DataScopes   []string     `json:"data_scopes"` // datasets the partner may receive
+	// The clauses (clauses.go); zero values mean "not agreed".
+	Confidentiality   Confidentiality   `json:"confidentiality"`
+	ServiceLevels     ServiceLevels     `json:"service_levels"`
+	Liability         Liability         `json:"liability"`
+	DisputeResolution DisputeResolution `json:"dispute_resolution"`
 }
 
 // Upper bounds that keep every statement computation far from int64 overflow.
@@ -323,6 +330,10 @@ func (t Terms) validate(f *fieldErrors) {
 		}
 		seen[s] = true
 	}
+	t.Confidentiality.validate(f, "confidentiality")
+	t.ServiceLevels.validate(f, "service_levels")
+	t.Liability.validate(f, "liability")
+	t.DisputeResolution.validate(f, "dispute_resolution")
 }
 
 // normalize puts times in UTC and sorts the scopes.
@@ -334,7 +345,7 @@ func (t Terms) normalize() Terms {
 		t.DataScopes = []string{}
 	}
 	t.Currency = strings.TrimSpace(t.Currency)
-	return t
+	return t.normalizeClauses()
 }
 
 // Contract is an agreement between the bank and a partner. Its terms are those of
@@ -447,10 +458,11 @@ type Statement struct {
 	CallFees        int64     `json:"call_fees"`
 	PaymentFees     int64     `json:"payment_fees"`
 	MinimumTopUp    int64     `json:"minimum_topup"`
-	RevenueShare    int64     `json:"revenue_share"` // owed to the partner (positive)
-	Adjustments     int64     `json:"adjustments"`   // signed: debit notes positive
-	Net             int64     `json:"net"`           // positive: partner owes the bank
-	Direction       string    `json:"direction"`     // receivable | payable | none
+	RevenueShare    int64     `json:"revenue_share"`   // owed to the partner (positive)
+	Adjustments     int64     `json:"adjustments"`     // signed: debit notes positive
+	ServiceCredits  int64     `json:"service_credits"` // service levels missed (positive)
+	Net             int64     `json:"net"`             // positive: partner owes the bank
+	Direction       string    `json:"direction"`       // receivable | payable | none
 	IssuedAt        time.Time `json:"issued_at"`
 	Lines           []Line    `json:"lines,omitempty"`
 }

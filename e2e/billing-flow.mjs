@@ -1,6 +1,6 @@
 // Billing end to end in a real browser (Debian's chromium via playwright-core):
-// staff member A (finance) drafts a contract for the demo partner and submits
-// it (and is refused approving it herself: maker-checker), staff member B
+// staff member A (finance) drafts a contract for the demo partner, submits
+// it, attaches the signed agreement (and is refused approving it herself: maker-checker), staff member B
 // (admin) approves it, runs the settlement of PERIOD from the console and
 // gives the demo app an accounts override (2/s, burst 3, 100 calls a month), and
 // the partner signs in to the portal, sees the override on its usage page and
@@ -14,6 +14,8 @@ import { mkdirSync } from 'node:fs'
 import { env, launchChromium, portalSignIn, run, shot, staffPage, text } from './lib.mjs'
 
 const base = env.BASE
+// A (tiny) signed agreement: the platform checks the PDF magic bytes.
+const SIGNED_PDF = '%PDF-1.4\n% signed by the bank and the partner\n%%EOF\n'
 
 run(async step => {
   if (env.ARTIFACTS) mkdirSync(env.ARTIFACTS, { recursive: true })
@@ -36,6 +38,11 @@ run(async step => {
     await a.click('#submit-contract')
     await a.waitForLoadState()
     step('submitted', { flash: await text(a, '.flash'), status: await text(a, '#contract-status') })
+    // the signed agreement: every version needs its own before approval
+    await a.setInputFiles('#agreement-file', { name: 'signed-agreement.pdf', mimeType: 'application/pdf', buffer: Buffer.from(SIGNED_PDF) })
+    await a.click('#attach-agreement')
+    await a.waitForLoadState()
+    step('agreement', { flash: await text(a, '.flash'), error: await text(a, '.error'), hash: await text(a, '#agreements code.hash') })
     await a.click('#approve-contract')
     await a.waitForLoadState()
     step('self_approval', { error: await text(a, '.error'), status: await text(a, '#contract-status') })
@@ -69,6 +76,7 @@ run(async step => {
     const p = await portalSignIn(browser, base, { email: env.PORTAL_EMAIL, password: env.PORTAL_PASSWORD })
     await p.goto(`${base}/portal/orgs/${env.PARTNER_ID}/billing`)
     await shot(p, 'partner-billing')
+    step('portal_agreement', { hash: await text(p, '#agreements code.hash') })
     step('usage', { accounts: await text(p, `table.usage[data-app="${env.DEMO_APP_ID}"] tbody tr:first-child`) })
     const rows = await p.locator('#statements tbody tr').count()
     const [download] = await Promise.all([p.waitForEvent('download'), p.locator('a.csv-link').first().click()])

@@ -504,6 +504,7 @@ func TestCan(t *testing.T) {
 	}{
 		{RoleDeveloper, ActAppsSandbox, true}, {RoleDeveloper, ActAppsProduction, false}, {RoleDeveloper, ActTeamManage, false},
 		{RoleViewer, ActAppsRead, true}, {RoleViewer, ActAppsSandbox, false}, {Role("nobody"), ActOrgRead, false},
+		{RoleOwner, ActContractDocuments, true}, {RoleDeveloper, ActContractDocuments, false}, {RoleViewer, ActContractDocuments, false},
 	} {
 		if got := Can(c.role, c.action); got != c.want {
 			t.Errorf("Can(%s, %s) = %v, want %v", c.role, c.action, got, c.want)

@@ -15,11 +15,13 @@ const (
 	ActAppsRead          Action = "apps.read"
 	ActAppsSandbox       Action = "apps.write.sandbox"    // create/update/rotate/revoke sandbox apps
 	ActAppsProduction    Action = "apps.write.production" // the same for production apps
+	// ActContractDocuments is downloading the contract's signed agreements.
+	ActContractDocuments Action = "contract.documents"
 )
 
 // MemberActions lists every member action (owner may do all of them).
 var MemberActions = []Action{ActOrgRead, ActOrgUpdate, ActApplicationSubmit, ActTeamManage, ActAppsRead,
-	ActAppsSandbox, ActAppsProduction}
+	ActAppsSandbox, ActAppsProduction, ActContractDocuments}
 
 // capabilities is the member role → actions table. Owner is filled from
 // MemberActions in init. (The staff table is staff.Can's.)

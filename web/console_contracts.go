@@ -42,6 +42,8 @@ func (b *ConsoleBilling) Register(r gin.IRouter) {
 	g.POST("/contracts/:cid/approve", b.contractAction("approve"))
 	g.POST("/contracts/:cid/reject", b.contractAction("reject"))
 	g.POST("/contracts/:cid/terminate", b.contractAction("terminate"))
+	g.POST("/contracts/:cid/agreement", b.uploadAgreement)
+	g.GET("/contracts/:cid/agreements/:version", b.downloadAgreement)
 	g.GET("/billing", b.billingHome)
 	g.POST("/billing/settle", b.settle)
 	g.POST("/billing/adjustments", b.issueAdjustment)
@@ -157,6 +159,7 @@ var contractFlashes = map[string]string{
 	"approve_hook": "Contract approved: the terms are now in force. The partner's status was not changed " +
 		"(it becomes contracted only from approved).",
 	"reject":     "Sent back to draft.",
+	"agreement":  "Signed agreement attached.",
 	"terminate":  "Contract terminated.",
 	"settled":    "Settlement complete.",
 	"adjustment": "Adjustment issued.",
@@ -181,6 +184,7 @@ type termsForm struct {
 	PaymentBPS     string
 	MonthlyMinimum string
 	ShareTiers     string // one band per line: from to bps
+	clausesForm
 }
 
 func formOfTerms(partnerID string, t contracts.Terms) termsForm {
@@ -200,6 +204,7 @@ func formOfTerms(partnerID string, t contracts.Terms) termsForm {
 		lines = append(lines, fmt.Sprintf("%d %d %d", s.From, s.To, s.BPS))
 	}
 	f.ShareTiers = strings.Join(lines, "\n")
+	f.clausesForm = formOfClauses(t)
 	return f
 }
 
@@ -207,7 +212,8 @@ func readTermsForm(c *gin.Context) termsForm {
 	return termsForm{PartnerID: strings.TrimSpace(c.PostForm("partner_id")), Start: c.PostForm("start"), End: c.PostForm("end"),
 		AutoRenew: c.PostForm("auto_renew") != "", NoticeDays: c.PostForm("notice_days"), Currency: strings.TrimSpace(c.PostForm("currency")),
 		DataScopes: c.PostForm("data_scopes"), CallFees: c.PostForm("call_fees"), PaymentFixed: c.PostForm("payment_fixed_minor"),
-		PaymentBPS: c.PostForm("payment_bps"), MonthlyMinimum: c.PostForm("monthly_minimum"), ShareTiers: c.PostForm("share_tiers")}
+		PaymentBPS: c.PostForm("payment_bps"), MonthlyMinimum: c.PostForm("monthly_minimum"), ShareTiers: c.PostForm("share_tiers"),
+		clausesForm: readClausesForm(c)}
 }
 
 func formInvalid(format string, args ...any) error {
@@ -295,7 +301,7 @@ func (f termsForm) terms() (contracts.Terms, error) {
 		}
 		t.RevenueShare.Tiers = append(t.RevenueShare.Tiers, contracts.ShareTier{From: nums[0], To: nums[1], BPS: nums[2]})
 	}
-	return t, nil
+	return t, f.clausesForm.apply(&t)
 }
 
 // problemMessage is a refusal's detail plus its field errors, for the page.
@@ -379,6 +385,15 @@ type contractDetailData struct {
 	Pending     bool
 	Mine        bool // the pending version was submitted by the viewer
 	ReminderDue bool
+	// Clauses are the latest version's clauses, read-only.
+	Clauses ClausesView
+	// Agreements are the versions' signed agreements; LatestAgreement the
+	// latest version's (nil: none yet); CanAttach: the viewer may attach one
+	// now (draft or pending latest version).
+	Agreements      []contracts.Agreement
+	LatestAgreement *contracts.Agreement
+	CanAttach       bool
+	MaxAgreementMB  int
 }
 
 func (b *ConsoleBilling) renderContract(c *gin.Context, st *staff.Member, v *consoleView, id string, status int, flash, errMsg string, form *termsForm) {
@@ -407,6 +422,20 @@ func (b *ConsoleBilling) renderContract(c *gin.Context, st *staff.Member, v *con
 		d.Editable = d.Latest.Status == contracts.StatusDraft || d.Latest.Status == contracts.StatusActive || d.Latest.Status == contracts.VersionSuperseded
 		d.Editable = d.Editable && ct.Status != contracts.StatusExpired && ct.Status != contracts.StatusTerminated
 		d.Form = formOfTerms(ct.PartnerID, d.Latest.Terms)
+		d.Clauses = clausesView(d.Latest.Terms)
+		d.CanAttach = d.CanEditTerms && (d.Latest.Status == contracts.StatusDraft || d.Pending) &&
+			ct.Status != contracts.StatusExpired && ct.Status != contracts.StatusTerminated
+	}
+	d.MaxAgreementMB = contracts.MaxAgreementBytes >> 20
+	if d.Agreements, err = b.Contracts.Agreements(ctx, "", id); err != nil {
+		st2, msg := refusal(b.Console.log(), "load agreements", err)
+		b.Console.problemPage(c, st2, titleFor(st2), msg, who(st))
+		return
+	}
+	for i := range d.Agreements {
+		if d.Agreements[i].Version == d.Latest.Version {
+			d.LatestAgreement = &d.Agreements[i]
+		}
 	}
 	if form != nil {
 		d.Form = *form

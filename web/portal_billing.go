@@ -43,6 +43,7 @@ func (b *PortalBilling) Register(r gin.IRouter) {
 	o.GET("", b.home)
 	o.GET("/statements/:sid", b.statement)
 	o.GET("/statements/:sid/csv", b.csv)
+	o.GET("/contracts/:cid/agreements/:version", b.agreement)
 }
 
 type appUsageView struct {
@@ -54,6 +55,9 @@ type portalBillingData struct {
 	*orgView
 	Apps       []appUsageView
 	Statements []statementRow
+	// Contract is the current contract with its clauses and signed
+	// agreements (nil: none agreed yet).
+	Contract *portalContract
 }
 
 func (b *PortalBilling) home(c *gin.Context) {
@@ -86,6 +90,11 @@ func (b *PortalBilling) home(c *gin.Context) {
 	}
 	for _, x := range list {
 		d.Statements = append(d.Statements, statementRow{Statement: x, PartnerName: o.Partner.Name()})
+	}
+	if d.Contract, err = portalContractOf(c, b.Contracts, o.Partner.ID, o.Role); err != nil {
+		status, msg := refusal(b.Portal.log(), "billing contract", err)
+		b.Portal.problemPage(c, status, titleFor(status), msg, u.Email)
+		return
 	}
 	b.Portal.page(c, http.StatusOK, "portal/billing", Page{Title: "Billing", User: u.Email, Data: d})
 }

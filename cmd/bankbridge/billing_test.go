@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -240,7 +241,8 @@ func TestSettleCommand(t *testing.T) {
 	}
 }
 
-// TestBillingBrowser: staff A drafts a contract in the console, staff B
+// TestBillingBrowser: staff A drafts a contract in the console and attaches
+// the signed agreement, staff B
 // approves it and runs the settlement, and the partner downloads the
 // statement CSV from the portal (e2e/billing-flow.mjs in chromium).
 func TestBillingBrowser(t *testing.T) {
@@ -277,6 +279,15 @@ func TestBillingBrowser(t *testing.T) {
 	}
 	if st := res.Step("submitted"); st == nil || st["status"] != "pending_approval" {
 		t.Fatalf("submitted: %v", st)
+	}
+	// sha256 of SIGNED_PDF in billing-flow.mjs
+	sum := sha256.Sum256([]byte("%PDF-1.4\n% signed by the bank and the partner\n%%EOF\n"))
+	hash := hex.EncodeToString(sum[:])
+	if st := res.Step("agreement"); st == nil || st["flash"] != "Signed agreement attached." || st["hash"] != hash {
+		t.Fatalf("agreement: %v (want hash %s)", st, hash)
+	}
+	if st := res.Step("portal_agreement"); st == nil || st["hash"] != hash {
+		t.Fatalf("portal agreement: %v", st)
 	}
 	if st := res.Step("self_approval"); st == nil || st["status"] != "pending_approval" ||
 		!strings.HasSuffix(st["error"].(string), "who cannot also approve it.") {

@@ -14,6 +14,7 @@ import (
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
+	"github.com/bankbridge/bankbridge/monitoring"
 	"github.com/bankbridge/bankbridge/partners/plans"
 	"github.com/bankbridge/bankbridge/web"
 )
@@ -55,6 +56,20 @@ func toContractsUsage(r apis.UsageRecord) contracts.UsageRecord {
 	return out
 }
 
+// serviceLevels adapts monitoring to contracts.ServiceLevelSource: a
+// partner's month of production calls (request_log) as monitoring's Summary
+// counts them; failed are the 5xx and unanswered calls.
+type serviceLevels struct{ m *monitoring.Service }
+
+// MonthServiceLevel implements contracts.ServiceLevelSource.
+func (a serviceLevels) MonthServiceLevel(ctx context.Context, partnerID string, from, to time.Time) (contracts.ServiceMeasure, error) {
+	s, err := a.m.Summary(ctx, monitoring.Scope{PartnerID: partnerID, Environment: environment.Production}, from, to)
+	if err != nil {
+		return contracts.ServiceMeasure{}, err
+	}
+	return contracts.ServiceMeasure{Requests: s.Total.Requests, Failed: s.Total.ServerErrors + s.Total.Unanswered, P95US: s.Total.P95}, nil
+}
+
 // planPolicy adapts plans.Service to apis.QuotaPolicy.
 type planPolicy struct{ plans *plans.Service }
 
@@ -88,7 +103,10 @@ func (p *Platform) wireBilling(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--credit-note-limits: %w", err)
 	}
-	b.Contracts = contracts.New(p.DB, contracts.Options{Events: s.Events, Partners: s.Partners, Now: now, CreditNoteLimits: limits})
+	// The signed agreement is required before approval; service credits
+	// come from monitoring's figures of the partner's production calls.
+	b.Contracts = contracts.New(p.DB, contracts.Options{Events: s.Events, Partners: s.Partners, Now: now, CreditNoteLimits: limits,
+		ServiceLevels: serviceLevels{monitoring.New(monitoring.NewGormStore(p.DB), now)}, RequireSignedAgreement: true})
 	b.Plans = plans.New(plans.Config{DB: p.DB, Events: s.Events, Now: now})
 
 	qc := apis.QuotaConfig{Policy: planPolicy{b.Plans}, Seed: b.Contracts.MonthlyCount, Thresholds: b.Plans, Logger: p.Log}
