@@ -502,8 +502,11 @@ func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
 }
 
 // RequestLogRetention is how long request-log entries are kept (the portal
-// shows a partner its recent calls; certification reads the sandbox's).
-const RequestLogRetention = 30 * 24 * time.Hour
+// shows a partner its recent calls; certification reads the sandbox's). It
+// covers a whole 31-day month when settlement measures the month's service
+// levels from it (contracts' service credits) after the month has ended,
+// with 9 days to spare for a late settlement run.
+const RequestLogRetention = 40 * 24 * time.Hour
 
 // requestLogPurgeBatch bounds one DELETE of PurgeRequestLog.
 const requestLogPurgeBatch = 1000
