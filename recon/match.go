@@ -14,7 +14,9 @@ type Found struct {
 	BankValue, PartnerValue, CoreValue string
 }
 
-func amountOf(m money.Money) string { return money.FormatAmount(m.Minor, m.Currency) + " " + m.Currency }
+func amountOf(m money.Money) string {
+	return money.FormatAmount(m.Minor, m.Currency) + " " + m.Currency
+}
 
 // Match compares the platform's payments of a day (with their core entries)
 // and the partner's record (nil: none uploaded, so nothing is missing at

@@ -60,7 +60,7 @@ func TestMatch(t *testing.T) {
 			record: []apis.RecordedPayment{theirs("p1", gbp(100), rej)}, want: "[{p1 status_differs AcceptedSettlementCompleted Rejected }]"},
 		{name: "ok/amount and status differ: two breaks, ordered", platform: []apis.ReconciledPayment{ours("p2", gbp(100), acc, &e100), ours("p1", gbp(1), rej, nil)},
 			record: []apis.RecordedPayment{theirs("p2", gbp(99), pend), theirs("p0", gbp(1), rej), theirs("p1", gbp(1), rej)},
-			want: "[{p0 missing_at_bank  0.01 GBP } {p2 amount_differs 1.00 GBP 0.99 GBP 1.00 GBP} {p2 status_differs AcceptedSettlementCompleted Pending }]"},
+			want:   "[{p0 missing_at_bank  0.01 GBP } {p2 amount_differs 1.00 GBP 0.99 GBP 1.00 GBP} {p2 status_differs AcceptedSettlementCompleted Pending }]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := recon.Match(tc.platform, tc.record)

@@ -138,7 +138,9 @@ func (s *GormStore) Day(ctx context.Context, partnerID string, env environment.E
 }
 
 // DayByID implements Store.
-func (s *GormStore) DayByID(ctx context.Context, id string) (*Day, error) { return s.day(ctx, "id = ?", id) }
+func (s *GormStore) DayByID(ctx context.Context, id string) (*Day, error) {
+	return s.day(ctx, "id = ?", id)
+}
 
 // SaveRecord implements Store.
 func (s *GormStore) SaveRecord(ctx context.Context, d *Day) error {
