@@ -38,6 +38,9 @@ type HandlerConfig struct {
 	// JWS turns on UK OB message signing of the payment APIs (x-jws-signature;
 	// see jws.go); nil: none.
 	JWS *JWSConfig
+	// Reconciler keeps partners' records of their days and the breaks
+	// (package recon); nil: those two resources answer 404.
+	Reconciler Reconciler
 }
 
 // Handler serves the partner APIs.
@@ -53,12 +56,14 @@ type Handler struct {
 	wait      time.Duration
 	jws       *jwsEngine
 	meters    groupcommit.Batcher[*callJob]
+	recon     Reconciler
 }
 
 // NewHandler returns a Handler.
 func NewHandler(cfg HandlerConfig) *Handler {
 	h := &Handler{svc: cfg.Service, verifier: cfg.Verifier, usage: cfg.Usage, quota: cfg.Quota,
-		baseURL: strings.TrimRight(cfg.BaseURL, "/"), wait: cfg.IdempotencyWait, jws: newJWSEngine(cfg.JWS)}
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"), wait: cfg.IdempotencyWait, jws: newJWSEngine(cfg.JWS),
+		recon: cfg.Reconciler}
 	if h.wait <= 0 {
 		h.wait = 10 * time.Second
 	}
@@ -101,6 +106,8 @@ func (h *Handler) Register(r gin.IRouter) {
 	pisp.GET("/domestic-payments/:DomesticPaymentId/payment-details", chain(ProductPayments, ScopePayments, h.getPayment(true))...)
 
 	base.GET("/reconciliation/:date", chain(ProductPayments, ScopePayments, h.reconciliation)...)
+	base.PUT("/reconciliation/:date/partner-record", chain(ProductPayments, ScopePayments, h.clientOnly(), h.uploadRecord)...)
+	base.GET("/reconciliation/:date/breaks", chain(ProductPayments, ScopePayments, h.breaks)...)
 
 	data := base.Group("/data")
 	data.POST("/data-sharing-consents", chain(ProductConsents, ScopeDataSharing, h.clientOnly(), h.idempotent(false), h.createDataConsent)...)

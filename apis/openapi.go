@@ -36,6 +36,8 @@ var operations = []operation{
 	{"GET", "/pisp/domestic-payments/{DomesticPaymentId}", "GetDomesticPaymentsDomesticPaymentId", "Get a domestic payment", "Domestic payments", ScopePayments, false, "", 200, "OBWriteDomesticResponse5", nil},
 	{"GET", "/pisp/domestic-payments/{DomesticPaymentId}/payment-details", "GetDomesticPaymentsDomesticPaymentIdPaymentDetails", "Get a domestic payment's status detail (the rejection reason)", "Domestic payments", ScopePayments, false, "", 200, "OBWritePaymentDetailsResponse1", nil},
 	{"GET", "/reconciliation/{date}", "GetReconciliationDate", "List the partner's payments of one UTC day (YYYY-MM-DD) in the token's environment, with totals per currency and status; JSON, or CSV with Accept: text/csv", "Reconciliation", ScopePayments, false, "", 200, "ReconciliationResponse", nil},
+	{"PUT", "/reconciliation/{date}/partner-record", "PutReconciliationDatePartnerRecord", "Upload (or replace, until finance closes the day) the partner's own record of one UTC day as CSV (text/csv: the reconciliation's columns, header required) or JSON; the day's breaks are recomputed", "Reconciliation", ScopePayments, false, "PartnerRecord", 200, "PartnerRecordReceipt", nil},
+	{"GET", "/reconciliation/{date}/breaks", "GetReconciliationDateBreaks", "List the breaks of one UTC day between the platform's payments, the partner's record and the core's booked entries (open and resolved)", "Reconciliation", ScopePayments, false, "", 200, "ReconciliationBreaksResponse", nil},
 	{"POST", "/data/data-sharing-consents", "CreateDataSharingConsents", "Create a data-sharing consent (Bankbridge API)", "Data sharing", ScopeDataSharing, false, "DataSharingConsentRequest", 201, "DataSharingConsentResponse", nil},
 	{"GET", "/data/data-sharing-consents/{ConsentId}", "GetDataSharingConsentsConsentId", "Get a data-sharing consent", "Data sharing", ScopeDataSharing, false, "", 200, "DataSharingConsentResponse", nil},
 	{"DELETE", "/data/data-sharing-consents/{ConsentId}", "DeleteDataSharingConsentsConsentId", "Revoke a data-sharing consent", "Data sharing", ScopeDataSharing, false, "", 204, "", nil},
@@ -70,6 +72,9 @@ func bankbridgeSchemas() map[string]any {
 	obj := func(required []string, props map[string]any) map[string]any {
 		return map[string]any{"type": "object", "required": required, "properties": props}
 	}
+	feeSchema := obj([]string{"Amount", "Currency"}, map[string]any{
+		"Amount":   str("the payment's fee under the partner's active contract (fixed fee plus basis points of the amount, rounded half-even); absent without a contract or in another currency than the contract's"),
+		"Currency": str("the contract currency")})
 	return map[string]any{
 		"DataSharingConsentRequest": obj([]string{"Data", "Risk"}, map[string]any{
 			"Data": map[string]any{"type": "object", "additionalProperties": false, "required": []string{"Datasets"}, "properties": map[string]any{
@@ -81,7 +86,7 @@ func bankbridgeSchemas() map[string]any {
 				"Date":        map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}-\d{2}$`, "description": "the UTC day (YYYY-MM-DD)"},
 				"Environment": map[string]any{"type": "string", "enum": []string{"sandbox", "production"}},
 				"Final":       map[string]any{"type": "boolean", "description": "true once the UTC day has ended and no payment of it is still Pending: the list and totals no longer change"},
-				"Payments": map[string]any{"type": "array", "description": "every payment the partner created that day in this environment, oldest first (fees are not listed)",
+				"Payments": map[string]any{"type": "array", "description": "every payment the partner created that day in this environment, oldest first with its fee and value date",
 					"items": obj([]string{"DomesticPaymentId", "ConsentId", "InstructionIdentification", "EndToEndIdentification", "Amount", "Status", "CreationDateTime", "StatusUpdateDateTime"}, map[string]any{
 						"DomesticPaymentId":         str("pay_… payment id"),
 						"ConsentId":                 str("pcn_… consent id"),
@@ -92,11 +97,58 @@ func bankbridgeSchemas() map[string]any {
 						"Status":               map[string]any{"type": "string", "enum": []string{PaymentPending, PaymentAcceptedSettlementInProcess, PaymentAcceptedSettlementCompleted, PaymentRejected}},
 						"CreationDateTime":     dateTimeSchema(),
 						"StatusUpdateDateTime": dateTimeSchema(),
-						"BookingDateTime":      map[string]any{"type": "string", "format": "date-time", "description": "when the core booked (and valued) the payment; absent until booked"}})},
+						"BookingDateTime":      map[string]any{"type": "string", "format": "date-time", "description": "when the core booked (and valued) the payment; absent until booked"},
+						"Fee":                  feeSchema,
+						"ValueDate":            map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}-\d{2}$`, "description": "the core's booking day; absent until booked"}})},
 				"Totals": map[string]any{"type": "array", "description": "per currency and status, by currency then status",
 					"items": obj([]string{"Currency", "Status", "Count", "Amount"}, map[string]any{
 						"Currency": map[string]any{"type": "string"}, "Status": map[string]any{"type": "string"},
-						"Count": map[string]any{"type": "integer"}, "Amount": str("Open Banking decimal amount")})}}),
+						"Count": map[string]any{"type": "integer"}, "Amount": str("Open Banking decimal amount"),
+						"Fee": obj([]string{"Amount", "Currency"}, map[string]any{
+							"Amount":   str("the contract's payment fee of these payments together (fixed fee times Count plus the basis points of Amount, rounded half-even once, as the monthly statement bills it); may differ from the sum of the payments' fees by rounding"),
+							"Currency": str("the contract currency")})})}}),
+			"Links": links(), "Meta": map[string]any{"type": "object"}}),
+		"PartnerRecord": obj([]string{"Data"}, map[string]any{
+			"Data": obj([]string{"Payments"}, map[string]any{
+				"Payments": map[string]any{"type": "array", "maxItems": MaxRecordLines, "description": "the partner's payments of the day; the members of the reconciliation's payments (unknown members are refused); DomesticPaymentId, Amount and Status are compared",
+					"items": obj([]string{"DomesticPaymentId", "Amount", "Status"}, map[string]any{
+						"DomesticPaymentId":         str("pay_… payment id"),
+						"ConsentId":                 map[string]any{"type": "string"},
+						"InstructionIdentification": map[string]any{"type": "string"},
+						"EndToEndIdentification":    map[string]any{"type": "string"},
+						"Amount": obj([]string{"Amount", "Currency"}, map[string]any{
+							"Amount": str("Open Banking decimal amount"), "Currency": str("ISO 4217 code")}),
+						"Status":               map[string]any{"type": "string", "enum": []string{PaymentPending, PaymentAcceptedSettlementInProcess, PaymentAcceptedSettlementCompleted, PaymentRejected}},
+						"CreationDateTime":     dateTimeSchema(),
+						"StatusUpdateDateTime": dateTimeSchema(),
+						"BookingDateTime":      dateTimeSchema(),
+						"Fee":                  feeSchema,
+						"ValueDate":            map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}-\d{2}$`}})}})}),
+		"PartnerRecordReceipt": obj([]string{"Data", "Links", "Meta"}, map[string]any{
+			"Data": obj([]string{"Date", "Payments", "UploadedDateTime", "Replaced", "OpenBreaks"}, map[string]any{
+				"Date":             map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}-\d{2}$`},
+				"Payments":         map[string]any{"type": "integer", "description": "payments in the record"},
+				"UploadedDateTime": dateTimeSchema(),
+				"Replaced":         map[string]any{"type": "boolean", "description": "an earlier record of the day was replaced"},
+				"OpenBreaks":       map[string]any{"type": "integer", "description": "open breaks of the day after matching"}}),
+			"Links": links(), "Meta": map[string]any{"type": "object"}}),
+		"ReconciliationBreaksResponse": obj([]string{"Data", "Links", "Meta"}, map[string]any{
+			"Data": obj([]string{"Date", "Breaks"}, map[string]any{
+				"Date": map[string]any{"type": "string", "pattern": `^\d{4}-\d{2}-\d{2}$`},
+				"Breaks": map[string]any{"type": "array", "description": "by payment id, then kind",
+					"items": obj([]string{"BreakId", "DomesticPaymentId", "Kind", "Status", "CreationDateTime", "StatusUpdateDateTime"}, map[string]any{
+						"BreakId":           str("rcb_… break id"),
+						"DomesticPaymentId": str("the payment id (missing_at_bank: as the partner's record names it)"),
+						"Kind": map[string]any{"type": "string", "enum": []string{BreakMissingAtPartner, BreakMissingAtBank, BreakMissingInCore,
+							BreakAmountDiffers, BreakCurrencyDiffers, BreakStatusDiffers},
+							"description": "missing_at_partner: our payment is not in the partner's record; missing_at_bank: the record names a payment we do not have for this partner, environment and day; missing_in_core: an accepted payment without a booked debit entry in the core; currency_differs / amount_differs: the record's (or the core entry's) currency / amount is not ours; status_differs: the record's Status is not ours"},
+						"BankValue":            str("our amount (\"12.34 GBP\") or status"),
+						"PartnerValue":         str("the partner record's amount or status"),
+						"CoreValue":            str("the core's booked debit entry's amount"),
+						"Status":               map[string]any{"type": "string", "enum": []string{BreakOpen, BreakResolved}},
+						"Resolution":           map[string]any{"type": "string", "description": "once resolved: matched (the break disappeared), partner_corrected, bank_corrected, write_off, duplicate"},
+						"CreationDateTime":     dateTimeSchema(),
+						"StatusUpdateDateTime": dateTimeSchema()})}}),
 			"Links": links(), "Meta": map[string]any{"type": "object"}}),
 		"DataSharingConsentResponse": obj([]string{"Data", "Risk", "Links", "Meta"}, map[string]any{
 			"Data": obj([]string{"ConsentId", "CreationDateTime", "Status", "StatusUpdateDateTime", "Datasets"}, map[string]any{
@@ -189,6 +241,12 @@ func OpenAPI(issuer string) map[string]any {
 			token = "an access token the customer authorised (authorization code flow with authorization_details)"
 		}
 		o["description"] = "Needs " + token + " with scope " + op.scope + ", DPoP-bound (RFC 9449)."
+		if op.method == "PUT" {
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": ref(op.request)},
+				MediaTypeCSV: map[string]any{"schema": map[string]any{"type": "string",
+					"description": "RFC 4180 CSV: the header row " + strings.Join(ReconciliationCSVHeader, ",") + " exactly, then one row per payment; DomesticPaymentId, Amount, Currency and Status are required, the other columns empty or well-formed"}}}}
+		}
 		if op.method == "POST" {
 			req := idempotencyRequired[op.path]
 			desc := "same key and body within 24 h replays the first response (x-idempotent-replay: true)"
@@ -217,6 +275,11 @@ func OpenAPI(issuer string) map[string]any {
 			ok["content"].(map[string]any)[MediaTypeCSV] = map[string]any{"schema": map[string]any{"type": "string",
 				"description": "RFC 4180 CSV, a header row then one row per payment: " + strings.Join(ReconciliationCSVHeader, ",")}}
 			responses["406"] = problemResp("Accept is neither application/json nor text/csv")
+		}
+		if op.method == "PUT" {
+			responses["409"] = problemResp("Finance closed the day: the record can no longer be replaced")
+			responses["415"] = problemResp("Content-Type is neither text/csv nor application/json")
+			responses["422"] = problemResp("The record is invalid: the detail names the first line (JSON: item) and field, errors lists every one as {line, field, reason}")
 		}
 		if op.method == "POST" {
 			responses["409"] = problemResp("Consent consumed, or the same idempotency key is in flight")

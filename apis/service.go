@@ -59,6 +59,9 @@ type Config struct {
 	// Risk, when set, scores payment consents at creation and payments at
 	// submission (package risk's Assessor); nil scores nothing.
 	Risk RiskControls
+	// Fees, when set, gives the payment fee of the partner's contract for
+	// the reconciliation (nil: payments show no fee).
+	Fees FeeTerms
 }
 
 // RiskControls scores payment consents and payments and opens the review
@@ -98,13 +101,14 @@ type Service struct {
 	consents *consentCache
 	outcomes Outcomes
 	risk     RiskControls
+	fees     FeeTerms
 }
 
 // NewService returns a Service.
 func NewService(cfg Config) *Service {
 	s := &Service{core: cfg.Core, store: cfg.Store, publisher: cfg.Publisher, revoker: cfg.Revoker,
 		datasets: cfg.Datasets, limits: cfg.Limits, rules: cfg.LimitRules, payLife: cfg.PaymentConsentLifetime, log: cfg.Logger,
-		outcomes: cfg.Outcomes, risk: cfg.Risk}
+		outcomes: cfg.Outcomes, risk: cfg.Risk, fees: cfg.Fees}
 	if s.store == nil {
 		s.store = NewGormStore(cfg.DB)
 	}

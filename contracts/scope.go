@@ -71,3 +71,22 @@ func (s *Scope) DataSharingScope(ctx context.Context, partnerID string) ([]strin
 func (s *Scope) AllowedDatasets(ctx context.Context, partnerID string) ([]string, error) {
 	return s.DataSharingScope(ctx, partnerID)
 }
+
+// PaymentFeeTerms returns the payment fee of the partner's active contract in
+// force now and the contract currency (only payments in it are billed); ok
+// is false without an active contract.
+func (s *Scope) PaymentFeeTerms(ctx context.Context, partnerID string) (fee PaymentFee, currency string, ok bool, err error) {
+	c, ok, err := s.activeRow(ctx, partnerID)
+	if err != nil || !ok {
+		return PaymentFee{}, "", false, err
+	}
+	var vr versionRow
+	if err := s.db.DB.WithContext(ctx).Where("contract_id = ? AND version = ?", c.ID, c.ActiveVersion).Take(&vr).Error; err != nil {
+		return PaymentFee{}, "", false, err
+	}
+	v, err := vr.version()
+	if err != nil {
+		return PaymentFee{}, "", false, err
+	}
+	return v.Terms.FeeSchedule.PaymentFee, v.Terms.Currency, true, nil
+}

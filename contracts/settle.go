@@ -68,6 +68,16 @@ type UsageTotals struct {
 	Measured *ServiceMeasure
 }
 
+// PaymentFees is the payment fee of n payments worth value (minor units, in
+// the contract currency) under pf: n times the fixed fee, and pf.BPS basis
+// points of value rounded half-even once. It is the one computation of a
+// payment fee: settlement bills a month's payments with it (the two payment
+// lines of a statement) and the partner reconciliation prices each payment
+// (n = 1) and a day's total with it.
+func PaymentFees(pf PaymentFee, n, value int64) (fixed, byValue int64) {
+	return money.MulDivHalfEven(n, pf.FixedMinor, 1), money.MulDivHalfEven(value, pf.BPS, money.BPSDenominator)
+}
+
 // ComputeLines turns a month's usage, the terms in force and the pending
 // adjustments into statement lines (see the package doc for the rules). It is a
 // pure function: settlement and reconciliation both use it.
@@ -103,10 +113,9 @@ func ComputeLines(terms Terms, u UsageTotals, adjustments []Adjustment) []Line {
 	var paymentRevenue int64
 	if u.Payments > 0 {
 		pf := terms.FeeSchedule.PaymentFee
-		fixed := money.MulDivHalfEven(u.Payments, pf.FixedMinor, 1)
+		fixed, value := PaymentFees(pf, u.Payments, u.PaymentValue)
 		add(Line{Kind: LinePaymentFixedFee, Product: "payments", Quantity: u.Payments, UnitPriceMicros: pf.FixedMinor * money.MicrosPerMinor,
 			Amount: fixed, Description: "payment fees, fixed per payment"})
-		value := money.MulDivHalfEven(u.PaymentValue, pf.BPS, money.BPSDenominator)
 		add(Line{Kind: LinePaymentValueFee, Product: "payments", Quantity: u.Payments, RateBPS: pf.BPS, Base: u.PaymentValue,
 			Amount: value, Description: "payment fees, basis points of value"})
 		paymentRevenue = fixed + value

@@ -22,6 +22,7 @@ import (
 	"github.com/bankbridge/bankbridge/monitoring"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/recon"
 	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/risk/screening"
 )
@@ -67,9 +68,12 @@ func consoleEnvOn(t *testing.T, d *db.DB, limits map[string]int64, consents Cons
 	pay := &fakeRiskPayments{}
 	(&ConsoleRisk{Console: console, Now: riskNow,
 		Risk: risk.NewService(risk.Config{Store: risk.NewGormStore(d), Payments: pay, Now: riskNow})}).Register(r)
+	days := &reconDays{}
+	rc := recon.New(recon.Config{Store: recon.NewGormStore(d), Days: days, Now: func() time.Time { return reconNow }})
+	(&ConsoleRecon{Console: console, Recon: rc}).Register(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return &pagesEnv{t: t, d: d, svc: svc, srv: srv, log: log, screening: scr, risk: assessor, riskPay: pay}, cs
+	return &pagesEnv{t: t, d: d, svc: svc, srv: srv, log: log, screening: scr, risk: assessor, riskPay: pay, recon: rc, reconDays: days}, cs
 }
 
 // staffBrowser creates a staff member and signs them in.

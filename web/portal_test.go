@@ -20,6 +20,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/partners"
+	"github.com/bankbridge/bankbridge/recon"
 	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/risk/screening"
 )
@@ -38,6 +39,10 @@ type pagesEnv struct {
 	// drives (consoleEnvOn only).
 	risk    *risk.Assessor
 	riskPay *fakeRiskPayments
+	// recon and reconDays are the console's reconciliation breaks and the
+	// platform days they match (consoleEnvOn only).
+	recon     *recon.Service
+	reconDays *reconDays
 }
 
 // certEvidence stands in for apis' certification checks (another package).

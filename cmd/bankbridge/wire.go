@@ -29,6 +29,7 @@ import (
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/certification"
 	"github.com/bankbridge/bankbridge/partners/staff"
+	"github.com/bankbridge/bankbridge/recon"
 	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/risk/limits"
 	"github.com/bankbridge/bankbridge/risk/screening"
@@ -66,6 +67,9 @@ type Services struct {
 	// case queue (it drives apis).
 	RiskAssessor *risk.Assessor
 	Risk         *risk.Service
+	// Recon keeps partners' records of their days and the breaks finance
+	// works through (on apis).
+	Recon *recon.Service
 	// Events publishes into the webhooks outbox in the caller's transaction.
 	Events  events.Publisher
 	OpenAPI map[string]any
@@ -119,8 +123,9 @@ func (p *Platform) wire(ctx context.Context) error {
 	}
 	s.APIs = apis.NewService(apis.Config{DB: p.DB, Core: s.Core, Revoker: tokens, Publisher: s.Events, Logger: p.Log,
 		Datasets: apis.ContractDatasetPolicy{Contracts: scope}, Bus: bus, Outcomes: p.apiOutcomes(), LimitRules: s.Limits,
-		Risk: s.RiskAssessor})
+		Risk: s.RiskAssessor, Fees: contractFees{scope}})
 	p.wireRiskCases(now)
+	p.wireRecon()
 	if s.Staff, err = staff.New(staff.Config{DB: p.DB, Box: p.Box, Now: now, Logger: p.Log}); err != nil {
 		return err
 	}
@@ -228,7 +233,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	s.OAuth.Register(r)
 	s.Partners.MountRegistration(r)
 	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer, Usage: usageRecorder{p.billing.Contracts, p.DB}, Quota: p.billing.Quota,
-		JWS: &apis.JWSConfig{Signer: s.Keys, Issuer: p.Issuer, Clients: s.OAuth, Logger: p.Log}}).Register(r)
+		JWS: &apis.JWSConfig{Signer: s.Keys, Issuer: p.Issuer, Clients: s.OAuth, Logger: p.Log}, Reconciler: s.Recon}).Register(r)
 	r.GET("/openapi.json", func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI) })
 	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))
 	// The customers' dashboard, once per environment: production customers at
@@ -251,6 +256,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	(&web.ConsoleLimits{Console: &web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners,
 		Staff: s.Staff, DB: p.DB.DB, Log: p.Log}, Limits: s.Limits}).Register(r)
 	p.mountRisk(r, console)
+	p.mountRecon(r, console)
 	p.mountBilling(r)
 	p.mountReviews(r, perf, console, portal)
 	p.mountWebhooks(r)

@@ -125,6 +125,14 @@ const (
 	ActSARRead Action = "sars.read"
 )
 
+// Partner payment reconciliation (package recon; issue 17 item 1): the
+// console's Reconciliation breaks list and break pages, and finance's
+// workflow on them (assign, resolve, reopen, recompute a day, close a day).
+const (
+	ActReconRead    Action = "recon_breaks.read"
+	ActReconResolve Action = "recon_breaks.resolve"
+)
+
 // Actions lists every staff action; admin may do all of them but adminWithout.
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
@@ -133,7 +141,7 @@ var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDe
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActLimitsRead, ActLimitsPropose, ActLimitsApprove,
-	ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead}
+	ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead, ActReconRead, ActReconResolve}
 
 // adminWithout are the actions an admin does not have (every other one is
 // theirs): deciding risk cases and suspicious activity reports are the risk
@@ -155,9 +163,10 @@ var grants = map[Role][]Action{
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
-		ActSettlementsRead, ActSettlementsWrite, ActPlansManage},
-	RoleAuditor: {ActPartnersRead, ActAuditRead, ActReviewsRead, ActContractsRead, ActSettlementsRead, ActLimitsRead},
-	RoleSystem:  {ActContractsRead, ActSettlementsRun, ActRiskCasesRead, ActSARRead}, // the CLI's `risk cases`, `risk sar export`
+		ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActReconRead, ActReconResolve},
+	RoleAuditor: {ActPartnersRead, ActAuditRead, ActReviewsRead, ActContractsRead, ActSettlementsRead, ActLimitsRead,
+		ActReconRead},
+	RoleSystem: {ActContractsRead, ActSettlementsRun, ActRiskCasesRead, ActSARRead}, // the CLI's `risk cases`, `risk sar export`
 }
 
 var can = map[Role]map[Action]bool{}

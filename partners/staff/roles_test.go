@@ -54,6 +54,8 @@ func TestTable(t *testing.T) {
 		ActRiskCasesDecide:    {N, N, Y, N, N, N}, // …only risk officers release or reject
 		ActSARFile:            {N, N, Y, N, N, N}, // suspicious activity reports: risk officers only
 		ActSARRead:            {N, N, Y, N, N, Y}, // (and the CLI's export)
+		ActReconRead:          {Y, N, N, Y, Y, N}, // reconciliation breaks (issue 17): finance works them…
+		ActReconResolve:       {Y, N, N, Y, N, N}, // …auditors read
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))

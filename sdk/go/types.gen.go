@@ -932,6 +932,30 @@ func (e PaymentStatusReason) Valid() bool {
 	}
 }
 
+// Defines values for PartnerRecordDataPaymentsStatus.
+const (
+	PartnerRecordDataPaymentsStatusAcceptedSettlementCompleted PartnerRecordDataPaymentsStatus = "AcceptedSettlementCompleted"
+	PartnerRecordDataPaymentsStatusAcceptedSettlementInProcess PartnerRecordDataPaymentsStatus = "AcceptedSettlementInProcess"
+	PartnerRecordDataPaymentsStatusPending                     PartnerRecordDataPaymentsStatus = "Pending"
+	PartnerRecordDataPaymentsStatusRejected                    PartnerRecordDataPaymentsStatus = "Rejected"
+)
+
+// Valid indicates whether the value is a known member of the PartnerRecordDataPaymentsStatus enum.
+func (e PartnerRecordDataPaymentsStatus) Valid() bool {
+	switch e {
+	case PartnerRecordDataPaymentsStatusAcceptedSettlementCompleted:
+		return true
+	case PartnerRecordDataPaymentsStatusAcceptedSettlementInProcess:
+		return true
+	case PartnerRecordDataPaymentsStatusPending:
+		return true
+	case PartnerRecordDataPaymentsStatusRejected:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProblemCode.
 const (
 	ProblemCodeAccountNotInConsent          ProblemCode = "account_not_in_consent"
@@ -1043,6 +1067,54 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeValidationFailed:
 		return true
 	case ProblemCodeVelocityExceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationBreaksResponseDataBreaksKind.
+const (
+	ReconciliationBreaksResponseDataBreaksKindAmountDiffers    ReconciliationBreaksResponseDataBreaksKind = "amount_differs"
+	ReconciliationBreaksResponseDataBreaksKindCurrencyDiffers  ReconciliationBreaksResponseDataBreaksKind = "currency_differs"
+	ReconciliationBreaksResponseDataBreaksKindMissingAtBank    ReconciliationBreaksResponseDataBreaksKind = "missing_at_bank"
+	ReconciliationBreaksResponseDataBreaksKindMissingAtPartner ReconciliationBreaksResponseDataBreaksKind = "missing_at_partner"
+	ReconciliationBreaksResponseDataBreaksKindMissingInCore    ReconciliationBreaksResponseDataBreaksKind = "missing_in_core"
+	ReconciliationBreaksResponseDataBreaksKindStatusDiffers    ReconciliationBreaksResponseDataBreaksKind = "status_differs"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationBreaksResponseDataBreaksKind enum.
+func (e ReconciliationBreaksResponseDataBreaksKind) Valid() bool {
+	switch e {
+	case ReconciliationBreaksResponseDataBreaksKindAmountDiffers:
+		return true
+	case ReconciliationBreaksResponseDataBreaksKindCurrencyDiffers:
+		return true
+	case ReconciliationBreaksResponseDataBreaksKindMissingAtBank:
+		return true
+	case ReconciliationBreaksResponseDataBreaksKindMissingAtPartner:
+		return true
+	case ReconciliationBreaksResponseDataBreaksKindMissingInCore:
+		return true
+	case ReconciliationBreaksResponseDataBreaksKindStatusDiffers:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReconciliationBreaksResponseDataBreaksStatus.
+const (
+	ReconciliationBreaksResponseDataBreaksStatusOpen     ReconciliationBreaksResponseDataBreaksStatus = "open"
+	ReconciliationBreaksResponseDataBreaksStatusResolved ReconciliationBreaksResponseDataBreaksStatus = "resolved"
+)
+
+// Valid indicates whether the value is a known member of the ReconciliationBreaksResponseDataBreaksStatus enum.
+func (e ReconciliationBreaksResponseDataBreaksStatus) Valid() bool {
+	switch e {
+	case ReconciliationBreaksResponseDataBreaksStatusOpen:
+		return true
+	case ReconciliationBreaksResponseDataBreaksStatusResolved:
 		return true
 	default:
 		return false
@@ -2517,6 +2589,83 @@ type PISPOBPostalAddress6 struct {
 	TownName *TownName `json:"TownName,omitempty"`
 }
 
+// PartnerRecord defines model for PartnerRecord.
+type PartnerRecord struct {
+	Data PartnerRecord_Data `json:"Data"`
+}
+
+// PartnerRecord_Data_Payments_Amount defines model for PartnerRecord.Data.Payments.Amount.
+type PartnerRecord_Data_Payments_Amount struct {
+	// Amount Open Banking decimal amount
+	Amount string `json:"Amount"`
+
+	// Currency ISO 4217 code
+	Currency string `json:"Currency"`
+}
+
+// PartnerRecord_Data_Payments_Fee defines model for PartnerRecord.Data.Payments.Fee.
+type PartnerRecord_Data_Payments_Fee struct {
+	// Amount the payment's fee under the partner's active contract (fixed fee plus basis points of the amount, rounded half-even); absent without a contract or in another currency than the contract's
+	Amount string `json:"Amount"`
+
+	// Currency the contract currency
+	Currency string `json:"Currency"`
+}
+
+// PartnerRecordDataPaymentsStatus defines model for PartnerRecord.Data.Payments.Status.
+type PartnerRecordDataPaymentsStatus string
+
+// PartnerRecord_Data_Payments defines model for PartnerRecord.Data.Payments.
+type PartnerRecord_Data_Payments struct {
+	Amount           PartnerRecord_Data_Payments_Amount `json:"Amount"`
+	BookingDateTime  *time.Time                         `json:"BookingDateTime,omitempty"`
+	ConsentId        *string                            `json:"ConsentId,omitempty"`
+	CreationDateTime *time.Time                         `json:"CreationDateTime,omitempty"`
+
+	// DomesticPaymentId pay_… payment id
+	DomesticPaymentId         string                           `json:"DomesticPaymentId"`
+	EndToEndIdentification    *string                          `json:"EndToEndIdentification,omitempty"`
+	Fee                       *PartnerRecord_Data_Payments_Fee `json:"Fee,omitempty"`
+	InstructionIdentification *string                          `json:"InstructionIdentification,omitempty"`
+	Status                    PartnerRecordDataPaymentsStatus  `json:"Status"`
+	StatusUpdateDateTime      *time.Time                       `json:"StatusUpdateDateTime,omitempty"`
+	ValueDate                 *string                          `json:"ValueDate,omitempty"`
+}
+
+// PartnerRecord_Data defines model for PartnerRecord.Data.
+type PartnerRecord_Data struct {
+	// Payments the partner's payments of the day; the members of the reconciliation's payments (unknown members are refused); DomesticPaymentId, Amount and Status are compared
+	Payments []PartnerRecord_Data_Payments `json:"Payments"`
+}
+
+// PartnerRecordReceipt defines model for PartnerRecordReceipt.
+type PartnerRecordReceipt struct {
+	Data  PartnerRecordReceipt_Data  `json:"Data"`
+	Links PartnerRecordReceipt_Links `json:"Links"`
+	Meta  map[string]interface{}     `json:"Meta"`
+}
+
+// PartnerRecordReceipt_Data defines model for PartnerRecordReceipt.Data.
+type PartnerRecordReceipt_Data struct {
+	Date string `json:"Date"`
+
+	// OpenBreaks open breaks of the day after matching
+	OpenBreaks int `json:"OpenBreaks"`
+
+	// Payments payments in the record
+	Payments int `json:"Payments"`
+
+	// Replaced an earlier record of the day was replaced
+	Replaced         bool      `json:"Replaced"`
+	UploadedDateTime time.Time `json:"UploadedDateTime"`
+}
+
+// PartnerRecordReceipt_Links defines model for PartnerRecordReceipt.Links.
+type PartnerRecordReceipt_Links struct {
+	Next *string `json:"Next,omitempty"`
+	Self string  `json:"Self"`
+}
+
 // PostCode Identifier consisting of a group of letters and/or numbers that is added to a postal address to assist the sorting of mail.
 type PostCode = string
 
@@ -2544,6 +2693,59 @@ type ProprietaryBankTransactionCodeStructure1 struct {
 	Issuer *string `json:"Issuer,omitempty"`
 }
 
+// ReconciliationBreaksResponse defines model for ReconciliationBreaksResponse.
+type ReconciliationBreaksResponse struct {
+	Data  ReconciliationBreaksResponse_Data  `json:"Data"`
+	Links ReconciliationBreaksResponse_Links `json:"Links"`
+	Meta  map[string]interface{}             `json:"Meta"`
+}
+
+// ReconciliationBreaksResponseDataBreaksKind missing_at_partner: our payment is not in the partner's record; missing_at_bank: the record names a payment we do not have for this partner, environment and day; missing_in_core: an accepted payment without a booked debit entry in the core; currency_differs / amount_differs: the record's (or the core entry's) currency / amount is not ours; status_differs: the record's Status is not ours
+type ReconciliationBreaksResponseDataBreaksKind string
+
+// ReconciliationBreaksResponseDataBreaksStatus defines model for ReconciliationBreaksResponse.Data.Breaks.Status.
+type ReconciliationBreaksResponseDataBreaksStatus string
+
+// ReconciliationBreaksResponse_Data_Breaks defines model for ReconciliationBreaksResponse.Data.Breaks.
+type ReconciliationBreaksResponse_Data_Breaks struct {
+	// BankValue our amount ("12.34 GBP") or status
+	BankValue *string `json:"BankValue,omitempty"`
+
+	// BreakId rcb_… break id
+	BreakId string `json:"BreakId"`
+
+	// CoreValue the core's booked debit entry's amount
+	CoreValue        *string   `json:"CoreValue,omitempty"`
+	CreationDateTime time.Time `json:"CreationDateTime"`
+
+	// DomesticPaymentId the payment id (missing_at_bank: as the partner's record names it)
+	DomesticPaymentId string `json:"DomesticPaymentId"`
+
+	// Kind missing_at_partner: our payment is not in the partner's record; missing_at_bank: the record names a payment we do not have for this partner, environment and day; missing_in_core: an accepted payment without a booked debit entry in the core; currency_differs / amount_differs: the record's (or the core entry's) currency / amount is not ours; status_differs: the record's Status is not ours
+	Kind ReconciliationBreaksResponseDataBreaksKind `json:"Kind"`
+
+	// PartnerValue the partner record's amount or status
+	PartnerValue *string `json:"PartnerValue,omitempty"`
+
+	// Resolution once resolved: matched (the break disappeared), partner_corrected, bank_corrected, write_off, duplicate
+	Resolution           *string                                      `json:"Resolution,omitempty"`
+	Status               ReconciliationBreaksResponseDataBreaksStatus `json:"Status"`
+	StatusUpdateDateTime time.Time                                    `json:"StatusUpdateDateTime"`
+}
+
+// ReconciliationBreaksResponse_Data defines model for ReconciliationBreaksResponse.Data.
+type ReconciliationBreaksResponse_Data struct {
+	// Breaks by payment id, then kind
+	Breaks []ReconciliationBreaksResponse_Data_Breaks `json:"Breaks"`
+	Date   string                                     `json:"Date"`
+}
+
+// ReconciliationBreaksResponse_Links defines model for ReconciliationBreaksResponse.Links.
+type ReconciliationBreaksResponse_Links struct {
+	Next *string `json:"Next,omitempty"`
+	Self string  `json:"Self"`
+}
+
 // ReconciliationResponse defines model for ReconciliationResponse.
 type ReconciliationResponse struct {
 	Data  ReconciliationResponse_Data  `json:"Data"`
@@ -2563,6 +2765,15 @@ type ReconciliationResponse_Data_Payments_Amount struct {
 	Currency string `json:"Currency"`
 }
 
+// ReconciliationResponse_Data_Payments_Fee defines model for ReconciliationResponse.Data.Payments.Fee.
+type ReconciliationResponse_Data_Payments_Fee struct {
+	// Amount the payment's fee under the partner's active contract (fixed fee plus basis points of the amount, rounded half-even); absent without a contract or in another currency than the contract's
+	Amount string `json:"Amount"`
+
+	// Currency the contract currency
+	Currency string `json:"Currency"`
+}
+
 // ReconciliationResponseDataPaymentsStatus defines model for ReconciliationResponse.Data.Payments.Status.
 type ReconciliationResponseDataPaymentsStatus string
 
@@ -2578,20 +2789,34 @@ type ReconciliationResponse_Data_Payments struct {
 	CreationDateTime time.Time `json:"CreationDateTime"`
 
 	// DomesticPaymentId pay_… payment id
-	DomesticPaymentId         string                                   `json:"DomesticPaymentId"`
-	EndToEndIdentification    string                                   `json:"EndToEndIdentification"`
-	InstructionIdentification string                                   `json:"InstructionIdentification"`
-	Status                    ReconciliationResponseDataPaymentsStatus `json:"Status"`
-	StatusUpdateDateTime      time.Time                                `json:"StatusUpdateDateTime"`
+	DomesticPaymentId         string                                    `json:"DomesticPaymentId"`
+	EndToEndIdentification    string                                    `json:"EndToEndIdentification"`
+	Fee                       *ReconciliationResponse_Data_Payments_Fee `json:"Fee,omitempty"`
+	InstructionIdentification string                                    `json:"InstructionIdentification"`
+	Status                    ReconciliationResponseDataPaymentsStatus  `json:"Status"`
+	StatusUpdateDateTime      time.Time                                 `json:"StatusUpdateDateTime"`
+
+	// ValueDate the core's booking day; absent until booked
+	ValueDate *string `json:"ValueDate,omitempty"`
+}
+
+// ReconciliationResponse_Data_Totals_Fee defines model for ReconciliationResponse.Data.Totals.Fee.
+type ReconciliationResponse_Data_Totals_Fee struct {
+	// Amount the contract's payment fee of these payments together (fixed fee times Count plus the basis points of Amount, rounded half-even once, as the monthly statement bills it); may differ from the sum of the payments' fees by rounding
+	Amount string `json:"Amount"`
+
+	// Currency the contract currency
+	Currency string `json:"Currency"`
 }
 
 // ReconciliationResponse_Data_Totals defines model for ReconciliationResponse.Data.Totals.
 type ReconciliationResponse_Data_Totals struct {
 	// Amount Open Banking decimal amount
-	Amount   string `json:"Amount"`
-	Count    int    `json:"Count"`
-	Currency string `json:"Currency"`
-	Status   string `json:"Status"`
+	Amount   string                                  `json:"Amount"`
+	Count    int                                     `json:"Count"`
+	Currency string                                  `json:"Currency"`
+	Fee      *ReconciliationResponse_Data_Totals_Fee `json:"Fee,omitempty"`
+	Status   string                                  `json:"Status"`
 }
 
 // ReconciliationResponse_Data defines model for ReconciliationResponse.Data.
@@ -2603,7 +2828,7 @@ type ReconciliationResponse_Data struct {
 	// Final true once the UTC day has ended and no payment of it is still Pending: the list and totals no longer change
 	Final bool `json:"Final"`
 
-	// Payments every payment the partner created that day in this environment, oldest first (fees are not listed)
+	// Payments every payment the partner created that day in this environment, oldest first with its fee and value date
 	Payments []ReconciliationResponse_Data_Payments `json:"Payments"`
 
 	// Totals per currency and status, by currency then status
