@@ -23,25 +23,35 @@ type Days interface {
 	ReconciliationOf(ctx context.Context, partnerID string, env environment.Environment, day string) (*apis.Reconciliation, error)
 }
 
+// Partners tells whether a partner exists (partners.Service's Partner);
+// errors: a problem with CodeNotFound for an unknown partner.
+type Partners interface {
+	Known(ctx context.Context, partnerID string) error
+}
+
 // Config wires a Service.
 type Config struct {
-	Store  Store
-	Days   Days
-	Now    func() time.Time // default time.Now
-	Logger *slog.Logger     // default slog.Default
+	Store Store
+	Days  Days
+	// Partners, when set, refuses a recomputation for an unknown partner
+	// (else it would record an empty day for it).
+	Partners Partners
+	Now      func() time.Time // default time.Now
+	Logger   *slog.Logger     // default slog.Default
 }
 
 // Service keeps partner records and breaks; it implements apis.Reconciler.
 type Service struct {
-	store Store
-	days  Days
-	now   func() time.Time
-	log   *slog.Logger
+	store    Store
+	days     Days
+	partners Partners
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, days: cfg.Days, now: cfg.Now, log: cfg.Logger}
+	s := &Service{store: cfg.Store, days: cfg.Days, partners: cfg.Partners, now: cfg.Now, log: cfg.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -226,7 +236,7 @@ func (s *Service) PartnerBreaks(ctx context.Context, partnerID string, env envir
 
 // Recompute matches a partner's day again (finance's "recompute" and the
 // CLI), with or without a partner record. Refusals: CodeForbidden,
-// CodeInvalidRequest (date, environment).
+// CodeInvalidRequest (date, environment), CodeNotFound (unknown partner).
 func (s *Service) Recompute(ctx context.Context, actor Actor, partnerID string, env environment.Environment, day string) (int, error) {
 	if err := authorize(actor, staff.ActReconResolve); err != nil {
 		return 0, err
@@ -236,6 +246,11 @@ func (s *Service) Recompute(ctx context.Context, actor Actor, partnerID string, 
 	}
 	if !slices.Contains(environment.All(), env) {
 		return 0, problem.New(problem.CodeInvalidRequest, "environment %q is not one of %v", env, environment.All())
+	}
+	if s.partners != nil {
+		if err := s.partners.Known(ctx, partnerID); err != nil {
+			return 0, err
+		}
 	}
 	rec, err := s.days.ReconciliationOf(ctx, partnerID, env, day)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/recon"
 	"github.com/bankbridge/bankbridge/web"
 )
@@ -35,7 +36,15 @@ func (f contractFees) PaymentFee(ctx context.Context, partnerID string) (apis.Pa
 // wireRecon builds the reconciliation service on apis (after apis).
 func (p *Platform) wireRecon() {
 	s := &p.Services
-	s.Recon = recon.New(recon.Config{Store: recon.NewGormStore(p.DB), Days: s.APIs, Logger: p.Log})
+	s.Recon = recon.New(recon.Config{Store: recon.NewGormStore(p.DB), Days: s.APIs, Partners: knownPartners{s.Partners}, Logger: p.Log})
+}
+
+// knownPartners is recon's Partners port on the partner registry.
+type knownPartners struct{ partners *partners.Service }
+
+func (k knownPartners) Known(ctx context.Context, partnerID string) error {
+	_, err := k.partners.Partner(ctx, partnerID)
+	return err
 }
 
 // mountRecon registers the console's Reconciliation breaks pages.
