@@ -559,3 +559,13 @@ func (s *Service) UpheldOrUnauthorisedByPartner(ctx context.Context, since time.
 	m, err := s.store.UpheldOrUnauthorisedByPartner(ctx, since)
 	return m, internal(err, "count complaints by partner")
 }
+
+// MaskedCustomer is the customer's email as staff see it on a complaint
+// (MaskEmail), "" when unknown.
+func (s *Service) MaskedCustomer(ctx context.Context, customerID string) string {
+	email, err := s.customers.Email(ctx, customerID)
+	if err != nil {
+		return ""
+	}
+	return MaskEmail(email)
+}

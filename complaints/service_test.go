@@ -540,3 +540,12 @@ func TestRefund(t *testing.T) {
 		}
 	})
 }
+
+func TestMaskEmail(t *testing.T) {
+	for in, want := range map[string]string{"alice@example.com": "a••••@example.com", "b@x.org": "b•@x.org", "": "", "nope": "•••",
+		"élodie@exemple.fr": "é•••••@exemple.fr"} {
+		if got := complaints.MaskEmail(in); got != want {
+			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

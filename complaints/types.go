@@ -223,3 +223,17 @@ func weekday(t time.Time) bool {
 	w := t.Weekday()
 	return w != time.Saturday && w != time.Sunday
 }
+
+// MaskEmail hides an email address's local part but its first character
+// ("alice@example.com" → "a••••@example.com"); "" stays "".
+func MaskEmail(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at <= 0 {
+		if email == "" {
+			return ""
+		}
+		return "•••"
+	}
+	r, n := utf8.DecodeRuneInString(email)
+	return string(r) + strings.Repeat("•", max(utf8.RuneCountInString(email[n:at]), 1)) + email[at:]
+}
