@@ -121,21 +121,21 @@ type Complaint struct {
 }
 
 // Open reports whether the complaint awaits an outcome.
-func (c *Complaint) Open() bool { return c.Status == StatusOpen }
+func (c Complaint) Open() bool { return c.Status == StatusOpen }
 
 // Answered reports whether the partner answered.
-func (c *Complaint) Answered() bool { return !c.PartnerAnsweredAt.IsZero() }
+func (c Complaint) Answered() bool { return !c.PartnerAnsweredAt.IsZero() }
 
 // Overdue reports whether an open complaint is past its reply deadline at now.
-func (c *Complaint) Overdue(now time.Time) bool { return c.Open() && now.After(c.DueAt) }
+func (c Complaint) Overdue(now time.Time) bool { return c.Open() && now.After(c.DueAt) }
 
 // DaysLeft is the business days from now to the reply deadline (negative:
 // overdue by that many; 0: due today).
-func (c *Complaint) DaysLeft(now time.Time) int { return BusinessDaysBetween(now, c.DueAt) }
+func (c Complaint) DaysLeft(now time.Time) int { return BusinessDaysBetween(now, c.DueAt) }
 
 // Deadline describes the reply deadline at now: "resolved", "due today",
 // "3 business days left", "overdue by 2 business days".
-func (c *Complaint) Deadline(now time.Time) string {
+func (c Complaint) Deadline(now time.Time) string {
 	if !c.Open() {
 		return "resolved"
 	}
