@@ -54,6 +54,8 @@ func TestTable(t *testing.T) {
 		ActRiskCasesDecide:    {N, N, Y, N, N, N}, // …only risk officers release or reject
 		ActSARFile:            {N, N, Y, N, N, N}, // suspicious activity reports: risk officers only
 		ActSARRead:            {N, N, Y, N, N, Y}, // (and the CLI's export)
+		ActComplaintsRead:     {Y, Y, Y, N, Y, N}, // customers' complaints (issue 17): operations and risk handle, auditors read
+		ActComplaintsHandle:   {Y, Y, Y, N, N, N},
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))
