@@ -162,6 +162,13 @@ func (k *ConsoleComplaints) renderDetail(c *gin.Context, st *staff.Member, v *co
 				t.Who = emails.of(e.ActorID)
 			case audit.ActorCustomer:
 				t.Who = "the customer"
+			case audit.ActorPartner:
+				t.Who = "the partner"
+				if e.ActorID == x.PartnerAnsweredBy && d.AnsweredBy != "" {
+					t.Who += " (" + d.AnsweredBy + ")"
+				}
+			case audit.ActorSystem:
+				t.Who = e.ActorID
 			}
 			if e.Action == "complaint.noted" && ni < len(notes) {
 				t.Note = notes[ni].Body

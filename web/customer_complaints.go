@@ -32,7 +32,7 @@ func (d *CustomerDashboard) payments(c *gin.Context) {
 	}
 	flash := ""
 	if ref := c.Query("reported"); ref != "" {
-		flash = "Thank you. We received your complaint (reference " + ref + ") and will reply within 15 business days. We sent you a confirmation by email."
+		flash = "Thank you. We received your complaint (reference " + ref + ") and will reply by email within 15 business days."
 	}
 	data := paymentsData{dashboardView: d.view()}
 	list, err := d.Complaints.CustomerPayments(c.Request.Context(), id)
