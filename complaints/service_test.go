@@ -267,6 +267,25 @@ func TestOpen(t *testing.T) {
 		if len(trail) != 1 || trail[0].Action != "complaint.opened" || trail[0].ActorType != "customer" || trail[0].ActorID != "cus_alice" {
 			t.Fatalf("audit %+v", trail)
 		}
+		for _, tc := range []struct {
+			name string
+			f    complaints.Filter
+			want int
+		}{
+			{"ok/all", complaints.Filter{}, 1},
+			{"ok/open", complaints.Filter{Status: complaints.StatusOpen}, 1},
+			{"ok/resolved", complaints.Filter{Status: complaints.StatusResolved}, 0},
+			{"ok/partner", complaints.Filter{PartnerID: e.partner}, 1},
+			{"ok/other-partner", complaints.Filter{PartnerID: e.other}, 0},
+			{"ok/not-overdue-on-the-due-instant", complaints.Filter{OverdueAt: c.DueAt}, 0},
+			{"ok/overdue-after", complaints.Filter{OverdueAt: c.DueAt.Add(time.Second)}, 1},
+		} {
+			list, err := e.s.List(ctx, tc.f)
+			mustOK(t, err)
+			if len(list) != tc.want {
+				t.Fatalf("%s: %d complaints, want %d", tc.name, len(list), tc.want)
+			}
+		}
 		ps, err := e.s.CustomerPayments(ctx, "cus_alice")
 		mustOK(t, err)
 		if len(ps) != 1 || ps[0].Complaint == nil || ps[0].Complaint.ID != c.ID {
