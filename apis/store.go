@@ -117,6 +117,11 @@ type Store interface {
 	// created in [from, to), in every environment and currency (the risk
 	// rating's volume signal); partners without any are absent.
 	PartnerPaymentCounts(ctx context.Context, from, to time.Time) (map[string]int64, error)
+	// CustomerPayments lists the customer's payments (every partner and
+	// environment, every status), newest first (by creation, then id), at
+	// most limit (≤ 0: DefaultCustomerPayments). None: an empty list, no
+	// error of its own.
+	CustomerPayments(ctx context.Context, customerID string, limit int) ([]Payment, error)
 	// CustomerCountSince counts the customer's payments created at or after
 	// since.
 	CustomerCountSince(ctx context.Context, customerID string, since time.Time) (int64, error)
@@ -189,6 +194,10 @@ type Store interface {
 type PaymentHistory struct {
 	Count, Sum, Max int64
 }
+
+// DefaultCustomerPayments is how many payments Store.CustomerPayments lists
+// with a limit ≤ 0.
+const DefaultCustomerPayments = 100
 
 // Bounds of Store.LatestPartnerConsents.
 const (

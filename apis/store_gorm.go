@@ -673,6 +673,26 @@ func (s *GormStore) PartnerPayments(ctx context.Context, partnerID string, env e
 	return out, nil
 }
 
+// CustomerPayments implements Store.
+func (s *GormStore) CustomerPayments(ctx context.Context, customerID string, limit int) ([]Payment, error) {
+	if limit <= 0 {
+		limit = DefaultCustomerPayments
+	}
+	var rows []paymentRow
+	if err := s.handle(ctx).Where("customer_id = ?", customerID).Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Payment, 0, len(rows))
+	for i := range rows {
+		p, err := rows[i].toPayment()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
 // PaymentsCreated implements Store.
 func (s *GormStore) PaymentsCreated(ctx context.Context, partnerID string, env environment.Environment, from, to time.Time) ([]Payment, error) {
 	var rows []paymentRow

@@ -17,16 +17,19 @@ const (
 	ActAppsProduction    Action = "apps.write.production" // the same for production apps
 	// ActContractDocuments is downloading the contract's signed agreements.
 	ActContractDocuments Action = "contract.documents"
+	// ActComplaintsAnswer is answering a customer's complaint about one of
+	// the partner's payments (package complaints); every member reads them.
+	ActComplaintsAnswer Action = "complaints.answer"
 )
 
 // MemberActions lists every member action (owner may do all of them).
 var MemberActions = []Action{ActOrgRead, ActOrgUpdate, ActApplicationSubmit, ActTeamManage, ActAppsRead,
-	ActAppsSandbox, ActAppsProduction, ActContractDocuments}
+	ActAppsSandbox, ActAppsProduction, ActContractDocuments, ActComplaintsAnswer}
 
 // capabilities is the member role → actions table. Owner is filled from
 // MemberActions in init. (The staff table is staff.Can's.)
 var capabilities = map[Role][]Action{
-	RoleDeveloper: {ActOrgRead, ActAppsRead, ActAppsSandbox},
+	RoleDeveloper: {ActOrgRead, ActAppsRead, ActAppsSandbox, ActComplaintsAnswer},
 	RoleViewer:    {ActOrgRead, ActAppsRead},
 }
 

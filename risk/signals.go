@@ -6,7 +6,7 @@ import "fmt"
 // its activity (issue 16 item 6), besides suspensions and performance
 // reviews: RatingSignal decides from a PartnerActivity. Signals only raise
 // a rating; lowering one is a person's decision (a performance review).
-// Complaints will be a signal once they are recorded (issue 17).
+// Customers' complaints (package complaints, issue 17) are a signal too.
 
 // The signals' thresholds.
 const (
@@ -22,6 +22,12 @@ const (
 	// IncidentsHigh rejected cases make a partner high, one makes it medium.
 	IncidentWindowDays = 90
 	IncidentsHigh      = 3
+	// ComplaintWindowDays is how far back complaints count (by receipt):
+	// those about unauthorised payments or upheld with a refund.
+	// ComplaintsMedium of them make a partner medium, ComplaintsHigh high.
+	ComplaintWindowDays = 90
+	ComplaintsMedium    = 3
+	ComplaintsHigh      = 10
 )
 
 // PartnerActivity is what the signals look at for one partner.
@@ -33,21 +39,40 @@ type PartnerActivity struct {
 	// RejectedCases counts its held payments that risk officers rejected in
 	// the last IncidentWindowDays.
 	RejectedCases int64
+	// Complaints counts the customers' complaints about its payments
+	// received in the last ComplaintWindowDays that are about unauthorised
+	// payments or were upheld (refunded).
+	Complaints int64
 }
 
 // RatingSignal is the rating a's activity calls for, with the source and
 // reason recorded in the rating's history; rating "" when it calls for
-// nothing. The strongest signal wins.
+// nothing. The strongest signal wins; between equals, rejected risk cases,
+// then complaints, then volumes.
 func RatingSignal(a PartnerActivity) (rating, source, reason string) {
+	type signal struct{ rating, source, reason string }
+	var signals []signal
 	switch {
 	case a.RejectedCases >= IncidentsHigh:
-		return RatingHigh, "signal:risk_cases", fmt.Sprintf("%d held payments rejected by risk officers in %d days", a.RejectedCases, IncidentWindowDays)
+		signals = append(signals, signal{RatingHigh, "signal:risk_cases", fmt.Sprintf("%d held payments rejected by risk officers in %d days", a.RejectedCases, IncidentWindowDays)})
 	case a.RejectedCases > 0:
-		return RatingMedium, "signal:risk_cases", fmt.Sprintf("%d held payment rejected by risk officers in %d days", a.RejectedCases, IncidentWindowDays)
-	case a.Payments >= VolumeSpikeMinimum && a.Payments >= VolumeSpikeFactor*a.PaymentsBefore:
-		return RatingMedium, "signal:volumes", fmt.Sprintf("payments grew from %d to %d in %d days", a.PaymentsBefore, a.Payments, SignalWindowDays)
+		signals = append(signals, signal{RatingMedium, "signal:risk_cases", fmt.Sprintf("%d held payment rejected by risk officers in %d days", a.RejectedCases, IncidentWindowDays)})
 	}
-	return "", "", ""
+	switch {
+	case a.Complaints >= ComplaintsHigh:
+		signals = append(signals, signal{RatingHigh, "signal:complaints", fmt.Sprintf("%d complaints of unauthorised or refunded payments in %d days", a.Complaints, ComplaintWindowDays)})
+	case a.Complaints >= ComplaintsMedium:
+		signals = append(signals, signal{RatingMedium, "signal:complaints", fmt.Sprintf("%d complaints of unauthorised or refunded payments in %d days", a.Complaints, ComplaintWindowDays)})
+	}
+	if a.Payments >= VolumeSpikeMinimum && a.Payments >= VolumeSpikeFactor*a.PaymentsBefore {
+		signals = append(signals, signal{RatingMedium, "signal:volumes", fmt.Sprintf("payments grew from %d to %d in %d days", a.PaymentsBefore, a.Payments, SignalWindowDays)})
+	}
+	for _, s := range signals {
+		if rating == "" || Raises(rating, s.rating) {
+			rating, source, reason = s.rating, s.source, s.reason
+		}
+	}
+	return rating, source, reason
 }
 
 // Raises reports whether rating proposed is above current (low < medium <

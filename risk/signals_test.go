@@ -14,6 +14,13 @@ func TestRatingSignal(t *testing.T) {
 		{"ok/small-is-no-spike", PartnerActivity{Payments: 99}, "", "", ""},
 		{"ok/just-under-the-factor", PartnerActivity{Payments: 299, PaymentsBefore: 100}, "", "", ""},
 		{"ok/one-rejected-case", PartnerActivity{RejectedCases: 1}, RatingMedium, "signal:risk_cases", "1 held payment rejected by risk officers in 90 days"},
+		{"ok/two-complaints-are-nothing", PartnerActivity{Complaints: 2}, "", "", ""},
+		{"ok/three-complaints", PartnerActivity{Complaints: 3}, RatingMedium, "signal:complaints", "3 complaints of unauthorised or refunded payments in 90 days"},
+		{"ok/nine-complaints", PartnerActivity{Complaints: 9}, RatingMedium, "signal:complaints", "9 complaints of unauthorised or refunded payments in 90 days"},
+		{"ok/ten-complaints", PartnerActivity{Complaints: 10}, RatingHigh, "signal:complaints", "10 complaints of unauthorised or refunded payments in 90 days"},
+		{"ok/complaints-beat-one-case", PartnerActivity{RejectedCases: 1, Complaints: 10}, RatingHigh, "signal:complaints", "10 complaints of unauthorised or refunded payments in 90 days"},
+		{"ok/cases-before-complaints-when-equal", PartnerActivity{RejectedCases: 1, Complaints: 3}, RatingMedium, "signal:risk_cases", "1 held payment rejected by risk officers in 90 days"},
+		{"ok/complaints-before-volumes-when-equal", PartnerActivity{Complaints: 3, Payments: 300, PaymentsBefore: 100}, RatingMedium, "signal:complaints", "3 complaints of unauthorised or refunded payments in 90 days"},
 		{"ok/incidents-beat-volumes", PartnerActivity{RejectedCases: 3, Payments: 1000}, RatingHigh, "signal:risk_cases", "3 held payments rejected by risk officers in 90 days"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

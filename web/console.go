@@ -186,6 +186,9 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	if v.Can[string(staff.ActReconRead)] {
 		links = append(links, navLink{"/console/reconciliation/breaks", "Reconciliation breaks", current == "recon"})
 	}
+	if v.Can[string(staff.ActComplaintsRead)] {
+		links = append(links, navLink{"/console/complaints", "Complaints", current == "complaints"})
+	}
 	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})
 	}

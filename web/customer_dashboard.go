@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/complaints"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
@@ -84,6 +85,9 @@ type CustomerDashboard struct {
 	// Usernames names the signed-in customer for the Security page (needed
 	// with SCA).
 	Usernames CustomerUsernames
+	// Complaints, when set, adds the Payments page: the customer's payments
+	// made through partners with "Report a problem" (package complaints).
+	Complaints *complaints.Service
 	// DB is where the Security page records the audit entries of changes the
 	// second-factor services do not audit themselves (nil: none recorded).
 	DB  *gorm.DB
@@ -120,6 +124,9 @@ func (d *CustomerDashboard) Register(r gin.IRouter) {
 	r.POST(b+"/logout", d.logout)
 	r.GET(b+"/consents", d.list)
 	r.POST(b+"/consents/:id/revoke", d.revoke)
+	if d.Complaints != nil {
+		d.registerComplaints(r, b)
+	}
 	if d.SCA != nil {
 		if d.Usernames == nil {
 			panic("web: CustomerDashboard.SCA needs Usernames")

@@ -11,6 +11,7 @@ package apistest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -394,6 +395,29 @@ func testCustomerHistory(t *testing.T, s apis.Store) {
 	must(t, err)
 	if n != 4 {
 		t.Fatalf("CustomerCountSince = %d, want 4 (at or after since, any status and currency)", n)
+	}
+	// CustomerPayments: every status, currency and time, newest first; limit.
+	ps, err := s.CustomerPayments(ctx, cust, 0)
+	must(t, err)
+	var got []int64
+	for _, p := range ps {
+		if p.CustomerID != cust {
+			t.Fatalf("CustomerPayments listed another customer's payment %+v", p)
+		}
+		got = append(got, p.Amount.Minor)
+	}
+	if fmt.Sprint(got) != "[5000 9000 3000 1000 7000]" {
+		t.Fatalf("CustomerPayments amounts = %v, want newest first [5000 9000 3000 1000 7000]", got)
+	}
+	ps, err = s.CustomerPayments(ctx, cust, 2)
+	must(t, err)
+	if len(ps) != 2 || ps[0].Amount.Minor != 5000 {
+		t.Fatalf("CustomerPayments limit 2 = %+v", ps)
+	}
+	ps, err = s.CustomerPayments(ctx, ids.New("cus"), 0)
+	must(t, err)
+	if len(ps) != 0 {
+		t.Fatalf("CustomerPayments of a customer without payments = %+v", ps)
 	}
 }
 

@@ -99,7 +99,7 @@ func TestE2EPerformanceReview(t *testing.T) {
 			}
 			d := res.Step("drafted")
 			if d["proposed"] != quarter.String() || d["status"] != "draft" || d["flash"] != "Draft created with the quarter's scorecard." ||
-				d["complaints"] != "not tracked yet" || !strings.HasPrefix(d["url"].(string), s.URL+"/console/reviews/prv_") {
+				d["complaints"] != "0" || !strings.HasPrefix(d["url"].(string), s.URL+"/console/reviews/prv_") {
 				t.Errorf("drafted: %v", d)
 			}
 			reviewID := strings.TrimPrefix(d["url"].(string), s.URL+"/console/reviews/")

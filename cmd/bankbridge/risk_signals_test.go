@@ -87,6 +87,44 @@ amount_minor, currency, score, status, decided_at, created_at) VALUES (?, ?, 'pc
 			if r := rating(); r != partners.RiskLow {
 				t.Fatalf("signals overrode a person's rating: %q", r)
 			}
+
+			// Complaints (another partner, rated low by the system): three
+			// of unauthorised or refunded payments in 90 days make it
+			// medium; others, and older ones, do not count.
+			var other string
+			if err := p.DB.DB.Raw("SELECT id FROM partners WHERE id <> ? ORDER BY id LIMIT 1", pid).Scan(&other).Error; err != nil {
+				t.Fatal(err)
+			}
+			if other == "" {
+				pt, err := p.Services.Partners.CreatePartner(ctx, "Complained About Ltd")
+				if err != nil {
+					t.Fatal(err)
+				}
+				other = pt.ID
+			}
+			pid = other
+			set(partners.RiskLow, audit.ActorSystem)
+			complaint := func(i int, category, outcome string, received time.Time) {
+				t.Helper()
+				if err := p.DB.DB.Exec(`INSERT INTO complaints (id, payment_id, consent_id, partner_id, client_id, environment, customer_id,
+amount_minor, currency, category, description, status, outcome, received_at, due_at, partner_due_at)
+VALUES (?, ?, 'pcn_x', ?, 'app_x', 'sandbox', 'cus_x', 100, 'GBP', ?, 'x', 'resolved', ?, ?, ?, ?)`,
+					fmt.Sprintf("cmp_sig%d", i), fmt.Sprintf("pay_sig%d", i), pid, category, outcome, received, received, received).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			complaint(1, "unauthorised", "rejected", now.Add(-time.Hour))
+			complaint(2, "wrong_amount", "refund", now.Add(-time.Hour))
+			complaint(3, "wrong_amount", "rejected", now.Add(-time.Hour)) // neither unauthorised nor upheld
+			complaint(4, "unauthorised", "", now.Add(-100*24*time.Hour))  // outside the window
+			run(0)
+			complaint(5, "unauthorised", "", now.Add(-time.Minute))
+			run(1)
+			h, err = p.Services.Partners.RiskHistory(ctx, pid)
+			if err != nil || rating() != partners.RiskMedium || h[0].Source != "signal:complaints" ||
+				h[0].Reason != "3 complaints of unauthorised or refunded payments in 90 days" {
+				t.Fatalf("rating %q history %+v %v", rating(), h, err)
+			}
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/complaints"
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/events"
@@ -70,6 +71,9 @@ type Services struct {
 	// Recon keeps partners' records of their days and the breaks finance
 	// works through (on apis).
 	Recon *recon.Service
+	// Complaints are the customers' complaints about partner payments
+	// (issue 17 item 3); corrections call its CheckRefund and Refunded.
+	Complaints *complaints.Service
 	// Events publishes into the webhooks outbox in the caller's transaction.
 	Events  events.Publisher
 	OpenAPI map[string]any
@@ -139,6 +143,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	s.Complaints = p.complaintService()
 	s.OAuth, err = oauth.New(oauth.Config{
 		Issuer:                     p.Issuer,
 		AccessTokenLifetime:        p.Config.AccessTokenLifetime,
@@ -239,7 +244,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	// The customers' dashboard, once per environment: production customers at
 	// /customer, the sandbox personas at /sandbox/customer.
 	for _, env := range []environment.Environment{environment.Production, environment.Sandbox} {
-		(&web.CustomerDashboard{Environment: env, Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
+		(&web.CustomerDashboard{Complaints: s.Complaints, Environment: env, Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
 			Consents: customerConsents{s.APIs, s.Partners, s.Core}, SCA: s.SCA, Passkeys: s.Passkeys,
 			Usernames: customerUsernames{s.Core}, DB: p.DB.DB, Log: p.Log}).Register(r)
 	}
@@ -259,6 +264,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	p.mountRecon(r, console)
 	p.mountBilling(r)
 	p.mountReviews(r, perf, console, portal)
+	p.mountComplaints(r, console, portal)
 	p.mountWebhooks(r)
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })
 }

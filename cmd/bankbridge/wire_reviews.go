@@ -10,13 +10,13 @@ import (
 
 // reviewService builds the performance reviews (monitoring/reviews: figures
 // from monitoring, statements from contracts, staff and the risk rating
-// from partners). Every collaborator exists by now, so reviews.New cannot
+// from partners, complaint counts from complaints). Every collaborator exists by now, so reviews.New cannot
 // refuse them.
 func (p *Platform) reviewService() *reviews.Service {
 	s := &p.Services
 	svc, err := reviews.New(reviews.Config{Store: reviews.NewGormStore(p.DB),
 		Figures: monitoring.New(monitoring.NewGormStore(p.DB), nil), Statements: p.billing.Contracts,
-		Staff: s.Partners.Staff(), Partners: s.Partners})
+		Staff: s.Partners.Staff(), Partners: s.Partners, Complaints: s.Complaints})
 	if err != nil {
 		panic("wire: " + err.Error())
 	}

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/apis"
+	"github.com/bankbridge/bankbridge/complaints"
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/partners"
@@ -118,8 +119,8 @@ func (a partnerRatings) RiskRating(ctx context.Context, partnerID string) (strin
 }
 
 // raiseRatingsFromSignals raises the partners' risk ratings their activity
-// calls for (risk.RatingSignal: rejected risk cases, payment volume
-// spikes) and returns how many it raised. Signals only raise; a partner
+// calls for (risk.RatingSignal: rejected risk cases, complaints of
+// unauthorised or refunded payments, payment volume spikes) and returns how many it raised. Signals only raise; a partner
 // whose rating a person set (a review, staff) in the last
 // risk.IncidentWindowDays keeps it: they decided knowing that activity.
 // Housekeeping runs it on every node: SetRiskRating locks the partner and
@@ -140,20 +141,22 @@ func (p *Platform) raiseRatingsFromSignals(ctx context.Context, now time.Time) (
 	if err != nil {
 		return 0, err
 	}
-	ids := make([]string, 0, len(recent)+len(rejected))
-	for id := range recent {
-		ids = append(ids, id)
+	complained, err := complaints.NewGormStore(p.DB).UpheldOrUnauthorisedByPartner(ctx, now.Add(-risk.ComplaintWindowDays*day))
+	if err != nil {
+		return 0, err
 	}
-	for id := range rejected {
-		if _, ok := recent[id]; !ok {
+	ids := make([]string, 0, len(recent)+len(rejected)+len(complained))
+	for _, m := range []map[string]int64{recent, rejected, complained} {
+		for id := range m {
 			ids = append(ids, id)
 		}
 	}
 	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	raised := 0
 	for _, id := range ids {
 		rating, source, reason := risk.RatingSignal(risk.PartnerActivity{PartnerID: id, Payments: recent[id],
-			PaymentsBefore: before[id], RejectedCases: rejected[id]})
+			PaymentsBefore: before[id], RejectedCases: rejected[id], Complaints: complained[id]})
 		if rating == "" {
 			continue
 		}

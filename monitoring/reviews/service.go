@@ -44,13 +44,24 @@ type Partners interface {
 	SetRiskRating(ctx context.Context, tx *gorm.DB, c partners.RiskChange) (bool, error)
 }
 
-// Config is what a Service needs; every field but Now is required.
+// Complaints counts the customers' complaints about a partner's payments
+// (complaints.Service).
+type Complaints interface {
+	// CountReceived counts the partner's complaints received in [from, to).
+	CountReceived(ctx context.Context, partnerID string, from, to time.Time) (int64, error)
+}
+
+// Config is what a Service needs; every field but Complaints and Now is
+// required.
 type Config struct {
 	Store      Store
 	Figures    Figures
 	Statements Statements
 	Staff      Staff
 	Partners   Partners
+	// Complaints counts the quarter's complaints of the scorecard (nil:
+	// Scorecard.Complaints stays nil, "not tracked yet").
+	Complaints Complaints
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -63,6 +74,7 @@ type Service struct {
 	statements Statements
 	staff      Staff
 	partners   Partners
+	complaints Complaints
 	now        func() time.Time
 }
 
@@ -76,7 +88,7 @@ func New(cfg Config) (*Service, error) {
 		now = time.Now
 	}
 	return &Service{store: cfg.Store, figures: cfg.Figures, statements: cfg.Statements, staff: cfg.Staff,
-		partners: cfg.Partners, now: func() time.Time { return now().UTC() }}, nil
+		partners: cfg.Partners, complaints: cfg.Complaints, now: func() time.Time { return now().UTC() }}, nil
 }
 
 // internal wraps an unexpected storage error (problem.Internal).
@@ -367,6 +379,14 @@ func (s *Service) Scorecard(ctx context.Context, partnerID string, q Quarter) (*
 	sc.ClientErrors, sc.ServerErrors = cur.Total.ClientErrors, cur.Total.ServerErrors+cur.Total.Unanswered
 	sc.P50US, sc.P95US, sc.QuotaRefusals = cur.Total.P50, cur.Total.P95, cur.Total.QuotaRefusals
 	sc.WebhooksDelivered, sc.WebhooksFailedAttempts, sc.WebhooksDead = cur.Webhooks.Delivered, cur.Webhooks.FailedAttempts, cur.Webhooks.Dead
+
+	if s.complaints != nil {
+		n, err := s.complaints.CountReceived(ctx, partnerID, sc.From, sc.To)
+		if err != nil {
+			return nil, internal(err, "count complaints")
+		}
+		sc.Complaints = &n
+	}
 
 	stms, err := s.statements.Statements(ctx, partnerID)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bankbridge/bankbridge/complaints"
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/internal/audit"
 	"github.com/bankbridge/bankbridge/internal/db"
@@ -49,7 +50,8 @@ func newEnv(t *testing.T, d *db.DB) *env {
 		t.Fatal(err)
 	}
 	s, err := New(Config{Store: NewGormStore(d), Figures: monitoring.New(monitoring.NewGormStore(d), clock),
-		Statements: contracts.New(d, contracts.Options{Now: clock}), Staff: ps.Staff(), Partners: ps, Now: clock})
+		Statements: contracts.New(d, contracts.Options{Now: clock}), Staff: ps.Staff(), Partners: ps,
+		Complaints: complaints.NewGormStore(d), Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,6 +436,16 @@ func TestScorecardFromPlatformData(t *testing.T) {
 			VALUES ('whe_1', ?, 'app_1', 'production', 'https://acme.example/hook', ?, 'hmac', 'sealed', ?, ?)`, pid, true, q3(7, 1), q3(7, 1))
 		e.exec(`INSERT INTO webhook_deliveries (id, event_id, endpoint_id, partner_id, status, next_attempt_at, created_at, updated_at, delivered_at)
 			VALUES ('dlv_1', 'evt_1', 'whe_1', ?, 'succeeded', ?, ?, ?, ?)`, pid, q3(8, 5), q3(8, 5), q3(8, 5), q3(8, 5))
+		complaint := func(id, partner string, at time.Time) {
+			e.exec(`INSERT INTO complaints (id, payment_id, consent_id, partner_id, client_id, environment, customer_id, amount_minor, currency,
+				category, description, status, received_at, due_at, partner_due_at) VALUES (?, ?, 'pcn_1', ?, 'app_1', 'production', 'cus_1', 100, 'GBP',
+				'other', 'x', 'resolved', ?, ?, ?)`, id, "pay_"+id, partner, at, at, at)
+		}
+		complaint("cmp_1", pid, q3(7, 1).Truncate(24*time.Hour)) // the quarter's first instant
+		complaint("cmp_2", pid, q3(9, 30))
+		complaint("cmp_3", pid, q3(6, 30))  // Q2
+		complaint("cmp_4", pid, q3(10, 1))  // Q4
+		complaint("cmp_5", other, q3(8, 1)) // another partner
 		for _, code := range []int{500, 503, 200} {
 			e.exec(`INSERT INTO webhook_attempts (delivery_id, endpoint_id, event_id, event_type, partner_id, attempt, at, status_code)
 				VALUES ('dlv_1', 'whe_1', 'evt_1', 'payment.updated', ?, 1, ?, ?)`, pid, q3(8, 5), code)
@@ -473,8 +485,8 @@ func TestScorecardFromPlatformData(t *testing.T) {
 		if av, ok := sc.WebhookAvailabilityBPS(); !ok || av != 3333 || sc.WebhooksFailedAttempts != 2 || sc.WebhooksDelivered != 1 {
 			t.Fatalf("webhooks %d %v %+v", av, ok, sc)
 		}
-		if sc.Complaints != nil {
-			t.Fatalf("complaints %v: not tracked yet", *sc.Complaints)
+		if sc.Complaints == nil || *sc.Complaints != 2 {
+			t.Fatalf("complaints %v: want 2 received in Q3", sc.Complaints)
 		}
 		if !reflect.DeepEqual(sc.Statements, []string{"2026-07", "2026-09"}) || !reflect.DeepEqual(sc.Fees, []money.Money{money.GBP(3200)}) ||
 			!reflect.DeepEqual(sc.RevenueShare, []money.Money{money.GBP(200)}) || !reflect.DeepEqual(sc.Net, []money.Money{money.GBP(3000)}) {

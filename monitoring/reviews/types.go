@@ -260,8 +260,10 @@ type Scorecard struct {
 	WebhooksFailedAttempts int64 `json:"webhooks_failed_attempts"`
 	WebhooksDead           int64 `json:"webhooks_dead"`
 
-	// Complaints is nil while the platform records no complaints (there is
-	// no complaints register yet): shown as "not tracked yet", never as 0.
+	// Complaints counts the customers' complaints about the partner's
+	// payments received in the quarter (package complaints); nil when the
+	// service has no complaints register (Config.Complaints), shown as "not
+	// tracked yet", never as 0 — and in scorecards frozen before it.
 	Complaints *int64 `json:"complaints"`
 
 	// Fees are what the partner was charged in the quarter's statements

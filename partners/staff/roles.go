@@ -133,6 +133,14 @@ const (
 	ActReconResolve Action = "recon_breaks.resolve"
 )
 
+// Complaints of customers about payments made through partners (package
+// complaints enforces them; issue 17): see the cases; take one, add notes,
+// reject one with reasons (a refund is a correction, with its own actions).
+const (
+	ActComplaintsRead   Action = "complaints.read"
+	ActComplaintsHandle Action = "complaints.handle"
+)
+
 // Actions lists every staff action; admin may do all of them but adminWithout.
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
@@ -141,7 +149,7 @@ var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDe
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActLimitsRead, ActLimitsPropose, ActLimitsApprove,
-	ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead, ActReconRead, ActReconResolve}
+	ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead, ActReconRead, ActReconResolve, ActComplaintsRead, ActComplaintsHandle}
 
 // adminWithout are the actions an admin does not have (every other one is
 // theirs): deciding risk cases and suspicious activity reports are the risk
@@ -153,19 +161,19 @@ var adminWithout = []Action{ActRiskCasesDecide, ActSARFile, ActSARRead}
 var grants = map[Role][]Action{
 	RolePartnerManager: {ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActCertification,
 		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate, ActMonitoringRead,
-		ActReviewsRead, ActReviewsDraft,
+		ActReviewsRead, ActReviewsDraft, ActComplaintsRead, ActComplaintsHandle,
 		ActContractsRead, ActContractsDraft, ActContractsSubmit},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
 		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead, ActScreening,
 		ActReviewsRead, ActReviewsApprove,
 		ActContractsRead, ActLimitsRead, ActLimitsPropose, ActLimitsApprove,
-		ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead},
+		ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead, ActComplaintsRead, ActComplaintsHandle},
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 		ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActReconRead, ActReconResolve},
 	RoleAuditor: {ActPartnersRead, ActAuditRead, ActReviewsRead, ActContractsRead, ActSettlementsRead, ActLimitsRead,
-		ActReconRead},
+		ActReconRead, ActComplaintsRead},
 	RoleSystem: {ActContractsRead, ActSettlementsRun, ActRiskCasesRead, ActSARRead}, // the CLI's `risk cases`, `risk sar export`
 }
 

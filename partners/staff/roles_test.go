@@ -56,6 +56,8 @@ func TestTable(t *testing.T) {
 		ActSARRead:            {N, N, Y, N, N, Y}, // (and the CLI's export)
 		ActReconRead:          {Y, N, N, Y, Y, N}, // reconciliation breaks (issue 17): finance works them…
 		ActReconResolve:       {Y, N, N, Y, N, N}, // …auditors read
+		ActComplaintsRead:     {Y, Y, Y, N, Y, N}, // customers' complaints (issue 17): operations and risk handle, auditors read
+		ActComplaintsHandle:   {Y, Y, Y, N, N, N},
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))

@@ -2895,6 +2895,59 @@ type AppSuspendedEvent struct {
 	Type      string                `json:"type"`
 }
 
+// ComplaintOpenedEventData defines parameters for WebhookComplaintOpened.
+type ComplaintOpenedEventData struct {
+	AppId                *string                `json:"app_id,omitempty"`
+	Category             string                 `json:"category"`
+	ComplaintId          string                 `json:"complaint_id"`
+	ConsentId            *string                `json:"consent_id,omitempty"`
+	DueAt                *time.Time             `json:"due_at,omitempty"`
+	EventId              string                 `json:"event_id"`
+	PartnerDueAt         *time.Time             `json:"partner_due_at,omitempty"`
+	PartnerId            string                 `json:"partner_id"`
+	PaymentId            string                 `json:"payment_id"`
+	ReceivedAt           *time.Time             `json:"received_at,omitempty"`
+	Status               *string                `json:"status,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// ComplaintOpenedEvent defines parameters for WebhookComplaintOpened.
+type ComplaintOpenedEvent struct {
+	Data      ComplaintOpenedEventData `json:"data"`
+	Timestamp time.Time                `json:"timestamp"`
+	Type      string                   `json:"type"`
+}
+
+// ComplaintResolvedEventData defines parameters for WebhookComplaintResolved.
+type ComplaintResolvedEventData struct {
+	AppId        *string    `json:"app_id,omitempty"`
+	Category     *string    `json:"category,omitempty"`
+	ComplaintId  string     `json:"complaint_id"`
+	ConsentId    *string    `json:"consent_id,omitempty"`
+	CorrectionId *string    `json:"correction_id,omitempty"`
+	DueAt        *time.Time `json:"due_at,omitempty"`
+	EventId      string     `json:"event_id"`
+	Outcome      string     `json:"outcome"`
+	PartnerDueAt *time.Time `json:"partner_due_at,omitempty"`
+	PartnerId    string     `json:"partner_id"`
+	PaymentId    string     `json:"payment_id"`
+	ReceivedAt   *time.Time `json:"received_at,omitempty"`
+
+	// RefundAmount minor units as a decimal integer string
+	RefundAmount         *string                `json:"refund_amount,omitempty"`
+	RefundCurrency       *string                `json:"refund_currency,omitempty"`
+	ResolvedAt           *time.Time             `json:"resolved_at,omitempty"`
+	Status               *string                `json:"status,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// ComplaintResolvedEvent defines parameters for WebhookComplaintResolved.
+type ComplaintResolvedEvent struct {
+	Data      ComplaintResolvedEventData `json:"data"`
+	Timestamp time.Time                  `json:"timestamp"`
+	Type      string                     `json:"type"`
+}
+
 // ConsentAuthorisedEventData defines parameters for WebhookConsentAuthorised.
 type ConsentAuthorisedEventData struct {
 	AppId                string                 `json:"app_id"`
@@ -3151,6 +3204,497 @@ func (a AppSuspendedEventData) MarshalJSON() ([]byte, error) {
 		object["reason"], err = json.Marshal(a.Reason)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'reason': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for ComplaintOpenedEventData. Returns the specified
+// element and whether it was found
+func (a ComplaintOpenedEventData) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ComplaintOpenedEventData
+func (a *ComplaintOpenedEventData) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ComplaintOpenedEventData to handle AdditionalProperties
+func (a *ComplaintOpenedEventData) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["app_id"]; found {
+		err = json.Unmarshal(raw, &a.AppId)
+		if err != nil {
+			return fmt.Errorf("error reading 'app_id': %w", err)
+		}
+		delete(object, "app_id")
+	}
+
+	if raw, found := object["category"]; found {
+		err = json.Unmarshal(raw, &a.Category)
+		if err != nil {
+			return fmt.Errorf("error reading 'category': %w", err)
+		}
+		delete(object, "category")
+	}
+
+	if raw, found := object["complaint_id"]; found {
+		err = json.Unmarshal(raw, &a.ComplaintId)
+		if err != nil {
+			return fmt.Errorf("error reading 'complaint_id': %w", err)
+		}
+		delete(object, "complaint_id")
+	}
+
+	if raw, found := object["consent_id"]; found {
+		err = json.Unmarshal(raw, &a.ConsentId)
+		if err != nil {
+			return fmt.Errorf("error reading 'consent_id': %w", err)
+		}
+		delete(object, "consent_id")
+	}
+
+	if raw, found := object["due_at"]; found {
+		err = json.Unmarshal(raw, &a.DueAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'due_at': %w", err)
+		}
+		delete(object, "due_at")
+	}
+
+	if raw, found := object["event_id"]; found {
+		err = json.Unmarshal(raw, &a.EventId)
+		if err != nil {
+			return fmt.Errorf("error reading 'event_id': %w", err)
+		}
+		delete(object, "event_id")
+	}
+
+	if raw, found := object["partner_due_at"]; found {
+		err = json.Unmarshal(raw, &a.PartnerDueAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'partner_due_at': %w", err)
+		}
+		delete(object, "partner_due_at")
+	}
+
+	if raw, found := object["partner_id"]; found {
+		err = json.Unmarshal(raw, &a.PartnerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'partner_id': %w", err)
+		}
+		delete(object, "partner_id")
+	}
+
+	if raw, found := object["payment_id"]; found {
+		err = json.Unmarshal(raw, &a.PaymentId)
+		if err != nil {
+			return fmt.Errorf("error reading 'payment_id': %w", err)
+		}
+		delete(object, "payment_id")
+	}
+
+	if raw, found := object["received_at"]; found {
+		err = json.Unmarshal(raw, &a.ReceivedAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'received_at': %w", err)
+		}
+		delete(object, "received_at")
+	}
+
+	if raw, found := object["status"]; found {
+		err = json.Unmarshal(raw, &a.Status)
+		if err != nil {
+			return fmt.Errorf("error reading 'status': %w", err)
+		}
+		delete(object, "status")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ComplaintOpenedEventData to handle AdditionalProperties
+func (a ComplaintOpenedEventData) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.AppId != nil {
+		object["app_id"], err = json.Marshal(a.AppId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'app_id': %w", err)
+		}
+	}
+
+	object["category"], err = json.Marshal(a.Category)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'category': %w", err)
+	}
+
+	object["complaint_id"], err = json.Marshal(a.ComplaintId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'complaint_id': %w", err)
+	}
+
+	if a.ConsentId != nil {
+		object["consent_id"], err = json.Marshal(a.ConsentId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'consent_id': %w", err)
+		}
+	}
+
+	if a.DueAt != nil {
+		object["due_at"], err = json.Marshal(a.DueAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'due_at': %w", err)
+		}
+	}
+
+	object["event_id"], err = json.Marshal(a.EventId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'event_id': %w", err)
+	}
+
+	if a.PartnerDueAt != nil {
+		object["partner_due_at"], err = json.Marshal(a.PartnerDueAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'partner_due_at': %w", err)
+		}
+	}
+
+	object["partner_id"], err = json.Marshal(a.PartnerId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'partner_id': %w", err)
+	}
+
+	object["payment_id"], err = json.Marshal(a.PaymentId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'payment_id': %w", err)
+	}
+
+	if a.ReceivedAt != nil {
+		object["received_at"], err = json.Marshal(a.ReceivedAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'received_at': %w", err)
+		}
+	}
+
+	if a.Status != nil {
+		object["status"], err = json.Marshal(a.Status)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'status': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for ComplaintResolvedEventData. Returns the specified
+// element and whether it was found
+func (a ComplaintResolvedEventData) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ComplaintResolvedEventData
+func (a *ComplaintResolvedEventData) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ComplaintResolvedEventData to handle AdditionalProperties
+func (a *ComplaintResolvedEventData) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["app_id"]; found {
+		err = json.Unmarshal(raw, &a.AppId)
+		if err != nil {
+			return fmt.Errorf("error reading 'app_id': %w", err)
+		}
+		delete(object, "app_id")
+	}
+
+	if raw, found := object["category"]; found {
+		err = json.Unmarshal(raw, &a.Category)
+		if err != nil {
+			return fmt.Errorf("error reading 'category': %w", err)
+		}
+		delete(object, "category")
+	}
+
+	if raw, found := object["complaint_id"]; found {
+		err = json.Unmarshal(raw, &a.ComplaintId)
+		if err != nil {
+			return fmt.Errorf("error reading 'complaint_id': %w", err)
+		}
+		delete(object, "complaint_id")
+	}
+
+	if raw, found := object["consent_id"]; found {
+		err = json.Unmarshal(raw, &a.ConsentId)
+		if err != nil {
+			return fmt.Errorf("error reading 'consent_id': %w", err)
+		}
+		delete(object, "consent_id")
+	}
+
+	if raw, found := object["correction_id"]; found {
+		err = json.Unmarshal(raw, &a.CorrectionId)
+		if err != nil {
+			return fmt.Errorf("error reading 'correction_id': %w", err)
+		}
+		delete(object, "correction_id")
+	}
+
+	if raw, found := object["due_at"]; found {
+		err = json.Unmarshal(raw, &a.DueAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'due_at': %w", err)
+		}
+		delete(object, "due_at")
+	}
+
+	if raw, found := object["event_id"]; found {
+		err = json.Unmarshal(raw, &a.EventId)
+		if err != nil {
+			return fmt.Errorf("error reading 'event_id': %w", err)
+		}
+		delete(object, "event_id")
+	}
+
+	if raw, found := object["outcome"]; found {
+		err = json.Unmarshal(raw, &a.Outcome)
+		if err != nil {
+			return fmt.Errorf("error reading 'outcome': %w", err)
+		}
+		delete(object, "outcome")
+	}
+
+	if raw, found := object["partner_due_at"]; found {
+		err = json.Unmarshal(raw, &a.PartnerDueAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'partner_due_at': %w", err)
+		}
+		delete(object, "partner_due_at")
+	}
+
+	if raw, found := object["partner_id"]; found {
+		err = json.Unmarshal(raw, &a.PartnerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'partner_id': %w", err)
+		}
+		delete(object, "partner_id")
+	}
+
+	if raw, found := object["payment_id"]; found {
+		err = json.Unmarshal(raw, &a.PaymentId)
+		if err != nil {
+			return fmt.Errorf("error reading 'payment_id': %w", err)
+		}
+		delete(object, "payment_id")
+	}
+
+	if raw, found := object["received_at"]; found {
+		err = json.Unmarshal(raw, &a.ReceivedAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'received_at': %w", err)
+		}
+		delete(object, "received_at")
+	}
+
+	if raw, found := object["refund_amount"]; found {
+		err = json.Unmarshal(raw, &a.RefundAmount)
+		if err != nil {
+			return fmt.Errorf("error reading 'refund_amount': %w", err)
+		}
+		delete(object, "refund_amount")
+	}
+
+	if raw, found := object["refund_currency"]; found {
+		err = json.Unmarshal(raw, &a.RefundCurrency)
+		if err != nil {
+			return fmt.Errorf("error reading 'refund_currency': %w", err)
+		}
+		delete(object, "refund_currency")
+	}
+
+	if raw, found := object["resolved_at"]; found {
+		err = json.Unmarshal(raw, &a.ResolvedAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'resolved_at': %w", err)
+		}
+		delete(object, "resolved_at")
+	}
+
+	if raw, found := object["status"]; found {
+		err = json.Unmarshal(raw, &a.Status)
+		if err != nil {
+			return fmt.Errorf("error reading 'status': %w", err)
+		}
+		delete(object, "status")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ComplaintResolvedEventData to handle AdditionalProperties
+func (a ComplaintResolvedEventData) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.AppId != nil {
+		object["app_id"], err = json.Marshal(a.AppId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'app_id': %w", err)
+		}
+	}
+
+	if a.Category != nil {
+		object["category"], err = json.Marshal(a.Category)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'category': %w", err)
+		}
+	}
+
+	object["complaint_id"], err = json.Marshal(a.ComplaintId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'complaint_id': %w", err)
+	}
+
+	if a.ConsentId != nil {
+		object["consent_id"], err = json.Marshal(a.ConsentId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'consent_id': %w", err)
+		}
+	}
+
+	if a.CorrectionId != nil {
+		object["correction_id"], err = json.Marshal(a.CorrectionId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'correction_id': %w", err)
+		}
+	}
+
+	if a.DueAt != nil {
+		object["due_at"], err = json.Marshal(a.DueAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'due_at': %w", err)
+		}
+	}
+
+	object["event_id"], err = json.Marshal(a.EventId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'event_id': %w", err)
+	}
+
+	object["outcome"], err = json.Marshal(a.Outcome)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'outcome': %w", err)
+	}
+
+	if a.PartnerDueAt != nil {
+		object["partner_due_at"], err = json.Marshal(a.PartnerDueAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'partner_due_at': %w", err)
+		}
+	}
+
+	object["partner_id"], err = json.Marshal(a.PartnerId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'partner_id': %w", err)
+	}
+
+	object["payment_id"], err = json.Marshal(a.PaymentId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'payment_id': %w", err)
+	}
+
+	if a.ReceivedAt != nil {
+		object["received_at"], err = json.Marshal(a.ReceivedAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'received_at': %w", err)
+		}
+	}
+
+	if a.RefundAmount != nil {
+		object["refund_amount"], err = json.Marshal(a.RefundAmount)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'refund_amount': %w", err)
+		}
+	}
+
+	if a.RefundCurrency != nil {
+		object["refund_currency"], err = json.Marshal(a.RefundCurrency)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'refund_currency': %w", err)
+		}
+	}
+
+	if a.ResolvedAt != nil {
+		object["resolved_at"], err = json.Marshal(a.ResolvedAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'resolved_at': %w", err)
+		}
+	}
+
+	if a.Status != nil {
+		object["status"], err = json.Marshal(a.Status)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'status': %w", err)
 		}
 	}
 
