@@ -54,6 +54,9 @@ func TestTable(t *testing.T) {
 		ActRiskCasesDecide:    {N, N, Y, N, N, N}, // …only risk officers release or reject
 		ActSARFile:            {N, N, Y, N, N, N}, // suspicious activity reports: risk officers only
 		ActSARRead:            {N, N, Y, N, N, Y}, // (and the CLI's export)
+		ActCorrectionsRead:    {Y, Y, Y, Y, Y, N}, // refunds and reversals (issue 17 item 2)
+		ActCorrectionsRaise:   {Y, Y, N, Y, N, N}, // the maker: partner managers, finance
+		ActCorrectionsApprove: {Y, N, Y, Y, N, N}, // the checker (never the maker): risk officers, finance
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))
