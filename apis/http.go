@@ -38,6 +38,9 @@ type HandlerConfig struct {
 	// JWS turns on UK OB message signing of the payment APIs (x-jws-signature;
 	// see jws.go); nil: none.
 	JWS *JWSConfig
+	// Corrections serves the partners' refund and reversal requests
+	// (corrections.go); nil: those endpoints answer not found.
+	Corrections Corrections
 }
 
 // Handler serves the partner APIs.
@@ -53,12 +56,14 @@ type Handler struct {
 	wait      time.Duration
 	jws       *jwsEngine
 	meters    groupcommit.Batcher[*callJob]
+	corr      Corrections
 }
 
 // NewHandler returns a Handler.
 func NewHandler(cfg HandlerConfig) *Handler {
 	h := &Handler{svc: cfg.Service, verifier: cfg.Verifier, usage: cfg.Usage, quota: cfg.Quota,
-		baseURL: strings.TrimRight(cfg.BaseURL, "/"), wait: cfg.IdempotencyWait, jws: newJWSEngine(cfg.JWS)}
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"), wait: cfg.IdempotencyWait, jws: newJWSEngine(cfg.JWS),
+		corr: cfg.Corrections}
 	if h.wait <= 0 {
 		h.wait = 10 * time.Second
 	}
@@ -99,6 +104,9 @@ func (h *Handler) Register(r gin.IRouter) {
 		h.consent(TypePaymentInitiation, true), h.verifyRequestSignature(), h.idempotent(true), h.createPayment)...)
 	pisp.GET("/domestic-payments/:DomesticPaymentId", chain(ProductPayments, ScopePayments, h.getPayment(false))...)
 	pisp.GET("/domestic-payments/:DomesticPaymentId/payment-details", chain(ProductPayments, ScopePayments, h.getPayment(true))...)
+	pisp.POST("/domestic-payments/:DomesticPaymentId/corrections", chain(ProductPayments, ScopePayments,
+		h.verifyRequestSignature(), h.idempotent(false), h.createCorrection)...)
+	pisp.GET("/domestic-payments/:DomesticPaymentId/corrections", chain(ProductPayments, ScopePayments, h.listCorrections)...)
 
 	base.GET("/reconciliation/:date", chain(ProductPayments, ScopePayments, h.reconciliation)...)
 
