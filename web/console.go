@@ -183,6 +183,9 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	if v.Can[string(staff.ActRiskCasesRead)] {
 		links = append(links, navLink{"/console/risk/cases", "Risk cases", current == "risk"})
 	}
+	if v.Can[string(staff.ActCorrectionsRead)] {
+		links = append(links, navLink{"/console/corrections", "Corrections", current == "corrections"})
+	}
 	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})
 	}
