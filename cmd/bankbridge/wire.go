@@ -15,6 +15,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/corrections"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/secrets"
@@ -66,6 +67,8 @@ type Services struct {
 	// case queue (it drives apis).
 	RiskAssessor *risk.Assessor
 	Risk         *risk.Service
+	// Corrections refunds and reverses accepted payments (maker-checker).
+	Corrections *corrections.Service
 	// Events publishes into the webhooks outbox in the caller's transaction.
 	Events  events.Publisher
 	OpenAPI map[string]any
@@ -158,7 +161,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	}
 	s.OAuth.UseCacheBus(bus)
 	s.OpenAPI = apis.OpenAPI(p.Issuer)
-	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireWebhooks, p.wireMail} {
+	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireCorrections, p.wireWebhooks, p.wireMail} {
 		if err := ext(ctx); err != nil {
 			return err
 		}
@@ -189,6 +192,7 @@ func (p *Platform) housekeeping(now func() time.Time) {
 			return err
 		},
 		"signing_keys": func(ctx context.Context) error { _, err := s.Keys.PruneRetired(ctx); return err },
+		"corrections":  p.resumeCorrections,
 		"sca_confirmations": func(ctx context.Context) error {
 			_, err := sca.NewGormStore(p.DB).PurgeConfirmations(ctx, now())
 			return err
@@ -228,7 +232,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	s.OAuth.Register(r)
 	s.Partners.MountRegistration(r)
 	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer, Usage: usageRecorder{p.billing.Contracts, p.DB}, Quota: p.billing.Quota,
-		JWS: &apis.JWSConfig{Signer: s.Keys, Issuer: p.Issuer, Clients: s.OAuth, Logger: p.Log}}).Register(r)
+		JWS: &apis.JWSConfig{Signer: s.Keys, Issuer: p.Issuer, Clients: s.OAuth, Logger: p.Log}, Corrections: p.partnerCorrections()}).Register(r)
 	r.GET("/openapi.json", func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI) })
 	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))
 	// The customers' dashboard, once per environment: production customers at
@@ -251,6 +255,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	(&web.ConsoleLimits{Console: &web.Console{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners,
 		Staff: s.Staff, DB: p.DB.DB, Log: p.Log}, Limits: s.Limits}).Register(r)
 	p.mountRisk(r, console)
+	p.mountCorrections(r, console)
 	p.mountBilling(r)
 	p.mountReviews(r, perf, console, portal)
 	p.mountWebhooks(r)
