@@ -88,6 +88,9 @@ type CustomerDashboard struct {
 	// second-factor services do not audit themselves (nil: none recorded).
 	DB  *gorm.DB
 	Log *slog.Logger
+	// Accounts, when set, gives the dashboard an Accounts page: balances and
+	// the latest entries of each account (customer_statement.go).
+	Accounts CustomerAccounts
 }
 
 // base is the dashboard's path prefix.
@@ -120,6 +123,9 @@ func (d *CustomerDashboard) Register(r gin.IRouter) {
 	r.POST(b+"/logout", d.logout)
 	r.GET(b+"/consents", d.list)
 	r.POST(b+"/consents/:id/revoke", d.revoke)
+	if d.Accounts != nil {
+		r.GET(b+"/accounts", d.accounts)
+	}
 	if d.SCA != nil {
 		if d.Usernames == nil {
 			panic("web: CustomerDashboard.SCA needs Usernames")

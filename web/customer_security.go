@@ -76,11 +76,18 @@ func (d *CustomerDashboard) registerSecurity(r gin.IRouter, b string) {
 // nav is the signed-in dashboard's navigation bar, current naming the page shown.
 func (d *CustomerDashboard) nav(current string) *navBar {
 	n := &navBar{Label: "Your bank", SignOut: d.base() + "/logout"}
-	if d.SCA == nil {
+	links := []navLink{{Href: d.base() + "/consents", Label: "Consents"}}
+	if d.Accounts != nil {
+		links = append(links, navLink{Href: d.base() + "/accounts", Label: "Accounts"})
+	}
+	if d.SCA == nil && d.Accounts == nil {
 		n.Label = "Your consents"
 		return n
 	}
-	for _, l := range []navLink{{Href: d.base() + "/consents", Label: "Consents"}, {Href: d.base() + "/security", Label: "Security"}} {
+	if d.SCA != nil {
+		links = append(links, navLink{Href: d.base() + "/security", Label: "Security"})
+	}
+	for _, l := range links {
 		l.Current = l.Href == current
 		n.Links = append(n.Links, l)
 	}

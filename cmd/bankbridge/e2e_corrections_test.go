@@ -207,6 +207,18 @@ func TestE2ECorrections(t *testing.T) {
 			if postings != 2 {
 				t.Fatalf("ledger postings: %d", postings)
 			}
+			// The customer's dashboard: the Accounts page lists the refunds.
+			cust := newBrowserless(t, s.URL)
+			if st, loc, body := cust.submit("/sandbox/customer/login", "/sandbox/customer/login",
+				url.Values{"username": {"alice"}, "password": {"sandbox-password-1"}}); st != http.StatusSeeOther {
+				t.Fatalf("customer sign-in: %d %s\n%s", st, loc, body)
+			}
+			st, _, body = cust.get("/sandbox/customer/accounts")
+			for _, w := range []string{"Refund of payment " + pid + ": returned goods", "Refund of payment " + pid + ": order cancelled", "corr-e2e"} {
+				if st != http.StatusOK || !strings.Contains(body, w) {
+					t.Fatalf("customer accounts page lacks %q: %d\n%s", w, st, body)
+				}
+			}
 			if evs := sink.refundEvents(t, pid, 2); len(evs) != 2 {
 				t.Fatalf("payment.refunded webhooks: %+v", evs)
 			}

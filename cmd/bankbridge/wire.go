@@ -240,7 +240,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	for _, env := range []environment.Environment{environment.Production, environment.Sandbox} {
 		(&web.CustomerDashboard{Environment: env, Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
 			Consents: customerConsents{s.APIs, s.Partners, s.Core}, SCA: s.SCA, Passkeys: s.Passkeys,
-			Usernames: customerUsernames{s.Core}, DB: p.DB.DB, Log: p.Log}).Register(r)
+			Usernames: customerUsernames{s.Core}, DB: p.DB.DB, Log: p.Log, Accounts: s.Core}).Register(r)
 	}
 	personas := web.SandboxPersonasFunc(sandboxPersonaViews)
 	portal := &web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
