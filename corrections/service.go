@@ -80,7 +80,9 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 
 func authorize(a Actor, action staff.Action) error { return staff.Authorize(a.ID, a.Role, action) }
 
-func notFound(kind, id string) error { return problem.New(problem.CodeNotFound, "%s %s not found", kind, id) }
+func notFound(kind, id string) error {
+	return problem.New(problem.CodeNotFound, "%s %s not found", kind, id)
+}
 
 // RequestByPartner records a partner's request for a correction of one of
 // its payments, pending approval by staff. Refusals: CodeNotFound (no such

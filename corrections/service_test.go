@@ -195,7 +195,7 @@ func (f *fixture) pay(t *testing.T, minor int64) *corrections.Payment {
 	id := fmt.Sprintf("pay_%s_%d", strings.ReplaceAll(t.Name(), "/", "_"), f.n)
 	res, err := f.core.ExecutePayment(ctx, core.PaymentInstruction{PaymentID: id, DebtorAccountID: f.alice.ID,
 		Creditor: core.Creditor{SchemeName: f.bob.SchemeName, Identification: f.bob.Identification, Name: f.bob.HolderName},
-		Amount: gbp(minor), Reference: "INV-42"})
+		Amount:   gbp(minor), Reference: "INV-42"})
 	if err != nil || res.Status != core.PaymentAccepted {
 		t.Fatalf("ExecutePayment: %+v, %v", res, err)
 	}

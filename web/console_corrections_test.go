@@ -61,7 +61,7 @@ func TestConsoleCorrections(t *testing.T) {
 			debtor := accs[0]
 			if _, err := ref.ExecutePayment(context.Background(), core.PaymentInstruction{PaymentID: "pay_console", DebtorAccountID: debtor.ID,
 				Creditor: core.Creditor{SchemeName: core.SchemeSortCodeAccountNumber, Identification: "20000012345678", Name: "Acme"},
-				Amount: money.GBP(10_00), Reference: "INV-1"}); err != nil {
+				Amount:   money.GBP(10_00), Reference: "INV-1"}); err != nil {
 				t.Fatal(err)
 			}
 			pays := &correctionPayments{m: map[string]*corrections.Payment{"pay_console": {ID: "pay_console", PartnerID: "ptn_c",
