@@ -140,8 +140,8 @@ func correctionSchemas() map[string]any {
 		"CorrectionId":      str("cor_… correction id"),
 		"DomesticPaymentId": str("pay_… the corrected payment"),
 		"Kind":              kind,
-		"Status": map[string]any{"type": "string", "enum": []string{"pending_approval", "approved", "posted", "rejected"},
-			"description": "pending_approval until a member of the bank's staff decides; posted once credited to the customer's account"},
+		"Status": map[string]any{"type": "string", "enum": []string{"pending_approval", "approved", "posted", "rejected", "failed"},
+			"description": "pending_approval until a member of the bank's staff decides; posted once credited to the customer's account; failed when the bank's core refused the posting"},
 		"Amount": amount, "Reason": map[string]any{"type": "string"},
 		"CreationDateTime": dateTimeSchema(), "StatusUpdateDateTime": dateTimeSchema(), "PostingDateTime": dateTimeSchema()})
 	return map[string]any{

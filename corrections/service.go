@@ -293,10 +293,10 @@ func (s *Service) Decide(ctx context.Context, actor Actor, id, decision, note st
 		return &upd, nil
 	}
 	posted, err := s.Resume(ctx, upd.ID)
-	if err != nil {
+	if posted == nil {
 		return &upd, err
 	}
-	return posted, nil
+	return posted, err
 }
 
 // Resume posts an approved correction: the core first (outside any
@@ -305,8 +305,11 @@ func (s *Service) Decide(ctx context.Context, actor Actor, id, decision, note st
 // one transaction the correction becomes posted with the core's entries,
 // the ledger posting (idempotent per correction id), the complaint's
 // resolution, the partner's event, the customer's mail and the audit entry.
-// A posted correction is returned as it is; a pending or rejected one is
-// CodeInvalidState. The platform calls it after each approval and, for any
+// A posted correction is returned as it is; a pending, rejected or failed
+// one is CodeInvalidState. When the core refuses the posting for good (the
+// payment was reversed in the sandbox meanwhile, an account is gone…) the
+// correction becomes failed, its amount is given back and the refusal is
+// returned (CodeInvalidState) with the failed correction. The platform calls it after each approval and, for any
 // left approved by a crash, from housekeeping (ResumeApproved).
 func (s *Service) Resume(ctx context.Context, id string) (*Correction, error) {
 	c, err := s.store.Get(ctx, id)
@@ -325,6 +328,9 @@ func (s *Service) Resume(ctx context.Context, id string) (*Correction, error) {
 	}
 	res, err := s.core.PostCorrection(ctx, core.CorrectionInstruction{CorrectionID: c.ID, PaymentID: c.PaymentID,
 		Kind: c.Kind, Amount: c.Amount, Reason: c.Reason})
+	if permanent(err) {
+		return s.fail(ctx, c, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("corrections: post %s in the core: %w", c.ID, err)
 	}
@@ -373,6 +379,43 @@ func (s *Service) Resume(ctx context.Context, id string) (*Correction, error) {
 		return nil, err
 	}
 	return &upd, nil
+}
+
+// permanent reports whether the core refused a posting for good (as
+// opposed to being unreachable): retrying cannot help.
+func permanent(err error) bool {
+	for _, e := range []error{core.ErrInvalid, core.ErrNotFound, core.ErrNotReversible, core.ErrCurrencyMismatch, core.ErrIdempotencyConflict} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// fail records the core's permanent refusal of approved correction c: it
+// becomes failed with the reason, its amount is given back, and the
+// refusal is returned as CodeInvalidState.
+func (s *Service) fail(ctx context.Context, c *Correction, cause error) (*Correction, error) {
+	upd := *c
+	upd.Status, upd.FailureReason, upd.UpdatedAt = StatusFailed, cause.Error(), s.clock()
+	err := s.store.Tx(ctx, func(ctx context.Context) error {
+		if err := s.store.Update(ctx, &upd, StatusApproved); err != nil {
+			return err
+		}
+		if err := s.store.Release(ctx, c.PaymentID, c.Amount.Minor, c.Kind == KindReversal); err != nil {
+			return err
+		}
+		return s.store.Audit(ctx, audit.Entry{ActorType: audit.ActorSystem, ActorID: "corrections", Action: "correction.failed",
+			ObjectType: "correction", ObjectID: c.ID, PartnerID: c.PartnerID,
+			Details: map[string]any{"payment_id": c.PaymentID, "reason": upd.FailureReason}})
+	})
+	if errors.Is(err, ErrStale) {
+		return s.store.Get(ctx, c.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &upd, problem.New(problem.CodeInvalidState, "the core refused correction %s: %s", c.ID, upd.FailureReason)
 }
 
 // ResumeApproved posts every correction left approved (a crash between the

@@ -576,3 +576,41 @@ func TestComplaintRefund(t *testing.T) {
 		wantProblem(t, "fail/complaints-off", err, problem.CodeValidation, "complaints are not enabled: raise the correction without a complaint")
 	})
 }
+
+// TestCoreRefusalFails: the core refuses an approved correction for good
+// (the payment was reversed by a sandbox reset meanwhile): the correction
+// fails with the core's reason, its amount is given back, nothing moves,
+// and housekeeping does not retry it.
+func TestCoreRefusalFails(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d, nil)
+		p := f.pay(t, 1000)
+		c, err := f.svc.RequestByPartner(ctx, partnerRefund(p, 400))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.core.ReversePayment(ctx, p.ID, "sandbox reset"); err != nil {
+			t.Fatal(err)
+		}
+		a0 := f.balance(t, f.alice.ID)
+		got, err := f.svc.Decide(ctx, checker, c.ID, corrections.Approve, "ok")
+		wantProblem(t, "fail/core-refuses", err, problem.CodeInvalidState,
+			"the core refused correction "+c.ID+": core: payment cannot be reversed: payment "+p.ID+" was reversed in the sandbox")
+		if got == nil || got.Status != corrections.StatusFailed || got.FailureReason == "" {
+			t.Fatalf("ok/failed: %+v", got)
+		}
+		if moved := f.balance(t, f.alice.ID) - a0; moved != 0 {
+			t.Fatalf("ok/nothing-moved: %d", moved)
+		}
+		tot, err := f.svc.Totals(ctx, checker, p.ID)
+		if err != nil || tot.Reserved != 0 {
+			t.Fatalf("ok/released: %+v, %v", tot, err)
+		}
+		if n, err := f.svc.ResumeApproved(ctx); n != 0 || err != nil {
+			t.Fatalf("ok/not-retried: %d, %v", n, err)
+		}
+		if len(f.events.evs) != 0 {
+			t.Fatalf("ok/no-event: %+v", f.events.evs)
+		}
+	})
+}

@@ -55,6 +55,7 @@ type row struct {
 	CoreCreditTransactionID string
 	CoreDebitTransactionID  string
 	PostedAt                *time.Time
+	FailureReason           string
 	CreatedAt               time.Time
 	UpdatedAt               time.Time
 }
@@ -67,7 +68,7 @@ func toRow(c *Correction) *row {
 		ComplaintID: c.ComplaintID, Status: c.Status, RaisedByType: c.RaisedByType, RaisedBy: c.RaisedBy,
 		DecidedBy: c.DecidedBy, DecisionNote: c.DecisionNote, DecidedAt: db.NullTime(c.DecidedAt),
 		CoreCreditTransactionID: c.CoreCreditTransactionID, CoreDebitTransactionID: c.CoreDebitTransactionID,
-		PostedAt: db.NullTime(c.PostedAt), CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+		PostedAt: db.NullTime(c.PostedAt), FailureReason: c.FailureReason, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
 }
 
 func (r *row) toCorrection() Correction {
@@ -76,7 +77,7 @@ func (r *row) toCorrection() Correction {
 		ComplaintID: r.ComplaintID, Status: r.Status, RaisedByType: r.RaisedByType, RaisedBy: r.RaisedBy,
 		DecidedBy: r.DecidedBy, DecisionNote: r.DecisionNote, DecidedAt: db.TimeOf(r.DecidedAt),
 		CoreCreditTransactionID: r.CoreCreditTransactionID, CoreDebitTransactionID: r.CoreDebitTransactionID,
-		PostedAt: db.TimeOf(r.PostedAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		PostedAt: db.TimeOf(r.PostedAt), FailureReason: r.FailureReason, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 type totalsRow struct {
@@ -196,7 +197,7 @@ func (s *GormStore) Update(ctx context.Context, c *Correction, from string) erro
 	res := s.db.Conn(ctx).Model(&row{}).Where("id = ? AND status = ?", c.ID, from).Updates(map[string]any{
 		"status": c.Status, "decided_by": c.DecidedBy, "decision_note": c.DecisionNote, "decided_at": db.NullTime(c.DecidedAt),
 		"core_credit_transaction_id": c.CoreCreditTransactionID, "core_debit_transaction_id": c.CoreDebitTransactionID,
-		"posted_at": db.NullTime(c.PostedAt), "updated_at": c.UpdatedAt.UTC()})
+		"posted_at": db.NullTime(c.PostedAt), "failure_reason": c.FailureReason, "updated_at": c.UpdatedAt.UTC()})
 	if res.Error != nil {
 		return res.Error
 	}

@@ -36,12 +36,13 @@ const (
 	KindReversal = core.CorrectionReversal
 )
 
-// Statuses: pending_approval → rejected | approved → posted.
+// Statuses: pending_approval → rejected | approved → posted | failed.
 const (
 	StatusPending  = "pending_approval"
 	StatusApproved = "approved" // decided; the core posting is under way or to be retried (Resume)
 	StatusPosted   = "posted"
 	StatusRejected = "rejected"
+	StatusFailed   = "failed" // the core refused the posting for good (FailureReason)
 )
 
 // Who raised a correction (Correction.RaisedByType).
@@ -80,8 +81,10 @@ type Correction struct {
 	CoreCreditTransactionID string
 	CoreDebitTransactionID  string
 	PostedAt                time.Time
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// FailureReason is the core's refusal of a failed correction.
+	FailureReason string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Pending reports whether the correction waits for a decision.

@@ -129,6 +129,7 @@ var correctionFlashes = map[string]string{
 	"posted":   "Correction approved and posted: the customer's account was credited.",
 	"approved": "Correction approved. Posting it in the core did not complete; retry posting.",
 	"rejected": "Correction rejected. Nothing was posted.",
+	"failed":   "The bank's core refused the posting: the correction failed and nothing was posted.",
 }
 
 func (k *ConsoleCorrections) detail(c *gin.Context) {

@@ -47,6 +47,7 @@ func (e CorrectionResponseDataKind) Valid() bool {
 // Defines values for CorrectionResponseDataStatus.
 const (
 	CorrectionResponseDataStatusApproved        CorrectionResponseDataStatus = "approved"
+	CorrectionResponseDataStatusFailed          CorrectionResponseDataStatus = "failed"
 	CorrectionResponseDataStatusPendingApproval CorrectionResponseDataStatus = "pending_approval"
 	CorrectionResponseDataStatusPosted          CorrectionResponseDataStatus = "posted"
 	CorrectionResponseDataStatusRejected        CorrectionResponseDataStatus = "rejected"
@@ -56,6 +57,8 @@ const (
 func (e CorrectionResponseDataStatus) Valid() bool {
 	switch e {
 	case CorrectionResponseDataStatusApproved:
+		return true
+	case CorrectionResponseDataStatusFailed:
 		return true
 	case CorrectionResponseDataStatusPendingApproval:
 		return true
@@ -89,6 +92,7 @@ func (e CorrectionsResponseDataCorrectionsKind) Valid() bool {
 // Defines values for CorrectionsResponseDataCorrectionsStatus.
 const (
 	CorrectionsResponseDataCorrectionsStatusApproved        CorrectionsResponseDataCorrectionsStatus = "approved"
+	CorrectionsResponseDataCorrectionsStatusFailed          CorrectionsResponseDataCorrectionsStatus = "failed"
 	CorrectionsResponseDataCorrectionsStatusPendingApproval CorrectionsResponseDataCorrectionsStatus = "pending_approval"
 	CorrectionsResponseDataCorrectionsStatusPosted          CorrectionsResponseDataCorrectionsStatus = "posted"
 	CorrectionsResponseDataCorrectionsStatusRejected        CorrectionsResponseDataCorrectionsStatus = "rejected"
@@ -98,6 +102,8 @@ const (
 func (e CorrectionsResponseDataCorrectionsStatus) Valid() bool {
 	switch e {
 	case CorrectionsResponseDataCorrectionsStatusApproved:
+		return true
+	case CorrectionsResponseDataCorrectionsStatusFailed:
 		return true
 	case CorrectionsResponseDataCorrectionsStatusPendingApproval:
 		return true
@@ -1260,7 +1266,7 @@ type CorrectionResponse_Data_Amount struct {
 // CorrectionResponseDataKind defines model for CorrectionResponse.Data.Kind.
 type CorrectionResponseDataKind string
 
-// CorrectionResponseDataStatus pending_approval until a member of the bank's staff decides; posted once credited to the customer's account
+// CorrectionResponseDataStatus pending_approval until a member of the bank's staff decides; posted once credited to the customer's account; failed when the bank's core refused the posting
 type CorrectionResponseDataStatus string
 
 // CorrectionResponse_Data defines model for CorrectionResponse.Data.
@@ -1277,7 +1283,7 @@ type CorrectionResponse_Data struct {
 	PostingDateTime   *time.Time                 `json:"PostingDateTime,omitempty"`
 	Reason            string                     `json:"Reason"`
 
-	// Status pending_approval until a member of the bank's staff decides; posted once credited to the customer's account
+	// Status pending_approval until a member of the bank's staff decides; posted once credited to the customer's account; failed when the bank's core refused the posting
 	Status               CorrectionResponseDataStatus `json:"Status"`
 	StatusUpdateDateTime time.Time                    `json:"StatusUpdateDateTime"`
 }
@@ -1307,7 +1313,7 @@ type CorrectionsResponse_Data_Corrections_Amount struct {
 // CorrectionsResponseDataCorrectionsKind defines model for CorrectionsResponse.Data.Corrections.Kind.
 type CorrectionsResponseDataCorrectionsKind string
 
-// CorrectionsResponseDataCorrectionsStatus pending_approval until a member of the bank's staff decides; posted once credited to the customer's account
+// CorrectionsResponseDataCorrectionsStatus pending_approval until a member of the bank's staff decides; posted once credited to the customer's account; failed when the bank's core refused the posting
 type CorrectionsResponseDataCorrectionsStatus string
 
 // CorrectionsResponse_Data_Corrections defines model for CorrectionsResponse.Data.Corrections.
@@ -1324,7 +1330,7 @@ type CorrectionsResponse_Data_Corrections struct {
 	PostingDateTime   *time.Time                             `json:"PostingDateTime,omitempty"`
 	Reason            string                                 `json:"Reason"`
 
-	// Status pending_approval until a member of the bank's staff decides; posted once credited to the customer's account
+	// Status pending_approval until a member of the bank's staff decides; posted once credited to the customer's account; failed when the bank's core refused the posting
 	Status               CorrectionsResponseDataCorrectionsStatus `json:"Status"`
 	StatusUpdateDateTime time.Time                                `json:"StatusUpdateDateTime"`
 }

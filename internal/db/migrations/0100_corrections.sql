@@ -2,9 +2,10 @@
 -- once) of accepted payments (issue 17 item 2), raised by the partner or by
 -- staff, approved or rejected by a second staff member (maker-checker),
 -- then posted in the core and the ledger.
--- status: pending_approval → rejected | approved → posted. approved means
--- the decision is recorded and the core posting is under way (or must be
--- retried: the core is idempotent per correction id).
+-- status: pending_approval → rejected | approved → posted | failed. approved
+-- means the decision is recorded and the core posting is under way (or must
+-- be retried: the core is idempotent per correction id); failed, that the
+-- core refused it for good (failure_reason says why).
 CREATE TABLE corrections (
     id TEXT PRIMARY KEY,
     payment_id TEXT NOT NULL,
@@ -17,7 +18,7 @@ CREATE TABLE corrections (
     currency TEXT NOT NULL,
     reason TEXT NOT NULL,
     complaint_id TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL CHECK (status IN ('pending_approval', 'approved', 'posted', 'rejected')),
+    status TEXT NOT NULL CHECK (status IN ('pending_approval', 'approved', 'posted', 'rejected', 'failed')),
     raised_by_type TEXT NOT NULL,
     raised_by TEXT NOT NULL,
     decided_by TEXT NOT NULL DEFAULT '',
@@ -26,6 +27,7 @@ CREATE TABLE corrections (
     core_credit_transaction_id TEXT NOT NULL DEFAULT '',
     core_debit_transaction_id TEXT NOT NULL DEFAULT '',
     posted_at TIMESTAMPTZ,
+    failure_reason TEXT NOT NULL DEFAULT '',
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
 );
