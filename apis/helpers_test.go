@@ -23,6 +23,7 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
+	"github.com/bankbridge/bankbridge/corrections"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/ids"
@@ -190,6 +191,8 @@ type env struct {
 	clock    *clock
 	policy   apis.StaticDatasetPolicy
 	engine   *gin.Engine
+	// corrections decides and posts the partners' correction requests.
+	corrections *corrections.Service
 }
 
 // strict limits apply in "production" so limit and velocity tests are cheap.
@@ -220,7 +223,11 @@ func newEnv(tb testing.TB, d *db.DB, opts ...func(*apis.Config)) *env {
 		o(&cfg)
 	}
 	e.svc = apis.NewService(cfg)
-	h := apis.NewHandler(apis.HandlerConfig{Service: e.svc, Verifier: e.verifier, Usage: e.usage, BaseURL: baseURL})
+	// The partners' corrections, as the platform wires them (no ledger here).
+	e.corrections = corrections.New(corrections.Config{Store: corrections.NewGormStore(d), Payments: corrections.APIPayments{Store: apis.NewGormStore(d)},
+		Core: e.core, Customers: e.core, Publisher: e.pub, Now: e.clock.now})
+	h := apis.NewHandler(apis.HandlerConfig{Service: e.svc, Verifier: e.verifier, Usage: e.usage, BaseURL: baseURL,
+		Corrections: corrections.PartnerAPI{Service: e.corrections}})
 	e.engine = gin.New()
 	h.Register(e.engine)
 	e.srv = httptest.NewServer(e.engine)

@@ -41,6 +41,9 @@ type HandlerConfig struct {
 	// Reconciler keeps partners' records of their days and the breaks
 	// (package recon); nil: those two resources answer 404.
 	Reconciler Reconciler
+	// Corrections serves the partners' refund and reversal requests
+	// (corrections.go); nil: those endpoints answer not found.
+	Corrections Corrections
 }
 
 // Handler serves the partner APIs.
@@ -57,13 +60,14 @@ type Handler struct {
 	jws       *jwsEngine
 	meters    groupcommit.Batcher[*callJob]
 	recon     Reconciler
+	corr      Corrections
 }
 
 // NewHandler returns a Handler.
 func NewHandler(cfg HandlerConfig) *Handler {
 	h := &Handler{svc: cfg.Service, verifier: cfg.Verifier, usage: cfg.Usage, quota: cfg.Quota,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"), wait: cfg.IdempotencyWait, jws: newJWSEngine(cfg.JWS),
-		recon: cfg.Reconciler}
+		recon: cfg.Reconciler, corr: cfg.Corrections}
 	if h.wait <= 0 {
 		h.wait = 10 * time.Second
 	}
@@ -104,6 +108,9 @@ func (h *Handler) Register(r gin.IRouter) {
 		h.consent(TypePaymentInitiation, true), h.verifyRequestSignature(), h.idempotent(true), h.createPayment)...)
 	pisp.GET("/domestic-payments/:DomesticPaymentId", chain(ProductPayments, ScopePayments, h.getPayment(false))...)
 	pisp.GET("/domestic-payments/:DomesticPaymentId/payment-details", chain(ProductPayments, ScopePayments, h.getPayment(true))...)
+	pisp.POST("/domestic-payments/:DomesticPaymentId/corrections", chain(ProductPayments, ScopePayments,
+		h.verifyRequestSignature(), h.idempotent(false), h.createCorrection)...)
+	pisp.GET("/domestic-payments/:DomesticPaymentId/corrections", chain(ProductPayments, ScopePayments, h.listCorrections)...)
 
 	base.GET("/reconciliation/:date", chain(ProductPayments, ScopePayments, h.reconciliation)...)
 	base.PUT("/reconciliation/:date/partner-record", chain(ProductPayments, ScopePayments, h.clientOnly(), h.uploadRecord)...)

@@ -89,6 +89,7 @@ func TestIdempotencyKeyWhereTheSpecRequiresIt(t *testing.T) {
 		alice := e.customer("alice")
 		debtor := alice.account(core.AccountCurrent).ID
 		// Each case builds a fresh, valid request for a served POST route.
+		corrected := "" // the payment of the last corrections case built
 		cases := map[string]func() (token string, body any){
 			aisp + "/account-access-consents": func() (string, any) { return p.token, accountConsentBody(apis.PermBalances) },
 			pisp + "/domestic-payment-consents": func() (string, any) {
@@ -98,6 +99,11 @@ func TestIdempotencyKeyWhereTheSpecRequiresIt(t *testing.T) {
 				in := initiation("1.00", externalCreditor, "Acme", "idem")
 				id, tok := p.paymentConsent(alice, debtor, in)
 				return tok, paymentBody(id, in)
+			},
+			pisp + "/domestic-payments/{DomesticPaymentId}/corrections": func() (string, any) {
+				id, _ := p.pay(alice, "1.00", externalCreditor, "idem")
+				corrected = id
+				return p.token, map[string]any{"Kind": "refund", "Amount": map[string]any{"Amount": "0.10", "Currency": "GBP"}, "Reason": "idem"}
 			},
 			dataPath + "/data-sharing-consents": func() (string, any) {
 				return p.token, map[string]any{"Data": map[string]any{"Datasets": []string{apis.DatasetTransactionInsights}}, "Risk": map[string]any{}}
@@ -126,18 +132,19 @@ func TestIdempotencyKeyWhereTheSpecRequiresIt(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				e.t = t
 				tok, body := build()
-				r := e.do("POST", path, tok, body, withHeader(apis.IdempotencyHeader, ""))
+				r := e.do("POST", strings.Replace(path, "{DomesticPaymentId}", corrected, 1), tok, body, withHeader(apis.IdempotencyHeader, ""))
 				if required {
 					wantProblem(t, r, 400, "idempotency_key_missing", "the x-idempotency-key header is required on POST "+path)
 					return
 				}
-				if !defined && !strings.HasPrefix(path, dataPath+"/") {
+				if !defined && !strings.HasPrefix(path, dataPath+"/") && !strings.HasSuffix(path, "/corrections") {
 					t.Fatalf("POST %s is neither in the official documents nor a Bankbridge extension", path)
 				}
 				wantStatus(t, r, 201)
 				// Sent where optional, the key is honoured: the same key
 				// replays the first response.
 				tok, body = build()
+				path := strings.Replace(path, "{DomesticPaymentId}", corrected, 1)
 				first := e.do("POST", path, tok, body, withKey("k-"+filepath.Base(path)))
 				wantStatus(t, first, 201)
 				again := e.do("POST", path, tok, body, withKey("k-"+filepath.Base(path)))
@@ -176,7 +183,7 @@ func TestOpenAPIIdempotencyKeyMatchesTheSpec(t *testing.T) {
 			t.Errorf("POST %s does not document x-idempotency-key", path)
 		}
 	}
-	if n != 4 {
+	if n != 5 {
 		t.Fatalf("%d POST operations", n)
 	}
 }

@@ -35,6 +35,8 @@ var operations = []operation{
 	{"POST", "/pisp/domestic-payments", "CreateDomesticPayments", "Initiate the domestic payment of an authorised consent (once)", "Domestic payments", ScopePayments, true, "OBWriteDomestic2", 201, "OBWriteDomesticResponse5", nil},
 	{"GET", "/pisp/domestic-payments/{DomesticPaymentId}", "GetDomesticPaymentsDomesticPaymentId", "Get a domestic payment", "Domestic payments", ScopePayments, false, "", 200, "OBWriteDomesticResponse5", nil},
 	{"GET", "/pisp/domestic-payments/{DomesticPaymentId}/payment-details", "GetDomesticPaymentsDomesticPaymentIdPaymentDetails", "Get a domestic payment's status detail (the rejection reason)", "Domestic payments", ScopePayments, false, "", 200, "OBWritePaymentDetailsResponse1", nil},
+	{"POST", "/pisp/domestic-payments/{DomesticPaymentId}/corrections", "CreateDomesticPaymentsDomesticPaymentIdCorrections", "Ask for a refund (part or all; the refunds never exceed the payment) or a reversal (the whole amount, once) of an accepted payment; the bank approves or rejects it, then credits the customer and sends payment.refunded or payment.reversed", "Corrections", ScopePayments, false, "CorrectionRequest", 201, "CorrectionResponse", nil},
+	{"GET", "/pisp/domestic-payments/{DomesticPaymentId}/corrections", "GetDomesticPaymentsDomesticPaymentIdCorrections", "List a payment's corrections with their status, newest first", "Corrections", ScopePayments, false, "", 200, "CorrectionsResponse", nil},
 	{"GET", "/reconciliation/{date}", "GetReconciliationDate", "List the partner's payments of one UTC day (YYYY-MM-DD) in the token's environment, with totals per currency and status; JSON, or CSV with Accept: text/csv", "Reconciliation", ScopePayments, false, "", 200, "ReconciliationResponse", nil},
 	{"PUT", "/reconciliation/{date}/partner-record", "PutReconciliationDatePartnerRecord", "Upload (or replace, until finance closes the day) the partner's own record of one UTC day as CSV (text/csv: the reconciliation's columns, header required) or JSON; the day's breaks are recomputed", "Reconciliation", ScopePayments, false, "PartnerRecord", 200, "PartnerRecordReceipt", nil},
 	{"GET", "/reconciliation/{date}/breaks", "GetReconciliationDateBreaks", "List the breaks of one UTC day between the platform's payments, the partner's record and the core's booked entries (open and resolved)", "Reconciliation", ScopePayments, false, "", 200, "ReconciliationBreaksResponse", nil},
@@ -212,6 +214,9 @@ func OpenAPI(issuer string) map[string]any {
 		panic("apis: embedded OB schemas: " + err.Error())
 	}
 	for k, v := range bankbridgeSchemas() {
+		schemas[k] = v
+	}
+	for k, v := range correctionSchemas() {
 		schemas[k] = v
 	}
 	problemResp := func(desc string) map[string]any {

@@ -68,7 +68,7 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if doc.OpenAPI != "3.1.0" || doc.Paths.Len() != 27 {
+	if doc.OpenAPI != "3.1.0" || doc.Paths.Len() != 29 {
 		t.Fatalf("openapi %s, %d paths", doc.OpenAPI, doc.Paths.Len())
 	}
 	for _, name := range []string{"OBReadTransaction6", "OBWriteDomesticResponse5", "DatasetResponse", "ReconciliationResponse", "Problem", "WebhookEndpointCreated", "ClientInformation"} {

@@ -189,6 +189,9 @@ func (k *Console) staff(c *gin.Context, current string) (*staff.Member, *console
 	if v.Can[string(staff.ActComplaintsRead)] {
 		links = append(links, navLink{"/console/complaints", "Complaints", current == "complaints"})
 	}
+	if v.Can[string(staff.ActCorrectionsRead)] {
+		links = append(links, navLink{"/console/corrections", "Corrections", current == "corrections"})
+	}
 	if v.Can[string(staff.ActAuditRead)] {
 		links = append(links, navLink{"/console/audit", "Audit trail", current == "audit"})
 	}

@@ -92,6 +92,9 @@ type CustomerDashboard struct {
 	// second-factor services do not audit themselves (nil: none recorded).
 	DB  *gorm.DB
 	Log *slog.Logger
+	// Accounts, when set, gives the dashboard an Accounts page: balances and
+	// the latest entries of each account (customer_statement.go).
+	Accounts CustomerAccounts
 }
 
 // base is the dashboard's path prefix.
@@ -126,6 +129,9 @@ func (d *CustomerDashboard) Register(r gin.IRouter) {
 	r.POST(b+"/consents/:id/revoke", d.revoke)
 	if d.Complaints != nil {
 		d.registerComplaints(r, b)
+	}
+	if d.Accounts != nil {
+		r.GET(b+"/accounts", d.accounts)
 	}
 	if d.SCA != nil {
 		if d.Usernames == nil {

@@ -80,6 +80,9 @@ func (d *CustomerDashboard) nav(current string) *navBar {
 	if d.Complaints != nil {
 		links = append(links, navLink{Href: d.base() + "/payments", Label: "Payments"})
 	}
+	if d.Accounts != nil {
+		links = append(links, navLink{Href: d.base() + "/accounts", Label: "Accounts"})
+	}
 	if d.SCA != nil {
 		links = append(links, navLink{Href: d.base() + "/security", Label: "Security"})
 	}

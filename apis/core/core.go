@@ -105,3 +105,25 @@ type SandboxReverser interface {
 	// creditor account that is not synthetic).
 	ReversePayment(ctx context.Context, paymentID, reason string) (*Reversal, error)
 }
+
+// Corrector is the port through which the platform posts a correction (a
+// refund or a reversal) of an accepted payment in the core, for every
+// account (sandbox and production); the reference core implements it.
+// Callers find it with a type assertion (core.(Corrector)) or are wired with
+// it.
+type Corrector interface {
+	// PostCorrection books the correction at most once per CorrectionID (the
+	// idempotency key): a credit of the amount to the original payment's
+	// debtor account ("Refund of payment <id>: <reason>", or "Reversal of
+	// …") and the matching debit of the creditor's account at this bank, or
+	// of the bank's suspense account when the creditor banks elsewhere, both
+	// with the original payment's reference. Calling again with the same
+	// instruction returns the first result (Already set) and moves nothing.
+	// The corrections of a payment never sum to more than it; a reversal is
+	// the whole amount. Errors: ErrInvalid (malformed instruction),
+	// ErrNotFound (no such payment), ErrNotReversible (a rejected or
+	// sandbox-reversed payment, or the payment's remaining amount is less
+	// than the correction), ErrIdempotencyConflict (the same CorrectionID
+	// with a different instruction), ErrCurrencyMismatch.
+	PostCorrection(ctx context.Context, in CorrectionInstruction) (*CorrectionResult, error)
+}

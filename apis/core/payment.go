@@ -273,6 +273,13 @@ func (r *Reference) ReversePayment(ctx context.Context, paymentID, reason string
 		if p.Status != PaymentAccepted {
 			return fmt.Errorf("%w: payment %s was rejected (%s) and moved no money", ErrNotReversible, p.ID, p.RejectReason)
 		}
+		var corrected int64
+		if err := tx.Model(&correctionRow{}).Where("payment_id = ?", p.ID).Count(&corrected).Error; err != nil {
+			return err
+		}
+		if corrected > 0 {
+			return fmt.Errorf("%w: payment %s was refunded or reversed by a correction", ErrNotReversible, p.ID)
+		}
 		rev, err := r.reverse(tx, &p, reason)
 		if err != nil {
 			return err

@@ -334,3 +334,58 @@ type Reversal struct {
 	// call: nothing moved and the fields describe the first reversal.
 	AlreadyReversed bool
 }
+
+// Correction kinds (CorrectionInstruction.Kind).
+const (
+	CorrectionRefund   = "refund"
+	CorrectionReversal = "reversal"
+)
+
+// MethodCorrection is the method of the entries Corrector.PostCorrection
+// books.
+const MethodCorrection = "payment_correction"
+
+// CorrectionInstruction asks the core to refund or reverse a payment.
+type CorrectionInstruction struct {
+	// CorrectionID is the caller's unique id and the idempotency key.
+	CorrectionID string
+	PaymentID    string
+	Kind         string      // CorrectionRefund or CorrectionReversal
+	Amount       money.Money // positive, the payment's currency; a reversal's is the whole payment
+	Reason       string      // 1 to 100 characters, shown on the statement
+}
+
+// Validate checks the instruction's shape.
+func (c CorrectionInstruction) Validate() error {
+	switch {
+	case c.CorrectionID == "" || len(c.CorrectionID) > 128:
+		return fmt.Errorf("%w: correction id must be 1 to 128 characters", ErrInvalid)
+	case c.PaymentID == "":
+		return fmt.Errorf("%w: payment id is required", ErrInvalid)
+	case c.Kind != CorrectionRefund && c.Kind != CorrectionReversal:
+		return fmt.Errorf("%w: correction kind must be %s or %s", ErrInvalid, CorrectionRefund, CorrectionReversal)
+	case c.Amount.Minor <= 0:
+		return fmt.Errorf("%w: amount must be positive", ErrInvalid)
+	case !currencyCode.MatchString(c.Amount.Currency):
+		return fmt.Errorf("%w: currency must be an ISO 4217 code", ErrInvalid)
+	case c.Reason == "" || len([]rune(c.Reason)) > 100:
+		return fmt.Errorf("%w: correction reason must be 1 to 100 characters", ErrInvalid)
+	}
+	return nil
+}
+
+// CorrectionResult is a posted correction.
+type CorrectionResult struct {
+	CorrectionID string
+	PaymentID    string
+	// CreditTransactionID is the debtor's entry; DebitTransactionID the
+	// entry on DebitAccountID (the creditor's account at this bank, or the
+	// suspense account when Suspense).
+	CreditTransactionID string
+	DebitAccountID      string
+	DebitTransactionID  string
+	Suspense            bool
+	PostedAt            time.Time
+	// Already: the correction had been posted before this call; nothing moved.
+	Already bool
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/complaints"
 	"github.com/bankbridge/bankbridge/contracts"
+	"github.com/bankbridge/bankbridge/corrections"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/secrets"
@@ -74,6 +75,8 @@ type Services struct {
 	// Complaints are the customers' complaints about partner payments
 	// (issue 17 item 3); corrections call its CheckRefund and Refunded.
 	Complaints *complaints.Service
+	// Corrections refunds and reverses accepted payments (maker-checker).
+	Corrections *corrections.Service
 	// Events publishes into the webhooks outbox in the caller's transaction.
 	Events  events.Publisher
 	OpenAPI map[string]any
@@ -168,7 +171,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	}
 	s.OAuth.UseCacheBus(bus)
 	s.OpenAPI = apis.OpenAPI(p.Issuer)
-	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireWebhooks, p.wireMail} {
+	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireCorrections, p.wireWebhooks, p.wireMail} {
 		if err := ext(ctx); err != nil {
 			return err
 		}
@@ -199,6 +202,7 @@ func (p *Platform) housekeeping(now func() time.Time) {
 			return err
 		},
 		"signing_keys": func(ctx context.Context) error { _, err := s.Keys.PruneRetired(ctx); return err },
+		"corrections":  p.resumeCorrections,
 		"sca_confirmations": func(ctx context.Context) error {
 			_, err := sca.NewGormStore(p.DB).PurgeConfirmations(ctx, now())
 			return err
@@ -238,7 +242,8 @@ func (p *Platform) mount(r *gin.Engine) {
 	s.OAuth.Register(r)
 	s.Partners.MountRegistration(r)
 	apis.NewHandler(apis.HandlerConfig{Service: s.APIs, Verifier: s.OAuth, BaseURL: p.Issuer, Usage: usageRecorder{p.billing.Contracts, p.DB}, Quota: p.billing.Quota,
-		JWS: &apis.JWSConfig{Signer: s.Keys, Issuer: p.Issuer, Clients: s.OAuth, Logger: p.Log}, Reconciler: s.Recon}).Register(r)
+		JWS: &apis.JWSConfig{Signer: s.Keys, Issuer: p.Issuer, Clients: s.OAuth, Logger: p.Log}, Reconciler: s.Recon,
+		Corrections: p.partnerCorrections()}).Register(r)
 	r.GET("/openapi.json", func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI) })
 	r.GET("/docs", gin.WrapF(p.Pages.DocsHandler(s.OpenAPI)))
 	// The customers' dashboard, once per environment: production customers at
@@ -246,7 +251,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	for _, env := range []environment.Environment{environment.Production, environment.Sandbox} {
 		(&web.CustomerDashboard{Complaints: s.Complaints, Environment: env, Pages: p.Pages, CSRF: csrf, Sessions: sessions, Customers: s.OAuth.ThrottledCustomers(),
 			Consents: customerConsents{s.APIs, s.Partners, s.Core}, SCA: s.SCA, Passkeys: s.Passkeys,
-			Usernames: customerUsernames{s.Core}, DB: p.DB.DB, Log: p.Log}).Register(r)
+			Usernames: customerUsernames{s.Core}, DB: p.DB.DB, Log: p.Log, Accounts: s.Core}).Register(r)
 	}
 	personas := web.SandboxPersonasFunc(sandboxPersonaViews)
 	portal := &web.Portal{Pages: p.Pages, CSRF: csrf, Sessions: sessions, Partners: s.Partners, Personas: personas,
@@ -262,6 +267,7 @@ func (p *Platform) mount(r *gin.Engine) {
 		Staff: s.Staff, DB: p.DB.DB, Log: p.Log}, Limits: s.Limits}).Register(r)
 	p.mountRisk(r, console)
 	p.mountRecon(r, console)
+	p.mountCorrections(r, console)
 	p.mountBilling(r)
 	p.mountReviews(r, perf, console, portal)
 	p.mountComplaints(r, console, portal)

@@ -141,6 +141,15 @@ const (
 	ActComplaintsHandle Action = "complaints.handle"
 )
 
+// Corrections: refunds and reversals of accepted payments (package
+// corrections enforces them; issue 17 item 2). One staff member raises
+// (or a partner requests), a different one approves or rejects.
+const (
+	ActCorrectionsRead    Action = "corrections.read"
+	ActCorrectionsRaise   Action = "corrections.raise"
+	ActCorrectionsApprove Action = "corrections.approve"
+)
+
 // Actions lists every staff action; admin may do all of them but adminWithout.
 var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActDueDiligence,
 	ActCertification, ActGoLiveRequest, ActGoLiveApprove, ActSuspend, ActReinstateRequest, ActReinstateApprove,
@@ -149,7 +158,8 @@ var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDe
 	ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActLimitsRead, ActLimitsPropose, ActLimitsApprove,
-	ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead, ActReconRead, ActReconResolve, ActComplaintsRead, ActComplaintsHandle}
+	ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead, ActReconRead, ActReconResolve, ActComplaintsRead, ActComplaintsHandle,
+	ActCorrectionsRead, ActCorrectionsRaise, ActCorrectionsApprove}
 
 // adminWithout are the actions an admin does not have (every other one is
 // theirs): deciding risk cases and suspicious activity reports are the risk
@@ -162,18 +172,21 @@ var grants = map[Role][]Action{
 	RolePartnerManager: {ActPartnersRead, ActApplicationsReview, ActApplicationsDecide, ActCertification,
 		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate, ActMonitoringRead,
 		ActReviewsRead, ActReviewsDraft, ActComplaintsRead, ActComplaintsHandle,
-		ActContractsRead, ActContractsDraft, ActContractsSubmit},
+		ActContractsRead, ActContractsDraft, ActContractsSubmit,
+		ActCorrectionsRead, ActCorrectionsRaise},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
 		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead, ActScreening,
 		ActReviewsRead, ActReviewsApprove,
 		ActContractsRead, ActLimitsRead, ActLimitsPropose, ActLimitsApprove,
-		ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead, ActComplaintsRead, ActComplaintsHandle},
+		ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead, ActComplaintsRead, ActComplaintsHandle,
+		ActCorrectionsRead, ActCorrectionsApprove},
 	RoleFinance: {ActPartnersRead,
 		ActContractsRead, ActContractsDraft, ActContractsEdit, ActContractsSubmit, ActContractsApprove, ActContractsReject,
 		ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
-		ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActReconRead, ActReconResolve},
+		ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActReconRead, ActReconResolve,
+		ActCorrectionsRead, ActCorrectionsRaise, ActCorrectionsApprove},
 	RoleAuditor: {ActPartnersRead, ActAuditRead, ActReviewsRead, ActContractsRead, ActSettlementsRead, ActLimitsRead,
-		ActReconRead, ActComplaintsRead},
+		ActReconRead, ActComplaintsRead, ActCorrectionsRead},
 	RoleSystem: {ActContractsRead, ActSettlementsRun, ActRiskCasesRead, ActSARRead}, // the CLI's `risk cases`, `risk sar export`
 }
 

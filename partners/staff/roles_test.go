@@ -58,6 +58,9 @@ func TestTable(t *testing.T) {
 		ActReconResolve:       {Y, N, N, Y, N, N}, // …auditors read
 		ActComplaintsRead:     {Y, Y, Y, N, Y, N}, // customers' complaints (issue 17): operations and risk handle, auditors read
 		ActComplaintsHandle:   {Y, Y, Y, N, N, N},
+		ActCorrectionsRead:    {Y, Y, Y, Y, Y, N}, // refunds and reversals (issue 17 item 2)
+		ActCorrectionsRaise:   {Y, Y, N, Y, N, N}, // the maker: partner managers, finance
+		ActCorrectionsApprove: {Y, N, Y, Y, N, N}, // the checker (never the maker): risk officers, finance
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))

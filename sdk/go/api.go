@@ -274,6 +274,19 @@ func (a *API) DomesticPaymentDetails(ctx context.Context, paymentID string, opts
 	return call[OBWritePaymentDetailsResponse1](ctx, a, http.MethodGet, PathPISP+"/domestic-payments/"+esc(paymentID)+"/payment-details", nil, opts)
 }
 
+// CreateDomesticPaymentCorrection asks the bank to refund (part or all) or
+// reverse (the whole amount) one of the partner's accepted payments; it is
+// pending until the bank's staff approve it (payment.refunded or
+// payment.reversed follows). Pass WithIdempotencyKey to make a retry safe.
+func (a *API) CreateDomesticPaymentCorrection(ctx context.Context, paymentID string, req CorrectionRequest, opts ...CallOption) (*CorrectionResponse, error) {
+	return call[CorrectionResponse](ctx, a, http.MethodPost, PathPISP+"/domestic-payments/"+esc(paymentID)+"/corrections", req, opts)
+}
+
+// DomesticPaymentCorrections lists a payment's corrections with their status.
+func (a *API) DomesticPaymentCorrections(ctx context.Context, paymentID string, opts ...CallOption) (*CorrectionsResponse, error) {
+	return call[CorrectionsResponse](ctx, a, http.MethodGet, PathPISP+"/domestic-payments/"+esc(paymentID)+"/corrections", nil, opts)
+}
+
 // PaymentFor is the payment request of a payment consent: its ConsentId,
 // Initiation and Risk, as the documents require them to be repeated.
 func PaymentFor(consent *OBWriteDomesticConsentResponse5) OBWriteDomestic2 {

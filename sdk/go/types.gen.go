@@ -8,6 +8,114 @@ import (
 	"time"
 )
 
+// Defines values for CorrectionRequestKind.
+const (
+	CorrectionRequestKindRefund   CorrectionRequestKind = "refund"
+	CorrectionRequestKindReversal CorrectionRequestKind = "reversal"
+)
+
+// Valid indicates whether the value is a known member of the CorrectionRequestKind enum.
+func (e CorrectionRequestKind) Valid() bool {
+	switch e {
+	case CorrectionRequestKindRefund:
+		return true
+	case CorrectionRequestKindReversal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CorrectionResponseDataKind.
+const (
+	CorrectionResponseDataKindRefund   CorrectionResponseDataKind = "refund"
+	CorrectionResponseDataKindReversal CorrectionResponseDataKind = "reversal"
+)
+
+// Valid indicates whether the value is a known member of the CorrectionResponseDataKind enum.
+func (e CorrectionResponseDataKind) Valid() bool {
+	switch e {
+	case CorrectionResponseDataKindRefund:
+		return true
+	case CorrectionResponseDataKindReversal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CorrectionResponseDataStatus.
+const (
+	CorrectionResponseDataStatusApproved        CorrectionResponseDataStatus = "approved"
+	CorrectionResponseDataStatusFailed          CorrectionResponseDataStatus = "failed"
+	CorrectionResponseDataStatusPendingApproval CorrectionResponseDataStatus = "pending_approval"
+	CorrectionResponseDataStatusPosted          CorrectionResponseDataStatus = "posted"
+	CorrectionResponseDataStatusRejected        CorrectionResponseDataStatus = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the CorrectionResponseDataStatus enum.
+func (e CorrectionResponseDataStatus) Valid() bool {
+	switch e {
+	case CorrectionResponseDataStatusApproved:
+		return true
+	case CorrectionResponseDataStatusFailed:
+		return true
+	case CorrectionResponseDataStatusPendingApproval:
+		return true
+	case CorrectionResponseDataStatusPosted:
+		return true
+	case CorrectionResponseDataStatusRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CorrectionsResponseDataCorrectionsKind.
+const (
+	CorrectionsResponseDataCorrectionsKindRefund   CorrectionsResponseDataCorrectionsKind = "refund"
+	CorrectionsResponseDataCorrectionsKindReversal CorrectionsResponseDataCorrectionsKind = "reversal"
+)
+
+// Valid indicates whether the value is a known member of the CorrectionsResponseDataCorrectionsKind enum.
+func (e CorrectionsResponseDataCorrectionsKind) Valid() bool {
+	switch e {
+	case CorrectionsResponseDataCorrectionsKindRefund:
+		return true
+	case CorrectionsResponseDataCorrectionsKindReversal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CorrectionsResponseDataCorrectionsStatus.
+const (
+	CorrectionsResponseDataCorrectionsStatusApproved        CorrectionsResponseDataCorrectionsStatus = "approved"
+	CorrectionsResponseDataCorrectionsStatusFailed          CorrectionsResponseDataCorrectionsStatus = "failed"
+	CorrectionsResponseDataCorrectionsStatusPendingApproval CorrectionsResponseDataCorrectionsStatus = "pending_approval"
+	CorrectionsResponseDataCorrectionsStatusPosted          CorrectionsResponseDataCorrectionsStatus = "posted"
+	CorrectionsResponseDataCorrectionsStatusRejected        CorrectionsResponseDataCorrectionsStatus = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the CorrectionsResponseDataCorrectionsStatus enum.
+func (e CorrectionsResponseDataCorrectionsStatus) Valid() bool {
+	switch e {
+	case CorrectionsResponseDataCorrectionsStatusApproved:
+		return true
+	case CorrectionsResponseDataCorrectionsStatusFailed:
+		return true
+	case CorrectionsResponseDataCorrectionsStatusPendingApproval:
+		return true
+	case CorrectionsResponseDataCorrectionsStatusPosted:
+		return true
+	case CorrectionsResponseDataCorrectionsStatusRejected:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Dataset.
 const (
 	DatasetRiskSignals         Dataset = "risk_signals"
@@ -1188,6 +1296,127 @@ type BookingDateTime = time.Time
 
 // BuildingNumber Number that identifies the position of a building on a street.
 type BuildingNumber = string
+
+// CorrectionRequest defines model for CorrectionRequest.
+type CorrectionRequest struct {
+	// Amount required for a refund (the refunds of a payment never exceed it); a reversal is the whole amount
+	Amount *CorrectionRequest_Amount `json:"Amount,omitempty"`
+	Kind   CorrectionRequestKind     `json:"Kind"`
+
+	// Reason shown on the customer's statement
+	Reason string `json:"Reason"`
+}
+
+// CorrectionRequest_Amount defines model for CorrectionRequest.Amount.
+type CorrectionRequest_Amount struct {
+	// Amount Open Banking decimal amount
+	Amount string `json:"Amount"`
+
+	// Currency ISO 4217 code
+	Currency string `json:"Currency"`
+}
+
+// CorrectionRequestKind defines model for CorrectionRequest.Kind.
+type CorrectionRequestKind string
+
+// CorrectionResponse defines model for CorrectionResponse.
+type CorrectionResponse struct {
+	Data  CorrectionResponse_Data  `json:"Data"`
+	Links CorrectionResponse_Links `json:"Links"`
+	Meta  map[string]interface{}   `json:"Meta"`
+}
+
+// CorrectionResponse_Data_Amount defines model for CorrectionResponse.Data.Amount.
+type CorrectionResponse_Data_Amount struct {
+	// Amount Open Banking decimal amount
+	Amount string `json:"Amount"`
+
+	// Currency ISO 4217 code
+	Currency string `json:"Currency"`
+}
+
+// CorrectionResponseDataKind defines model for CorrectionResponse.Data.Kind.
+type CorrectionResponseDataKind string
+
+// CorrectionResponseDataStatus pending_approval until a member of the bank's staff decides; posted once credited to the customer's account; failed when the bank's core refused the posting
+type CorrectionResponseDataStatus string
+
+// CorrectionResponse_Data defines model for CorrectionResponse.Data.
+type CorrectionResponse_Data struct {
+	Amount CorrectionResponse_Data_Amount `json:"Amount"`
+
+	// CorrectionId cor_… correction id
+	CorrectionId     string    `json:"CorrectionId"`
+	CreationDateTime time.Time `json:"CreationDateTime"`
+
+	// DomesticPaymentId pay_… the corrected payment
+	DomesticPaymentId string                     `json:"DomesticPaymentId"`
+	Kind              CorrectionResponseDataKind `json:"Kind"`
+	PostingDateTime   *time.Time                 `json:"PostingDateTime,omitempty"`
+	Reason            string                     `json:"Reason"`
+
+	// Status pending_approval until a member of the bank's staff decides; posted once credited to the customer's account; failed when the bank's core refused the posting
+	Status               CorrectionResponseDataStatus `json:"Status"`
+	StatusUpdateDateTime time.Time                    `json:"StatusUpdateDateTime"`
+}
+
+// CorrectionResponse_Links defines model for CorrectionResponse.Links.
+type CorrectionResponse_Links struct {
+	Next *string `json:"Next,omitempty"`
+	Self string  `json:"Self"`
+}
+
+// CorrectionsResponse defines model for CorrectionsResponse.
+type CorrectionsResponse struct {
+	Data  CorrectionsResponse_Data  `json:"Data"`
+	Links CorrectionsResponse_Links `json:"Links"`
+	Meta  map[string]interface{}    `json:"Meta"`
+}
+
+// CorrectionsResponse_Data_Corrections_Amount defines model for CorrectionsResponse.Data.Corrections.Amount.
+type CorrectionsResponse_Data_Corrections_Amount struct {
+	// Amount Open Banking decimal amount
+	Amount string `json:"Amount"`
+
+	// Currency ISO 4217 code
+	Currency string `json:"Currency"`
+}
+
+// CorrectionsResponseDataCorrectionsKind defines model for CorrectionsResponse.Data.Corrections.Kind.
+type CorrectionsResponseDataCorrectionsKind string
+
+// CorrectionsResponseDataCorrectionsStatus pending_approval until a member of the bank's staff decides; posted once credited to the customer's account; failed when the bank's core refused the posting
+type CorrectionsResponseDataCorrectionsStatus string
+
+// CorrectionsResponse_Data_Corrections defines model for CorrectionsResponse.Data.Corrections.
+type CorrectionsResponse_Data_Corrections struct {
+	Amount CorrectionsResponse_Data_Corrections_Amount `json:"Amount"`
+
+	// CorrectionId cor_… correction id
+	CorrectionId     string    `json:"CorrectionId"`
+	CreationDateTime time.Time `json:"CreationDateTime"`
+
+	// DomesticPaymentId pay_… the corrected payment
+	DomesticPaymentId string                                 `json:"DomesticPaymentId"`
+	Kind              CorrectionsResponseDataCorrectionsKind `json:"Kind"`
+	PostingDateTime   *time.Time                             `json:"PostingDateTime,omitempty"`
+	Reason            string                                 `json:"Reason"`
+
+	// Status pending_approval until a member of the bank's staff decides; posted once credited to the customer's account; failed when the bank's core refused the posting
+	Status               CorrectionsResponseDataCorrectionsStatus `json:"Status"`
+	StatusUpdateDateTime time.Time                                `json:"StatusUpdateDateTime"`
+}
+
+// CorrectionsResponse_Data defines model for CorrectionsResponse.Data.
+type CorrectionsResponse_Data struct {
+	Corrections []CorrectionsResponse_Data_Corrections `json:"Corrections"`
+}
+
+// CorrectionsResponse_Links defines model for CorrectionsResponse.Links.
+type CorrectionsResponse_Links struct {
+	Next *string `json:"Next,omitempty"`
+	Self string  `json:"Self"`
+}
 
 // CountryCode Nation with its own government.
 type CountryCode = string
@@ -3038,6 +3267,48 @@ type PaymentCreatedEvent struct {
 	Type      string                  `json:"type"`
 }
 
+// WebhookPaymentRefundedJSONBody defines parameters for WebhookPaymentRefunded.
+type WebhookPaymentRefundedJSONBody struct {
+	Data      WebhookPaymentRefundedJSONBody_Data `json:"data"`
+	Timestamp time.Time                           `json:"timestamp"`
+	Type      string                              `json:"type"`
+}
+
+// WebhookPaymentRefundedJSONBody_Data defines parameters for WebhookPaymentRefunded.
+type WebhookPaymentRefundedJSONBody_Data struct {
+	// Amount minor units as a decimal integer string
+	Amount               string                 `json:"amount"`
+	AppId                *string                `json:"app_id,omitempty"`
+	CorrectionId         string                 `json:"correction_id"`
+	Currency             string                 `json:"currency"`
+	EventId              string                 `json:"event_id"`
+	PartnerId            string                 `json:"partner_id"`
+	PaymentId            string                 `json:"payment_id"`
+	Reason               *string                `json:"reason,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// WebhookPaymentReversedJSONBody defines parameters for WebhookPaymentReversed.
+type WebhookPaymentReversedJSONBody struct {
+	Data      WebhookPaymentReversedJSONBody_Data `json:"data"`
+	Timestamp time.Time                           `json:"timestamp"`
+	Type      string                              `json:"type"`
+}
+
+// WebhookPaymentReversedJSONBody_Data defines parameters for WebhookPaymentReversed.
+type WebhookPaymentReversedJSONBody_Data struct {
+	// Amount minor units as a decimal integer string
+	Amount               string                 `json:"amount"`
+	AppId                *string                `json:"app_id,omitempty"`
+	CorrectionId         string                 `json:"correction_id"`
+	Currency             string                 `json:"currency"`
+	EventId              string                 `json:"event_id"`
+	PartnerId            string                 `json:"partner_id"`
+	PaymentId            string                 `json:"payment_id"`
+	Reason               *string                `json:"reason,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // PaymentStatusChangedEventData defines parameters for WebhookPaymentStatusChanged.
 type PaymentStatusChangedEventData struct {
 	AppId                string                 `json:"app_id"`
@@ -4357,6 +4628,328 @@ func (a PaymentCreatedEventData) MarshalJSON() ([]byte, error) {
 		object["status"], err = json.Marshal(a.Status)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'status': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for WebhookPaymentRefundedJSONBody_Data. Returns the specified
+// element and whether it was found
+func (a WebhookPaymentRefundedJSONBody_Data) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for WebhookPaymentRefundedJSONBody_Data
+func (a *WebhookPaymentRefundedJSONBody_Data) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for WebhookPaymentRefundedJSONBody_Data to handle AdditionalProperties
+func (a *WebhookPaymentRefundedJSONBody_Data) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["amount"]; found {
+		err = json.Unmarshal(raw, &a.Amount)
+		if err != nil {
+			return fmt.Errorf("error reading 'amount': %w", err)
+		}
+		delete(object, "amount")
+	}
+
+	if raw, found := object["app_id"]; found {
+		err = json.Unmarshal(raw, &a.AppId)
+		if err != nil {
+			return fmt.Errorf("error reading 'app_id': %w", err)
+		}
+		delete(object, "app_id")
+	}
+
+	if raw, found := object["correction_id"]; found {
+		err = json.Unmarshal(raw, &a.CorrectionId)
+		if err != nil {
+			return fmt.Errorf("error reading 'correction_id': %w", err)
+		}
+		delete(object, "correction_id")
+	}
+
+	if raw, found := object["currency"]; found {
+		err = json.Unmarshal(raw, &a.Currency)
+		if err != nil {
+			return fmt.Errorf("error reading 'currency': %w", err)
+		}
+		delete(object, "currency")
+	}
+
+	if raw, found := object["event_id"]; found {
+		err = json.Unmarshal(raw, &a.EventId)
+		if err != nil {
+			return fmt.Errorf("error reading 'event_id': %w", err)
+		}
+		delete(object, "event_id")
+	}
+
+	if raw, found := object["partner_id"]; found {
+		err = json.Unmarshal(raw, &a.PartnerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'partner_id': %w", err)
+		}
+		delete(object, "partner_id")
+	}
+
+	if raw, found := object["payment_id"]; found {
+		err = json.Unmarshal(raw, &a.PaymentId)
+		if err != nil {
+			return fmt.Errorf("error reading 'payment_id': %w", err)
+		}
+		delete(object, "payment_id")
+	}
+
+	if raw, found := object["reason"]; found {
+		err = json.Unmarshal(raw, &a.Reason)
+		if err != nil {
+			return fmt.Errorf("error reading 'reason': %w", err)
+		}
+		delete(object, "reason")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for WebhookPaymentRefundedJSONBody_Data to handle AdditionalProperties
+func (a WebhookPaymentRefundedJSONBody_Data) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["amount"], err = json.Marshal(a.Amount)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'amount': %w", err)
+	}
+
+	if a.AppId != nil {
+		object["app_id"], err = json.Marshal(a.AppId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'app_id': %w", err)
+		}
+	}
+
+	object["correction_id"], err = json.Marshal(a.CorrectionId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'correction_id': %w", err)
+	}
+
+	object["currency"], err = json.Marshal(a.Currency)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'currency': %w", err)
+	}
+
+	object["event_id"], err = json.Marshal(a.EventId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'event_id': %w", err)
+	}
+
+	object["partner_id"], err = json.Marshal(a.PartnerId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'partner_id': %w", err)
+	}
+
+	object["payment_id"], err = json.Marshal(a.PaymentId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'payment_id': %w", err)
+	}
+
+	if a.Reason != nil {
+		object["reason"], err = json.Marshal(a.Reason)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'reason': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for WebhookPaymentReversedJSONBody_Data. Returns the specified
+// element and whether it was found
+func (a WebhookPaymentReversedJSONBody_Data) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for WebhookPaymentReversedJSONBody_Data
+func (a *WebhookPaymentReversedJSONBody_Data) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for WebhookPaymentReversedJSONBody_Data to handle AdditionalProperties
+func (a *WebhookPaymentReversedJSONBody_Data) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["amount"]; found {
+		err = json.Unmarshal(raw, &a.Amount)
+		if err != nil {
+			return fmt.Errorf("error reading 'amount': %w", err)
+		}
+		delete(object, "amount")
+	}
+
+	if raw, found := object["app_id"]; found {
+		err = json.Unmarshal(raw, &a.AppId)
+		if err != nil {
+			return fmt.Errorf("error reading 'app_id': %w", err)
+		}
+		delete(object, "app_id")
+	}
+
+	if raw, found := object["correction_id"]; found {
+		err = json.Unmarshal(raw, &a.CorrectionId)
+		if err != nil {
+			return fmt.Errorf("error reading 'correction_id': %w", err)
+		}
+		delete(object, "correction_id")
+	}
+
+	if raw, found := object["currency"]; found {
+		err = json.Unmarshal(raw, &a.Currency)
+		if err != nil {
+			return fmt.Errorf("error reading 'currency': %w", err)
+		}
+		delete(object, "currency")
+	}
+
+	if raw, found := object["event_id"]; found {
+		err = json.Unmarshal(raw, &a.EventId)
+		if err != nil {
+			return fmt.Errorf("error reading 'event_id': %w", err)
+		}
+		delete(object, "event_id")
+	}
+
+	if raw, found := object["partner_id"]; found {
+		err = json.Unmarshal(raw, &a.PartnerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'partner_id': %w", err)
+		}
+		delete(object, "partner_id")
+	}
+
+	if raw, found := object["payment_id"]; found {
+		err = json.Unmarshal(raw, &a.PaymentId)
+		if err != nil {
+			return fmt.Errorf("error reading 'payment_id': %w", err)
+		}
+		delete(object, "payment_id")
+	}
+
+	if raw, found := object["reason"]; found {
+		err = json.Unmarshal(raw, &a.Reason)
+		if err != nil {
+			return fmt.Errorf("error reading 'reason': %w", err)
+		}
+		delete(object, "reason")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for WebhookPaymentReversedJSONBody_Data to handle AdditionalProperties
+func (a WebhookPaymentReversedJSONBody_Data) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["amount"], err = json.Marshal(a.Amount)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'amount': %w", err)
+	}
+
+	if a.AppId != nil {
+		object["app_id"], err = json.Marshal(a.AppId)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'app_id': %w", err)
+		}
+	}
+
+	object["correction_id"], err = json.Marshal(a.CorrectionId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'correction_id': %w", err)
+	}
+
+	object["currency"], err = json.Marshal(a.Currency)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'currency': %w", err)
+	}
+
+	object["event_id"], err = json.Marshal(a.EventId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'event_id': %w", err)
+	}
+
+	object["partner_id"], err = json.Marshal(a.PartnerId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'partner_id': %w", err)
+	}
+
+	object["payment_id"], err = json.Marshal(a.PaymentId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'payment_id': %w", err)
+	}
+
+	if a.Reason != nil {
+		object["reason"], err = json.Marshal(a.Reason)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'reason': %w", err)
 		}
 	}
 
