@@ -217,7 +217,7 @@ func TestComplaintPages(t *testing.T) {
 			status, body = auditor.post(page+"/reject", url.Values{"reasons": {"no"}})
 			want(t, "fail/auditor-rejects", status, body, http.StatusForbidden, `<p class="error" role="alert">Role auditor may not complaints.handle.</p>`)
 			status, body = risk.get(page)
-			want(t, "ok/handle-forms", status, body, http.StatusOK, `id="reject-form"`, `<form method="post" action="/console/corrections/new" id="refund-form">`,
+			want(t, "ok/handle-forms", status, body, http.StatusOK, `id="reject-form"`, `<form method="post" action="/console/corrections" id="refund-form">`,
 				`<input type="hidden" name="complaint_id" value="`+cid+`">`, `<input type="hidden" name="payment_id" value="pay_1">`, `value="125.50"`)
 			status, body = risk.post(page+"/assign", nil)
 			want(t, "ok/assign", status, body, http.StatusOK, "You now handle this complaint.", `<dd id="complaint-handler">risk@bank.example</dd>`)

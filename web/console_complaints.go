@@ -18,7 +18,7 @@ import (
 // timeline of audit events and notes) and the actions: take the case, add
 // a note, reject with reasons. A refund is a correction: the page's
 // "Refund" form posts complaint_id, payment_id, amount (major units) and
-// currency to /console/corrections/new (package corrections, which calls
+// currency to /console/corrections (package corrections, which calls
 // complaints.Service.CheckRefund and Refunded).
 type ConsoleComplaints struct {
 	Console    *Console

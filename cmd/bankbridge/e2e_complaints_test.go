@@ -96,7 +96,7 @@ func TestE2EComplaint(t *testing.T) {
 				t.Errorf("deadline: %v", before)
 			}
 			if before["agrees"] != "The partner agrees to a refund." || !strings.Contains(before["customer"].(string), "b••••••••••@example.com") ||
-				before["refundAction"] != "/console/corrections/new" {
+				before["refundAction"] != "/console/corrections" {
 				t.Errorf("case before: %v", before)
 			}
 			if rej["noReasons"] != "Give the reasons for rejecting the complaint." || rej["status"] != "resolved: rejected" ||
