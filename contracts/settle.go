@@ -429,7 +429,7 @@ func (s *Service) Settle(ctx context.Context, period string, now time.Time) (Set
 		return SettlementRun{}, err
 	}
 	for _, p := range partners {
-		if err := s.settlePartner(ctx, run.ID, p, period, start, end, now, usage[p]); err != nil && !errors.Is(err, errStatementExists) {
+		if err := s.settlePartner(ctx, run.ID, p, period, start, end, end, now, usage[p]); err != nil && !errors.Is(err, errStatementExists) {
 			return SettlementRun{}, fmt.Errorf("contracts: settle %s for %s: %w", period, p, err)
 		}
 	}
@@ -470,7 +470,10 @@ func (s *Service) runResult(ctx context.Context, run runRow) (SettlementRun, err
 	return out, err
 }
 
-func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period string, start, end, now time.Time, usage []usageGroup) error {
+// settlePartner writes partnerID's statement of period for the usage of
+// [start, upTo) (upTo is the period's end, or earlier for a final statement,
+// whose monthly minimum is then prorated to the share of the month covered).
+func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period string, start, end, upTo, now time.Time, usage []usageGroup) error {
 	return s.db.Tx(ctx, func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&statementRow{}).Where("partner_id = ? AND period = ?", partnerID, period).Count(&n).Error; err != nil {
@@ -482,6 +485,10 @@ func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period st
 		c, v, ok, err := s.termsFor(ctx, tx, partnerID, start, end)
 		if err != nil || !ok {
 			return err
+		}
+		if upTo.Before(end) {
+			v.Terms.FeeSchedule.MonthlyMinimum = money.MulDivHalfEven(v.Terms.FeeSchedule.MonthlyMinimum,
+				int64(upTo.Sub(start)/time.Second), int64(end.Sub(start)/time.Second))
 		}
 		u := usageTotals(usage, v.Terms.Currency)
 		var adjRows []adjustmentRow

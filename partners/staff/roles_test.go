@@ -54,6 +54,8 @@ func TestTable(t *testing.T) {
 		ActRiskCasesDecide:    {N, N, Y, N, N, N}, // …only risk officers release or reject
 		ActSARFile:            {N, N, Y, N, N, N}, // suspicious activity reports: risk officers only
 		ActSARRead:            {N, N, Y, N, N, Y}, // (and the CLI's export)
+		ActExitPropose:        {Y, Y, N, N, N, N}, // ending a partnership (issue 17 item 5): the maker…
+		ActExitApprove:        {Y, Y, N, N, N, N}, // …and another as the checker
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))
