@@ -65,12 +65,14 @@ func (s *typeSink) got() []string {
 // wind-down runs. Then A's client gets no token (the exact OAuth error), A's
 // old token is refused (the exact 401 problem), the final statement exists,
 // the customer got one mail, the endpoint got partner.terminated last, the
-// export downloads for A's owner and is 404 for B's; B still works.
+// export downloads for A's owner and is 404 for B's; B still works. The
+// console refuses a date inside the notice and the maker's own approval;
+// after the retention period (0 days here) A's personal data is erased.
 func TestE2EPartnerExit(t *testing.T) {
 	requireE2E(t, false)
 	for name, dbURL := range engineURLs(t) {
 		t.Run(name, func(t *testing.T) {
-			s := MustStart(t, dbURL(t), "--webhooks-allow-loopback")
+			s := MustStart(t, dbURL(t), "--webhooks-allow-loopback", "--exit-retention-days", "0")
 			ctx := context.Background()
 			p := s.Main.Platform
 			svc := p.Services
@@ -188,15 +190,30 @@ func TestE2EPartnerExit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := svc.Exit.Propose(ctx, pm1.Staff.ID, pid, "Contract ended by mutual agreement.", time.Time{})
-			if err != nil {
-				t.Fatal(err)
+			exitPage := "/console/partners/" + pid + "/exit"
+			maker, checker := staffConsole(t, s.URL, pm1), staffConsole(t, s.URL, pm2)
+			if st, _, body := maker.submit(exitPage, exitPage, url.Values{"reason": {"Contract ended by mutual agreement."},
+				"effective_date": {"2020-01-01"}}); st != http.StatusUnprocessableEntity ||
+				!strings.Contains(body, "The effective date must be on or after ") || !strings.Contains(body, "(0 days&#39; notice).") {
+				t.Fatalf("propose with a past date: %d\n%s", st, body)
 			}
-			if e.NoticeDays != 0 || e.ContractID != contractID {
+			if st, loc, body := maker.submit(exitPage, exitPage, url.Values{"reason": {"Contract ended by mutual agreement."}}); st != http.StatusSeeOther {
+				t.Fatalf("propose: %d %s\n%s", st, loc, body)
+			}
+			list, err := svc.Exit.List(ctx, pid)
+			if err != nil || len(list) != 1 {
+				t.Fatalf("terminations %v %v", list, err)
+			}
+			e := &list[0]
+			if e.NoticeDays != 0 || e.ContractID != contractID || e.Status != exit.StatusProposed {
 				t.Fatalf("proposed %+v, want the contract's notice", e)
 			}
-			if _, err := svc.Exit.Decide(ctx, pm2.Staff.ID, e.ID, true, "agreed"); err != nil {
-				t.Fatal(err)
+			if st, _, body := maker.submit(exitPage, "/console/exits/"+e.ID+"/approve", url.Values{}); st != http.StatusForbidden ||
+				!strings.Contains(body, "Termination "+e.ID+" was proposed by "+pm1.Staff.ID+", who cannot also decide it.") {
+				t.Fatalf("maker approves: %d\n%s", st, body)
+			}
+			if st, loc, body := checker.submit(exitPage, "/console/exits/"+e.ID+"/approve", url.Values{"note": {"agreed"}}); st != http.StatusSeeOther {
+				t.Fatalf("checker approves: %d %s\n%s", st, loc, body)
 			}
 			portalA := newBrowserless(t, s.URL)
 			if st, loc, body := portalA.submit("/portal/sign-in", "/portal/sign-in", url.Values{"email": {ownerA}, "password": {pwA}}); st != http.StatusSeeOther {
@@ -283,6 +300,27 @@ func TestE2EPartnerExit(t *testing.T) {
 			// B is unaffected.
 			if st, _, body := b.call(s.URL, http.MethodGet, pathB, tokenB, "", nil); st != http.StatusOK {
 				t.Fatalf("B after A's termination: %d %v", st, body)
+			}
+
+			if st, _, body := checker.get(exitPage); st != http.StatusOK || !strings.Contains(body, `id="exit-steps-`+e.ID+`"`) ||
+				!strings.Contains(body, exit.StepEndpointsDisabled) || !strings.Contains(body, `id="staff-export"`) {
+				t.Fatalf("console termination page: %d\n%s", st, body)
+			}
+			// The retention period (0 days here) is over: the personal data
+			// goes, B's stays.
+			erased, err := svc.Exit.PurgeDue(ctx)
+			if err != nil || len(erased) != 1 || erased[0] != e.ID {
+				t.Fatalf("PurgeDue %v %v", erased, err)
+			}
+			store := apis.NewGormStore(p.DB)
+			if ca, err := store.Consent(ctx, consentA); err != nil || ca.CustomerID != "" || len(ca.AccountIDs) != 0 {
+				t.Fatalf("A's consent after erasure %+v %v", ca, err)
+			}
+			if cb, err := store.Consent(ctx, consentB); err != nil || cb.CustomerID == "" {
+				t.Fatalf("B's consent after A's erasure %+v %v", cb, err)
+			}
+			if st, _, body := portalA.get("/portal/orgs/" + pid + "/wind-down/export"); st != http.StatusNotFound {
+				t.Fatalf("A's export after erasure: %d\n%.300s", st, body)
 			}
 		})
 	}
