@@ -218,7 +218,9 @@ func TestProposeDecideCancel(t *testing.T) {
 			{"fail/effective-before-notice", func() error {
 				_, err := f.svc.Propose(ctx, f.maker, f.partnerID, "Leaving", t0.Add(-time.Hour))
 				return err
-			}, problem.CodeValidation, func() string { return "the effective date must be on or after 5 December 2026 10:00 UTC (0 days' notice)" }},
+			}, problem.CodeValidation, func() string {
+				return "the effective date must be on or after 5 December 2026 10:00 UTC (0 days' notice)"
+			}},
 			{"fail/unknown-partner", func() error {
 				_, err := f.svc.Propose(ctx, f.maker, "ptn_missing", "Leaving", time.Time{})
 				return err
