@@ -325,3 +325,53 @@ func TestE2EPartnerExit(t *testing.T) {
 		})
 	}
 }
+
+// TestPartnerExitAcrossNodes: node B has a partner's token, consent and
+// customer cached (calls succeed there); the partnership's wind-down runs on
+// node A; node B's very next resource call is refused with the exact
+// problem, on each cache bus.
+func TestPartnerExitAcrossNodes(t *testing.T) {
+	for bus, extra := range cacheBuses() {
+		t.Run(bus, func(t *testing.T) {
+			a, b := twoNodes(t, extra...)
+			ctx := context.Background()
+			p := newFlowPartner(t, a, lbIssuer)
+			consent := p.accountConsent(a.URL)
+			token := p.codeFlow(a.URL, consent, nil)
+			path := transactionsPath(p.firstAccount(a.URL, token))
+			for range 2 {
+				if st, _, body := p.call(b.URL, http.MethodGet, path, token, "", nil); st != http.StatusOK {
+					t.Fatalf("node B before: %d %v", st, body)
+				}
+			}
+			app, err := a.Main.Platform.Services.Partners.App(ctx, p.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := a.Main.Platform.Services
+			pm1, err := svc.Staff.Bootstrap(ctx, "pm1-"+randJTI()[:8]+"@bank.test", staff.RolePartnerManager)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pm2, err := svc.Staff.Bootstrap(ctx, "pm2-"+randJTI()[:8]+"@bank.test", staff.RolePartnerManager)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := svc.Exit.Propose(ctx, pm1.Staff.ID, app.PartnerID, "test: across nodes", time.Time{})
+			if err == nil {
+				_, err = svc.Exit.Decide(ctx, pm2.Staff.ID, e.ID, true, "")
+			}
+			if err == nil {
+				_, err = svc.Exit.RunDue(ctx)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := svc.Exit.Get(ctx, e.ID); err != nil || got.Status != exit.StatusCompleted {
+				t.Fatalf("wind-down on node A: %+v %v", got, err)
+			}
+			st, h, body := p.call(b.URL, http.MethodGet, path, token, "", nil)
+			wantResourceRefusal(t, st, h, body, http.StatusUnauthorized, "invalid_token", "The access token is not active.")
+		})
+	}
+}
