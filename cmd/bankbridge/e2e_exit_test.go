@@ -29,9 +29,10 @@ import (
 // typeSink is a webhook endpoint that records the type of each event in
 // the order they arrive.
 type typeSink struct {
-	mu    sync.Mutex
-	types []string
-	srv   *httptest.Server
+	mu        sync.Mutex
+	types     []string
+	revokedBy []string // of each consent.revoked
+	srv       *httptest.Server
 }
 
 func newTypeSink(t *testing.T) *typeSink {
@@ -39,11 +40,17 @@ func newTypeSink(t *testing.T) *typeSink {
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Type string `json:"type"`
+			Data struct {
+				RevokedBy string `json:"revoked_by"`
+			} `json:"data"`
 		}
 		b, _ := io.ReadAll(r.Body)
 		json.Unmarshal(b, &body)
 		s.mu.Lock()
 		s.types = append(s.types, body.Type)
+		if body.Type == "consent.revoked" {
+			s.revokedBy = append(s.revokedBy, body.Data.RevokedBy)
+		}
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -283,6 +290,12 @@ func TestE2EPartnerExit(t *testing.T) {
 			if len(types) == 0 || types[len(types)-1] != exit.EventTerminated || !slices.Contains(types, "consent.revoked") ||
 				slices.Index(types, "consent.revoked") > slices.Index(types, exit.EventTerminated) {
 				t.Fatalf("webhooks received %v, want consent.revoked … partner.terminated last", types)
+			}
+			sink.mu.Lock()
+			revokedBy := slices.Clone(sink.revokedBy)
+			sink.mu.Unlock()
+			if !slices.Equal(revokedBy, []string{apis.RevokedByBank}) {
+				t.Fatalf("consent.revoked revoked_by %v, want [bank]", revokedBy)
 			}
 			// The export: A's owner downloads it, B's owner gets 404.
 			st3, _, arch := portalA.get("/portal/orgs/" + pid + "/wind-down/export")
