@@ -310,6 +310,10 @@ func TestE2EPartnerExit(t *testing.T) {
 			if st, _, body := portalB.get("/portal/orgs/" + pid + "/wind-down/export"); st != http.StatusNotFound {
 				t.Fatalf("B downloads A's export: %d\n%.300s", st, body)
 			}
+			if st, _, body := portalB.get("/portal/orgs/" + pid + "/wind-down"); st != http.StatusNotFound ||
+				!strings.Contains(body, "Partner "+pid+" not found.") {
+				t.Fatalf("B reads A's wind-down: %d\n%.300s", st, body)
+			}
 			// B is unaffected.
 			if st, _, body := b.call(s.URL, http.MethodGet, pathB, tokenB, "", nil); st != http.StatusOK {
 				t.Fatalf("B after A's termination: %d %v", st, body)

@@ -408,6 +408,15 @@ func TestWindDownTwiceConcurrently(t *testing.T) {
 		d.Raw(`SELECT user_id FROM memberships WHERE partner_id = ?`, other.ID).Scan(&otherOwner)
 		_, err := f.svc.ExportForOwner(ctx, otherOwner, f.partnerID)
 		wantProblem(t, err, problem.CodeNotFound, "partner "+f.partnerID+" not found")
+		if err := d.Exec(`INSERT INTO portal_users (id, email, password_hash, created_at, updated_at) VALUES ('usr_dev', 'dev@leaving.test', 'x', ?, ?)`,
+			t0, t0).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Exec(`INSERT INTO memberships (partner_id, user_id, role, created_at) VALUES (?, 'usr_dev', 'developer', ?)`, f.partnerID, t0).Error; err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.ExportForOwner(ctx, "usr_dev", f.partnerID)
+		wantProblem(t, err, problem.CodeForbidden, "only the organisation's owners may download its data export")
 		_, err = f.svc.ExportForStaff(ctx, f.auditor, "ptn_missing")
 		wantProblem(t, err, problem.CodeNotFound, "no data export of partner ptn_missing is available")
 	})
