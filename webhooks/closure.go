@@ -33,6 +33,15 @@ func (s *Service) ClosePartner(ctx context.Context, tx *gorm.DB, partnerID, reas
 		ON CONFLICT (partner_id) DO NOTHING`, partnerID, reason, s.now()).Error
 }
 
+// AfterClose drops partnerID's cached endpoints on every node; call it once
+// the transaction that closed the outbox (ClosePartner) has committed, so no
+// node fans an event out to them from its cache. (Should it never be called,
+// a node's entry lives at most the cache's TTL, and DisablePartnerEndpoints
+// drops it again.)
+func (s *Service) AfterClose(ctx context.Context, partnerID string) {
+	s.endpointsChanged(ctx, partnerID)
+}
+
 // PartnerClosed reports whether partnerID's outbox is closed.
 func (s *Service) PartnerClosed(ctx context.Context, partnerID string) (bool, error) {
 	return closed(s.db.WithContext(ctx), partnerID)
@@ -64,7 +73,8 @@ func (s *Service) PartnerPendingDeliveries(ctx context.Context, partnerID string
 }
 
 // DisablePartnerEndpoints disables every enabled endpoint of partnerID with
-// reason (audited as the system) and returns how many it disabled;
+// reason (audited as the system; every node's cached endpoints of the
+// partner dropped after commit) and returns how many it disabled;
 // deliveries still pending are then cancelled by the dispatcher (the exit
 // waits for them first, see partners/exit). It refuses (conflict) while the
 // partner's outbox is open.
@@ -96,6 +106,9 @@ func (s *Service) DisablePartnerEndpoints(ctx context.Context, partnerID, reason
 		n = len(eps)
 		return nil
 	})
+	if err == nil {
+		s.endpointsChanged(ctx, partnerID)
+	}
 	return n, err
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/cachebus"
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
 	"github.com/bankbridge/bankbridge/internal/environment"
@@ -21,12 +22,17 @@ import (
 func TestClosePartner(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		s := mustService(t, d, nil)
+		// Two nodes sharing a cache bus: B fans events out from its cache of
+		// the partner's endpoints, which the closure on A must drop.
+		bus := cachebus.NewLocal()
+		s := mustService(t, d, func(c *Config) { c.Bus = bus })
+		nodeB := mustService(t, d, func(c *Config) { c.Bus = bus })
 		rc := newReceiver(t, func(int, http.ResponseWriter, *http.Request) {})
 		a, _ := mustCreate(t, s, scA1, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"partner.terminated", "consent.revoked"}})
 		scB := Scope{PartnerID: "ptn_other", AppID: "app_other"}
 		b, _ := mustCreate(t, s, scB, environment.Sandbox, EndpointInput{URL: rc.URL, EventTypes: []string{"consent.revoked"}})
 
+		mustPublish(t, nodeB, d, Event{Type: "app.suspended", PartnerID: scA1.PartnerID}) // B caches A's endpoints (not subscribed)
 		_, err := s.DisablePartnerEndpoints(ctx, scA1.PartnerID, "partnership ended")
 		wantProblem(t, err, problem.CodeConflict, "the outbox of partner "+scA1.PartnerID+" is open")
 		if err := d.Tx(ctx, func(tx *gorm.DB) error {
@@ -37,10 +43,12 @@ func TestClosePartner(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		s.AfterClose(ctx, scA1.PartnerID)
 		if got := deliveryStatuses(t, d, a.ID); got[StatusPending] != 1 {
 			t.Fatalf("the last event: deliveries %v, want one pending", got)
 		}
 		mustPublish(t, s, d, Event{Type: "consent.revoked", PartnerID: scA1.PartnerID, Data: map[string]any{"consent_id": "cns_1"}})
+		mustPublish(t, nodeB, d, Event{Type: "consent.revoked", PartnerID: scA1.PartnerID, Data: map[string]any{"consent_id": "cns_3"}})
 		mustPublish(t, s, d, Event{Type: "consent.revoked", PartnerID: scB.PartnerID, Data: map[string]any{"consent_id": "cns_2"}})
 		if got := deliveryStatuses(t, d, a.ID); got[StatusPending] != 1 || len(got) != 1 {
 			t.Fatalf("closed partner: deliveries %v, want still the one", got)

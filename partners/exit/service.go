@@ -61,6 +61,7 @@ type Customers interface {
 // Webhooks is the outbox as the exit uses it (*webhooks.Service).
 type Webhooks interface {
 	ClosePartner(ctx context.Context, tx *gorm.DB, partnerID, reason string) error
+	AfterClose(ctx context.Context, partnerID string)
 	PartnerPendingDeliveries(ctx context.Context, partnerID string) (int64, error)
 	DisablePartnerEndpoints(ctx context.Context, partnerID, reason string) (int, error)
 	PartnerDeliverySummary(ctx context.Context, partnerID string) ([]webhooks.DeliverySummary, error)

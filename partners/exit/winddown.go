@@ -298,7 +298,7 @@ func (s *Service) stepCloseWebhooks(ctx context.Context, e *Exit, done map[strin
 			revoked = d["consents_revoked"]
 		}
 	}
-	return s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
 		if err := s.record(ctx, tx, e, StepWebhooksClosed, map[string]any{"pending_before": pending}); err != nil {
 			return err
 		}
@@ -308,6 +308,10 @@ func (s *Service) stepCloseWebhooks(ctx context.Context, e *Exit, done map[strin
 		}
 		return internal(s.cfg.Webhooks.ClosePartner(ctx, tx, e.PartnerID, "partnership ended ("+e.ID+")"), "close outbox")
 	})
+	if err == nil {
+		s.cfg.Webhooks.AfterClose(ctx, e.PartnerID) // no node's cached endpoints outlive the closure
+	}
+	return err
 }
 
 func (s *Service) stepSettle(ctx context.Context, e *Exit, _ map[string]StepRecord) error {
