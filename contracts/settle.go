@@ -455,7 +455,7 @@ func (s *Service) Settle(ctx context.Context, period string, now time.Time) (Set
 		return SettlementRun{}, err
 	}
 	for _, p := range partners {
-		if err := s.settlePartner(ctx, run.ID, p, period, start, end, now, usage[p]); err != nil && !errors.Is(err, errStatementExists) {
+		if err := s.settlePartner(ctx, run.ID, p, period, start, end, end, now, usage[p]); err != nil && !errors.Is(err, errStatementExists) {
 			return SettlementRun{}, fmt.Errorf("contracts: settle %s for %s: %w", period, p, err)
 		}
 	}
@@ -499,7 +499,7 @@ func (s *Service) runResult(ctx context.Context, run runRow) (SettlementRun, err
 // measure reads the month's service-level measurement of a partner whose
 // terms in force have service levels (nil otherwise), before the partner's
 // settlement transaction (the source reads the database on its own).
-func (s *Service) measure(ctx context.Context, partnerID string, start, end time.Time) (*ServiceMeasure, error) {
+func (s *Service) measure(ctx context.Context, partnerID string, start, end, upTo time.Time) (*ServiceMeasure, error) {
 	c, v, ok, err := s.termsFor(ctx, s.db.DB, partnerID, start, end)
 	if err != nil || !ok || !v.Terms.ServiceLevels.Enabled() {
 		return nil, err
@@ -507,7 +507,7 @@ func (s *Service) measure(ctx context.Context, partnerID string, start, end time
 	if s.serviceLevels == nil {
 		return nil, fmt.Errorf("contracts: contract %s v%d has service levels and no service-level measurements are wired", c.ID, v.Version)
 	}
-	m, err := s.serviceLevels.MonthServiceLevel(ctx, partnerID, start, end)
+	m, err := s.serviceLevels.MonthServiceLevel(ctx, partnerID, start, upTo)
 	if err != nil {
 		return nil, fmt.Errorf("contracts: service levels of %s: %w", partnerID, err)
 	}
@@ -545,8 +545,12 @@ func (s *Service) StatementServiceLevel(ctx context.Context, partnerID, statemen
 	return rows[0].measure(), true, nil
 }
 
-func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period string, start, end, now time.Time, usage []usageGroup) error {
-	measured, err := s.measure(ctx, partnerID, start, end)
+// settlePartner writes partnerID's statement of period for the usage of
+// [start, upTo) (upTo is the period's end, or earlier for a final statement,
+// whose monthly minimum is then prorated to the share of the month covered,
+// and whose service levels are measured over the part of the month covered).
+func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period string, start, end, upTo, now time.Time, usage []usageGroup) error {
+	measured, err := s.measure(ctx, partnerID, start, end, upTo)
 	if err != nil {
 		return err
 	}
@@ -561,6 +565,10 @@ func (s *Service) settlePartner(ctx context.Context, runID, partnerID, period st
 		c, v, ok, err := s.termsFor(ctx, tx, partnerID, start, end)
 		if err != nil || !ok {
 			return err
+		}
+		if upTo.Before(end) {
+			v.Terms.FeeSchedule.MonthlyMinimum = money.MulDivHalfEven(v.Terms.FeeSchedule.MonthlyMinimum,
+				int64(upTo.Sub(start)/time.Second), int64(end.Sub(start)/time.Second))
 		}
 		u := usageTotals(usage, v.Terms.Currency)
 		if v.Terms.ServiceLevels.Enabled() {

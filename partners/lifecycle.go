@@ -596,20 +596,8 @@ func (s *Service) stopPartner(ctx context.Context, staffID, partnerID, reason st
 			}
 		}
 		if to == StatusTerminated {
-			var pending []string
-			if err := tx.Model(&ApprovalRequest{}).Where("partner_id = ? AND status = ?", partnerID, ApprovalPending).
-				Pluck("id", &pending).Error; err != nil {
-				return internal(err, "list approval requests")
-			}
-			for _, id := range pending {
-				if err := tx.Model(&ApprovalRequest{}).Where("id = ?", id).Updates(map[string]any{
-					"status": ApprovalRejected, "reasons": "partner terminated", "decided_by": staffID, "decided_at": s.clock()}).Error; err != nil {
-					return internal(err, "close approval request")
-				}
-				if err := s.audit(ctx, tx, staffActor(staffID), "approval.rejected", "approval_request", id, partnerID,
-					map[string]any{"reasons": "partner terminated"}); err != nil {
-					return err
-				}
+			if err := s.closeApprovals(ctx, tx, partnerID, staffActor(staffID)); err != nil {
+				return err
 			}
 		}
 		return tx.Model(&App{}).Where("partner_id = ? AND status <> ?", partnerID, AppRevoked).Pluck("id", &appIDs).Error
@@ -707,4 +695,24 @@ func (s *Service) App(ctx context.Context, appID string) (*App, error) {
 		return nil, internal(err, "load app")
 	}
 	return &a, nil
+}
+
+// closeApprovals rejects a terminated partner's pending approval requests.
+func (s *Service) closeApprovals(ctx context.Context, tx *gorm.DB, partnerID string, by actor) error {
+	var pending []string
+	if err := tx.Model(&ApprovalRequest{}).Where("partner_id = ? AND status = ?", partnerID, ApprovalPending).
+		Pluck("id", &pending).Error; err != nil {
+		return internal(err, "list approval requests")
+	}
+	for _, id := range pending {
+		if err := tx.Model(&ApprovalRequest{}).Where("id = ?", id).Updates(map[string]any{
+			"status": ApprovalRejected, "reasons": "partner terminated", "decided_by": by.id, "decided_at": s.clock()}).Error; err != nil {
+			return internal(err, "close approval request")
+		}
+		if err := s.audit(ctx, tx, by, "approval.rejected", "approval_request", id, partnerID,
+			map[string]any{"reasons": "partner terminated"}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -284,7 +284,8 @@ func (p *Portal) org(c *gin.Context, current string) (*portalUser, *orgView, boo
 	base := o.Base()
 	links := []navLink{{base, "Overview", false}, {base + "/apps", "Apps", false}, {base + "/team", "Team", false},
 		{base + "/profile", "Organisation", false}, {base + "/sandbox-customers", "Sandbox customers", false},
-		{base + "/billing", "Billing", false}, {base + "/reviews", "Reviews", false}, {base + "/complaints", "Complaints", false}}
+		{base + "/billing", "Billing", false}, {base + "/reviews", "Reviews", false}, {base + "/complaints", "Complaints", false},
+		{base + "/wind-down", "Wind-down", false}}
 	for i := range links {
 		links[i].Current = links[i].Label == current
 	}

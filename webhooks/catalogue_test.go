@@ -14,6 +14,7 @@ import (
 
 func TestCatalogue(t *testing.T) {
 	want := []string{"app.suspended", "complaint.opened", "complaint.resolved", "consent.authorised", "consent.expired", "consent.revoked", "partner.status_changed",
+		"partner.terminated", "partner.termination_cancelled", "partner.termination_scheduled",
 		"payment.created", "payment.refunded", "payment.reversed", "payment.status_changed", "quota.threshold_reached", "statement.issued"}
 	got := EventTypes()
 	if len(got) != len(want) {

@@ -30,12 +30,13 @@ const (
 type endpointCache = cachebus.Cache[[]endpointRow]
 
 // targets returns the enabled endpoints of partnerID (of appID only, unless
-// appID is ""), ordered by id, from the cache or read with tx.
+// appID is ""), ordered by id, from the cache or read with tx; none once
+// the partner's outbox is closed (closure.go).
 func (s *Service) targets(tx *gorm.DB, partnerID, appID string) ([]endpointRow, error) {
 	all, ok := s.endpoints.Get(partnerID)
 	if !ok {
 		t := s.endpoints.Ticket()
-		if err := tx.Where("partner_id = ? AND enabled = ?", partnerID, true).Order("id").Find(&all).Error; err != nil {
+		if err := tx.Where("partner_id = ? AND enabled = ? AND "+notClosed, partnerID, true).Order("id").Find(&all).Error; err != nil {
 			return nil, err
 		}
 		s.endpoints.Put(t, partnerID, all)

@@ -16,7 +16,8 @@ import (
 )
 
 // Publish writes e and one delivery row per enabled endpoint subscribed to its
-// type (of app e.AppID, or of every app of the partner when AppID is "") using
+// type (of app e.AppID, or of every app of the partner when AppID is ""; none
+// once the partner's outbox is closed, see ClosePartner) using
 // tx, the caller's transaction, so the event commits or rolls back with the
 // change that caused it. Errors: validation_failed (unknown type, no partner,
 // data not a JSON object).

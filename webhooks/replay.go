@@ -28,6 +28,9 @@ func (s *Service) SendTest(ctx context.Context, sc Scope, endpointID string) (st
 		if !r.Enabled {
 			return problem.New(problem.CodeConflict, "webhook endpoint %s is disabled; enable it to send a test event", endpointID)
 		}
+		if err := refuseClosed(tx, r.PartnerID); err != nil {
+			return err
+		}
 		if err := s.spendReplayBudget(tx, r.PartnerID, 1, s.now()); err != nil {
 			return err
 		}
@@ -55,7 +58,7 @@ func (s *Service) ReplayEvent(ctx context.Context, sc Scope, eventID string) (in
 		if sc.AppID != "" && ev.AppID != "" && ev.AppID != sc.AppID {
 			return problem.New(problem.CodeNotFound, "event %s not found", eventID)
 		}
-		q := tx.Where("partner_id = ? AND enabled = ?", ev.PartnerID, true)
+		q := tx.Where("partner_id = ? AND enabled = ? AND "+notClosed, ev.PartnerID, true)
 		if app := firstNonEmpty(ev.AppID, sc.AppID); app != "" {
 			q = q.Where("app_id = ?", app)
 		}
@@ -103,6 +106,9 @@ func (s *Service) ReplayRange(ctx context.Context, sc Scope, endpointID string, 
 		}
 		if !r.Enabled {
 			return problem.New(problem.CodeConflict, "webhook endpoint %s is disabled; enable it to replay events", endpointID)
+		}
+		if err := refuseClosed(tx, r.PartnerID); err != nil {
+			return err
 		}
 		now := s.now()
 		if err := s.claimReplayWindow(tx, r.ID, now); err != nil {

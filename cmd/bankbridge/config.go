@@ -18,6 +18,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/internal/telemetry"
+	"github.com/bankbridge/bankbridge/partners/exit"
 	"github.com/bankbridge/bankbridge/risk"
 	"github.com/bankbridge/bankbridge/risk/screening"
 )
@@ -67,6 +68,12 @@ type Config struct {
 	RiskThresholds  string
 	RiskCaseSLA     time.Duration
 	RiskDualControl string
+	// ExitRetentionDays is how long after a partnership ends its data
+	// export is kept and its personal data erased (partners/exit);
+	// ExitWebhookDrain how long the wind-down waits for the partner's queued
+	// webhook deliveries before its last event.
+	ExitRetentionDays int
+	ExitWebhookDrain  time.Duration
 	// EncryptionKey is BANKBRIDGE_ENCRYPTION_KEY (environment only: a flag
 	// would show the key in the process list).
 	EncryptionKey string
@@ -205,6 +212,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TrustedProxiesList, "trusted-proxies", envOr("BANKBRIDGE_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of the reverse proxies whose X-Forwarded-For names the client (for sign-in throttling by client address); empty trusts none (env BANKBRIDGE_TRUSTED_PROXIES)")
 	c.SCA.flags(fs)
 	fs.StringVar(&c.ScreeningThresholdText, "screening-threshold", envOr("BANKBRIDGE_SCREENING_THRESHOLD", ""), "similarity (Jaro–Winkler, above 0 up to 1) at or above which a name matches a sanctions or watch-list entry; default 0.92 (env BANKBRIDGE_SCREENING_THRESHOLD)")
+	fs.IntVar(&c.ExitRetentionDays, "exit-retention-days", envInt("BANKBRIDGE_EXIT_RETENTION_DAYS", exit.DefaultRetentionDays), "days after a partnership ends that its data export is kept and its personal data is erased; default 1826 (five years, the AML record keeping of payments) (env BANKBRIDGE_EXIT_RETENTION_DAYS)")
+	fs.DurationVar(&c.ExitWebhookDrain, "exit-webhook-drain", envDuration("BANKBRIDGE_EXIT_WEBHOOK_DRAIN", exit.DefaultWebhookDrain), "how long after a partnership ends the wind-down waits for the partner's queued webhook deliveries before sending partner.terminated, its last event (env BANKBRIDGE_EXIT_WEBHOOK_DRAIN)")
 	fs.IntVar(&c.Dispatchers, "webhook-dispatchers", envInt("BANKBRIDGE_WEBHOOK_DISPATCHERS", 2), "webhook dispatcher workers in this process; 0 disables delivery on this node (env BANKBRIDGE_WEBHOOK_DISPATCHERS)")
 }
 
@@ -218,6 +227,9 @@ func (c *Config) Validate() error {
 	}
 	if c.secretFileErr != nil {
 		return c.secretFileErr
+	}
+	if c.ExitRetentionDays < 0 {
+		return fmt.Errorf("--exit-retention-days %d: must not be negative", c.ExitRetentionDays)
 	}
 	c.Seed = c.seed.or(c.Mode.Development())
 	if c.EncryptionKey != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 	"github.com/bankbridge/bankbridge/oauth/secondfactors"
 	"github.com/bankbridge/bankbridge/partners"
 	"github.com/bankbridge/bankbridge/partners/certification"
+	"github.com/bankbridge/bankbridge/partners/exit"
 	"github.com/bankbridge/bankbridge/partners/staff"
 	"github.com/bankbridge/bankbridge/recon"
 	"github.com/bankbridge/bankbridge/risk"
@@ -77,6 +79,11 @@ type Services struct {
 	Complaints *complaints.Service
 	// Corrections refunds and reverses accepted payments (maker-checker).
 	Corrections *corrections.Service
+	// Tokens is oauth's token rows as other domains use them (revocation on
+	// every node through the cache bus).
+	Tokens *oauth.Tokens
+	// Exit ends partnerships (partners/exit, wire_exit.go).
+	Exit *exit.Service
 	// Events publishes into the webhooks outbox in the caller's transaction.
 	Events  events.Publisher
 	OpenAPI map[string]any
@@ -117,6 +124,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	}
 	tokens := oauth.NewTokens(p.DB.DB)
 	tokens.UseCacheBus(bus)
+	s.Tokens = tokens
 	scope := contracts.NewScope(p.DB, now)
 	// apis.Config.Limits is not set: every environment has apis.DefaultLimits,
 	// the defaults of the risk officers' rules.
@@ -171,7 +179,7 @@ func (p *Platform) wire(ctx context.Context) error {
 	}
 	s.OAuth.UseCacheBus(bus)
 	s.OpenAPI = apis.OpenAPI(p.Issuer)
-	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireCorrections, p.wireWebhooks, p.wireMail} {
+	for _, ext := range []func(context.Context) error{p.wireBilling, p.wireCorrections, p.wireWebhooks, p.wireMail, p.wireExit} {
 		if err := ext(ctx); err != nil {
 			return err
 		}
@@ -212,6 +220,7 @@ func (p *Platform) housekeeping(now func() time.Time) {
 			return err
 		},
 	}
+	maps.Copy(jobs, p.exitJobs())
 	if s.Passkeys != nil {
 		jobs["passkey_ceremonies"] = func(ctx context.Context) error { _, err := s.Passkeys.Purge(ctx); return err }
 	}
@@ -271,6 +280,7 @@ func (p *Platform) mount(r *gin.Engine) {
 	p.mountBilling(r)
 	p.mountReviews(r, perf, console, portal)
 	p.mountComplaints(r, console, portal)
+	p.mountExit(r, console, portal)
 	p.mountWebhooks(r)
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/portal") })
 }

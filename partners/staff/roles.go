@@ -77,6 +77,12 @@ const (
 	// and watch lists (counts, when, file hash) and screening a name against
 	// them with the matches explained (risk/screening).
 	ActScreening Action = "screening.use"
+	// ActExitPropose and ActExitApprove end a partnership (partners/exit):
+	// propose a termination with its effective date and reason, or cancel
+	// one before that date (the maker); approve or reject another's
+	// proposal (the checker, never the maker).
+	ActExitPropose Action = "exits.propose"
+	ActExitApprove Action = "exits.approve"
 )
 
 // Contract, ledger and settlement actions (contracts enforces them; the
@@ -159,7 +165,7 @@ var Actions = []Action{ActPartnersRead, ActApplicationsReview, ActApplicationsDe
 	ActContractsTerminate, ActAdjustmentsIssue, ActCreditNotesDecide, ActPostingsReverse, ActSettlementsRun,
 	ActSettlementsRead, ActSettlementsWrite, ActPlansManage, ActLimitsRead, ActLimitsPropose, ActLimitsApprove,
 	ActRiskCasesRead, ActRiskCasesDecide, ActSARFile, ActSARRead, ActReconRead, ActReconResolve, ActComplaintsRead, ActComplaintsHandle,
-	ActCorrectionsRead, ActCorrectionsRaise, ActCorrectionsApprove}
+	ActCorrectionsRead, ActCorrectionsRaise, ActCorrectionsApprove, ActExitPropose, ActExitApprove}
 
 // adminWithout are the actions an admin does not have (every other one is
 // theirs): deciding risk cases and suspicious activity reports are the risk
@@ -173,7 +179,7 @@ var grants = map[Role][]Action{
 		ActGoLiveRequest, ActSuspend, ActReinstateRequest, ActReinstateApprove, ActTerminate, ActMonitoringRead,
 		ActReviewsRead, ActReviewsDraft, ActComplaintsRead, ActComplaintsHandle,
 		ActContractsRead, ActContractsDraft, ActContractsSubmit,
-		ActCorrectionsRead, ActCorrectionsRaise},
+		ActCorrectionsRead, ActCorrectionsRaise, ActExitPropose, ActExitApprove},
 	RoleRiskOfficer: {ActPartnersRead, ActDueDiligence, ActCertification, ActGoLiveApprove, ActSuspend,
 		ActReinstateApprove, ActLiftRiskSuspension, ActAuditRead, ActMonitoringRead, ActScreening,
 		ActReviewsRead, ActReviewsApprove,

@@ -61,6 +61,8 @@ func TestTable(t *testing.T) {
 		ActCorrectionsRead:    {Y, Y, Y, Y, Y, N}, // refunds and reversals (issue 17 item 2)
 		ActCorrectionsRaise:   {Y, Y, N, Y, N, N}, // the maker: partner managers, finance
 		ActCorrectionsApprove: {Y, N, Y, Y, N, N}, // the checker (never the maker): risk officers, finance
+		ActExitPropose:        {Y, Y, N, N, N, N}, // ending a partnership (issue 17 item 5): the maker…
+		ActExitApprove:        {Y, Y, N, N, N, N}, // …and another as the checker
 	}
 	if len(golden) != len(Actions) {
 		t.Fatalf("fail/golden-covers-actions: golden has %d actions, Actions %d", len(golden), len(Actions))

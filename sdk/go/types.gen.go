@@ -3246,6 +3246,59 @@ type PartnerStatusChangedEvent struct {
 	Type      string                        `json:"type"`
 }
 
+// WebhookPartnerTerminatedJSONBody defines parameters for WebhookPartnerTerminated.
+type WebhookPartnerTerminatedJSONBody struct {
+	Data      WebhookPartnerTerminatedJSONBody_Data `json:"data"`
+	Timestamp time.Time                             `json:"timestamp"`
+	Type      string                                `json:"type"`
+}
+
+// WebhookPartnerTerminatedJSONBody_Data defines parameters for WebhookPartnerTerminated.
+type WebhookPartnerTerminatedJSONBody_Data struct {
+	ConsentsRevoked      *int                   `json:"consents_revoked,omitempty"`
+	EffectiveAt          *time.Time             `json:"effective_at,omitempty"`
+	EventId              string                 `json:"event_id"`
+	PartnerId            string                 `json:"partner_id"`
+	TerminationId        string                 `json:"termination_id"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// WebhookPartnerTerminationCancelledJSONBody defines parameters for WebhookPartnerTerminationCancelled.
+type WebhookPartnerTerminationCancelledJSONBody struct {
+	Data      WebhookPartnerTerminationCancelledJSONBody_Data `json:"data"`
+	Timestamp time.Time                                       `json:"timestamp"`
+	Type      string                                          `json:"type"`
+}
+
+// WebhookPartnerTerminationCancelledJSONBody_Data defines parameters for WebhookPartnerTerminationCancelled.
+type WebhookPartnerTerminationCancelledJSONBody_Data struct {
+	EventId              string                 `json:"event_id"`
+	PartnerId            string                 `json:"partner_id"`
+	Reason               *string                `json:"reason,omitempty"`
+	TerminationId        string                 `json:"termination_id"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// WebhookPartnerTerminationScheduledJSONBody defines parameters for WebhookPartnerTerminationScheduled.
+type WebhookPartnerTerminationScheduledJSONBody struct {
+	Data      WebhookPartnerTerminationScheduledJSONBody_Data `json:"data"`
+	Timestamp time.Time                                       `json:"timestamp"`
+	Type      string                                          `json:"type"`
+}
+
+// WebhookPartnerTerminationScheduledJSONBody_Data defines parameters for WebhookPartnerTerminationScheduled.
+type WebhookPartnerTerminationScheduledJSONBody_Data struct {
+	EffectiveAt            time.Time              `json:"effective_at"`
+	EventId                string                 `json:"event_id"`
+	ExportAvailableUntil   *time.Time             `json:"export_available_until,omitempty"`
+	NoticeDays             *int                   `json:"notice_days,omitempty"`
+	PartnerId              string                 `json:"partner_id"`
+	PersonalDataDeletionAt *time.Time             `json:"personal_data_deletion_at,omitempty"`
+	Reason                 *string                `json:"reason,omitempty"`
+	TerminationId          string                 `json:"termination_id"`
+	AdditionalProperties   map[string]interface{} `json:"-"`
+}
+
 // PaymentCreatedEventData defines parameters for WebhookPaymentCreated.
 type PaymentCreatedEventData struct {
 	// Amount minor units as a decimal integer string
@@ -4464,6 +4517,400 @@ func (a PartnerStatusChangedEventData) MarshalJSON() ([]byte, error) {
 	object["status"], err = json.Marshal(a.Status)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'status': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for WebhookPartnerTerminatedJSONBody_Data. Returns the specified
+// element and whether it was found
+func (a WebhookPartnerTerminatedJSONBody_Data) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for WebhookPartnerTerminatedJSONBody_Data
+func (a *WebhookPartnerTerminatedJSONBody_Data) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for WebhookPartnerTerminatedJSONBody_Data to handle AdditionalProperties
+func (a *WebhookPartnerTerminatedJSONBody_Data) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["consents_revoked"]; found {
+		err = json.Unmarshal(raw, &a.ConsentsRevoked)
+		if err != nil {
+			return fmt.Errorf("error reading 'consents_revoked': %w", err)
+		}
+		delete(object, "consents_revoked")
+	}
+
+	if raw, found := object["effective_at"]; found {
+		err = json.Unmarshal(raw, &a.EffectiveAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'effective_at': %w", err)
+		}
+		delete(object, "effective_at")
+	}
+
+	if raw, found := object["event_id"]; found {
+		err = json.Unmarshal(raw, &a.EventId)
+		if err != nil {
+			return fmt.Errorf("error reading 'event_id': %w", err)
+		}
+		delete(object, "event_id")
+	}
+
+	if raw, found := object["partner_id"]; found {
+		err = json.Unmarshal(raw, &a.PartnerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'partner_id': %w", err)
+		}
+		delete(object, "partner_id")
+	}
+
+	if raw, found := object["termination_id"]; found {
+		err = json.Unmarshal(raw, &a.TerminationId)
+		if err != nil {
+			return fmt.Errorf("error reading 'termination_id': %w", err)
+		}
+		delete(object, "termination_id")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for WebhookPartnerTerminatedJSONBody_Data to handle AdditionalProperties
+func (a WebhookPartnerTerminatedJSONBody_Data) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.ConsentsRevoked != nil {
+		object["consents_revoked"], err = json.Marshal(a.ConsentsRevoked)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'consents_revoked': %w", err)
+		}
+	}
+
+	if a.EffectiveAt != nil {
+		object["effective_at"], err = json.Marshal(a.EffectiveAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'effective_at': %w", err)
+		}
+	}
+
+	object["event_id"], err = json.Marshal(a.EventId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'event_id': %w", err)
+	}
+
+	object["partner_id"], err = json.Marshal(a.PartnerId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'partner_id': %w", err)
+	}
+
+	object["termination_id"], err = json.Marshal(a.TerminationId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'termination_id': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for WebhookPartnerTerminationCancelledJSONBody_Data. Returns the specified
+// element and whether it was found
+func (a WebhookPartnerTerminationCancelledJSONBody_Data) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for WebhookPartnerTerminationCancelledJSONBody_Data
+func (a *WebhookPartnerTerminationCancelledJSONBody_Data) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for WebhookPartnerTerminationCancelledJSONBody_Data to handle AdditionalProperties
+func (a *WebhookPartnerTerminationCancelledJSONBody_Data) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["event_id"]; found {
+		err = json.Unmarshal(raw, &a.EventId)
+		if err != nil {
+			return fmt.Errorf("error reading 'event_id': %w", err)
+		}
+		delete(object, "event_id")
+	}
+
+	if raw, found := object["partner_id"]; found {
+		err = json.Unmarshal(raw, &a.PartnerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'partner_id': %w", err)
+		}
+		delete(object, "partner_id")
+	}
+
+	if raw, found := object["reason"]; found {
+		err = json.Unmarshal(raw, &a.Reason)
+		if err != nil {
+			return fmt.Errorf("error reading 'reason': %w", err)
+		}
+		delete(object, "reason")
+	}
+
+	if raw, found := object["termination_id"]; found {
+		err = json.Unmarshal(raw, &a.TerminationId)
+		if err != nil {
+			return fmt.Errorf("error reading 'termination_id': %w", err)
+		}
+		delete(object, "termination_id")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for WebhookPartnerTerminationCancelledJSONBody_Data to handle AdditionalProperties
+func (a WebhookPartnerTerminationCancelledJSONBody_Data) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["event_id"], err = json.Marshal(a.EventId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'event_id': %w", err)
+	}
+
+	object["partner_id"], err = json.Marshal(a.PartnerId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'partner_id': %w", err)
+	}
+
+	if a.Reason != nil {
+		object["reason"], err = json.Marshal(a.Reason)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'reason': %w", err)
+		}
+	}
+
+	object["termination_id"], err = json.Marshal(a.TerminationId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'termination_id': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for WebhookPartnerTerminationScheduledJSONBody_Data. Returns the specified
+// element and whether it was found
+func (a WebhookPartnerTerminationScheduledJSONBody_Data) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for WebhookPartnerTerminationScheduledJSONBody_Data
+func (a *WebhookPartnerTerminationScheduledJSONBody_Data) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for WebhookPartnerTerminationScheduledJSONBody_Data to handle AdditionalProperties
+func (a *WebhookPartnerTerminationScheduledJSONBody_Data) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["effective_at"]; found {
+		err = json.Unmarshal(raw, &a.EffectiveAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'effective_at': %w", err)
+		}
+		delete(object, "effective_at")
+	}
+
+	if raw, found := object["event_id"]; found {
+		err = json.Unmarshal(raw, &a.EventId)
+		if err != nil {
+			return fmt.Errorf("error reading 'event_id': %w", err)
+		}
+		delete(object, "event_id")
+	}
+
+	if raw, found := object["export_available_until"]; found {
+		err = json.Unmarshal(raw, &a.ExportAvailableUntil)
+		if err != nil {
+			return fmt.Errorf("error reading 'export_available_until': %w", err)
+		}
+		delete(object, "export_available_until")
+	}
+
+	if raw, found := object["notice_days"]; found {
+		err = json.Unmarshal(raw, &a.NoticeDays)
+		if err != nil {
+			return fmt.Errorf("error reading 'notice_days': %w", err)
+		}
+		delete(object, "notice_days")
+	}
+
+	if raw, found := object["partner_id"]; found {
+		err = json.Unmarshal(raw, &a.PartnerId)
+		if err != nil {
+			return fmt.Errorf("error reading 'partner_id': %w", err)
+		}
+		delete(object, "partner_id")
+	}
+
+	if raw, found := object["personal_data_deletion_at"]; found {
+		err = json.Unmarshal(raw, &a.PersonalDataDeletionAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'personal_data_deletion_at': %w", err)
+		}
+		delete(object, "personal_data_deletion_at")
+	}
+
+	if raw, found := object["reason"]; found {
+		err = json.Unmarshal(raw, &a.Reason)
+		if err != nil {
+			return fmt.Errorf("error reading 'reason': %w", err)
+		}
+		delete(object, "reason")
+	}
+
+	if raw, found := object["termination_id"]; found {
+		err = json.Unmarshal(raw, &a.TerminationId)
+		if err != nil {
+			return fmt.Errorf("error reading 'termination_id': %w", err)
+		}
+		delete(object, "termination_id")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for WebhookPartnerTerminationScheduledJSONBody_Data to handle AdditionalProperties
+func (a WebhookPartnerTerminationScheduledJSONBody_Data) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["effective_at"], err = json.Marshal(a.EffectiveAt)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'effective_at': %w", err)
+	}
+
+	object["event_id"], err = json.Marshal(a.EventId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'event_id': %w", err)
+	}
+
+	if a.ExportAvailableUntil != nil {
+		object["export_available_until"], err = json.Marshal(a.ExportAvailableUntil)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'export_available_until': %w", err)
+		}
+	}
+
+	if a.NoticeDays != nil {
+		object["notice_days"], err = json.Marshal(a.NoticeDays)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'notice_days': %w", err)
+		}
+	}
+
+	object["partner_id"], err = json.Marshal(a.PartnerId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'partner_id': %w", err)
+	}
+
+	if a.PersonalDataDeletionAt != nil {
+		object["personal_data_deletion_at"], err = json.Marshal(a.PersonalDataDeletionAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'personal_data_deletion_at': %w", err)
+		}
+	}
+
+	if a.Reason != nil {
+		object["reason"], err = json.Marshal(a.Reason)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'reason': %w", err)
+		}
+	}
+
+	object["termination_id"], err = json.Marshal(a.TerminationId)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'termination_id': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
