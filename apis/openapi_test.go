@@ -52,7 +52,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	if len(missing) > 0 || len(extra) > 0 {
 		t.Fatalf("served but undocumented: %v\ndocumented but not served: %v", missing, extra)
 	}
-	if len(served) != 20 {
+	if len(served) != 22 {
 		t.Fatalf("%d routes", len(served))
 	}
 }
@@ -68,7 +68,7 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if doc.OpenAPI != "3.1.0" || doc.Paths.Len() != 29 {
+	if doc.OpenAPI != "3.1.0" || doc.Paths.Len() != 28 {
 		t.Fatalf("openapi %s, %d paths", doc.OpenAPI, doc.Paths.Len())
 	}
 	for _, name := range []string{"OBReadTransaction6", "OBWriteDomesticResponse5", "DatasetResponse", "ReconciliationResponse", "Problem", "WebhookEndpointCreated", "ClientInformation"} {
