@@ -134,6 +134,11 @@ func TestE2EPartnerExit(t *testing.T) {
 					_, err := p.billing.Contracts.Submit(ctx, contracts.Actor{ID: fin.Staff.ID, Role: staff.RoleFinance}, contractID)
 					return err
 				},
+				func() error { // the platform approves no version without its signed agreement
+					_, err := p.billing.Contracts.UploadAgreement(ctx, contracts.Actor{ID: fin.Staff.ID, Role: staff.RoleFinance}, contractID,
+						"signed.pdf", []byte("%PDF-1.7\nsigned\n%%EOF\n"))
+					return err
+				},
 				func() error {
 					_, err := p.billing.Contracts.Approve(ctx, contracts.Actor{ID: aid, Role: staff.RoleAdmin}, contractID)
 					return err
