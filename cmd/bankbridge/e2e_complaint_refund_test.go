@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/mail"
-	bankbridge "github.com/bankbridge/bankbridge/sdk/go"
 )
 
 // typesFor returns, in the order received, the types of the events the
@@ -53,62 +50,11 @@ func TestE2EComplaintRefund(t *testing.T) {
 			s := MustStart(t, dbURL(t), "--webhooks-allow-loopback")
 			ctx := context.Background()
 			platform := s.Main.Platform
-			redirect := "https://wallet.example/callback"
-			f := contractedPartner(t, s, redirect)
-			c, err := bankbridge.New(bankbridge.Config{Issuer: s.URL, ClientID: f.ClientID, PrivateJWK: []byte(f.Key.PrivateJSON(t))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			app, err := c.ClientCredentials(ctx, "payments webhooks")
-			if err != nil {
-				t.Fatal(err)
-			}
-			partner := c.API(app)
-			sink := newWebhookSink(t)
-			ep, err := partner.CreateWebhookEndpoint(ctx, bankbridge.WebhookEndpointInput{URL: sink.srv.URL + "/hooks",
-				EventTypes: []string{"complaint.opened", "complaint.resolved", "payment.refunded"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sink.mu.Lock()
-			sink.keys = []string{ep.VerificationKey()}
-			sink.mu.Unlock()
-			if err := platform.DB.Exec(`UPDATE core_customers SET email = 'alice@example.test' WHERE username = 'alice' AND environment = 'sandbox'`).Error; err != nil {
-				t.Fatal(err)
-			}
-			pc, err := partner.CreateDomesticPaymentConsent(ctx, bankbridge.OBWriteDomesticConsent4{
-				Data: bankbridge.OBWriteDomesticConsent4Data{Initiation: bankbridge.DomesticInitiation{
-					InstructionIdentification: "dispute-e2e", EndToEndIdentification: "dispute-e2e",
-					InstructedAmount: bankbridge.InstructedAmount{Amount: "10.00", Currency: "GBP"},
-					CreditorAccount: bankbridge.CreditorAccount{SchemeName: "UK.OBIE.SortCodeAccountNumber",
-						Identification: "20000012345678", Name: "Acme Widgets Ltd"},
-				}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pending, err := c.PushAuthorization(ctx, bankbridge.AuthorizationRequest{RedirectURI: redirect, Scope: "openid payments",
-				AuthorizationDetails: []bankbridge.AuthorizationDetail{{Type: bankbridge.DetailPaymentInitiation, ConsentID: pc.Data.ConsentId}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cb, _ := url.Parse(formConsent(t, pending.URL, "alice", "sandbox-password-1", nil))
-			tok, err := c.ExchangeCode(ctx, pending, cb.Query())
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := c.API(tok).CreateDomesticPayment(ctx, bankbridge.PaymentFor(pc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			pid := p.Data.DomesticPaymentId
-			stored, err := apis.NewGormStore(platform.DB).Payment(ctx, pid)
-			if err != nil {
-				t.Fatal(err)
-			}
+			fx := paidThroughPartner(t, s, "10.00", "dispute-e2e", "complaint.opened", "complaint.resolved", "payment.refunded")
+			f, sink, pid := fx.Partner, fx.Sink, fx.PaymentID
 			balance := func() int64 {
 				t.Helper()
-				a, err := platform.Services.Core.Account(ctx, stored.DebtorAccountID)
+				a, err := platform.Services.Core.Account(ctx, fx.Debtor)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -173,7 +119,7 @@ func TestE2EComplaintRefund(t *testing.T) {
 			if row := res.Step("customer_after")["row"].(string); !strings.Contains(row, "refund") {
 				t.Errorf("customer's payments after: %q", row)
 			}
-			tx, err := platform.Services.Core.Transactions(ctx, stored.DebtorAccountID, core.TransactionQuery{Limit: 1})
+			tx, err := platform.Services.Core.Transactions(ctx, fx.Debtor, core.TransactionQuery{Limit: 1})
 			if err != nil || len(tx.Transactions) != 1 || tx.Transactions[0].Amount.Minor != 400 || tx.Transactions[0].CreditDebit != core.Credit {
 				t.Errorf("core statement: %+v %v", tx, err)
 			}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bankbridge/bankbridge/apis"
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"github.com/bankbridge/bankbridge/partners/staff"
@@ -55,52 +54,9 @@ func TestE2ECorrections(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := MustStart(t, dbURL(t), "--webhooks-allow-loopback")
 			ctx := context.Background()
-			redirect := "https://wallet.example/callback"
-			f := contractedPartner(t, s, redirect)
-			c, err := bankbridge.New(bankbridge.Config{Issuer: s.URL, ClientID: f.ClientID, PrivateJWK: []byte(f.Key.PrivateJSON(t))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			app, err := c.ClientCredentials(ctx, "payments webhooks")
-			if err != nil {
-				t.Fatal(err)
-			}
-			partner := c.API(app)
-			sink := newWebhookSink(t)
-			ep, err := partner.CreateWebhookEndpoint(ctx, bankbridge.WebhookEndpointInput{URL: sink.srv.URL + "/hooks",
-				EventTypes: []string{"payment.refunded", "payment.reversed"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sink.mu.Lock()
-			sink.keys = []string{ep.VerificationKey()}
-			sink.mu.Unlock()
+			fx := paidThroughPartner(t, s, "10.00", "corr-e2e", "payment.refunded", "payment.reversed")
+			partner, sink, pid, debtor := fx.App, fx.Sink, fx.PaymentID, fx.Debtor
 			platform := s.Main.Platform
-			if err := platform.DB.Exec(`UPDATE core_customers SET email = 'alice@example.test' WHERE username = 'alice' AND environment = 'sandbox'`).Error; err != nil {
-				t.Fatal(err)
-			}
-
-			pc, err := partner.CreateDomesticPaymentConsent(ctx, bankbridge.OBWriteDomesticConsent4{
-				Data: bankbridge.OBWriteDomesticConsent4Data{Initiation: bankbridge.DomesticInitiation{
-					InstructionIdentification: "corr-e2e", EndToEndIdentification: "corr-e2e",
-					InstructedAmount: bankbridge.InstructedAmount{Amount: "10.00", Currency: "GBP"},
-					CreditorAccount: bankbridge.CreditorAccount{SchemeName: "UK.OBIE.SortCodeAccountNumber",
-						Identification: "20000012345678", Name: "Acme Widgets Ltd"},
-				}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pending, err := c.PushAuthorization(ctx, bankbridge.AuthorizationRequest{RedirectURI: redirect, Scope: "openid payments",
-				AuthorizationDetails: []bankbridge.AuthorizationDetail{{Type: bankbridge.DetailPaymentInitiation, ConsentID: pc.Data.ConsentId}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cb, _ := url.Parse(formConsent(t, pending.URL, "alice", "sandbox-password-1", nil))
-			tok, err := c.ExchangeCode(ctx, pending, cb.Query())
-			if err != nil {
-				t.Fatal(err)
-			}
 			balance := func(accountID string) int64 {
 				t.Helper()
 				a, err := platform.Services.Core.Account(ctx, accountID)
@@ -109,19 +65,6 @@ func TestE2ECorrections(t *testing.T) {
 				}
 				return a.Balance.Minor
 			}
-			stored := func(id string) *apis.Payment {
-				p, err := apis.NewGormStore(platform.DB).Payment(ctx, id)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return p
-			}
-			p, err := c.API(tok).CreateDomesticPayment(ctx, bankbridge.PaymentFor(pc))
-			if err != nil || p.Data.Status != bankbridge.PaymentStatusCodeAcceptedSettlementInProcess {
-				t.Fatalf("payment %+v %v", p, err)
-			}
-			pid := p.Data.DomesticPaymentId
-			debtor := stored(pid).DebtorAccountID
 			paid := balance(debtor)
 
 			// The partner asks for 4.00 back.

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bankbridge/bankbridge/apis"
+	bankbridge "github.com/bankbridge/bankbridge/sdk/go"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -204,4 +207,81 @@ func (f *FlowResult) Want(tb testing.TB, checks []StepCheck) {
 			tb.Errorf("%s.%s = %#v, want %#v (step: %v)", c.Step, c.Field, got, want, st)
 		}
 	}
+}
+
+// partnerPayment is a contracted partner whose app has a webhook endpoint
+// on a sink, and alice's payment through it (paidThroughPartner).
+type partnerPayment struct {
+	Partner   *certFixture
+	Client    *bankbridge.Client
+	App       *bankbridge.API // the app's client-credentials API (payments, webhooks)
+	Sink      *webhookSink
+	PaymentID string
+	Debtor    string // alice's account the payment was made from
+}
+
+// paidThroughPartner makes, on s, a contracted partner with an endpoint
+// subscribed to events, and alice's payment of amount GBP to Acme Widgets
+// Ltd with reference ref through it: a real payment consent, the consent
+// page and the payment through the SDK. Alice's sandbox email is set to
+// alice@example.test.
+func paidThroughPartner(t *testing.T, s *Server, amount, ref string, events ...string) *partnerPayment {
+	t.Helper()
+	ctx := context.Background()
+	redirect := "https://wallet.example/callback"
+	out := &partnerPayment{Partner: contractedPartner(t, s, redirect)}
+	c, err := bankbridge.New(bankbridge.Config{Issuer: s.URL, ClientID: out.Partner.ClientID, PrivateJWK: []byte(out.Partner.Key.PrivateJSON(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Client = c
+	app, err := c.ClientCredentials(ctx, "payments webhooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.App = c.API(app)
+	out.Sink = newWebhookSink(t)
+	ep, err := out.App.CreateWebhookEndpoint(ctx, bankbridge.WebhookEndpointInput{URL: out.Sink.srv.URL + "/hooks", EventTypes: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Sink.mu.Lock()
+	out.Sink.keys = []string{ep.VerificationKey()}
+	out.Sink.mu.Unlock()
+	platform := s.Main.Platform
+	if err := platform.DB.Exec(`UPDATE core_customers SET email = 'alice@example.test' WHERE username = 'alice' AND environment = 'sandbox'`).Error; err != nil {
+		t.Fatal(err)
+	}
+	pc, err := out.App.CreateDomesticPaymentConsent(ctx, bankbridge.OBWriteDomesticConsent4{
+		Data: bankbridge.OBWriteDomesticConsent4Data{Initiation: bankbridge.DomesticInitiation{
+			InstructionIdentification: ref, EndToEndIdentification: ref,
+			InstructedAmount: bankbridge.InstructedAmount{Amount: amount, Currency: "GBP"},
+			CreditorAccount: bankbridge.CreditorAccount{SchemeName: "UK.OBIE.SortCodeAccountNumber",
+				Identification: "20000012345678", Name: "Acme Widgets Ltd"},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := c.PushAuthorization(ctx, bankbridge.AuthorizationRequest{RedirectURI: redirect, Scope: "openid payments",
+		AuthorizationDetails: []bankbridge.AuthorizationDetail{{Type: bankbridge.DetailPaymentInitiation, ConsentID: pc.Data.ConsentId}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := url.Parse(formConsent(t, pending.URL, "alice", "sandbox-password-1", nil))
+	tok, err := c.ExchangeCode(ctx, pending, cb.Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.API(tok).CreateDomesticPayment(ctx, bankbridge.PaymentFor(pc))
+	if err != nil || p.Data.Status != bankbridge.PaymentStatusCodeAcceptedSettlementInProcess {
+		t.Fatalf("payment %+v %v", p, err)
+	}
+	out.PaymentID = p.Data.DomesticPaymentId
+	stored, err := apis.NewGormStore(platform.DB).Payment(ctx, out.PaymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Debtor = stored.DebtorAccountID
+	return out
 }
