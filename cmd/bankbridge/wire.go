@@ -221,6 +221,7 @@ func (p *Platform) housekeeping(now func() time.Time) {
 		},
 	}
 	maps.Copy(jobs, p.exitJobs())
+	p.windDowns()
 	if s.Passkeys != nil {
 		jobs["passkey_ceremonies"] = func(ctx context.Context) error { _, err := s.Passkeys.Purge(ctx); return err }
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,15 +32,41 @@ func (p *Platform) wireExit(context.Context) error {
 	return nil
 }
 
-// exitJobs are the housekeeping jobs of the exits: the wind-downs whose
-// effective date came, and the erasures whose retention period ended. Each
-// claims its exit with a conditional update, so every node runs them.
+// exitJobs are the housekeeping jobs of the exits whose timing is loose:
+// the erasures whose retention period ended. Each claims its exit with a
+// conditional update, so every node runs them.
 func (p *Platform) exitJobs() map[string]func(ctx context.Context) error {
 	x := p.Services.Exit
 	return map[string]func(ctx context.Context) error{
-		"partner_exits":        func(ctx context.Context) error { _, err := x.RunDue(ctx); return err },
 		"partner_exit_erasure": func(ctx context.Context) error { _, err := x.PurgeDue(ctx); return err },
 	}
+}
+
+// WindDownEvery is how often each node looks for terminations whose
+// effective date came (one indexed read when none is due), so a terminated
+// partner's access ends within this of the effective date, not at the next
+// five-minute housekeeping round.
+const WindDownEvery = 30 * time.Second
+
+// windDowns runs the wind-downs whose effective date came, every
+// WindDownEvery on every node (each claims its exit with a conditional
+// update, so two nodes never run the same one).
+func (p *Platform) windDowns() {
+	x := p.Services.Exit
+	p.bg = append(p.bg, func(ctx context.Context) {
+		t := time.NewTicker(WindDownEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if _, err := x.RunDue(ctx); err != nil && ctx.Err() == nil {
+				p.Log.Warn("wind-down failed", "err", err)
+			}
+		}
+	})
 }
 
 // mountExit registers the console's Termination page and the portal's
