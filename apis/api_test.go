@@ -180,7 +180,7 @@ func testPayment(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if descs[0].SelectMode != "single" || strings.Join(descs[0].Lines, "|") != "Pay GBP 10.50|To Bob Okonkwo (sort code 990101, account "+
+	if descs[0].SelectMode != "single" || strings.Join(descs[0].Lines, "|") != "Pay 10.50 GBP|To Bob Okonkwo (sort code 990101, account "+
 		bob.account(core.AccountCurrent).AccountNumber+")|Reference: Dinner|Until 16 June 2026 13:00 UTC" {
 		t.Fatalf("description %+v", descs[0])
 	}

@@ -368,7 +368,7 @@ func (c *Consent) PlainLines() []string {
 	case TypePaymentInitiation:
 		in := c.Initiation
 		lines = append(lines,
-			"Pay "+formatMoney(c.Amount),
+			"Pay "+c.Amount.String(),
 			fmt.Sprintf("To %s (sort code %s, account %s)", in.CreditorAccount.Name,
 				in.CreditorAccount.Identification[:6], in.CreditorAccount.Identification[6:]),
 			"Reference: "+in.Reference())

@@ -9,7 +9,6 @@ import (
 
 	"github.com/bankbridge/bankbridge/apis/core"
 	"github.com/bankbridge/bankbridge/internal/mail"
-	"github.com/bankbridge/bankbridge/internal/money"
 )
 
 // Customer payment notifications. A payment made through a partner that the
@@ -47,7 +46,7 @@ func (s *Service) paymentNotice(ctx context.Context, p *Payment, upd *Payment) *
 		s.log.ErrorContext(ctx, "apis: payment notice: read partner", "payment_id", p.ID, "err", err)
 		return nil
 	}
-	amount := money.FormatMinor(p.Amount.Minor, p.Amount.Currency) + " " + p.Amount.Currency
+	amount := p.Amount.String()
 	payee := plainText(p.Initiation.CreditorAccount.Name)
 	if payee == "" {
 		payee = "the payee"

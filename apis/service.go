@@ -579,7 +579,3 @@ func consentTitle(typ string) string {
 		return "Share data derived from your accounts"
 	}
 }
-
-func formatMoney(m money.Money) string {
-	return fmt.Sprintf("%s %s", m.Currency, money.FormatAmount(m.Minor, m.Currency))
-}

@@ -249,7 +249,7 @@ func TestOpen(t *testing.T) {
 		}
 		pm := e.mails("owner@acme.example")
 		if len(pm) != 1 || pm[0].Subject != "Complaint "+c.ID+" about payment pay_1" || pm[0].Body != "A customer complained about payment pay_1 (consent pcn_1, production).\n\n"+
-			"Complaint: "+c.ID+"\nWhat is wrong: I did not authorise this payment\nAmount: GBP 125.50\nReceived: 4 December 2026\n"+
+			"Complaint: "+c.ID+"\nWhat is wrong: I did not authorise this payment\nAmount: 125.50 GBP\nReceived: 4 December 2026\n"+
 			"Please answer by 11 December 2026 (5 business days).\n\nAnswer in the portal: https://bank.example/portal/orgs/"+e.partner+"/complaints/"+c.ID+"\n" {
 			t.Fatalf("partner mail %+v", pm)
 		}
@@ -257,7 +257,7 @@ func TestOpen(t *testing.T) {
 			t.Fatal("only the partner's owners are mailed")
 		}
 		cm := e.mails("alice@example.com")
-		if len(cm) != 1 || cm[0].Subject != "We received your complaint "+c.ID || cm[0].Body != "We received your complaint about the payment of GBP 125.50 to "+
+		if len(cm) != 1 || cm[0].Subject != "We received your complaint "+c.ID || cm[0].Body != "We received your complaint about the payment of 125.50 GBP to "+
 			"Corner Shop (SortCodeAccountNumber:40400412345678) made through Acme Payments Ltd on 4 December 2026.\n\n"+
 			"Your reference: "+c.ID+"\nWhat is wrong: I did not authorise this payment\n\nWe will reply by 25 December 2026 at the latest.\n" {
 			t.Fatalf("customer mail %+v", cm)
@@ -444,7 +444,7 @@ func TestStaffReject(t *testing.T) {
 		}
 		cm := e.mails("alice@example.com")
 		if len(cm) != 2 || cm[0].Subject != "Your complaint "+c.ID+": our decision" || cm[0].Body != "We looked into your complaint "+c.ID+
-			" about the payment of GBP 125.50 to Corner Shop (SortCodeAccountNumber:40400412345678) made through Acme Payments Ltd.\n\n"+
+			" about the payment of 125.50 GBP to Corner Shop (SortCodeAccountNumber:40400412345678) made through Acme Payments Ltd.\n\n"+
 			"We do not uphold your complaint, for these reasons:\n\nThe payee's bank credited the payment on 3 December 2026 (reference FPS-123).\n\n"+
 			"If you disagree, you may refer your complaint to the Financial Ombudsman Service within six months of this mail.\n" {
 			t.Fatalf("outcome mail %+v", cm[0])
@@ -527,8 +527,8 @@ func TestRefund(t *testing.T) {
 			t.Fatalf("refunded %+v", got)
 		}
 		cm := e.mails("alice@example.com")
-		if len(cm) != 2 || cm[0].Body != "We looked into your complaint "+c.ID+" about the payment of GBP 125.50 to Corner Shop (SortCodeAccountNumber:40400412345678) "+
-			"made through Acme Payments Ltd.\n\nWe uphold your complaint and refunded GBP 125.50 to your account (correction cor_1).\n" {
+		if len(cm) != 2 || cm[0].Body != "We looked into your complaint "+c.ID+" about the payment of 125.50 GBP to Corner Shop (SortCodeAccountNumber:40400412345678) "+
+			"made through Acme Payments Ltd.\n\nWe uphold your complaint and refunded 125.50 GBP to your account (correction cor_1).\n" {
 			t.Fatalf("mail %+v", cm)
 		}
 		if ev := e.events(); len(ev) != 2 || ev[1] != `complaint.resolved `+c.ID+` {"outcome":"refund","category":"unauthorised","partner_due_at":"2026-12-11T10:00:00Z"}` {

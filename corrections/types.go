@@ -190,8 +190,8 @@ func validate(kind, reason string, amount money.Money, p *Payment) (money.Money,
 	case amount.Currency != p.Amount.Currency:
 		return money.Money{}, problem.New(problem.CodeValidation, "Amount is in %s; payment %s is in %s", amount.Currency, p.ID, p.Amount.Currency)
 	case kind == KindReversal && amount.Minor != p.Amount.Minor:
-		return money.Money{}, problem.New(problem.CodeValidation, "a reversal is the whole amount of payment %s (%s %s)",
-			p.ID, money.FormatMinor(p.Amount.Minor, p.Amount.Currency), p.Amount.Currency)
+		return money.Money{}, problem.New(problem.CodeValidation, "a reversal is the whole amount of payment %s (%s)",
+			p.ID, p.Amount)
 	case amount.Minor > p.Amount.Minor:
 		return money.Money{}, problem.New(problem.CodeValidation, "a refund of %s exceeds payment %s (%s)",
 			text(amount), p.ID, text(p.Amount))
@@ -200,4 +200,4 @@ func validate(kind, reason string, amount money.Money, p *Payment) (money.Money,
 }
 
 // text is an amount as people read it: "12.50 GBP".
-func text(m money.Money) string { return money.FormatMinor(m.Minor, m.Currency) + " " + m.Currency }
+func text(m money.Money) string { return m.String() }

@@ -195,7 +195,7 @@ func TestSCAPolicy(t *testing.T) {
 				t.Fatalf("id_token acr %v amr %v", claims["acr"], claims["amr"])
 			}
 			want := oauth.ConsentAuthorisation{ACR: oauth.ACRPassword, AMR: []string{oauth.AMRPassword}, Exemption: oauth.ExemptionLowValue,
-				Reason: "GBP 12.50 is within the low-value limits: payment 1 of 5 since the last SCA, GBP 12.50 of GBP 100.00"}
+				Reason: "12.50 GBP is within the low-value limits: payment 1 of 5 since the last SCA, 12.50 GBP of 100.00 GBP"}
 			if got := e.how(consent); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("authorisation %+v, want %+v", got, want)
 			}
@@ -223,7 +223,7 @@ func TestSCAPolicy(t *testing.T) {
 			consent, resp, page, verifier = e.start(t, "alice", "correct horse", shop(100))
 			mustConsentPage(t, resp, page)
 			e.approve(t, consent, page, verifier)
-			if got := e.how(consent).Reason; got != "GBP 1.00 is within the low-value limits: payment 1 of 5 since the last SCA, GBP 1.00 of GBP 100.00" {
+			if got := e.how(consent).Reason; got != "1.00 GBP is within the low-value limits: payment 1 of 5 since the last SCA, 1.00 GBP of 100.00 GBP" {
 				t.Fatalf("reason after SCA: %q", got)
 			}
 		})

@@ -135,7 +135,7 @@ func TestComplaintPages(t *testing.T) {
 			cb := e.customerBrowser()
 			status, body := cb.get("/customer/payments")
 			want(t, "ok/payments", status, body, http.StatusOK, "<h1>Payments made through apps</h1>", `<a href="/customer/payments" aria-current="page">Payments</a>`,
-				"Wallet Ltd", "GBP 125.50", "Corner Shop (SortCodeAccountNumber:40400412345678)", `href="/customer/payments/pay_1/report"`)
+				"Wallet Ltd", "125.50 GBP", "Corner Shop (SortCodeAccountNumber:40400412345678)", `href="/customer/payments/pay_1/report"`)
 			shows(t, "ok/payments-only-hers", body, "pay_bob", false)
 			for _, path := range []string{"/customer/payments/pay_bob/report", "/customer/payments/pay_nope/report"} {
 				status, body = cb.get(path)
@@ -225,14 +225,14 @@ func TestComplaintPages(t *testing.T) {
 			want(t, "ok/note", status, body, http.StatusOK, "Note added.", "Checked the core: one debit.")
 			status, body = risk.post(page+"/reject", url.Values{"reasons": {" "}})
 			want(t, "fail/no-reasons", status, body, http.StatusUnprocessableEntity, `<p class="error" role="alert">Give the reasons for rejecting the complaint.</p>`)
-			status, body = risk.post(page+"/reject", url.Values{"reasons": {"Our core shows a single debit of GBP 125.50."}})
+			status, body = risk.post(page+"/reject", url.Values{"reasons": {"Our core shows a single debit of 125.50 GBP."}})
 			want(t, "ok/reject", status, body, http.StatusOK, "Complaint rejected. The customer was mailed the outcome and your reasons; the partner was told.",
-				"Rejected by risk@bank.example", "Our core shows a single debit of GBP 125.50.")
+				"Rejected by risk@bank.example", "Our core shows a single debit of 125.50 GBP.")
 			shows(t, "ok/no-forms-once-resolved", body, `id="reject-form"`, false)
 			status, body = adminB.post(page+"/reject", url.Values{"reasons": {"again"}})
 			want(t, "fail/reject-twice", status, body, http.StatusConflict, "Complaint "+cid+" is resolved already.")
 			ms, err := mail.List(context.Background(), e.d.DB, "alice@example.com", 10)
-			if err != nil || len(ms) != 2 || !strings.Contains(ms[0].Body, "Our core shows a single debit of GBP 125.50.") {
+			if err != nil || len(ms) != 2 || !strings.Contains(ms[0].Body, "Our core shows a single debit of 125.50 GBP.") {
 				t.Fatalf("customer mails %+v %v", ms, err)
 			}
 			status, body = cb.get("/customer/payments")

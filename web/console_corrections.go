@@ -44,7 +44,7 @@ type correctionView struct {
 }
 
 func viewCorrection(c *corrections.Correction) correctionView {
-	return correctionView{Correction: *c, AmountText: money.FormatMinor(c.Amount.Minor, c.Amount.Currency) + " " + c.Amount.Currency}
+	return correctionView{Correction: *c, AmountText: c.Amount.String()}
 }
 
 // raiseForm is the raise form's values (kept after a refusal).
@@ -155,8 +155,8 @@ func (k *ConsoleCorrections) renderDetail(c *gin.Context, st *staff.Member, v *c
 		return
 	}
 	d := correctionData{consoleView: v, Correction: viewCorrection(cr), Totals: t,
-		LeftText:     money.FormatMinor(t.Original.Minor-t.Reserved, cr.Amount.Currency) + " " + cr.Amount.Currency,
-		OriginalText: money.FormatMinor(t.Original.Minor, cr.Amount.Currency) + " " + cr.Amount.Currency,
+		LeftText:     money.Money{Minor: t.Original.Minor - t.Reserved, Currency: cr.Amount.Currency}.String(),
+		OriginalText: money.Money{Minor: t.Original.Minor, Currency: cr.Amount.Currency}.String(),
 		CanDecide:    staff.Can(st.Role, staff.ActCorrectionsApprove),
 		Mine:         cr.RaisedByType == corrections.RaisedByStaff && cr.RaisedBy == st.ID, Decision: form.Decision, Note: form.Note}
 	k.Console.page(c, status, "console/correction", Page{Title: "Correction " + cr.ID, User: who(st), Flash: flash, Error: errMsg, Data: d})

@@ -8,7 +8,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/bankbridge/bankbridge/internal/httpx"
-	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/partners/staff"
 	"github.com/bankbridge/bankbridge/risk"
 )
@@ -55,7 +54,7 @@ type caseView struct {
 
 func (k *ConsoleRisk) view(c *risk.Case, now time.Time) caseView {
 	return caseView{Case: *c, Age: age(c.Age(now)), Overdue: k.Risk.Overdue(c, now), NeedsTwo: k.Risk.NeedsTwo(c),
-		AmountText: money.FormatMinor(c.Amount.Minor, c.Amount.Currency) + " " + c.Amount.Currency}
+		AmountText: c.Amount.String()}
 }
 
 // age says a duration in hours and minutes ("26 h 05 min", "12 min").

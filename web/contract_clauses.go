@@ -159,7 +159,7 @@ func clausesView(t contracts.Terms) ClausesView {
 		v.CreditCap = bpsPct(sl.CreditCapBPS) + " of the month's fees"
 	}
 	if l.CapMinor > 0 {
-		v.LiabilityCap = money.FormatMinor(l.CapMinor, t.Currency) + " " + t.Currency
+		v.LiabilityCap = money.Money{Minor: l.CapMinor, Currency: t.Currency}.String()
 	}
 	if l.FraudLossBankBPS+l.FraudLossPartnerBPS > 0 {
 		v.FraudLossShare = "bank " + bpsPct(l.FraudLossBankBPS) + ", partner " + bpsPct(l.FraudLossPartnerBPS)

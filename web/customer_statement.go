@@ -57,7 +57,7 @@ func (d *CustomerDashboard) accounts(c *gin.Context) {
 		if err != nil {
 			break
 		}
-		sa := statementAccount{Account: a, BalanceText: money.FormatMinor(a.Balance.Minor, a.Currency) + " " + a.Currency}
+		sa := statementAccount{Account: a, BalanceText: money.Money{Minor: a.Balance.Minor, Currency: a.Currency}.String()}
 		for _, t := range page.Transactions {
 			sign := ""
 			if t.CreditDebit == core.Debit {

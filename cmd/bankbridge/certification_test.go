@@ -377,8 +377,8 @@ func TestE2ECertification(t *testing.T) {
 				for _, c := range []struct{ id, auth string }{
 					{res.Step("account_read")["consent_id"].(string), `Password only<br><span class="muted">the customer has no second factor; ` +
 						`the bank allows account access with the password alone</span>`},
-					{pay["consent_id"].(string), `Exempt: low value<br><span class="muted">GBP 12.34 is within the low-value limits: ` +
-						`payment 1 of 5 since the last SCA, GBP 12.34 of GBP 100.00</span>`},
+					{pay["consent_id"].(string), `Exempt: low value<br><span class="muted">12.34 GBP is within the low-value limits: ` +
+						`payment 1 of 5 since the last SCA, 12.34 GBP of 100.00 GBP</span>`},
 				} {
 					row := regexp.MustCompile(`(?s)<tr id="consent-` + regexp.QuoteMeta(c.id) + `">.*?<td data-label="Authentication">(.*?)</td>`).FindStringSubmatch(page)
 					if row == nil {

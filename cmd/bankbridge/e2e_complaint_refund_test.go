@@ -76,7 +76,7 @@ func TestE2EComplaintRefund(t *testing.T) {
 				t.Fatalf("flow failed:\n%s", b)
 			}
 			rep := res.Step("reported")
-			if !strings.Contains(rep["listed"].(string), "GBP 10.00") || !strings.Contains(rep["listed"].(string), "Cert Wallet Limited") ||
+			if !strings.Contains(rep["listed"].(string), "10.00 GBP") || !strings.Contains(rep["listed"].(string), "Cert Wallet Limited") ||
 				!strings.HasPrefix(rep["flash"].(string), "Thank you. We received your complaint (reference cmp_") {
 				t.Errorf("reported: %v", rep)
 			}
@@ -95,7 +95,7 @@ func TestE2EComplaintRefund(t *testing.T) {
 				!strings.Contains(ap["decision"].(string), "The partner confirms the double charge.") {
 				t.Errorf("approved: %v", ap)
 			}
-			if r := res.Step("resolved"); r["status"] != "resolved: refund" || !strings.HasPrefix(r["outcome"].(string), "Refunded GBP 4.00 by correction cor_") {
+			if r := res.Step("resolved"); r["status"] != "resolved: refund" || !strings.HasPrefix(r["outcome"].(string), "Refunded 4.00 GBP by correction cor_") {
 				t.Errorf("resolved: %v", r)
 			}
 			st := res.Step("statement")

@@ -74,7 +74,7 @@ func TestE2EComplaint(t *testing.T) {
 				t.Fatalf("flow failed:\n%s", b)
 			}
 			if st := res.Step("payments"); !strings.Contains(st["row"].(string), "Corner Shop (SortCodeAccountNumber:40400412345678)") ||
-				!strings.Contains(st["row"].(string), "GBP 42.50") || !strings.Contains(st["row"].(string), partners.SeedPartnerName) {
+				!strings.Contains(st["row"].(string), "42.50 GBP") || !strings.Contains(st["row"].(string), partners.SeedPartnerName) {
 				t.Errorf("payments: %v", st)
 			}
 			rep := res.Step("reported")

@@ -72,7 +72,7 @@ func TestE2ESCA(t *testing.T) {
 				t.Errorf("SCA consent: %s %+v", c.Status, c.Authorisation)
 			}
 			if c := consent("low_value_result"); c.Status != apis.StatusAuthorised || c.Authorisation.Exemption != oauth.ExemptionLowValue ||
-				c.Authorisation.Reason != "GBP 12.34 is within the low-value limits: payment 1 of 5 since the last SCA, GBP 12.34 of GBP 100.00" {
+				c.Authorisation.Reason != "12.34 GBP is within the low-value limits: payment 1 of 5 since the last SCA, 12.34 GBP of 100.00 GBP" {
 				t.Errorf("exempt consent: %s %+v", c.Status, c.Authorisation)
 			}
 		})

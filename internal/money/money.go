@@ -28,9 +28,10 @@ type Money struct {
 // GBP returns minor pence as GBP Money.
 func GBP(minor int64) Money { return Money{Minor: minor, Currency: "GBP"} }
 
-// String renders m as its currency followed by the signed amount in the
-// currency's own decimals: "GBP -12.34", "JPY 1234", "BHD 1.234".
-func (m Money) String() string { return m.Currency + " " + m.Major() }
+// String renders m as the signed amount in the currency's own decimals
+// followed by its currency: "-12.34 GBP", "1234 JPY", "1.234 BHD". It is the
+// one written form of an amount on pages, in mails and in refusals.
+func (m Money) String() string { return m.Major() + " " + m.Currency }
 
 // Major renders m's signed amount in the currency's major unit with its own
 // decimals, without the code: "-12.34" GBP, "1234" JPY, "1.234" BHD

@@ -259,13 +259,13 @@ func TestMoneyString(t *testing.T) {
 		m    money.Money
 		want string
 	}{
-		{"ok/gbp", money.GBP(1234), "GBP 12.34"},
-		{"ok/gbp-negative", money.GBP(-1234), "GBP -12.34"},
-		{"ok/gbp-pence", money.GBP(-5), "GBP -0.05"},
-		{"ok/jpy-no-decimals", money.Money{Minor: 1234, Currency: "JPY"}, "JPY 1234"},
-		{"ok/bhd-three-decimals", money.Money{Minor: 1234, Currency: "BHD"}, "BHD 1.234"},
-		{"ok/clf-four-decimals", money.Money{Minor: 12345, Currency: "CLF"}, "CLF 1.2345"},
-		{"ok/unlisted-two-decimals", money.Money{Minor: 1234, Currency: "XAU"}, "XAU 12.34"},
+		{"ok/gbp", money.GBP(1234), "12.34 GBP"},
+		{"ok/gbp-negative", money.GBP(-1234), "-12.34 GBP"},
+		{"ok/gbp-pence", money.GBP(-5), "-0.05 GBP"},
+		{"ok/jpy-no-decimals", money.Money{Minor: 1234, Currency: "JPY"}, "1234 JPY"},
+		{"ok/bhd-three-decimals", money.Money{Minor: 1234, Currency: "BHD"}, "1.234 BHD"},
+		{"ok/clf-four-decimals", money.Money{Minor: 12345, Currency: "CLF"}, "1.2345 CLF"},
+		{"ok/unlisted-two-decimals", money.Money{Minor: 1234, Currency: "XAU"}, "12.34 XAU"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.m.String(); got != tc.want {
@@ -321,8 +321,8 @@ func TestProperties(t *testing.T) {
 				if m := (money.Money{Minor: v, Currency: cur}); m.Major() != major {
 					t.Fatalf("Major = %q, want %q", m.Major(), major)
 				}
-				if s := (money.Money{Minor: v, Currency: cur}).String(); s != cur+" "+major {
-					t.Fatalf("String = %q, want %q", s, cur+" "+major)
+				if s := (money.Money{Minor: v, Currency: cur}).String(); s != major+" "+cur {
+					t.Fatalf("String = %q, want %q", s, major+" "+cur)
 				}
 				if v > 0 {
 					if back, err := money.ParseMajor(major, cur); err != nil || back != v {

@@ -180,7 +180,7 @@ func (r Rule) Limit() string {
 	if r.Kind == KindVelocity {
 		return Payments(r.Count) + fmt.Sprintf(" per %d seconds", int64(r.Window/time.Second))
 	}
-	return money.FormatMinor(r.Amount, r.Currency) + " " + r.Currency
+	return money.Money{Minor: r.Amount, Currency: r.Currency}.String()
 }
 
 // Payments is "1 payment", "3 payments".
