@@ -310,15 +310,7 @@ func (s *GormStore) ConsentsForCustomer(ctx context.Context, customerID string) 
 		Order("created_at DESC, id DESC").Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]Consent, 0, len(rows))
-	for i := range rows {
-		c, err := rows[i].toConsent()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *c)
-	}
-	return out, nil
+	return convertRows(rows, (*consentRow).toConsent)
 }
 
 // CreatePayment implements Store.
@@ -619,15 +611,7 @@ func (s *GormStore) PartnerConsents(ctx context.Context, partnerID string, env e
 		Order("created_at, id").Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]Consent, 0, len(rows))
-	for i := range rows {
-		c, err := rows[i].toConsent()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *c)
-	}
-	return out, nil
+	return convertRows(rows, (*consentRow).toConsent)
 }
 
 // LatestPartnerConsents implements Store (the api_consents_partner index
@@ -644,15 +628,7 @@ func (s *GormStore) LatestPartnerConsents(ctx context.Context, partnerID string,
 		Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]Consent, 0, len(rows))
-	for i := range rows {
-		c, err := rows[i].toConsent()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *c)
-	}
-	return out, nil
+	return convertRows(rows, (*consentRow).toConsent)
 }
 
 // PartnerPayments implements Store.
@@ -662,15 +638,7 @@ func (s *GormStore) PartnerPayments(ctx context.Context, partnerID string, env e
 		Order("created_at, id").Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]Payment, 0, len(rows))
-	for i := range rows {
-		p, err := rows[i].toPayment()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *p)
-	}
-	return out, nil
+	return convertRows(rows, (*paymentRow).toPayment)
 }
 
 // CustomerPayments implements Store.
@@ -682,15 +650,7 @@ func (s *GormStore) CustomerPayments(ctx context.Context, customerID string, lim
 	if err := s.handle(ctx).Where("customer_id = ?", customerID).Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]Payment, 0, len(rows))
-	for i := range rows {
-		p, err := rows[i].toPayment()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *p)
-	}
-	return out, nil
+	return convertRows(rows, (*paymentRow).toPayment)
 }
 
 // PaymentsCreated implements Store.
@@ -700,15 +660,7 @@ func (s *GormStore) PaymentsCreated(ctx context.Context, partnerID string, env e
 		Order("created_at, id").Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	out := make([]Payment, 0, len(rows))
-	for i := range rows {
-		p, err := rows[i].toPayment()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *p)
-	}
-	return out, nil
+	return convertRows(rows, (*paymentRow).toPayment)
 }
 
 // PurgeKeys implements Store.
@@ -749,4 +701,19 @@ func (r *requestLogRow) toEntry() RequestLogEntry {
 	return RequestLogEntry{ID: r.ID, At: r.At.UTC(), ClientID: r.ClientID, PartnerID: r.PartnerID,
 		Environment: r.Environment, Method: r.Method, Path: r.Path, Status: r.Status, LatencyUS: r.LatencyUS,
 		InteractionID: r.InteractionID, ProblemType: r.ProblemType}
+}
+
+// convertRows converts rows read from the database with convert (a row
+// type's toConsent or toPayment), stopping at the first row that does not
+// convert.
+func convertRows[R, T any](rows []R, convert func(*R) (*T, error)) ([]T, error) {
+	out := make([]T, 0, len(rows))
+	for i := range rows {
+		v, err := convert(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, nil
 }
