@@ -69,6 +69,7 @@ type Reference struct {
 	factors   SandboxFactors
 	bus       cachebus.Bus
 	customers *cachebus.Cache[*Customer]
+	pages     txPageCache
 }
 
 var (
@@ -216,6 +217,24 @@ func (r *Reference) Transactions(ctx context.Context, accountID string, q Transa
 	if limit > MaxPageSize {
 		limit = MaxPageSize
 	}
+	// The ledger's head first: while it is the head a cached page was read
+	// at, that page is still the answer (txpagecache.go).
+	head, hasHead, err := r.head(ctx, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("core: list transactions: %w", err)
+	}
+	if !hasHead {
+		// An empty ledger: an empty page of an existing account, or
+		// ErrNotFound.
+		if _, err := r.Account(ctx, accountID); err != nil {
+			return nil, err
+		}
+		return &TransactionPage{Transactions: []Transaction{}}, nil
+	}
+	key := pageKey(accountID, q, below, limit)
+	if page, ok := r.pages.get(key, head); ok {
+		return page, nil
+	}
 	g := r.db.WithContext(ctx).Where("account_id = ?", accountID)
 	if below > 0 {
 		g = g.Where("seq < ?", below)
@@ -233,14 +252,6 @@ func (r *Reference) Transactions(ctx context.Context, accountID string, q Transa
 	if err := g.Select(transactionPageColumns).Order("seq DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("core: list transactions: %w", err)
 	}
-	// Rows exist only for an existing account; an empty page says nothing,
-	// so only then is the account looked up (ErrNotFound for an unknown
-	// one): one round trip less for every page with transactions.
-	if len(rows) == 0 {
-		if _, err := r.Account(ctx, accountID); err != nil {
-			return nil, err
-		}
-	}
 	page := &TransactionPage{}
 	if len(rows) > limit {
 		rows = rows[:limit]
@@ -251,6 +262,7 @@ func (r *Reference) Transactions(ctx context.Context, accountID string, q Transa
 		rows[i].AccountID = accountID
 		page.Transactions[i] = rows[i].toTransaction()
 	}
+	r.pages.put(key, head, page)
 	return page, nil
 }
 
