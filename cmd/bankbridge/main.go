@@ -21,12 +21,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"go.opentelemetry.io/otel/trace"
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := NewMain(os.Stdout, os.Stderr)
@@ -43,6 +47,14 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// defaultGCPercent is the node's garbage collection target unless Go's own
+// GOGC variable sets one: a collection when the heap has grown by 400 % of
+// what was live after the last. A node's live heap is small (about 20 MB
+// under load) and its request paths allocate fast, so Go's default of 100
+// spent 12–17 % of the node's CPU collecting under load (issue 14's
+// profiles); 400 collects a quarter as often for a heap of ~100 MB.
+const defaultGCPercent = 400
 
 // errUsage marks a command-line mistake (already explained on stderr).
 var errUsage = errors.New("usage")
