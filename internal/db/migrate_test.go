@@ -129,3 +129,39 @@ func TestSQLiteTransactionsTakeTheWriteLockAtBegin(t *testing.T) {
 		t.Fatalf("counter = %d, want 20 (lost updates)", n)
 	}
 }
+
+// TestSQLitePragmas: every pooled SQLite connection runs with the settings
+// the DSN asks for (checked on several connections held at once).
+func TestSQLitePragmas(t *testing.T) {
+	d := dbtest.MustSQLite(t)
+	sqlDB, err := d.DB.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for _, c := range []struct {
+			pragma string
+			want   string
+		}{
+			{"journal_mode", "wal"},
+			{"synchronous", "1"},  // NORMAL
+			{"temp_store", "2"},   // MEMORY
+			{"foreign_keys", "1"}, // on
+			{"busy_timeout", "10000"},
+		} {
+			var got string
+			if err := conn.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("connection %d: PRAGMA %s = %s, want %s", i, c.pragma, got, c.want)
+			}
+		}
+	}
+}
