@@ -41,7 +41,7 @@ var _ events.RowPublisher = outbox{}
 // audit entries of action, its webhook events of type consent.authorised and
 // their deliveries.
 type decisionRows struct {
-	Status                      string
+	Status                     string
 	Audits, Events, Deliveries int64
 }
 
