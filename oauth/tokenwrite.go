@@ -262,9 +262,9 @@ func (s *Store) writeIDsReadCode(ctx context.Context, pw *pendingWrites) error {
 // when there is no row).
 type nullTokenRow struct {
 	Signature, Kind, RequestID, ClientID, Subject, JKT, Scopes, AuthorizationDetails *string
-	Active                                                                          *bool
-	RequestedAt, ExpiresAt, RotatedAt                                               *time.Time
-	AccessSignature, Request                                                        *string
+	Active                                                                           *bool
+	RequestedAt, ExpiresAt, RotatedAt                                                *time.Time
+	AccessSignature, Request                                                         *string
 }
 
 func (r *nullTokenRow) targets() []any {
