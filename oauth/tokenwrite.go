@@ -86,7 +86,8 @@ func (s *Store) insertToken(ctx context.Context, ex dpop.Execer, row *tokenRow, 
 // back as the request's refusal (RFC6749Error); other errors as they are.
 //
 // Where the dialect has a data-modifying WITH (PostgreSQL), ids with or
-// without a token (and no consents) are one statement, one round trip; a
+// without a token (and no consents) are one statement, one round trip (the
+// ids of an authorization_code request read its code's rows in it); a
 // proof id alone is the replay store's own statement; a token with consent
 // links is one transaction. On SQLite every write goes through the batcher
 // (group commit).
