@@ -249,7 +249,7 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 		c.AccountIDs = picked
 	}
 	var out []oauth.AuthorizationDetail
-	err = s.store.Tx(ctx, func(ctx context.Context) error {
+	decide := func(ctx context.Context) error {
 		out = nil
 		for i, c := range consents {
 			c.StatusUpdatedAt, c.CustomerID = s.now(), customerID
@@ -260,37 +260,46 @@ func (b Broker) Decide(ctx context.Context, client *oauth.Client, customerID str
 			} else {
 				c.Status, c.AccountIDs = StatusRejected, nil
 			}
-			if err := s.store.SetConsentStatus(ctx, c, StatusAwaitingAuthorisation); err != nil {
+			d := ConsentDecision{Consent: c, From: []string{StatusAwaitingAuthorisation},
+				Audit: audit.Entry{ActorType: audit.ActorCustomer, ActorID: customerID, Action: action,
+					ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID,
+					Details: auditDetails(client.ID, c)}}
+			if approve && s.publisher != nil {
+				d.Publisher, d.EventType, d.PartnerID, d.AppID = s.publisher, "consent.authorised", c.PartnerID, c.ClientID
+				d.Data = map[string]any{"consent_id": c.ID, "consent_type": c.Type}
+				if !c.ExpiresAt.IsZero() {
+					d.Data["expires_at"] = c.ExpiresAt.Format(time.RFC3339)
+				}
+			}
+			// The consent, its audit entry and its event, written only if
+			// the consent still awaited authorisation: one statement on
+			// PostgreSQL (Store.DecideConsent).
+			if err := s.store.DecideConsent(ctx, d); err != nil {
 				if errors.Is(err, ErrStale) {
 					return invalidDetails("consent %s was decided concurrently", c.ID)
 				}
 				return err
 			}
-			if err := s.store.Audit(ctx, audit.Entry{ActorType: audit.ActorCustomer, ActorID: customerID, Action: action,
-				ObjectType: "consent", ObjectID: c.ID, PartnerID: c.PartnerID,
-				Details: auditDetails(client.ID, c)}); err != nil {
-				return err
-			}
 			if !approve {
 				continue
 			}
-			data := map[string]any{"consent_id": c.ID, "consent_type": c.Type}
-			if !c.ExpiresAt.IsZero() {
-				data["expires_at"] = c.ExpiresAt.Format(time.RFC3339)
-			}
-			if err := s.publish(ctx, "consent.authorised", c.PartnerID, c.ClientID, data); err != nil {
-				return err
-			}
-			d := details[i]
 			extra := map[string]any{}
-			for k, v := range d.Extra {
+			for k, v := range details[i].Extra {
 				extra[k] = v
 			}
 			extra["accounts"] = append([]string(nil), c.AccountIDs...)
-			out = append(out, oauth.AuthorizationDetail{Type: d.Type, ConsentID: c.ID, Extra: extra})
+			out = append(out, oauth.AuthorizationDetail{Type: details[i].Type, ConsentID: c.ID, Extra: extra})
 		}
 		return nil
-	})
+	}
+	if len(consents) == 1 {
+		// One consent: DecideConsent is all or nothing on its own.
+		err = decide(ctx)
+	} else {
+		// Several: all decided or none (a later one decided concurrently
+		// undoes the earlier ones).
+		err = s.store.Tx(ctx, decide)
+	}
 	for _, c := range consents {
 		reqmemo.Forget(ctx, memoConsent(c.ID))
 	}

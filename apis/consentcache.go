@@ -65,17 +65,33 @@ func (s *publishingStore) SetConsentStatus(ctx context.Context, c *Consent, from
 	if err := s.Store.SetConsentStatus(ctx, c, from...); err != nil {
 		return err
 	}
+	s.changed(ctx, c, from)
+	return nil
+}
+
+// DecideConsent implements Store, publishing a change from authorised as
+// SetConsentStatus does.
+func (s *publishingStore) DecideConsent(ctx context.Context, d ConsentDecision) error {
+	if err := s.Store.DecideConsent(ctx, d); err != nil {
+		return err
+	}
+	s.changed(ctx, d.Consent, d.From)
+	return nil
+}
+
+// changed publishes c's change from one of from, if that is authorised: at
+// once, or after the commit of the transaction in ctx.
+func (s *publishingStore) changed(ctx context.Context, c *Consent, from []string) {
 	if !slices.Contains(from, StatusAuthorised) {
-		return nil
+		return
 	}
 	if ch, ok := ctx.Value(ctxChangedConsents{}).(*changedConsents); ok {
 		ch.mu.Lock()
 		ch.ids = append(ch.ids, c.ID)
 		ch.mu.Unlock()
-		return nil
+		return
 	}
 	s.publish(ctx, c.ID)
-	return nil
 }
 
 // publish sends ids' invalidations; a failure is logged (the change is

@@ -24,6 +24,21 @@ var (
 	ErrStale = errors.New("apis: row changed concurrently")
 )
 
+// ConsentDecision is what Store.DecideConsent writes for one consent.
+type ConsentDecision struct {
+	// Consent carries the new status, customer, accounts, authorisation and
+	// status time; From are the statuses it may move from.
+	Consent *Consent
+	From    []string
+	// Audit is the decision's audit entry.
+	Audit audit.Entry
+	// Publisher publishes the event EventType of PartnerID (and AppID) with
+	// Data; nil publishes none.
+	Publisher                   events.Publisher
+	EventType, PartnerID, AppID string
+	Data                        map[string]any
+}
+
 // Idempotency key statuses.
 const (
 	KeyInProgress = "in_progress"
@@ -84,6 +99,14 @@ type Store interface {
 	// ErrStale when the
 	// consent is not in one of from (or does not exist).
 	SetConsentStatus(ctx context.Context, c *Consent, from ...string) error
+	// DecideConsent writes a customer's decision on one consent: the
+	// consent's status as SetConsentStatus writes it and, only if that moved
+	// it, the audit entry and the event, all or nothing; ErrStale (nothing
+	// written) when the consent is not in one of d.From. Without a
+	// transaction in ctx it needs none of its own where the engine can write
+	// all three in one statement (PostgreSQL, with an events.RowPublisher or
+	// no event).
+	DecideConsent(ctx context.Context, d ConsentDecision) error
 	// ConsentsForCustomer lists a customer's consents, newest first (none: an
 	// empty list, no error).
 	ConsentsForCustomer(ctx context.Context, customerID string) ([]Consent, error)

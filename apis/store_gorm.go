@@ -6,6 +6,7 @@ import (
 	"errors"
 	"github.com/bankbridge/bankbridge/internal/mail"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -289,15 +290,74 @@ func (s *GormStore) Consent(ctx context.Context, id string) (*Consent, error) {
 
 // SetConsentStatus implements Store.
 func (s *GormStore) SetConsentStatus(ctx context.Context, c *Consent, from ...string) error {
-	res := s.handle(ctx).Model(&consentRow{}).Where("id = ? AND status IN ?", c.ID, from).
-		Updates(map[string]any{"status": c.Status, "customer_id": c.CustomerID,
-			"account_ids": strList(c.AccountIDs), "status_updated_at": c.StatusUpdatedAt.UTC(),
-			"sca_acr": c.Authorisation.ACR, "sca_amr": strings.Join(c.Authorisation.AMR, " "),
-			"sca_exemption": c.Authorisation.Exemption, "sca_reason": c.Authorisation.Reason})
+	res := s.handle(ctx).Model(&consentRow{}).Where("id = ? AND status IN ?", c.ID, from).Updates(consentStatusColumns(c))
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
+		return ErrStale
+	}
+	return nil
+}
+
+// consentStatusColumns are the columns SetConsentStatus and DecideConsent
+// write.
+func consentStatusColumns(c *Consent) map[string]any {
+	return map[string]any{"status": c.Status, "customer_id": c.CustomerID,
+		"account_ids": strList(c.AccountIDs), "status_updated_at": c.StatusUpdatedAt.UTC(),
+		"sca_acr": c.Authorisation.ACR, "sca_amr": strings.Join(c.Authorisation.AMR, " "),
+		"sca_exemption": c.Authorisation.Exemption, "sca_reason": c.Authorisation.Reason}
+}
+
+// DecideConsent implements Store: the consent's UPDATE guards the audit
+// entry's and the event's INSERTs (db.DB.Guarded: one statement on
+// PostgreSQL, so a consent decided twice concurrently is decided, audited
+// and announced once). A publisher that cannot hand its writes over as rows
+// publishes in a transaction of the three writes instead.
+func (s *GormStore) DecideConsent(ctx context.Context, d ConsentDecision) error {
+	c := d.Consent
+	rp, rows := d.Publisher.(events.RowPublisher)
+	if d.Publisher != nil && !rows {
+		return s.Tx(ctx, func(ctx context.Context) error {
+			if err := s.SetConsentStatus(ctx, c, d.From...); err != nil {
+				return err
+			}
+			if err := s.Audit(ctx, d.Audit); err != nil {
+				return err
+			}
+			return s.Publish(ctx, d.Publisher, d.EventType, d.PartnerID, d.AppID, d.Data)
+		})
+	}
+	ins, err := audit.Insert(d.Audit)
+	if err != nil {
+		return err
+	}
+	w := db.Writes{Inserts: []db.Insert{ins}}
+	if rows {
+		ew, err := rp.EventWrites(ctx, d.EventType, d.PartnerID, d.AppID, d.Data)
+		if err != nil {
+			return err
+		}
+		w.Add(ew)
+	}
+	cols := consentStatusColumns(c)
+	names := make([]string, 0, len(cols))
+	for k := range cols {
+		names = append(names, k)
+	}
+	slices.Sort(names) // one statement text, so one prepared statement
+	set := make([]string, len(names))
+	args := make([]any, 0, len(names)+2)
+	for i, k := range names {
+		set[i] = k + " = ?"
+		args = append(args, cols[k])
+	}
+	args = append(args, c.ID, d.From)
+	n, err := s.db.Guarded(ctx, "UPDATE api_consents SET "+strings.Join(set, ", ")+" WHERE id = ? AND status IN ?", args, w)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
 		return ErrStale
 	}
 	return nil

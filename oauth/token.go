@@ -106,6 +106,10 @@ func (s *Server) handleToken(c *gin.Context) {
 	var pw *pendingWrites
 	if deferIDs {
 		pw = &pendingWrites{proof: proof, fold: gt == "client_credentials"}
+		if code := r.PostForm.Get("code"); gt == "authorization_code" && code != "" {
+			// The code's rows are read with the ids (idsAndCode).
+			pw.codeSignature = s.strategy.AuthorizeCodeSignature(ctx, code)
+		}
 		ctx = context.WithValue(ctx, ctxPending, pw)
 	}
 	ar, err := s.provider.NewAccessRequest(ctx, r, &Session{})

@@ -81,7 +81,18 @@ type tokenSQL struct {
 	// ids answers 1 for the token).
 	idsAndToken string
 	ids         string
+	// idsAndCode is ids that also reads the authorization code's rows (the
+	// code and its PKCE request; argument 7: the code's signature) in the
+	// same round trip, one result row each (or one with NULL token columns
+	// when there is none), so the exchange that follows does not read them
+	// again (Store.get's memo).
+	idsAndCode string
 }
+
+// codeColumns are the oauth_tokens columns idsAndCode reads, in
+// tokenRow.scanTargets order.
+const codeColumns = "o.signature, o.kind, o.request_id, o.client_id, o.subject, o.jkt, o.scopes, o.authorization_details, " +
+	"o.active, o.requested_at, o.expires_at, o.rotated_at, o.access_signature, o.request"
 
 func newTokenSQL(d sqldialect.Dialect, replay *sqldialect.Claim) tokenSQL {
 	t := tokenSQL{
@@ -97,6 +108,9 @@ func newTokenSQL(d sqldialect.Dialect, replay *sqldialect.Claim) tokenSQL {
 	ids := "WITH d AS (" + replay.Insert() + " RETURNING 1),\n" +
 		"a AS (" + clientAssertions.InsertIf("d") + " RETURNING 1)"
 	t.ids = d.Bind(ids + "\nSELECT (SELECT count(*) FROM d), (SELECT count(*) FROM a), 1")
+	t.idsAndCode = d.Bind(ids + "\nSELECT d.n, a.n, 1, " + codeColumns +
+		" FROM (SELECT count(*) AS n FROM d) d CROSS JOIN (SELECT count(*) AS n FROM a) a" +
+		" LEFT JOIN oauth_tokens o ON o.signature = ? AND o.kind IN ('" + kindCode + "', '" + kindPKCE + "')")
 	t.idsAndToken = d.Bind(ids + ",\nt AS (" + insertTokenInto(true) + " WHERE EXISTS (SELECT 1 FROM a) RETURNING 1)" +
 		"\nSELECT (SELECT count(*) FROM d), (SELECT count(*) FROM a), (SELECT count(*) FROM t)")
 	return t

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/bankbridge/bankbridge/internal/reqmemo"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 )
 
@@ -47,6 +48,9 @@ type pendingWrites struct {
 	// but the replay check.
 	assertionKey string
 	assertionExp time.Time
+	// codeSignature, of an authorization_code request, is its code's: the
+	// ids' statement reads the code's rows too where it can (idsAndCode).
+	codeSignature string
 	// done: the ids were written (or refused); nothing is pending.
 	done bool
 }
@@ -82,7 +86,8 @@ func (s *Store) insertToken(ctx context.Context, ex dpop.Execer, row *tokenRow, 
 // back as the request's refusal (RFC6749Error); other errors as they are.
 //
 // Where the dialect has a data-modifying WITH (PostgreSQL), ids with or
-// without a token (and no consents) are one statement, one round trip; a
+// without a token (and no consents) are one statement, one round trip (the
+// ids of an authorization_code request read its code's rows in it); a
 // proof id alone is the replay store's own statement; a token with consent
 // links is one transaction. On SQLite every write goes through the batcher
 // (group commit).
@@ -104,6 +109,8 @@ func (s *Store) writePending(ctx context.Context, pw *pendingWrites, row *tokenR
 	switch {
 	case row != nil && pw.assertionKey != "" && len(consents) == 0:
 		return s.writeOneStatement(ctx, s.sql.idsAndToken, pw, row)
+	case row == nil && pw.assertionKey != "" && pw.codeSignature != "":
+		return s.writeIDsReadCode(ctx, pw)
 	case row == nil && pw.assertionKey != "":
 		return s.writeOneStatement(ctx, s.sql.ids, pw, nil)
 	case row == nil:
@@ -209,6 +216,81 @@ func (s *Store) writeOneStatement(ctx context.Context, q string, pw *pendingWrit
 		return errors.New("oauth: token row not written")
 	}
 	return nil
+}
+
+// writeIDsReadCode runs tokenSQL.idsAndCode: the ids as tokenSQL.ids does,
+// and the code's rows read in the same round trip are kept in the request's
+// memo, where the exchange's reads (Store.get) find them. Rows it did not
+// find are read again by the exchange, as without it (and refused there).
+func (s *Store) writeIDsReadCode(ctx context.Context, pw *pendingWrites) error {
+	st, err := s.stmts.prepared(ctx, s.sql.idsAndCode)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, pw.proof.ReplayKey, pw.proof.ReplayExpires.UTC(), s.replay.Cutoff(),
+		pw.assertionKey, pw.assertionExp.UTC(), s.now().UTC(), pw.codeSignature)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var d, a, t int64
+	var found []tokenRow
+	for rows.Next() {
+		var r nullTokenRow
+		if err := rows.Scan(append([]any{&d, &a, &t}, r.targets()...)...); err != nil {
+			return err
+		}
+		if r.Signature != nil {
+			found = append(found, r.row())
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	switch {
+	case d == 0:
+		return errProofReplayed()
+	case a == 0:
+		return errAssertionReplayed()
+	}
+	for _, r := range found {
+		reqmemo.Put(ctx, memoToken(r.Kind, r.Signature), r)
+	}
+	return nil
+}
+
+// nullTokenRow scans a tokenRow from codeColumns of an outer join (NULL
+// when there is no row).
+type nullTokenRow struct {
+	Signature, Kind, RequestID, ClientID, Subject, JKT, Scopes, AuthorizationDetails *string
+	Active                                                                           *bool
+	RequestedAt, ExpiresAt, RotatedAt                                                *time.Time
+	AccessSignature, Request                                                         *string
+}
+
+func (r *nullTokenRow) targets() []any {
+	return []any{&r.Signature, &r.Kind, &r.RequestID, &r.ClientID, &r.Subject, &r.JKT, &r.Scopes, &r.AuthorizationDetails,
+		&r.Active, &r.RequestedAt, &r.ExpiresAt, &r.RotatedAt, &r.AccessSignature, &r.Request}
+}
+
+// row is the scanned row (a NULL column as its zero value).
+func (r *nullTokenRow) row() tokenRow {
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	tm := func(p *time.Time) time.Time {
+		if p == nil {
+			return time.Time{}
+		}
+		return *p
+	}
+	return tokenRow{Signature: str(r.Signature), Kind: str(r.Kind), RequestID: str(r.RequestID), ClientID: str(r.ClientID),
+		Subject: str(r.Subject), JKT: str(r.JKT), Scopes: str(r.Scopes), AuthorizationDetails: str(r.AuthorizationDetails),
+		Active: r.Active != nil && *r.Active, RequestedAt: tm(r.RequestedAt), ExpiresAt: tm(r.ExpiresAt), RotatedAt: r.RotatedAt,
+		AccessSignature: str(r.AccessSignature), Request: str(r.Request)}
 }
 
 // flushPending writes what a token request verified and has not yet

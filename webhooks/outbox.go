@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
 	"github.com/bankbridge/bankbridge/internal/problem"
 )
@@ -30,45 +31,104 @@ func (s *Service) Publish(ctx context.Context, tx *gorm.DB, e Event) error {
 }
 
 func (s *Service) publish(ctx context.Context, tx *gorm.DB, e Event, only *endpointRow) (string, error) {
-	if e.PartnerID == "" {
-		return "", problem.New(problem.CodeValidation, "event has no partner")
-	}
-	if e.ID == "" {
-		e.ID = ids.New("evt")
-	}
-	data, err := eventData(e)
-	if err != nil {
-		return "", err
-	}
-	now := s.now()
-	payload, err := json.Marshal(body{Type: e.Type, Timestamp: now, Data: data})
+	ev, deliveries, err := s.outboxRows(tx.WithContext(ctx), e, only)
 	if err != nil {
 		return "", err
 	}
 	tx = tx.WithContext(ctx)
-	if err := tx.Create(&eventRow{ID: e.ID, Type: e.Type, PartnerID: e.PartnerID, AppID: e.AppID, Payload: string(payload), CreatedAt: now}).Error; err != nil {
+	if err := tx.Create(&ev).Error; err != nil {
 		return "", err
 	}
-	var targets []endpointRow
-	if only != nil {
-		targets = []endpointRow{*only}
-	} else {
-		if targets, err = s.targets(tx, e.PartnerID, e.AppID); err != nil {
-			return "", err
-		}
-	}
-	n, err := s.enqueue(tx, e.ID, e.Type, targets, now)
+	n, err := s.insertDeliveries(tx, deliveries)
 	if err != nil {
 		return "", err
 	}
 	if n > 0 {
 		s.wake()
 	}
-	return e.ID, nil
+	return ev.ID, nil
 }
 
 // enqueue inserts a pending delivery of event to every target subscribed to typ.
 func (s *Service) enqueue(tx *gorm.DB, eventID, typ string, targets []endpointRow, now time.Time) (int, error) {
+	return s.insertDeliveries(tx, s.deliveries(eventID, typ, targets, now))
+}
+
+// insertDeliveries inserts rows and, if there are any, notifies the nodes
+// when tx commits.
+func (s *Service) insertDeliveries(tx *gorm.DB, rows []deliveryRow) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	if err := tx.Create(&rows).Error; err != nil {
+		return 0, err
+	}
+	return len(rows), s.notifyQueued(tx)
+}
+
+// EventWrites is what Publish writes for e (the event, its deliveries, the
+// PostgreSQL notification, the in-process wake-up of the dispatchers), as
+// data that the caller writes as part of a statement of its own
+// (db.DB.Guarded) instead of in a transaction. Errors are Publish's.
+func (s *Service) EventWrites(ctx context.Context, e Event) (db.Writes, error) {
+	if !KnownEventType(e.Type) {
+		return db.Writes{}, problem.New(problem.CodeValidation, "unknown event type %q", e.Type)
+	}
+	// The endpoints come from the per-node cache; on a miss they are read
+	// outside the caller's statement, as any read before a write is.
+	ev, deliveries, err := s.outboxRows(s.db.Conn(ctx), e, nil)
+	if err != nil {
+		return db.Writes{}, err
+	}
+	w := db.Writes{Inserts: []db.Insert{{Table: "webhook_events",
+		Columns: []string{"id", "type", "partner_id", "app_id", "payload", "created_at"},
+		Values:  []any{ev.ID, ev.Type, ev.PartnerID, ev.AppID, ev.Payload, ev.CreatedAt}}}}
+	for _, d := range deliveries {
+		w.Inserts = append(w.Inserts, db.Insert{Table: "webhook_deliveries",
+			Columns: []string{"id", "event_id", "endpoint_id", "partner_id", "status", "next_attempt_at", "created_at", "updated_at"},
+			Values:  []any{d.ID, d.EventID, d.EndpointID, d.PartnerID, d.Status, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt}})
+	}
+	if len(deliveries) > 0 {
+		if s.db.Dialect == db.Postgres {
+			w.Notify = []string{notifyChannel}
+		}
+		w.Written = s.wake
+	}
+	return w, nil
+}
+
+// outboxRows are e's event row and one pending delivery row per target
+// (only, else the enabled endpoints subscribed to its type, read through
+// conn on a cache miss).
+func (s *Service) outboxRows(conn *gorm.DB, e Event, only *endpointRow) (eventRow, []deliveryRow, error) {
+	if e.PartnerID == "" {
+		return eventRow{}, nil, problem.New(problem.CodeValidation, "event has no partner")
+	}
+	if e.ID == "" {
+		e.ID = ids.New("evt")
+	}
+	data, err := eventData(e)
+	if err != nil {
+		return eventRow{}, nil, err
+	}
+	now := s.now()
+	payload, err := json.Marshal(body{Type: e.Type, Timestamp: now, Data: data})
+	if err != nil {
+		return eventRow{}, nil, err
+	}
+	var targets []endpointRow
+	if only != nil {
+		targets = []endpointRow{*only}
+	} else if targets, err = s.targets(conn, e.PartnerID, e.AppID); err != nil {
+		return eventRow{}, nil, err
+	}
+	return eventRow{ID: e.ID, Type: e.Type, PartnerID: e.PartnerID, AppID: e.AppID, Payload: string(payload), CreatedAt: now},
+		s.deliveries(e.ID, e.Type, targets, now), nil
+}
+
+// deliveries are the pending deliveries of event to every target subscribed
+// to typ.
+func (s *Service) deliveries(eventID, typ string, targets []endpointRow, now time.Time) []deliveryRow {
 	var rows []deliveryRow
 	for i := range targets {
 		t := &targets[i]
@@ -78,13 +138,7 @@ func (s *Service) enqueue(tx *gorm.DB, eventID, typ string, targets []endpointRo
 		rows = append(rows, deliveryRow{ID: ids.New("dlv"), EventID: eventID, EndpointID: t.ID, PartnerID: t.PartnerID,
 			Status: StatusPending, NextAttemptAt: now.Add(s.cfg.Schedule[0]), CreatedAt: now, UpdatedAt: now})
 	}
-	if len(rows) == 0 {
-		return 0, nil
-	}
-	if err := tx.Create(&rows).Error; err != nil {
-		return 0, err
-	}
-	return len(rows), s.notifyQueued(tx)
+	return rows
 }
 
 // eventData turns e.Data into a JSON object carrying the ids receivers

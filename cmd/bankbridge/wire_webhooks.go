@@ -9,17 +9,28 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/cachebus"
+	"github.com/bankbridge/bankbridge/internal/db"
+	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/web"
 	"github.com/bankbridge/bankbridge/webhooks"
 )
 
-// eventPublisher adapts the webhooks outbox to events.Publisher, the interface
-// partners, apis and contracts publish through (in the caller's transaction).
+// eventPublisher adapts the webhooks outbox to events.RowPublisher, the
+// interface partners, apis and contracts publish through (in the caller's
+// transaction, or as rows of the caller's statement).
 type eventPublisher struct{ w *webhooks.Service }
+
+var _ events.RowPublisher = eventPublisher{}
 
 // Publish writes the event to the outbox in tx.
 func (e eventPublisher) Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error {
 	return e.w.Publish(ctx, tx, webhooks.Event{Type: eventType, PartnerID: partnerID, AppID: appID, Data: data})
+}
+
+// EventWrites is what Publish writes, as data (events.RowPublisher), for a
+// caller that writes it as part of a statement of its own.
+func (e eventPublisher) EventWrites(ctx context.Context, eventType, partnerID, appID string, data map[string]any) (db.Writes, error) {
+	return e.w.EventWrites(ctx, webhooks.Event{Type: eventType, PartnerID: partnerID, AppID: appID, Data: data})
 }
 
 // newWebhooks builds the webhooks service; wire calls it first so every other

@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/ids"
 )
 
@@ -50,20 +51,30 @@ type Entry struct {
 // Record appends an entry using tx, so the record commits or rolls back with the
 // change it describes. Pass the transaction of the state change, not a new one.
 func Record(ctx context.Context, tx *gorm.DB, e Entry) error {
+	ins, err := Insert(e)
+	if err != nil {
+		return err
+	}
+	q, args := ins.SQL()
+	return tx.WithContext(ctx).Exec(q, args...).Error
+}
+
+// Insert is the row Record writes for e (its id and time filled), as data,
+// for a caller that writes it as part of a statement of its own
+// (db.DB.Guarded: the entry is written only if the change it describes is).
+func Insert(e Entry) (db.Insert, error) {
 	details := "{}"
 	if len(e.Details) > 0 {
 		b, err := json.Marshal(e.Details)
 		if err != nil {
-			return err
+			return db.Insert{}, err
 		}
 		details = string(b)
 	}
-	return tx.WithContext(ctx).Create(&Event{
-		ID: ids.New("aud"), At: time.Now().UTC(),
-		ActorType: e.ActorType, ActorID: e.ActorID, Action: e.Action,
-		ObjectType: e.ObjectType, ObjectID: e.ObjectID, PartnerID: e.PartnerID,
-		InteractionID: e.InteractionID, Details: details,
-	}).Error
+	return db.Insert{Table: "audit_events",
+		Columns: []string{"id", "at", "actor_type", "actor_id", "action", "object_type", "object_id", "partner_id", "interaction_id", "details"},
+		Values: []any{ids.New("aud"), time.Now().UTC(), e.ActorType, e.ActorID, e.Action, e.ObjectType, e.ObjectID,
+			e.PartnerID, e.InteractionID, details}}, nil
 }
 
 // Filter narrows a List; zero fields match everything.

@@ -10,6 +10,8 @@ import (
 	"context"
 
 	"gorm.io/gorm"
+
+	"github.com/bankbridge/bankbridge/internal/db"
 )
 
 // Publisher publishes an event for a partner (and, when appID is not empty,
@@ -17,6 +19,17 @@ import (
 // the event's JSON payload. An error aborts the caller's transaction.
 type Publisher interface {
 	Publish(ctx context.Context, tx *gorm.DB, eventType, partnerID, appID string, data map[string]any) error
+}
+
+// RowPublisher is a Publisher that can also give an event's writes as data
+// (the event's rows, and what to run once they are written) instead of
+// running them, for a caller that writes them as part of a statement of its
+// own (db.DB.Guarded: on PostgreSQL a consent's decision, its audit entry and
+// its event are one statement, written only if the decision won). Its
+// validation and errors are Publish's.
+type RowPublisher interface {
+	Publisher
+	EventWrites(ctx context.Context, eventType, partnerID, appID string, data map[string]any) (db.Writes, error)
 }
 
 // Discard is a Publisher that drops every event (tests and tools that run a
@@ -27,4 +40,9 @@ type discard struct{}
 
 func (discard) Publish(context.Context, *gorm.DB, string, string, string, map[string]any) error {
 	return nil
+}
+
+// EventWrites implements RowPublisher: nothing to write.
+func (discard) EventWrites(context.Context, string, string, string, map[string]any) (db.Writes, error) {
+	return db.Writes{}, nil
 }
