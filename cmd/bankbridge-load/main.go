@@ -139,7 +139,11 @@ func runResource(ctx context.Context, args []string, out io.Writer) error {
 	if err := json.Unmarshal(raw, &key); err != nil {
 		return fmt.Errorf("parse DPoP key: %w", err)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	ecKey, ok := key.Key.(*ecdsa.PrivateKey)
+	if !ok {
+		return errors.New("the DPoP key must be an EC P-256 private key")
+	}
+	signer, err := newES256Signer(ecKey, "dpop+jwt", true)
 	if err != nil {
 		return err
 	}
@@ -147,7 +151,7 @@ func runResource(ctx context.Context, args []string, out io.Writer) error {
 	ath := base64.RawURLEncoding.EncodeToString(sum[:])
 	htu := strings.SplitN(target, "?", 2)[0]
 	rep := drive(ctx, concurrency, duration, max, func(ctx context.Context, client *http.Client) (int, []byte, error) {
-		proof := sign(signer, map[string]any{"jti": uuid.NewString(), "htm": "GET", "htu": htu, "iat": time.Now().Unix(), "ath": ath})
+		proof := signer.sign(mustJSON(proofClaims{JTI: uuid.NewString(), HTM: "GET", HTU: htu, IAT: time.Now().Unix(), ATH: ath}))
 		req, _ := http.NewRequestWithContext(ctx, "GET", target, nil)
 		req.Header.Set("Authorization", "DPoP "+token)
 		req.Header.Set("DPoP", proof)
@@ -235,21 +239,32 @@ func LoadToken(ctx context.Context, o Options, clientKey jose.JSONWebKey) (Repor
 	if alg == "" {
 		alg = jose.ES256
 	}
-	assertSigner, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: clientKey}, (&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return Report{}, err
+	// ES256 keys sign through es256Signer (cheaper, so the tool takes less of
+	// the CPU it shares with the server); other algorithms through go-jose.
+	var signAssertion func([]byte) string
+	if ecKey, ok := clientKey.Key.(*ecdsa.PrivateKey); ok && alg == jose.ES256 {
+		s, err := newES256Signer(ecKey, "JWT", false)
+		if err != nil {
+			return Report{}, err
+		}
+		signAssertion = s.sign
+	} else {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: clientKey}, (&jose.SignerOptions{}).WithType("JWT"))
+		if err != nil {
+			return Report{}, err
+		}
+		signAssertion = func(b []byte) string { return signJOSE(s, b) }
 	}
 	dpopKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	proofSigner, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: dpopKey},
-		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	proofSigner, err := newES256Signer(dpopKey, "dpop+jwt", true)
 	if err != nil {
 		return Report{}, err
 	}
 	return drive(ctx, o.Concurrency, o.Duration, o.MaxRequests, func(ctx context.Context, client *http.Client) (int, []byte, error) {
 		now := time.Now()
-		assertion := sign(assertSigner, map[string]any{"iss": o.ClientID, "sub": o.ClientID, "aud": o.Issuer,
-			"jti": uuid.NewString(), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
-		proof := sign(proofSigner, map[string]any{"jti": uuid.NewString(), "htm": "POST", "htu": tokenURL, "iat": now.Unix()})
+		assertion := signAssertion(mustJSON(assertionClaims{Iss: o.ClientID, Sub: o.ClientID, Aud: o.Issuer,
+			JTI: uuid.NewString(), IAT: now.Unix(), Exp: now.Add(time.Minute).Unix()}))
+		proof := proofSigner.sign(mustJSON(proofClaims{JTI: uuid.NewString(), HTM: "POST", HTU: tokenURL, IAT: now.Unix()}))
 		form := url.Values{"grant_type": {"client_credentials"}, "scope": {o.Scope},
 			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}
 		req, _ := http.NewRequestWithContext(ctx, "POST", tokenURL, strings.NewReader(form.Encode()))
@@ -261,9 +276,35 @@ func LoadToken(ctx context.Context, o Options, clientKey jose.JSONWebKey) (Repor
 	}), nil
 }
 
-func sign(s jose.Signer, claims map[string]any) string {
-	b, _ := json.Marshal(claims)
-	jws, err := s.Sign(b)
+// assertionClaims are a private_key_jwt client assertion's (RFC 7523 §3).
+type assertionClaims struct {
+	Iss string `json:"iss"`
+	Sub string `json:"sub"`
+	Aud string `json:"aud"`
+	JTI string `json:"jti"`
+	IAT int64  `json:"iat"`
+	Exp int64  `json:"exp"`
+}
+
+// proofClaims are a DPoP proof's (RFC 9449 §4.2).
+type proofClaims struct {
+	JTI string `json:"jti"`
+	HTM string `json:"htm"`
+	HTU string `json:"htu"`
+	IAT int64  `json:"iat"`
+	ATH string `json:"ath,omitempty"`
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func signJOSE(s jose.Signer, payload []byte) string {
+	jws, err := s.Sign(payload)
 	if err != nil {
 		panic(err)
 	}
