@@ -29,7 +29,7 @@ func TestES256Signer(t *testing.T) {
 			}
 			payload := mustJSON(proofClaims{JTI: "j1", HTM: "GET", HTU: "https://example.test/x", IAT: 1})
 			compact := s.sign(payload)
-			jws, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.ES256})
+			jws, err := jose.ParseSignedCompact(compact, []jose.SignatureAlgorithm{jose.ES256})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestES256Signer(t *testing.T) {
 			}
 			other := s.sign(mustJSON(proofClaims{JTI: "j2"}))
 			tampered := compact[:len(s.header)] + other[len(s.header):len(other)-86] + compact[len(compact)-86:]
-			if jws, err := jose.ParseSigned(tampered, []jose.SignatureAlgorithm{jose.ES256}); err == nil {
+			if jws, err := jose.ParseSignedCompact(tampered, []jose.SignatureAlgorithm{jose.ES256}); err == nil {
 				if _, err := jws.Verify(&key.PublicKey); err == nil {
 					t.Fatal("fail/tampered payload verified")
 				}
