@@ -1,6 +1,7 @@
 package apis
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -49,6 +50,7 @@ type HandlerConfig struct {
 // Handler serves the partner APIs.
 type Handler struct {
 	svc      *Service
+	rendered renderCache // transaction pages' OB JSON
 	verifier oauth.ResourceVerifier
 	// deferring, when the verifier can (oauth.DeferringVerifier), lets GETs
 	// record their DPoP proof id in the metering transaction.
@@ -538,13 +540,13 @@ func (h *Handler) transactions(c *gin.Context) {
 	}
 	var body struct {
 		Data struct {
-			Transaction []obTransaction `json:"Transaction"`
+			Transaction json.RawMessage `json:"Transaction"` // []obTransaction
 		} `json:"Data"`
 		Links obLinks `json:"Links"`
 		Meta  obMeta  `json:"Meta"`
 	}
 	body.Links = h.self(c)
-	body.Data.Transaction = []obTransaction{}
+	body.Data.Transaction = json.RawMessage("[]")
 	if !empty {
 		page, err := h.svc.core.Transactions(c.Request.Context(), id, q)
 		switch {
@@ -555,9 +557,9 @@ func (h *Handler) transactions(c *gin.Context) {
 			abort(c, coreErr(err, "account", id))
 			return
 		}
-		detail := cons.HasPermission(PermTransactionsDetail)
-		for i := range page.Transactions {
-			body.Data.Transaction = append(body.Data.Transaction, toOBTransaction(&page.Transactions[i], detail))
+		if body.Data.Transaction, err = h.rendered.transactions(page, cons.HasPermission(PermTransactionsDetail)); err != nil {
+			abort(c, err)
+			return
 		}
 		if page.NextCursor != "" {
 			v := c.Request.URL.Query()

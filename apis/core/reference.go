@@ -252,7 +252,7 @@ func (r *Reference) Transactions(ctx context.Context, accountID string, q Transa
 	if err := g.Select(transactionPageColumns).Order("seq DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("core: list transactions: %w", err)
 	}
-	page := &TransactionPage{}
+	page := &TransactionPage{Version: pageVersion(key, head)}
 	if len(rows) > limit {
 		rows = rows[:limit]
 		page.NextCursor = r.encodeCursor(accountID, q, rows[limit-1].Seq)

@@ -60,7 +60,7 @@ func (c *txPageCache) get(key string, head ledgerHead) (*TransactionPage, bool) 
 	if !ok || e.head != head {
 		return nil, false
 	}
-	return &TransactionPage{Transactions: slices.Clone(e.page.Transactions), NextCursor: e.page.NextCursor}, true
+	return &TransactionPage{Transactions: slices.Clone(e.page.Transactions), NextCursor: e.page.NextCursor, Version: e.page.Version}, true
 }
 
 // put caches page under key for head, evicting other pages (in the map's
@@ -70,7 +70,7 @@ func (c *txPageCache) put(key string, head ledgerHead, page *TransactionPage) {
 	if n > txPageCacheMaxTransactions/8 {
 		return
 	}
-	e := &cachedPage{head: head, page: TransactionPage{Transactions: slices.Clone(page.Transactions), NextCursor: page.NextCursor}}
+	e := &cachedPage{head: head, page: TransactionPage{Transactions: slices.Clone(page.Transactions), NextCursor: page.NextCursor, Version: page.Version}}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pages == nil {
@@ -90,6 +90,12 @@ func (c *txPageCache) put(key string, head ledgerHead, page *TransactionPage) {
 	}
 	c.pages[key] = e
 	c.size += n
+}
+
+// pageVersion is a page's TransactionPage.Version: its key and the head
+// it was read at (a page is a function of both).
+func pageVersion(key string, head ledgerHead) string {
+	return key + "|" + strconv.FormatInt(head.Seq, 10) + "|" + head.ID
 }
 
 // head reads the newest posting of accountID's ledger; ok is false for an

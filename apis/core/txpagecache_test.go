@@ -38,6 +38,9 @@ func TestTransactionPageCache(t *testing.T) {
 			if err != nil || got.Transactions[0].Description != newest.Description || got.NextCursor != first.NextCursor {
 				t.Fatalf("got %+v, %v; want the cached page", got.Transactions[0], err)
 			}
+			if got.Version == "" || got.Version != first.Version {
+				t.Fatalf("version %q, want the first read's %q", got.Version, first.Version)
+			}
 			got.Transactions[0].Description = "mutated by a caller"
 			if again, _ := a.Transactions(ctx, alice.ID, core.TransactionQuery{Limit: 5}); again.Transactions[0].Description != newest.Description {
 				t.Fatalf("a caller's change reached the cache: %q", again.Transactions[0].Description)
@@ -55,6 +58,9 @@ func TestTransactionPageCache(t *testing.T) {
 			}
 			if got.Transactions[0].PaymentID != "pay_cache_1" || got.Transactions[0].Amount != gbp(123) {
 				t.Fatalf("newest after another node's payment: %+v", got.Transactions[0])
+			}
+			if got.Version == first.Version {
+				t.Fatalf("version %q unchanged after a posting", got.Version)
 			}
 			if got.Transactions[1].Description != "changed behind the cache" {
 				t.Fatalf("the page was not read again: %+v", got.Transactions[1])

@@ -250,6 +250,10 @@ func (q TransactionQuery) Validate() error {
 type TransactionPage struct {
 	Transactions []Transaction
 	NextCursor   string // "" when this is the last page
+	// Version, when not empty, names the page's content: two pages with
+	// the same Version hold the same transactions (a caller may reuse what
+	// it made of one for the other). Empty: unknown.
+	Version string
 }
 
 // Creditor is who a payment pays.
