@@ -160,18 +160,23 @@ func main() {
 		}
 	}
 	stmts0 := statements.Load()
+	cpu0 := cpuTime()
 	t1 := time.Now()
 	stop := run(s)
 	<-done
 	drain := time.Since(t1)
 	stop()
 	stmts := statements.Load() - stmts0
+	cpu := cpuTime() - cpu0
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
 	fmt.Printf("publish: %d events in %s (%.0f commits/s)\n", *n, pubDur.Round(time.Millisecond), float64(*n)/pubDur.Seconds())
 	fmt.Printf("throughput: %d deliveries in %s = %.0f deliveries/s (%.2f SQL statements per delivery, BEGIN/COMMIT not counted)\n",
 		*n, drain.Round(time.Millisecond), float64(*n)/drain.Seconds(), float64(stmts)/float64(*n))
+	// The drain's CPU time (this process: dispatchers, receiver, SQLite)
+	// says what it costs when other work shares the cores.
+	fmt.Printf("drain CPU: %s (%.0f µs per delivery)\n", cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(*n))
 
 	// 2. Latency, publisher and dispatchers on the same node (in-process wake-up).
 	latency := func(label string, pub, disp *webhooks.Service) {
