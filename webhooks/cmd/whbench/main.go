@@ -90,12 +90,13 @@ func main() {
 
 	var mu sync.Mutex
 	got := map[string]time.Time{}
+	old := map[string]bool{} // events of earlier runs: a run's stop releases its deliveries in flight, and the next run sends them again
 	done := make(chan struct{}, 1)
 	want := 0
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		mu.Lock()
-		if _, dup := got[r.Header.Get("webhook-id")]; !dup {
+		if _, dup := got[r.Header.Get("webhook-id")]; !dup && !old[r.Header.Get("webhook-id")] {
 			got[r.Header.Get("webhook-id")] = now
 		}
 		if len(got) == want {
@@ -136,6 +137,9 @@ func main() {
 	}
 	reset := func(n int) {
 		mu.Lock()
+		for id := range got {
+			old[id] = true
+		}
 		got, want = map[string]time.Time{}, n
 		mu.Unlock()
 		select {
