@@ -226,18 +226,23 @@ var quickPolls = []time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * tim
 // conditional UPDATE on SQLite (whose single writer serialises claimers).
 func (d *Dispatcher) claim(ctx context.Context, token string, n int) ([]deliveryRow, error) {
 	now := d.s.now()
+	var out []deliveryRow
+	err := d.s.db.WithContext(ctx).Raw(claimQuery(d.s.db.Dialect), token, now.Add(d.o.Lease), now, now, now, n).Scan(&out).Error
+	return out, err
+}
+
+// claimQuery is claim's statement; its arguments are the claim token, the
+// lease's end, now (three times) and the most rows to take.
+func claimQuery(dialect db.Dialect) string {
 	lock := ""
-	if d.s.db.Dialect == db.Postgres {
+	if dialect == db.Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	q := `UPDATE webhook_deliveries SET claimed_by = ?, lease_until = ?, updated_at = ?
+	return `UPDATE webhook_deliveries SET claimed_by = ?, lease_until = ?, updated_at = ?
 WHERE id IN (SELECT id FROM webhook_deliveries
   WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
   ORDER BY next_attempt_at LIMIT ?` + lock + `)
 RETURNING id, event_id, endpoint_id, partner_id, attempts`
-	var out []deliveryRow
-	err := d.s.db.WithContext(ctx).Raw(q, token, now.Add(d.o.Lease), now, now, now, n).Scan(&out).Error
-	return out, err
 }
 
 // claimed is a claimed delivery with what sending it needs.

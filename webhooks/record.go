@@ -227,6 +227,27 @@ func (d *Dispatcher) recordBatch(batch []result) {
 // that journal's memory is mapped and unmapped page by page. A failure
 // rolls the whole transaction back here anyway.
 func updateDeliveries(tx *gorm.DB, dialect db.Dialect, plans []planned, now time.Time) (map[string]bool, error) {
+	q, args := deliveriesUpdate(dialect, plans, now)
+	var got []string
+	if err := tx.Raw(q, args...).Scan(&got).Error; err != nil {
+		return nil, err
+	}
+	ok := make(map[string]bool, len(got))
+	for _, id := range got {
+		ok[id] = true
+	}
+	return ok, nil
+}
+
+// deliveriesUpdate builds updateDeliveries' statement and its arguments.
+//
+// On SQLite the status test is written +status: without statistics SQLite's
+// planner guesses that status = ? matches about ten rows and, once the id
+// list is longer than that, reads webhook_deliveries_due instead of the
+// primary key, i.e. every pending row of the backlog for each batch (20,000
+// rows per batch draining a 20,000 backlog). The unary + keeps that index
+// out, so the rows are found by id; PostgreSQL plans from its statistics.
+func deliveriesUpdate(dialect db.Dialect, plans []planned, now time.Time) (string, []any) {
 	var (
 		status, code, lastErr, next, delivered, claim    strings.Builder
 		sArgs, cArgs, eArgs, nArgs, dArgs, fArgs, idArgs []any
@@ -252,9 +273,9 @@ func updateDeliveries(tx *gorm.DB, dialect db.Dialect, plans []planned, now time
 		fArgs = append(fArgs, id, p.r.c.token)
 		idArgs = append(idArgs, id)
 	}
-	verb := "UPDATE"
+	verb, statusCol := "UPDATE", "status"
 	if dialect == db.SQLite {
-		verb = "UPDATE OR FAIL"
+		verb, statusCol = "UPDATE OR FAIL", "+status"
 	}
 	q := verb + " webhook_deliveries SET attempts = attempts + 1, claimed_by = '', lease_until = NULL, updated_at = ?" +
 		", status = CASE id" + status.String() + " ELSE status END" +
@@ -271,18 +292,10 @@ func updateDeliveries(tx *gorm.DB, dialect db.Dialect, plans []planned, now time
 		q += ", delivered_at = CASE id" + delivered.String() + " ELSE delivered_at END"
 		args = append(args, dArgs...)
 	}
-	q += " WHERE status = ? AND id IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(plans)), ", ") + ")" +
+	q += " WHERE " + statusCol + " = ? AND id IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(plans)), ", ") + ")" +
 		" AND claimed_by = CASE id" + claim.String() + " ELSE NULL END RETURNING id"
 	args = append(args, StatusPending)
 	args = append(args, idArgs...)
 	args = append(args, fArgs...)
-	var got []string
-	if err := tx.Raw(q, args...).Scan(&got).Error; err != nil {
-		return nil, err
-	}
-	ok := make(map[string]bool, len(got))
-	for _, id := range got {
-		ok[id] = true
-	}
-	return ok, nil
+	return q, args
 }
