@@ -227,7 +227,11 @@ var quickPolls = []time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * tim
 func (d *Dispatcher) claim(ctx context.Context, token string, n int) ([]deliveryRow, error) {
 	now := d.s.now()
 	var out []deliveryRow
-	err := d.s.db.WithContext(ctx).Raw(claimQuery(d.s.db.Dialect), token, now.Add(d.o.Lease), now, now, now, n).Scan(&out).Error
+	// In turn with the process's other SQLite writers (db.DB.Exclusive):
+	// left to SQLite's busy retries, claims starved behind publishers.
+	err := d.s.db.Exclusive(ctx, func(ctx context.Context) error {
+		return d.s.db.WithContext(ctx).Raw(claimQuery(d.s.db.Dialect), token, now.Add(d.o.Lease), now, now, now, n).Scan(&out).Error
+	})
 	return out, err
 }
 

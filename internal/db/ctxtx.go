@@ -19,8 +19,10 @@ func (d *DB) TxContext(ctx context.Context, fn func(ctx context.Context) error) 
 	if _, ok := ctx.Value(ctxTxKey{d}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
-	return d.Tx(ctx, func(tx *gorm.DB) error {
-		return fn(context.WithValue(ctx, ctxTxKey{d}, tx))
+	return d.Exclusive(ctx, func(ctx context.Context) error {
+		return d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(context.WithValue(ctx, ctxTxKey{d}, tx))
+		})
 	})
 }
 

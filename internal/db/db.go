@@ -48,6 +48,10 @@ type DB struct {
 	Dialect Dialect
 
 	stopCheckpoints func()
+	// gate queues this process's SQLite writers (writegate.go); nil on
+	// PostgreSQL.
+	gate        chan struct{}
+	gateTimeout time.Duration
 }
 
 // Open opens (and for SQLite creates) the database. It does not migrate; call Migrate.
@@ -115,6 +119,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	out := &DB{DB: g, Dialect: d, stopCheckpoints: func() {}}
 	if d == SQLite {
+		out.gate, out.gateTimeout = make(chan struct{}, 1), writeGateTimeout
+	}
+	if d == SQLite {
 		out.stopCheckpoints = startCheckpointer(sqlDB, walCheckpointInterval, opts.Logger)
 	}
 	return out, nil
@@ -141,9 +148,14 @@ func (d *DB) Ping(ctx context.Context) error {
 	return sqlDB.PingContext(ctx)
 }
 
-// Tx runs fn in a transaction: committed when fn returns nil, rolled back otherwise.
+// Tx runs fn in a transaction: committed when fn returns nil, rolled back
+// otherwise. On SQLite, where every transaction takes the write lock at
+// BEGIN, it waits for its turn among the process's writers first
+// (Exclusive).
 func (d *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return d.DB.WithContext(ctx).Transaction(fn)
+	return d.Exclusive(ctx, func(ctx context.Context) error {
+		return d.DB.WithContext(ctx).Transaction(fn)
+	})
 }
 
 func redact(u string) string {
