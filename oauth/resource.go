@@ -69,6 +69,12 @@ func (s *Server) ClaimProofs(ctx context.Context, claims []*ProofClaim) (refused
 	return refused, nil
 }
 
+// NewProofClaim is a claim of the replay key key until expires, for a
+// DeferringVerifier of another kind (a test's fake).
+func NewProofClaim(key string, expires time.Time) *ProofClaim {
+	return &ProofClaim{key: key, expires: expires}
+}
+
 // Key is the claim's replay key (opaque): two claims of one proof have
 // the same key.
 func (c *ProofClaim) Key() string { return c.key }
