@@ -153,6 +153,16 @@ type usageToContracts struct {
 }
 
 func (u usageToContracts) RecordUsage(ctx context.Context, rs []apis.UsageRecord) (int64, error) {
+	return u.c.RecordUsages(ctx, u.d.Conn(ctx), toContracts(rs))
+}
+
+// UsageRows implements apis.UsageRowser (as cmd's recorder does), so the
+// metering writes a batch as one statement on PostgreSQL.
+func (u usageToContracts) UsageRows(rs []apis.UsageRecord) (db.Rows, error) {
+	return contracts.UsageRows(toContracts(rs))
+}
+
+func toContracts(rs []apis.UsageRecord) []contracts.UsageRecord {
 	out := make([]contracts.UsageRecord, len(rs))
 	for i, r := range rs {
 		out[i] = contracts.UsageRecord{Key: r.Key, PartnerID: r.PartnerID, AppID: r.AppID, Environment: r.Environment,
@@ -161,7 +171,7 @@ func (u usageToContracts) RecordUsage(ctx context.Context, rs []apis.UsageRecord
 			out[i].PaymentAmount = r.Amount
 		}
 	}
-	return u.c.RecordUsages(ctx, u.d.Conn(ctx), out)
+	return out
 }
 
 // BenchmarkQuotaOverhead compares one GET of the transactions of an account

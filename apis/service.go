@@ -102,6 +102,10 @@ type Service struct {
 	outcomes Outcomes
 	risk     RiskControls
 	fees     FeeTerms
+	// calls is the store when it writes a batch of metered calls as one
+	// statement (GormStore; taken before publishingStore wraps it, which
+	// changes no metering row), else nil.
+	calls callWriter
 }
 
 // NewService returns a Service.
@@ -112,6 +116,7 @@ func NewService(cfg Config) *Service {
 	if s.store == nil {
 		s.store = NewGormStore(cfg.DB)
 	}
+	s.calls, _ = s.store.(callWriter)
 	s.consents = cachebus.NewCache[*Consent](cfg.Bus, ConsentCacheTopic, consentCacheTTL, consentCacheMax)
 	if cfg.Bus != nil {
 		s.store = &publishingStore{Store: s.store, bus: cfg.Bus, cache: s.consents,

@@ -593,6 +593,40 @@ const requestLogValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 // requestLogBatch bounds the rows of one multi-row INSERT (10 parameters each).
 const requestLogBatch = 100
 
+// requestLogColumns are request_log's columns in requestLogArgs' order,
+// and requestLogTypes their PostgreSQL types.
+var (
+	requestLogColumns = []string{"at", "client_id", "partner_id", "environment", "method", "path", "status", "latency_us", "interaction_id", "problem_type"}
+	requestLogTypes   = []string{"timestamptz", "text", "text", "text", "text", "text", "integer", "bigint", "text", "text"}
+)
+
+func requestLogArgs(e *RequestLogEntry) []any {
+	return []any{e.At.UTC(), e.ClientID, e.PartnerID, e.Environment, e.Method, boundPath(e.Path),
+		e.Status, e.LatencyUS, e.InteractionID, e.ProblemType}
+}
+
+// OneStatementCalls implements callWriter: WriteCalls runs on PostgreSQL
+// only (SQLite has no data-modifying WITH).
+func (s *GormStore) OneStatementCalls() bool { return s.db.Dialect == db.Postgres }
+
+// WriteCalls implements callWriter: one statement and no transaction
+// (db.DB.InsertClaimed) that records claims (the calls' DPoP proof ids,
+// rows the verifier hands over) and, for each call i whose guards[i] is nil
+// or a key claimed now, its usage record (usage: rows the UsageRecorder
+// hands over, nil for none) and its request-log row es[i]. It returns the
+// keys claimed now; a call whose key is missing wrote nothing.
+func (s *GormStore) WriteCalls(ctx context.Context, claims db.Rows, guards []any, usage *db.Rows, es []*RequestLogEntry) ([]string, error) {
+	logs := db.Rows{Table: "request_log", Columns: requestLogColumns, Types: requestLogTypes, Values: make([][]any, len(es))}
+	for i, e := range es {
+		logs.Values[i] = requestLogArgs(e)
+	}
+	rows := []db.Rows{logs}
+	if usage != nil {
+		rows = []db.Rows{*usage, logs}
+	}
+	return s.db.InsertClaimed(ctx, claims, guards, rows...)
+}
+
 // LogRequests implements Store.
 func (s *GormStore) LogRequests(ctx context.Context, es []*RequestLogEntry) error {
 	g := s.handle(ctx)
@@ -607,8 +641,7 @@ func (s *GormStore) LogRequests(ctx context.Context, es []*RequestLogEntry) erro
 				sb.WriteString(", ")
 			}
 			sb.WriteString(requestLogValues)
-			args = append(args, e.At.UTC(), e.ClientID, e.PartnerID, e.Environment, e.Method, boundPath(e.Path),
-				e.Status, e.LatencyUS, e.InteractionID, e.ProblemType)
+			args = append(args, requestLogArgs(e)...)
 		}
 		if err := g.Exec(sb.String(), args...).Error; err != nil {
 			return err

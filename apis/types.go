@@ -25,6 +25,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 	"github.com/bankbridge/bankbridge/internal/problem"
@@ -550,6 +551,16 @@ type UsageRecorder interface {
 	// already is skipped (each call is counted once); it returns how many
 	// records it added.
 	RecordUsage(ctx context.Context, recs []UsageRecord) (int64, error)
+}
+
+// UsageRowser is a UsageRecorder that can also hand its records as rows
+// (db.Rows, with its ON CONFLICT: a key recorded already is skipped), so the
+// apis store writes a batch of metered calls as one statement on PostgreSQL
+// (GormStore.WriteCalls). Implemented by contracts (wired in cmd).
+type UsageRowser interface {
+	// UsageRows is recs as rows of the recorder's table, in order; it
+	// refuses malformed records as RecordUsage does.
+	UsageRows(recs []UsageRecord) (db.Rows, error)
 }
 
 // DatasetPolicy says which datasets a partner may receive (its contract's

@@ -53,6 +53,31 @@ func (s *Service) RecordUsage(ctx context.Context, tx *gorm.DB, r UsageRecord) e
 	return g.Exec(insertUsage+usageValues+onConflictKey, usageArgs(r)...).Error
 }
 
+// usageColumns are usage_records' columns in usageArgs' order, and
+// usageTypes their PostgreSQL types.
+var (
+	usageColumns = []string{"key", "partner_id", "app_id", "environment", "product", "kind", "billable", "status", "amount", "currency", "at"}
+	usageTypes   = []string{"text", "text", "text", "text", "text", "text", "boolean", "integer", "bigint", "text", "timestamptz"}
+)
+
+// UsageRows is rs as rows of usage_records, for a caller that writes them
+// within a statement of its own (db.DB.InsertClaimed: the metering of
+// partner calls on PostgreSQL), with RecordUsages' ON CONFLICT (key) DO
+// NOTHING, so a key recorded already is skipped and each call is counted
+// once. It validates every record first and returns the validation problem
+// of RecordUsage for a malformed one.
+func UsageRows(rs []UsageRecord) (db.Rows, error) {
+	vals := make([][]any, len(rs))
+	for i, r := range rs {
+		if err := r.Validate(); err != nil {
+			return db.Rows{}, err
+		}
+		vals[i] = usageArgs(r)
+	}
+	return db.Rows{Table: "usage_records", Columns: usageColumns, Types: usageTypes, Values: vals,
+		Conflict: strings.TrimSpace(onConflictKey)}, nil
+}
+
 // usageBatch bounds the rows of one multi-row INSERT (11 parameters each).
 const usageBatch = 100
 

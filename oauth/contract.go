@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/money"
 )
@@ -278,6 +279,21 @@ type DeferringVerifier interface {
 	// refused[i] is the exact refusal of a claim recorded before (nil when
 	// recorded now); err is the database's.
 	ClaimProofs(ctx context.Context, claims []*ProofClaim) (refused []*ResourceError, err error)
+}
+
+// StatementClaimer is a DeferringVerifier whose claims a caller may write
+// within one statement of its own (db.DB.InsertClaimed on PostgreSQL) with
+// the rows they guard, instead of ClaimProofs in a transaction.
+type StatementClaimer interface {
+	DeferringVerifier
+	// ClaimRows is claims (distinct keys, ProofClaim.Key) as rows of the
+	// replay table, in order, the key column first; the statement's INSERT
+	// returns the keys recorded now. ok is false when they cannot be
+	// written so: use ClaimProofs.
+	ClaimRows(claims []*ProofClaim) (rows db.Rows, ok bool)
+	// ClaimRefused is the exact refusal of a claim the statement did not
+	// record (ClaimProofs' refused[i]).
+	ClaimRefused() *ResourceError
 }
 
 // ResourceError is a refusal at a resource server, rendered with the

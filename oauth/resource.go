@@ -10,6 +10,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/oauth/dpop"
 )
 
@@ -66,6 +67,38 @@ func (s *Server) ClaimProofs(ctx context.Context, claims []*ProofClaim) (refused
 		}
 	}
 	return refused, nil
+}
+
+// NewProofClaim is a claim of the replay key key until expires, for a
+// DeferringVerifier of another kind (a test's fake).
+func NewProofClaim(key string, expires time.Time) *ProofClaim {
+	return &ProofClaim{key: key, expires: expires}
+}
+
+// Key is the claim's replay key (opaque): two claims of one proof have
+// the same key.
+func (c *ProofClaim) Key() string { return c.key }
+
+// ClaimRows implements StatementClaimer: claims as rows of the replay table
+// (dpop.GormReplayStore.Rows, in claims' order), for a statement of the
+// caller's own on Deps.DB. ok is false when the replay store cannot be
+// written so (not the database's, or SQLite): use ClaimProofs.
+func (s *Server) ClaimRows(claims []*ProofClaim) (rows db.Rows, ok bool) {
+	if s.store.replay == nil {
+		return db.Rows{}, false
+	}
+	keys := make([]string, len(claims))
+	exps := make([]time.Time, len(claims))
+	for i, c := range claims {
+		keys[i], exps[i] = c.key, c.expires
+	}
+	return s.store.replay.Rows(keys, exps)
+}
+
+// ClaimRefused implements StatementClaimer: the refusal VerifyRequest (and
+// ClaimProofs) answers a replayed proof with.
+func (s *Server) ClaimRefused() *ResourceError {
+	return s.proofResourceError(dpop.ReplayError())
 }
 
 func (s *Server) verifyRequest(ctx context.Context, r *http.Request, deferReplay bool) (*AccessContext, *ProofClaim, error) {

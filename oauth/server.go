@@ -152,6 +152,7 @@ var (
 	_ KeySource         = (*keys.Manager)(nil)
 	_ ResourceVerifier  = (*Server)(nil)
 	_ DeferringVerifier = (*Server)(nil)
+	_ StatementClaimer  = (*Server)(nil)
 	_ TokenRevoker      = (*Server)(nil)
 )
 

@@ -172,7 +172,7 @@ func (s *sqlCounter) hook(ctx context.Context, op sqlhook.Op, q string) (context
 // that removes some should lower these.
 var maxRoundTrips = map[string]struct{ Flow, Resource int }{
 	"sqlite":   {Flow: 29, Resource: 6},
-	"postgres": {Flow: 18, Resource: 6},
+	"postgres": {Flow: 18, Resource: 2},
 }
 
 // TestSQLRoundTrips counts, on both engines, the SQL round trips one full

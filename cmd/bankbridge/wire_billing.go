@@ -47,6 +47,17 @@ func (u usageRecorder) RecordUsage(ctx context.Context, rs []apis.UsageRecord) (
 	return u.c.RecordUsages(ctx, u.db.Conn(ctx), out)
 }
 
+// UsageRows implements apis.UsageRowser: the records as contracts' rows
+// (contracts.UsageRows, RecordUsages' ON CONFLICT), for the metering
+// statement the apis store composes on PostgreSQL.
+func (u usageRecorder) UsageRows(rs []apis.UsageRecord) (db.Rows, error) {
+	out := make([]contracts.UsageRecord, len(rs))
+	for i, r := range rs {
+		out[i] = toContractsUsage(r)
+	}
+	return contracts.UsageRows(out)
+}
+
 func toContractsUsage(r apis.UsageRecord) contracts.UsageRecord {
 	out := contracts.UsageRecord{Key: r.Key, PartnerID: r.PartnerID, AppID: r.AppID, Environment: r.Environment,
 		Product: r.Product, Kind: r.Kind, Billable: r.Billable, Status: r.Status, At: r.At}

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
+	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/oauth/internal/sqldialect"
 )
 
@@ -206,6 +207,24 @@ func (s *GormReplayStore) UseIn(ctx context.Context, ex Execer, key string, exp 
 		return ErrReplay
 	}
 	return nil
+}
+
+// Rows is keys (with their expiries, exps[i] for keys[i]) as rows of the
+// replay table for a statement of the caller's own (db.DB.InsertClaimed):
+// the key column first, the ON CONFLICT clause that takes only a free or
+// expired row (Use's comparison, on the store's clock). ok is false when
+// the store's database is not PostgreSQL (no data-modifying WITH): use
+// UseIn there. Keys must be distinct.
+func (s *GormReplayStore) Rows(keys []string, exps []time.Time) (rows db.Rows, ok bool) {
+	if sqldialect.Of(s.g) != sqldialect.Postgres {
+		return db.Rows{}, false
+	}
+	vals := make([][]any, len(keys))
+	for i, k := range keys {
+		vals[i] = []any{k, exps[i].UTC()}
+	}
+	return db.Rows{Table: usedJTIs.Table, Columns: []string{usedJTIs.Key, "expires_at"}, Types: []string{"text", "timestamptz"},
+		Values: vals, Conflict: usedJTIs.Conflict(), ConflictArgs: []any{s.now()}}, true
 }
 
 // Cutoff is the instant a recorded key must expire after to still count:

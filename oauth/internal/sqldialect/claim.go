@@ -42,3 +42,9 @@ func (c Claim) InsertIf(cte string) string {
 	return "INSERT INTO " + c.Table + " (" + c.Key + ", expires_at) SELECT ?::text, ?::timestamptz WHERE EXISTS (SELECT 1 FROM " + cte + ")" +
 		c.onConflict("::timestamptz")
 }
+
+// Conflict is the claim's ON CONFLICT clause for PostgreSQL, its one
+// argument (the cutoff) typed, for a caller that inserts many ids with a
+// VALUES list of its own (db.Rows.Conflict): an id in use is left alone, so
+// the INSERT's RETURNING holds only the ids claimed now.
+func (c Claim) Conflict() string { return c.onConflict("::timestamptz")[1:] }
