@@ -72,6 +72,39 @@ func rowsOf(t *testing.T, d *db.DB, id, action string) decisionRows {
 // wins and the others are refused without writing anything; a refused
 // (stale) decision writes no audit entry or event; a rejection writes its
 // audit entry and no event.
+// atOnce runs fn n times at once (released together) and returns each
+// run's error.
+func atOnce(n int, fn func() error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-start; errs[i] = fn() }()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// mustOneWin fails t unless exactly one of errs is nil and every other is
+// a loss (the refusal the losers must get).
+func mustOneWin(t *testing.T, errs []error, loss func(error) bool) {
+	t.Helper()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !loss(err):
+			t.Errorf("a losing decision: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d decisions won, want 1: %v", won, errs)
+	}
+}
+
 func TestConsentDecidedOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		key := make([]byte, 32)
@@ -105,30 +138,11 @@ func TestConsentDecidedOnce(t *testing.T) {
 
 		t.Run("ok/concurrent approvals decide once", func(t *testing.T) {
 			id := newConsent()
-			const n = 8
-			errs := make([]error, n)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range errs {
-				wg.Add(1)
-				go func() { defer wg.Done(); <-start; errs[i] = decide(id, true) }()
-			}
-			close(start)
-			wg.Wait()
-			won := 0
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					won++
-				case err.Error() == "invalid_authorization_details: consent "+id+" was decided concurrently",
-					err.Error() == "invalid_authorization_details: consent "+id+" is Authorised, not AwaitingAuthorisation":
-				default:
-					t.Errorf("a losing decision: %v", err)
-				}
-			}
-			if won != 1 {
-				t.Fatalf("%d decisions won, want 1: %v", won, errs)
-			}
+			errs := atOnce(8, func() error { return decide(id, true) })
+			mustOneWin(t, errs, func(err error) bool {
+				return err.Error() == "invalid_authorization_details: consent "+id+" was decided concurrently" ||
+					err.Error() == "invalid_authorization_details: consent "+id+" is Authorised, not AwaitingAuthorisation"
+			})
 			if got, want := rowsOf(t, d, id, "consent.authorised"), (decisionRows{apis.StatusAuthorised, 1, 1, 1}); got != want {
 				t.Fatalf("rows %+v, want %+v", got, want)
 			}
@@ -140,38 +154,16 @@ func TestConsentDecidedOnce(t *testing.T) {
 			// guarded UPDATE itself.
 			id := newConsent()
 			store := apis.NewGormStore(d)
-			const n = 8
-			errs := make([]error, n)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range errs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					c := &apis.Consent{ID: id, Status: apis.StatusAuthorised, CustomerID: alice.id, AccountIDs: []string{cur.ID},
-						StatusUpdatedAt: time.Now().UTC()}
-					errs[i] = store.DecideConsent(ctx, apis.ConsentDecision{Consent: c, From: []string{apis.StatusAwaitingAuthorisation},
-						Audit: audit.Entry{ActorType: audit.ActorCustomer, ActorID: alice.id, Action: "consent.authorised",
-							ObjectType: "consent", ObjectID: id, PartnerID: p.id},
-						Publisher: outbox{wh}, EventType: "consent.authorised", PartnerID: p.id, AppID: p.app,
-						Data: map[string]any{"consent_id": id}})
-				}()
-			}
-			close(start)
-			wg.Wait()
-			won := 0
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					won++
-				case !errors.Is(err, apis.ErrStale):
-					t.Errorf("a losing decision: %v", err)
-				}
-			}
-			if won != 1 {
-				t.Fatalf("%d decisions won, want 1: %v", won, errs)
-			}
+			errs := atOnce(8, func() error {
+				c := &apis.Consent{ID: id, Status: apis.StatusAuthorised, CustomerID: alice.id, AccountIDs: []string{cur.ID},
+					StatusUpdatedAt: time.Now().UTC()}
+				return store.DecideConsent(ctx, apis.ConsentDecision{Consent: c, From: []string{apis.StatusAwaitingAuthorisation},
+					Audit: audit.Entry{ActorType: audit.ActorCustomer, ActorID: alice.id, Action: "consent.authorised",
+						ObjectType: "consent", ObjectID: id, PartnerID: p.id},
+					Publisher: outbox{wh}, EventType: "consent.authorised", PartnerID: p.id, AppID: p.app,
+					Data: map[string]any{"consent_id": id}})
+			})
+			mustOneWin(t, errs, func(err error) bool { return errors.Is(err, apis.ErrStale) })
 			if got, want := rowsOf(t, d, id, "consent.authorised"), (decisionRows{apis.StatusAuthorised, 1, 1, 1}); got != want {
 				t.Fatalf("rows %+v, want %+v", got, want)
 			}
