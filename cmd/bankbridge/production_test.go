@@ -170,6 +170,13 @@ func spawn(t *testing.T, bin, dir string, env []string, args ...string) *process
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-p.exited
+		if t.Failed() { // what the process said, to explain the failure
+			out := p.stderr.String()
+			if len(out) > 8<<10 {
+				out = "…" + out[len(out)-8<<10:]
+			}
+			t.Logf("%s %s: %v; its stderr:\n%s", bin, strings.Join(args, " "), p.state, out)
+		}
 	})
 	go func() {
 		sc := bufio.NewScanner(stdout)

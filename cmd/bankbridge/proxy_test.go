@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,7 @@ type rrNode struct {
 	name  string
 	proxy *httputil.ReverseProxy
 	down  atomic.Bool
+	err   atomic.Value // string: the first error that took it down
 }
 
 func newRoundRobin() *roundRobin { return &roundRobin{} }
@@ -58,6 +60,7 @@ func (rr *roundRobin) add(name, base string) {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			n.err.CompareAndSwap(nil, fmt.Sprintf("%s %s: %v", r.Method, r.URL.Path, err))
 			n.down.Store(true)
 			w.Header().Set(backendHeader, name)
 			w.WriteHeader(http.StatusBadGateway)
@@ -74,7 +77,12 @@ func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.Error(w, "no node up", http.StatusServiceUnavailable)
+	msg := "no node up:"
+	for _, n := range rr.nodes {
+		e, _ := n.err.Load().(string)
+		msg += fmt.Sprintf(" node %s down after %q;", n.name, e)
+	}
+	http.Error(w, msg, http.StatusServiceUnavailable)
 }
 
 // TestTwoNodesBehindProxyLoseOne (issue 15): two nodes of the real binary
@@ -161,6 +169,7 @@ func TestTwoNodesBehindProxyLoseOne(t *testing.T) {
 		answeredAt  time.Time
 		accessToken string
 		problemCode string
+		body        string
 		err         error
 	}
 	calls := make([]*call, total)
@@ -208,6 +217,7 @@ func TestTwoNodesBehindProxyLoseOne(t *testing.T) {
 					c.status, c.backend, c.answeredAt = resp.StatusCode, resp.Header.Get(backendHeader), time.Now()
 					var body map[string]any
 					json.Unmarshal(b, &body)
+					c.body = string(b)
 					c.accessToken, _ = body["access_token"].(string)
 					c.problemCode, _ = body["code"].(string)
 				}
@@ -252,7 +262,7 @@ func TestTwoNodesBehindProxyLoseOne(t *testing.T) {
 		case c.kind == "limited" && c.status == http.StatusTooManyRequests && c.problemCode == "rate_limited":
 			limitedRefused++
 		default:
-			t.Fatalf("call %d (%s) answered %d %q by node %s", i, c.kind, c.status, c.problemCode, c.backend)
+			t.Fatalf("call %d (%s) answered %d %q by node %s: %s", i, c.kind, c.status, c.problemCode, c.backend, c.body)
 		}
 		if c.kind == "limited" && c.answeredAt.After(end) {
 			end = c.answeredAt
