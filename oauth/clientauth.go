@@ -213,7 +213,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 	if !client.Active {
 		return nil, fosite.ErrInvalidClient.WithHint("The client is not active.")
 	}
-	if pw := pendingFrom(ctx); pw != nil && !pw.done {
+	if pw := pendingFrom(ctx); pw != nil && !pw.done && s.store.journal == nil {
 		// A token request: the id is recorded with the proof's (and, for
 		// client_credentials, with the token).
 		pw.assertionKey, pw.assertionExp = client.ID+"|"+cl.Jti, exp

@@ -46,15 +46,18 @@ func (s *Server) handlePAR(c *gin.Context) {
 	var jkt string
 	var pw *pendingWrites
 	if len(r.Header.Values("DPoP")) > 0 {
-		deferIDs := s.store.replay != nil
-		proof, err := s.verifyProof(ctx, r, s.url(pathPAR), dpop.VerifyOptions{DeferReplay: deferIDs})
+		deferIDs := s.store.defersIDs()
+		proof, err := s.verifyProof(ctx, r, s.url(pathPAR), dpop.VerifyOptions{DeferReplay: s.store.replay != nil})
 		if err != nil {
 			s.writeProofError(ctx, w, err, func(e error) { s.provider.WritePushedAuthorizeError(ctx, w, empty, e) })
 			return
 		}
 		jkt = proof.JKT
 		if deferIDs {
-			pw = &pendingWrites{proof: proof}
+			pw = &pendingWrites{}
+			if s.store.replay != nil {
+				pw.proof = proof
+			}
 			ctx = context.WithValue(ctx, ctxPending, pw)
 		}
 	}

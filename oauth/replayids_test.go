@@ -12,6 +12,8 @@ import (
 
 	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/dbtest"
+	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/oauth/dpop"
 )
 
 // answer is one token endpoint response, collected from a goroutine.
@@ -79,9 +81,34 @@ func countRows(t *testing.T, d *db.DB, q string, args ...any) int64 {
 // client assertion's ids with the token (one transaction; group-committed on
 // SQLite, one statement on PostgreSQL), and every replay — concurrent, or of
 // a request that was refused — is still refused exactly.
+//
+// It runs with each replay store: the database's tables (every id with the
+// token) and a single node's journal (both ids recorded as they are
+// verified, the token alone in the group commit).
 func TestTokenReplayIDs(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		h := newHarness(t, d, nil)
+		t.Run("table", func(t *testing.T) { tokenReplayIDs(t, d, nil) })
+		t.Run("journal", func(t *testing.T) {
+			j, err := dpop.OpenJournalReplayStore(t.TempDir(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { j.Close() })
+			tokenReplayIDs(t, d, j)
+		})
+	})
+}
+
+// tokenReplayIDs is TestTokenReplayIDs on d, with the journal j as the
+// replay store (nil: the table).
+func tokenReplayIDs(t *testing.T, d *db.DB, j *dpop.JournalReplayStore) {
+	{
+		h := newHarness(t, d, func(_ *oauth.Config, deps *oauth.Deps) {
+			if j != nil {
+				j.Now = deps.Now
+				deps.DPoPReplay = j
+			}
+		})
 		c := h.client
 		tokenURL := h.ts.URL + "/token"
 		ccForm := url.Values{"grant_type": {"client_credentials"}, "scope": {"accounts"}}
@@ -99,11 +126,18 @@ func TestTokenReplayIDs(t *testing.T) {
 				if resp.StatusCode != http.StatusOK {
 					t.Fatalf("%d %v", resp.StatusCode, body)
 				}
-				if got := countRows(t, d, `SELECT COUNT(*) FROM oauth_client_assertions WHERE jti = ?`, c.id+"|"+jti); got != 1 {
-					t.Fatalf("assertion id rows = %d", got)
+				if got := countRows(t, d, `SELECT COUNT(*) FROM oauth_client_assertions WHERE jti = ?`, c.id+"|"+jti); j == nil && got != 1 || j != nil && got != 0 {
+					t.Fatalf("assertion id rows = %d (journal: %v)", got, j != nil)
 				}
-				if got := countRows(t, d, `SELECT COUNT(*) FROM used_jtis WHERE key = ?`, c.jkt()+":"+claimOf(t, proof, "jti")); got != 1 {
-					t.Fatalf("proof id rows = %d", got)
+				if j != nil && !j.Holds("client_assertion\x00"+c.id+"|"+jti) {
+					t.Fatal("the assertion's id is not in the journal")
+				}
+				proofKey := c.jkt() + ":" + claimOf(t, proof, "jti")
+				if got := countRows(t, d, `SELECT COUNT(*) FROM used_jtis WHERE key = ?`, proofKey); j == nil && got != 1 || j != nil && got != 0 {
+					t.Fatalf("proof id rows = %d (journal: %v)", got, j != nil)
+				}
+				if j != nil && !j.Holds(proofKey) {
+					t.Fatal("the proof's id is not in the journal")
 				}
 				if got := countRows(t, d, `SELECT COUNT(*) FROM oauth_tokens WHERE kind = 'access' AND jkt = ? AND client_id = ?`, c.jkt(), c.id); got < 1 {
 					t.Fatalf("access token rows = %d", got)
@@ -152,6 +186,30 @@ func TestTokenReplayIDs(t *testing.T) {
 				resp, body = c.post("/token", c.withAuth(ccForm, h.ts.URL), proof)
 				oauthErr(t, resp, body, 400, "invalid_dpop_proof", "DPoP proof jti has been used before.")
 			}},
+			{"fail/assertion spent at the token endpoint, replayed at PAR", func(t *testing.T) {
+				form := c.withAuth(ccForm, h.ts.URL)
+				if resp, body := c.post("/token", form, c.proof("POST", tokenURL, "")); resp.StatusCode != http.StatusOK {
+					t.Fatalf("first use: %d %v", resp.StatusCode, body)
+				}
+				_, challenge := pkcePair()
+				par := parForm(challenge)
+				for _, k := range []string{"client_assertion", "client_assertion_type"} {
+					par.Set(k, form.Get(k))
+				}
+				for _, proof := range []string{"", c.proof("POST", h.ts.URL+"/par", "")} {
+					resp, body := c.post("/par", par, proof)
+					oauthErr(t, resp, body, 401, "invalid_client", "Claim 'jti' of the client_assertion was already used; every assertion must be used once only.")
+				}
+			}},
+			{"fail/proof replayed at PAR", func(t *testing.T) {
+				proof := c.proof("POST", h.ts.URL+"/par", "")
+				_, challenge := pkcePair()
+				if resp, body := h.par(c, parForm(challenge), proof); resp.StatusCode != http.StatusCreated {
+					t.Fatalf("PAR: %d %v", resp.StatusCode, body)
+				}
+				resp, body := h.par(c, parForm(challenge), proof)
+				oauthErr(t, resp, body, 400, "invalid_dpop_proof", "DPoP proof jti has been used before.")
+			}},
 			{"fail/replayed proof at the code grant", func(t *testing.T) {
 				code, ver := h.code(c, nil, nil)
 				proof := c.proof("POST", tokenURL, "")
@@ -168,7 +226,7 @@ func TestTokenReplayIDs(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, tc.run)
 		}
-	})
+	}
 }
 
 // claimOf reads one string claim of a compact JWS without verifying it.

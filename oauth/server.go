@@ -196,8 +196,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, now: func() time.Time { return now().UTC() }, log: log}
 	s.store = NewStore(deps.DB.DB, deps.Clients, s.now)
 	s.logins = throttle.NewStore(deps.DB.DB, s.now).Limiter(customerSurface, customerLoginPolicy)
-	if g, ok := deps.DPoPReplay.(*dpop.GormReplayStore); ok {
-		s.store.useReplay(g)
+	switch r := deps.DPoPReplay.(type) {
+	case *dpop.GormReplayStore:
+		s.store.useReplay(r)
+	case *dpop.JournalReplayStore:
+		s.store.useJournal(r)
 	}
 	s.jwks = newJWKSCache(s.now, deps.HTTPClient, netguard.Policy{AllowLoopback: cfg.JWKSAllowLoopback})
 	interactions, err := interactionKeyFrom(cfg.GlobalSecret)

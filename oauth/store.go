@@ -53,6 +53,10 @@ type Store struct {
 	// database: token requests record their ids with their token (see
 	// pendingWrites).
 	replay *dpop.GormReplayStore
+	// journal, when set (useJournal), is a single node's replay journal,
+	// which holds the DPoP proof ids (as they are verified) and the client
+	// assertion ids (SetClientAssertionJWT) instead of the database.
+	journal *dpop.JournalReplayStore
 	// batch group-commits token requests' writes where the dialect has no
 	// data-modifying WITH (SQLite).
 	batch groupcommit.Batcher[*writeJob]
@@ -97,6 +101,21 @@ func (s *Store) useReplay(r *dpop.GormReplayStore) bool {
 	s.sql = newTokenSQL(s.dialect, &claim)
 	return true
 }
+
+// useJournal makes the store record client assertion ids in j, the journal
+// that records the DPoP proof ids too (Deps.DPoPReplay), instead of the
+// oauth_client_assertions table.
+func (s *Store) useJournal(j *dpop.JournalReplayStore) { s.journal = j }
+
+// defersIDs reports whether token requests (and PAR) go through
+// pendingWrites: with the database's replay store (useReplay) their ids
+// are written with their token; with a journal (useJournal) the ids are in
+// the journal already and only the token is left, for the group commit.
+func (s *Store) defersIDs() bool { return s.replay != nil || s.journal != nil }
+
+// assertionKey is the journal's key of a client assertion id (apart from
+// the proofs' "jkt:jti" keys).
+func assertionKey(jti string) string { return "client_assertion\x00" + jti }
 
 type tokenRow struct {
 	Signature            string `gorm:"primaryKey"`
@@ -352,6 +371,12 @@ func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error)
 // ClientAssertionJWTValid implements fosite.ClientManager: it fails with
 // fosite.ErrJTIKnown when the jti was seen and has not expired.
 func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	if s.journal != nil {
+		if s.journal.Holds(assertionKey(jti)) {
+			return fosite.ErrJTIKnown
+		}
+		return nil
+	}
 	var n int64
 	if err := s.tx(ctx).Raw(`SELECT COUNT(*) FROM oauth_client_assertions WHERE jti = ? AND expires_at >= ?`,
 		jti, s.now().UTC()).Scan(&n).Error; err != nil {
@@ -366,7 +391,19 @@ func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 // SetClientAssertionJWT implements fosite.ClientManager: it records jti until
 // exp. A jti recorded concurrently by another request fails with
 // fosite.ErrJTIKnown (the primary key makes the check-and-set atomic).
+//
+// With a journal (useJournal) the id is recorded there, at once and
+// outside any transaction: an assertion is spent even when the request it
+// authenticated is refused, as with the table.
 func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	if s.journal != nil {
+		if err := s.journal.Use(ctx, assertionKey(jti), exp); errors.Is(err, dpop.ErrReplay) {
+			return fosite.ErrJTIKnown
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
 	// One statement: insert, or take over an expired row; a live row is left
 	// alone and nothing is affected.
 	res := s.tx(ctx).Exec(clientAssertions.Insert(), jti, exp.UTC(), s.now().UTC())

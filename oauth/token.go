@@ -95,9 +95,10 @@ func (s *Server) handleToken(c *gin.Context) {
 		return
 	}
 	// With the SQL replay store on our database, the proof's id is recorded
-	// with the client assertion's and the token (pendingWrites).
-	deferIDs := s.store.replay != nil
-	proof, err := s.verifyProof(ctx, r, s.url(pathToken), dpop.VerifyOptions{DeferReplay: deferIDs})
+	// with the client assertion's and the token (pendingWrites); with a
+	// journal (one node), as the proof is verified.
+	deferIDs := s.store.defersIDs()
+	proof, err := s.verifyProof(ctx, r, s.url(pathToken), dpop.VerifyOptions{DeferReplay: s.store.replay != nil})
 	if err != nil {
 		s.writeProofError(ctx, w, err, func(e error) { s.provider.WriteAccessError(ctx, w, empty, e) })
 		return
@@ -105,7 +106,10 @@ func (s *Server) handleToken(c *gin.Context) {
 	ctx = context.WithValue(ctx, ctxProof, proof)
 	var pw *pendingWrites
 	if deferIDs {
-		pw = &pendingWrites{proof: proof, fold: gt == "client_credentials"}
+		pw = &pendingWrites{fold: gt == "client_credentials"}
+		if s.store.replay != nil {
+			pw.proof = proof
+		}
 		if code := r.PostForm.Get("code"); gt == "authorization_code" && code != "" {
 			// The code's rows are read with the ids (idsAndCode).
 			pw.codeSignature = s.strategy.AuthorizeCodeSignature(ctx, code)

@@ -40,7 +40,14 @@ import (
 // then a replayed assertion (the proof's id stays recorded). The ids stay in
 // used_jtis and oauth_client_assertions until they expire, and no answer is
 // sent before the commit that holds them.
+//
+// With a single node's journal as the replay store (SQLite; Store.useJournal
+// and dpop.JournalReplayStore) both ids are recorded there as they are
+// verified — the proof's first, then the assertion's, the same order and
+// the same refusals — and only the token is pending, for the group commit.
 type pendingWrites struct {
+	// proof is nil when the proof's id was recorded as it was verified (a
+	// journal, Store.useJournal).
 	proof *dpop.Proof
 	// fold: write the ids in the access token's transaction.
 	fold bool
@@ -53,6 +60,11 @@ type pendingWrites struct {
 	codeSignature string
 	// done: the ids were written (or refused); nothing is pending.
 	done bool
+	// refused is the replay refusal writing the ids answered (nil: none):
+	// the request's answer, whatever fosite made of it since (its PAR
+	// handler turns every client authentication error into a generic
+	// invalid_client).
+	refused error
 }
 
 func pendingFrom(ctx context.Context) *pendingWrites {
@@ -90,16 +102,27 @@ func (s *Store) insertToken(ctx context.Context, ex dpop.Execer, row *tokenRow, 
 // ids of an authorization_code request read its code's rows in it); a
 // proof id alone is the replay store's own statement; a token with consent
 // links is one transaction. On SQLite every write goes through the batcher
-// (group commit).
+// (group commit), as does a token whose ids are in a journal (pw.proof nil,
+// no assertion key): the token alone.
 func (s *Store) writePending(ctx context.Context, pw *pendingWrites, row *tokenRow, consents []string) error {
+	err := s.writePendingRows(ctx, pw, row, consents)
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) {
+		pw.refused = err
+	}
+	return err
+}
+
+// writePendingRows is writePending's work.
+func (s *Store) writePendingRows(ctx context.Context, pw *pendingWrites, row *tokenRow, consents []string) error {
 	pw.done = true
-	if s.sql.ids == "" && row == nil {
+	if (s.sql.ids == "" || pw.proof == nil) && row == nil {
 		// The ids alone (no token): two statements, no transaction. A
 		// taken proof id stops before the assertion's; a taken assertion
 		// id leaves the proof's recorded — the order pendingWrites states.
 		return s.writeIDs(ctx, pw)
 	}
-	if s.sql.ids == "" {
+	if s.sql.ids == "" || pw.proof == nil {
 		j := &writeJob{pw: pw, row: row, consents: consents}
 		if err := s.batch.Submit(ctx, j); j.err == nil {
 			return err
@@ -131,10 +154,12 @@ func (s *Store) writePending(ctx context.Context, pw *pendingWrites, row *tokenR
 // writeIDs records pw's proof id, then (if it was free) its assertion id,
 // each on its own (SQLite, where there is no data-modifying WITH).
 func (s *Store) writeIDs(ctx context.Context, pw *pendingWrites) error {
-	if err := s.replay.UseIn(ctx, s.stmts.db, pw.proof.ReplayKey, pw.proof.ReplayExpires); errors.Is(err, dpop.ErrReplay) {
-		return errProofReplayed()
-	} else if err != nil {
-		return fmt.Errorf("dpop replay store: %w", err)
+	if pw.proof != nil {
+		if err := s.replay.UseIn(ctx, s.stmts.db, pw.proof.ReplayKey, pw.proof.ReplayExpires); errors.Is(err, dpop.ErrReplay) {
+			return errProofReplayed()
+		} else if err != nil {
+			return fmt.Errorf("dpop replay store: %w", err)
+		}
 	}
 	if pw.assertionKey == "" {
 		return nil
@@ -167,11 +192,13 @@ func (s *Store) writeTx(ctx context.Context, jobs []*writeJob) (err error) {
 	tx := stmtTx{c: s.stmts, tx: sqlTx}
 	for _, j := range jobs {
 		pw := j.pw
-		if err = s.replay.UseIn(ctx, tx, pw.proof.ReplayKey, pw.proof.ReplayExpires); errors.Is(err, dpop.ErrReplay) {
-			j.err = errProofReplayed()
-			continue
-		} else if err != nil {
-			return fmt.Errorf("dpop replay store: %w", err)
+		if pw.proof != nil { // else recorded as it was verified (a journal)
+			if err = s.replay.UseIn(ctx, tx, pw.proof.ReplayKey, pw.proof.ReplayExpires); errors.Is(err, dpop.ErrReplay) {
+				j.err = errProofReplayed()
+				continue
+			} else if err != nil {
+				return fmt.Errorf("dpop replay store: %w", err)
+			}
 		}
 		if pw.assertionKey != "" {
 			n, aerr := execAffected(ctx, tx, s.sql.assertion, pw.assertionKey, pw.assertionExp.UTC(), s.now().UTC())
@@ -306,6 +333,9 @@ func (s *Store) flushPending(ctx context.Context, pw *pendingWrites) error {
 // verified are recorded, and a replay among them takes precedence (as it did
 // when they were recorded at once).
 func (s *Server) refusalAfter(ctx context.Context, pw *pendingWrites, err error) error {
+	if pw != nil && pw.refused != nil {
+		return pw.refused
+	}
 	ferr := s.store.flushPending(ctx, pw)
 	var rfc *fosite.RFC6749Error
 	switch {

@@ -61,6 +61,10 @@ type Config struct {
 	// DatabaseDriver is the database/sql driver the store opens instead of
 	// the engine's own (no flag: tests set it through Main.DatabaseDriver).
 	DatabaseDriver string
+	// Serving is set by serve (no flag): the process answers requests, so
+	// on SQLite it owns the data directory's DPoP replay journal (see
+	// Platform.replayStore). Other commands leave it false.
+	Serving bool
 	// RiskThresholds is risk.ParseThresholds' input ("" the defaults),
 	// RiskCaseSLA the time limit of an open risk case and RiskDualControl
 	// the amount (major units of the payment's currency) from which two

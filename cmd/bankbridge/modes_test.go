@@ -49,7 +49,7 @@ func TestModeSeeding(t *testing.T) {
 		demo      bool
 		outbox    int
 		noKeyEnv  bool
-		files     string // the data dir's files besides the SQLite database
+		files     string // the data dir's files besides the SQLite database and its companions (-wal, -shm, -jtis)
 	}{
 		{"ok/development-default", nil, "", true, true, http.StatusOK, false, "demo-app-key.json"},
 		{"ok/development-generates-key-file", nil, "", true, true, http.StatusOK, true, "demo-app-key.json master.key"},

@@ -18,6 +18,7 @@ import (
 	"github.com/bankbridge/bankbridge/internal/problem"
 	"github.com/bankbridge/bankbridge/internal/secrets"
 	"github.com/bankbridge/bankbridge/oauth"
+	"github.com/bankbridge/bankbridge/oauth/dpop"
 	"github.com/bankbridge/bankbridge/web"
 )
 
@@ -41,7 +42,10 @@ type Platform struct {
 	closers []func() error
 	bg      []func(ctx context.Context) // background workers started by Serve
 	billing *billing                    // plans, quotas, metering, contracts, settlement (wire_billing.go)
-	tel     platformTelemetry           // metrics and tracing (wire_telemetry.go)
+	// journal holds serve's DPoP proof ids on SQLite (nil otherwise; see
+	// replayStore).
+	journal *dpop.JournalReplayStore
+	tel     platformTelemetry // metrics and tracing (wire_telemetry.go)
 }
 
 // newLogger builds the structured logger the configuration asks for.

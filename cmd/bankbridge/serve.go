@@ -35,6 +35,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if issuer == "" {
 		issuer = "http://" + ln.Addr().String()
 	}
+	c.Serving = true
 	p, err := OpenPlatform(ctx, c, issuer, log)
 	if err != nil {
 		return err

@@ -171,7 +171,7 @@ func (s *sqlCounter) hook(ctx context.Context, op sqlhook.Op, q string) (context
 // trip to the code flow or to a resource call fails TestSQLRoundTrips; one
 // that removes some should lower these.
 var maxRoundTrips = map[string]struct{ Flow, Resource int }{
-	"sqlite":   {Flow: 29, Resource: 6},
+	"sqlite":   {Flow: 24, Resource: 5},
 	"postgres": {Flow: 18, Resource: 2},
 }
 

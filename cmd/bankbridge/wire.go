@@ -18,6 +18,7 @@ import (
 	"github.com/bankbridge/bankbridge/complaints"
 	"github.com/bankbridge/bankbridge/contracts"
 	"github.com/bankbridge/bankbridge/corrections"
+	"github.com/bankbridge/bankbridge/internal/db"
 	"github.com/bankbridge/bankbridge/internal/environment"
 	"github.com/bankbridge/bankbridge/internal/events"
 	"github.com/bankbridge/bankbridge/internal/secrets"
@@ -155,6 +156,10 @@ func (p *Platform) wire(ctx context.Context) error {
 		return err
 	}
 	s.Complaints = p.complaintService()
+	replay, err := p.replayStore(ctx, now)
+	if err != nil {
+		return err
+	}
 	s.OAuth, err = oauth.New(oauth.Config{
 		Issuer:                     p.Issuer,
 		AccessTokenLifetime:        p.Config.AccessTokenLifetime,
@@ -172,7 +177,7 @@ func (p *Platform) wire(ctx context.Context) error {
 		Pages:         web.NewCustomerAuth(p.Pages, strings.HasPrefix(p.Issuer, "https://")),
 		SecondFactors: secondfactors.New(s.SCA, s.Passkeys),
 		Exemptions:    secondfactors.NewExemptions(s.SCA),
-		DPoPReplay:    dpop.NewGormReplayStore(p.DB.DB), Now: now, Logger: p.Log,
+		DPoPReplay:    replay, Now: now, Logger: p.Log,
 	})
 	if err != nil {
 		return err
@@ -188,6 +193,43 @@ func (p *Platform) wire(ctx context.Context) error {
 	return nil
 }
 
+// replayStore is where DPoP proof ids are recorded. Several nodes share
+// PostgreSQL's used_jtis table. A SQLite database has one node: serve keeps
+// the ids in memory and in a journal in the data directory
+// (dpop.JournalReplayStore in bankbridge.db-jtis/, which it locks: a
+// companion of the database, like its -wal file), so a proof costs no database
+// write and a proof accepted before a crash is refused after it; the ids
+// used_jtis still holds (from before the journal) are refused too. Other
+// commands, which verify no proofs and may run beside serve, use the table.
+func (p *Platform) replayStore(ctx context.Context, now func() time.Time) (dpop.ReplayStore, error) {
+	if p.DB.Dialect != db.SQLite || !p.Config.Serving {
+		return dpop.NewGormReplayStore(p.DB.DB), nil
+	}
+	j, err := dpop.OpenJournalReplayStore(p.Config.SQLitePath()+"-jtis", now)
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, j.Close)
+	p.journal = j
+	rows, err := p.DB.DB.WithContext(ctx).Raw("SELECT key, expires_at FROM used_jtis WHERE expires_at > ?", now()).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("dpop replay journal: read used_jtis: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var exp time.Time
+		if err := rows.Scan(&key, &exp); err != nil {
+			return nil, fmt.Errorf("dpop replay journal: read used_jtis: %w", err)
+		}
+		j.Preload(key, exp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dpop replay journal: read used_jtis: %w", err)
+	}
+	return j, nil
+}
+
 // housekeeping schedules the periodic clean-ups: expired OAuth rows, used
 // DPoP proof ids, idempotency keys past 24 h, retired signing keys. Each is
 // safe on any number of nodes at once.
@@ -197,6 +239,9 @@ func (p *Platform) housekeeping(now func() time.Time) {
 		"oauth_expired": func(ctx context.Context) error { return s.OAuth.Store().DeleteExpired(ctx, now()) },
 		"dpop_jtis": func(ctx context.Context) error {
 			_, err := dpop.NewGormReplayStore(p.DB.DB).(dpop.Purger).Purge(ctx)
+			if j := p.journal; j != nil && err == nil {
+				_, err = j.Purge(ctx)
+			}
 			return err
 		},
 		"idempotency_keys": func(ctx context.Context) error { _, err := s.APIs.PurgeIdempotencyKeys(ctx); return err },
