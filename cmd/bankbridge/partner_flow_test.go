@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -70,15 +69,6 @@ func (p *flowPartner) proofJTI(method, path, token, jti string) string {
 	}
 	return signClaims(p.tb, jose.SigningKey{Algorithm: jose.ES256, Key: p.dpop},
 		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"), claims)
-}
-
-// jkt is the RFC 7638 thumbprint of the DPoP key, as the server keys replays.
-func (p *flowPartner) jkt() string {
-	tp, err := (&jose.JSONWebKey{Key: &p.dpop.PublicKey}).Thumbprint(crypto.SHA256)
-	if err != nil {
-		p.tb.Fatal(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(tp)
 }
 
 // authenticated adds a fresh private_key_jwt client assertion to form.
