@@ -630,8 +630,9 @@ func (s *GormStore) WriteCalls(ctx context.Context, claims db.Rows, guards []any
 // LogRequests implements Store.
 func (s *GormStore) LogRequests(ctx context.Context, es []*RequestLogEntry) error {
 	g := s.handle(ctx)
-	for i := 0; i < len(es); i += requestLogBatch {
-		chunk := es[i:min(i+requestLogBatch, len(es))]
+	batch := s.db.RowsPerInsert(requestLogBatch, s.db.InTx(ctx))
+	for i := 0; i < len(es); i += batch {
+		chunk := es[i:min(i+batch, len(es))]
 		var sb strings.Builder
 		sb.Grow(len(insertRequestLog) + len(chunk)*(len(requestLogValues)+2))
 		sb.WriteString(insertRequestLog)

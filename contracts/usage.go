@@ -108,9 +108,10 @@ func (s *Service) RecordUsages(ctx context.Context, tx *gorm.DB, rs []UsageRecor
 		g = tx
 	}
 	g = g.WithContext(ctx)
+	batch := s.db.RowsPerInsert(usageBatch, tx != nil)
 	var added int64
-	for i := 0; i < len(rs); i += usageBatch {
-		chunk := rs[i:min(i+usageBatch, len(rs))]
+	for i := 0; i < len(rs); i += batch {
+		chunk := rs[i:min(i+batch, len(rs))]
 		var sb strings.Builder
 		sb.Grow(len(insertUsage) + len(onConflictKey) + len(chunk)*(len(usageValues)+2))
 		sb.WriteString(insertUsage)

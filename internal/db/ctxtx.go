@@ -26,6 +26,12 @@ func (d *DB) TxContext(ctx context.Context, fn func(ctx context.Context) error) 
 	})
 }
 
+// InTx reports whether ctx carries a transaction TxContext opened on d.
+func (d *DB) InTx(ctx context.Context) bool {
+	_, ok := ctx.Value(ctxTxKey{d}).(*gorm.DB)
+	return ok
+}
+
 // Conn is the transaction TxContext put in ctx, else the database, bound to
 // ctx.
 func (d *DB) Conn(ctx context.Context) *gorm.DB {
