@@ -177,11 +177,10 @@ func (r *Reference) Account(ctx context.Context, accountID string) (*Account, er
 // line (arranged overdraft or card limit), which is then reported Included.
 // It reads only the columns a balance needs.
 func (r *Reference) Balances(ctx context.Context, accountID string) ([]Balance, error) {
-	var row accountRow
-	if err := first(ctx, r.db.DB.Select(balanceColumns), &row, accountID); err != nil {
+	a, err := r.balanceOf(ctx, accountID)
+	if err != nil {
 		return nil, err
 	}
-	a := row.toAccount()
 	now := r.now()
 	booked := Balance{AccountID: a.ID, Type: BalanceInterimBooked, Amount: a.Balance, DateTime: now}
 	avail := Balance{AccountID: a.ID, Type: BalanceInterimAvailable, Amount: a.Available(), DateTime: now}
