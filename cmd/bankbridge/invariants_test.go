@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -360,5 +361,33 @@ func TestDPoPReplayInGroupCommit(t *testing.T) {
 				t.Fatalf("%d usage records for one accepted call and %d replays, want 1", got, n)
 			}
 		})
+	}
+}
+
+// TestOneServePerSQLiteDatabase: serve on SQLite holds the data directory's
+// DPoP replay journal, so a second serve on the same database refuses to
+// start (it would keep its own proof ids and accept the first one's
+// replays) with the exact error; once the first has stopped, serve starts
+// there again. Operator commands beside a running serve are not refused
+// (TestOperatorCommands rotates keys beside one).
+func TestOneServePerSQLiteDatabase(t *testing.T) {
+	s := MustStart(t, "", "--webhook-dispatchers", "0")
+	second := func() error {
+		var out bytes.Buffer
+		m := NewMain(&out, &out)
+		defer m.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		m.Ready = func(string, string) { cancel() } // started: stop at once
+		return m.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", s.DataDir, "--log-level", "warn", "--webhook-dispatchers", "0"})
+	}
+	dir := filepath.Join(s.DataDir, "bankbridge.db-jtis")
+	want := "dpop: the replay journal in " + dir + " is held by another process (a SQLite database is served by one node): resource temporarily unavailable"
+	if err := second(); err == nil || err.Error() != want {
+		t.Fatalf("second serve: %v\nwant %s", err, want)
+	}
+	s.Stop(t)
+	if err := second(); err != nil {
+		t.Fatalf("serve after the first stopped: %v", err)
 	}
 }
