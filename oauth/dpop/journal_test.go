@@ -74,6 +74,15 @@ func TestJournalReplayStoreDurability(t *testing.T) {
 			t.Fatalf("Use(%q): %v", key, err)
 		}
 	}
+	// reopenHolding opens dir's journal and checks it holds n keys.
+	reopenHolding := func(t *testing.T, dir string, n int) *JournalReplayStore {
+		t.Helper()
+		r := MustOpenJournal(t, dir, t0.Add(30*time.Second))
+		if r.Len() != n {
+			t.Fatalf("reopened with %d keys, want %d", r.Len(), n)
+		}
+		return r
+	}
 	wantReplay := func(t *testing.T, s *JournalReplayStore, key string) {
 		t.Helper()
 		if err := s.Use(ctx, key, t0.Add(time.Hour)); !errors.Is(err, ErrReplay) {
@@ -89,10 +98,7 @@ func TestJournalReplayStoreDurability(t *testing.T) {
 		}
 		// No Close: the copy is what the kernel holds once the process
 		// is gone.
-		r := MustOpenJournal(t, copyJournal(t, dir), t0.Add(30*time.Second))
-		if r.Len() != 100 {
-			t.Fatalf("reopened with %d keys, want 100", r.Len())
-		}
+		r := reopenHolding(t, copyJournal(t, dir), 100)
 		for i := range 100 {
 			wantReplay(t, r, "jkt:k"+string(rune('a'+i%26))+strings.Repeat("x", i))
 		}
@@ -141,11 +147,7 @@ func TestJournalReplayStoreDurability(t *testing.T) {
 		}
 		f.Write(make([]byte, journalRecordSize/2)) // a crash in the middle of a write
 		f.Close()
-		r := MustOpenJournal(t, copyJournal(t, dir), t0)
-		if r.Len() != 1 {
-			t.Fatalf("reopened with %d keys, want 1", r.Len())
-		}
-		wantReplay(t, r, "before-tear")
+		wantReplay(t, reopenHolding(t, copyJournal(t, dir), 1), "before-tear")
 	})
 	t.Run("ok/a record failing its checksum ends its segment", func(t *testing.T) {
 		dir := t.TempDir()
@@ -163,11 +165,7 @@ func TestJournalReplayStoreDurability(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir2, filepath.Base(seg)), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r := MustOpenJournal(t, dir2, t0)
-		if r.Len() != 1 {
-			t.Fatalf("reopened with %d keys, want 1 (reading stops at the bad record)", r.Len())
-		}
-		wantReplay(t, r, "good")
+		wantReplay(t, reopenHolding(t, dir2, 1), "good") // reading stopped at the bad record
 	})
 	t.Run("ok/segments rotate and expired ones are deleted", func(t *testing.T) {
 		dir := t.TempDir()
