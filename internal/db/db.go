@@ -95,6 +95,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		dsn := "file:" + opts.SQLitePath + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate" +
 			fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", walAutoCheckpointPages)
+		configurePageCache()
 		g, err = gorm.Open(&sqlite.Dialector{DSN: dsn, DriverName: opts.DriverName}, cfg)
 	}
 	if err != nil {
