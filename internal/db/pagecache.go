@@ -1,9 +1,7 @@
 package db
 
 import (
-	"runtime"
 	"sync"
-	"unsafe"
 
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -48,16 +46,19 @@ func configurePageCache() {
 		tls := libc.NewTLS()
 		defer tls.Close()
 		// The bytes SQLite keeps beside each page (SQLITE_CONFIG_PCACHE_HDRSZ),
-		// written into a Go int32 on the heap (which does not move).
-		hdr := new(int32)
-		va := libc.NewVaList(uintptr(unsafe.Pointer(hdr)))
+		// written into C memory (Go memory may move while SQLite writes).
+		hdr := libc.Xmalloc(tls, 8)
+		if hdr == 0 {
+			return
+		}
+		defer libc.Xfree(tls, hdr)
+		va := libc.NewVaList(hdr)
 		rc := sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_PCACHE_HDRSZ, va)
 		libc.Xfree(tls, va)
-		runtime.KeepAlive(hdr)
 		if rc != sqlite3.SQLITE_OK {
 			return
 		}
-		line := (pageCacheLinePage + int(*hdr) + 7) &^ 7
+		line := (pageCacheLinePage + int(libc.AtomicLoadPInt32(hdr)) + 7) &^ 7
 		// The buffer lives as long as the process: SQLite holds it from
 		// here on, so it is never freed.
 		buf := libc.Xmalloc(tls, libc.Tsize_t(line*pageCacheLines))
@@ -91,13 +92,13 @@ func SQLitePageCache() PageCacheStats {
 	out := PageCacheStats{Configured: pageCacheConfigured, Lines: pageCacheLines}
 	tls := libc.NewTLS()
 	defer tls.Close()
-	cur, high := new(int64), new(int64) // on the heap, which does not move
-	rc := sqlite3.Xsqlite3_status64(tls, sqlite3.SQLITE_STATUS_PAGECACHE_USED,
-		uintptr(unsafe.Pointer(cur)), uintptr(unsafe.Pointer(high)), 0)
-	runtime.KeepAlive(cur)
-	runtime.KeepAlive(high)
-	if rc == sqlite3.SQLITE_OK {
-		out.InUse, out.HighWater = *cur, *high
+	p := libc.Xmalloc(tls, 16) // C memory: Go memory may move while SQLite writes
+	if p == 0 {
+		return out
+	}
+	defer libc.Xfree(tls, p)
+	if sqlite3.Xsqlite3_status64(tls, sqlite3.SQLITE_STATUS_PAGECACHE_USED, p, p+8, 0) == sqlite3.SQLITE_OK {
+		out.InUse, out.HighWater = libc.AtomicLoadPInt64(p), libc.AtomicLoadPInt64(p+8)
 	}
 	return out
 }
