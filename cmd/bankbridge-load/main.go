@@ -4,6 +4,11 @@
 //
 //	bankbridge-load token --issuer URL --client-id app_… --key private-jwk.json [--concurrency 16] [--duration 10s]
 //	bankbridge-load resource --url URL --token T --dpop-key dpop-jwk.json [--concurrency 16] [--duration 10s]
+//	bankbridge-load floor --addr 127.0.0.1:8091 --client-key private-jwk.json [--body FILE] [--dpop-key dpop-jwk.json --token-out FILE]
+//
+// floor: not a load but a bare server to load, the least any server must
+// do per request under the protocol (floor.go): the machine's own limit,
+// measured beside Bankbridge with the same tool.
 //
 // resource: GET one resource URL with a customer's DPoP-bound access token
 // (e2e/mint-token.mjs makes one), a fresh DPoP proof with ath per request.
@@ -56,11 +61,14 @@ type Options struct {
 	MaxRequests int
 }
 
-const usage = "usage: bankbridge-load token --issuer URL --client-id ID --key FILE | resource --url URL --token T --dpop-key FILE  [--concurrency N] [--duration D]"
+const usage = "usage: bankbridge-load token --issuer URL --client-id ID --key FILE | resource --url URL --token T --dpop-key FILE  [--concurrency N] [--duration D] | floor --addr ADDR --client-key FILE [--body FILE] [--dpop-key FILE --token-out FILE]"
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "resource" {
 		return runResource(ctx, args[1:], out)
+	}
+	if len(args) > 0 && args[0] == "floor" {
+		return runFloor(ctx, args[1:], out)
 	}
 	if len(args) == 0 || args[0] != "token" {
 		return errors.New(usage)
