@@ -151,3 +151,5 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.11.0 // indirect
 )
+
+replace github.com/glebarez/go-sqlite => ./third_party/go-sqlite
