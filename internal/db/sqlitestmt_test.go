@@ -146,6 +146,47 @@ func TestSQLiteKeptStatements(t *testing.T) {
 			t.Fatalf("after: %d, %v", n, err)
 		}
 	})
+	t.Run("ok/prepared again in each transaction", func(t *testing.T) {
+		sqlDB, _ := mustSQLiteTable(t)
+		ins, err := sqlDB.PrepareContext(ctx, "INSERT INTO kv (k, v) VALUES (?, ?) RETURNING v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ins.Close()
+		get, err := sqlDB.PrepareContext(ctx, "SELECT v FROM kv WHERE k = ?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer get.Close()
+		// database/sql prepares each statement again on the transaction's
+		// connection and closes it at the end: the driver hands the
+		// compiled statement over from one to the next (conn.idle).
+		for i := 10; i < 60; i++ {
+			tx, err := sqlDB.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, fmt.Sprintf("k%d", i), i); err != nil {
+				t.Fatal(err)
+			}
+			var v int
+			if err := tx.StmtContext(ctx, get).QueryRowContext(ctx, fmt.Sprintf("k%d", i)).Scan(&v); err != nil || v != i {
+				t.Fatalf("k%d in its transaction: %d, %v", i, v, err)
+			}
+			if i%2 == 0 {
+				err = tx.Commit()
+			} else {
+				err = tx.Rollback()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n, sum int
+		if err := sqlDB.QueryRowContext(ctx, "SELECT COUNT(*), SUM(v) FROM kv WHERE v >= 10").Scan(&n, &sum); err != nil || n != 25 || sum != 25*10+2*(0+1+2+3+4+5+6+7+8+9+10+11+12+13+14+15+16+17+18+19+20+21+22+23+24) {
+			t.Fatalf("committed: %d rows, sum %d, %v; want the 25 even keys 10..58", n, sum, err)
+		}
+	})
 	t.Run("ok/rows closed early, then used again", func(t *testing.T) {
 		sqlDB, _ := mustSQLiteTable(t)
 		list, err := sqlDB.PrepareContext(ctx, "SELECT v FROM kv WHERE v > ? ORDER BY v")
@@ -178,6 +219,36 @@ func TestSQLiteKeptStatements(t *testing.T) {
 			t.Fatalf("after an early close: %v, %v; want [2 3 4 5]", got, err)
 		}
 	})
+}
+
+// BenchmarkSQLiteTxInsert is a transaction of one INSERT prepared in it
+// on SQLite, as database/sql does for a statement run only in transactions
+// (prepared again on the transaction's connection, closed at its end): the
+// driver hands the compiled statement from one transaction to the next.
+// Rolled back, so that writing the WAL does not hide the statement's cost.
+func BenchmarkSQLiteTxInsert(b *testing.B) {
+	ctx := context.Background()
+	sqlDB, _ := mustSQLiteTable(b)
+	const insert = "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v WHERE kv.v < excluded.v"
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		tx, err := sqlDB.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ins, err := tx.PrepareContext(ctx, insert)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ins.ExecContext(ctx, fmt.Sprintf("b%d", i), i); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Rollback(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkSQLitePreparedQuery is one prepared indexed read on SQLite: with

@@ -479,6 +479,8 @@ func (r *rows) ColumnTypeScanType(index int) reflect.Type {
 type stmt struct {
 	c    *conn
 	psql uintptr
+	// sql (Bankbridge) is the statement's text: its key in conn.idle.
+	sql string
 	// pstmt (Bankbridge) is the statement compiled once, when it was
 	// prepared (newKeptStmt) and is a single statement: each use binds,
 	// steps and resets it instead of compiling the SQL again, which was
@@ -509,6 +511,12 @@ func newKeptStmt(c *conn, sql string) (*stmt, error) {
 	s, err := newStmt(c, sql)
 	if err != nil {
 		return nil, err
+	}
+	s.sql = sql
+	if pstmt, ok := c.idle[sql]; ok {
+		delete(c.idle, sql)
+		s.pstmt = pstmt
+		return s, nil
 	}
 	tail := s.psql
 	pstmt, err := c.prepareV2(&tail)
@@ -551,6 +559,13 @@ func (s *stmt) Close() (err error) {
 			// in use, so this is a safeguard): they finalize it.
 			s.rows.owner = nil
 			s.rows = nil
+		} else if _, taken := s.c.idle[s.sql]; !taken && len(s.c.idle) < maxIdleStmts && s.c.db != 0 {
+			// Reset and unbound after its last use (release): kept for the
+			// next prepare of the same SQL on this connection.
+			if s.c.idle == nil {
+				s.c.idle = map[string]uintptr{}
+			}
+			s.c.idle[s.sql] = s.pstmt
 		} else {
 			err = s.c.finalize(s.pstmt)
 		}
@@ -952,7 +967,20 @@ type conn struct {
 
 	writeTimeFormat string
 	beginMode       string
+
+	// idle (Bankbridge) are compiled statements no stmt holds, by SQL,
+	// reset and unbound: a statement prepared again on this connection
+	// takes its compiled one from here instead of compiling it (database/sql
+	// prepares a statement again on a transaction's connection, and closes
+	// it when the transaction ends, for every statement run only inside
+	// transactions). At most maxIdleStmts; finalized when the connection
+	// closes.
+	idle map[string]uintptr
 }
+
+// maxIdleStmts bounds a connection's idle compiled statements (conn.idle):
+// more than the distinct statements Bankbridge prepares.
+const maxIdleStmts = 512
 
 func newConn(dsn string) (*conn, error) {
 	var query, vfsName string
@@ -1600,6 +1628,10 @@ func (c *conn) Close() error {
 	defer c.Unlock()
 
 	if c.db != 0 {
+		for sql, pstmt := range c.idle {
+			c.finalize(pstmt)
+			delete(c.idle, sql)
+		}
 		if err := c.closeV2(c.db); err != nil {
 			return err
 		}
