@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	gosqlite "github.com/glebarez/go-sqlite"
 	"gorm.io/gorm"
 
 	"github.com/bankbridge/bankbridge/internal/dbtest"
@@ -185,6 +186,46 @@ func TestSQLiteKeptStatements(t *testing.T) {
 		var n, sum int
 		if err := sqlDB.QueryRowContext(ctx, "SELECT COUNT(*), SUM(v) FROM kv WHERE v >= 10").Scan(&n, &sum); err != nil || n != 25 || sum != 25*10+2*(0+1+2+3+4+5+6+7+8+9+10+11+12+13+14+15+16+17+18+19+20+21+22+23+24) {
 			t.Fatalf("committed: %d rows, sum %d, %v; want the 25 even keys 10..58", n, sum, err)
+		}
+	})
+	t.Run("ok/gorm transactions compile nothing once warm", func(t *testing.T) {
+		_, g := mustSQLiteTable(t)
+		// What a group commit does: one transaction, the same INSERT for
+		// each call in it, through gorm's prepared statements. A statement
+		// gorm first sees in a transaction it prepares there, and
+		// database/sql prepares that one again for every use in a later
+		// transaction (this INSERT's text is used nowhere else).
+		batch := func(round, n int) {
+			err := g.Transaction(func(tx *gorm.DB) error {
+				for i := range n {
+					if err := tx.Exec("INSERT INTO kv (v, k) VALUES (?, ?)", i, fmt.Sprintf("r%d-%d", round, i)).Error; err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for round := range 3 { // warm: every pooled connection its statements
+			batch(round, 8)
+		}
+		before := gosqlite.CompiledStatements()
+		for round := 3; round < 40; round++ {
+			batch(round, 1+round%8)
+		}
+		if n := gosqlite.CompiledStatements() - before; n != 0 {
+			t.Fatalf("%d statements compiled in warm transactions, want 0", n)
+		}
+		var n int
+		if err := g.Raw("SELECT COUNT(*) FROM kv WHERE k LIKE 'r%'").Scan(&n).Error; err != nil || n != 3*8+func() (s int) {
+			for round := 3; round < 40; round++ {
+				s += 1 + round%8
+			}
+			return s
+		}() {
+			t.Fatalf("%d rows, %v", n, err)
 		}
 	})
 	t.Run("ok/rows closed early, then used again", func(t *testing.T) {

@@ -513,11 +513,17 @@ func newKeptStmt(c *conn, sql string) (*stmt, error) {
 		return nil, err
 	}
 	s.sql = sql
-	if pstmt, ok := c.idle[sql]; ok {
-		delete(c.idle, sql)
-		s.pstmt = pstmt
+	if kept := c.idle[sql]; len(kept) > 0 {
+		s.pstmt = kept[len(kept)-1]
+		if len(kept) == 1 {
+			delete(c.idle, sql)
+		} else {
+			c.idle[sql] = kept[:len(kept)-1]
+		}
+		c.nIdle--
 		return s, nil
 	}
+	compiled.Add(1)
 	tail := s.psql
 	pstmt, err := c.prepareV2(&tail)
 	if err != nil {
@@ -559,13 +565,14 @@ func (s *stmt) Close() (err error) {
 			// in use, so this is a safeguard): they finalize it.
 			s.rows.owner = nil
 			s.rows = nil
-		} else if _, taken := s.c.idle[s.sql]; !taken && len(s.c.idle) < maxIdleStmts && s.c.db != 0 {
+		} else if s.c.nIdle < maxIdleStmts && s.c.db != 0 {
 			// Reset and unbound after its last use (release): kept for the
 			// next prepare of the same SQL on this connection.
 			if s.c.idle == nil {
-				s.c.idle = map[string]uintptr{}
+				s.c.idle = map[string][]uintptr{}
 			}
-			s.c.idle[s.sql] = s.pstmt
+			s.c.idle[s.sql] = append(s.c.idle[s.sql], s.pstmt)
+			s.c.nIdle++
 		} else {
 			err = s.c.finalize(s.pstmt)
 		}
@@ -970,13 +977,25 @@ type conn struct {
 
 	// idle (Bankbridge) are compiled statements no stmt holds, by SQL,
 	// reset and unbound: a statement prepared again on this connection
-	// takes its compiled one from here instead of compiling it (database/sql
-	// prepares a statement again on a transaction's connection, and closes
-	// it when the transaction ends, for every statement run only inside
-	// transactions). At most maxIdleStmts; finalized when the connection
-	// closes.
-	idle map[string]uintptr
+	// takes a compiled one from here instead of compiling it. database/sql
+	// prepares a statement again on a transaction's connection for every
+	// use in the transaction when the statement was itself prepared in a
+	// transaction (gorm's PrepareStmt does that for a statement it first
+	// sees in one), and closes them when the transaction ends: a group
+	// commit of n calls prepares its INSERT n times. At most maxIdleStmts
+	// in all (nIdle); finalized when the connection closes.
+	idle  map[string][]uintptr
+	nIdle int
 }
+
+// compiled counts the statements newKeptStmt compiled (CompiledStatements).
+var compiled atomic.Int64
+
+// CompiledStatements (Bankbridge) is how many prepared statements this
+// process has compiled: a prepare served by a connection's idle statements
+// (conn.idle) does not count. Tests read it to check that statements are
+// not compiled again.
+func CompiledStatements() int64 { return compiled.Load() }
 
 // maxIdleStmts bounds a connection's idle compiled statements (conn.idle):
 // more than the distinct statements Bankbridge prepares.
@@ -1628,10 +1647,13 @@ func (c *conn) Close() error {
 	defer c.Unlock()
 
 	if c.db != 0 {
-		for sql, pstmt := range c.idle {
-			c.finalize(pstmt)
+		for sql, kept := range c.idle {
+			for _, pstmt := range kept {
+				c.finalize(pstmt)
+			}
 			delete(c.idle, sql)
 		}
+		c.nIdle = 0
 		if err := c.closeV2(c.db); err != nil {
 			return err
 		}
