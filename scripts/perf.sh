@@ -3,8 +3,11 @@
 # 127.0.0.1:8080 (debug profiles on :6060): builds the binaries, starts a fresh node, runs the
 # token load, mints a customer token in chromium (e2e/mint-token.mjs), lifts the demo app's quota
 # and runs the transactions and balances loads, taking CPU profiles of a token and a transactions
-# run. Needs jq, sqlite3 or psql (PostgreSQL database "perf" is dropped and created), node and the
-# e2e packages (./scripts/test.sh installs them).
+# run. Then it stops the node and runs the same three loads against the floor (`bankbridge-load
+# floor` on 127.0.0.1:8091: the protocol's checks alone, no framework or database; the golden page of
+# 50 transactions and the golden balances as bodies), the machine's own limit in the same run. Needs
+# jq, sqlite3 or psql (PostgreSQL database "perf" is dropped and created), node and the e2e packages
+# (./scripts/test.sh installs them).
 set -euo pipefail
 ENGINE=$1; OUT=$2
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
@@ -50,4 +53,23 @@ curl -s 'http://127.0.0.1:6060/debug/pprof/profile?seconds=15' -o "$OUT/tx-cpu.p
 /tmp/perfbin/bankbridge-load resource --token "$TOK" --dpop-key "$OUT/dpop2.json" --concurrency 16 --duration 16s \
     --url http://localhost:8080/open-banking/v3.1/aisp/accounts/$ACC/transactions > "$OUT/transactions-profiled.txt" 2>&1
 wait %2 2>/dev/null || true
-tail -n 5 "$OUT"/token.txt "$OUT"/transactions.txt "$OUT"/balances.txt
+kill $NODE 2>/dev/null || true; wait $NODE 2>/dev/null || true
+# The floor, with the same tool and the same key.
+jq -c . apis/testdata/golden/transactions_page1.json > /tmp/perf-$ENGINE/floor-transactions.json
+jq -c . apis/testdata/golden/balances.json > /tmp/perf-$ENGINE/floor-balances.json
+floor() { # floor BODY: serve the floor with BODY until killed
+  /tmp/perfbin/bankbridge-load floor --addr 127.0.0.1:8091 --client-key "$KEY" --client-id "$APP" --body "$1" \
+    --dpop-key "$OUT/dpop.json" --token-out /tmp/perf-$ENGINE/floor-token > "$OUT/floor.log" 2>&1 &
+  FLOOR=$!
+  for i in $(seq 1 50); do [ -s /tmp/perf-$ENGINE/floor-token ] && curl -s -o /dev/null http://127.0.0.1:8091/ && break; sleep 0.1; done
+}
+rm -f /tmp/perf-$ENGINE/floor-token; floor /tmp/perf-$ENGINE/floor-transactions.json
+/tmp/perfbin/bankbridge-load token --issuer http://localhost:8091 --client-id "$APP" --key "$KEY" --concurrency 16 --duration 20s > "$OUT/floor-token.txt" 2>&1
+/tmp/perfbin/bankbridge-load resource --token "$(cat /tmp/perf-$ENGINE/floor-token)" --dpop-key "$OUT/dpop.json" --concurrency 16 --duration 20s \
+    --url http://localhost:8091/accounts/$ACC/transactions > "$OUT/floor-transactions.txt" 2>&1
+kill $FLOOR; wait $FLOOR 2>/dev/null || true
+rm -f /tmp/perf-$ENGINE/floor-token; floor /tmp/perf-$ENGINE/floor-balances.json
+/tmp/perfbin/bankbridge-load resource --token "$(cat /tmp/perf-$ENGINE/floor-token)" --dpop-key "$OUT/dpop.json" --concurrency 16 --duration 20s \
+    --url http://localhost:8091/accounts/$ACC/balances > "$OUT/floor-balances.txt" 2>&1
+kill $FLOOR; wait $FLOOR 2>/dev/null || true
+tail -n 5 "$OUT"/token.txt "$OUT"/transactions.txt "$OUT"/balances.txt "$OUT"/floor-*.txt
