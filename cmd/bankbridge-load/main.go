@@ -88,13 +88,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.Duration > 5*time.Minute {
 		return errors.New("--duration is capped at 5m")
 	}
-	raw, err := os.ReadFile(o.KeyFile)
+	key, err := readJWK(o.KeyFile)
 	if err != nil {
-		return err
-	}
-	var key jose.JSONWebKey
-	if err := json.Unmarshal(raw, &key); err != nil {
-		return fmt.Errorf("parse key: %w", err)
+		return fmt.Errorf("--key: %w", err)
 	}
 	rep, err := LoadToken(ctx, o, key)
 	if err != nil {
@@ -139,13 +135,9 @@ func runResource(ctx context.Context, args []string, out io.Writer) error {
 	if duration > 5*time.Minute {
 		return errors.New("--duration is capped at 5m")
 	}
-	raw, err := os.ReadFile(keyFile)
+	key, err := readJWK(keyFile)
 	if err != nil {
-		return err
-	}
-	var key jose.JSONWebKey
-	if err := json.Unmarshal(raw, &key); err != nil {
-		return fmt.Errorf("parse DPoP key: %w", err)
+		return fmt.Errorf("--dpop-key: %w", err)
 	}
 	ecKey, ok := key.Key.(*ecdsa.PrivateKey)
 	if !ok {
