@@ -1459,7 +1459,6 @@ func (c *conn) bindParameterCount(pstmt uintptr) (_ int, err error) {
 	return int(r), nil
 }
 
-// int sqlite3_finalize(sqlite3_stmt *pStmt);
 // reset (Bankbridge) readies a kept statement for its next use
 // (sqlite3_reset); it returns the error of the statement's last step, as
 // finalize does.
@@ -1479,6 +1478,7 @@ func (c *conn) clearBindings(pstmt uintptr) error {
 	return nil
 }
 
+// int sqlite3_finalize(sqlite3_stmt *pStmt);
 func (c *conn) finalize(pstmt uintptr) error {
 	if rc := sqlite3.Xsqlite3_finalize(c.tls, pstmt); rc != sqlite3.SQLITE_OK {
 		return c.errstr(rc)
