@@ -80,7 +80,7 @@ func (f *floorServer) fresh(kind, jti string) bool {
 // proof verifies r's DPoP proof for htm at the request's URL and returns
 // its key's thumbprint and its claims.
 func (f *floorServer) proof(r *http.Request, htm string) (string, *floorClaims, error) {
-	jws, err := jose.ParseSigned(r.Header.Get("DPoP"), []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(r.Header.Get("DPoP"), []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return "", nil, errFloor
 	}
@@ -111,7 +111,7 @@ func (f *floorServer) token(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
 		return
 	}
-	jws, err := jose.ParseSigned(r.PostForm.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(r.PostForm.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
 		return
