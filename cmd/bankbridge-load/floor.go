@@ -129,13 +129,7 @@ func (f *floorServer) token(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"invalid_dpop_proof"}`, http.StatusBadRequest)
 		return
 	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
-		return
-	}
-	tok := base64.RawURLEncoding.EncodeToString(b[:])
-	f.tokens.Store(tok, jkt)
+	tok := f.issue(jkt)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "DPoP", "expires_in": 300,
@@ -171,10 +165,11 @@ func (f *floorServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// issue gives a token bound to the thumbprint jkt (the resource mode's).
+// issue gives a random token bound to the thumbprint jkt: the token
+// endpoint's, and --token-out's for the resource mode.
 func (f *floorServer) issue(jkt string) string {
 	var b [32]byte
-	_, _ = rand.Read(b[:])
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	f.tokens.Store(tok, jkt)
 	return tok
